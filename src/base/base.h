@@ -1,0 +1,8 @@
+/* base: the lowest module. Everything else may include this header. */
+#pragma once
+
+#include "base/cleanup.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/str.h"

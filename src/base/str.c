@@ -1,0 +1,87 @@
+#include "base/str.h"
+
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/mem.h"
+
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+void strv_push_take(char ***v, char *s)
+{
+	size_t n = strv_len(*v);
+	*v = xreallocarray(*v, n + 2, sizeof(char *));
+	(*v)[n] = s;
+	(*v)[n + 1] = NULL;
+}
+
+void strv_push(char ***v, const char *s)
+{
+	strv_push_take(v, xstrdup(s));
+}
+
+bool strv_contains(char *const *v, const char *s)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+char **strv_split(const char *s, char sep)
+{
+	char **v = xzalloc(sizeof(char *));
+	while (s && *s) {
+		const char *e = strchr(s, sep);
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n)
+			strv_push_take(&v, xstrndup(s, n));
+		s = e ? e + 1 : s + n;
+	}
+	return v;
+}
+
+char *strv_join(char *const *v, const char *sep)
+{
+	size_t seplen = strlen(sep), total = 1;
+	for (size_t i = 0; v && v[i]; i++)
+		total += strlen(v[i]) + seplen;
+	char *out = xmalloc(total), *p = out;
+	for (size_t i = 0; v && v[i]; i++) {
+		if (i) {
+			memcpy(p, sep, seplen);
+			p += seplen;
+		}
+		size_t n = strlen(v[i]);
+		memcpy(p, v[i], n);
+		p += n;
+	}
+	*p = '\0';
+	return out;
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}

@@ -1,0 +1,25 @@
+/* Strings and string vectors. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/** Number of entries of a NULL-terminated vector (0 for NULL). */
+size_t strv_len(char *const *v);
+/** Append a copy of s to *v (which may be NULL), keeping it NULL-terminated. */
+void strv_push(char ***v, const char *s);
+/** Append s to *v, taking ownership of it. */
+void strv_push_take(char ***v, char *s);
+bool strv_contains(char *const *v, const char *s);
+/** Split s at each occurrence of sep (empty fields dropped). */
+char **strv_split(const char *s, char sep);
+/** Join with sep. */
+char *strv_join(char *const *v, const char *sep);
+
+bool str_has_prefix(const char *s, const char *prefix);
+bool str_has_suffix(const char *s, const char *suffix);
+/** true when s is NULL or "". */
+static inline bool str_empty(const char *s)
+{
+	return !s || !*s;
+}
