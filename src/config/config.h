@@ -1,0 +1,58 @@
+/* config: ocid's effective configuration. Compiled-in defaults, then
+ * /etc/ocid/ocid.conf, then /etc/ocid/ocid.conf.d/*.conf in lexical order,
+ * then command-line flags. Every flag is also a config key (same name with
+ * '-' as '_'). No config file at all is the normal case. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/base.h"
+
+struct config {
+	char *config_file;     /* --config, default /etc/ocid/ocid.conf */
+	char *config_dir;      /* --config-dir, default /etc/ocid/ocid.conf.d */
+	char *root;            /* --root, default /var/lib/ocid */
+	char *runroot;         /* --runroot, default /run/ocid */
+	char *listen;          /* --listen, default /run/ocid/ocid.sock */
+	enum log_level log_level; /* --log-level, default info */
+	char *runtime;         /* --runtime, default "runc" resolved on PATH */
+	char *cni_config_dir;  /* --cni-config-dir, default /etc/cni/net.d */
+	char **cni_plugin_dirs; /* --cni-plugin-dir, colon list, default /opt/cni/bin:/usr/lib/cni */
+	char *registries_conf; /* --registries-conf, default /etc/containers/registries.conf */
+	char *signature_policy; /* --signature-policy, default /etc/containers/policy.json */
+	char *stream_address;  /* --stream-address, default 127.0.0.1 */
+	unsigned stream_port;  /* --stream-port, default 0 (an ephemeral port) */
+	uint64_t pull_progress_timeout_s; /* --pull-progress-timeout, seconds, default 0 = off */
+	uint64_t max_recv_msg_size; /* default 16 MiB */
+	uint64_t max_send_msg_size; /* default 80 MiB */
+	unsigned workers;      /* rpc worker threads, default 16 */
+	unsigned shutdown_grace_s; /* in-flight calls get this long on SIGTERM, default 5 */
+	bool enable_debug_rpc; /* registers /ocid.debug.Debug/Sleep for tests, default false */
+};
+
+/** Fill `cfg` with the compiled-in defaults. */
+void config_init(struct config *cfg);
+/** Free what cfg owns. Accepts NULL. */
+void config_done(struct config *cfg);
+
+/** Load `argv` flags once to find --config/--config-dir, then read the file
+ *  and the drop-in dir (missing ones are fine), then apply the flags.
+ *  Unknown keys are logged as warnings naming file:line. On a broken file or
+ *  an invalid value: -EINVAL with err naming file:line:column or the flag.
+ *  `argv` holds only flags (the subcommand is removed by the caller);
+ *  "--help" is not handled here. */
+int config_load(struct config *cfg, int argc, char **argv, struct err *err);
+
+/** Re-read the files (not the flags) for SIGHUP into `fresh`, starting from
+ *  defaults + the same flags as the running config. */
+int config_reload(const struct config *running, struct config *fresh, struct err *err);
+
+/** The effective configuration as TOML with a comment above each key.
+ *  malloc'd. */
+char *config_to_toml(const struct config *cfg);
+
+/** Print the flags and their help text to `out` (for --help). */
+void config_usage(FILE *out);

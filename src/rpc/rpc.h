@@ -1,0 +1,124 @@
+/* rpc: gRPC over HTTP/2 (nghttp2, prior-knowledge h2c) and a small HTTP/1.1
+ * API on one unix socket; the first bytes of a connection decide which.
+ * Knows nothing of CRI: handlers get and give serialized messages.
+ *
+ * Threads: the loop thread owns every socket and nghttp2 session. Each
+ * request runs on a worker of the pool; replies are handed back to the
+ * loop thread with ev_post(). So a slow handler never stalls other streams
+ * of the same connection. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "ev/ev.h"
+
+/* gRPC status codes. */
+enum rpc_code {
+	RPC_OK = 0,
+	RPC_CANCELLED = 1,
+	RPC_UNKNOWN = 2,
+	RPC_INVALID_ARGUMENT = 3,
+	RPC_DEADLINE_EXCEEDED = 4,
+	RPC_NOT_FOUND = 5,
+	RPC_ALREADY_EXISTS = 6,
+	RPC_PERMISSION_DENIED = 7,
+	RPC_RESOURCE_EXHAUSTED = 8,
+	RPC_FAILED_PRECONDITION = 9,
+	RPC_ABORTED = 10,
+	RPC_OUT_OF_RANGE = 11,
+	RPC_UNIMPLEMENTED = 12,
+	RPC_INTERNAL = 13,
+	RPC_UNAVAILABLE = 14,
+	RPC_DATA_LOSS = 15,
+	RPC_UNAUTHENTICATED = 16,
+};
+
+/** "OK", "NOT_FOUND", ... */
+const char *rpc_code_name(enum rpc_code c);
+
+struct rpc_server;
+struct rpc_call;
+
+/** A gRPC method handler, run on a worker thread. `req` (the deframed
+ *  request message, `len` bytes) is valid until the handler returns. The
+ *  handler answers with rpc_call_reply() (unary) or any number of
+ *  rpc_call_send() then rpc_call_finish() (server streaming); a handler that
+ *  returns without finishing is finished with INTERNAL. */
+typedef void (*rpc_handler_fn)(void *data, struct rpc_call *call, const uint8_t *req, size_t len);
+
+/** Send one message (streaming). Takes ownership of `msg` (malloc'd). Blocks
+ *  while the peer's flow-control window is full. -ECANCELED once the call is
+ *  cancelled or past its deadline, -EMSGSIZE above the send limit. */
+int rpc_call_send_take(struct rpc_call *call, uint8_t *msg, size_t len);
+/** Finish with a status; `fmt` may be NULL for OK. Call once. */
+void rpc_call_finish(struct rpc_call *call, enum rpc_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/** Unary answer: send `msg` (taken) and finish OK. */
+void rpc_call_reply_take(struct rpc_call *call, uint8_t *msg, size_t len);
+
+/** The full method path, e.g. "/runtime.v1.RuntimeService/Version". */
+const char *rpc_call_method(const struct rpc_call *call);
+/** Deadline from grpc-timeout as ev_now_ns() time, 0 when none. */
+uint64_t rpc_call_deadline(const struct rpc_call *call);
+/** true once the client cancelled (RST_STREAM), went away, or the deadline passed. */
+bool rpc_call_cancelled(const struct rpc_call *call);
+
+/* HTTP/1.1 API on the same socket. Bodies are bounded by max_recv. */
+struct rpc_http_request {
+	const char *method; /* "GET", ... */
+	const char *path;   /* without the query */
+	const char *query;  /* after '?', "" when none */
+	const uint8_t *body;
+	size_t body_len;
+};
+struct rpc_http_response {
+	int status;               /* 200 by default */
+	const char *content_type; /* static string; "application/json" by default */
+	char *body;               /* malloc'd, taken by the server */
+	size_t body_len;
+};
+/** Runs on a worker thread. */
+typedef void (*rpc_http_fn)(void *data, const struct rpc_http_request *req,
+			    struct rpc_http_response *resp);
+
+struct rpc_server_config {
+	const char *listen_path; /* unix socket path */
+	size_t max_recv_bytes;   /* default 16 MiB when 0 */
+	size_t max_send_bytes;   /* default 80 MiB when 0 */
+	unsigned workers;        /* default 16 when 0 */
+	unsigned max_queue;      /* default 4096 when 0 */
+};
+
+/** Bind the socket (0660, created atomically; a stale socket is replaced)
+ *  and register it on `loop`. */
+int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
+		   struct rpc_server **ret, struct err *err);
+/** Register a gRPC method by full path. Before rpc_server_start... any time on the loop thread. */
+void rpc_server_add_method(struct rpc_server *srv, const char *path, rpc_handler_fn fn, void *data);
+/** Handler for methods not registered: by default UNIMPLEMENTED naming the method. */
+void rpc_server_set_fallback(struct rpc_server *srv, rpc_handler_fn fn, void *data);
+/** Register an HTTP/1.1 handler for an exact path or, when `path` ends in
+ *  '/', a prefix. Unknown paths answer 404 with a JSON error. */
+void rpc_server_add_http(struct rpc_server *srv, const char *path, rpc_http_fn fn, void *data);
+/** Change the log-relevant / size limits at run time (SIGHUP). */
+void rpc_server_set_limits(struct rpc_server *srv, size_t max_recv, size_t max_send);
+/** Stop accepting; once in-flight calls are done or `grace_ms` passed, call
+ *  done(loop, data) on the loop thread. */
+void rpc_server_shutdown(struct rpc_server *srv, unsigned grace_ms, ev_fn done, void *data);
+/** Close everything, unlink the socket, free. Accepts NULL. */
+void rpc_server_free(struct rpc_server *srv);
+DEFINE_CLEANUP(struct rpc_server, rpc_server_free)
+
+/* Pure helpers, exported for tests and fuzzers. */
+
+/** Parse a grpc-timeout value ("1S", "100m", "5u", "20n", "2M", "1H"; at
+ *  most 8 digits) into nanoseconds. -EINVAL when malformed. */
+int rpc_timeout_parse(const char *s, size_t len, uint64_t *ret_ns);
+/** Percent-encode a grpc-message (RFC: bytes outside 0x20-0x7E and '%').
+ *  Returns malloc'd string. */
+char *rpc_pct_encode(const char *s);
+/** Decode percent-encoding (invalid sequences kept verbatim). malloc'd. */
+char *rpc_pct_decode(const char *s, size_t len);
