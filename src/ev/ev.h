@@ -44,6 +44,11 @@ int ev_signal_add(struct ev_loop *loop, int signo, ev_signal_fn fn, void *data, 
 /** Thread-safe: run fn(loop, data) on the loop thread soon. */
 void ev_post(struct ev_loop *loop, ev_fn fn, void *data);
 
+/** Run the callbacks posted so far, now (loop thread, or any thread while
+ *  the loop is not running, e.g. to drain replies before freeing what they
+ *  point to). */
+void ev_loop_run_posted(struct ev_loop *loop);
+
 /** Run until ev_loop_quit(). Returns 0, or -errno if epoll fails. */
 int ev_loop_run(struct ev_loop *loop);
 /** Make ev_loop_run() return after the current iteration (loop thread only). */
@@ -52,7 +57,8 @@ void ev_loop_quit(struct ev_loop *loop);
 /** Monotonic clock in nanoseconds. */
 uint64_t ev_now_ns(void);
 
-/** A pool of `threads` workers with a queue of at most `max_queue` jobs. */
+/** A pool of at most `threads` workers (started lazily, 256 KiB stacks)
+ *  with a queue of at most `max_queue` waiting jobs. */
 int ev_pool_new(unsigned threads, unsigned max_queue, struct ev_pool **ret, struct err *err);
 /** Queue fn(data). -EAGAIN when the queue is full (caller answers "busy"). Thread-safe. */
 int ev_pool_submit(struct ev_pool *pool, ev_work_fn fn, void *data);
