@@ -1,0 +1,234 @@
+"""Fixtures for ocid integration tests (run with /usr/bin/python3 -m pytest).
+
+OCID_BUILD  build directory to test (default: <repo>/build)
+OCID_ASAN   set when the build is sanitized: daemon logs are checked for reports
+"""
+import importlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROTO = os.path.join(TOP, 'api', 'runtime', 'v1', 'api.proto')
+SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                     'SUMMARY: UndefinedBehaviorSanitizer')
+
+
+def build_dir():
+    return os.path.abspath(os.environ.get('OCID_BUILD', os.path.join(TOP, 'build')))
+
+
+def ocid_bin():
+    return os.path.join(build_dir(), 'src', 'cmd', 'ocid', 'ocid')
+
+
+def ocic_bin():
+    return os.path.join(build_dir(), 'src', 'cmd', 'ocic', 'ocic')
+
+
+def sanitizer_report(text):
+    """The first sanitizer marker found in text, or None."""
+    for m in SANITIZER_MARKERS:
+        if m in text:
+            return m
+    return None
+
+
+@pytest.fixture(scope='session')
+def pb():
+    """The api_pb2 module generated from the vendored CRI proto."""
+    out = tempfile.mkdtemp(prefix='ocid-pb-')
+    subprocess.run(['protoc', '--proto_path=' + os.path.dirname(PROTO),
+                    '--python_out=' + out, PROTO], check=True)
+    sys.path.insert(0, out)
+    try:
+        return importlib.import_module('api_pb2')
+    finally:
+        sys.path.remove(out)
+
+
+def wait_for_socket(path, proc, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if os.path.exists(path):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                return True
+            except OSError:
+                pass
+            finally:
+                s.close()
+        time.sleep(0.02)
+    return False
+
+
+def http_unix(path, method, target, body=None, timeout=10.0):
+    """Plain HTTP/1.1 over the unix socket. Returns (status, headers, body bytes)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    try:
+        req = f'{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n'
+        if body is not None:
+            req += f'Content-Length: {len(body)}\r\n'
+        s.sendall(req.encode() + b'\r\n' + (body or b''))
+        data = b''
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            head, sep, rest = data.partition(b'\r\n\r\n')
+            if sep:
+                hdrs = _parse_headers(head)
+                n = hdrs.get('content-length')
+                if n is not None and len(rest) >= int(n):
+                    break
+    finally:
+        s.close()
+    head, _, rest = data.partition(b'\r\n\r\n')
+    status = int(head.split(b' ', 2)[1])
+    hdrs = _parse_headers(head)
+    if 'content-length' in hdrs:
+        rest = rest[:int(hdrs['content-length'])]
+    return status, hdrs, rest
+
+
+def _parse_headers(head):
+    hdrs = {}
+    for line in head.split(b'\r\n')[1:]:
+        k, _, v = line.decode('latin-1').partition(':')
+        hdrs[k.strip().lower()] = v.strip()
+    return hdrs
+
+
+class Daemon:
+    """A running ocid in temp dirs."""
+
+    def __init__(self, pb, tmp, extra_args=(), env=None, config=None):
+        self.pb = pb
+        self.tmp = tmp
+        self.root = os.path.join(tmp, 'root')
+        self.runroot = os.path.join(tmp, 'run')
+        self.socket = os.path.join(tmp, 'run', 'ocid.sock')
+        self.log_path = os.path.join(tmp, 'ocid.log')
+        self.args = [ocid_bin(), '--root', self.root, '--runroot', self.runroot,
+                     '--listen', self.socket, '--config', config or os.path.join(tmp, 'none.conf'),
+                     '--config-dir', os.path.join(tmp, 'conf.d'), '--enable-debug-rpc',
+                     '--log-level', 'debug'] + list(extra_args)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.log = None
+        self._channels = []
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env)
+        if wait and not wait_for_socket(self.socket, self.proc):
+            raise AssertionError(f'ocid did not come up (rc={self.proc.poll()}):\n{self.read_log()}')
+        return self
+
+    def read_log(self):
+        with open(self.log_path, 'rb') as f:
+            return f.read().decode('utf-8', 'replace')
+
+    def channel(self):
+        ch = grpc.insecure_channel('unix:' + self.socket, options=[
+            ('grpc.max_send_message_length', 64 << 20),
+            ('grpc.max_receive_message_length', 64 << 20)])
+        self._channels.append(ch)
+        return ch
+
+    def method_types(self, service, method):
+        svc = self.pb.DESCRIPTOR.services_by_name[service]
+        m = svc.methods_by_name[method]
+        req = getattr(self.pb, m.input_type.name)
+        resp = getattr(self.pb, m.output_type.name)
+        return m, req, resp
+
+    def call(self, service, method, request=None, channel=None, timeout=10.0):
+        """Unary call /runtime.v1.<service>/<method>; returns the decoded reply."""
+        m, req_t, resp_t = self.method_types(service, method)
+        ch = channel or self.channel()
+        stub = ch.unary_unary(f'/runtime.v1.{service}/{method}',
+                              request_serializer=lambda r: r.SerializeToString(),
+                              response_deserializer=resp_t.FromString)
+        return stub(request if request is not None else req_t(), timeout=timeout)
+
+    def runtime(self, method, request=None, **kw):
+        return self.call('RuntimeService', method, request, **kw)
+
+    def image(self, method, request=None, **kw):
+        return self.call('ImageService', method, request, **kw)
+
+    def sleep(self, ms, channel=None, timeout=30.0):
+        """The debug Sleep RPC (request: decimal milliseconds as raw bytes)."""
+        ch = channel or self.channel()
+        stub = ch.unary_unary('/ocid.debug.Debug/Sleep', request_serializer=lambda b: b,
+                              response_deserializer=lambda b: b)
+        return stub(str(ms).encode(), timeout=timeout)
+
+    def http(self, method, target, body=None):
+        return http_unix(self.socket, method, target, body)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM; returns the exit code (None if it did not exit in time)."""
+        for ch in self._channels:
+            ch.close()
+        self._channels = []
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.log:
+            self.log.close()
+            self.log = None
+
+
+@pytest.fixture
+def make_daemon(pb, tmp_path):
+    """Factory: make_daemon(extra_args=(), env=None, config=None, subdir='d') -> Daemon (not started)."""
+    made = []
+
+    def make(extra_args=(), env=None, config=None, subdir='d'):
+        d = tmp_path / subdir
+        d.mkdir(exist_ok=True)
+        dm = Daemon(pb, str(d), extra_args, env, config)
+        made.append(dm)
+        return dm
+
+    yield make
+    for dm in made:
+        dm.kill()
+
+
+@pytest.fixture
+def daemon(make_daemon):
+    """A started ocid; on teardown SIGTERM must exit 0 with no sanitizer report."""
+    d = make_daemon().start()
+    yield d
+    rc = d.stop()
+    d.kill()
+    log = d.read_log()
+    assert rc == 0, f'ocid exited {rc} on SIGTERM; log:\n{log[-4000:]}'
+    if os.environ.get('OCID_ASAN'):
+        assert sanitizer_report(log) is None, f'sanitizer report:\n{log[-8000:]}'
