@@ -57,3 +57,12 @@ def test_allowed_include_passes(tmp_path, path, line):
     f.write_text(line)
     p = run(tree)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_unlisted_module_fails(tmp_path):
+    tree = copy_tree(tmp_path)
+    (tree / 'src' / 'zzmod').mkdir()
+    (tree / 'src' / 'zzmod' / 'a.c').write_text('#include "base/base.h"\n')
+    p = run(tree)
+    assert p.returncode == 1
+    assert 'src/zzmod/a.c:1:' in p.stdout and 'modules.txt' in p.stdout, p.stdout
