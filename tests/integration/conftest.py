@@ -132,6 +132,7 @@ class Daemon:
         self._channels = []
 
     def start(self, wait=True):
+        assert os.access(ocid_bin(), os.X_OK), f'{ocid_bin()} is not built (OCID_BUILD?)'
         self.log = open(self.log_path, 'ab')
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=self.env)

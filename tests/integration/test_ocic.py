@@ -9,6 +9,7 @@ from conftest import ocic_bin
 
 
 def ocic(args, env=None, timeout=20):
+    assert os.access(ocic_bin(), os.X_OK), f'{ocic_bin()} is not built'
     e = dict(os.environ)
     e.pop('OCID_SOCKET', None)
     e.update(env or {})
