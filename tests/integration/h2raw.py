@@ -106,6 +106,9 @@ class RawH2:
         st = self.wait(sid, timeout)
         t = st['trailers'] or st['headers'] or {}
         code = t.get('grpc-status')
+        if code is None and st['reset'] is not None:
+            return None, f'stream reset with RST_STREAM error {st["reset"]}, no grpc-status'
+
         return (int(code) if code is not None else None), t.get('grpc-message', '')
 
     def close(self):
