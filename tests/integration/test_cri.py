@@ -1,6 +1,5 @@
 """CRI methods of issue 2: Version, Status, RuntimeConfig; everything else UNIMPLEMENTED."""
 import json
-import os
 
 import grpc
 import pytest

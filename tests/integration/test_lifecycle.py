@@ -9,7 +9,6 @@ import time
 import tomllib
 
 import grpc
-import pytest
 
 from conftest import ocid_bin, sanitizer_report
 from test_http import flatten

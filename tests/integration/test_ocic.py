@@ -3,7 +3,6 @@ import json
 import os
 import subprocess
 
-import pytest
 
 from conftest import ocic_bin
 
