@@ -24,9 +24,9 @@ static inline void cleanup_fclosep(FILE **f)
 		(void)fclose(*f);
 }
 
-#define cleanup_free __attribute__((cleanup(cleanup_freep)))
-#define cleanup_close __attribute__((cleanup(cleanup_closep)))
-#define cleanup_fclose __attribute__((cleanup(cleanup_fclosep)))
+#define cleanup_free __attribute__((__cleanup__(cleanup_freep)))
+#define cleanup_close __attribute__((__cleanup__(cleanup_closep)))
+#define cleanup_fclose __attribute__((__cleanup__(cleanup_fclosep)))
 
 /* DEFINE_CLEANUP(struct foo, foo_free) defines cleanup_foo_free for
  * `struct foo *` variables: `cleanup(foo_free) struct foo *f = NULL;`. */
@@ -35,7 +35,7 @@ static inline void cleanup_fclosep(FILE **f)
 	{                                         \
 		fn(*p);                           \
 	}
-#define cleanup(fn) __attribute__((cleanup(fn##_cleanup)))
+#define cleanup(fn) __attribute__((__cleanup__(fn##_cleanup)))
 
 #define TAKE_PTR(p)                            \
 	({                                     \
