@@ -1,0 +1,214 @@
+/* SQLite connection, pragmas, migrations. */
+#include "db/db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+struct db {
+	sqlite3 *conn;
+	pthread_mutex_t lock;
+	int version;
+};
+
+static const struct db_migration migrations[] = {
+	{ 1, "schema_version and meta",
+	  "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+	  "INSERT OR IGNORE INTO meta(key, value) VALUES ('created', strftime('%Y-%m-%dT%H:%M:%SZ','now'));" },
+};
+
+int db_schema_latest(void)
+{
+	return migrations[ARRAY_SIZE(migrations) - 1].version;
+}
+
+static int sql_err(struct err *err, sqlite3 *conn, const char *what)
+{
+	return err_msg(err, -EIO, "%s: %s", what, conn ? sqlite3_errmsg(conn) : "out of memory");
+}
+
+static int exec(sqlite3 *conn, const char *sql, struct err *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		err_msg(err, -EIO, "sqlite: %s", msg ? msg : sqlite3_errmsg(conn));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int read_version(sqlite3 *conn, int *ret, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1,
+			       &st, NULL) != SQLITE_OK)
+		return sql_err(err, conn, "read schema version");
+	int r = sqlite3_step(st);
+	*ret = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW ? 0 : sql_err(err, conn, "read schema version");
+}
+
+static int apply(sqlite3 *conn, const struct db_migration *m, struct err *err)
+{
+	char buf[256];
+	int r = exec(conn, "BEGIN IMMEDIATE", err);
+	if (r < 0)
+		return r;
+	r = exec(conn, m->sql, err);
+	if (r >= 0) {
+		snprintf(
+		    buf, sizeof(buf),
+		    "INSERT INTO schema_version(version, applied) VALUES (%d, strftime('%%s','now'))",
+		    m->version);
+		r = exec(conn, buf, err);
+	}
+	if (r >= 0)
+		r = exec(conn, "COMMIT", err);
+	if (r < 0) {
+		(void)sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+		return err_wrap(err, "migration %d (%s)", m->version, m->description);
+	}
+	return 0;
+}
+
+static int migrate(struct db *db, const struct db_migration *m, size_t n, struct err *err)
+{
+	int r =
+	    exec(db->conn,
+		 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY NOT NULL,"
+		 " applied INTEGER NOT NULL)",
+		 err);
+	if (r < 0)
+		return r;
+	r = read_version(db->conn, &db->version, err);
+	if (r < 0)
+		return r;
+	int latest = n ? m[n - 1].version : 0;
+	if (db->version > latest)
+		return err_msg(
+		    err, -EPROTO,
+		    "database schema version %d is newer than this ocid knows (%d); use a newer ocid",
+		    db->version, latest);
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].version <= db->version)
+			continue;
+		r = apply(db->conn, &m[i], err);
+		if (r < 0)
+			return r;
+		db->version = m[i].version;
+	}
+	return 0;
+}
+
+int db_open_with(const char *root, const struct db_migration *m, size_t n, struct db **ret,
+		 struct err *err)
+{
+	cleanup_free char *path = xasprintf("%s/ocid.db", root);
+	struct db *db = xzalloc(sizeof(*db));
+	pthread_mutex_init(&db->lock, NULL);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
+		    SQLITE_OPEN_EXRESCODE;
+	int r;
+	if (sqlite3_open_v2(path, &db->conn, flags, NULL) != SQLITE_OK) {
+		r = err_msg(err, -EIO, "open database '%s': %s", path,
+			    db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->conn, 5000);
+	r = exec(db->conn,
+		 "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
+		 " PRAGMA cache_size=-512; PRAGMA temp_store=MEMORY;",
+		 err);
+	if (r >= 0)
+		r = migrate(db, m, n, err);
+	if (r < 0) {
+		err_wrap(err, "database '%s'", path);
+		goto fail;
+	}
+	*ret = db;
+	return 0;
+fail:
+	db_close(db);
+	return r;
+}
+
+int db_open(const char *root, struct db **ret, struct err *err)
+{
+	return db_open_with(root, migrations, ARRAY_SIZE(migrations), ret, err);
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	sqlite3_close_v2(db->conn);
+	pthread_mutex_destroy(&db->lock);
+	free(db);
+}
+
+int db_schema_version(struct db *db)
+{
+	return db->version;
+}
+
+int db_tx(struct db *db, db_tx_fn fn, void *data, struct err *err)
+{
+	pthread_mutex_lock(&db->lock);
+	int r = exec(db->conn, "BEGIN IMMEDIATE", err);
+	if (r >= 0) {
+		r = fn(db->conn, data, err);
+		if (r >= 0) {
+			int c = exec(db->conn, "COMMIT", err);
+			if (c < 0)
+				r = c;
+		}
+		if (r < 0)
+			(void)sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+static int text_query(struct db *db, const char *sql, const char *arg, char **ret, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+	pthread_mutex_lock(&db->lock);
+	if (sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL) != SQLITE_OK) {
+		r = sql_err(err, db->conn, "prepare");
+		goto out;
+	}
+	if (arg)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		*ret = xstrdup(v ? v : "");
+		r = 0;
+	} else if (s == SQLITE_DONE) {
+		r = err_msg(err, -ENOENT, "no such key '%s'", arg ? arg : "");
+	} else {
+		r = sql_err(err, db->conn, "query");
+	}
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+char *db_journal_mode(struct db *db)
+{
+	char *mode = NULL;
+	if (text_query(db, "PRAGMA journal_mode", NULL, &mode, NULL) < 0)
+		return NULL;
+	return mode;
+}
+
+int db_meta_get(struct db *db, const char *key, char **ret, struct err *err)
+{
+	return text_query(db, "SELECT value FROM meta WHERE key = ?1", key, ret, err);
+}

@@ -1,0 +1,46 @@
+/* db: the SQLite metadata store (<root>/ocid.db, WAL). The only module with
+ * SQL. One connection, serialized by a mutex; migrations run at open. */
+#pragma once
+
+#include <stdint.h>
+
+#include "base/base.h"
+
+struct db;
+struct sqlite3;
+
+/** A schema migration: applied in one transaction when the stored version
+ *  is below `version`. Entries are ordered by version, starting at 1. */
+struct db_migration {
+	int version;
+	const char *description;
+	const char *sql;
+};
+
+/** Open (creating) `<root>/ocid.db`, set WAL, busy_timeout, foreign_keys,
+ *  synchronous=NORMAL and a small page cache, then apply pending
+ *  migrations. -EPROTO when the file's schema is newer than this binary;
+ *  other -errno with err filled on failure. */
+int db_open(const char *root, struct db **ret, struct err *err);
+/** Close and free. Accepts NULL. */
+void db_close(struct db *db);
+DEFINE_CLEANUP(struct db, db_close)
+
+/** The schema version stored in the file. */
+int db_schema_version(struct db *db);
+/** The newest schema version this binary knows. */
+int db_schema_latest(void);
+
+/** Run fn(conn, data) inside BEGIN IMMEDIATE ... COMMIT with the connection
+ *  lock held; a negative return from fn rolls back and is returned. */
+typedef int (*db_tx_fn)(struct sqlite3 *conn, void *data, struct err *err);
+int db_tx(struct db *db, db_tx_fn fn, void *data, struct err *err);
+
+/** The journal mode in use ("wal"), malloc'd; NULL on failure. */
+char *db_journal_mode(struct db *db);
+/** Read a key from the meta table into *ret (malloc'd). -ENOENT if absent. */
+int db_meta_get(struct db *db, const char *key, char **ret, struct err *err);
+
+/** Test hook: open with an explicit migration list (not for production). */
+int db_open_with(const char *root, const struct db_migration *m, size_t n, struct db **ret,
+		 struct err *err);
