@@ -246,8 +246,8 @@ int rpc_client_http(const char *path, const struct rpc_client_http_req *req,
 			    req->path, max);
 	else if (r < 0)
 		r = err_set(err, r, "HTTP %s %s: receive", req->method, req->path);
-	else
-		r = parse_response(&b, max, reply, err);
+	else if (parse_response(&b, max, reply, err) < 0)
+		r = err_wrap(err, "HTTP %s %s", req->method, req->path);
 	free(b.p);
 	if (r < 0)
 		rpc_client_http_reply_done(reply);

@@ -1,0 +1,241 @@
+/* ocic helpers shared by the commands: flags, errors, calls, printing. */
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ocic.h"
+
+#define OCIC_HTTP_MAX_BODY (16u << 20)
+
+static struct rpc_client *client;
+
+int ocic_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ocic: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return OCIC_EXIT_FAIL;
+}
+
+int ocic_usage_error(const struct ocic_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ocic: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'ocic %s%s--help'.\n", cmd ? cmd->name : "", cmd ? " " : "");
+	return OCIC_EXIT_USAGE;
+}
+
+void ocic_cmd_help(const struct ocic_cmd *cmd)
+{
+	printf("Usage: ocic [GLOBAL FLAGS] %s %s\n\n%s\n\n", cmd->name, cmd->usage, cmd->summary);
+	printf("Global flags: --socket PATH, -o/--output table|json, --timeout DURATION.\n");
+}
+
+int ocic_output_parse(const char *s, enum ocic_output *ret)
+{
+	if (strcmp(s, "table") == 0)
+		*ret = OCIC_OUTPUT_TABLE;
+	else if (strcmp(s, "json") == 0)
+		*ret = OCIC_OUTPUT_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int ocic_duration_parse(const char *s, uint64_t *ret_ms)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = { { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
+	char *end;
+	unsigned long long n;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || n > 1000000000ull)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			*ret_ms = n * units[i].ms;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Handle a global flag met after the command name. Returns 1 when handled,
+ * 0 when not a global flag, -1 on a bad value (printed). */
+static int global_opt(const struct ocic_cmd *cmd, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'o':
+		if (ocic_output_parse(arg, &arg_output) < 0)
+			return ocic_usage_error(cmd, "unknown output format '%s'", arg), -1;
+		return 1;
+	case 'S':
+		arg_socket = arg;
+		return 1;
+	case 'T':
+		if (ocic_duration_parse(arg, &arg_timeout_ms) < 0 || arg_timeout_ms == 0)
+			return ocic_usage_error(cmd, "bad timeout '%s'", arg), -1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int ocic_parse(int argc, char **argv, const struct ocic_cmd *cmd, const char *shortopts,
+	       const struct option *longopts, int (*on_opt)(int opt, const char *arg))
+{
+	static const struct option globals[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 'T' },
+	};
+	struct option all[32];
+	size_t n = 0;
+	cleanup_free char *shorts = xasprintf("+ho:%s", shortopts ? shortopts : "");
+	int opt;
+
+	for (const struct option *o = longopts; o && o->name; o++) {
+		assert(n < ARRAY_SIZE(all) - ARRAY_SIZE(globals) - 1);
+		all[n++] = *o;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(globals); i++)
+		all[n++] = globals[i];
+	all[n] = (struct option){ 0 };
+	optind = 0; /* full re-initialisation of getopt for this argv */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+		int r;
+
+		if (opt == 'h') {
+			if (cmd)
+				ocic_cmd_help(cmd);
+			return -2;
+		}
+		if (opt == '?' || opt == ':')
+			return ocic_usage_error(cmd, "bad option '%s'", argv[optind - 1]), -1;
+		r = global_opt(cmd, opt, optarg);
+		if (r < 0)
+			return -1;
+		if (r == 0 && (!on_opt || on_opt(opt, optarg) < 0))
+			return ocic_usage_error(cmd, "bad option '%s'", argv[optind - 1]), -1;
+	}
+	return optind;
+}
+
+static int connect_daemon(void)
+{
+	cleanup_err struct err err = ERR_INIT;
+	int r;
+
+	if (client)
+		return 0;
+	r = rpc_client_new(arg_socket, &client, &err);
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		return ocic_fail("%s (is ocid running?)", err_str(&err));
+	if (r < 0)
+		return ocic_fail("%s", err_str(&err));
+	return 0;
+}
+
+void ocic_disconnect(void)
+{
+	rpc_client_free(client);
+	client = NULL;
+}
+
+int ocic_call(const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret)
+{
+	cleanup_err struct err err = ERR_INIT;
+	struct rpc_client_reply reply = { 0 };
+	size_t len = protobuf_c_message_get_packed_size(req);
+	cleanup_free uint8_t *buf = xmalloc(len ? len : 1);
+	int r;
+
+	r = connect_daemon();
+	if (r != 0)
+		return r;
+	(void)protobuf_c_message_pack(req, buf);
+	(void)rpc_client_call(client, method, buf, len, arg_timeout_ms, &reply, &err);
+	if (reply.code != RPC_OK) {
+		r = ocic_fail("%s: %s", rpc_code_name(reply.code),
+			      reply.message ? reply.message : "(no message)");
+		rpc_client_reply_done(&reply);
+		return r;
+	}
+	*ret = protobuf_c_message_unpack(resp_desc, NULL, reply.len, reply.data);
+	rpc_client_reply_done(&reply);
+	if (!*ret)
+		return ocic_fail("%s: cannot decode the reply as %s", method, resp_desc->name);
+	return 0;
+}
+
+int ocic_http_json(const char *method, const char *path, const json_t *body, json_t **ret)
+{
+	cleanup_err struct err err = ERR_INIT;
+	cleanup_free char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct rpc_client_http_reply reply = { 0 };
+	struct rpc_client_http_req req = {
+		.method = method,
+		.path = path,
+		.content_type = text ? "application/json" : NULL,
+		.body = text,
+		.body_len = text ? strlen(text) : 0,
+		.timeout_ms = arg_timeout_ms,
+		.max_body = OCIC_HTTP_MAX_BODY,
+	};
+	json_error_t jerr;
+	int r;
+
+	r = rpc_client_http(arg_socket, &req, &reply, &err);
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		return ocic_fail("%s (is ocid running?)", err_str(&err));
+	if (r < 0)
+		return ocic_fail("%s", err_str(&err));
+	if (reply.status < 200 || reply.status > 299) {
+		r = ocic_fail("%s %s: HTTP %d: %.200s", method, path, reply.status, reply.body);
+		rpc_client_http_reply_done(&reply);
+		return r;
+	}
+	*ret = json_loadb(reply.body, reply.body_len, 0, &jerr);
+	rpc_client_http_reply_done(&reply);
+	if (!*ret)
+		return ocic_fail("%s %s: reply is not JSON: %s", method, path, jerr.text);
+	return 0;
+}
+
+void ocic_print_json(const json_t *j)
+{
+	(void)json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+}
+
+void ocic_print_kv(unsigned indent, const char *const *kv)
+{
+	size_t width = 0;
+
+	for (const char *const *p = kv; p[0]; p += 2) {
+		if (strlen(p[0]) > width)
+			width = strlen(p[0]);
+	}
+	for (const char *const *p = kv; p[0]; p += 2)
+		printf("%*s%s:%*s %s\n", (int)indent, "", p[0], (int)(width - strlen(p[0])), "",
+		       p[1] ? p[1] : "");
+}
