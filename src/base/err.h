@@ -40,4 +40,4 @@ int err_move(struct err *dst, struct err *src);
 /** Forget the recorded error. Accepts NULL. */
 void err_done(struct err *err);
 
-#define cleanup_err __attribute__((cleanup(err_done)))
+#define cleanup_err __attribute__((__cleanup__(err_done)))
