@@ -55,7 +55,7 @@ typedef void (*rpc_handler_fn)(void *data, struct rpc_call *call, const uint8_t 
 int rpc_call_send_take(struct rpc_call *call, uint8_t *msg, size_t len);
 /** Finish with a status; `fmt` may be NULL for OK. Call once. */
 void rpc_call_finish(struct rpc_call *call, enum rpc_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /** Unary answer: send `msg` (taken) and finish OK. */
 void rpc_call_reply_take(struct rpc_call *call, uint8_t *msg, size_t len);
 
@@ -75,9 +75,9 @@ struct rpc_http_request {
 	size_t body_len;
 };
 struct rpc_http_response {
-	int status;               /* 200 by default */
+	int status;		  /* 200 by default */
 	const char *content_type; /* static string; "application/json" by default */
-	char *body;               /* malloc'd, taken by the server */
+	char *body;		  /* malloc'd, taken by the server */
 	size_t body_len;
 };
 /** Runs on a worker thread. */
@@ -86,10 +86,10 @@ typedef void (*rpc_http_fn)(void *data, const struct rpc_http_request *req,
 
 struct rpc_server_config {
 	const char *listen_path; /* unix socket path */
-	size_t max_recv_bytes;   /* default 16 MiB when 0 */
-	size_t max_send_bytes;   /* default 80 MiB when 0 */
-	unsigned workers;        /* default 16 when 0 */
-	unsigned max_queue;      /* default 4096 when 0 */
+	size_t max_recv_bytes;	 /* default 16 MiB when 0 */
+	size_t max_send_bytes;	 /* default 80 MiB when 0 */
+	unsigned workers;	 /* default 16 when 0 */
+	unsigned max_queue;	 /* default 4096 when 0 */
 };
 
 /** Bind the socket (0660, created atomically; a stale socket is replaced)
@@ -122,3 +122,28 @@ int rpc_timeout_parse(const char *s, size_t len, uint64_t *ret_ns);
 char *rpc_pct_encode(const char *s);
 /** Decode percent-encoding (invalid sequences kept verbatim). malloc'd. */
 char *rpc_pct_decode(const char *s, size_t len);
+
+/* Incremental gRPC message deframer (5-byte prefix: compressed flag, then a
+ * 4-byte big-endian length). Bytes may arrive in any split. */
+struct rpc_deframer {
+	uint8_t hdr[5];
+	size_t hdr_len;
+	size_t max;	 /* largest accepted message */
+	size_t declared; /* length from the current prefix */
+	uint8_t *msg;	 /* bytes of the current message, grown as they arrive */
+	size_t got, cap;
+};
+/** Start with a size limit. */
+void rpc_deframer_init(struct rpc_deframer *d, size_t max);
+/** Free any partial message. Accepts a zeroed struct. */
+void rpc_deframer_done(struct rpc_deframer *d);
+/** Consume bytes from p[0..len); *used tells how many. Returns 1 when a
+ *  whole message is ready (take it with rpc_deframer_take before feeding
+ *  on), 0 when all bytes were consumed and more are needed, -ENOTSUP for a
+ *  compressed message, -EMSGSIZE when the declared length (d->declared)
+ *  exceeds d->max. After an error the deframer must not be fed again. */
+int rpc_deframer_feed(struct rpc_deframer *d, const uint8_t *p, size_t len, size_t *used);
+/** The completed message (malloc'd, never NULL, possibly 0 bytes); the caller owns it. */
+uint8_t *rpc_deframer_take(struct rpc_deframer *d, size_t *ret_len);
+/** true at a message boundary (no partial prefix or body buffered). */
+bool rpc_deframer_idle(const struct rpc_deframer *d);
