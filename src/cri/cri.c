@@ -1,0 +1,159 @@
+/* Routing of every CRI method, request decoding, reply encoding, and the
+ * one errno -> gRPC status table. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/cri_int.h"
+
+static const struct {
+	int err;
+	enum rpc_code code;
+} errno_codes[] = {
+	{ ENOENT, RPC_NOT_FOUND },	    { EEXIST, RPC_ALREADY_EXISTS },
+	{ EINVAL, RPC_INVALID_ARGUMENT },   { ETIMEDOUT, RPC_DEADLINE_EXCEEDED },
+	{ EPERM, RPC_PERMISSION_DENIED },   { EACCES, RPC_PERMISSION_DENIED },
+	{ ENOSPC, RPC_RESOURCE_EXHAUSTED }, { EBUSY, RPC_FAILED_PRECONDITION },
+	{ ECANCELED, RPC_CANCELLED },	    { ENOSYS, RPC_UNIMPLEMENTED },
+	{ EOPNOTSUPP, RPC_UNIMPLEMENTED },  { ECONNREFUSED, RPC_UNAVAILABLE },
+	{ EHOSTUNREACH, RPC_UNAVAILABLE },
+};
+
+enum rpc_code cri_errno_to_code(int neg_errno)
+{
+	if (neg_errno >= 0)
+		return RPC_OK;
+	for (size_t i = 0; i < ARRAY_SIZE(errno_codes); i++)
+		if (errno_codes[i].err == -neg_errno)
+			return errno_codes[i].code;
+	return RPC_INTERNAL;
+}
+
+static const ProtobufCServiceDescriptor *const services[] = {
+	&runtime__v1__runtime_service__descriptor,
+	&runtime__v1__image_service__descriptor,
+};
+
+/* One route per descriptor method, built once (the descriptors are static). */
+struct route {
+	char *path;
+	const ProtobufCServiceDescriptor *svc;
+	const ProtobufCMethodDescriptor *m;
+	const struct cri_impl *impl;
+	struct cri_deps *deps;
+};
+
+static const struct cri_impl *find_impl(const char *svc, const char *method)
+{
+	for (size_t i = 0; i < cri_runtime_impls_len; i++)
+		if (strcmp(cri_runtime_impls[i].service, svc) == 0 &&
+		    strcmp(cri_runtime_impls[i].method, method) == 0)
+			return &cri_runtime_impls[i];
+	return NULL;
+}
+
+static size_t route_total(void)
+{
+	size_t n = 0;
+	for (size_t s = 0; s < ARRAY_SIZE(services); s++)
+		n += services[s]->n_methods;
+	return n;
+}
+
+static void route_at(size_t i, const ProtobufCServiceDescriptor **ret_svc,
+		     const ProtobufCMethodDescriptor **ret_m)
+{
+	for (size_t s = 0; s < ARRAY_SIZE(services); s++) {
+		if (i < services[s]->n_methods) {
+			*ret_svc = services[s];
+			*ret_m = &services[s]->methods[i];
+			return;
+		}
+		i -= services[s]->n_methods;
+	}
+	*ret_svc = NULL;
+	*ret_m = NULL;
+}
+
+size_t cri_route_count(void)
+{
+	return route_total();
+}
+
+const char *cri_route_path(size_t i, bool *ret_implemented)
+{
+	static __thread char buf[256];
+	const ProtobufCServiceDescriptor *svc;
+	const ProtobufCMethodDescriptor *m;
+	route_at(i, &svc, &m);
+	if (!svc)
+		return NULL;
+	snprintf(buf, sizeof(buf), "/%s/%s", svc->name, m->name);
+	if (ret_implemented)
+		*ret_implemented = find_impl(svc->name, m->name) != NULL;
+	return buf;
+}
+
+void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = xmalloc(len ? len : 1);
+	protobuf_c_message_pack(msg, buf);
+	ctx->replied = true;
+	rpc_call_reply_take(ctx->call, buf, len);
+}
+
+static void dispatch(void *data, struct rpc_call *call, const uint8_t *req, size_t len)
+{
+	const struct route *r = data;
+	if (!r->impl) {
+		rpc_call_finish(call, RPC_UNIMPLEMENTED, "%s/%s is not implemented by ocid yet",
+				r->svc->name, r->m->name);
+		return;
+	}
+	ProtobufCMessage *msg = protobuf_c_message_unpack(r->m->input, NULL, len, req);
+	if (!msg) {
+		rpc_call_finish(call, RPC_INVALID_ARGUMENT, "cannot decode %s", r->m->input->name);
+		return;
+	}
+	struct cri_ctx ctx = { .deps = r->deps, .call = call };
+	cleanup_err struct err err = ERR_INIT;
+	int rc = r->impl->fn(&ctx, msg, &err);
+	protobuf_c_message_free_unpacked(msg, NULL);
+	if (rc < 0) {
+		enum rpc_code code = cri_errno_to_code(rc);
+		log_info("rpc failed", "method=%s code=%s error=%s", r->path, rpc_code_name(code),
+			 log_q(err_str(&err)));
+		rpc_call_finish(call, code, "%s", err_str(&err));
+	} else if (!ctx.replied) {
+		rpc_call_finish(call, RPC_INTERNAL, "%s/%s gave no answer", r->svc->name,
+				r->m->name);
+	}
+}
+
+void cri_register(struct rpc_server *srv, struct cri_deps *deps)
+{
+	/* Routes live as long as the process: the server borrows them and the
+	 * daemon registers once. */
+	static struct route *routes;
+	static size_t nroutes;
+	if (!routes) {
+		nroutes = route_total();
+		routes = xcalloc(nroutes, sizeof(*routes));
+		for (size_t i = 0; i < nroutes; i++) {
+			route_at(i, &routes[i].svc, &routes[i].m);
+			routes[i].path =
+			    xasprintf("/%s/%s", routes[i].svc->name, routes[i].m->name);
+			routes[i].impl = find_impl(routes[i].svc->name, routes[i].m->name);
+		}
+	}
+	for (size_t i = 0; i < nroutes; i++) {
+		routes[i].deps = deps;
+		rpc_server_add_method(srv, routes[i].path, dispatch, &routes[i]);
+	}
+	pthread_rwlock_rdlock(deps->cfg_lock);
+	bool debug = deps->cfg->enable_debug_rpc;
+	pthread_rwlock_unlock(deps->cfg_lock);
+	if (debug)
+		rpc_server_add_method(srv, "/ocid.debug.Debug/Sleep", cri_debug_sleep, deps);
+}

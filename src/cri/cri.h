@@ -1,0 +1,43 @@
+/* cri: the CRI adapter. Routes every method of runtime.v1.RuntimeService and
+ * runtime.v1.ImageService on an rpc server; the only daemon code that sees
+ * protobuf-c types. Handlers are thin: decode, one domain call, encode, map
+ * errors. No syscalls, SQL, JSON or file I/O here. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "db/db.h"
+#include "rpc/rpc.h"
+
+/** What handlers need; owned by the caller and outliving the server. */
+struct cri_deps {
+	/* The running config. `cfg_lock` guards the pointer and what it
+	 * points to: handlers read under a read lock, SIGHUP swaps under a
+	 * write lock. */
+	const struct config *cfg;
+	pthread_rwlock_t *cfg_lock;
+	struct db *db;
+	/* The host's cgroup driver ("systemd" or "cgroupfs"). */
+	const char *cgroup_driver;
+	/* Render the effective config as a JSON object (malloc'd), for
+	 * verbose Status; NULL leaves it out. Called under the read lock. */
+	char *(*config_json)(const struct config *cfg);
+};
+
+/** Register every CRI method on `srv` (implemented ones with their handler,
+ *  the rest answering UNIMPLEMENTED), and /ocid.debug.Debug/Sleep when
+ *  cfg->enable_debug_rpc. `deps` is borrowed for the server's life. */
+void cri_register(struct rpc_server *srv, struct cri_deps *deps);
+
+/** Map a negative errno to a gRPC status code (0 → OK). */
+enum rpc_code cri_errno_to_code(int neg_errno);
+
+/** Number of CRI routes (every method of both services). */
+size_t cri_route_count(void);
+/** Route i: full path ("/runtime.v1.RuntimeService/Version") and whether
+ *  ocid implements it. NULL past the end. */
+const char *cri_route_path(size_t i, bool *ret_implemented);

@@ -1,0 +1,82 @@
+/* RuntimeService handlers: Version, Status, RuntimeConfig. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/cri_int.h"
+
+#define CRI_API_VERSION "v1"
+
+static int version(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err)
+{
+	Runtime__V1__VersionResponse resp = RUNTIME__V1__VERSION_RESPONSE__INIT;
+	resp.version = "0.1.0";
+	resp.runtime_name = "ocid";
+	resp.runtime_version = OCID_VERSION;
+	resp.runtime_api_version = CRI_API_VERSION;
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
+static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__StatusRequest *req = (const Runtime__V1__StatusRequest *)reqm;
+	Runtime__V1__RuntimeCondition runtime = RUNTIME__V1__RUNTIME_CONDITION__INIT;
+	runtime.type = "RuntimeReady";
+	runtime.status = true;
+	Runtime__V1__RuntimeCondition network = RUNTIME__V1__RUNTIME_CONDITION__INIT;
+	network.type = "NetworkReady";
+	network.status = false;
+	network.reason = "NetworkPluginNotReady";
+	network.message = "pod networking (CNI) is not available yet in this build of ocid";
+	Runtime__V1__RuntimeCondition *conds[] = { &runtime, &network };
+	Runtime__V1__RuntimeStatus st = RUNTIME__V1__RUNTIME_STATUS__INIT;
+	st.conditions = conds;
+	st.n_conditions = ARRAY_SIZE(conds);
+	Runtime__V1__StatusResponse resp = RUNTIME__V1__STATUS_RESPONSE__INIT;
+	resp.status = &st;
+
+	Runtime__V1__StatusResponse__InfoEntry e_version =
+	    RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT;
+	Runtime__V1__StatusResponse__InfoEntry e_config =
+	    RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT;
+	Runtime__V1__StatusResponse__InfoEntry *info[2];
+	cleanup_free char *cfg_json = NULL;
+	if (req->verbose) {
+		e_version.key = "version";
+		e_version.value = "\"" OCID_VERSION "\"";
+		info[resp.n_info++] = &e_version;
+		pthread_rwlock_rdlock(ctx->deps->cfg_lock);
+		if (ctx->deps->config_json)
+			cfg_json = ctx->deps->config_json(ctx->deps->cfg);
+		pthread_rwlock_unlock(ctx->deps->cfg_lock);
+		if (cfg_json) {
+			e_config.key = "config";
+			e_config.value = cfg_json;
+			info[resp.n_info++] = &e_config;
+		}
+		resp.info = info;
+	}
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
+static int runtime_config(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err)
+{
+	Runtime__V1__LinuxRuntimeConfiguration linux_cfg =
+	    RUNTIME__V1__LINUX_RUNTIME_CONFIGURATION__INIT;
+	linux_cfg.cgroup_driver = strcmp(ctx->deps->cgroup_driver, "systemd") == 0
+				      ? RUNTIME__V1__CGROUP_DRIVER__SYSTEMD
+				      : RUNTIME__V1__CGROUP_DRIVER__CGROUPFS;
+	Runtime__V1__RuntimeConfigResponse resp = RUNTIME__V1__RUNTIME_CONFIG_RESPONSE__INIT;
+	resp.linux = &linux_cfg;
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
+const struct cri_impl cri_runtime_impls[] = {
+	{ "runtime.v1.RuntimeService", "Version", version },
+	{ "runtime.v1.RuntimeService", "Status", status },
+	{ "runtime.v1.RuntimeService", "RuntimeConfig", runtime_config },
+};
+const size_t cri_runtime_impls_len = ARRAY_SIZE(cri_runtime_impls);
