@@ -3,6 +3,8 @@
 
 #include "base/cleanup.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/str.h"
+#include "base/toml.h"

@@ -1,5 +1,5 @@
 /* config: ocid's effective configuration. Compiled-in defaults, then
- * /etc/ocid/ocid.conf, then /etc/ocid/ocid.conf.d/*.conf in lexical order,
+ * /etc/ocid/ocid.conf, then the *.conf files of /etc/ocid/ocid.conf.d in lexical order,
  * then command-line flags. Every flag is also a config key (same name with
  * '-' as '_'). No config file at all is the normal case. */
 #pragma once
@@ -12,25 +12,27 @@
 #include "base/base.h"
 
 struct config {
-	char *config_file;     /* --config, default /etc/ocid/ocid.conf */
-	char *config_dir;      /* --config-dir, default /etc/ocid/ocid.conf.d */
-	char *root;            /* --root, default /var/lib/ocid */
-	char *runroot;         /* --runroot, default /run/ocid */
-	char *listen;          /* --listen, default /run/ocid/ocid.sock */
+	char *config_file;	  /* --config, default /etc/ocid/ocid.conf */
+	char *config_dir;	  /* --config-dir, default /etc/ocid/ocid.conf.d */
+	char *root;		  /* --root, default /var/lib/ocid */
+	char *runroot;		  /* --runroot, default /run/ocid */
+	char *listen;		  /* --listen, default /run/ocid/ocid.sock */
 	enum log_level log_level; /* --log-level, default info */
-	char *runtime;         /* --runtime, default "runc" resolved on PATH */
-	char *cni_config_dir;  /* --cni-config-dir, default /etc/cni/net.d */
-	char **cni_plugin_dirs; /* --cni-plugin-dir, colon list, default /opt/cni/bin:/usr/lib/cni */
+	char *runtime;		  /* --runtime, default "runc" resolved on PATH */
+	char *cni_config_dir;	  /* --cni-config-dir, default /etc/cni/net.d */
+	char *
+	    *cni_plugin_dirs;  /* --cni-plugin-dir, colon list, default /opt/cni/bin:/usr/lib/cni */
 	char *registries_conf; /* --registries-conf, default /etc/containers/registries.conf */
 	char *signature_policy; /* --signature-policy, default /etc/containers/policy.json */
-	char *stream_address;  /* --stream-address, default 127.0.0.1 */
-	unsigned stream_port;  /* --stream-port, default 0 (an ephemeral port) */
+	char *stream_address;	/* --stream-address, default 127.0.0.1 */
+	unsigned stream_port;	/* --stream-port, default 0 (an ephemeral port) */
 	uint64_t pull_progress_timeout_s; /* --pull-progress-timeout, seconds, default 0 = off */
-	uint64_t max_recv_msg_size; /* default 16 MiB */
-	uint64_t max_send_msg_size; /* default 80 MiB */
-	unsigned workers;      /* rpc worker threads, default 16 */
-	unsigned shutdown_grace_s; /* in-flight calls get this long on SIGTERM, default 5 */
+	uint64_t max_recv_msg_size;	  /* default 16 MiB */
+	uint64_t max_send_msg_size;	  /* default 80 MiB */
+	unsigned workers;		  /* rpc worker threads, default 16 */
+	unsigned shutdown_grace_s;	  /* in-flight calls get this long on SIGTERM, default 5 */
 	bool enable_debug_rpc; /* registers /ocid.debug.Debug/Sleep for tests, default false */
+	char **flags;	       /* copy of the flags given to config_load (for config_reload) */
 };
 
 /** Fill `cfg` with the compiled-in defaults. */
@@ -56,3 +58,17 @@ char *config_to_toml(const struct config *cfg);
 
 /** Print the flags and their help text to `out` (for --help). */
 void config_usage(FILE *out);
+
+/** Apply TOML `text` (named `name` in messages) on top of `cfg`, as if it
+ *  were a config file. Same errors and warnings as config_load. */
+int config_load_text(struct config *cfg, const char *name, const char *text, size_t len,
+		     struct err *err);
+
+/** Parse a duration: whole seconds ("90") or Go-style units h, m, s, ms
+ *  ("1h30m", "45s", "1500ms"), which must add up to whole seconds.
+ *  -EINVAL when malformed or on overflow. */
+int config_parse_duration(const char *s, uint64_t *ret_seconds);
+
+/** Parse a byte size: "1048576", or with a binary suffix K/KB/KiB, M/MB/MiB,
+ *  G/GB/GiB, T/TiB ("16MiB" = 16 << 20). -EINVAL when malformed or on overflow. */
+int config_parse_size(const char *s, uint64_t *ret_bytes);

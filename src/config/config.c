@@ -1,0 +1,572 @@
+/* config: one table of keys drives defaults, files, flags, TOML output and
+ * usage. A key's flag is its name with '_' written as '-'. */
+#include "config/config.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG_FILE "/etc/ocid/ocid.conf"
+#define DEFAULT_CONFIG_DIR "/etc/ocid/ocid.conf.d"
+
+enum ktype { KT_STR, KT_PATHLIST, KT_LOGLEVEL, KT_UINT, KT_SIZE, KT_DURATION, KT_BOOL };
+
+struct key {
+	const char *name; /* TOML key; the flag is this with '_' as '-' */
+	enum ktype type;
+	size_t off, size; /* of the field in struct config */
+	const char *def;  /* default, in flag syntax */
+	uint64_t min, max;
+	bool flag_only;
+	const char *help;
+};
+
+#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define MIB (UINT64_C(1) << 20)
+
+static const struct key keys[] = {
+	{ "config", KT_STR, FIELD(config_file), DEFAULT_CONFIG_FILE, 0, 0, true,
+	  "Main configuration file (a missing file is fine)." },
+	{ "config_dir", KT_STR, FIELD(config_dir), DEFAULT_CONFIG_DIR, 0, 0, true,
+	  "Directory of drop-in *.conf files, applied in lexical order after the main file." },
+	{ "root", KT_STR, FIELD(root), "/var/lib/ocid", 0, 0, false,
+	  "Persistent state: metadata database, image layers, container layers." },
+	{ "runroot", KT_STR, FIELD(runroot), "/run/ocid", 0, 0, false,
+	  "Volatile state: pod namespaces, container bundles, monitor sockets." },
+	{ "listen", KT_STR, FIELD(listen), "/run/ocid/ocid.sock", 0, 0, false,
+	  "Unix socket serving CRI gRPC and the HTTP/1.1 status API." },
+	{ "log_level", KT_LOGLEVEL, FIELD(log_level), "info", 0, 0, false,
+	  "Log level: error, warn, info, debug or trace." },
+	{ "runtime", KT_STR, FIELD(runtime), "runc", 0, 0, false,
+	  "OCI runtime binary; a name without '/' is looked up on PATH at start-up." },
+	{ "cni_config_dir", KT_STR, FIELD(cni_config_dir), "/etc/cni/net.d", 0, 0, false,
+	  "Directory of CNI network configurations." },
+	{ "cni_plugin_dir", KT_PATHLIST, FIELD(cni_plugin_dirs), "/opt/cni/bin:/usr/lib/cni", 0, 0,
+	  false, "Directories searched for CNI plugins (a colon list or a TOML array)." },
+	{ "registries_conf", KT_STR, FIELD(registries_conf), "/etc/containers/registries.conf", 0,
+	  0, false, "Registries configuration, see containers-registries.conf(5)." },
+	{ "signature_policy", KT_STR, FIELD(signature_policy), "/etc/containers/policy.json", 0, 0,
+	  false, "Image signature policy, see containers-policy.json(5)." },
+	{ "stream_address", KT_STR, FIELD(stream_address), "127.0.0.1", 0, 0, false,
+	  "Address of the exec/attach/port-forward streaming server." },
+	{ "stream_port", KT_UINT, FIELD(stream_port), "0", 0, 65535, false,
+	  "Port of the streaming server; 0 picks an ephemeral port." },
+	{ "pull_progress_timeout", KT_DURATION, FIELD(pull_progress_timeout_s), "0", 0,
+	  UINT64_C(1) << 40, false,
+	  "Cancel an image pull that makes no progress for this long (seconds, or \"30s\", \"5m\", \"1h\"); 0 disables." },
+	{ "max_recv_msg_size", KT_SIZE, FIELD(max_recv_msg_size), "16777216", 1024, 1024 * MIB,
+	  false, "Largest gRPC message accepted, in bytes (or \"16MiB\")." },
+	{ "max_send_msg_size", KT_SIZE, FIELD(max_send_msg_size), "83886080", 1024, 1024 * MIB,
+	  false, "Largest gRPC message sent, in bytes (or \"80MiB\")." },
+	{ "workers", KT_UINT, FIELD(workers), "16", 1, 1024, false,
+	  "Worker threads running RPC handlers." },
+	{ "shutdown_grace", KT_DURATION, FIELD(shutdown_grace_s), "5", 0, 3600, false,
+	  "On SIGTERM, in-flight calls get this long to finish (seconds, or \"10s\")." },
+	{ "enable_debug_rpc", KT_BOOL, FIELD(enable_debug_rpc), "false", 0, 0, false,
+	  "Register /ocid.debug.Debug/Sleep (for tests only)." },
+};
+
+static void *field(struct config *cfg, const struct key *k)
+{
+	return (char *)cfg + k->off;
+}
+
+static const void *cfield(const struct config *cfg, const struct key *k)
+{
+	return (const char *)cfg + k->off;
+}
+
+static const struct key *key_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int set_number(struct config *cfg, const struct key *k, uint64_t v, struct err *err)
+{
+	if (v < k->min || v > k->max)
+		return err_msg(err, -EINVAL,
+			       "%" PRIu64 " is out of range [%" PRIu64 ", %" PRIu64 "]", v, k->min,
+			       k->max);
+	if (k->size == sizeof(uint64_t))
+		*(uint64_t *)field(cfg, k) = v;
+	else
+		*(unsigned *)field(cfg, k) = (unsigned)v;
+	return 0;
+}
+
+static uint64_t get_number(const struct config *cfg, const struct key *k)
+{
+	if (k->size == sizeof(uint64_t))
+		return *(const uint64_t *)cfield(cfg, k);
+	return *(const unsigned *)cfield(cfg, k);
+}
+
+/* Leading decimal digits of *s; advances *s. -EINVAL if none, -ERANGE on overflow. */
+static int eat_u64(const char **s, uint64_t *ret)
+{
+	uint64_t v = 0;
+	const char *p = *s;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*s = p;
+	*ret = v;
+	return 0;
+}
+
+/* Seconds as "90", or Go-style "1h30m", "45s", "1500ms" (whole seconds). */
+int config_parse_duration(const char *s, uint64_t *ret)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = { { "ms", 1 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+	uint64_t v = 0, total = 0;
+	if (eat_u64(&s, &v) < 0)
+		return -EINVAL;
+	if (!*s) {
+		*ret = v;
+		return 0;
+	}
+	for (;;) {
+		size_t u = 0;
+		while (u < ARRAY_SIZE(units) && !str_has_prefix(s, units[u].unit))
+			u++;
+		if (u == ARRAY_SIZE(units) || v > (UINT64_MAX - total) / units[u].ms / 2)
+			return -EINVAL;
+		total += v * units[u].ms;
+		s += strlen(units[u].unit);
+		if (!*s)
+			break;
+		if (eat_u64(&s, &v) < 0)
+			return -EINVAL;
+	}
+	if (total % 1000)
+		return -EINVAL;
+	*ret = total / 1000;
+	return 0;
+}
+
+/* Bytes as "1048576" or with a binary suffix: "512K", "16MiB", "1G". */
+int config_parse_size(const char *s, uint64_t *ret)
+{
+	static const struct {
+		const char *suffix;
+		unsigned shift;
+	} sfx[] = { { "", 0 },	   { "B", 0 },	 { "K", 10 },	{ "KB", 10 }, { "KiB", 10 },
+		    { "M", 20 },   { "MB", 20 }, { "MiB", 20 }, { "G", 30 },  { "GB", 30 },
+		    { "GiB", 30 }, { "T", 40 },	 { "TiB", 40 } };
+	uint64_t v;
+	if (eat_u64(&s, &v) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++)
+		if (strcmp(s, sfx[i].suffix) == 0) {
+			if (v > (UINT64_MAX >> sfx[i].shift))
+				return -EINVAL;
+			*ret = v << sfx[i].shift;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Set key `k` from its flag syntax (flags and compiled-in defaults). */
+static int set_from_string(struct config *cfg, const struct key *k, const char *v, struct err *err)
+{
+	uint64_t n = 0;
+	switch (k->type) {
+	case KT_STR:
+		if (str_empty(v))
+			return err_msg(err, -EINVAL, "expected a non-empty string");
+		free(*(char **)field(cfg, k));
+		*(char **)field(cfg, k) = xstrdup(v);
+		return 0;
+	case KT_PATHLIST:
+		strv_free(*(char ***)field(cfg, k));
+		*(char ***)field(cfg, k) = strv_split(v, ':');
+		return 0;
+	case KT_LOGLEVEL:
+		if (log_level_parse(v, (enum log_level *)field(cfg, k)) < 0)
+			return err_msg(
+			    err, -EINVAL,
+			    "invalid log level '%s' (expected error, warn, info, debug or trace)",
+			    v);
+		return 0;
+	case KT_UINT:
+		if (eat_u64(&v, &n) < 0 || *v)
+			return err_msg(err, -EINVAL, "expected a non-negative integer");
+		return set_number(cfg, k, n, err);
+	case KT_SIZE:
+		if (config_parse_size(v, &n) < 0)
+			return err_msg(err, -EINVAL, "invalid size '%s' (bytes, or e.g. \"16MiB\")",
+				       v);
+		return set_number(cfg, k, n, err);
+	case KT_DURATION:
+		if (config_parse_duration(v, &n) < 0)
+			return err_msg(
+			    err, -EINVAL,
+			    "invalid duration '%s' (seconds, or e.g. \"30s\", \"5m\", \"1h\")", v);
+		return set_number(cfg, k, n, err);
+	case KT_BOOL:
+		if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+			*(bool *)field(cfg, k) = true;
+		else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+			*(bool *)field(cfg, k) = false;
+		else
+			return err_msg(err, -EINVAL, "expected true or false");
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int set_pathlist_array(struct config *cfg, const struct key *k, const struct toml *v,
+			      struct err *err)
+{
+	cleanup(strv_free) char **l = NULL;
+	for (size_t i = 0; i < toml_len(v); i++) {
+		const struct toml *e = toml_at(v, i);
+		if (toml_type(e) != TOML_STRING || str_empty(toml_string(e)))
+			return err_msg(err, -EINVAL, "expected an array of non-empty strings");
+		strv_push(&l, toml_string(e));
+	}
+	if (!l)
+		l = xzalloc(sizeof(char *));
+	strv_free(*(char ***)field(cfg, k));
+	*(char ***)field(cfg, k) = TAKE_PTR(l);
+	return 0;
+}
+
+/* Set key `k` from a TOML value of a config file. */
+static int set_from_toml(struct config *cfg, const struct key *k, const struct toml *v,
+			 struct err *err)
+{
+	enum toml_type t = toml_type(v);
+	if (t == TOML_STRING && strlen(toml_string(v)) != toml_string_len(v))
+		return err_msg(err, -EINVAL, "NUL character in string");
+	switch (k->type) {
+	case KT_PATHLIST:
+		if (t == TOML_ARRAY)
+			return set_pathlist_array(cfg, k, v, err);
+		/* fall through */
+	case KT_STR:
+	case KT_LOGLEVEL:
+		if (t != TOML_STRING)
+			return err_msg(err, -EINVAL, "expected a string, got %s",
+				       toml_type_name(t));
+		return set_from_string(cfg, k, toml_string(v), err);
+	case KT_SIZE:
+	case KT_DURATION:
+		if (t == TOML_STRING)
+			return set_from_string(cfg, k, toml_string(v), err);
+		/* fall through */
+	case KT_UINT:
+		if (t != TOML_INT)
+			return err_msg(err, -EINVAL, "expected an integer, got %s",
+				       toml_type_name(t));
+		if (toml_int(v) < 0)
+			return err_msg(err, -EINVAL, "expected a non-negative integer");
+		return set_number(cfg, k, (uint64_t)toml_int(v), err);
+	case KT_BOOL:
+		if (t != TOML_BOOL)
+			return err_msg(err, -EINVAL, "expected true or false, got %s",
+				       toml_type_name(t));
+		*(bool *)field(cfg, k) = toml_bool(v);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void config_init(struct config *cfg)
+{
+	*cfg = (struct config){ 0 };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		int r = set_from_string(cfg, &keys[i], keys[i].def, NULL);
+		assert(r == 0);
+		(void)r;
+	}
+}
+
+void config_done(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (keys[i].type == KT_STR)
+			free(*(char **)field(cfg, &keys[i]));
+		else if (keys[i].type == KT_PATHLIST)
+			strv_free(*(char ***)field(cfg, &keys[i]));
+	}
+	strv_free(cfg->flags);
+	*cfg = (struct config){ 0 };
+}
+
+/* Apply the entries of one TOML table (the root or [ocid]). */
+static int apply_table(struct config *cfg, const char *name, const struct toml *t, bool root,
+		       struct err *err)
+{
+	for (size_t i = 0; i < toml_len(t); i++) {
+		const char *kn = toml_key_at(t, i);
+		const struct toml *v = toml_at(t, i);
+		if (root && strcmp(kn, "ocid") == 0 && toml_type(v) == TOML_TABLE) {
+			int r = apply_table(cfg, name, v, false, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		const struct key *k = key_find(kn);
+		if (!k || k->flag_only) {
+			log_warn("unknown configuration key ignored", "key=%s at=%s:%u", log_q(kn),
+				 log_q(name), toml_line(v));
+			continue;
+		}
+		int r = set_from_toml(cfg, k, v, err);
+		if (r < 0)
+			return err_wrap(err, "%s:%u:%u: %s", name, toml_line(v), toml_col(v), kn);
+	}
+	return 0;
+}
+
+int config_load_text(struct config *cfg, const char *name, const char *text, size_t len,
+		     struct err *err)
+{
+	cleanup(toml_free) struct toml *t = NULL;
+	int r = toml_parse(name, text, len, &t, err);
+	if (r < 0)
+		return r == -EINVAL ? r : err_msg(err, -EINVAL, "%s", err_str(err));
+	return apply_table(cfg, name, t, true, err);
+}
+
+/* Apply one file. *ret_missing tells whether it did not exist. */
+static int load_file(struct config *cfg, const char *path, bool *ret_missing, struct err *err)
+{
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	int r = fs_read_file(AT_FDCWD, path, TOML_MAX_SIZE, &text, &len, err);
+	*ret_missing = r == -ENOENT;
+	if (r == -ENOENT) {
+		err_done(err); /* a missing file is not an error */
+		return 0;
+	}
+	if (r < 0)
+		return r == -EFBIG || r == -EISDIR ? err_msg(err, -EINVAL, "%s", err_str(err)) : r;
+	return config_load_text(cfg, path, text, len, err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_dir(struct config *cfg, const char *dir, struct err *err)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT || errno == ENOTDIR
+			   ? 0
+			   : err_set(err, -errno, "open config directory '%s'", dir);
+	cleanup(strv_free) char **names = NULL;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && str_has_suffix(de->d_name, ".conf"))
+			strv_push(&names, de->d_name);
+	closedir(d);
+	size_t n = strv_len(names);
+	if (n)
+		qsort(names, n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *path = xasprintf("%s/%s", dir, names[i]);
+		struct stat st;
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			continue;
+		bool missing;
+		int r = load_file(cfg, path, &missing, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const struct key *flag_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *k = keys[i].name;
+		if (strlen(k) != len)
+			continue;
+		size_t j = 0;
+		while (j < len && (k[j] == name[j] || (k[j] == '_' && name[j] == '-')))
+			j++;
+		if (j == len)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+static int apply_flags(struct config *cfg, int argc, char **argv, struct err *err)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!str_has_prefix(a, "--") || !a[2])
+			return err_msg(err, -EINVAL, "unexpected argument '%s'", a);
+		const char *eq = strchr(a + 2, '=');
+		size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		const struct key *k = flag_find(a + 2, len);
+		if (!k)
+			return err_msg(err, -EINVAL, "unknown flag --%.*s", (int)len, a + 2);
+		const char *v = eq ? eq + 1 : NULL;
+		if (!v && k->type == KT_BOOL)
+			v = "true";
+		if (!v && i + 1 >= argc)
+			return err_msg(err, -EINVAL, "flag --%.*s needs a value", (int)len, a + 2);
+		if (!v)
+			v = argv[++i];
+		int r = set_from_string(cfg, k, v, err);
+		if (r < 0)
+			return err_wrap(err, "flag --%.*s", (int)len, a + 2);
+	}
+	return 0;
+}
+
+/* A runtime given by name is looked up on PATH; kept as is when not found. */
+static void resolve_runtime(struct config *cfg)
+{
+	if (str_empty(cfg->runtime) || strchr(cfg->runtime, '/'))
+		return;
+	const char *path = getenv("PATH");
+	cleanup(strv_free) char **dirs = strv_split(
+	    path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ':');
+	for (size_t i = 0; dirs && dirs[i]; i++) {
+		if (dirs[i][0] != '/')
+			continue;
+		cleanup_free char *p = xasprintf("%s/%s", dirs[i], cfg->runtime);
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0) {
+			free(cfg->runtime);
+			cfg->runtime = TAKE_PTR(p);
+			return;
+		}
+	}
+}
+
+int config_load(struct config *cfg, int argc, char **argv, struct err *err)
+{
+	if (!cfg->root)
+		config_init(cfg);
+	/* First pass: validate the flags and learn --config / --config-dir. */
+	int r = apply_flags(cfg, argc, argv, err);
+	if (r < 0)
+		return r;
+	bool missing = false;
+	r = load_file(cfg, cfg->config_file, &missing, err);
+	if (r < 0)
+		return r;
+	if (missing && strcmp(cfg->config_file, DEFAULT_CONFIG_FILE) != 0)
+		log_warn("configuration file not found, using defaults", "path=%s",
+			 log_q(cfg->config_file));
+	r = load_dir(cfg, cfg->config_dir, err);
+	if (r < 0)
+		return r;
+	r = apply_flags(cfg, argc, argv, err);
+	if (r < 0)
+		return r;
+	resolve_runtime(cfg);
+	strv_free(cfg->flags);
+	cfg->flags = NULL;
+	for (int i = 0; i < argc; i++)
+		strv_push(&cfg->flags, argv[i]);
+	return 0;
+}
+
+int config_reload(const struct config *running, struct config *fresh, struct err *err)
+{
+	config_init(fresh);
+	cleanup(strv_free) char **flags = NULL;
+	for (size_t i = 0; running->flags && running->flags[i]; i++)
+		strv_push(&flags, running->flags[i]);
+	return config_load(fresh, (int)strv_len(flags), flags, err);
+}
+
+/* The flag of a key: its name with '_' written as '-'. */
+static const char *flag_of(const struct key *k, char *buf, size_t size)
+{
+	size_t j = 0;
+	for (; k->name[j] && j < size - 1; j++)
+		buf[j] = k->name[j] == '_' ? '-' : k->name[j];
+	buf[j] = '\0';
+	return buf;
+}
+
+static char *value_to_toml(const struct config *cfg, const struct key *k)
+{
+	switch (k->type) {
+	case KT_STR:
+		return toml_quote(*(char *const *)cfield(cfg, k));
+	case KT_PATHLIST: {
+		char *const *l = *(char **const *)cfield(cfg, k);
+		char *s = xstrdup("[");
+		for (size_t i = 0; l && l[i]; i++) {
+			cleanup_free char *q = toml_quote(l[i]);
+			char *n = xasprintf("%s%s%s", s, i ? ", " : "", q);
+			free(s);
+			s = n;
+		}
+		char *n = xasprintf("%s]", s);
+		free(s);
+		return n;
+	}
+	case KT_LOGLEVEL:
+		return toml_quote(log_level_name(*(const enum log_level *)cfield(cfg, k)));
+	case KT_UINT:
+	case KT_SIZE:
+	case KT_DURATION:
+		return xasprintf("%" PRIu64, get_number(cfg, k));
+	case KT_BOOL:
+		return xstrdup(*(const bool *)cfield(cfg, k) ? "true" : "false");
+	}
+	return xstrdup("\"\"");
+}
+
+char *config_to_toml(const struct config *cfg)
+{
+	char *out =
+	    xstrdup("# ocid configuration (TOML), as in effect.\n"
+		    "# Keys are top-level; they may also be written under an [ocid] table.\n"
+		    "# Every key is also a flag of ocid: the key with '_' written as '-'.\n");
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct key *k = &keys[i];
+		cleanup_free char *v = value_to_toml(cfg, k);
+		char *n, flag[64];
+		if (k->flag_only)
+			n = xasprintf("%s\n# %s\n# (flag only, not a key) --%s %s\n", out, k->help,
+				      flag_of(k, flag, sizeof(flag)), v);
+		else
+			n = xasprintf("%s\n# %s Default: %s\n%s = %s\n", out, k->help, k->def,
+				      k->name, v);
+		free(out);
+		out = n;
+	}
+	return out;
+}
+
+void config_usage(FILE *out)
+{
+	fprintf(out, "Flags (each is also a key of ocid.conf, with '_' for '-'):\n");
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct key *k = &keys[i];
+		char flag[64];
+		fprintf(out, "  --%-24s %s (default: %s)\n", flag_of(k, flag, sizeof(flag)),
+			k->help, k->def);
+	}
+}
