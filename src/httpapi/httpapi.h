@@ -1,0 +1,23 @@
+/* httpapi: the HTTP/1.1 status API served on the CRI socket by rpc:
+ *   GET /info    JSON: version, root, runroot, storage_driver, cgroup_driver,
+ *                default_runtime, listen
+ *   GET /config  the effective config as TOML (application/toml) */
+#pragma once
+
+#include <pthread.h>
+
+#include "config/config.h"
+#include "rpc/rpc.h"
+
+struct httpapi_deps {
+	const struct config *cfg;   /* read under cfg_lock */
+	pthread_rwlock_t *cfg_lock; /* SIGHUP replaces *cfg under the write lock */
+	const char *cgroup_driver;  /* "systemd" or "cgroupfs" */
+};
+
+/** Register /info and /config on `srv`. `deps` is borrowed for the
+ *  server's life. */
+void httpapi_register(struct rpc_server *srv, struct httpapi_deps *deps);
+
+/** The effective config as a JSON object (malloc'd, never NULL). */
+char *httpapi_config_json(const struct config *cfg);
