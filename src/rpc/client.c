@@ -264,10 +264,17 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t error_cod
 
 	if (!s)
 		return 0;
-	if (!s->have_status)
+	if (!s->have_status) {
 		stream_status_missing(s, error_code);
-	else if (s->in_len && !s->ended)
+	} else if (s->ended) {
+		/* decided locally already */
+	} else if (s->in_len) {
+		s->have_status = false;
 		stream_end(s, RPC_INTERNAL, "reply ended inside a message");
+	} else if (!s->on_msg && s->reply.code == RPC_OK && s->reply.n_msgs == 0) {
+		s->have_status = false;
+		stream_end(s, RPC_INTERNAL, "unary reply without a message");
+	}
 	stream_finish(s);
 	return 0;
 }
@@ -445,12 +452,19 @@ static void timeout_header(char *buf, size_t size, uint64_t ms)
 		(void)snprintf(buf, size, "99999999S");
 }
 
-#define NV(n, v, vlen)                                                           \
+/* Literal name and value: nghttp2 keeps pointers to them until the header
+ * block is sent, which only literals outlive. */
+#define NVS(n, v)                                                                \
 	{                                                                        \
-		(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vlen),           \
+		(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1,    \
 		    NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE \
 	}
-#define NVS(n, v) NV(n, v, sizeof(v) - 1)
+/* Literal name, value copied at submit time. */
+#define NVC(n, v, vlen)                                                \
+	{                                                              \
+		(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vlen), \
+		    NGHTTP2_NV_FLAG_NO_COPY_NAME                       \
+	}
 
 int rpc_client_start(struct rpc_client *c, const struct rpc_client_req *req, struct err *err)
 {
@@ -460,7 +474,7 @@ int rpc_client_start(struct rpc_client *c, const struct rpc_client_req *req, str
 	nghttp2_nv hdrs[8] = {
 		NVS(":method", "POST"),
 		NVS(":scheme", "http"),
-		NV(":path", req->method, strlen(req->method)),
+		NVC(":path", req->method, strlen(req->method)),
 		NVS(":authority", "localhost"),
 		NVS("content-type", "application/grpc"),
 		NVS("te", "trailers"),
@@ -474,7 +488,7 @@ int rpc_client_start(struct rpc_client *c, const struct rpc_client_req *req, str
 		return err_msg(err, -EINVAL, "bad method path '%s'", req->method);
 	if (req->timeout_ms) {
 		timeout_header(tmo, sizeof(tmo), req->timeout_ms);
-		hdrs[nhdrs++] = (nghttp2_nv)NV("grpc-timeout", tmo, strlen(tmo));
+		hdrs[nhdrs++] = (nghttp2_nv)NVC("grpc-timeout", tmo, strlen(tmo));
 	}
 	s = xnew(struct client_stream);
 	s->c = c;
@@ -494,7 +508,8 @@ int rpc_client_start(struct rpc_client *c, const struct rpc_client_req *req, str
 		s->deadline_ns = now_ns() + req->timeout_ms * 1000000u;
 	prov.source.ptr = s;
 	prov.read_callback = read_request;
-	/* nghttp2 copies the header block at submit time, so tmo may go. */
+	/* :path and grpc-timeout are copied here (no NO_COPY flag), so the
+	 * caller's method string and tmo may go. */
 	s->id = nghttp2_submit_request(c->sess, NULL, hdrs, nhdrs, &prov, s);
 	if (s->id < 0) {
 		int r = err_msg(err, -ENOMEM, "submit request: %s", nghttp2_strerror(s->id));
