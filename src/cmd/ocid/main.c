@@ -1,0 +1,58 @@
+/* ocid: the CRI daemon. Subcommands: (none) runs the daemon, `config`
+ * prints the effective configuration, `version`, `--help`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/ocid/ocid.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: ocid [FLAGS]           run the daemon\n"
+		     "       ocid config [FLAGS]    print the effective configuration (TOML)\n"
+		     "       ocid version           print the version\n"
+		     "       ocid --help            this text\n\n"
+		     "Flags (each is also a key of ocid.conf):\n");
+	config_usage(out);
+}
+
+static int print_config(int argc, char **argv)
+{
+	struct config cfg;
+	cleanup_err struct err err = ERR_INIT;
+	config_init(&cfg);
+	if (config_load(&cfg, argc, argv, &err) < 0) {
+		fprintf(stderr, "ocid: %s\n", err_str(&err));
+		config_done(&cfg);
+		return 2;
+	}
+	cleanup_free char *toml = config_to_toml(&cfg);
+	fputs(toml, stdout);
+	config_done(&cfg);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+	}
+	if (strcmp(sub, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(sub, "version") == 0) {
+		printf("ocid version %s\nCRI API version v1\n", OCID_VERSION);
+		return 0;
+	}
+	if (strcmp(sub, "config") == 0)
+		return print_config(argc - 2, argv + 2);
+	if (sub[0] && strncmp(sub, "-", 1) != 0) {
+		fprintf(stderr, "ocid: unknown command '%s' (try ocid --help)\n", sub);
+		return 2;
+	}
+	return ocid_run(argc - 1, argv + 1);
+}

@@ -1,0 +1,46 @@
+/* ocid daemon: wiring shared by the files of src/cmd/ocid. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "cri/cri.h"
+#include "db/db.h"
+#include "ev/ev.h"
+#include "httpapi/httpapi.h"
+#include "rpc/rpc.h"
+
+struct daemon {
+	struct config cfg; /* replaced in place on SIGHUP under cfg_lock */
+	pthread_rwlock_t cfg_lock;
+	struct ev_loop *loop;
+	struct rpc_server *srv;
+	struct db *db;
+	int root_lock;
+	int run_lock;
+	struct cri_deps cri;
+	struct httpapi_deps http;
+	bool stopping;
+};
+
+/** Run the daemon with the given flags (no subcommand). Returns the exit
+ *  status: 0 after SIGTERM/SIGINT, 1 on a start-up failure, 2 on a config
+ *  error. */
+int ocid_run(int argc, char **argv);
+
+/** Take an exclusive flock on `<dir>/ocid.lock` (created, CLOEXEC) and write
+ *  our pid into it. -EBUSY when another process holds it, with err naming
+ *  that pid and the path. The fd is returned in *ret_fd. */
+int ocid_lock_take(const char *dir, int *ret_fd, struct err *err);
+
+/** Create `path` and missing parents with `mode`. */
+int ocid_mkdir_p(const char *path, mode_t mode, struct err *err);
+
+/** Send `state` (e.g. "READY=1\nMAINPID=42") to $NOTIFY_SOCKET when set;
+ *  '@' names an abstract socket. 0 when unset. */
+int ocid_notify(const char *state, struct err *err);
+
+/** SIGHUP: re-read the config files, apply what can change at run time,
+ *  log what changed. A broken config is logged and the running one kept. */
+void ocid_reload(struct daemon *d);

@@ -1,0 +1,144 @@
+/* The daemon's life: start-up, signals, shutdown. */
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/ocid/ocid.h"
+#include "oci/oci.h"
+
+static void shutdown_done(struct ev_loop *loop, void *data)
+{
+	ev_loop_quit(loop);
+}
+
+static void on_signal(struct ev_loop *loop, int signo, void *data)
+{
+	struct daemon *d = data;
+	if (signo == SIGHUP) {
+		ocid_reload(d);
+		return;
+	}
+	if (d->stopping) {
+		log_info("already shutting down", "signal=%s", sigabbrev_np(signo));
+		return;
+	}
+	d->stopping = true;
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	unsigned grace = d->cfg.shutdown_grace_s;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	log_info("shutting down", "signal=SIG%s grace=%us", sigabbrev_np(signo), grace);
+	rpc_server_shutdown(d->srv, grace * 1000u, shutdown_done, d);
+}
+
+static int make_dirs(const struct config *cfg, struct err *err)
+{
+	int r = ocid_mkdir_p(cfg->root, 0711, err);
+	if (r >= 0)
+		r = ocid_mkdir_p(cfg->runroot, 0711, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *listen = xstrdup(cfg->listen);
+	return ocid_mkdir_p(dirname(listen), 0711, err);
+}
+
+static int start(struct daemon *d, struct err *err)
+{
+	const struct config *cfg = &d->cfg;
+	int r = make_dirs(cfg, err);
+	if (r < 0)
+		return r;
+	r = ocid_lock_take(cfg->runroot, &d->run_lock, err);
+	if (r < 0)
+		return r;
+	r = ocid_lock_take(cfg->root, &d->root_lock, err);
+	if (r < 0)
+		return r;
+	r = db_open(cfg->root, &d->db, err);
+	if (r < 0)
+		return r;
+	r = ev_loop_new(&d->loop, err);
+	if (r < 0)
+		return r;
+	/* Signals go through the loop; block them before any thread exists
+	 * so the rpc workers inherit the mask. */
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		r = ev_signal_add(d->loop, sigs[i], on_signal, d, err);
+		if (r < 0)
+			return r;
+	}
+	struct rpc_server_config rc = {
+		.listen_path = cfg->listen,
+		.max_recv_bytes = cfg->max_recv_msg_size,
+		.max_send_bytes = cfg->max_send_msg_size,
+		.workers = cfg->workers,
+	};
+	r = rpc_server_new(d->loop, &rc, &d->srv, err);
+	if (r < 0)
+		return r;
+	const char *driver = oci_cgroup_driver_name(oci_cgroup_driver_detect());
+	d->cri = (struct cri_deps){
+		.cfg = cfg,
+		.cfg_lock = &d->cfg_lock,
+		.db = d->db,
+		.cgroup_driver = driver,
+		.config_json = httpapi_config_json,
+	};
+	d->http =
+	    (struct httpapi_deps){ .cfg = cfg, .cfg_lock = &d->cfg_lock, .cgroup_driver = driver };
+	cri_register(d->srv, &d->cri);
+	httpapi_register(d->srv, &d->http);
+	return 0;
+}
+
+static void stop(struct daemon *d)
+{
+	rpc_server_free(d->srv);
+	ev_loop_free(d->loop);
+	db_close(d->db);
+	if (d->root_lock >= 0)
+		close(d->root_lock);
+	if (d->run_lock >= 0)
+		close(d->run_lock);
+	config_done(&d->cfg);
+	pthread_rwlock_destroy(&d->cfg_lock);
+}
+
+int ocid_run(int argc, char **argv)
+{
+	struct daemon d = { .root_lock = -1, .run_lock = -1 };
+	cleanup_err struct err err = ERR_INIT;
+	pthread_rwlock_init(&d.cfg_lock, NULL);
+	config_init(&d.cfg);
+	if (config_load(&d.cfg, argc, argv, &err) < 0) {
+		fprintf(stderr, "ocid: %s\n", err_str(&err));
+		stop(&d);
+		return 2;
+	}
+	log_level_set(d.cfg.log_level);
+	/* A peer that goes away must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	if (start(&d, &err) < 0) {
+		log_error("cannot start", "error=%s", log_q(err_str(&err)));
+		fprintf(stderr, "ocid: %s\n", err_str(&err));
+		stop(&d);
+		return 1;
+	}
+	cleanup_free char *state = xasprintf("READY=1\nMAINPID=%d\n", (int)getpid());
+	if (ocid_notify(state, &err) < 0) {
+		log_warn("cannot notify the service manager", "error=%s", log_q(err_str(&err)));
+		err_done(&err);
+	}
+	log_info("ocid started", "version=%s listen=%s root=%s runroot=%s cgroup_driver=%s",
+		 OCID_VERSION, log_q(d.cfg.listen), log_q(d.cfg.root), log_q(d.cfg.runroot),
+		 d.cri.cgroup_driver);
+	int r = ev_loop_run(d.loop);
+	if (r < 0)
+		log_error("event loop failed", "error=%s", strerror(-r));
+	log_info("ocid stopped", NULL);
+	stop(&d);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,92 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api.pb-c.h"
+#include "cri/cri.h"
+
+static void test_errno_map(void **state)
+{
+	static const struct {
+		int e;
+		enum rpc_code c;
+	} cases[] = {
+		{ 0, RPC_OK },
+		{ 5, RPC_OK },
+		{ -ENOENT, RPC_NOT_FOUND },
+		{ -EEXIST, RPC_ALREADY_EXISTS },
+		{ -EINVAL, RPC_INVALID_ARGUMENT },
+		{ -ETIMEDOUT, RPC_DEADLINE_EXCEEDED },
+		{ -EPERM, RPC_PERMISSION_DENIED },
+		{ -EACCES, RPC_PERMISSION_DENIED },
+		{ -ENOSPC, RPC_RESOURCE_EXHAUSTED },
+		{ -EBUSY, RPC_FAILED_PRECONDITION },
+		{ -ECANCELED, RPC_CANCELLED },
+		{ -ENOSYS, RPC_UNIMPLEMENTED },
+		{ -EOPNOTSUPP, RPC_UNIMPLEMENTED },
+		{ -ECONNREFUSED, RPC_UNAVAILABLE },
+		{ -EHOSTUNREACH, RPC_UNAVAILABLE },
+		{ -EIO, RPC_INTERNAL },
+		{ -ENOMEM, RPC_INTERNAL },
+		{ -EPROTO, RPC_INTERNAL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(cri_errno_to_code(cases[i].e), cases[i].c);
+}
+
+static bool routed(const char *svc, const char *method, bool *impl)
+{
+	char want[256];
+	snprintf(want, sizeof(want), "/%s/%s", svc, method);
+	for (size_t i = 0; i < cri_route_count(); i++) {
+		const char *p = cri_route_path(i, impl);
+		if (p && strcmp(p, want) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void test_every_method_routed(void **state)
+{
+	const ProtobufCServiceDescriptor *svcs[] = {
+		&runtime__v1__runtime_service__descriptor,
+		&runtime__v1__image_service__descriptor,
+	};
+	size_t total = 0;
+	for (size_t s = 0; s < 2; s++) {
+		for (unsigned i = 0; i < svcs[s]->n_methods; i++) {
+			bool impl = false;
+			assert_true(routed(svcs[s]->name, svcs[s]->methods[i].name, &impl));
+			total++;
+		}
+	}
+	assert_int_equal(cri_route_count(), total);
+	assert_true(total >= 40);
+	assert_null(cri_route_path(total, NULL));
+
+	bool impl = false;
+	assert_true(routed("runtime.v1.RuntimeService", "Version", &impl));
+	assert_true(impl);
+	assert_true(routed("runtime.v1.RuntimeService", "Status", &impl));
+	assert_true(impl);
+	assert_true(routed("runtime.v1.RuntimeService", "RuntimeConfig", &impl));
+	assert_true(impl);
+	assert_true(routed("runtime.v1.ImageService", "PullImage", &impl));
+	assert_false(impl);
+	assert_true(routed("runtime.v1.RuntimeService", "RunPodSandbox", &impl));
+	assert_false(impl);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_errno_map),
+		cmocka_unit_test(test_every_method_routed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
