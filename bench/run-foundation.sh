@@ -49,8 +49,7 @@ cleanup() {
 trap cleanup EXIT
 
 wait_socket() { # path pid
-	local i
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		[ -S "$1" ] && return 0
 		kill -0 "$2" 2>/dev/null || return 1
 		sleep 0.1
@@ -116,9 +115,9 @@ for f in seq_p50 seq_p99 seq_mean; do
 	[ "$f" = seq_p50 ] && t="<= 100 us"
 	row "rpc.$f" us "$(fig "$TMP/server.out" $f)" "$(fig "$TMP/floor.out" $f)" "$t"
 done
-for f in $(awk '$3 == "calls/s" { sub(/^[^.]*\./, "", $1); print $1 }' "$TMP/floor.out"); do
+while read -r f; do
 	row "rpc.$f" "calls/s" "$(fig "$TMP/server.out" "$f")" "$(fig "$TMP/floor.out" "$f")" ""
-done
+done < <(awk '$3 == "calls/s" { sub(/^[^.]*\./, "", $1); print $1 }' "$TMP/floor.out")
 row "mem.idle_rss" kB "$IDLE_RSS" "$FLOOR_RSS" "<= 4096 kB"
 row "mem.idle_pss" kB "$IDLE_PSS" "$FLOOR_PSS" ""
 row "mem.idle_private" kB "$IDLE_PRIV" "$FLOOR_PRIV" ""
