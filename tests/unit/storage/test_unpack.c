@@ -1,0 +1,274 @@
+/* Layer store tests: real unpacks into a store under /var/tmp, run as root
+ * (device nodes, ownership, trusted xattrs, overlay mounts). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "storage/storage.h"
+#include "tarbuild.h"
+
+struct fx {
+	char dir[64];
+	struct storage *s;
+};
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(p) < 0 ? -1 : 0;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = xnew(struct fx);
+	struct err err = ERR_INIT;
+	strcpy(f->dir, "/var/tmp/ocid-storage-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	char *root = xasprintf("%s/root", f->dir);
+	int r = storage_new(root, &f->s, &err);
+	free(root);
+	if (r < 0)
+		fail_msg("storage_new: %s", err_str(&err));
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	storage_free(f->s);
+	(void)nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static int count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* Nothing of a refused layer may remain: tmp/ empty, layers/ holds only l/, l/ empty. */
+static void assert_store_empty(struct fx *f, const char *what)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/root/tmp", f->dir);
+	if (count_entries(p) != 0)
+		fail_msg("%s: tmp/ not empty", what);
+	snprintf(p, sizeof(p), "%s/root/layers", f->dir);
+	if (count_entries(p) != 1)
+		fail_msg("%s: layers/ has %d entries", what, count_entries(p));
+	snprintf(p, sizeof(p), "%s/root/layers/l", f->dir);
+	if (count_entries(p) != 0)
+		fail_msg("%s: layers/l not empty", what);
+}
+
+/* ---- the content layer ---- */
+
+#define BIG_SIZE (1024 * 1024 + 12345)
+#define NLINKS 60
+
+/* vfs_cap_data v2, effective, CAP_NET_RAW permitted */
+static const uint8_t cap_blob[20] = { 0x01, 0, 0, 0x02, 0, 0x20, 0, 0 };
+
+static char *big_data(void)
+{
+	char *d = xmalloc(BIG_SIZE);
+	uint32_t x = 12345;
+	for (size_t i = 0; i < BIG_SIZE; i++) {
+		x = x * 1103515245u + 12345u;
+		d[i] = (char)(x >> 16);
+	}
+	return d;
+}
+
+static struct blob content_layer(void)
+{
+	cleanup_free char *big = big_data();
+	struct tb *t = tb_new();
+	tb_add(t, (struct ent){ .path = "./", .type = S_IFDIR, .mode = 0755 });
+	tb_add(t, (struct ent){ .path = "./bin/", .type = S_IFDIR });
+	tb_add(t, (struct ent){
+		      .path = "./bin/busybox", .mode = 0755, .data = big, .size = BIG_SIZE });
+	for (int i = 0; i < NLINKS; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "./bin/app%d", i);
+		tb_add(t, (struct ent){ .path = name, .hardlink = "./bin/busybox" });
+	}
+	tb_add(t,
+	       (struct ent){ .path = "usr/bin/env", .type = S_IFLNK, .link = "../../bin/busybox" });
+	tb_add(t, (struct ent){ .path = "lib", .type = S_IFLNK, .link = "usr/lib" });
+	tb_add(t, (struct ent){
+		      .path = "dev/null", .type = S_IFCHR, .mode = 0666, .rdev = makedev(1, 3) });
+	tb_add(t, (struct ent){ .path = "dev/sda",
+				.type = S_IFBLK,
+				.mode = 0660,
+				.rdev = makedev(8, 0),
+				.gid = 6 });
+	tb_add(t, (struct ent){ .path = "run/fifo", .type = S_IFIFO, .mode = 0620 });
+	tb_add(t, (struct ent){ .path = "usr/bin/su", .mode = 04755, .data = "su" });
+	tb_add(t, (struct ent){ .path = "usr/bin/wall", .mode = 02755, .gid = 5, .data = "wall" });
+	tb_add(t, (struct ent){ .path = "tmp", .type = S_IFDIR, .mode = 01777 });
+	tb_add(t, (struct ent){ .path = "srv",
+				.type = S_IFDIR,
+				.mode = 0750,
+				.mtime = 1111111111,
+				.uid = 7,
+				.gid = 8 });
+	tb_add(t,
+	       (struct ent){
+		   .path = "srv/f", .data = "x", .uid = 1000, .gid = 1001, .mtime = 1234567890 });
+	tb_add(t, (struct ent){ .path = "usr/bin/ping",
+				.mode = 0755,
+				.data = "ping",
+				.xname = "security.capability",
+				.xval = cap_blob,
+				.xlen = sizeof(cap_blob) });
+	tb_add(t,
+	       (struct ent){
+		   .path = "etc/x", .data = "x", .xname = "user.note", .xval = "hi", .xlen = 2 });
+	return tb_finish(t);
+}
+
+static void check_stat(int dfd, const char *p, mode_t type, mode_t perm, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	if (fstatat(dfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		fail_msg("stat %s: %s", p, strerror(errno));
+	if ((st.st_mode & S_IFMT) != type || (st.st_mode & 07777) != perm || st.st_uid != uid ||
+	    st.st_gid != gid)
+		fail_msg("%s: mode %o uid %u gid %u", p, st.st_mode, st.st_uid, st.st_gid);
+}
+
+static void check_content(const char *diff)
+{
+	cleanup_close int d = open(diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(d >= 0);
+	struct stat st, st2;
+	check_stat(d, "bin/busybox", S_IFREG, 0755, 0, 0);
+	assert_int_equal(fstatat(d, "bin/busybox", &st, 0), 0);
+	assert_int_equal(st.st_size, BIG_SIZE);
+	assert_int_equal(st.st_nlink, NLINKS + 1);
+	assert_int_equal(fstatat(d, "bin/app59", &st2, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_ino, st2.st_ino);
+	{
+		cleanup_free char *want = big_data();
+		cleanup_free char *got = xmalloc(BIG_SIZE);
+		cleanup_close int fd = openat(d, "bin/app7", O_RDONLY | O_CLOEXEC);
+		assert_int_equal(pread(fd, got, BIG_SIZE, 0), BIG_SIZE);
+		assert_memory_equal(got, want, BIG_SIZE);
+	}
+	char buf[64] = "";
+	assert_int_equal(readlinkat(d, "usr/bin/env", buf, sizeof(buf)), 17);
+	assert_string_equal(buf, "../../bin/busybox");
+	check_stat(d, "lib", S_IFLNK, 0777, 0, 0);
+	check_stat(d, "dev/null", S_IFCHR, 0666, 0, 0);
+	assert_int_equal(fstatat(d, "dev/null", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_rdev, makedev(1, 3));
+	check_stat(d, "dev/sda", S_IFBLK, 0660, 0, 6);
+	check_stat(d, "run/fifo", S_IFIFO, 0620, 0, 0);
+	check_stat(d, "usr/bin/su", S_IFREG, 04755, 0, 0);
+	check_stat(d, "usr/bin/wall", S_IFREG, 02755, 0, 5);
+	check_stat(d, "tmp", S_IFDIR, 01777, 0, 0);
+	check_stat(d, "srv", S_IFDIR, 0750, 7, 8);
+	check_stat(d, "srv/f", S_IFREG, 0644, 1000, 1001);
+	assert_int_equal(fstatat(d, "srv/f", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_mtim.tv_sec, 1234567890);
+	assert_int_equal(fstatat(d, "srv", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_mtim.tv_sec, 1111111111); /* survives srv/f being written */
+	char path[PATH_MAX];
+	uint8_t cap[64];
+	snprintf(path, sizeof(path), "%s/usr/bin/ping", diff);
+	assert_int_equal(getxattr(path, "security.capability", cap, sizeof(cap)), sizeof(cap_blob));
+	assert_memory_equal(cap, cap_blob, sizeof(cap_blob));
+	snprintf(path, sizeof(path), "%s/etc/x", diff);
+	assert_int_equal(getxattr(path, "user.note", buf, sizeof(buf)), 2);
+}
+
+static void content_test(void **state, enum comp c, bool no_isal)
+{
+	struct fx *f = *state;
+	cleanup_err struct err err = ERR_INIT;
+	struct blob tar = content_layer();
+	cleanup_free char *chain = NULL, *path = NULL;
+	int r = unpack_blob(f->s, NULL, &tar, c, no_isal, &chain, &err);
+	if (r < 0)
+		fail_msg("unpack: %s", err_str(&err));
+	char diff_id[72];
+	digest_of(&tar, diff_id);
+	assert_string_equal(chain, diff_id); /* first layer: chain id = diffID */
+	assert_int_equal(storage_layer_exists(f->s, chain), 1);
+	assert_int_equal(storage_layer_path(f->s, chain, &path, &err), 0);
+	check_content(path);
+	/* Unpacking it again is a no-op that still verifies. */
+	cleanup_free char *again = NULL;
+	assert_int_equal(unpack_blob(f->s, NULL, &tar, c, no_isal, &again, &err), 0);
+	assert_string_equal(again, chain);
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/root/tmp", f->dir);
+	assert_int_equal(count_entries(p), 0);
+	struct storage_usage u;
+	assert_int_equal(storage_usage(f->s, &u, &err), 0);
+	assert_true(u.bytes >= BIG_SIZE);
+	assert_true(u.inodes >= 15 && u.inodes < 40);
+	assert_int_equal(storage_layer_delete(f->s, chain, &err), 0);
+	assert_int_equal(storage_layer_exists(f->s, chain), 0);
+	assert_store_empty(f, "after delete");
+	blob_free(&tar);
+}
+
+static void test_content_gzip_isal(void **state)
+{
+	content_test(state, COMP_GZIP, false);
+}
+
+static void test_content_gzip_zlib(void **state)
+{
+	content_test(state, COMP_GZIP, true);
+}
+
+static void test_content_zstd(void **state)
+{
+	content_test(state, COMP_ZSTD, false);
+}
+
+static void test_content_plain(void **state)
+{
+	content_test(state, COMP_NONE, false);
+}
+
+int storage_tests_more(void);
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_content_gzip_isal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_content_gzip_zlib, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_content_zstd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_content_plain, setup, teardown),
+	};
+	int r = cmocka_run_group_tests_name("storage-unpack", tests, NULL, NULL);
+	return r;
+}
