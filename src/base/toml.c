@@ -221,20 +221,21 @@ static void utf8_put(struct buf *b, uint32_t cp)
 
 static int parse_escape(struct parser *ps, struct buf *b)
 {
-	ps->p++; /* the backslash */
-	int c = peek(ps);
+	/* ps->p stays on the backslash until the escape is known good, so
+	 * errors point at it. */
+	int c = peek_at(ps, 1);
 	const char *simple = "b\bt\tn\nf\fr\r\"\"\\\\e\033";
 	for (const char *s = simple; *s; s += 2)
 		if (c == *s) {
 			buf_addc(b, s[1]);
-			ps->p++;
+			ps->p += 2;
 			return 0;
 		}
 	if (c != 'u' && c != 'U')
 		return perr(ps, "invalid escape sequence '\\%c'", c >= 0x20 && c < 0x7f ? c : '?');
 	size_t n = c == 'u' ? 4 : 8;
 	uint32_t cp = 0;
-	for (size_t i = 1; i <= n; i++) {
+	for (size_t i = 2; i < n + 2; i++) {
 		int h = hexval(peek_at(ps, i));
 		if (h < 0)
 			return perr(ps, "expected %zu hex digits after '\\%c'", n, c);
@@ -243,7 +244,7 @@ static int parse_escape(struct parser *ps, struct buf *b)
 	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return perr(ps, "escape is not a Unicode scalar value");
 	utf8_put(b, cp);
-	ps->p += n + 1;
+	ps->p += n + 2;
 	return 0;
 }
 
