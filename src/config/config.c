@@ -473,7 +473,7 @@ int config_load(struct config *cfg, int argc, char **argv, struct err *err)
 	if (r < 0)
 		return r;
 	if (missing && strcmp(cfg->config_file, DEFAULT_CONFIG_FILE) != 0)
-		log_warn("configuration file not found, using defaults", "path=%s",
+		log_info("configuration file not found, using defaults", "path=%s",
 			 log_q(cfg->config_file));
 	r = load_dir(cfg, cfg->config_dir, err);
 	if (r < 0)
