@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -259,7 +260,281 @@ static void test_content_plain(void **state)
 	content_test(state, COMP_NONE, false);
 }
 
-int storage_tests_more(void);
+/* ---- overlay: whiteouts and opaque directories in the merged view ---- */
+
+static void walk(const char *base, const char *rel, char ***out)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	DIR *d = opendir(p);
+	assert_non_null(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char r[PATH_MAX];
+		snprintf(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		strv_push(out, r);
+		if (de->d_type == DT_DIR)
+			walk(base, r, out);
+	}
+	closedir(d);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_overlay(void **state)
+{
+	struct fx *f = *state;
+	cleanup_err struct err err = ERR_INIT;
+	struct tb *t = tb_new();
+	tb_add(t, (struct ent){ .path = "etc", .type = S_IFDIR });
+	tb_add(t, (struct ent){ .path = "etc/a", .data = "A" });
+	tb_add(t, (struct ent){ .path = "etc/b", .data = "B" });
+	tb_add(t, (struct ent){ .path = "opq", .type = S_IFDIR });
+	tb_add(t, (struct ent){ .path = "opq/x", .data = "x" });
+	tb_add(t, (struct ent){ .path = "opq/sub", .type = S_IFDIR });
+	tb_add(t, (struct ent){ .path = "opq/sub/y", .data = "y" });
+	tb_add(t, (struct ent){ .path = "keep", .data = "k" });
+	struct blob l1 = tb_finish(t);
+	t = tb_new();
+	tb_add(t, (struct ent){ .path = "etc", .type = S_IFDIR });
+	tb_add(t, (struct ent){ .path = "etc/.wh.b" });
+	tb_add(t, (struct ent){ .path = "etc/c", .data = "C" });
+	tb_add(t, (struct ent){ .path = "opq", .type = S_IFDIR });
+	tb_add(t, (struct ent){ .path = "opq/.wh..wh..opq" });
+	tb_add(t, (struct ent){ .path = "opq/z", .data = "z" });
+	tb_add(t, (struct ent){ .path = ".wh.keep" });
+	struct blob l2 = tb_finish(t);
+
+	cleanup_free char *c1 = NULL, *c2 = NULL, *want2 = NULL;
+	if (unpack_blob(f->s, NULL, &l1, COMP_GZIP, false, &c1, &err) < 0 ||
+	    unpack_blob(f->s, c1, &l2, COMP_ZSTD, false, &c2, &err) < 0)
+		fail_msg("unpack: %s", err_str(&err));
+	char diff2[72];
+	digest_of(&l2, diff2);
+	assert_int_equal(storage_chain_id(c1, diff2, &want2, &err), 0);
+	assert_string_equal(c2, want2);
+	assert_string_not_equal(c2, diff2);
+
+	char target[PATH_MAX];
+	snprintf(target, sizeof(target), "%s/merged", f->dir);
+	assert_int_equal(mkdir(target, 0755), 0);
+	const char *lowers[] = { c2, c1 };
+	if (storage_mount_overlay(f->s, lowers, 2, NULL, NULL, target, &err) < 0)
+		fail_msg("mount: %s", err_str(&err));
+	cleanup(strv_free) char **got = NULL;
+	walk(target, "", &got);
+	(void)umount2(target, MNT_DETACH);
+	qsort(got, strv_len(got), sizeof(char *), cmp_str);
+	cleanup_free char *joined = strv_join(got, " ");
+	assert_string_equal(joined, "etc etc/a etc/c opq opq/z");
+
+	/* A missing lower is refused before mounting. */
+	const char *bad[] = {
+		"sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	};
+	assert_int_equal(storage_mount_overlay(f->s, bad, 1, NULL, NULL, target, &err), -ENOENT);
+	blob_free(&l1);
+	blob_free(&l2);
+}
+
+/* ---- hostile layers: refused whole, nothing left ---- */
+
+struct hostile {
+	const char *name;
+	struct ent e[3];
+};
+
+static const struct hostile hostile_cases[] = {
+	{ "absolute path", { { .path = "/etc/x", .data = "x" } } },
+	{ "dotdot path", { { .path = "../x", .data = "x" } } },
+	{ "dotdot inside", { { .path = "a/../../x", .data = "x" } } },
+	{ "write through absolute symlink",
+	  { { .path = "evil", .type = S_IFLNK, .link = "/etc" },
+	    { .path = "evil/passwd", .data = "root::0:0::/:/bin/sh\n" } } },
+	{ "write through dotdot symlink",
+	  { { .path = "d/up", .type = S_IFLNK, .link = "../../" },
+	    { .path = "d/up/x", .data = "x" } } },
+	{ "mkdir through symlink",
+	  { { .path = "evil", .type = S_IFLNK, .link = "/tmp" },
+	    { .path = "evil/dir", .type = S_IFDIR } } },
+	{ "hardlink to /etc/passwd", { { .path = "pw", .hardlink = "/etc/passwd" } } },
+	{ "hardlink to dotdot", { { .path = "pw", .hardlink = "../../../etc/passwd" } } },
+	{ "hardlink through symlink",
+	  { { .path = "e", .type = S_IFLNK, .link = "/etc" },
+	    { .path = "pw", .hardlink = "e/passwd" } } },
+	{ "hardlink to absent target", { { .path = "pw", .hardlink = "nothere" } } },
+	{ "hardlink to a directory",
+	  { { .path = "d", .type = S_IFDIR }, { .path = "h", .hardlink = "d" } } },
+	{ "bad whiteout", { { .path = "a/.wh..." } } },
+};
+
+static void test_hostile(void **state)
+{
+	struct fx *f = *state;
+	for (size_t i = 0; i < ARRAY_SIZE(hostile_cases); i++) {
+		const struct hostile *h = &hostile_cases[i];
+		cleanup_err struct err err = ERR_INIT;
+		cleanup_free char *chain = NULL;
+		struct tb *t = tb_new();
+		tb_add(t, (struct ent){ .path = "ok", .data = "fine" });
+		for (size_t j = 0; j < ARRAY_SIZE(h->e) && h->e[j].path; j++)
+			tb_add(t, h->e[j]);
+		struct blob tar = tb_finish(t);
+		int r = unpack_blob(f->s, NULL, &tar, COMP_GZIP, false, &chain, &err);
+		if (r >= 0)
+			fail_msg("%s: accepted", h->name);
+		if (r != -EINVAL)
+			fail_msg("%s: %d %s", h->name, r, err_str(&err));
+		print_message("refused %s: %s\n", h->name, err_str(&err));
+		assert_store_empty(f, h->name);
+		blob_free(&tar);
+	}
+	struct stat st;
+	assert_int_equal(stat("/etc/x", &st), -1);
+	assert_int_equal(stat("/etc/dir", &st), -1);
+}
+
+/* ---- digest, size and stream integrity ---- */
+
+static void test_integrity(void **state)
+{
+	struct fx *f = *state;
+	struct tb *t = tb_new();
+	cleanup_free char *big = big_data();
+	tb_add(t, (struct ent){ .path = "f", .data = big, .size = BIG_SIZE });
+	struct blob tar = tb_finish(t);
+	struct blob gz = compress_blob(&tar, COMP_GZIP), zs = compress_blob(&tar, COMP_ZSTD);
+	char dg[72], dz[72], di[72];
+	const char *zero =
+	    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+	digest_of(&gz, dg);
+	digest_of(&zs, dz);
+	digest_of(&tar, di);
+	struct blob trunc = { gz.data, gz.len - 100, 0 }, ztrunc = { zs.data, zs.len - 50, 0 };
+	char dt[72], dzt[72];
+	digest_of(&trunc, dt);
+	digest_of(&ztrunc, dzt);
+	struct blob corrupt = compress_blob(&tar, COMP_GZIP);
+	corrupt.data[corrupt.len / 2] ^= 0x55;
+	char dc[72];
+	digest_of(&corrupt, dc);
+	struct {
+		const char *name;
+		const struct blob *b;
+		const char *digest, *diff_id;
+		int64_t size;
+		bool no_isal;
+	} cases[] = {
+		{ "digest mismatch", &gz, zero, di, (int64_t)gz.len, false },
+		{ "diffID mismatch", &gz, dg, zero, (int64_t)gz.len, false },
+		{ "size too large", &gz, dg, di, (int64_t)gz.len + 1, false },
+		{ "size too small", &gz, dg, di, (int64_t)gz.len - 1, false },
+		{ "truncated gzip (isa-l)", &trunc, dt, di, -1, false },
+		{ "truncated gzip (zlib)", &trunc, dt, di, -1, true },
+		{ "truncated zstd", &ztrunc, dzt, di, -1, false },
+		{ "corrupt gzip (isa-l)", &corrupt, dc, di, -1, false },
+		{ "corrupt gzip (zlib)", &corrupt, dc, di, -1, true },
+		{ "zstd diffID mismatch", &zs, dz, zero, -1, false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cleanup_err struct err err = ERR_INIT;
+		cleanup_free char *chain = NULL;
+		int r = unpack_raw(f->s, NULL, cases[i].b, cases[i].digest, cases[i].diff_id,
+				   cases[i].size, cases[i].no_isal, &chain, &err);
+		if (r >= 0)
+			fail_msg("%s: accepted", cases[i].name);
+		if (r != -EINVAL && r != -EIO)
+			fail_msg("%s: %d %s", cases[i].name, r, err_str(&err));
+		print_message("refused %s: %s\n", cases[i].name, err_str(&err));
+		assert_store_empty(f, cases[i].name);
+	}
+	/* The good stream passes with and without a known size. */
+	cleanup_err struct err err = ERR_INIT;
+	cleanup_free char *c1 = NULL, *c2 = NULL;
+	assert_int_equal(unpack_raw(f->s, NULL, &zs, dz, di, -1, false, &c1, &err), 0);
+	assert_int_equal(storage_layer_delete(f->s, c1, &err), 0);
+	assert_int_equal(unpack_raw(f->s, NULL, &gz, dg, di, (int64_t)gz.len, false, &c2, &err), 0);
+	blob_free(&tar);
+	blob_free(&gz);
+	blob_free(&zs);
+	blob_free(&corrupt);
+}
+
+static void test_tmp_clean(void **state)
+{
+	struct fx *f = *state;
+	cleanup_err struct err err = ERR_INIT;
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/root/tmp/half/diff/x", f->dir);
+	assert_int_equal(mkdir(dirname(strdupa(dirname(strdupa(p)))), 0700), 0);
+	snprintf(p, sizeof(p), "%s/root/tmp/half/diff", f->dir);
+	assert_int_equal(mkdir(p, 0), 0);
+	snprintf(p, sizeof(p), "%s/root/layers/l/dangling", f->dir);
+	assert_int_equal(symlink("../nothere/diff", p), 0);
+	assert_int_equal(storage_tmp_clean(f->s, &err), 0);
+	assert_store_empty(f, "tmp clean");
+}
+
+static void test_api_errors(void **state)
+{
+	struct fx *f = *state;
+	cleanup_err struct err err = ERR_INIT;
+	char *c = NULL;
+	assert_int_equal(storage_layer_exists(f->s, "sha256:xyz"), -EINVAL);
+	assert_int_equal(storage_chain_id(NULL, "md5:00", &c, &err), -EINVAL);
+	struct storage_layer_opts o = { .digest = "sha256:1", .diff_id = "sha256:2", .size = -1 };
+	assert_int_equal(storage_layer_unpack_fd(f->s, &o, -1, &c, &err), -EINVAL);
+	o.digest = o.diff_id =
+	    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+	o.parent_chain_id = o.digest;
+	assert_int_equal(storage_layer_unpack_fd(f->s, &o, -1, &c, &err), -ENOENT);
+	assert_int_equal(storage_layer_delete(f->s, o.digest, &err), 0);
+	assert_store_empty(f, "api errors");
+}
+
+static void test_path_clean(void **state)
+{
+	char out[PATH_MAX];
+	const char *why;
+	struct {
+		const char *in, *want;
+		int r;
+	} cases[] = {
+		{ "./", "", 0 },
+		{ ".", "", 0 },
+		{ "./bin//sh/", "bin/sh", 0 },
+		{ "a/./b", "a/b", 0 },
+		{ "..a/b..", "..a/b..", 0 },
+		{ ".wh..wh..opq", ".wh..wh..opq", 0 },
+		{ "", NULL, -EINVAL },
+		{ "/a", NULL, -EINVAL },
+		{ "a/..", NULL, -EINVAL },
+		{ "../a", NULL, -EINVAL },
+		{ "a/../b", NULL, -EINVAL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int r = storage_tar_path_clean(cases[i].in, strlen(cases[i].in), out, sizeof(out),
+					       &why);
+		assert_int_equal(r, cases[i].r);
+		if (r == 0)
+			assert_string_equal(out, cases[i].want);
+	}
+	assert_int_equal(storage_tar_path_clean("a\0b", 3, out, sizeof(out), &why), -EINVAL);
+	char long_name[NAME_MAX + 2];
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[NAME_MAX + 1] = '\0';
+	assert_int_equal(storage_tar_path_clean(long_name, NAME_MAX + 1, out, sizeof(out), &why),
+			 -ENAMETOOLONG);
+	assert_int_equal(storage_tar_path_clean(long_name, NAME_MAX, out, sizeof(out), &why), 0);
+	char small[4];
+	assert_int_equal(storage_tar_path_clean("abcd", 4, small, sizeof(small), &why),
+			 -ENAMETOOLONG);
+}
 
 int main(void)
 {
@@ -268,6 +543,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_content_gzip_zlib, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content_zstd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_content_plain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmp_clean, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_errors, setup, teardown),
+		cmocka_unit_test(test_path_clean),
 	};
 	int r = cmocka_run_group_tests_name("storage-unpack", tests, NULL, NULL);
 	return r;
