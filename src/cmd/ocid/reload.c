@@ -1,4 +1,5 @@
 /* SIGHUP: reload the config files and report what changed. */
+#include <stdio.h>
 #include <string.h>
 
 #include "cmd/ocid/ocid.h"
@@ -33,6 +34,19 @@ static const char *pair_value(char **pairs, const char *key, size_t klen)
 	return NULL;
 }
 
+/* A TOML basic string without its quotes, for the log (thread-local). */
+static const char *unquote(const char *v)
+{
+	static __thread char buf[2][512];
+	static __thread int n;
+	size_t len = strlen(v);
+	if (len < 2 || v[0] != '"' || v[len - 1] != '"')
+		return v;
+	char *b = buf[n++ % 2];
+	snprintf(b, sizeof(buf[0]), "%.*s", (int)(len - 2), v + 1);
+	return b;
+}
+
 /* "k=old->new k2=..." for every key whose rendering differs. */
 static char *describe_changes(const struct config *old, const struct config *fresh)
 {
@@ -45,9 +59,10 @@ static char *describe_changes(const struct config *old, const struct config *fre
 		size_t klen = strcspn(pb[i], "\t");
 		const char *nv = pb[i] + klen + 1;
 		const char *ov = pair_value(pa, pb[i], klen);
-		if (!ov || strcmp(ov, nv) != 0)
-			strv_push_take(
-			    &changes, xasprintf("%.*s=%s->%s", (int)klen, pb[i], ov ? ov : "", nv));
+		if (ov && strcmp(ov, nv) == 0)
+			continue;
+		cleanup_free char *change = xasprintf("%s->%s", ov ? unquote(ov) : "", unquote(nv));
+		strv_push_take(&changes, xasprintf("%.*s=%s", (int)klen, pb[i], log_q(change)));
 	}
 	return changes ? strv_join(changes, " ") : NULL;
 }
@@ -60,10 +75,11 @@ static void keep_startup_settings(struct config *fresh, struct config *running)
 		{ &fresh->runroot, &running->runroot },
 		{ &fresh->listen, &running->listen },
 	};
+	static const char *const names[] = { "root", "runroot", "listen" };
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		if (strcmp(*fields[i][0], *fields[i][1]) != 0)
-			log_warn("setting changes only at restart", "old=%s new=%s",
-				 log_q(*fields[i][1]), log_q(*fields[i][0]));
+			log_warn("setting changes only at restart", "key=%s old=%s new=%s",
+				 names[i], log_q(*fields[i][1]), log_q(*fields[i][0]));
 		char *t = *fields[i][0];
 		*fields[i][0] = *fields[i][1];
 		*fields[i][1] = t;

@@ -122,7 +122,6 @@ int ocid_run(int argc, char **argv)
 	/* A peer that goes away must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	if (start(&d, &err) < 0) {
-		log_error("cannot start", "error=%s", log_q(err_str(&err)));
 		fprintf(stderr, "ocid: %s\n", err_str(&err));
 		stop(&d);
 		return 1;
