@@ -110,7 +110,7 @@ static void stream_finish(struct client_stream *s)
 	list_remove(&c->active, s);
 	s->next = c->finished;
 	c->finished = s;
-	if (s->id > 0 && !c->broken)
+	if (s->id > 0)
 		(void)nghttp2_session_set_stream_user_data(c->sess, s->id, NULL);
 }
 
@@ -327,7 +327,6 @@ static void client_break(struct rpc_client *c, int code, const char *what)
 		struct client_stream *s = c->active;
 
 		stream_end(s, RPC_UNAVAILABLE, "%s", c->broken_msg);
-		s->id = 0;
 		stream_finish(s);
 	}
 }
