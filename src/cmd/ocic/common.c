@@ -139,6 +139,12 @@ int ocic_parse(int argc, char **argv, const struct ocic_cmd *cmd, const char *sh
 	return optind;
 }
 
+/* --socket also takes crictl's form, unix:///run/ocid/ocid.sock. */
+static const char *socket_path(void)
+{
+	return str_has_prefix(arg_socket, "unix://") ? arg_socket + strlen("unix://") : arg_socket;
+}
+
 static int connect_daemon(void)
 {
 	cleanup_err struct err err = ERR_INIT;
@@ -146,7 +152,7 @@ static int connect_daemon(void)
 
 	if (client)
 		return 0;
-	r = rpc_client_new(arg_socket, &client, &err);
+	r = rpc_client_new(socket_path(), &client, &err);
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return ocic_fail("%s (is ocid running?)", err_str(&err));
 	if (r < 0)
@@ -204,7 +210,7 @@ int ocic_http_json(const char *method, const char *path, const json_t *body, jso
 	json_error_t jerr;
 	int r;
 
-	r = rpc_client_http(arg_socket, &req, &reply, &err);
+	r = rpc_client_http(socket_path(), &req, &reply, &err);
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return ocic_fail("%s (is ocid running?)", err_str(&err));
 	if (r < 0)
