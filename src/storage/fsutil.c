@@ -1,28 +1,15 @@
-/* openat2-based file system helpers private to storage. */
+/* File system helpers private to storage (the rest is in base/fs.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/base.h"
+#include "base/fs.h"
 #include "storage/storage_int.h"
-
-int fsu_openat2(int dirfd, const char *path, int flags, uint64_t resolve)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = resolve,
-	};
-	if (flags & O_CREAT)
-		how.mode = 0600;
-	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-	return fd < 0 ? -errno : (int)fd;
-}
 
 int fsu_rm_contents(int dirfd)
 {
@@ -41,29 +28,12 @@ int fsu_rm_contents(int dirfd)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		int r = fsu_rm_rf_at(dirfd, de->d_name);
+		int r = fs_rm_rf_at(dirfd, de->d_name, NULL);
 		if (r < 0 && ret == 0)
 			ret = r;
 	}
 	closedir(d);
 	return ret;
-}
-
-int fsu_rm_rf_at(int dirfd, const char *name)
-{
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	int r = fsu_rm_contents(fd);
-	if (r < 0)
-		return r;
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
 }
 
 int fsu_random_name(char *out, size_t n)

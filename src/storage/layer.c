@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "base/fs.h"
 #include "storage/storage_int.h"
 #include "storage/store_int.h"
 
@@ -100,7 +101,7 @@ static void work_abort(struct work *w)
 	if (w->linked)
 		(void)unlinkat(w->s->linksfd, w->short_name, 0);
 	if (w->tmp[0])
-		(void)fsu_rm_rf_at(w->s->tmpfd, w->tmp);
+		(void)fs_rm_rf_at(w->s->tmpfd, w->tmp, NULL);
 	cleanup_closep(&w->tdirfd);
 }
 

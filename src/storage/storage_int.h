@@ -14,14 +14,7 @@ typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 #define STORAGE_DIGEST_LEN 71 /* "sha256:" + 64 hex */
 
-/* --- fsutil.c: openat2-based helpers (to be replaced by base/fs.h) --- */
-
-/** openat2 with `resolve` flags; O_CLOEXEC is added. Returns fd or -errno. */
-int fsu_openat2(int dirfd, const char *path, int flags, uint64_t resolve);
-
-/** Remove `name` under `dirfd` recursively (never following symlinks).
- *  A missing name is not an error. Returns 0 or -errno. */
-int fsu_rm_rf_at(int dirfd, const char *name);
+/* --- fsutil.c (openat2 resolution and rm -rf come from base/fs.h) --- */
 
 /** Remove everything inside the directory `dirfd` (not the directory). */
 int fsu_rm_contents(int dirfd);

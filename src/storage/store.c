@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "base/base.h"
+#include "base/fs.h"
 #include "storage/storage_int.h"
 #include "storage/store_int.h"
 
@@ -168,6 +169,6 @@ int storage_layer_delete(struct storage *s, const char *chain_id, struct err *er
 	(void)fsu_random_name(tmp + 4, SHORT_LEN);
 	if (renameat(s->layersfd, chain_id + 7, s->tmpfd, tmp) < 0)
 		return err_set(err, -errno, "delete layer %s", chain_id);
-	r = fsu_rm_rf_at(s->tmpfd, tmp);
-	return r < 0 ? err_set(err, r, "delete layer %s", chain_id) : 0;
+	r = fs_rm_rf_at(s->tmpfd, tmp, err);
+	return r < 0 ? err_wrap(err, "delete layer %s", chain_id) : 0;
 }

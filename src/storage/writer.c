@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,9 +15,12 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "base/fs.h"
 #include "storage/storage_int.h"
 
-#define RESOLVE_LAYER (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+/* Deepest entry accepted: whatever is written must stay removable by
+ * fs_rm_rf_at from <root>/tmp (which adds <tmp-name>/diff). */
+#define MAX_DEPTH (FS_RM_MAX_DEPTH - 4)
 
 struct dir_time {
 	char *path;
@@ -74,12 +76,12 @@ static int create_parents(struct writer *w, char *dir, const char *p, struct err
 			continue;
 		char saved = *s;
 		*s = '\0';
-		int fd = fsu_openat2(w->rootfd, dir, O_PATH | O_DIRECTORY, RESOLVE_LAYER);
+		int fd = fs_open_beneath(w->rootfd, dir, O_PATH | O_DIRECTORY, 0, NULL);
 		if (fd == -ENOENT) {
 			const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
 			if (mkdirat(cur, name, 0755) < 0 && errno != EEXIST)
 				return err_set(err, -errno, "mkdir '%s'", dir);
-			fd = fsu_openat2(w->rootfd, dir, O_PATH | O_DIRECTORY, RESOLVE_LAYER);
+			fd = fs_open_beneath(w->rootfd, dir, O_PATH | O_DIRECTORY, 0, NULL);
 		}
 		*s = saved;
 		if (fd < 0)
@@ -104,7 +106,7 @@ static int parent_of(struct writer *w, const char *p, const char **base, bool cr
 	char dir[PATH_MAX];
 	memcpy(dir, p, (size_t)(slash - p));
 	dir[slash - p] = '\0';
-	int fd = fsu_openat2(w->rootfd, dir, O_PATH | O_DIRECTORY, RESOLVE_LAYER);
+	int fd = fs_open_beneath(w->rootfd, dir, O_PATH | O_DIRECTORY, 0, NULL);
 	if (fd >= 0)
 		return fd;
 	if (fd == -ENOENT && create)
@@ -126,7 +128,7 @@ static int make_room(int pfd, const char *name, bool keep_dir, const char *p, st
 		return errno == ENOENT ? 0 : err_set(err, -errno, "stat '%s'", p);
 	if (S_ISDIR(st.st_mode) && keep_dir)
 		return 1;
-	int r = fsu_rm_rf_at(pfd, name);
+	int r = fs_rm_rf_at(pfd, name, NULL);
 	return r < 0 ? err_set(err, r, "replace '%s'", p) : 0;
 }
 
@@ -380,6 +382,12 @@ int writer_entry(struct writer *w, struct archive *a, struct archive_entry *e, s
 		return err_msg(err, -EINVAL, "refusing tar entry without a path");
 	if (storage_tar_path_clean(raw, strlen(raw), w->path, sizeof(w->path), &why) < 0)
 		return err_msg(err, -EINVAL, "refusing tar entry '%s': %s", raw, why);
+	size_t depth = 0;
+	for (const char *c = w->path; *c; c++)
+		depth += *c == '/';
+	if (depth >= MAX_DEPTH)
+		return err_msg(err, -EINVAL, "refusing tar entry '%s': more than %d levels deep",
+			       raw, MAX_DEPTH);
 	mode_t type = archive_entry_filetype(e);
 	const char *hardlink = archive_entry_hardlink(e);
 	if (!*w->path) {

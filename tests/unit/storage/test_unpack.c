@@ -394,6 +394,20 @@ static void test_hostile(void **state)
 		assert_store_empty(f, h->name);
 		blob_free(&tar);
 	}
+	/* Too deep to be removed again: refused up front. */
+	char deep[PATH_MAX] = "";
+	for (int i = 0; i < 300; i++)
+		strcat(deep, "d/");
+	strcat(deep, "x");
+	cleanup_err struct err err = ERR_INIT;
+	cleanup_free char *chain = NULL;
+	struct tb *t = tb_new();
+	tb_add(t, (struct ent){ .path = deep, .data = "x" });
+	struct blob tar = tb_finish(t);
+	assert_int_equal(unpack_blob(f->s, NULL, &tar, COMP_NONE, false, &chain, &err), -EINVAL);
+	print_message("refused deep path: %.80s\n", err_str(&err));
+	assert_store_empty(f, "deep path");
+	blob_free(&tar);
 	struct stat st;
 	assert_int_equal(stat("/etc/x", &st), -1);
 	assert_int_equal(stat("/etc/dir", &st), -1);
