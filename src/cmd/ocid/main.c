@@ -10,8 +10,7 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: ocid [FLAGS]           run the daemon\n"
 		     "       ocid config [FLAGS]    print the effective configuration (TOML)\n"
 		     "       ocid version           print the version\n"
-		     "       ocid --help            this text\n\n"
-		     "Flags (each is also a key of ocid.conf):\n");
+		     "       ocid --help            this text\n\n");
 	config_usage(out);
 }
 
