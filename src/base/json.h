@@ -1,0 +1,53 @@
+/* json: small helpers over jansson (json_t). Named js_* so they never clash
+ * with jansson's own json_* names.
+ *
+ * Getters take the JSON path of the object they read from ("" for the root,
+ * e.g. "layers[2]") so a type error reads `layers[2].size: expected integer,
+ * got string` -- a message a person can act on. A missing key or a JSON null
+ * gives the default; a present value of the wrong type is -EINVAL. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+/** Parse `len` bytes of `buf` (any JSON value; NUL bytes refused). `name`
+ *  prefixes errors: "NAME:LINE:COL: jansson's message" (-EINVAL). -EFBIG
+ *  when len > max. *ret is a new reference. */
+int js_load(const char *name, const char *buf, size_t len, size_t max, json_t **ret,
+	    struct err *err);
+
+enum {
+	JS_DUMP_SORTED = 1, /* keys in sorted order */
+	JS_DUMP_PRETTY = 2, /* indented by 2 (default: compact) */
+};
+
+/** Serialise `v` (compact unless JS_DUMP_PRETTY). malloc'd; aborts on OOM. */
+char *js_dump(const json_t *v, unsigned flags);
+
+/** "path.key" ("key" when path is ""). malloc'd. */
+char *js_path_key(const char *path, const char *key);
+/** "path[i]". malloc'd. */
+char *js_path_index(const char *path, size_t i);
+
+/** The value of `key` in object `obj` when it has `type`: *ret borrows it.
+ *  Missing or null: *ret = NULL and 0, or -EINVAL "path.key: missing" when
+ *  `required`. Wrong type, or `obj` not an object: -EINVAL naming the path. */
+int js_get(const json_t *obj, const char *path, const char *key, json_type type, bool required,
+	   const json_t **ret, struct err *err);
+
+/** String member (borrowed), or `def` when missing/null. */
+int js_get_str(const json_t *obj, const char *path, const char *key, const char *def,
+	       const char **ret, struct err *err);
+/** Integer member, or `def` when missing/null. */
+int js_get_int(const json_t *obj, const char *path, const char *key, int64_t def, int64_t *ret,
+	       struct err *err);
+/** Non-negative integer member, or `def`; a negative value is -EINVAL. */
+int js_get_uint(const json_t *obj, const char *path, const char *key, uint64_t def, uint64_t *ret,
+		struct err *err);
+/** Boolean member, or `def` when missing/null. */
+int js_get_bool(const json_t *obj, const char *path, const char *key, bool def, bool *ret,
+		struct err *err);
