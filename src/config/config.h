@@ -40,19 +40,34 @@ void config_init(struct config *cfg);
 /** Free what cfg owns. Accepts NULL. */
 void config_done(struct config *cfg);
 
-/** Load `argv` flags once to find --config/--config-dir, then read the file
- *  and the drop-in dir (missing ones are fine), then apply the flags.
- *  Unknown keys are logged as warnings naming file:line. On a broken file or
- *  an invalid value: -EINVAL with err naming file:line:column or the flag.
- *  `argv` holds only flags (the subcommand is removed by the caller);
- *  "--help" is not handled here. */
+/** Build the effective configuration on top of `cfg` (as left by
+ *  config_init; a zeroed struct is initialised first):
+ *  flags are checked and applied once to learn --config/--config-dir, then
+ *  the main file, then every *.conf of the drop-in dir in lexical order
+ *  (hidden files and directories skipped), then the flags again, so flags
+ *  win. A missing main file or drop-in dir is fine (logged at info level
+ *  when --config names a file that does not exist). Keys may be top-level or
+ *  inside an [ocid] table. Unknown keys are logged as warnings naming
+ *  file:line and otherwise ignored. A runtime given as a bare name is then
+ *  resolved on PATH (kept as is when not found).
+ *  Flags: "--key value" or "--key=value" for every key ('_' or '-'); a bare
+ *  boolean flag means true. `argv` holds only flags (the subcommand is
+ *  removed by the caller); "--help" is not handled here.
+ *  Errors (-EINVAL, err set): "FILE:LINE:COL: ..." for broken TOML or a bad
+ *  value ("FILE:LINE:COL: key: why"), "unknown flag --foo",
+ *  "flag --x: why", "flag --x needs a value", "unexpected argument 'x'";
+ *  other read errors of a file (e.g. -EACCES) as they come.
+ *  On success cfg->flags holds a copy of argv (for config_reload). */
 int config_load(struct config *cfg, int argc, char **argv, struct err *err);
 
-/** Re-read the files (not the flags) for SIGHUP into `fresh`, starting from
- *  defaults + the same flags as the running config. */
+/** For SIGHUP: config_init(fresh), then config_load with the running
+ *  config's flags, so the files are re-read and the flags still win.
+ *  `fresh` is always initialised, so config_done(fresh) is right on failure. */
 int config_reload(const struct config *running, struct config *fresh, struct err *err);
 
-/** The effective configuration as TOML with a comment above each key.
+/** The effective configuration as TOML with a comment line above each key
+ *  (--config and --config-dir appear as comments only: they are flags, not
+ *  keys). Parsing the output as a config file gives the same configuration.
  *  malloc'd. */
 char *config_to_toml(const struct config *cfg);
 
