@@ -7,28 +7,8 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/toml_int.h"
 #include "base/str.h"
-
-/* Table flags: how a table came to be, which decides what may extend it. */
-enum {
-	F_DEFINED = 1, /* by a [header] */
-	F_DOTTED = 2,  /* by a dotted key */
-	F_INLINE = 4,  /* an inline table: frozen */
-	F_AOT = 8,     /* an array made by [[header]] */
-};
-
-struct toml {
-	enum toml_type type;
-	unsigned line, col, flags;
-	char *s;
-	size_t slen;
-	int64_t i;
-	double f;
-	bool b;
-	size_t n, cap;
-	char **keys;	     /* tables only */
-	struct toml **items; /* tables and arrays */
-};
 
 struct parser {
 	const char *name;
@@ -93,21 +73,6 @@ static struct toml *node_new(struct parser *ps, enum toml_type type)
 	return t;
 }
 
-void toml_free(struct toml *t)
-{
-	if (!t)
-		return;
-	for (size_t i = 0; i < t->n; i++) {
-		if (t->keys)
-			free(t->keys[i]);
-		toml_free(t->items[i]);
-	}
-	free(t->keys);
-	free(t->items);
-	free(t->s);
-	free(t);
-}
-
 static void node_add(struct toml *t, char *key, struct toml *v)
 {
 	if (t->n == t->cap) {
@@ -119,16 +84,6 @@ static void node_add(struct toml *t, char *key, struct toml *v)
 	if (t->type == TOML_TABLE)
 		t->keys[t->n] = key;
 	t->items[t->n++] = v;
-}
-
-static struct toml *node_find(const struct toml *t, const char *key)
-{
-	if (!t || t->type != TOML_TABLE)
-		return NULL;
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->keys[i], key) == 0)
-			return t->items[i];
-	return NULL;
 }
 
 /* Consume a newline ("\n" or "\r\n") if one is next. */
@@ -304,10 +259,8 @@ static int parse_string_ml(struct parser *ps, char q, struct buf *b)
 			continue;
 		}
 		if (c == '\r' || c == '\n') {
-			size_t at = b->n;
 			if (!eat_newline(ps))
 				return perr(ps, "bare carriage return in string");
-			(void)at;
 			buf_addc(b, '\n');
 			continue;
 		}
@@ -409,7 +362,7 @@ static int insert_keyval(struct parser *ps, struct toml *t, char **keys, struct 
 {
 	size_t n = strv_len(keys);
 	for (size_t i = 0; i + 1 < n; i++) {
-		struct toml *c = node_find(t, keys[i]);
+		struct toml *c = toml_node_find(t, keys[i]);
 		if (!c) {
 			c = node_new(ps, TOML_TABLE);
 			c->line = line;
@@ -423,7 +376,7 @@ static int insert_keyval(struct parser *ps, struct toml *t, char **keys, struct 
 		}
 		t = c;
 	}
-	if (node_find(t, keys[n - 1]))
+	if (toml_node_find(t, keys[n - 1]))
 		return err_msg(ps->err, -EINVAL, "%s:%u:%u: duplicate key '%s'", ps->name, line,
 			       col, keys[n - 1]);
 	node_add(t, xstrdup(keys[n - 1]), v);
@@ -666,7 +619,7 @@ static int parse_header(struct parser *ps)
 	struct toml *t = ps->root;
 	size_t n = strv_len(keys);
 	for (size_t i = 0; i + 1 < n; i++) {
-		struct toml *c = node_find(t, keys[i]);
+		struct toml *c = toml_node_find(t, keys[i]);
 		if (!c) {
 			c = node_new(ps, TOML_TABLE);
 			c->line = line;
@@ -680,7 +633,7 @@ static int parse_header(struct parser *ps)
 		}
 		t = c;
 	}
-	struct toml *c = node_find(t, keys[n - 1]);
+	struct toml *c = toml_node_find(t, keys[n - 1]);
 	if (aot) {
 		if (!c) {
 			c = node_new(ps, TOML_ARRAY);
@@ -802,95 +755,4 @@ int toml_parse(const char *name, const char *text, size_t len, struct toml **ret
 	}
 	*ret = ps.root;
 	return 0;
-}
-
-enum toml_type toml_type(const struct toml *t)
-{
-	return t->type;
-}
-
-const char *toml_type_name(enum toml_type type)
-{
-	static const char *const names[] = { "string",	"integer", "float",
-					     "boolean", "array",   "table" };
-	return (unsigned)type < ARRAY_SIZE(names) ? names[type] : "?";
-}
-
-unsigned toml_line(const struct toml *t)
-{
-	return t->line;
-}
-
-unsigned toml_col(const struct toml *t)
-{
-	return t->col;
-}
-
-const struct toml *toml_get(const struct toml *t, const char *key)
-{
-	return node_find(t, key);
-}
-
-size_t toml_len(const struct toml *t)
-{
-	return t && (t->type == TOML_ARRAY || t->type == TOML_TABLE) ? t->n : 0;
-}
-
-const struct toml *toml_at(const struct toml *t, size_t i)
-{
-	return i < toml_len(t) ? t->items[i] : NULL;
-}
-
-const char *toml_key_at(const struct toml *t, size_t i)
-{
-	return t && t->type == TOML_TABLE && i < t->n ? t->keys[i] : NULL;
-}
-
-const char *toml_string(const struct toml *t)
-{
-	return t && t->type == TOML_STRING ? t->s : NULL;
-}
-
-size_t toml_string_len(const struct toml *t)
-{
-	return t && t->type == TOML_STRING ? t->slen : 0;
-}
-
-int64_t toml_int(const struct toml *t)
-{
-	return t && t->type == TOML_INT ? t->i : 0;
-}
-
-double toml_float(const struct toml *t)
-{
-	return t && t->type == TOML_FLOAT ? t->f : 0;
-}
-
-bool toml_bool(const struct toml *t)
-{
-	return t && t->type == TOML_BOOL && t->b;
-}
-
-char *toml_quote(const char *s)
-{
-	struct buf b = { NULL, 0, 0 };
-	buf_addc(&b, '"');
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		char e[8];
-		if (*c == '"' || *c == '\\') {
-			buf_addc(&b, '\\');
-			buf_addc(&b, (char)*c);
-		} else if (*c == '\n') {
-			buf_add(&b, "\\n", 2);
-		} else if (*c == '\t') {
-			buf_add(&b, "\\t", 2);
-		} else if (*c < 0x20 || *c == 0x7f) {
-			snprintf(e, sizeof(e), "\\u%04X", *c);
-			buf_add(&b, e, 6);
-		} else {
-			buf_addc(&b, (char)*c);
-		}
-	}
-	buf_addc(&b, '"');
-	return b.s;
 }

@@ -416,7 +416,7 @@ static const struct key *flag_find(const char *name, size_t len)
 
 static int apply_flags(struct config *cfg, int argc, char **argv, struct err *err)
 {
-	for (int i = 0; i < argc; i++) {
+	for (int i = 0; argv && i < argc; i++) {
 		const char *a = argv[i];
 		if (!str_has_prefix(a, "--") || !a[2])
 			return err_msg(err, -EINVAL, "unexpected argument '%s'", a);
@@ -484,7 +484,7 @@ int config_load(struct config *cfg, int argc, char **argv, struct err *err)
 	resolve_runtime(cfg);
 	strv_free(cfg->flags);
 	cfg->flags = NULL;
-	for (int i = 0; i < argc; i++)
+	for (int i = 0; argv && i < argc; i++)
 		strv_push(&cfg->flags, argv[i]);
 	return 0;
 }
