@@ -231,9 +231,9 @@ static int detect_kind(const json_t *doc, const char *ct, struct err *err)
 			       (int)(ct_len > 100 ? 100 : ct_len), ct);
 	if (ct_kind >= 0)
 		return ct_kind;
-	if (json_is_array(json_object_get(doc, "manifests")))
+	if (json_object_get(doc, "manifests"))
 		return IMAGE_OCI_INDEX;
-	if (json_is_object(json_object_get(doc, "config")))
+	if (json_object_get(doc, "config") || json_object_get(doc, "layers"))
 		return IMAGE_OCI_MANIFEST;
 	return err_msg(err, -EINVAL, "document is neither an image manifest nor an index");
 }
