@@ -17,6 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	cleanup_free char *full = image_ref_string(ref, IMAGE_REF_FULL);
 	cleanup_free char *fam = image_ref_string(ref, IMAGE_REF_FAMILIAR);
+	if (strlen(fam) > strlen(full))
+		__builtin_trap();
 	if (image_ref_parse(full, &again, &err) < 0)
 		__builtin_trap();
 	cleanup_free char *full2 = image_ref_string(again, IMAGE_REF_FULL);

@@ -4,13 +4,14 @@
 #include "base/base.h"
 #include "image/image.h"
 
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const refs[] = {
 		"busybox",
 		"quay.io/a/b:1",
-		"a.example.com:5000/x@sha256:"
-		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		("a.example.com:5000/x@sha256:" D64),
 		"[::1]:5000/x/y/z",
 	};
 	cleanup(image_policy_free) struct image_policy *p = NULL;

@@ -5,13 +5,14 @@
 #include "base/base.h"
 #include "image/image.h"
 
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static void lookups(const struct image_registries *r)
 {
 	static const char *const refs[] = {
 		"busybox",
 		"foo/bar:1",
-		"docker.io/library/busybox@sha256:"
-		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		("docker.io/library/busybox@sha256:" D64),
 		"a.example.com:5000/x/y",
 		"registry.k8s.io/pause:3.9",
 	};

@@ -198,9 +198,6 @@ static int parse_name(const char *name, struct image_ref *ref, struct err *err)
 
 	if (n == 0)
 		return err_msg(err, -EINVAL, "reference has no repository name");
-	if (n > IMAGE_NAME_MAX)
-		return err_msg(err, -EINVAL, "repository name longer than %d characters",
-			       IMAGE_NAME_MAX);
 	if (slash && image_is_domain_component(name, (size_t)(slash - name))) {
 		size_t dlen = (size_t)(slash - name);
 		r = image_domain_check(name, dlen, err);
@@ -230,6 +227,10 @@ static int parse_name(const char *name, struct image_ref *ref, struct err *err)
 		free(ref->path);
 		ref->path = p;
 	}
+	/* the limit applies to the normalised name, which is what gets stored */
+	if (strlen(ref->domain) + 1 + strlen(ref->path) > IMAGE_NAME_MAX)
+		return err_msg(err, -EINVAL, "repository name longer than %d characters",
+			       IMAGE_NAME_MAX);
 	ref->given = xstrdup(name);
 	return 0;
 }

@@ -163,6 +163,14 @@ static void test_name_length(void **state)
 	name[256] = '\0';
 	assert_int_equal(image_ref_parse(name, &ref, &err), -EINVAL);
 	assert_non_null(strstr(err_str(&err), "longer than 255"));
+	/* the limit applies to the normalised name: docker.io/library/ + 240 */
+	memset(name, 'b', 240);
+	name[240] = '\0';
+	assert_int_equal(image_ref_parse(name, &ref, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "longer than 255"));
+	name[237] = '\0';
+	assert_int_equal(image_ref_parse(name, &ref, &err), 0);
+	image_ref_free(TAKE_PTR(ref));
 }
 
 static void test_tag_length(void **state)
