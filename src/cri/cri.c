@@ -43,12 +43,19 @@ struct route {
 	struct cri_deps *deps;
 };
 
+static const struct cri_impl *const impl_tables[] = {
+	cri_runtime_impls,
+	cri_image_impls,
+	cri_pod_impls,
+	cri_ctr_impls,
+};
+
 static const struct cri_impl *find_impl(const char *svc, const char *method)
 {
-	for (size_t i = 0; i < cri_runtime_impls_len; i++)
-		if (strcmp(cri_runtime_impls[i].service, svc) == 0 &&
-		    strcmp(cri_runtime_impls[i].method, method) == 0)
-			return &cri_runtime_impls[i];
+	for (size_t t = 0; t < ARRAY_SIZE(impl_tables); t++)
+		for (const struct cri_impl *i = impl_tables[t]; i->service; i++)
+			if (strcmp(i->service, svc) == 0 && strcmp(i->method, method) == 0)
+				return i;
 	return NULL;
 }
 

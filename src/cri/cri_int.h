@@ -25,7 +25,11 @@ struct cri_impl {
 /* Pack `msg` and send it as the unary answer. */
 void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg);
 
-extern const struct cri_impl cri_runtime_impls[];
-extern const size_t cri_runtime_impls_len;
+/* One table per area, each ended by an entry with service NULL; cri.c
+ * routes a method to the first table that names it. */
+extern const struct cri_impl cri_runtime_impls[]; /* runtime.c */
+extern const struct cri_impl cri_image_impls[];	  /* image.c */
+extern const struct cri_impl cri_pod_impls[];	  /* pod.c */
+extern const struct cri_impl cri_ctr_impls[];	  /* ctr.c */
 
 void cri_debug_sleep(void *data, struct rpc_call *call, const uint8_t *req, size_t len);

@@ -78,5 +78,5 @@ const struct cri_impl cri_runtime_impls[] = {
 	{ "runtime.v1.RuntimeService", "Version", version },
 	{ "runtime.v1.RuntimeService", "Status", status },
 	{ "runtime.v1.RuntimeService", "RuntimeConfig", runtime_config },
+	{ NULL, NULL, NULL },
 };
-const size_t cri_runtime_impls_len = ARRAY_SIZE(cri_runtime_impls);
