@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/base.h"
 #include "ev/ev.h"
@@ -122,6 +123,26 @@ int rpc_timeout_parse(const char *s, size_t len, uint64_t *ret_ns);
 char *rpc_pct_encode(const char *s);
 /** Decode percent-encoding (invalid sequences kept verbatim). malloc'd. */
 char *rpc_pct_decode(const char *s, size_t len);
+
+/* HTTP/1.1 request heads. */
+#define RPC_HTTP_HEAD_MAX (16u * 1024u)
+struct rpc_http_head {
+	char *method, *path, *query; /* point into buf; query "" when none */
+	int minor;		     /* HTTP/1.<minor> */
+	int64_t content_length;	     /* -1 when absent */
+	bool chunked;		     /* Transfer-Encoding other than identity */
+	bool close;		     /* Connection: close, or HTTP/1.0 without keep-alive */
+	char *buf;
+};
+/** Length of the head at p (through the blank line), 0 while incomplete,
+ *  -E2BIG when no blank line appears within RPC_HTTP_HEAD_MAX bytes. */
+ssize_t rpc_http_head_len(const uint8_t *p, size_t len);
+/** Parse a complete head (as measured by rpc_http_head_len). -EINVAL with
+ *  err saying why (bad request line, header, duplicate or bad
+ *  Content-Length), -EPROTONOSUPPORT for a version other than HTTP/1.x. */
+int rpc_http_head_parse(const uint8_t *p, size_t len, struct rpc_http_head *h, struct err *err);
+/** Free what a parsed head holds. Accepts a zeroed struct. */
+void rpc_http_head_done(struct rpc_http_head *h);
 
 /* Incremental gRPC message deframer (5-byte prefix: compressed flag, then a
  * 4-byte big-endian length). Bytes may arrive in any split. */

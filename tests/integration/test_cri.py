@@ -51,28 +51,34 @@ def all_methods(pb):
             yield svc, m
 
 
-def test_every_other_method_unimplemented(daemon, pb):
+def test_every_method_is_routed(daemon, pb):
+    """Every method of both services reaches ocid's CRI layer: it either
+    answers (any status of a real handler, e.g. INVALID_ARGUMENT for an
+    empty request) or says UNIMPLEMENTED naming the method as not yet
+    implemented by ocid — never the server's 'unknown method'."""
     ch = daemon.channel()
     checked = 0
     for svc, m in all_methods(pb):
-        if (svc, m.name) in IMPLEMENTED:
-            continue
         req_t = getattr(pb, m.input_type.name)
         path = f'/runtime.v1.{svc}/{m.name}'
         if m.server_streaming:
             stub = ch.unary_stream(path, request_serializer=lambda r: r.SerializeToString(),
                                    response_deserializer=lambda b: b)
-            call = lambda: list(stub(req_t(), timeout=10))
+            call = lambda: list(stub(req_t(), timeout=1))
         else:
             stub = ch.unary_unary(path, request_serializer=lambda r: r.SerializeToString(),
                                   response_deserializer=lambda b: b)
             call = lambda: stub(req_t(), timeout=10)
-        with pytest.raises(grpc.RpcError) as ei:
+        try:
             call()
-        assert ei.value.code() == grpc.StatusCode.UNIMPLEMENTED, (path, ei.value)
-        assert m.name in ei.value.details(), (path, ei.value.details())
+        except grpc.RpcError as e:
+            assert 'unknown method' not in e.details(), (path, e.details())
+            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
+                assert (svc, m.name) not in IMPLEMENTED, (path, e.details())
+                assert m.name in e.details() and 'not implemented' in e.details(), \
+                    (path, e.details())
         checked += 1
-    assert checked >= 40
+    assert checked == 41  # the methods of k8s.io/cri-api v0.36.3
 
 
 def test_unknown_method(daemon):
