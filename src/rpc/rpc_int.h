@@ -88,6 +88,7 @@ struct rpc_call {
 	bool have_req, dispatched, headers_sent, trailers_sent;
 	char *content_type;
 	struct ev_timer *timer;
+	bool bad_method;
 	bool rx_done; /* request complete or refused: further DATA is ignored */
 	rpc_handler_fn fn;
 	void *fn_data;

@@ -29,10 +29,11 @@ class RawH2:
         if data:
             self.sock.sendall(data)
 
-    def start(self, path, body=b'', extra_headers=(), end=True):
+    def start(self, path, body=b'', extra_headers=(), end=True, authority='localhost',
+              method='POST', content_type='application/grpc'):
         sid = self.conn.get_next_available_stream_id()
-        hdrs = [(':method', 'POST'), (':scheme', 'http'), (':path', path),
-                (':authority', 'localhost'), ('content-type', 'application/grpc'),
+        hdrs = [(':method', method), (':scheme', 'http'), (':path', path),
+                (':authority', authority), ('content-type', content_type),
                 ('te', 'trailers')] + list(extra_headers)
         self.conn.send_headers(sid, hdrs, end_stream=(end and not body))
         self.streams[sid] = {'headers': None, 'trailers': None, 'data': b'', 'ended': False,

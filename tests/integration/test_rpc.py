@@ -182,3 +182,34 @@ def test_garbage_and_half_open_do_not_disturb(daemon, pb):
     finally:
         for s in idle:
             s.close()
+
+
+def test_socket_path_authority_like_go_clients(daemon):
+    """Go gRPC (kubelet, crictl) sends the unix socket path as :authority."""
+    c = RawH2(daemon.socket)
+    try:
+        sid = c.start(VERSION, grpc_frame(b''), authority=daemon.socket)
+        code, msg = c.status(sid)
+        assert code == 0, (code, msg)
+        assert c.streams[sid]['data'][:1] == b'\x00'
+    finally:
+        c.close()
+
+
+def test_not_grpc_requests_refused(daemon):
+    c = RawH2(daemon.socket)
+    try:
+        sid = c.start(VERSION, grpc_frame(b''), method='PUT')
+        code, msg = c.status(sid)
+        assert code == 13 and 'POST' in msg, (code, msg)
+        sid = c.start(VERSION, grpc_frame(b''), content_type='text/plain')
+        code, msg = c.status(sid)
+        assert code == 13 and 'content-type' in msg, (code, msg)
+        sid = c.start(VERSION, grpc_frame(b''), [('grpc-timeout', '12x')])
+        code, msg = c.status(sid)
+        assert code == 3 and 'grpc-timeout' in msg, (code, msg)
+        # the connection is still good
+        sid = c.start(VERSION, grpc_frame(b''))
+        assert c.status(sid)[0] == 0
+    finally:
+        c.close()
