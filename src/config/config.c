@@ -67,7 +67,7 @@ static const struct key keys[] = {
 	  false, "Largest gRPC message sent, in bytes (or \"80MiB\")." },
 	{ "workers", KT_UINT, FIELD(workers), "16", 1, 1024, false,
 	  "Worker threads running RPC handlers." },
-	{ "shutdown_grace", KT_DURATION, FIELD(shutdown_grace_s), "5", 0, 3600, false,
+	{ "shutdown_grace", KT_DURATION, FIELD(shutdown_grace_s), "3", 0, 3600, false,
 	  "On SIGTERM, in-flight calls get this long to finish (seconds, or \"10s\")." },
 	{ "enable_debug_rpc", KT_BOOL, FIELD(enable_debug_rpc), "false", 0, 0, false,
 	  "Register /ocid.debug.Debug/Sleep (for tests only)." },

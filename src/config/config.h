@@ -30,7 +30,7 @@ struct config {
 	uint64_t max_recv_msg_size;	  /* default 16 MiB */
 	uint64_t max_send_msg_size;	  /* default 80 MiB */
 	unsigned workers;		  /* rpc worker threads, default 16 */
-	unsigned shutdown_grace_s;	  /* in-flight calls get this long on SIGTERM, default 5 */
+	unsigned shutdown_grace_s;	  /* in-flight calls get this long on SIGTERM, default 3 */
 	bool enable_debug_rpc; /* registers /ocid.debug.Debug/Sleep for tests, default false */
 	char **flags;	       /* copy of the flags given to config_load (for config_reload) */
 };

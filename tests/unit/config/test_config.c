@@ -83,7 +83,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_recv_msg_size, 16 << 20);
 	assert_int_equal(c.max_send_msg_size, 80 << 20);
 	assert_int_equal(c.workers, 16);
-	assert_int_equal(c.shutdown_grace_s, 5);
+	assert_int_equal(c.shutdown_grace_s, 3);
 	assert_false(c.enable_debug_rpc);
 	config_done(&c);
 	config_done(NULL);
