@@ -80,43 +80,43 @@ void rpc_conn_close(struct rpc_conn *c)
 		rpc_conn_free(c);
 }
 
-/* Write what is buffered; false on a broken connection. */
-static bool write_out(struct rpc_conn *c, const uint8_t *p, size_t n)
+/* Send as much of p[0..n) as the socket takes now: the count sent, or -1
+ * on a broken connection. */
+static ssize_t send_some(int fd, const uint8_t *p, size_t n)
 {
-	if (buf_pending(&c->out)) {
-		rpc_buf_append(&c->out, p, n);
-		return true;
-	}
-	while (n > 0) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = send(fd, p + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN)
 			break;
 		if (w < 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
+			return -1;
+		done += (size_t)w;
 	}
-	if (n)
-		rpc_buf_append(&c->out, p, n);
+	return (ssize_t)done;
+}
+
+/* Send now, or buffer behind what is already waiting; false on a broken
+ * connection. */
+static bool write_out(struct rpc_conn *c, const uint8_t *p, size_t n)
+{
+	ssize_t w = buf_pending(&c->out) ? 0 : send_some(c->fd, p, n);
+	if (w < 0)
+		return false;
+	if ((size_t)w < n)
+		rpc_buf_append(&c->out, p + w, n - (size_t)w);
 	return true;
 }
 
 static bool drain_out(struct rpc_conn *c)
 {
 	struct rpc_buf *b = &c->out;
-	while (b->off < b->len) {
-		ssize_t w =
-		    send(c->fd, b->p + b->off, b->len - b->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN)
-			break;
-		if (w < 0)
-			return false;
-		b->off += (size_t)w;
-	}
+	ssize_t w = send_some(c->fd, b->p + b->off, b->len - b->off);
+	if (w < 0)
+		return false;
+	b->off += (size_t)w;
 	if (b->off == b->len)
 		b->off = b->len = 0;
 	return true;
