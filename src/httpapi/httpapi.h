@@ -19,5 +19,9 @@ struct httpapi_deps {
  *  server's life. */
 void httpapi_register(struct rpc_server *srv, struct httpapi_deps *deps);
 
+/** Register the streaming debug endpoints /debug/echo and /debug/ticks
+ *  (for tests; only with enable_debug_rpc). */
+void httpapi_register_debug(struct rpc_server *srv);
+
 /** The effective config as a JSON object (malloc'd, never NULL). */
 char *httpapi_config_json(const struct config *cfg);

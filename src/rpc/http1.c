@@ -6,15 +6,27 @@
 
 #include "rpc/rpc_int.h"
 
-struct http_job {
-	struct rpc_conn *conn;
+/* A request being handled on a worker. The loop thread moves body bytes
+ * in and response bytes out under `mu`; the worker's last post (job_done)
+ * comes after all its others, so the loop frees the job there. */
+struct rpc_http_stream {
+	struct rpc_conn *conn; /* loop thread */
+	struct rpc_server *srv;
 	const struct rpc_http_route *route;
 	struct rpc_http_head head;
-	uint8_t *body;
-	size_t body_len;
 	bool close;
-	struct rpc_http_response resp;
+	uint64_t body_left;	       /* loop: body bytes still to come off the socket */
+	struct rpc_http_response resp; /* buffered handlers */
+	uint8_t *body;		       /* buffered handlers: the whole body */
+	size_t body_len;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct rpc_buf in;  /* streaming: body bytes for the worker */
+	struct rpc_buf out; /* streaming: response bytes for the loop */
+	bool body_end, gone, begun, post_pending;
 };
+
+#define STREAM_BUF_MAX (1u << 20)
 
 static const char *reason(int status)
 {
@@ -87,29 +99,77 @@ static const struct rpc_http_route *route_find(struct rpc_server *srv, const cha
 	return NULL;
 }
 
-static void job_free(struct http_job *job)
+static void job_free(struct rpc_http_stream *job)
 {
 	rpc_http_head_done(&job->head);
 	free(job->body);
 	free(job->resp.body);
+	free(job->in.p);
+	free(job->out.p);
+	pthread_cond_destroy(&job->cv);
+	pthread_mutex_destroy(&job->mu);
 	free(job);
+}
+
+/* Loop thread: move response bytes the worker queued onto the connection. */
+/* Loop thread: move response bytes the worker queued onto the connection,
+ * unless (with !all) the peer is already that far behind; the connection
+ * pulls again through rpc_http1_pump once it has written. */
+static void move_out(struct rpc_http_stream *job, bool all)
+{
+	struct rpc_conn *c = job->conn;
+	pthread_mutex_lock(&job->mu);
+	job->post_pending = false;
+	if (!all && c->out.len - c->out.off >= STREAM_BUF_MAX) {
+		pthread_mutex_unlock(&job->mu);
+		return;
+	}
+	if (job->out.len > job->out.off)
+		rpc_conn_write(c, job->out.p + job->out.off, job->out.len - job->out.off);
+	job->out.off = job->out.len = 0;
+	pthread_cond_broadcast(&job->cv);
+	pthread_mutex_unlock(&job->mu);
+}
+
+void rpc_http1_pump(struct rpc_conn *c)
+{
+	if (c->job && c->job->route->stream)
+		move_out(c->job, false);
+}
+
+static void job_flush(struct ev_loop *loop, void *data)
+{
+	struct rpc_http_stream *job = data;
+	move_out(job, false);
+	rpc_conn_flush(job->conn);
 }
 
 static void job_done(struct ev_loop *loop, void *data)
 {
-	struct http_job *job = data;
+	struct rpc_http_stream *job = data;
 	struct rpc_conn *c = job->conn;
+	move_out(job, true);
 	c->http_busy = false;
+	c->job = NULL;
 	if (c->dead) {
 		/* Closed while the handler ran: the connection waited for us. */
 		rpc_conn_free(c);
 		job_free(job);
 		return;
 	}
-	const struct rpc_http_response *r = &job->resp;
-	respond(c, r->status ? r->status : 200,
-		r->content_type ? r->content_type : "application/json", r->body ? r->body : "",
-		r->body ? r->body_len : 0, job->close);
+	if (job->route->stream) {
+		if (!job->begun)
+			respond(c, 200, "application/json", "", 0, job->close);
+		else
+			rpc_conn_write(c, "0\r\n\r\n", 5);
+		if (job->close || job->body_left > 0)
+			c->closing = true;
+	} else {
+		const struct rpc_http_response *r = &job->resp;
+		respond(c, r->status ? r->status : 200,
+			r->content_type ? r->content_type : "application/json",
+			r->body ? r->body : "", r->body ? r->body_len : 0, job->close);
+	}
 	job_free(job);
 	if (!c->closing && rpc_http1_recv(c) < 0)
 		c->closing = true;
@@ -118,7 +178,7 @@ static void job_done(struct ev_loop *loop, void *data)
 
 static void job_run(void *data)
 {
-	struct http_job *job = data;
+	struct rpc_http_stream *job = data;
 	struct rpc_http_request req = {
 		.method = job->head.method,
 		.path = job->head.path,
@@ -126,43 +186,204 @@ static void job_run(void *data)
 		.body = job->body,
 		.body_len = job->body_len,
 	};
-	job->route->fn(job->route->data, &req, &job->resp);
-	ev_post(job->conn->srv->loop, job_done, job);
+	if (job->route->stream)
+		job->route->stream(job->route->data, &req, job);
+	else
+		job->route->fn(job->route->data, &req, &job->resp);
+	ev_post(job->srv->loop, job_done, job);
 }
 
-/* A complete request is in c->in: answer it directly or start its handler. */
+/* Loop thread: hand body bytes from the connection to a streaming job. */
+static void feed_body(struct rpc_conn *c, struct rpc_http_stream *job)
+{
+	size_t have = c->in.len - c->in.off;
+	size_t n = have < job->body_left ? have : (size_t)job->body_left;
+	pthread_mutex_lock(&job->mu);
+	if (n)
+		rpc_buf_append(&job->in, c->in.p + c->in.off, n);
+	job->body_left -= n;
+	job->body_end = job->body_left == 0;
+	pthread_cond_broadcast(&job->cv);
+	pthread_mutex_unlock(&job->mu);
+	c->in.off += n;
+}
+
+bool rpc_http1_want_read(struct rpc_conn *c)
+{
+	struct rpc_http_stream *job = c->job;
+	if (!job || job->body_left == 0)
+		return false;
+	pthread_mutex_lock(&job->mu);
+	bool room = job->in.len - job->in.off < STREAM_BUF_MAX;
+	pthread_mutex_unlock(&job->mu);
+	return room;
+}
+
+void rpc_http1_gone(struct rpc_conn *c)
+{
+	struct rpc_http_stream *job = c->job;
+	if (!job)
+		return;
+	pthread_mutex_lock(&job->mu);
+	job->gone = true;
+	pthread_cond_broadcast(&job->cv);
+	pthread_mutex_unlock(&job->mu);
+}
+
+void rpc_http1_eof(struct rpc_conn *c)
+{
+	if (c->job && c->job->body_left > 0)
+		rpc_http1_gone(c);
+}
+
+/* A request head (and for buffered routes its whole body) is in c->in:
+ * answer it directly or start its handler. */
 static void request(struct rpc_conn *c, struct rpc_http_head *head, size_t head_len)
 {
 	struct rpc_server *srv = c->srv;
 	size_t body_len = head->content_length > 0 ? (size_t)head->content_length : 0;
-	const uint8_t *body = c->in.p + c->in.off + head_len;
-	c->in.off += head_len + body_len;
 	bool close = head->close || srv->stopping;
 	const struct rpc_http_route *route = route_find(srv, head->path);
+	c->in.off += head_len;
+	c->sent_continue = false;
 	if (!route) {
+		c->in.off += body_len;
 		cleanup_free char *msg = xasprintf("no such path: %s", head->path);
 		respond_error(c, 404, msg, close);
 		rpc_http_head_done(head);
 		return;
 	}
-	struct http_job *job = xnew(struct http_job);
+	struct rpc_http_stream *job = xnew(struct rpc_http_stream);
 	job->conn = c;
+	job->srv = srv;
 	job->route = route;
 	job->head = *head;
-	job->body = xmemdup(body, body_len ? body_len : 1);
-	job->body_len = body_len;
 	job->close = close;
+	pthread_mutex_init(&job->mu, NULL);
+	pthread_cond_init(&job->cv, NULL);
 	*head = (struct rpc_http_head){ 0 };
+	job->body_len = body_len;
+	if (route->stream) {
+		job->body_left = body_len;
+		feed_body(c, job);
+	} else {
+		job->body = xmemdup(c->in.p + c->in.off, body_len ? body_len : 1);
+		c->in.off += body_len;
+	}
 	c->http_busy = true;
+	c->job = job;
 	if (ev_pool_submit(srv->pool, job_run, job) < 0) {
 		c->http_busy = false;
+		c->job = NULL;
+		c->closing = job->body_left > 0;
 		job_free(job);
 		respond_error(c, 503, "ocid is busy; retry", close);
 	}
 }
 
+static bool streaming_route(struct rpc_server *srv, const char *path)
+{
+	const struct rpc_http_route *r = route_find(srv, path);
+	return r && r->stream;
+}
+
+/* ---- worker side ---- */
+
+static bool wants_post(struct rpc_http_stream *job)
+{
+	if (job->post_pending)
+		return false;
+	job->post_pending = true;
+	return true;
+}
+
+ssize_t rpc_http_stream_read(struct rpc_http_stream *s, void *buf, size_t len)
+{
+	pthread_mutex_lock(&s->mu);
+	while (s->in.off == s->in.len && !s->body_end && !s->gone)
+		pthread_cond_wait(&s->cv, &s->mu);
+	size_t have = s->in.len - s->in.off;
+	if (!have) {
+		bool gone = s->gone && !s->body_end;
+		pthread_mutex_unlock(&s->mu);
+		return gone ? -ECONNRESET : 0;
+	}
+	size_t n = have < len ? have : len;
+	memcpy(buf, s->in.p + s->in.off, n);
+	s->in.off += n;
+	/* Reading paused at STREAM_BUF_MAX: resume once half is taken. */
+	bool resume = have >= STREAM_BUF_MAX && have - n < STREAM_BUF_MAX && wants_post(s);
+	if (s->in.off == s->in.len)
+		s->in.off = s->in.len = 0;
+	pthread_mutex_unlock(&s->mu);
+	if (resume)
+		ev_post(s->srv->loop, job_flush, s);
+	return (ssize_t)n;
+}
+
+/* Queue bytes for the loop; with `wait`, block while much is unsent. */
+static int queue_out(struct rpc_http_stream *s, const void *p, size_t n)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->gone) {
+		pthread_mutex_unlock(&s->mu);
+		return -ECONNRESET;
+	}
+	rpc_buf_append(&s->out, p, n);
+	bool post = wants_post(s);
+	pthread_mutex_unlock(&s->mu);
+	if (post)
+		ev_post(s->srv->loop, job_flush, s);
+	pthread_mutex_lock(&s->mu);
+	while (s->out.len - s->out.off > STREAM_BUF_MAX && !s->gone)
+		pthread_cond_wait(&s->cv, &s->mu);
+	bool gone = s->gone;
+	pthread_mutex_unlock(&s->mu);
+	return gone ? -ECONNRESET : 0;
+}
+
+int rpc_http_stream_begin(struct rpc_http_stream *s, int status, const char *content_type)
+{
+	if (s->begun)
+		return -EALREADY;
+	s->begun = true;
+	cleanup_free char *head = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+					    "Transfer-Encoding: chunked\r\n%s\r\n",
+					    status, reason(status), content_type,
+					    s->close ? "Connection: close\r\n" : "");
+	return queue_out(s, head, strlen(head));
+}
+
+int rpc_http_stream_write(struct rpc_http_stream *s, const void *p, size_t n)
+{
+	if (!s->begun) {
+		int r = rpc_http_stream_begin(s, 200, "application/json");
+		if (r < 0)
+			return r;
+	}
+	if (n == 0)
+		return 0;
+	char size[24];
+	int k = snprintf(size, sizeof(size), "%zx\r\n", n);
+	cleanup_free uint8_t *chunk = xmalloc((size_t)k + n + 2);
+	memcpy(chunk, size, (size_t)k);
+	memcpy(chunk + k, p, n);
+	memcpy(chunk + (size_t)k + n, "\r\n", 2);
+	return queue_out(s, chunk, (size_t)k + n + 2);
+}
+
+bool rpc_http_stream_gone(struct rpc_http_stream *s)
+{
+	pthread_mutex_lock(&s->mu);
+	bool gone = s->gone;
+	pthread_mutex_unlock(&s->mu);
+	return gone;
+}
+
 int rpc_http1_recv(struct rpc_conn *c)
 {
+	if (c->job && c->job->body_left > 0)
+		feed_body(c, c->job);
 	while (!c->http_busy && !c->closing && c->in.off < c->in.len) {
 		const uint8_t *p = c->in.p + c->in.off;
 		size_t have = c->in.len - c->in.off;
@@ -182,15 +403,25 @@ int rpc_http1_recv(struct rpc_conn *c)
 			return 0;
 		}
 		size_t max = atomic_load(&c->srv->max_recv);
+		bool stream = streaming_route(c->srv, head.path);
+		size_t want = head.content_length > 0 ? (size_t)head.content_length : 0;
+		if (head.expect_continue && !c->sent_continue && have - (size_t)hl < want &&
+		    !head.chunked && (stream || want <= max)) {
+			/* The client waits for this before it sends the body. */
+			rpc_conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			c->sent_continue = true;
+		}
 		if (head.chunked) {
 			respond_error(c, 411,
 				      "chunked request bodies are not supported; send "
 				      "Content-Length",
 				      true);
-		} else if (head.content_length > 0 && (uint64_t)head.content_length > max) {
+		} else if (!stream && head.content_length > 0 &&
+			   (uint64_t)head.content_length > max) {
 			respond_error(c, 413, "request body exceeds the size limit", true);
-		} else if (have - (size_t)hl <
-			   (size_t)(head.content_length > 0 ? head.content_length : 0)) {
+		} else if (!stream &&
+			   have - (size_t)hl <
+			       (size_t)(head.content_length > 0 ? head.content_length : 0)) {
 			rpc_http_head_done(&head); /* wait for the whole body */
 			return 0;
 		} else {

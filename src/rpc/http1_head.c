@@ -110,6 +110,8 @@ static int header(char *line, struct rpc_http_head *h, struct err *err)
 		return content_length(v, h, err);
 	if (strcasecmp(line, "transfer-encoding") == 0 && strcasecmp(v, "identity") != 0)
 		h->chunked = true;
+	if (strcasecmp(line, "expect") == 0 && strcasecmp(v, "100-continue") == 0)
+		h->expect_continue = true;
 	if (strcasecmp(line, "connection") == 0) {
 		if (strcasestr(v, "close"))
 			h->close = true;

@@ -85,6 +85,25 @@ struct rpc_http_response {
 typedef void (*rpc_http_fn)(void *data, const struct rpc_http_request *req,
 			    struct rpc_http_response *resp);
 
+/* Streaming HTTP/1.1 handlers, for uploads (image import) and feeds (pull
+ * progress): the body is read as it arrives, bounded only by the handler
+ * (req->body is NULL, req->body_len the declared Content-Length), and the
+ * response goes out in chunks as it is written. Runs on a worker thread;
+ * returning ends the response (200 with an empty body if nothing began). */
+struct rpc_http_stream;
+typedef void (*rpc_http_stream_fn)(void *data, const struct rpc_http_request *req,
+				   struct rpc_http_stream *s);
+/** Read up to `len` body bytes; blocks until some arrive. Returns the
+ *  count, 0 at the end of the body, -ECONNRESET once the client is gone. */
+ssize_t rpc_http_stream_read(struct rpc_http_stream *s, void *buf, size_t len);
+/** Start the response (chunked). Once, before any write; -EALREADY after. */
+int rpc_http_stream_begin(struct rpc_http_stream *s, int status, const char *content_type);
+/** Send `n` bytes as one chunk (begins with 200 application/json if not
+ *  begun). Blocks while much is unsent. -ECONNRESET once the client is gone. */
+int rpc_http_stream_write(struct rpc_http_stream *s, const void *p, size_t n);
+/** true once the client closed the connection. */
+bool rpc_http_stream_gone(struct rpc_http_stream *s);
+
 struct rpc_server_config {
 	const char *listen_path; /* unix socket path */
 	size_t max_recv_bytes;	 /* default 16 MiB when 0 */
@@ -104,6 +123,9 @@ void rpc_server_set_fallback(struct rpc_server *srv, rpc_handler_fn fn, void *da
 /** Register an HTTP/1.1 handler for an exact path or, when `path` ends in
  *  '/', a prefix. Unknown paths answer 404 with a JSON error. */
 void rpc_server_add_http(struct rpc_server *srv, const char *path, rpc_http_fn fn, void *data);
+/** Register a streaming HTTP/1.1 handler (exact path, or prefix ending in '/'). */
+void rpc_server_add_http_stream(struct rpc_server *srv, const char *path, rpc_http_stream_fn fn,
+				void *data);
 /** Change the log-relevant / size limits at run time (SIGHUP). */
 void rpc_server_set_limits(struct rpc_server *srv, size_t max_recv, size_t max_send);
 /** Stop accepting; once in-flight calls are done or `grace_ms` passed, call
@@ -132,6 +154,7 @@ struct rpc_http_head {
 	int64_t content_length;	     /* -1 when absent */
 	bool chunked;		     /* Transfer-Encoding other than identity */
 	bool close;		     /* Connection: close, or HTTP/1.0 without keep-alive */
+	bool expect_continue;	     /* Expect: 100-continue */
 	char *buf;
 };
 /** Length of the head at p (through the blank line), 0 while incomplete,

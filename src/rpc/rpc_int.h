@@ -22,7 +22,8 @@ struct rpc_method {
 struct rpc_http_route {
 	char *path;
 	bool prefix;
-	rpc_http_fn fn;
+	rpc_http_fn fn;		   /* buffered, or */
+	rpc_http_stream_fn stream; /* streaming */
 	void *data;
 };
 
@@ -68,8 +69,10 @@ struct rpc_conn {
 	bool dead;    /* fd closed; freed when no HTTP/1.1 job refers to it */
 	struct rpc_buf in, out;
 	nghttp2_session *h2;
-	struct rpc_call *calls; /* streams with a call attached */
-	bool http_busy;		/* an HTTP/1.1 handler runs on a worker */
+	struct rpc_call *calls;	     /* streams with a call attached */
+	bool http_busy;		     /* an HTTP/1.1 handler runs on a worker */
+	struct rpc_http_stream *job; /* that handler's request */
+	bool sent_continue;	     /* "100 Continue" sent for the request waiting */
 	struct rpc_conn *prev, *next;
 };
 
@@ -150,3 +153,11 @@ size_t rpc_call_take_bytes(struct rpc_call *call, uint8_t *buf, size_t len, bool
 
 /* http1.c */
 int rpc_http1_recv(struct rpc_conn *c);
+/* Whether the connection should be read now (a request body is wanted). */
+bool rpc_http1_want_read(struct rpc_conn *c);
+/* The connection is closing under a running handler. */
+void rpc_http1_gone(struct rpc_conn *c);
+/* Move a streaming response's queued bytes onto the connection. */
+void rpc_http1_pump(struct rpc_conn *c);
+/* The peer stopped sending: a handler still waiting for body bytes fails. */
+void rpc_http1_eof(struct rpc_conn *c);

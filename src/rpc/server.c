@@ -65,6 +65,8 @@ void rpc_conn_close(struct rpc_conn *c)
 	struct rpc_server *srv = c->srv;
 	if (c->h2 || c->calls)
 		rpc_h2_detach_all(c);
+	if (c->http_busy)
+		rpc_http1_gone(c);
 	ev_fd_del(srv->loop, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -152,17 +154,24 @@ void rpc_conn_flush(struct rpc_conn *c)
 		rpc_conn_close(c);
 		return;
 	}
+	if (c->kind == CONN_HTTP1 && c->http_busy) {
+		rpc_http1_pump(c);
+		if (!drain_out(c)) {
+			rpc_conn_close(c);
+			return;
+		}
+	}
 	if (c->kind == CONN_H2 && c->h2 && !h2_pump(c)) {
 		rpc_conn_close(c);
 		return;
 	}
 	bool pending = buf_pending(&c->out) > 0;
-	if (c->closing && !pending) {
+	if (c->closing && !pending && !c->http_busy) {
 		rpc_conn_close(c);
 		return;
 	}
 	uint32_t ev = 0;
-	if (!pending && !c->closing && !c->http_busy)
+	if (!pending && !c->closing && (!c->http_busy || rpc_http1_want_read(c)))
 		ev |= EPOLLIN;
 	if (pending)
 		ev |= EPOLLOUT;
@@ -218,8 +227,10 @@ static void on_conn(struct ev_loop *loop, int fd, uint32_t events, void *data)
 		free(buf);
 		if (r < 0) {
 			if (c->kind == CONN_HTTP1 && r == -EPIPE && c->http_busy) {
-				/* The answer is still written once it is ready. */
+				/* The answer is still written once it is ready;
+				 * a body cut short is an error for the handler. */
 				c->closing = true;
+				rpc_http1_eof(c);
 			} else {
 				rpc_conn_close(c);
 				return;
@@ -346,11 +357,28 @@ void rpc_server_set_fallback(struct rpc_server *srv, rpc_handler_fn fn, void *da
 	srv->fallback.data = data;
 }
 
-void rpc_server_add_http(struct rpc_server *srv, const char *path, rpc_http_fn fn, void *data)
+static void add_route(struct rpc_server *srv, const char *path, rpc_http_fn fn,
+		      rpc_http_stream_fn stream, void *data)
 {
 	srv->routes = xreallocarray(srv->routes, srv->nroutes + 1, sizeof(*srv->routes));
-	srv->routes[srv->nroutes++] =
-	    (struct rpc_http_route){ xstrdup(path), str_has_suffix(path, "/"), fn, data };
+	srv->routes[srv->nroutes++] = (struct rpc_http_route){
+		.path = xstrdup(path),
+		.prefix = str_has_suffix(path, "/"),
+		.fn = fn,
+		.stream = stream,
+		.data = data,
+	};
+}
+
+void rpc_server_add_http(struct rpc_server *srv, const char *path, rpc_http_fn fn, void *data)
+{
+	add_route(srv, path, fn, NULL, data);
+}
+
+void rpc_server_add_http_stream(struct rpc_server *srv, const char *path, rpc_http_stream_fn fn,
+				void *data)
+{
+	add_route(srv, path, NULL, fn, data);
 }
 
 void rpc_server_set_limits(struct rpc_server *srv, size_t max_recv, size_t max_send)
