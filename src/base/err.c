@@ -8,6 +8,9 @@
 #include "base/mem.h"
 
 static int err_vset(struct err *err, int code, int with_errno, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static int err_vset(struct err *err, int code, int with_errno, const char *fmt, va_list ap)
 {
 	if (!err)
 		return code;

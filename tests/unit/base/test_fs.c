@@ -204,6 +204,7 @@ static void test_rm_rf(void **state)
 	put("tree/a/b/c/f2", "2");
 	put("keep", "k");
 	cleanup_close int kd = fs_mkdir_p_at(tmpfd, "keepdir", 0755, &err);
+	assert_true(kd >= 0);
 	put("keepdir/inner", "i");
 	cleanup_free char *keepdir = xasprintf("%s/keepdir", tmp);
 	cleanup_free char *keep = xasprintf("%s/keep", tmp);

@@ -135,6 +135,7 @@ static void test_endpoints(void **state)
 	cleanup_free char *msg = NULL;
 	cleanup_free char *got = endpoints(r, "evil.io/x", &rc, &msg);
 	assert_int_equal(rc, -EACCES);
+	assert_string_equal(got, "");
 	assert_string_equal(msg, "registry evil.io is blocked in registries.conf");
 }
 
@@ -185,6 +186,7 @@ static void test_short_names(void **state)
 	assert_non_null(strstr(e, "no unqualified-search-registries"));
 	cleanup_free char *q = candidates(r, "quay.io/x", &rc);
 	assert_int_equal(rc, -EINVAL);
+	assert_string_equal(q, "'quay.io/x' is not a short name");
 }
 
 static void test_dropins(void **state)
