@@ -1,5 +1,6 @@
 /* SQLite connection, pragmas, migrations. */
 #include "db/db.h"
+#include "db/image.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@ static const struct db_migration migrations[] = {
 	{ 1, "schema_version and meta",
 	  "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
 	  "INSERT OR IGNORE INTO meta(key, value) VALUES ('created', strftime('%Y-%m-%dT%H:%M:%SZ','now'));" },
+	{ 2, "images, tags, layers, image_layers", DB_IMAGE_SCHEMA },
 };
 
 int db_schema_latest(void)
