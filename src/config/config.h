@@ -27,10 +27,13 @@ struct config {
 	char *stream_address;	/* --stream-address, default 127.0.0.1 */
 	unsigned stream_port;	/* --stream-port, default 0 (an ephemeral port) */
 	uint64_t pull_progress_timeout_s; /* --pull-progress-timeout, seconds, default 0 = off */
-	uint64_t max_recv_msg_size;	  /* default 16 MiB */
-	uint64_t max_send_msg_size;	  /* default 80 MiB */
-	unsigned workers;		  /* rpc worker threads, default 16 */
-	unsigned shutdown_grace_s;	  /* in-flight calls get this long on SIGTERM, default 3 */
+	char *global_auth_file; /* --global-auth-file, default /run/containers/0/auth.json */
+	unsigned max_parallel_downloads; /* layers downloaded at once per pull, default 6 */
+	char **pinned_images;		 /* names or globs reported as pinned, default none */
+	uint64_t max_recv_msg_size;	 /* default 16 MiB */
+	uint64_t max_send_msg_size;	 /* default 80 MiB */
+	unsigned workers;		 /* rpc worker threads, default 16 */
+	unsigned shutdown_grace_s;	 /* in-flight calls get this long on SIGTERM, default 3 */
 	bool enable_debug_rpc; /* registers /ocid.debug.Debug/Sleep for tests, default false */
 	char **flags;	       /* copy of the flags given to config_load (for config_reload) */
 };
