@@ -38,6 +38,12 @@ int ocic_usage_error(const struct ocic_cmd *cmd, const char *fmt, ...)
 void ocic_cmd_help(const struct ocic_cmd *cmd)
 {
 	printf("Usage: ocic [GLOBAL FLAGS] %s %s\n\n%s\n\n", cmd->name, cmd->usage, cmd->summary);
+	if (cmd->group) {
+		printf("Commands:\n");
+		for (const struct ocic_sub *const *s = cmd->group->subs; *s; s++)
+			printf("  %-8s %s\n", (*s)->name, (*s)->summary);
+		printf("\n'ocic %s COMMAND --help' shows the flags of one command.\n\n", cmd->name);
+	}
 	printf("Global flags: --socket PATH, -o/--output table|json, --timeout DURATION.\n");
 }
 
@@ -133,7 +139,11 @@ int ocic_parse(int argc, char **argv, const struct ocic_cmd *cmd, const char *sh
 		r = global_opt(cmd, opt, optarg);
 		if (r < 0)
 			return -1;
-		if (r == 0 && (!on_opt || on_opt(opt, optarg) < 0))
+		if (r == 0)
+			r = on_opt ? on_opt(opt, optarg) : -1;
+		if (r == -2)
+			return -1;
+		if (r < 0)
 			return ocic_usage_error(cmd, "bad option '%s'", argv[optind - 1]), -1;
 	}
 	return optind;

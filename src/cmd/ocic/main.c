@@ -13,8 +13,7 @@ enum ocic_output arg_output = OCIC_OUTPUT_TABLE;
 uint64_t arg_timeout_ms = DEFAULT_TIMEOUT_MS;
 
 static const struct ocic_cmd *const commands[] = {
-	&ocic_cmd_version,
-	&ocic_cmd_info,
+	&ocic_cmd_version, &ocic_cmd_info, &ocic_cmd_pod, &ocic_cmd_ctr, &ocic_cmd_image,
 };
 
 static void help(FILE *f)
@@ -64,7 +63,10 @@ int main(int argc, char **argv)
 	cmd = find_command(argv[first]);
 	if (!cmd)
 		return ocic_usage_error(NULL, "unknown command '%s'", argv[first]);
-	r = cmd->run(argc - first, argv + first);
+	if (cmd->group)
+		r = ocic_group_run(cmd, argc - first, argv + first);
+	else
+		r = cmd->run(argc - first, argv + first);
 	ocic_disconnect();
 	return r;
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -35,21 +36,137 @@ extern const char *arg_socket;
 extern enum ocic_output arg_output;
 extern uint64_t arg_timeout_ms;
 
+struct ocic_group;
+
 /** A command: `run` gets argv with argv[0] the command's name and returns an
- *  exit code. `usage` is the text after "ocic <name> " in help output. */
+ *  exit code. `usage` is the text after "ocic <name> " in help output. A
+ *  command group (pod, ctr, image) sets `group` instead of `run`. */
 struct ocic_cmd {
 	const char *name;
 	const char *usage;
 	const char *summary;
 	int (*run)(int argc, char **argv);
+	const struct ocic_group *group;
 };
 
 extern const struct ocic_cmd ocic_cmd_version;
 extern const struct ocic_cmd ocic_cmd_info;
+extern const struct ocic_cmd ocic_cmd_pod;
+extern const struct ocic_cmd ocic_cmd_ctr;
+extern const struct ocic_cmd ocic_cmd_image;
+
+/* ---- Sub-commands ("ocic pod create ..."), described by tables (group.c) ---- */
+
+enum ocic_opt_kind {
+	OCIC_OPT_STR,  /* --name VALUE, at most once */
+	OCIC_OPT_FLAG, /* --name */
+	OCIC_OPT_LIST, /* --name VALUE, repeatable */
+};
+
+#define OCIC_MAX_OPTS 8
+
+/** One flag of a sub-command; a table of them ends with a NULL name. */
+struct ocic_opt {
+	const char *name; /* long name, without "--" */
+	char short_name;  /* 0 when none */
+	enum ocic_opt_kind kind;
+	bool required;
+	const char *arg; /* the value's name in help ("ID") */
+	const char *help;
+};
+
+/** Parsed flags and operands of one sub-command run (borrowed from argv). */
+struct ocic_args {
+	const struct ocic_cmd *cmd; /* "ocic pod create", for usage errors */
+	const struct ocic_sub *sub;
+	const char *val[OCIC_MAX_OPTS];
+	bool set[OCIC_MAX_OPTS];
+	char **list[OCIC_MAX_OPTS];
+	char **operands; /* NULL-terminated */
+	int n_operands;
+};
+
+/** A sub-command that makes one CRI call. `request` fills the request as
+ *  protobuf JSON (decoded with pbjson into `req_desc`); it returns 0, or an
+ *  exit code after printing why. `check` (optional) inspects the reply
+ *  before printing (e.g. an absent image) and returns 0 or an exit code.
+ *  `table` prints the reply for humans; with -o json the reply is printed
+ *  by pbjson instead (verbose "info" values expanded when JSON). */
+struct ocic_sub {
+	const char *name;
+	const char *summary;
+	const struct ocic_opt *opts; /* NULL for none */
+	const char *operands;	     /* e.g. "REF", NULL for none */
+	int min_operands, max_operands;
+	const char *method; /* full method path */
+	const ProtobufCMessageDescriptor *req_desc, *resp_desc;
+	int (*request)(const struct ocic_args *a, json_t *req);
+	int (*check)(const struct ocic_args *a, const ProtobufCMessage *resp);
+	void (*table)(const struct ocic_args *a, const ProtobufCMessage *resp);
+};
+
+/** Designated initialisers of ocic_sub for CRI method `Method` of
+ *  `service` (OCIC_RUNTIME_SERVICE or OCIC_IMAGE_SERVICE) whose messages are
+ *  runtime.v1.<Method>Request/Response (`lower` is the snake_case name). */
+#define OCIC_CRI_METHOD(service, Method, lower)                                             \
+	.method = service #Method, .req_desc = &runtime__v1__##lower##_request__descriptor, \
+	.resp_desc = &runtime__v1__##lower##_response__descriptor
+
+struct ocic_group {
+	const struct ocic_sub *const *subs; /* NULL-terminated */
+};
+
+/** Run `cmd`'s group with argv[0] the group's name: pick the sub-command,
+ *  parse its flags (global flags too, operands anywhere, "--" ends flags),
+ *  build and send the request, print the reply. Returns an exit code. */
+int ocic_group_run(const struct ocic_cmd *cmd, int argc, char **argv);
+
+/** Value of STR flag `name` (NULL when not given). */
+const char *ocic_arg(const struct ocic_args *a, const char *name);
+/** Whether flag `name` was given. */
+bool ocic_arg_set(const struct ocic_args *a, const char *name);
+/** Values of LIST flag `name` (NULL-terminated; NULL when none). */
+char *const *ocic_arg_list(const struct ocic_args *a, const char *name);
+
+/** Read the JSON file `path` and check that it decodes as `desc` (pbjson);
+ *  on success *ret is the JSON (new reference). On failure prints
+ *  "ocic: PATH: reason" and returns OCIC_EXIT_FAIL. */
+int ocic_load_config(const char *path, const ProtobufCMessageDescriptor *desc, json_t **ret);
+
+/** A word a user types for a flag and the enum value name it stands for. */
+struct ocic_word {
+	const char *word;
+	const char *value;
+};
+
+/** The list filter of pods and containers as protobuf JSON: "id" from --id,
+ *  "state": {"state": V} from --state through `states` (NULL-terminated),
+ *  "label_selector" from --label KEY=VALUE flags. Bad values print a usage
+ *  error and return OCIC_EXIT_USAGE; *ret is a new object on success. */
+int ocic_filter_json(const struct ocic_args *a, const struct ocic_word *states, json_t **ret);
+
+/* ---- Output helpers (output.c) ---- */
+
+/** A table: column headers, rows of strings, printed with aligned columns. */
+struct ocic_table;
+struct ocic_table *ocic_table_new(const char *const *headers);
+/** Add a row of as many strings as headers (copied; NULL prints as ""). */
+void ocic_table_row(struct ocic_table *t, const char *const *cells);
+/** Print and free. */
+void ocic_table_print_free(struct ocic_table *t);
+
+/** RFC 3339 UTC time of `ns` nanoseconds since the epoch ("" for 0).
+ *  Writes into buf (>= 32 bytes) and returns it. */
+char *ocic_time_str(int64_t ns, char *buf, size_t size);
+/** "1.2MB"-style size (powers of 1000, as docker and crictl print). */
+char *ocic_size_str(uint64_t bytes, char *buf, size_t size);
+/** "k=v,k=v" of protobuf-c map entries (key and value strings). malloc'd. */
+char *ocic_map_str(size_t n, ProtobufCMessage *const *entries);
 
 /** Parse the flags of a command (argv[0] is its name): the global flags are
  *  accepted there too; others go to `on_opt` (may be NULL when the command
- *  has none), which returns < 0 for a usage error. Parsing stops at the
+ *  has none), which returns < 0 for a usage error (-2: already printed, else
+ *  "bad option" is printed). Parsing stops at the
  *  first operand. Returns the operand's index (argc when none), -1 after
  *  printing a usage error, or -2 for --help (the command's help is printed
  *  unless `cmd` is NULL, which is main's own parse). */
