@@ -1,0 +1,204 @@
+/* ocimon: the per-container monitor. Started by ocid (mon_spawn), it
+ * detaches so it outlives ocid, runs `<runtime> create`, reports the pid
+ * (or the runtime's error) over the sync fd, then logs the container's
+ * output, serves the ctl and attach sockets, and records the exit. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "ocimon.h"
+
+static struct ocimon_args arg_mon = { .sync_fd = -1, .timeout_ms = 60000 };
+
+static void usage(FILE *f)
+{
+	fputs("usage: ocimon --id ID --bundle DIR --runtime PATH --runtime-root DIR\n"
+	      "              --log-path FILE --exit-file FILE --ctl SOCK --attach SOCK\n"
+	      "              --pid-file FILE --sync-fd N [--timeout-ms N] [--tty] [--stdin]\n"
+	      "Normally started by ocid; see ocimon(8).\n",
+	      f);
+}
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "bundle", required_argument, NULL, 'b' },
+		{ "runtime", required_argument, NULL, 'r' },
+		{ "runtime-root", required_argument, NULL, 'R' },
+		{ "log-path", required_argument, NULL, 'l' },
+		{ "exit-file", required_argument, NULL, 'e' },
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "attach", required_argument, NULL, 'a' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "sync-fd", required_argument, NULL, 's' },
+		{ "timeout-ms", required_argument, NULL, 'T' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "stdin", no_argument, NULL, 'I' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct ocimon_args *a = &arg_mon;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			a->id = optarg;
+			break;
+		case 'b':
+			a->bundle = optarg;
+			break;
+		case 'r':
+			a->runtime = optarg;
+			break;
+		case 'R':
+			a->runtime_root = optarg;
+			break;
+		case 'l':
+			a->log_path = optarg;
+			break;
+		case 'e':
+			a->exit_path = optarg;
+			break;
+		case 'c':
+			a->ctl_path = optarg;
+			break;
+		case 'a':
+			a->attach_path = optarg;
+			break;
+		case 'p':
+			a->pid_file = optarg;
+			break;
+		case 's':
+			a->sync_fd = atoi(optarg);
+			break;
+		case 'T':
+			a->timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			a->tty = true;
+			break;
+		case 'I':
+			a->stdin_open = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind != argc || !a->id || !a->bundle || !a->runtime || !a->runtime_root ||
+	    !a->log_path || !a->exit_path || !a->ctl_path || !a->attach_path || !a->pid_file ||
+	    a->sync_fd < 0 || a->timeout_ms == 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* New session, double fork: the monitor is nobody's child but init's (or
+ * a subreaper's above ocid), so ocid can die or restart freely. The first
+ * process exits at once so mon_spawn reaps it without waiting. */
+static int detach(void)
+{
+	pid_t p = fork();
+	if (p < 0)
+		return -errno;
+	if (p > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -errno;
+	p = fork();
+	if (p < 0)
+		return -errno;
+	if (p > 0)
+		_exit(0);
+	return 0;
+}
+
+static void report(int fd, const struct mon_msg *m)
+{
+	uint8_t buf[MON_MSG_MAX_SIZE];
+	int n = mon_msg_encode(m, buf, sizeof(buf));
+	/* ocid may be gone (SIGPIPE is ignored): nothing to do about it. */
+	if (n > 0)
+		(void)fs_write_all(fd, buf, (size_t)n);
+	(void)close(fd);
+}
+
+static void report_error(int fd, const struct err *err)
+{
+	static struct mon_msg m = { .type = MON_MSG_SYNC_ERROR };
+	const char *s = err_str(err);
+	size_t len = strlen(s);
+	m.error.code = err->code < 0 ? err->code : -EIO;
+	m.error.len = (uint32_t)(len < MON_MSG_MAX_TEXT ? len : MON_MSG_MAX_TEXT);
+	memcpy(m.error.text, s, m.error.len);
+	report(fd, &m);
+}
+
+/* Everything before the sync report: its failures go to ocid. */
+static int setup(struct ev_loop *loop, struct mon_log **log, int *ctl_fd, struct ocimon_attach *at,
+		 struct ocimon_create *c, struct err *err)
+{
+	int r = mon_log_open(arg_mon.log_path, log, err);
+	if (r >= 0)
+		r = *ctl_fd = ocimon_listen_seqpacket(arg_mon.ctl_path, err);
+	if (r >= 0)
+		r = ocimon_attach_listen(at, loop, arg_mon.attach_path, err);
+	if (r >= 0)
+		r = ocimon_runtime_create(&arg_mon, c, err);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	if (parse_args(argc, argv) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGHUP, SIG_IGN);
+	(void)signal(SIGINT, SIG_IGN);
+	cleanup_err struct err err = ERR_INIT;
+	int r = detach();
+	if (r >= 0 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		r = -errno;
+	if (r < 0) {
+		err_set(&err, r, "ocimon: detach");
+		report_error(arg_mon.sync_fd, &err);
+		return 1;
+	}
+	cleanup(ev_loop_free) struct ev_loop *loop = NULL;
+	cleanup(mon_log_free) struct mon_log *log = NULL;
+	cleanup_close int ctl_fd = -1;
+	struct ocimon_attach at = { .listen_fd = -1 };
+	struct ocimon_create c = { .in_fd = -1 };
+	r = ev_loop_new(&loop, &err);
+	if (r >= 0)
+		r = setup(loop, &log, &ctl_fd, &at, &c, &err);
+	if (r < 0) {
+		report_error(arg_mon.sync_fd, &err);
+		if (ctl_fd >= 0)
+			(void)unlink(arg_mon.ctl_path);
+		if (at.listen_fd >= 0)
+			(void)unlink(arg_mon.attach_path);
+		return 1;
+	}
+	struct mon_msg *m = xcalloc(1, sizeof(*m));
+	m->type = MON_MSG_SYNC_PID;
+	m->sync.pid = c.pid;
+	m->sync.mon_pid = getpid();
+	report(arg_mon.sync_fd, m);
+	free(m);
+	r = ocimon_run(&arg_mon, &c, log, ctl_fd, &at, &err);
+	if (r < 0) {
+		/* Nobody reads our stderr (it is /dev/null under ocid); the
+		 * missing exit file is what ocid sees. */
+		log_error("monitor failed", "id=%s error=%s", arg_mon.id, log_q(err_str(&err)));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,244 @@
+/* `<runtime> create`: the container's stdio pipes (or console socket), the
+ * runtime's error text, the pid file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "ocimon.h"
+
+struct child_fds {
+	int in, out, err;
+};
+
+/* Between fork and exec: async-signal-safe calls only. */
+__attribute__((noreturn)) static void exec_runtime(char **argv, struct child_fds f)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)signal(SIGPIPE, SIG_DFL);
+	int in = fcntl(f.in, F_DUPFD, 10), out = fcntl(f.out, F_DUPFD, 10);
+	int er = fcntl(f.err, F_DUPFD, 10);
+	if (in < 0 || out < 0 || er < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)
+		_exit(126);
+	(void)close_range(3, ~0u, 0);
+	execv(argv[0], argv);
+	static const char msg[] = "ocimon: cannot execute the OCI runtime\n";
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(127);
+}
+
+/* Wait for the runtime to exit within the timeout; kill it after. Returns
+ * its wait status, or -ETIMEDOUT. */
+static int wait_runtime(pid_t pid, unsigned timeout_ms)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		int r;
+		do
+			r = poll(&p, 1, (int)timeout_ms);
+		while (r < 0 && errno == EINTR);
+		(void)close(pidfd);
+		if (r == 0) {
+			(void)kill(pid, SIGKILL);
+			(void)waitpid(pid, NULL, 0);
+			return -ETIMEDOUT;
+		}
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return st;
+}
+
+/* Whatever the runtime wrote to stderr (non-blocking, bounded). */
+static void read_errors(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	(void)fs_fd_set_nonblock(fd, true);
+	while (len + 1 < size) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+}
+
+static int read_pid_file(const char *path, pid_t *ret, struct err *err)
+{
+	cleanup_free char *s = NULL;
+	size_t len = 0;
+	int r = fs_read_file(AT_FDCWD, path, 32, &s, &len, err);
+	if (r < 0)
+		return r;
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+	if (end == s || v <= 0 || v > INT32_MAX)
+		return err_msg(err, -EBADMSG, "pid file '%s': no pid", path);
+	*ret = (pid_t)v;
+	return 0;
+}
+
+/* The console socket: a listening unix socket whose path runc connects to. */
+static int console_listen(const char *ctl_path, char *path, size_t size, struct err *err)
+{
+	const char *slash = strrchr(ctl_path, '/');
+	int dl = slash ? (int)(slash - ctl_path) : 1;
+	snprintf(path, size, "%.*s/console.sock", dl, slash ? ctl_path : ".");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_msg(err, -ENAMETOOLONG, "console socket path '%s' too long", path);
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(err, -errno, "socket");
+	(void)unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		int r = err_set(err, -errno, "console socket '%s'", path);
+		(void)close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Receive the pty master runc sent to the console socket. */
+static int console_receive(int lfd, struct err *err)
+{
+	cleanup_close int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (c < 0)
+		return err_set(err, -errno, "runtime did not connect to the console socket");
+	char data[256];
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+	if (recvmsg(c, &mh, MSG_CMSG_CLOEXEC) < 0)
+		return err_set(err, -errno, "receive the terminal from the runtime");
+	struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+	if (!h || h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS ||
+	    h->cmsg_len != CMSG_LEN(sizeof(int)))
+		return err_msg(err, -EBADMSG, "runtime sent no terminal");
+	int fd;
+	memcpy(&fd, CMSG_DATA(h), sizeof(fd));
+	return fd;
+}
+
+static void close_pair(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			(void)close(p[i]);
+}
+
+/* Pipes: [0] stdin, [1] stdout, [2] stderr; { read, write } each. */
+static int make_pipes(const struct ocimon_args *a, int p[3][2], struct err *err)
+{
+	for (int i = 0; i < 3; i++) {
+		if (i == 0 && (!a->stdin_open || a->tty))
+			continue;
+		if (i == 1 && a->tty)
+			continue;
+		if (pipe2(p[i], O_CLOEXEC) < 0)
+			return err_set(err, -errno, "pipe");
+	}
+	return 0;
+}
+
+static int spawn_runtime(const struct ocimon_args *a, const char *console, int p[3][2],
+			 struct err *err)
+{
+	char *argv[16];
+	size_t n = 0;
+	argv[n++] = (char *)a->runtime;
+	argv[n++] = (char *)"--root";
+	argv[n++] = (char *)a->runtime_root;
+	argv[n++] = (char *)"create";
+	argv[n++] = (char *)"--bundle";
+	argv[n++] = (char *)a->bundle;
+	argv[n++] = (char *)"--pid-file";
+	argv[n++] = (char *)a->pid_file;
+	if (console) {
+		argv[n++] = (char *)"--console-socket";
+		argv[n++] = (char *)console;
+	}
+	argv[n++] = (char *)a->id;
+	argv[n] = NULL;
+	cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return err_set(err, -errno, "open /dev/null");
+	struct child_fds f = { .in = p[0][0] >= 0 ? p[0][0] : devnull,
+			       .out = p[1][1] >= 0 ? p[1][1] : p[2][1],
+			       .err = p[2][1] };
+	pid_t pid = fork();
+	if (pid < 0)
+		return err_set(err, -errno, "fork");
+	if (pid == 0)
+		exec_runtime(argv, f);
+	return pid;
+}
+
+int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret, struct err *err)
+{
+	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	char console[4200] = "";
+	cleanup_close int lfd = -1;
+	int r = make_pipes(a, p, err);
+	if (r >= 0 && a->tty) {
+		lfd = console_listen(a->ctl_path, console, sizeof(console), err);
+		r = lfd;
+	}
+	pid_t pid = r < 0 ? r : spawn_runtime(a, a->tty ? console : NULL, p, err);
+	/* Our copies of the child's ends go; the container holds its own. */
+	for (int i = 0; i < 3; i++) {
+		int *child_end = &p[i][i == 0 ? 0 : 1];
+		if (*child_end >= 0)
+			(void)close(*child_end);
+		*child_end = -1;
+	}
+	r = pid < 0 ? pid : wait_runtime(pid, a->timeout_ms);
+	if (r == -ETIMEDOUT)
+		r = err_msg(err, r, "%s create: no answer within %u ms", a->runtime, a->timeout_ms);
+	else if (r >= 0 && !(WIFEXITED(r) && WEXITSTATUS(r) == 0)) {
+		char text[MON_MSG_MAX_TEXT + 1];
+		read_errors(p[2][0], text, sizeof(text));
+		r = err_msg(err, -EIO, "%s", text[0] ? text : "runtime create failed");
+	} else if (r >= 0) {
+		r = read_pid_file(a->pid_file, &ret->pid, err);
+	}
+	if (r >= 0 && a->tty) {
+		int m = console_receive(lfd, err);
+		r = m;
+		ret->out_fd[0] = m;
+		ret->out_fd[1] = -1;
+		ret->in_fd = m < 0 ? -1 : fcntl(m, F_DUPFD_CLOEXEC, 3);
+		close_pair(p[2]);
+	} else if (r >= 0) {
+		ret->out_fd[0] = p[1][0];
+		ret->out_fd[1] = p[2][0];
+		ret->in_fd = p[0][1];
+	}
+	if (console[0])
+		(void)unlink(console);
+	if (r < 0) {
+		for (int i = 0; i < 3; i++)
+			close_pair(p[i]);
+		return r;
+	}
+	ret->tty = a->tty;
+	return 0;
+}

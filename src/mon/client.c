@@ -1,0 +1,216 @@
+/* The ocid side of the monitor protocol: spawn ocimon and wait for its
+ * sync report; send requests over its ctl socket. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "mon/mon.h"
+
+#define SYNC_FD 3
+#define CTL_TIMEOUT_S 5
+#define DEFAULT_TIMEOUT_MS 60000u
+/* Grace on top of the runtime timeout ocimon enforces itself. */
+#define SPAWN_GRACE_MS 5000
+
+static char **build_argv(const struct mon_spawn_args *a)
+{
+	unsigned timeout = a->timeout_ms ? a->timeout_ms : DEFAULT_TIMEOUT_MS;
+	cleanup_free char *pid_file =
+	    a->pid_file ? xstrdup(a->pid_file) : xasprintf("%s/pidfile", a->bundle);
+	char **v = xcalloc(32, sizeof(char *));
+	size_t n = 0;
+	v[n++] = xstrdup(a->ocimon);
+	const char *const pairs[][2] = {
+		{ "--id", a->id },
+		{ "--bundle", a->bundle },
+		{ "--runtime", a->runtime },
+		{ "--runtime-root", a->runtime_root },
+		{ "--log-path", a->log_path },
+		{ "--exit-file", a->exit_path },
+		{ "--ctl", a->ctl_path },
+		{ "--attach", a->attach_path },
+		{ "--pid-file", pid_file },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(pairs); i++) {
+		v[n++] = xstrdup(pairs[i][0]);
+		v[n++] = xstrdup(pairs[i][1]);
+	}
+	v[n++] = xasprintf("--sync-fd=%d", SYNC_FD);
+	v[n++] = xasprintf("--timeout-ms=%u", timeout);
+	if (a->tty)
+		v[n++] = xstrdup("--tty");
+	if (a->stdin_open)
+		v[n++] = xstrdup("--stdin");
+	v[n] = NULL;
+	return v;
+}
+
+/* In the child between fork and exec: async-signal-safe calls only. */
+__attribute__((noreturn)) static void exec_child(char **argv, int sync_w, int devnull)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Move both fds above the ones we are about to fill. */
+	int s = fcntl(sync_w, F_DUPFD, 10);
+	int d = fcntl(devnull, F_DUPFD, 10);
+	if (s < 0 || d < 0 || dup2(d, 0) < 0 || dup2(d, 1) < 0 || dup2(d, 2) < 0 ||
+	    dup2(s, SYNC_FD) < 0)
+		_exit(126);
+	(void)close_range(SYNC_FD + 1, ~0u, 0);
+	execv(argv[0], argv);
+	struct mon_msg m = { .type = MON_MSG_SYNC_ERROR };
+	m.error.code = -errno;
+	static const char text[] = "exec ocimon";
+	memcpy(m.error.text, text, sizeof(text) - 1);
+	m.error.len = sizeof(text) - 1;
+	uint8_t buf[64];
+	int n = mon_msg_encode(&m, buf, sizeof(buf));
+	if (n > 0)
+		(void)!write(SYNC_FD, buf, (size_t)n);
+	_exit(127);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read one message from the sync pipe within `timeout_ms`. */
+static int read_sync(int fd, unsigned timeout_ms, struct mon_msg *m, struct err *err)
+{
+	uint8_t buf[MON_MSG_MAX_SIZE];
+	size_t len = 0;
+	int64_t deadline = mono_ms() + timeout_ms;
+	for (;;) {
+		int r = mon_msg_decode(buf, len, m);
+		if (r >= 0)
+			return 0;
+		if (r != -EAGAIN)
+			return err_msg(err, -EPROTO, "ocimon sync report: malformed (%s)",
+				       strerror(-r));
+		int64_t left = deadline - mono_ms();
+		if (left <= 0)
+			return err_msg(err, -ETIMEDOUT, "ocimon did not report within %u ms",
+				       timeout_ms);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		r = poll(&p, 1, (int)left);
+		if (r < 0 && errno != EINTR)
+			return err_set(err, -errno, "poll ocimon sync pipe");
+		if (r <= 0)
+			continue;
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno != EINTR)
+			return err_set(err, -errno, "read ocimon sync pipe");
+		if (n == 0)
+			return err_msg(err, -EIO, "ocimon exited without reporting");
+		if (n > 0)
+			len += (size_t)n;
+	}
+}
+
+int mon_spawn(const struct mon_spawn_args *a, pid_t *ret_pid, pid_t *ret_mon_pid, struct err *err)
+{
+	if (!a->ocimon || !a->id || !a->bundle || !a->runtime || !a->runtime_root || !a->log_path ||
+	    !a->exit_path || !a->ctl_path || !a->attach_path)
+		return err_msg(err, -EINVAL, "spawn monitor: missing argument");
+	cleanup(strv_free) char **argv = build_argv(a);
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return err_set(err, -errno, "sync pipe");
+	cleanup_close int sync_r = pfd[0];
+	cleanup_close int sync_w = pfd[1];
+	cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return err_set(err, -errno, "open /dev/null");
+	pid_t pid = fork();
+	if (pid < 0)
+		return err_set(err, -errno, "fork ocimon");
+	if (pid == 0)
+		exec_child(argv, sync_w, devnull);
+	(void)close(TAKE_FD(sync_w));
+	/* ocimon's first process forks and exits at once; reap it. ECHILD
+	 * means a SIGCHLD handler elsewhere got it first, which is fine. */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	unsigned timeout = (a->timeout_ms ? a->timeout_ms : DEFAULT_TIMEOUT_MS) + SPAWN_GRACE_MS;
+	struct mon_msg *m = xmalloc(sizeof(*m));
+	int r = read_sync(sync_r, timeout, m, err);
+	if (r >= 0 && m->type == MON_MSG_SYNC_ERROR) {
+		/* The runtime's stderr is the message; trim its final newline. */
+		while (m->error.len > 0 && m->error.text[m->error.len - 1] == '\n')
+			m->error.text[--m->error.len] = '\0';
+		r = err_msg(err, m->error.code, "%s: %s", m->error.text, strerror(-m->error.code));
+	} else if (r >= 0 && m->type != MON_MSG_SYNC_PID) {
+		r = err_msg(err, -EPROTO, "ocimon sync report: unexpected message type %d",
+			    (int)m->type);
+	} else if (r >= 0) {
+		*ret_pid = m->sync.pid;
+		if (ret_mon_pid)
+			*ret_mon_pid = m->sync.mon_pid;
+	}
+	free(m);
+	return r;
+}
+
+int mon_ctl_request(const char *ctl_path, const struct mon_msg *req, struct err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(ctl_path) >= sizeof(sa.sun_path))
+		return err_msg(err, -ENAMETOOLONG, "ctl socket path '%s' too long", ctl_path);
+	strcpy(sa.sun_path, ctl_path);
+	cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(err, -errno, "socket");
+	struct timeval tv = { .tv_sec = CTL_TIMEOUT_S };
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return err_set(err, -errno, "connect to monitor '%s'", ctl_path);
+	uint8_t buf[MON_MSG_MAX_SIZE];
+	int n = mon_msg_encode(req, buf, sizeof(buf));
+	if (n < 0)
+		return err_msg(err, n, "encode monitor request");
+	if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+		return err_set(err, -errno, "send to monitor '%s'", ctl_path);
+	ssize_t got = recv(fd, buf, sizeof(buf), 0);
+	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return err_msg(err, -ETIMEDOUT, "monitor '%s' did not answer", ctl_path);
+	if (got < 0)
+		return err_set(err, -errno, "receive from monitor '%s'", ctl_path);
+	struct mon_msg *rep = xmalloc(sizeof(*rep));
+	int r = mon_msg_decode(buf, (size_t)got, rep);
+	if (r >= 0 && rep->type != MON_MSG_REPLY)
+		r = -EBADMSG;
+	if (r < 0)
+		r = err_msg(err, -EPROTO, "monitor '%s': bad reply", ctl_path);
+	else if (rep->status < 0)
+		r = err_msg(err, rep->status, "monitor '%s': %s", ctl_path, strerror(-rep->status));
+	free(rep);
+	return r;
+}
+
+int mon_reopen_log(const char *ctl_path, struct err *err)
+{
+	struct mon_msg m = { .type = MON_MSG_REOPEN_LOG };
+	return mon_ctl_request(ctl_path, &m, err);
+}
+
+int mon_resize(const char *ctl_path, unsigned width, unsigned height, struct err *err)
+{
+	if (width == 0 || height == 0 || width > UINT16_MAX || height > UINT16_MAX)
+		return err_msg(err, -EINVAL, "terminal size %ux%u out of range", width, height);
+	struct mon_msg m = { .type = MON_MSG_RESIZE };
+	m.resize.width = (uint16_t)width;
+	m.resize.height = (uint16_t)height;
+	return mon_ctl_request(ctl_path, &m, err);
+}
