@@ -91,7 +91,10 @@ static int start_worker(struct ev_pool *pool)
 int ev_pool_submit(struct ev_pool *pool, ev_work_fn fn, void *data)
 {
 	pthread_mutex_lock(&pool->mu);
-	if (pool->stopping || pool->queued >= pool->max_queue) {
+	/* Full means every worker busy and max_queue jobs waiting. Counting
+	 * only `queued` would refuse a burst into an idle pool, whose jobs sit
+	 * queued until the workers just started pick them up. */
+	if (pool->stopping || pool->queued + pool->running >= pool->max_threads + pool->max_queue) {
 		pthread_mutex_unlock(&pool->mu);
 		return -EAGAIN;
 	}
