@@ -1,8 +1,15 @@
-/* oci: OCI runtime-spec generation and runtime CLI calls. For now only the
- * host's cgroup driver detection. */
+/* oci: OCI runtime-spec generation (config.json from plain structs), host
+ * facts that bound it (capabilities, oom_score_adj, rlimits, mount
+ * propagation), users from the rootfs, and the host's cgroup driver. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/err.h"
 
 enum oci_cgroup_driver { OCI_CGROUP_CGROUPFS, OCI_CGROUP_SYSTEMD };
 
@@ -17,3 +24,296 @@ const char *oci_cgroup_driver_name(enum oci_cgroup_driver d);
 /** Pure part of the detection, for tests: `run_systemd_exists` and the
  *  contents of /proc/1/comm (may end in '\n', may be NULL). */
 enum oci_cgroup_driver oci_cgroup_driver_decide(bool run_systemd_exists, const char *pid1_comm);
+
+/* ------------------------------------------------------------------------
+ * Container spec: plain structs describing one container request, and a
+ * builder that turns them into an OCI runtime-spec config.json (jansson).
+ * Every pointer in these structs is borrowed; string vectors are
+ * NULL-terminated and may be NULL. Nothing here knows about protobuf.
+ * ---------------------------------------------------------------------- */
+
+/* How a namespace is set up. The values match CRI's NamespaceMode. */
+enum oci_ns_mode {
+	OCI_NS_POD = 0,	      /* join `path` (the pod's pinned namespace) */
+	OCI_NS_CONTAINER = 1, /* a new namespace of the container's own */
+	OCI_NS_NODE = 2,      /* the host's: no namespace entry at all */
+	OCI_NS_TARGET = 3,    /* join `path` (another container's namespace) */
+};
+
+struct oci_ns {
+	enum oci_ns_mode mode;
+	const char *path; /* required for POD and TARGET */
+};
+
+struct oci_namespaces {
+	struct oci_ns pid, net, ipc, uts;
+	bool cgroup; /* a new cgroup namespace (cgroup v2 hosts) */
+};
+
+/* Mount propagation. The values match CRI's MountPropagation. */
+enum oci_propagation {
+	OCI_PROPAGATION_PRIVATE = 0,	       /* rprivate */
+	OCI_PROPAGATION_HOST_TO_CONTAINER = 1, /* rslave: host mount must be shared or slave */
+	OCI_PROPAGATION_BIDIRECTIONAL = 2,     /* rshared: host mount must be shared */
+};
+
+/* A CRI mount. `host_path` is created as a directory when missing. */
+struct oci_mount {
+	const char *container_path; /* absolute */
+	const char *host_path;	    /* absolute */
+	bool readonly;
+	enum oci_propagation propagation;
+};
+
+/* A CRI device: host_path may be a device node or a directory of them. */
+struct oci_device {
+	const char *container_path;
+	const char *host_path;
+	const char *permissions; /* subset of "rwm"; NULL or "" = "rwm" */
+};
+
+struct oci_kv {
+	const char *key;
+	const char *value;
+};
+
+struct oci_hugepage_limit {
+	const char *page_size; /* "2MB", "1GB" */
+	uint64_t limit;	       /* bytes */
+};
+
+/* Resources; 0 (or NULL) means "not set" for every field, as in CRI. */
+struct oci_resources {
+	int64_t cpu_period; /* us */
+	int64_t cpu_quota;  /* us */
+	int64_t cpu_shares;
+	int64_t memory_limit_in_bytes;
+	int64_t memory_swap_limit_in_bytes; /* memory + swap; see oci_spec_build */
+	const char *cpuset_cpus;
+	const char *cpuset_mems;
+	const struct oci_hugepage_limit *hugepages;
+	size_t n_hugepages;
+	const struct oci_kv *unified; /* cgroup v2 files, e.g. memory.high */
+	size_t n_unified;
+	int64_t pids_limit; /* > 0 sets pids.max; -1 = unlimited */
+	int64_t oom_score_adj;
+};
+
+enum oci_seccomp_kind {
+	OCI_SECCOMP_UNCONFINED = 0,
+	OCI_SECCOMP_RUNTIME_DEFAULT = 1, /* the built-in profile (oci_seccomp_default) */
+	OCI_SECCOMP_LOCALHOST = 2,	 /* an OCI/Docker-format JSON profile on the host */
+};
+
+struct oci_seccomp {
+	enum oci_seccomp_kind kind;
+	const char *localhost_path; /* absolute host path, for OCI_SECCOMP_LOCALHOST */
+};
+
+/* What to do with the image config's VOLUMEs not covered by a CRI mount. */
+enum oci_volumes_mode {
+	OCI_VOLUMES_MKDIR = 0,	/* create the directory inside the rootfs */
+	OCI_VOLUMES_IGNORE = 1, /* do nothing */
+};
+
+/* The parts of an image config the spec needs. */
+struct oci_image_spec {
+	char *const *entrypoint;
+	char *const *cmd;
+	char *const *env; /* "KEY=value" */
+	char *const *volumes;
+	const char *working_dir; /* NULL or "" = unset */
+	const char *user;	 /* "", "name", "uid", "name:group", "uid:gid" */
+};
+
+/* Host files of the pod, bind-mounted into each container. NULL = none. */
+struct oci_pod_files {
+	const char *hosts;	 /* -> /etc/hosts */
+	const char *resolv_conf; /* -> /etc/resolv.conf */
+	const char *hostname;	 /* -> /etc/hostname */
+	const char *shm;	 /* -> /dev/shm (else a private 64 MiB tmpfs) */
+};
+
+/* One container request: image config + CRI ContainerConfig + pod context. */
+struct oci_ctr_config {
+	const char *rootfs; /* host path of the mounted root filesystem */
+	struct oci_image_spec image;
+
+	char *const *command; /* CRI command (overrides image Entrypoint) */
+	char *const *args;    /* CRI args (overrides image Cmd) */
+	char *const *envs;    /* CRI envs "KEY=value"; win over the image's */
+	const char *working_dir;
+
+	bool has_run_as_user; /* CRI run_as_user set */
+	int64_t run_as_user;
+	const char *run_as_username; /* NULL or "" = unset */
+	bool has_run_as_group;	     /* CRI run_as_group set */
+	int64_t run_as_group;
+	const int64_t *supplemental_groups;
+	size_t n_supplemental_groups;
+
+	const struct oci_mount *mounts;
+	size_t n_mounts;
+	const struct oci_device *devices;
+	size_t n_devices;
+
+	bool privileged; /* every host capability, no masked paths, /sys rw, host devices */
+	bool no_new_privs;
+	bool readonly_rootfs;
+	bool tty;
+	bool stdin;
+	char *const *cap_add;	     /* "NET_ADMIN" or "CAP_NET_ADMIN" or "ALL" */
+	char *const *cap_drop;	     /* same */
+	char *const *masked_paths;   /* NULL = the defaults; empty vector = none */
+	char *const *readonly_paths; /* NULL = the defaults; empty vector = none */
+
+	struct oci_namespaces ns;
+	const char *cgroups_path; /* linux.cgroupsPath as the runtime wants it */
+	struct oci_resources resources;
+	const char *hostname;
+	struct oci_pod_files pod_files;
+	const struct oci_kv *sysctls; /* namespaced sysctls of the pod */
+	size_t n_sysctls;
+	const struct oci_kv *annotations;
+	size_t n_annotations;
+	struct oci_seccomp seccomp;
+	enum oci_volumes_mode volumes;
+};
+
+/* Facts about the host that bound what a spec may ask for. */
+struct oci_host {
+	uint64_t cap_bounding;	/* CapBnd of this process */
+	uint64_t cap_effective; /* CapEff of this process */
+	int oom_score_adj_min;	/* lowest oom_score_adj a container may get */
+	uint64_t nofile_hard;	/* RLIMIT_NOFILE hard limit of this process */
+	bool cgroup2;		/* unified hierarchy only */
+	bool swap_accounting;	/* memory+swap limits can be set */
+};
+
+/** Read the host facts: CapBnd/CapEff from /proc/self/status, the floor
+ *  for oom_score_adj (our own /proc/self/oom_score_adj unless we hold
+ *  CAP_SYS_RESOURCE, then -1000), RLIMIT_NOFILE, the cgroup layout and
+ *  whether swap accounting exists. -EIO/-errno with err when /proc is
+ *  unreadable. */
+int oci_host_probe(struct oci_host *ret, struct err *err);
+
+/** The default RLIMIT_NOFILE given to containers (capped by the host). */
+#define OCI_NOFILE_DEFAULT 1048576
+/** The PATH a container gets when neither the image nor CRI sets one. */
+#define OCI_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/** Build the OCI runtime-spec for `c` on host `h`. Side effects, all on
+ *  purpose: the working directory and image VOLUMEs are created inside
+ *  c->rootfs (openat2 RESOLVE_IN_ROOT, owned by the container user when
+ *  new); a CRI mount's missing host path is created as a directory.
+ *  Errors (-EINVAL unless said): no command at all, a relative or duplicate
+ *  container path, a propagation the host mount cannot give, an unknown
+ *  capability, RunAsGroup without RunAsUser/RunAsUsername, a user or group
+ *  the rootfs does not know, a POD/TARGET
+ *  namespace without a path, unified resources on a cgroup v1 host, a bad
+ *  device or seccomp profile; I/O errors as -errno. *ret is a new
+ *  reference. */
+int oci_spec_build(const struct oci_ctr_config *c, const struct oci_host *h, json_t **ret,
+		   struct err *err);
+
+/** Kubelet's rules for the process args: no CRI command and no CRI args →
+ *  image Entrypoint + Cmd; CRI command → command + CRI args (image Cmd
+ *  ignored); only CRI args → image Entrypoint + CRI args. -EINVAL when the
+ *  result is empty. *ret is a new vector (strv_free). */
+int oci_args_compose(char *const *img_entrypoint, char *const *img_cmd, char *const *command,
+		     char *const *args, char ***ret, struct err *err);
+
+/** Image env, then CRI envs replacing same-named entries in place (others
+ *  appended); PATH=OCI_DEFAULT_PATH added when missing. Never fails. */
+char **oci_env_merge(char *const *img_env, char *const *cri_envs);
+
+/* ---- users: /etc/passwd and /etc/group of the rootfs ---- */
+
+struct oci_passwd_ent {
+	char *name;
+	uint32_t uid;
+	uint32_t gid;
+	char *home;
+};
+
+struct oci_group_ent {
+	char *name;
+	uint32_t gid;
+	char **members; /* NULL-terminated */
+};
+
+/** Parse one passwd line "name:pw:uid:gid:gecos:home:shell" (no newline
+ *  needed, `len` bytes). -EINVAL for comments, blank, NIS (+/-) and
+ *  malformed lines. Free with oci_passwd_ent_done. */
+int oci_passwd_parse_line(const char *line, size_t len, struct oci_passwd_ent *ret);
+void oci_passwd_ent_done(struct oci_passwd_ent *e);
+/** Parse one group line "name:pw:gid:member,member". Like the above. */
+int oci_group_parse_line(const char *line, size_t len, struct oci_group_ent *ret);
+void oci_group_ent_done(struct oci_group_ent *e);
+
+/* A user spec "user[:group]" as in the image config's User. */
+struct oci_user_spec {
+	char *user;  /* never NULL; "" when empty */
+	char *group; /* NULL when no ':' */
+};
+
+/** Split "user[:group]". -EINVAL for an empty group after ':' or a group
+ *  without a user. Free with oci_user_spec_done. */
+int oci_user_spec_parse(const char *s, struct oci_user_spec *ret, struct err *err);
+void oci_user_spec_done(struct oci_user_spec *u);
+
+/* The resolved process user. */
+struct oci_user {
+	uint32_t uid;
+	uint32_t gid;
+	gid_t *groups; /* additional gids: primary first, then memberships, then CRI's */
+	size_t n_groups;
+	char *home; /* NULL when the user has no passwd entry */
+};
+
+/** Resolve the container user of `c` inside the rootfs open at `rootfd`:
+ *  CRI run_as_username, else run_as_user, else the image's User ("" =
+ *  root); run_as_group overrides the gid. /etc/passwd and /etc/group are
+ *  opened with RESOLVE_IN_ROOT, so symlinks cannot leave the rootfs.
+ *  -EINVAL (message names the user or group) when a name is unknown or
+ *  RunAsGroup comes without a user. Free with oci_user_done. */
+int oci_user_resolve(int rootfd, const struct oci_ctr_config *c, struct oci_user *ret,
+		     struct err *err);
+void oci_user_done(struct oci_user *u);
+
+/* ---- capabilities ---- */
+
+/** "CAP_CHOWN" for 0 ... NULL for a number this build has no name for. */
+const char *oci_cap_name(unsigned cap);
+/** Number of "CHOWN" / "CAP_CHOWN" (any case), or -EINVAL. */
+int oci_cap_from_name(const char *name);
+/** The capability mask for `c`: the defaults (or every bounding cap when
+ *  privileged), then CRI drop "ALL", add "ALL", adds, drops; always within
+ *  `bounding`. -EINVAL naming an unknown capability. */
+int oci_caps_compute(const struct oci_ctr_config *c, uint64_t bounding, uint64_t *ret,
+		     struct err *err);
+
+/* ---- mounts ---- */
+
+/** Propagation of mount `mnt_id` in a /proc/PID/mountinfo text: 2 shared,
+ *  1 slave (not shared), 0 private; -ENOENT when the id is not listed. */
+int oci_mountinfo_propagation(const char *mountinfo, uint64_t mnt_id);
+
+/** Check that the host mount holding `host_path` allows `p` (rshared needs
+ *  a shared mount, rslave a shared or slave one). -EINVAL naming the path
+ *  and the fix otherwise. */
+int oci_mount_check_propagation(const char *host_path, enum oci_propagation p, struct err *err);
+
+/** Create directory `path` (absolute or relative) inside the rootfs at
+ *  `rootfd`, every component resolved with RESOLVE_IN_ROOT; new
+ *  directories get mode 0755 and owner uid:gid. Returns 0; -ENOTDIR when
+ *  a component exists and is not a directory. */
+int oci_mkdir_in_root(int rootfd, const char *path, uid_t uid, gid_t gid, struct err *err);
+
+/* ---- seccomp ---- */
+
+/** The built-in RuntimeDefault profile as linux.seccomp: allow by default,
+ *  EPERM for syscalls that reach the kernel's global state (modules, kexec,
+ *  reboot, swap, clock, keyring, bpf, perf, ...); only names libseccomp
+ *  knows on this build are listed. New reference. */
+json_t *oci_seccomp_default(void);

@@ -1,0 +1,99 @@
+/* oci_spec_build: a whole config.json from one struct oci_ctr_config. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "oci/oci.h"
+#include "oci/oci_int.h"
+
+/* The working directory: CRI's, else the image's, else "/". A relative one
+ * is taken from the root, as runtimes do. */
+static char *working_dir(const struct oci_ctr_config *c)
+{
+	const char *w = !str_empty(c->working_dir)	   ? c->working_dir
+			: !str_empty(c->image.working_dir) ? c->image.working_dir
+							   : "/";
+	cleanup_free char *abs = w[0] == '/' ? xstrdup(w) : xasprintf("/%s", w);
+	char *clean = NULL;
+	if (fs_path_clean(abs, &clean) < 0)
+		return NULL;
+	return clean;
+}
+
+static json_t *annotations_json(const struct oci_ctr_config *c)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < c->n_annotations; i++)
+		if (c->annotations[i].key && c->annotations[i].value)
+			json_object_set_new(o, c->annotations[i].key,
+					    json_string(c->annotations[i].value));
+	return o;
+}
+
+/* Everything that needs the rootfs open: user, cwd, process, mounts. */
+static int build_in_root(const struct oci_ctr_config *c, const struct oci_host *h, int rootfd,
+			 json_t *spec, struct err *err)
+{
+	struct oci_user u;
+	int r = oci_user_resolve(rootfd, c, &u, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *cwd = working_dir(c);
+	json_t *proc = NULL, *mounts = NULL;
+	const char *rprop = NULL;
+	if (!cwd)
+		r = err_msg(err, -EINVAL, "working directory '%s' must not contain '..'",
+			    !str_empty(c->working_dir) ? c->working_dir : c->image.working_dir);
+	if (r >= 0)
+		r = oci_mkdir_in_root(rootfd, cwd, u.uid, u.gid, err);
+	if (r < 0)
+		err_wrap(err, "working directory");
+	if (r >= 0)
+		r = oci_process_build(c, h, &u, cwd, &proc, err);
+	if (r >= 0)
+		r = oci_mounts_build(c, rootfd, &u, &mounts, &rprop, err);
+	oci_user_done(&u);
+	if (r < 0) {
+		json_decref(proc);
+		return r;
+	}
+	json_object_set_new(spec, "process", proc);
+	json_object_set_new(spec, "mounts", mounts);
+	if (rprop)
+		json_object_set_new(json_object_get(spec, "linux"), "rootfsPropagation",
+				    json_string(rprop));
+	return 0;
+}
+
+int oci_spec_build(const struct oci_ctr_config *c, const struct oci_host *h, json_t **ret,
+		   struct err *err)
+{
+	if (str_empty(c->rootfs) || c->rootfs[0] != '/')
+		return err_msg(err, -EINVAL, "rootfs path '%s' must be absolute",
+			       c->rootfs ? c->rootfs : "");
+	uint64_t caps;
+	int r = oci_caps_compute(c, h->cap_bounding, &caps, err);
+	if (r < 0)
+		return r;
+	json_t *linux = NULL;
+	r = oci_linux_build(c, h, caps, &linux, err);
+	if (r < 0)
+		return r;
+	json_t *spec = json_pack("{s:s,s:{s:s,s:b},s:o,s:o}", "ociVersion", "1.0.2", "root", "path",
+				 c->rootfs, "readonly", c->readonly_rootfs, "linux", linux,
+				 "annotations", annotations_json(c));
+	if (!str_empty(c->hostname) && c->ns.uts.mode != OCI_NS_NODE)
+		json_object_set_new(spec, "hostname", json_string(c->hostname));
+	cleanup_close int rootfd = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		r = err_set(err, -errno, "open rootfs '%s'", c->rootfs);
+	else
+		r = build_in_root(c, h, rootfd, spec, err);
+	if (r < 0) {
+		json_decref(spec);
+		return r;
+	}
+	*ret = spec;
+	return 0;
+}

@@ -1,0 +1,644 @@
+/* Spec building from plain structs: kubelet's args rules, env merge,
+ * capabilities, oom_score_adj floor, rlimits, resources, namespaces,
+ * mounts (validation, host dirs, propagation), working dir, seccomp. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "oci/oci.h"
+
+static char tmp[64];
+static char root[96];
+
+static const struct oci_host host = {
+	.cap_bounding = 0x1fffeffffff, /* everything but CAP_SYS_RESOURCE (24) */
+	.cap_effective = 0x1fffeffffff,
+	.oom_score_adj_min = -500,
+	.nofile_hard = 20000,
+	.cgroup2 = false,
+	.swap_accounting = true,
+};
+
+static int setup(void **state)
+{
+	strcpy(tmp, "/tmp/ocid-spec-XXXXXX");
+	if (!mkdtemp(tmp))
+		return -1;
+	snprintf(root, sizeof(root), "%s/root", tmp);
+	return mkdir(root, 0755);
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *joined(char *const *v)
+{
+	return v ? strv_join(v, " ") : xstrdup("");
+}
+
+static void test_args_rules(void **state)
+{
+	char *ep[] = { "/ep", "-x", NULL }, *cmd[] = { "img-cmd", NULL };
+	char *ccmd[] = { "/cri", NULL }, *cargs[] = { "a1", "a2", NULL };
+	static const struct {
+		bool ep, cmd, ccmd, cargs;
+		const char *want;
+	} cases[] = {
+		{ true, true, false, false, "/ep -x img-cmd" }, /* nothing from CRI: image */
+		{ true, true, true, false, "/cri" },		/* command: image Cmd ignored */
+		{ true, true, true, true, "/cri a1 a2" },	/* command + args */
+		{ true, true, false, true, "/ep -x a1 a2" },	/* only args: image Entrypoint */
+		{ false, true, false, false, "img-cmd" },
+		{ false, true, false, true, "a1 a2" },
+		{ true, false, false, false, "/ep -x" },
+		{ false, false, true, true, "/cri a1 a2" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char **out = NULL;
+		struct err err = ERR_INIT;
+		assert_int_equal(oci_args_compose(cases[i].ep ? ep : NULL,
+						  cases[i].cmd ? cmd : NULL,
+						  cases[i].ccmd ? ccmd : NULL,
+						  cases[i].cargs ? cargs : NULL, &out, &err),
+				 0);
+		char *j = joined(out);
+		assert_string_equal(j, cases[i].want);
+		free(j);
+		strv_free(out);
+	}
+	char **out = NULL;
+	struct err err = ERR_INIT;
+	char *empty[] = { NULL };
+	assert_int_equal(oci_args_compose(NULL, empty, NULL, NULL, &out, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "no command"));
+	err_done(&err);
+}
+
+static void test_env_merge(void **state)
+{
+	char *img[] = { "PATH=/img/bin", "A=1", "B=2", "NOVAL", NULL };
+	char *cri[] = { "B=cri", "C=3", "A=", NULL };
+	char **e = oci_env_merge(img, cri);
+	char *j = joined(e);
+	assert_string_equal(j, "PATH=/img/bin A= B=cri NOVAL C=3");
+	free(j);
+	strv_free(e);
+	e = oci_env_merge(NULL, NULL);
+	assert_int_equal(strv_len(e), 1);
+	assert_string_equal(e[0], "PATH=" OCI_DEFAULT_PATH);
+	strv_free(e);
+	char *cri2[] = { "PATH=/cri", NULL };
+	e = oci_env_merge(img, cri2);
+	assert_string_equal(e[0], "PATH=/cri");
+	strv_free(e);
+}
+
+static uint64_t bit(int c)
+{
+	return UINT64_C(1) << c;
+}
+
+static void test_caps(void **state)
+{
+	struct err err = ERR_INIT;
+	uint64_t m;
+	struct oci_ctr_config c = { 0 };
+	assert_int_equal(oci_caps_compute(&c, ~UINT64_C(0), &m, &err), 0);
+	assert_int_equal(__builtin_popcountll(m), 9);
+	assert_true(m & bit(oci_cap_from_name("NET_BIND_SERVICE")));
+	assert_false(m & bit(oci_cap_from_name("NET_RAW")));
+
+	char *add[] = { "NET_ADMIN", "cap_sys_resource", NULL }, *drop[] = { "CAP_CHOWN", NULL };
+	c.cap_add = add;
+	c.cap_drop = drop;
+	assert_int_equal(oci_caps_compute(&c, host.cap_bounding, &m, &err), 0);
+	assert_true(m & bit(12));
+	assert_false(m & bit(24)); /* not in the host bounding set */
+	assert_false(m & bit(0));
+
+	char *all[] = { "ALL", NULL }, *kill[] = { "KILL", NULL };
+	struct oci_ctr_config d = { .cap_drop = all, .cap_add = kill };
+	assert_int_equal(oci_caps_compute(&d, host.cap_bounding, &m, &err), 0);
+	assert_int_equal(m, bit(5));
+	struct oci_ctr_config a = { .cap_add = all, .cap_drop = kill };
+	assert_int_equal(oci_caps_compute(&a, host.cap_bounding, &m, &err), 0);
+	assert_int_equal(m, host.cap_bounding & ~bit(5));
+	struct oci_ctr_config p = { .privileged = true };
+	assert_int_equal(oci_caps_compute(&p, host.cap_bounding, &m, &err), 0);
+	assert_int_equal(m, host.cap_bounding);
+
+	char *bogus[] = { "NET_WIZARD", NULL };
+	struct oci_ctr_config b = { .cap_add = bogus };
+	assert_int_equal(oci_caps_compute(&b, host.cap_bounding, &m, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "NET_WIZARD"));
+	assert_string_equal(oci_cap_name(0), "CAP_CHOWN");
+	assert_null(oci_cap_name(63));
+	err_done(&err);
+}
+
+static char *cmd_true[] = { "/bin/true", NULL };
+
+/* A zeroed oci_ns is POD (as in CRI) and needs a path: tests that do not
+ * care get a namespace of the container's own. */
+static void default_ns(struct oci_ns *n)
+{
+	if (n->mode == OCI_NS_POD && !n->path)
+		n->mode = OCI_NS_CONTAINER;
+}
+
+/* Build a spec for `c` (rootfs, command, namespaces filled in when unset). */
+static json_t *build(struct oci_ctr_config *c, const struct oci_host *h, int want, struct err *err)
+{
+	if (!c->rootfs)
+		c->rootfs = root;
+	default_ns(&c->ns.pid);
+	default_ns(&c->ns.net);
+	default_ns(&c->ns.ipc);
+	default_ns(&c->ns.uts);
+	if (!c->command && !c->image.cmd)
+		c->command = cmd_true;
+	json_t *spec = NULL;
+	int r = oci_spec_build(c, h ? h : &host, &spec, err);
+	if (r != want)
+		fail_msg("oci_spec_build: %d (%s), want %d", r, err_str(err), want);
+	return spec;
+}
+
+static void test_process_bounds(void **state)
+{
+	struct err err = ERR_INIT;
+	struct oci_ctr_config c = { .resources.oom_score_adj = -999,
+				    .hostname = "h1",
+				    .tty = true };
+	json_t *s = build(&c, NULL, 0, &err);
+	json_t *p = json_object_get(s, "process");
+	assert_int_equal(json_integer_value(json_object_get(p, "oomScoreAdj")), -500);
+	json_t *rl = json_array_get(json_object_get(p, "rlimits"), 0);
+	assert_string_equal(json_string_value(json_object_get(rl, "type")), "RLIMIT_NOFILE");
+	assert_int_equal(json_integer_value(json_object_get(rl, "hard")), 20000);
+	assert_true(json_is_true(json_object_get(p, "terminal")));
+	char *env = js_dump(json_object_get(p, "env"), 0);
+	assert_non_null(strstr(env, "\"HOME=/\""));
+	assert_non_null(strstr(env, "\"HOSTNAME=h1\""));
+	assert_non_null(strstr(env, "\"TERM=xterm\""));
+	free(env);
+	assert_string_equal(json_string_value(json_object_get(s, "hostname")), "h1");
+	json_decref(s);
+
+	c.resources.oom_score_adj = 1000;
+	struct oci_host h2 = host;
+	h2.nofile_hard = UINT64_MAX;
+	s = build(&c, &h2, 0, &err);
+	p = json_object_get(s, "process");
+	assert_int_equal(json_integer_value(json_object_get(p, "oomScoreAdj")), 1000);
+	rl = json_array_get(json_object_get(p, "rlimits"), 0);
+	assert_int_equal(json_integer_value(json_object_get(rl, "soft")), OCI_NOFILE_DEFAULT);
+	json_decref(s);
+}
+
+static void test_resources(void **state)
+{
+	struct err err = ERR_INIT;
+	struct oci_hugepage_limit hp[] = { { "2MB", 4194304 } };
+	struct oci_ctr_config c = {
+		.cgroups_path = "/kubepods/pod1/ctr1",
+		.resources = { .cpu_period = 100000,
+			       .cpu_quota = 50000,
+			       .cpu_shares = 512,
+			       .memory_limit_in_bytes = 1 << 26,
+			       .cpuset_cpus = "0-1",
+			       .cpuset_mems = "0",
+			       .hugepages = hp,
+			       .n_hugepages = 1,
+			       .pids_limit = 100 },
+	};
+	json_t *s = build(&c, NULL, 0, &err);
+	char *j = js_dump(json_object_get(s, "linux"), JS_DUMP_SORTED);
+	assert_non_null(strstr(j, "\"cgroupsPath\":\"/kubepods/pod1/ctr1\""));
+	assert_non_null(strstr(
+	    j,
+	    "\"cpu\":{\"cpus\":\"0-1\",\"mems\":\"0\",\"period\":100000,\"quota\":50000,\"shares\":512}"));
+	assert_non_null(strstr(j, "\"memory\":{\"limit\":67108864,\"swap\":67108864}"));
+	assert_non_null(strstr(j, "\"pids\":{\"limit\":100}"));
+	assert_non_null(strstr(j, "\"hugepageLimits\":[{\"limit\":4194304,\"pageSize\":\"2MB\"}]"));
+	assert_non_null(strstr(j, "{\"access\":\"rwm\",\"allow\":false}"));
+	free(j);
+	json_decref(s);
+
+	/* no swap accounting: no swap key; explicit swap kept */
+	struct oci_host h2 = host;
+	h2.swap_accounting = false;
+	s = build(&c, &h2, 0, &err);
+	assert_null(json_object_get(
+	    json_object_get(json_object_get(json_object_get(s, "linux"), "resources"), "memory"),
+	    "swap"));
+	json_decref(s);
+	c.resources.memory_swap_limit_in_bytes = 1 << 27;
+	s = build(&c, NULL, 0, &err);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+		json_object_get(json_object_get(json_object_get(s, "linux"), "resources"),
+				"memory"),
+		"swap")),
+	    1 << 27);
+	json_decref(s);
+	c.resources.memory_swap_limit_in_bytes = 1 << 20;
+	(void)build(&c, NULL, -EINVAL, &err);
+	assert_non_null(strstr(err_str(&err), "memory_swap_limit_in_bytes"));
+	c.resources.memory_swap_limit_in_bytes = 0;
+
+	struct oci_kv un[] = { { "memory.high", "1000000" } };
+	c.resources.unified = un;
+	c.resources.n_unified = 1;
+	(void)build(&c, NULL, -EINVAL, &err);
+	assert_non_null(strstr(err_str(&err), "cgroup v2"));
+	struct oci_host h3 = host;
+	h3.cgroup2 = true;
+	s = build(&c, &h3, 0, &err);
+	j = js_dump(json_object_get(s, "linux"), JS_DUMP_SORTED);
+	assert_non_null(strstr(j, "\"unified\":{\"memory.high\":\"1000000\"}"));
+	free(j);
+	json_decref(s);
+	err_done(&err);
+}
+
+static void test_namespaces(void **state)
+{
+	struct err err = ERR_INIT;
+	struct oci_ctr_config c = {
+		.ns = { .pid = { OCI_NS_CONTAINER, NULL },
+			.net = { OCI_NS_POD, "/run/ocid/pods/p/ns/net" },
+			.ipc = { OCI_NS_POD, "/run/ocid/pods/p/ns/ipc" },
+			.uts = { OCI_NS_POD, "/run/ocid/pods/p/ns/uts" } },
+	};
+	json_t *s = build(&c, NULL, 0, &err);
+	char *j = js_dump(json_object_get(json_object_get(s, "linux"), "namespaces"), 0);
+	assert_string_equal(j, "[{\"type\":\"mount\"},{\"type\":\"pid\"},"
+			       "{\"type\":\"network\",\"path\":\"/run/ocid/pods/p/ns/net\"},"
+			       "{\"type\":\"ipc\",\"path\":\"/run/ocid/pods/p/ns/ipc\"},"
+			       "{\"type\":\"uts\",\"path\":\"/run/ocid/pods/p/ns/uts\"}]");
+	free(j);
+	json_decref(s);
+
+	struct oci_ctr_config h = {
+		.hostname = "node",
+		.ns = { .pid = { OCI_NS_NODE, NULL },
+			.net = { OCI_NS_NODE, NULL },
+			.ipc = { OCI_NS_NODE, NULL },
+			.uts = { OCI_NS_NODE, NULL } },
+	};
+	s = build(&h, NULL, 0, &err);
+	j = js_dump(json_object_get(json_object_get(s, "linux"), "namespaces"), 0);
+	assert_string_equal(j, "[{\"type\":\"mount\"}]");
+	assert_null(json_object_get(s, "hostname")); /* runc refuses it without a UTS ns */
+	free(j);
+	json_decref(s);
+
+	struct oci_ctr_config t = { .ns = { .pid = { OCI_NS_TARGET, "/proc/1/ns/pid" } } };
+	s = build(&t, NULL, 0, &err);
+	j = js_dump(json_object_get(json_object_get(s, "linux"), "namespaces"), 0);
+	assert_non_null(strstr(j, "{\"type\":\"pid\",\"path\":\"/proc/1/ns/pid\"}"));
+	free(j);
+	json_decref(s);
+
+	struct oci_ctr_config bad = { .rootfs = root, .command = cmd_true };
+	assert_int_equal(oci_spec_build(&bad, &host, &s, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "pid namespace mode POD"));
+	err_done(&err);
+}
+
+static json_t *find_mount(json_t *spec, const char *dest)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(spec, "mounts"), i, m)
+	{
+		if (strcmp(json_string_value(json_object_get(m, "destination")), dest) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+static bool mount_has_opt(json_t *m, const char *opt)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(json_object_get(m, "options"), i, o)
+	{
+		if (strcmp(json_string_value(o), opt) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void test_mounts(void **state)
+{
+	struct err err = ERR_INIT;
+	char src[128], deep[160];
+	snprintf(src, sizeof(src), "%s/hostdir", tmp);
+	snprintf(deep, sizeof(deep), "%s/missing/a/b", tmp);
+	assert_int_equal(mkdir(src, 0755), 0);
+	struct oci_mount m[] = {
+		{ "/data/sub", src, false, OCI_PROPAGATION_PRIVATE },
+		{ "/data//", src, true, OCI_PROPAGATION_PRIVATE },
+		{ "/new", deep, false, OCI_PROPAGATION_PRIVATE },
+		{ "/etc/hosts", src, false, OCI_PROPAGATION_PRIVATE },
+	};
+	char *vols[] = { "/vol/one", "/data", NULL };
+	struct oci_ctr_config c = { .mounts = m,
+				    .n_mounts = 4,
+				    .image.volumes = vols,
+				    .pod_files = { .hosts = "/etc/hosts",
+						   .resolv_conf = "/etc/resolv.conf",
+						   .shm = "/dev/shm" } };
+	json_t *s = build(&c, NULL, 0, &err);
+	struct stat st;
+	assert_int_equal(stat(deep, &st), 0); /* missing host path created */
+	assert_true(S_ISDIR(st.st_mode));
+	json_t *d = find_mount(s, "/data");
+	assert_non_null(d);
+	assert_true(mount_has_opt(d, "ro") && mount_has_opt(d, "rbind") &&
+		    mount_has_opt(d, "rprivate"));
+	assert_false(mount_has_opt(find_mount(s, "/data/sub"), "ro"));
+	/* sorted by depth: /data before /data/sub */
+	size_t i, i_data = 0, i_sub = 0;
+	json_t *x;
+	json_array_foreach(json_object_get(s, "mounts"), i, x)
+	{
+		const char *dst = json_string_value(json_object_get(x, "destination"));
+		if (strcmp(dst, "/data") == 0)
+			i_data = i;
+		if (strcmp(dst, "/data/sub") == 0)
+			i_sub = i;
+	}
+	assert_true(i_data < i_sub);
+	/* the CRI /etc/hosts wins over the pod's */
+	assert_string_equal(
+	    json_string_value(json_object_get(find_mount(s, "/etc/hosts"), "source")), src);
+	assert_string_equal(json_string_value(json_object_get(find_mount(s, "/dev/shm"), "source")),
+			    "/dev/shm");
+	assert_non_null(find_mount(s, "/etc/resolv.conf"));
+	assert_true(mount_has_opt(find_mount(s, "/sys"), "ro"));
+	assert_non_null(find_mount(s, "/proc"));
+	assert_non_null(find_mount(s, "/dev/pts"));
+	assert_non_null(find_mount(s, "/dev/mqueue"));
+	/* image VOLUME /vol/one made in the rootfs; /data is a CRI mount */
+	char vol[160];
+	snprintf(vol, sizeof(vol), "%s/vol/one", root);
+	assert_int_equal(stat(vol, &st), 0);
+	snprintf(vol, sizeof(vol), "%s/data", root);
+	assert_int_equal(stat(vol, &st), -1);
+	json_decref(s);
+
+	struct oci_mount rel[] = { { "relative/path", src, false, 0 } };
+	struct oci_ctr_config r = { .mounts = rel, .n_mounts = 1 };
+	(void)build(&r, NULL, -EINVAL, &err);
+	assert_non_null(strstr(err_str(&err), "'relative/path' is relative"));
+	struct oci_mount dup[] = { { "/a", src, false, 0 }, { "/a/", src, true, 0 } };
+	struct oci_ctr_config du = { .mounts = dup, .n_mounts = 2 };
+	(void)build(&du, NULL, -EINVAL, &err);
+	assert_non_null(strstr(err_str(&err), "duplicate"));
+	struct oci_mount dotdot[] = { { "/a/../../etc", src, false, 0 } };
+	struct oci_ctr_config dd = { .mounts = dotdot, .n_mounts = 1 };
+	(void)build(&dd, NULL, -EINVAL, &err);
+	err_done(&err);
+}
+
+static const char mountinfo[] = "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+				"27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+				"40 27 0:40 / /mnt/s rw shared:7 master:3 - tmpfs t rw\n"
+				"41 27 0:41 / /mnt/sl rw master:3 - tmpfs t rw\n"
+				"42 27 0:42 / /mnt/p rw - tmpfs t rw\n"
+				"garbage\n";
+
+static void test_mountinfo(void **state)
+{
+	assert_int_equal(oci_mountinfo_propagation(mountinfo, 27), 2);
+	assert_int_equal(oci_mountinfo_propagation(mountinfo, 40), 2);
+	assert_int_equal(oci_mountinfo_propagation(mountinfo, 41), 1);
+	assert_int_equal(oci_mountinfo_propagation(mountinfo, 42), 0);
+	assert_int_equal(oci_mountinfo_propagation(mountinfo, 43), -ENOENT);
+	assert_int_equal(oci_mountinfo_propagation("", 1), -ENOENT);
+}
+
+/* Real host-side checks on tmpfs mounts made in a private mount namespace. */
+static void test_propagation_checks(void **state)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		fail_msg("unshare/mount: %s (tests run as root)", strerror(errno));
+	char p[128];
+	snprintf(p, sizeof(p), "%s/prop", tmp);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(mount("tmpfs", p, "tmpfs", 0, NULL), 0);
+	struct err err = ERR_INIT;
+	assert_int_equal(oci_mount_check_propagation(p, OCI_PROPAGATION_PRIVATE, &err), 0);
+	assert_int_equal(oci_mount_check_propagation(p, OCI_PROPAGATION_BIDIRECTIONAL, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err_str(&err), "not shared"));
+	assert_int_equal(oci_mount_check_propagation(p, OCI_PROPAGATION_HOST_TO_CONTAINER, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err_str(&err), "private"));
+
+	/* a spec asking for rshared on a private mount fails the same way */
+	struct oci_mount m[] = { { "/shared", p, false, OCI_PROPAGATION_BIDIRECTIONAL } };
+	struct oci_ctr_config c = { .mounts = m, .n_mounts = 1 };
+	(void)build(&c, NULL, -EINVAL, &err);
+
+	assert_int_equal(mount(NULL, p, NULL, MS_SHARED, NULL), 0);
+	assert_int_equal(oci_mount_check_propagation(p, OCI_PROPAGATION_BIDIRECTIONAL, &err), 0);
+	assert_int_equal(oci_mount_check_propagation(p, OCI_PROPAGATION_HOST_TO_CONTAINER, &err),
+			 0);
+	json_t *s = build(&c, NULL, 0, &err);
+	assert_true(mount_has_opt(find_mount(s, "/shared"), "rshared"));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(s, "linux"), "rootfsPropagation")),
+	    "rshared");
+	json_decref(s);
+
+	char q[160];
+	snprintf(q, sizeof(q), "%s/prop2", tmp);
+	assert_int_equal(mkdir(q, 0755), 0);
+	assert_int_equal(mount("tmpfs", q, "tmpfs", 0, NULL), 0);
+	assert_int_equal(mount(NULL, q, NULL, MS_SHARED, NULL), 0);
+	char q2[160];
+	snprintf(q2, sizeof(q2), "%s/prop3", tmp);
+	assert_int_equal(mkdir(q2, 0755), 0);
+	assert_int_equal(mount(q, q2, NULL, MS_BIND, NULL), 0);
+	assert_int_equal(mount(NULL, q2, NULL, MS_SLAVE, NULL), 0);
+	assert_int_equal(oci_mount_check_propagation(q2, OCI_PROPAGATION_HOST_TO_CONTAINER, &err),
+			 0);
+	assert_int_equal(oci_mount_check_propagation(q2, OCI_PROPAGATION_BIDIRECTIONAL, &err),
+			 -EINVAL);
+	(void)umount2(q2, MNT_DETACH);
+	(void)umount2(q, MNT_DETACH);
+	(void)umount2(p, MNT_DETACH);
+	err_done(&err);
+}
+
+static void test_working_dir(void **state)
+{
+	struct err err = ERR_INIT;
+	/* rootfs symlink /wd -> /../../.. must stay inside the rootfs */
+	char l[160], p[200];
+	snprintf(l, sizeof(l), "%s/wd", root);
+	assert_int_equal(symlink("/../../../../../..", l), 0);
+	struct oci_ctr_config c = { .working_dir = "/wd/made/here",
+				    .run_as_username = NULL,
+				    .has_run_as_user = true,
+				    .run_as_user = 1234 };
+	json_t *s = build(&c, NULL, 0, &err);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(s, "process"), "cwd")),
+	    "/wd/made/here");
+	json_decref(s);
+	snprintf(p, sizeof(p), "%s/made/here", root);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(stat("/made/here", &st), -1);
+
+	struct oci_ctr_config img = { .image.working_dir = "rel/dir" };
+	s = build(&img, NULL, 0, &err);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(s, "process"), "cwd")), "/rel/dir");
+	json_decref(s);
+
+	snprintf(p, sizeof(p), "%s/file", root);
+	FILE *f = fopen(p, "we");
+	fclose(f);
+	struct oci_ctr_config nd = { .working_dir = "/file/sub" };
+	(void)build(&nd, NULL, -ENOTDIR, &err);
+	assert_non_null(strstr(err_str(&err), "not a directory"));
+	err_done(&err);
+}
+
+static void test_privileged_and_paths(void **state)
+{
+	struct err err = ERR_INIT;
+	struct oci_ctr_config c = { .seccomp = { OCI_SECCOMP_RUNTIME_DEFAULT, NULL } };
+	json_t *s = build(&c, NULL, 0, &err);
+	json_t *l = json_object_get(s, "linux");
+	assert_true(json_array_size(json_object_get(l, "maskedPaths")) >= 5);
+	assert_true(json_array_size(json_object_get(l, "readonlyPaths")) >= 4);
+	char *sc = js_dump(json_object_get(l, "seccomp"), 0);
+	assert_non_null(strstr(sc, "\"kexec_load\""));
+	assert_non_null(strstr(sc, "\"mount\""));
+	free(sc);
+	json_decref(s);
+
+	char *none[] = { NULL }, *one[] = { "/proc/x", NULL };
+	struct oci_ctr_config e = { .masked_paths = none, .readonly_paths = one };
+	s = build(&e, NULL, 0, &err);
+	l = json_object_get(s, "linux");
+	assert_int_equal(json_array_size(json_object_get(l, "maskedPaths")), 0);
+	assert_int_equal(json_array_size(json_object_get(l, "readonlyPaths")), 1);
+	assert_null(json_object_get(l, "seccomp"));
+	json_decref(s);
+
+	struct oci_ctr_config p = { .privileged = true,
+				    .seccomp = { OCI_SECCOMP_RUNTIME_DEFAULT, NULL } };
+	s = build(&p, NULL, 0, &err);
+	l = json_object_get(s, "linux");
+	assert_int_equal(json_array_size(json_object_get(l, "maskedPaths")), 0);
+	assert_null(json_object_get(l, "seccomp"));
+	assert_false(mount_has_opt(find_mount(s, "/sys"), "ro"));
+	char *dev = js_dump(json_object_get(l, "devices"), 0);
+	assert_non_null(strstr(dev, "\"/dev/null\""));
+	free(dev);
+	json_decref(s);
+
+	struct oci_device d[] = { { "/dev/mynull", "/dev/null", "rw" } };
+	struct oci_ctr_config dv = { .devices = d, .n_devices = 1 };
+	s = build(&dv, NULL, 0, &err);
+	dev = js_dump(json_object_get(s, "linux"), JS_DUMP_SORTED);
+	assert_non_null(
+	    strstr(dev, "\"major\":1,\"minor\":3,\"path\":\"/dev/mynull\",\"type\":\"c\""));
+	assert_non_null(strstr(
+	    dev, "{\"access\":\"rw\",\"allow\":true,\"major\":1,\"minor\":3,\"type\":\"c\"}"));
+	free(dev);
+	json_decref(s);
+	struct oci_device bad[] = { { "/dev/x", "/etc/hostname", "rw" } };
+	struct oci_ctr_config bd = { .devices = bad, .n_devices = 1 };
+	(void)build(&bd, NULL, -EINVAL, &err);
+	err_done(&err);
+}
+
+static void test_seccomp_localhost(void **state)
+{
+	struct err err = ERR_INIT;
+	char p[128];
+	snprintf(p, sizeof(p), "%s/profile.json", tmp);
+	FILE *f = fopen(p, "we");
+	fputs(
+	    "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"archMap\":[{\"architecture\":\"SCMP_ARCH_X86_64\","
+	    "\"subArchitectures\":[\"SCMP_ARCH_X86\"]}],\"syscalls\":["
+	    "{\"names\":[\"read\",\"write\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+	    "{\"names\":[\"mount\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"caps\":[\"CAP_SYS_ADMIN\"]}},"
+	    "{\"name\":\"ptrace\",\"action\":\"SCMP_ACT_ALLOW\",\"excludes\":{\"caps\":[\"CAP_CHOWN\"]}}]}",
+	    f);
+	fclose(f);
+	struct oci_ctr_config c = { .seccomp = { OCI_SECCOMP_LOCALHOST, p } };
+	json_t *s = build(&c, NULL, 0, &err);
+	char *j = js_dump(json_object_get(json_object_get(s, "linux"), "seccomp"), 0);
+	assert_non_null(strstr(j, "\"read\""));
+	assert_null(strstr(j, "\"mount\""));  /* needs CAP_SYS_ADMIN */
+	assert_null(strstr(j, "\"ptrace\"")); /* excluded: has CAP_CHOWN */
+#ifdef __x86_64__
+	assert_non_null(strstr(j, "\"architectures\":[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_X86\"]"));
+#endif
+	free(j);
+	json_decref(s);
+	struct oci_ctr_config rel = { .seccomp = { OCI_SECCOMP_LOCALHOST, "profile.json" } };
+	(void)build(&rel, NULL, -EINVAL, &err);
+	assert_non_null(strstr(err_str(&err), "absolute"));
+	struct oci_ctr_config miss = { .seccomp = { OCI_SECCOMP_LOCALHOST, "/nonexistent.json" } };
+	(void)build(&miss, NULL, -ENOENT, &err);
+	err_done(&err);
+}
+
+static void test_host_probe(void **state)
+{
+	struct oci_host h;
+	struct err err = ERR_INIT;
+	assert_int_equal(oci_host_probe(&h, &err), 0);
+	assert_true(h.cap_bounding & 1); /* tests run as root */
+	assert_true(h.nofile_hard > 0);
+	assert_true(h.oom_score_adj_min >= -1000 && h.oom_score_adj_min <= 1000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_args_rules),
+		cmocka_unit_test(test_env_merge),
+		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_process_bounds),
+		cmocka_unit_test(test_resources),
+		cmocka_unit_test(test_namespaces),
+		cmocka_unit_test(test_mounts),
+		cmocka_unit_test(test_mountinfo),
+		cmocka_unit_test(test_working_dir),
+		cmocka_unit_test(test_privileged_and_paths),
+		cmocka_unit_test(test_seccomp_localhost),
+		cmocka_unit_test(test_host_probe),
+		cmocka_unit_test(test_propagation_checks),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
