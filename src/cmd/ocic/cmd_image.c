@@ -107,8 +107,8 @@ static void status_table(const struct ocic_args *a, const ProtobufCMessage *resp
 {
 	const Runtime__V1__ImageStatusResponse *r = (const void *)resp;
 	const Runtime__V1__Image *img = r->image;
-	cleanup_free char *tags = strv_join(img->repo_tags, ",");
-	cleanup_free char *digests = strv_join(img->repo_digests, ",");
+	cleanup_free char *tags = ocic_strs_join(img->n_repo_tags, img->repo_tags);
+	cleanup_free char *digests = ocic_strs_join(img->n_repo_digests, img->repo_digests);
 	cleanup_free char *uid = img->uid ? xasprintf("%lld", (long long)img->uid->value) : NULL;
 	char size[32];
 	const char *kv[] = { "ID",	 img->id,

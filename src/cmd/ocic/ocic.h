@@ -160,6 +160,9 @@ void ocic_table_print_free(struct ocic_table *t);
 char *ocic_time_str(int64_t ns, char *buf, size_t size);
 /** "1.2MB"-style size (powers of 1000, as docker and crictl print). */
 char *ocic_size_str(uint64_t bytes, char *buf, size_t size);
+/** The `n` strings of a protobuf-c repeated string field joined with ",".
+ *  malloc'd. */
+char *ocic_strs_join(size_t n, char *const *v);
 /** "k=v,k=v" of protobuf-c map entries (key and value strings). malloc'd. */
 char *ocic_map_str(size_t n, ProtobufCMessage *const *entries);
 

@@ -105,3 +105,15 @@ char *ocic_map_str(size_t n, ProtobufCMessage *const *entries)
 	}
 	return out;
 }
+
+char *ocic_strs_join(size_t n, char *const *v)
+{
+	char *out = xstrdup(""), *t;
+
+	for (size_t i = 0; i < n; i++) {
+		t = xasprintf("%s%s%s", out, i ? "," : "", v[i]);
+		free(out);
+		out = t;
+	}
+	return out;
+}
