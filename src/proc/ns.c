@@ -1,0 +1,297 @@
+/* Namespace pinning, writes inside namespaces, and PID-namespace spawning. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "proc/proc.h"
+#include "proc/proc_int.h"
+
+#define NS_MAX_PATHS 8
+
+static const struct {
+	unsigned bit;
+	const char *name;
+	int clone_flag;
+} ns_table[] = {
+	{ PROC_NS_NET, "net", CLONE_NEWNET },
+	{ PROC_NS_IPC, "ipc", CLONE_NEWIPC },
+	{ PROC_NS_UTS, "uts", CLONE_NEWUTS },
+	{ PROC_NS_PID, "pid", CLONE_NEWPID },
+};
+
+const char *proc_ns_name(unsigned ns)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++)
+		if (ns_table[i].bit == ns)
+			return ns_table[i].name;
+	return NULL;
+}
+
+/* Failure report of a helper child: which step (an index the parent maps
+ * to a message) and errno. */
+struct child_report {
+	int step;
+	int err;
+};
+
+static __attribute__((noreturn)) void child_report_fail(int fd, int step, int e)
+{
+	struct child_report rep = { step, e };
+	(void)!write(fd, &rep, sizeof(rep));
+	_exit(1);
+}
+
+static int child_wait(pid_t pid, int rfd, struct child_report *rep)
+{
+	ssize_t n;
+	do
+		n = read(rfd, rep, sizeof(*rep));
+	while (n < 0 && errno == EINTR);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n == sizeof(*rep))
+		return -(rep->err ? rep->err : EIO);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		rep->step = -1;
+		rep->err = EIO;
+		return -EIO;
+	}
+	return 0;
+}
+
+static void bring_lo_up(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		(void)ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+}
+
+struct pin_plan {
+	int flags;
+	const char *hostname;
+	bool lo;
+	char *src[4]; /* /proc/thread-self/ns/<name> */
+	char *dst[4];
+	size_t n;
+};
+
+static __attribute__((noreturn)) void pin_child(int wfd, const struct pin_plan *p)
+{
+	if (unshare(p->flags) < 0)
+		child_report_fail(wfd, 0, errno);
+	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+		child_report_fail(wfd, 1, errno);
+	if (p->lo)
+		bring_lo_up();
+	for (size_t i = 0; i < p->n; i++)
+		if (mount(p->src[i], p->dst[i], NULL, MS_BIND, NULL) < 0)
+			child_report_fail(wfd, 10 + (int)i, errno);
+	_exit(0);
+}
+
+static void plan_done(struct pin_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->src[i]);
+		free(p->dst[i]);
+	}
+}
+
+static int make_targets(const char *dir, struct pin_plan *p, struct err *err)
+{
+	if (mkdir(dir, 0711) < 0 && errno != EEXIST)
+		return err_set(err, -errno, "mkdir '%s'", dir);
+	for (size_t i = 0; i < p->n; i++) {
+		int fd = open(p->dst[i], O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+		if (fd < 0)
+			return err_set(err, -errno, "create '%s'", p->dst[i]);
+		close(fd);
+	}
+	return 0;
+}
+
+int proc_ns_pin(const char *dir, unsigned which, const char *hostname, struct err *err)
+{
+	struct pin_plan p = { .hostname = (which & PROC_NS_UTS) ? hostname : NULL };
+	p.lo = which & PROC_NS_NET;
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
+		if (!(which & ns_table[i].bit) || ns_table[i].bit == PROC_NS_PID)
+			continue;
+		p.flags |= ns_table[i].clone_flag;
+		p.src[p.n] = xasprintf("/proc/thread-self/ns/%s", ns_table[i].name);
+		p.dst[p.n] = xasprintf("%s/%s", dir, ns_table[i].name);
+		p.n++;
+	}
+	int r = 0;
+	if (!p.n)
+		goto out;
+	r = make_targets(dir, &p, err);
+	if (r < 0)
+		goto fail;
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		r = err_set(err, -errno, "pipe");
+		goto fail;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		r = err_set(err, -errno, "fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		goto fail;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		pin_child(pfd[1], &p);
+	}
+	close(pfd[1]);
+	struct child_report rep = { 0 };
+	r = child_wait(pid, pfd[0], &rep);
+	close(pfd[0]);
+	if (r < 0) {
+		if (rep.step == 0)
+			err_set(err, r, "unshare namespaces");
+		else if (rep.step == 1)
+			err_set(err, r, "sethostname '%s'", hostname);
+		else if (rep.step >= 10 && (size_t)(rep.step - 10) < p.n)
+			err_set(err, r, "bind mount namespace onto '%s'", p.dst[rep.step - 10]);
+		else
+			err_set(err, r, "namespace helper failed");
+		goto fail;
+	}
+	goto out;
+fail:
+	(void)proc_ns_unpin(dir, which & ~(unsigned)PROC_NS_PID, NULL);
+out:
+	plan_done(&p);
+	return r;
+}
+
+int proc_ns_pin_pid(const char *dir, pid_t pid, struct err *err)
+{
+	cleanup_free char *src = xasprintf("/proc/%d/ns/pid", (int)pid);
+	cleanup_free char *dst = xasprintf("%s/pid", dir);
+	int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+	if (fd < 0)
+		return err_set(err, -errno, "create '%s'", dst);
+	close(fd);
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
+		int r = err_set(err, -errno, "bind mount '%s' onto '%s'", src, dst);
+		(void)unlink(dst);
+		return r;
+	}
+	return 0;
+}
+
+int proc_ns_unpin(const char *dir, unsigned which, struct err *err)
+{
+	int r = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
+		if (!(which & ns_table[i].bit))
+			continue;
+		cleanup_free char *path = xasprintf("%s/%s", dir, ns_table[i].name);
+		/* Stacked mounts are possible after a crash in the middle of a
+		 * pin: unmount until nothing is mounted there. */
+		for (int n = 0; n < 16 && proc_ns_is_pinned(path); n++)
+			if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL) {
+				r = err_set(err, -errno, "unmount '%s'", path);
+				break;
+			}
+		if (unlink(path) < 0 && errno != ENOENT && r >= 0)
+			r = err_set(err, -errno, "remove '%s'", path);
+	}
+	return r;
+}
+
+bool proc_ns_is_pinned(const char *path)
+{
+	struct statfs st;
+	return statfs(path, &st) == 0 && st.f_type == NSFS_MAGIC;
+}
+
+int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write *w, size_t n,
+			struct err *err)
+{
+	int nsfd[NS_MAX_PATHS];
+	size_t nns = 0;
+	int r = 0;
+	for (; ns_paths && ns_paths[nns]; nns++) {
+		if (nns == NS_MAX_PATHS) {
+			r = err_msg(err, -E2BIG, "too many namespaces");
+			goto out;
+		}
+		nsfd[nns] = open(ns_paths[nns], O_RDONLY | O_CLOEXEC);
+		if (nsfd[nns] < 0) {
+			r = err_set(err, -errno, "open namespace '%s'", ns_paths[nns]);
+			goto out;
+		}
+	}
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		r = err_set(err, -errno, "pipe");
+		goto out;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		r = err_set(err, -errno, "fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		for (size_t i = 0; i < nns; i++)
+			if (setns(nsfd[i], 0) < 0)
+				child_report_fail(pfd[1], 1000 + (int)i, errno);
+		for (size_t i = 0; i < n; i++) {
+			int fd = open(w[i].path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (fd < 0)
+				child_report_fail(pfd[1], (int)i, errno);
+			size_t len = strlen(w[i].value);
+			if (write(fd, w[i].value, len) != (ssize_t)len)
+				child_report_fail(pfd[1], (int)i, errno ? errno : EIO);
+			close(fd);
+		}
+		_exit(0);
+	}
+	close(pfd[1]);
+	struct child_report rep = { 0 };
+	r = child_wait(pid, pfd[0], &rep);
+	close(pfd[0]);
+	if (r < 0) {
+		if (rep.step >= 1000 && (size_t)(rep.step - 1000) < nns)
+			err_set(err, r, "join namespace '%s'", ns_paths[rep.step - 1000]);
+		else if (rep.step >= 0 && (size_t)rep.step < n)
+			err_set(err, r, "write '%s'", w[rep.step].path);
+		else
+			err_set(err, r, "namespace helper failed");
+	}
+out:
+	while (nns > 0)
+		close(nsfd[--nns]);
+	return r;
+}

@@ -1,0 +1,104 @@
+/* proc: spawning children safely and working inside namespaces.
+ *
+ * Every child is made with fork(); between fork and exec (or _exit) only
+ * async-signal-safe calls run, so argv, env and paths are all built before
+ * forking. Exec failures come back through a CLOEXEC pipe; the signal mask
+ * and SIGPIPE are reset in the child. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/err.h"
+
+/** Default bound of each captured output stream (16 MiB). */
+#define PROC_OUTPUT_MAX ((size_t)16 << 20)
+
+struct proc_opts {
+	char *const *argv; /* argv[0] is the path executed (no PATH lookup) */
+	char *const *env;  /* "K=V", NULL-terminated; NULL = empty environment */
+	const void *input; /* written to the child's stdin, then closed; may be NULL */
+	size_t input_len;
+	size_t max_output;   /* bound per stream; 0 = PROC_OUTPUT_MAX */
+	uint64_t timeout_ms; /* 0 = wait forever */
+};
+
+struct proc_result {
+	int status; /* exit code >= 0, or -signal number when killed by a signal */
+	char *out;  /* stdout, NUL-terminated (never NULL after success) */
+	size_t out_len;
+	char *errout; /* stderr, NUL-terminated (never NULL after success) */
+	size_t err_len;
+	bool truncated; /* a stream was longer than the bound; the rest was discarded */
+};
+
+/** Run argv to completion, feeding `input` on stdin and capturing stdout and
+ *  stderr (each bounded by max_output). A non-zero exit is NOT an error here:
+ *  it is in ret->status. Errors: -ENOENT/-EACCES/... when exec fails (err
+ *  names the program), -ETIMEDOUT when the timeout passed (the child was
+ *  killed with SIGKILL and reaped), other -errno for pipe/fork failures.
+ *  Free *ret with proc_result_done (also on failure: it is zeroed). */
+int proc_run(const struct proc_opts *o, struct proc_result *ret, struct err *err);
+
+/** Free what a result owns. Accepts NULL. */
+void proc_result_done(struct proc_result *r);
+
+/* ---- namespaces ---- */
+
+enum {
+	PROC_NS_NET = 1,
+	PROC_NS_IPC = 2,
+	PROC_NS_UTS = 4,
+	PROC_NS_PID = 8, /* only for proc_ns_pin_pid / proc_ns_unpin */
+};
+
+/** "net", "ipc", "uts", "pid" for one PROC_NS_* bit; NULL otherwise. */
+const char *proc_ns_name(unsigned ns);
+
+/** Create new namespaces `which` (PROC_NS_NET|IPC|UTS) and pin each by bind
+ *  mounting /proc/thread-self/ns/<name> onto <dir>/<name> (dir is created
+ *  0711 when missing; the file is created empty). A forked helper does the
+ *  unshare and the mounts, then exits: no process keeps the namespaces.
+ *  With PROC_NS_UTS and a non-NULL `hostname`, the new UTS namespace gets
+ *  it; with PROC_NS_NET, "lo" is brought up. On failure nothing stays
+ *  pinned. -errno with err naming the step. */
+int proc_ns_pin(const char *dir, unsigned which, const char *hostname, struct err *err);
+
+/** Pin the PID namespace of process `pid` onto <dir>/pid. */
+int proc_ns_pin_pid(const char *dir, pid_t pid, struct err *err);
+
+/** Unmount (lazily) and remove <dir>/<name> for each namespace in `which`.
+ *  Missing files and files that are not mounted are fine (idempotent). */
+int proc_ns_unpin(const char *dir, unsigned which, struct err *err);
+
+/** true when `path` is a pinned namespace (an nsfs mount). */
+bool proc_ns_is_pinned(const char *path);
+
+/** A file write done inside namespaces. */
+struct proc_ns_write {
+	const char *path; /* absolute, e.g. /proc/sys/net/ipv4/ip_forward */
+	const char *value;
+};
+
+/** In a forked helper, setns() into each path of `ns_paths` (NULL-terminated
+ *  pinned namespace files), then write each value to its path (one write(),
+ *  no newline added). -errno with err naming the file that failed; the
+ *  writes before it stay done. */
+int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write *w, size_t n,
+			struct err *err);
+
+/** Start `argv` as PID 1 of a new PID namespace, after joining the
+ *  namespaces in `ns_paths` (NULL-terminated, may be NULL). The process is
+ *  detached: an intermediate child forks it and exits, so it is reparented
+ *  to init (or the nearest subreaper) and outlives the caller. stdin,
+ *  stdout and stderr are /dev/null. *ret_pid is its pid in the caller's
+ *  PID namespace. -errno with err when exec or a setns fails. */
+int proc_spawn_pid_ns(char *const *argv, const char *const *ns_paths, pid_t *ret_pid,
+		      struct err *err);
+
+/** Send `sig` to `pid` through a pidfd and wait up to timeout_ms for it to
+ *  go away (it need not be our child). 0 when it is gone (or never
+ *  existed); -ETIMEDOUT when it still runs. */
+int proc_kill_wait(pid_t pid, int sig, uint64_t timeout_ms);

@@ -1,0 +1,288 @@
+/* proc_run: fork + exec with CLOEXEC pipes, bounded capture, timeout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "proc/proc.h"
+#include "proc/proc_int.h"
+
+void proc_child_reset_signals(void)
+{
+	/* Async-signal-safe: sigaction and sigprocmask only. The daemon
+	 * blocks signals (they go through a signalfd) and ignores SIGPIPE;
+	 * neither may leak into a plugin. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sigset_t all;
+	sigemptyset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+void proc_child_fail(int fd, int code)
+{
+	int e = code > 0 ? code : EIO;
+	(void)!write(fd, &e, sizeof(e));
+	_exit(127);
+}
+
+/* Child side: move the pipe ends to 0, 1, 2 and 3 (exec-error pipe, still
+ * CLOEXEC) and close everything else. */
+static void child_exec(int in_r, int out_w, int err_w, int ep_w, char *const *argv,
+		       char *const *env)
+{
+	static char *const empty_env[] = { NULL };
+	proc_child_reset_signals();
+	/* Move everything above 3 first so the dup2()s below cannot clobber
+	 * an end that happens to sit on 0..3. */
+	int fds[4] = { in_r, out_w, err_w, ep_w };
+	for (int i = 0; i < 4; i++) {
+		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+		if (fds[i] < 0)
+			proc_child_fail(ep_w, errno);
+	}
+	if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 ||
+	    dup3(fds[3], 3, O_CLOEXEC) < 0)
+		proc_child_fail(fds[3], errno);
+	(void)close_range(4, ~0U, 0);
+	execve(argv[0], argv, env ? env : empty_env);
+	proc_child_fail(3, errno);
+}
+
+struct sink {
+	char *buf;
+	size_t len, cap, max;
+	bool truncated;
+};
+
+static int sink_read(int fd, struct sink *s)
+{
+	char tmp[16384];
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 1 : -errno;
+		if (n == 0)
+			return 0;
+		size_t take = (size_t)n;
+		if (s->len + take > s->max) {
+			take = s->max - s->len;
+			s->truncated = true;
+		}
+		if (s->len + take + 1 > s->cap) {
+			s->cap = (s->len + take + 1) * 2;
+			s->buf = xrealloc(s->buf, s->cap);
+		}
+		memcpy(s->buf + s->len, tmp, take);
+		s->len += take;
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct io {
+	int in_w, out_r, err_r, pidfd;
+	const char *input;
+	size_t input_len, input_off;
+	struct sink out, errs;
+};
+
+/* Pump the pipes until both outputs hit EOF or the child exits and they
+ * are drained. Returns 0, -ETIMEDOUT or -errno. */
+static int pump(struct io *io, uint64_t timeout_ms)
+{
+	uint64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
+	bool exited = false;
+	while (io->out_r >= 0 || io->err_r >= 0) {
+		struct pollfd p[4] = {
+			{ .fd = io->in_w, .events = POLLOUT },
+			{ .fd = io->out_r, .events = POLLIN },
+			{ .fd = io->err_r, .events = POLLIN },
+			{ .fd = exited ? -1 : io->pidfd, .events = POLLIN },
+		};
+		int wait = -1;
+		if (deadline) {
+			uint64_t t = now_ms();
+			if (t >= deadline)
+				return -ETIMEDOUT;
+			wait = (int)(deadline - t);
+		}
+		if (exited)
+			wait = 0; /* drain what is left, then stop */
+		int n = poll(p, 4, wait);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0 && exited)
+			break;
+		if (p[0].revents) {
+			ssize_t w = write(io->in_w, io->input + io->input_off,
+					  io->input_len - io->input_off);
+			if (w > 0)
+				io->input_off += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+			    io->input_off == io->input_len) {
+				close(io->in_w);
+				io->in_w = -1;
+			}
+		}
+		int *fds[2] = { &io->out_r, &io->err_r };
+		struct sink *sinks[2] = { &io->out, &io->errs };
+		for (int i = 0; i < 2; i++) {
+			if (!p[i + 1].revents)
+				continue;
+			int r = sink_read(*fds[i], sinks[i]);
+			if (r < 0)
+				return r;
+			if (r == 0) {
+				close(*fds[i]);
+				*fds[i] = -1;
+			}
+		}
+		if (p[3].revents)
+			exited = true;
+	}
+	return 0;
+}
+
+static void io_close(struct io *io)
+{
+	int *fds[] = { &io->in_w, &io->out_r, &io->err_r, &io->pidfd };
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	free(io->out.buf);
+	free(io->errs.buf);
+}
+
+static int read_exec_error(int fd)
+{
+	int e = 0;
+	ssize_t n;
+	do
+		n = read(fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	return n == sizeof(e) ? -e : 0;
+}
+
+static int wait_child(pid_t pid, int *ret_status)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	*ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+	return 0;
+}
+
+static void fd_pair_close(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			close(p[i]);
+}
+
+int proc_run(const struct proc_opts *o, struct proc_result *ret, struct err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	struct io io = { .in_w = -1, .out_r = -1, .err_r = -1, .pidfd = -1 };
+	int r;
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 ||
+	    pipe2(ep, O_CLOEXEC) < 0) {
+		r = err_set(err, -errno, "pipe");
+		goto out;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		r = err_set(err, -errno, "fork %s", o->argv[0]);
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(in[0], out[1], er[1], ep[1], o->argv, o->env);
+	close(ep[1]);
+	ep[1] = -1;
+	io.in_w = TAKE_FD(in[1]);
+	io.out_r = TAKE_FD(out[0]);
+	io.err_r = TAKE_FD(er[0]);
+	fd_pair_close(in);
+	fd_pair_close(out);
+	fd_pair_close(er);
+	r = read_exec_error(ep[0]);
+	io.pidfd = (int)pidfd_open(pid, 0);
+	if (r < 0 || io.pidfd < 0) {
+		int st;
+		(void)wait_child(pid, &st);
+		r = r < 0 ? err_set(err, r, "exec %s", o->argv[0])
+			  : err_set(err, -errno, "pidfd_open");
+		goto out;
+	}
+	if (!o->input_len) {
+		close(io.in_w);
+		io.in_w = -1;
+	}
+	(void)fs_fd_set_nonblock(io.out_r, true);
+	(void)fs_fd_set_nonblock(io.err_r, true);
+	if (io.in_w >= 0)
+		(void)fs_fd_set_nonblock(io.in_w, true);
+	io.input = o->input;
+	io.input_len = o->input_len;
+	io.out.max = io.errs.max = o->max_output ? o->max_output : PROC_OUTPUT_MAX;
+	r = pump(&io, o->timeout_ms);
+	if (r < 0) {
+		(void)pidfd_send_signal(io.pidfd, SIGKILL, NULL, 0);
+		int st;
+		(void)wait_child(pid, &st);
+		r = r == -ETIMEDOUT ? err_msg(err, r, "%s: timed out after %llu ms", o->argv[0],
+					      (unsigned long long)o->timeout_ms)
+				    : err_set(err, r, "%s: read output", o->argv[0]);
+		goto out;
+	}
+	r = wait_child(pid, &ret->status);
+	if (r < 0) {
+		err_set(err, r, "wait for %s", o->argv[0]);
+		goto out;
+	}
+	ret->truncated = io.out.truncated || io.errs.truncated;
+	ret->out = io.out.buf ? TAKE_PTR(io.out.buf) : xstrdup("");
+	ret->out[io.out.len] = 0;
+	ret->out_len = io.out.len;
+	ret->errout = io.errs.buf ? TAKE_PTR(io.errs.buf) : xstrdup("");
+	ret->errout[io.errs.len] = 0;
+	ret->err_len = io.errs.len;
+out:
+	fd_pair_close(in);
+	fd_pair_close(out);
+	fd_pair_close(er);
+	fd_pair_close(ep);
+	io_close(&io);
+	return r;
+}
+
+void proc_result_done(struct proc_result *r)
+{
+	if (!r)
+		return;
+	free(r->out);
+	free(r->errout);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,146 @@
+/* Detached processes in a new PID namespace (the pod's ocid-pause), and
+ * killing processes that are not our children through pidfds. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "proc/proc.h"
+#include "proc/proc_int.h"
+
+#define SPAWN_MAX_NS 8
+
+/* The pipe carries, in order: the grandchild's pid (written by the
+ * intermediate child; negative errno if it failed before forking), then
+ * nothing when exec succeeded (EOF) or the exec errno. */
+static __attribute__((noreturn)) void mid_fail(int fd, int e)
+{
+	int v = -(e ? e : EIO);
+	(void)!write(fd, &v, sizeof(v));
+	_exit(127);
+}
+
+static __attribute__((noreturn)) void intermediate(int wfd, const int *nsfd, size_t nns,
+						   char *const *argv, int devnull)
+{
+	static char *const empty_env[] = { NULL };
+	proc_child_reset_signals();
+	for (size_t i = 0; i < nns; i++)
+		if (setns(nsfd[i], 0) < 0)
+			mid_fail(wfd, errno);
+	if (unshare(CLONE_NEWPID) < 0)
+		mid_fail(wfd, errno);
+	if (setsid() < 0)
+		mid_fail(wfd, errno);
+	pid_t pid = fork();
+	if (pid < 0)
+		mid_fail(wfd, errno);
+	if (pid > 0) {
+		int v = (int)pid;
+		(void)!write(wfd, &v, sizeof(v));
+		_exit(0);
+	}
+	if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0 ||
+	    dup3(wfd, 3, O_CLOEXEC) < 0)
+		_exit(127);
+	(void)close_range(4, ~0U, 0);
+	execve(argv[0], argv, empty_env);
+	int e = errno;
+	(void)!write(3, &e, sizeof(e));
+	_exit(127);
+}
+
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+int proc_spawn_pid_ns(char *const *argv, const char *const *ns_paths, pid_t *ret_pid,
+		      struct err *err)
+{
+	int nsfd[SPAWN_MAX_NS];
+	size_t nns = 0;
+	int pfd[2] = { -1, -1 };
+	cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int r = 0;
+	if (devnull < 0)
+		return err_set(err, -errno, "open /dev/null");
+	for (; ns_paths && ns_paths[nns]; nns++) {
+		if (nns == SPAWN_MAX_NS) {
+			r = err_msg(err, -E2BIG, "too many namespaces");
+			goto out;
+		}
+		nsfd[nns] = open(ns_paths[nns], O_RDONLY | O_CLOEXEC);
+		if (nsfd[nns] < 0) {
+			r = err_set(err, -errno, "open namespace '%s'", ns_paths[nns]);
+			goto out;
+		}
+	}
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		r = err_set(err, -errno, "pipe");
+		goto out;
+	}
+	pid_t mid = fork();
+	if (mid < 0) {
+		r = err_set(err, -errno, "fork");
+		goto out;
+	}
+	if (mid == 0)
+		intermediate(pfd[1], nsfd, nns, argv, devnull);
+	close(pfd[1]);
+	pfd[1] = -1;
+	int v = 0, e = 0;
+	ssize_t n = read_full(pfd[0], &v, sizeof(v));
+	if (n == sizeof(v) && v > 0)
+		n = read_full(pfd[0], &e, sizeof(e));
+	int st;
+	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (v <= 0) {
+		r = err_set(err, v < 0 ? -v : -EIO, "start %s in a new PID namespace", argv[0]);
+		goto out;
+	}
+	if (n == sizeof(e) && e) {
+		r = err_set(err, -e, "exec %s", argv[0]);
+		goto out;
+	}
+	*ret_pid = v;
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	while (nns > 0)
+		close(nsfd[--nns]);
+	return r;
+}
+
+int proc_kill_wait(pid_t pid, int sig, uint64_t timeout_ms)
+{
+	cleanup_close int fd = (int)pidfd_open(pid, 0);
+	if (fd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	if (pidfd_send_signal(fd, sig, NULL, 0) < 0 && errno != ESRCH)
+		return -errno;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n;
+	do
+		n = poll(&p, 1, (int)timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -ETIMEDOUT;
+	/* Reap it when it happens to be our child; otherwise init does. */
+	siginfo_t si;
+	(void)waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG);
+	return 0;
+}

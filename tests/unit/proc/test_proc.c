@@ -1,0 +1,231 @@
+/* proc: spawning with captured output, timeouts, namespace pinning, writes
+ * inside namespaces, and the PID-namespace spawn of ocid-pause. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "proc/proc.h"
+
+static int run(char *const *argv, const char *input, struct proc_result *res, uint64_t tmo,
+	       size_t max)
+{
+	struct proc_opts o = { .argv = argv,
+			       .input = input,
+			       .input_len = input ? strlen(input) : 0,
+			       .timeout_ms = tmo,
+			       .max_output = max };
+	cleanup_err struct err err = ERR_INIT;
+	return proc_run(&o, res, &err);
+}
+
+static void test_capture(void **state)
+{
+	char *argv[] = { "/bin/sh", "-c", "cat; echo err >&2; echo \"$FOO\"; exit 3", NULL };
+	char *env[] = { "FOO=bar baz", NULL };
+	struct proc_opts o = { .argv = argv, .env = env, .input = "hello\n", .input_len = 6 };
+	struct proc_result res;
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(proc_run(&o, &res, &err), 0);
+	assert_int_equal(res.status, 3);
+	assert_string_equal(res.out, "hello\nbar baz\n");
+	assert_string_equal(res.errout, "err\n");
+	assert_false(res.truncated);
+	proc_result_done(&res);
+}
+
+static void test_signal_and_missing(void **state)
+{
+	char *argv[] = { "/bin/sh", "-c", "kill -9 $$", NULL };
+	struct proc_result res;
+	assert_int_equal(run(argv, NULL, &res, 0, 0), 0);
+	assert_int_equal(res.status, -SIGKILL);
+	proc_result_done(&res);
+
+	char *missing[] = { "/nonexistent/plugin", NULL };
+	cleanup_err struct err err = ERR_INIT;
+	struct proc_opts o = { .argv = missing };
+	assert_int_equal(proc_run(&o, &res, &err), -ENOENT);
+	assert_non_null(strstr(err_str(&err), "/nonexistent/plugin"));
+	proc_result_done(&res);
+}
+
+static void test_timeout(void **state)
+{
+	char *argv[] = { "/bin/sleep", "10", NULL };
+	struct proc_result res;
+	uint64_t t0 = (uint64_t)time(NULL);
+	assert_int_equal(run(argv, NULL, &res, 200, 0), -ETIMEDOUT);
+	assert_true((uint64_t)time(NULL) - t0 < 5);
+	proc_result_done(&res);
+}
+
+static void test_bound(void **state)
+{
+	/* 1 MiB of output, bounded to 1000 bytes: the child still finishes
+	 * (we keep draining) and the result says it was cut. */
+	char *argv[] = { "/bin/sh", "-c", "head -c 1048576 /dev/zero | tr '\\0' x", NULL };
+	struct proc_result res;
+	assert_int_equal(run(argv, NULL, &res, 10000, 1000), 0);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.out_len, 1000);
+	assert_true(res.truncated);
+	proc_result_done(&res);
+}
+
+static void test_big_input(void **state)
+{
+	/* Input larger than a pipe buffer, echoed back: needs both directions
+	 * pumped at once. */
+	size_t n = 1 << 20;
+	char *in = xmalloc(n + 1);
+	memset(in, 'a', n);
+	in[n] = 0;
+	char *argv[] = { "/bin/cat", NULL };
+	struct proc_result res;
+	assert_int_equal(run(argv, in, &res, 10000, 0), 0);
+	assert_int_equal(res.out_len, n);
+	proc_result_done(&res);
+	free(in);
+}
+
+static void test_no_fd_leak(void **state)
+{
+	/* Only 0, 1, 2 reach the child (the exec-error pipe is CLOEXEC). */
+	char *argv[] = { "/bin/sh", "-c", "ls /proc/self/fd | wc -l", NULL };
+	struct proc_result res;
+	assert_int_equal(run(argv, NULL, &res, 5000, 0), 0);
+	/* ls's own directory fd makes it 4. */
+	assert_string_equal(res.out, "4\n");
+	proc_result_done(&res);
+}
+
+static char *nsenter_out(const char *dir, const char *flag, const char *ns, const char *cmd)
+{
+	cleanup_free char *opt = xasprintf("%s=%s/%s", flag, dir, ns);
+	char *argv[] = { "/usr/bin/nsenter", opt, "/bin/sh", "-c", (char *)cmd, NULL };
+	struct proc_result res;
+	assert_int_equal(run(argv, NULL, &res, 5000, 0), 0);
+	assert_int_equal(res.status, 0);
+	char *out = TAKE_PTR(res.out);
+	proc_result_done(&res);
+	return out;
+}
+
+static void test_pin(void **state)
+{
+	char tmpl[] = "/tmp/ocid-proc-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	cleanup_free char *dir = xasprintf("%s/ns", tmpl);
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(
+	    proc_ns_pin(dir, PROC_NS_NET | PROC_NS_IPC | PROC_NS_UTS, "pod-host", &err), 0);
+	cleanup_free char *net = xasprintf("%s/net", dir);
+	cleanup_free char *ipc = xasprintf("%s/ipc", dir);
+	assert_true(proc_ns_is_pinned(net));
+	assert_true(proc_ns_is_pinned(ipc));
+
+	cleanup_free char *hn = nsenter_out(dir, "--uts", "uts", "hostname");
+	assert_string_equal(hn, "pod-host\n");
+	/* lo is up and nothing else exists in the new netns. */
+	cleanup_free char *links = nsenter_out(dir, "--net", "net", "ip -o link | wc -l");
+	assert_string_equal(links, "1\n");
+	cleanup_free char *up = nsenter_out(dir, "--net", "net", "ip -o link show lo");
+	assert_non_null(strstr(up, "LOOPBACK,UP"));
+
+	/* Writes inside: a net sysctl and an ipc one, not visible on the host. */
+	const char *nsp[] = { net, ipc, NULL };
+	struct proc_ns_write w[] = {
+		{ "/proc/sys/net/ipv4/ip_local_port_range", "2000 3000" },
+		{ "/proc/sys/kernel/shmmni", "1234" },
+	};
+	assert_int_equal(proc_ns_write_files(nsp, w, 2, &err), 0);
+	cleanup_free char *pr =
+	    nsenter_out(dir, "--net", "net", "cat /proc/sys/net/ipv4/ip_local_port_range");
+	assert_string_equal(pr, "2000\t3000\n");
+	cleanup_free char *shm = nsenter_out(dir, "--ipc", "ipc", "cat /proc/sys/kernel/shmmni");
+	assert_string_equal(shm, "1234\n");
+	char host[64] = "";
+	FILE *f = fopen("/proc/sys/kernel/shmmni", "r");
+	assert_non_null(f);
+	assert_non_null(fgets(host, sizeof(host), f));
+	fclose(f);
+	assert_string_not_equal(host, "1234\n");
+
+	/* A failing write names the file. */
+	struct proc_ns_write bad[] = { { "/proc/sys/net/nonexistent", "1" } };
+	assert_int_equal(proc_ns_write_files(nsp, bad, 1, &err), -ENOENT);
+	assert_non_null(strstr(err_str(&err), "/proc/sys/net/nonexistent"));
+
+	assert_int_equal(proc_ns_unpin(dir, PROC_NS_NET | PROC_NS_IPC | PROC_NS_UTS, &err), 0);
+	assert_false(proc_ns_is_pinned(net));
+	assert_int_equal(access(net, F_OK), -1);
+	/* Idempotent. */
+	assert_int_equal(proc_ns_unpin(dir, PROC_NS_NET | PROC_NS_IPC | PROC_NS_UTS, &err), 0);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(rmdir(tmpl), 0);
+}
+
+static void test_pause(void **state)
+{
+	const char *pause = getenv("OCID_PAUSE");
+	assert_non_null(pause);
+	char tmpl[] = "/tmp/ocid-proc-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(proc_ns_pin(tmpl, PROC_NS_IPC | PROC_NS_UTS, "p", &err), 0);
+	cleanup_free char *uts = xasprintf("%s/uts", tmpl);
+	const char *nsp[] = { uts, NULL };
+	char *argv[] = { (char *)pause, NULL };
+	pid_t pid = 0;
+	assert_int_equal(proc_spawn_pid_ns(argv, nsp, &pid, &err), 0);
+	assert_true(pid > 1);
+	/* It is PID 1 of its own namespace: NSpid lists "<pid> 1". */
+	cleanup_free char *st = NULL;
+	size_t len;
+	cleanup_free char *path = xasprintf("/proc/%d/status", (int)pid);
+	assert_int_equal(fs_read_file(AT_FDCWD, path, 1 << 16, &st, &len, &err), 0);
+	cleanup_free char *want = xasprintf("NSpid:\t%d\t1\n", (int)pid);
+	assert_non_null(strstr(st, want));
+	assert_int_equal(proc_ns_pin_pid(tmpl, pid, &err), 0);
+	cleanup_free char *pidns = xasprintf("%s/pid", tmpl);
+	assert_true(proc_ns_is_pinned(pidns));
+	cleanup_free char *hn = nsenter_out(tmpl, "--uts", "uts", "hostname");
+	assert_string_equal(hn, "p\n");
+	/* SIGTERM ends it. */
+	assert_int_equal(proc_kill_wait(pid, SIGTERM, 5000), 0);
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(proc_ns_unpin(tmpl, PROC_NS_IPC | PROC_NS_UTS | PROC_NS_PID, &err), 0);
+
+	/* Exec failure is reported. */
+	char *bad[] = { "/nonexistent/pause", NULL };
+	assert_int_equal(proc_spawn_pid_ns(bad, NULL, &pid, &err), -ENOENT);
+	assert_int_equal(rmdir(tmpl), 0);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	/* The detached pause is reparented to us, so proc_kill_wait reaps it. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_capture),	  cmocka_unit_test(test_signal_and_missing),
+		cmocka_unit_test(test_timeout),	  cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_big_input), cmocka_unit_test(test_no_fd_leak),
+		cmocka_unit_test(test_pin),	  cmocka_unit_test(test_pause),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
