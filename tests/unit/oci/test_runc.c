@@ -1,0 +1,202 @@
+/* A generated config.json run by the real runc on a busybox-static rootfs:
+ * the process's output shows the user, groups, cwd, env, hostname, mounts,
+ * cgroup limits and capabilities the spec asked for. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "oci/oci.h"
+
+static char tmp[64];
+static char bundle[128], rootfs[160], state_root[128], hostdir[128];
+static char id[64];
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *cmd = xvasprintf(fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	free(cmd);
+	return r;
+}
+
+static int setup(void **state)
+{
+	strcpy(tmp, "/tmp/ocid-runc-XXXXXX");
+	if (!mkdtemp(tmp))
+		return -1;
+	snprintf(bundle, sizeof(bundle), "%s/bundle", tmp);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", bundle);
+	snprintf(state_root, sizeof(state_root), "%s/state", tmp);
+	snprintf(hostdir, sizeof(hostdir), "%s/host", tmp);
+	snprintf(id, sizeof(id), "ocid-oci-test-%d", (int)getpid());
+	if (sh("mkdir -p %s/bin %s/etc %s %s && cp /bin/busybox %s/bin/busybox", rootfs, rootfs,
+	       state_root, hostdir, rootfs) != 0)
+		return -1;
+	if (sh("for a in sh id pwd echo cat hostname touch grep ls; do ln -s busybox %s/bin/$a; done",
+	       rootfs) != 0)
+		return -1;
+	char p[256];
+	snprintf(p, sizeof(p), "%s/etc/passwd", rootfs);
+	put(p, "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:App:/home/app:/bin/sh\n");
+	snprintf(p, sizeof(p), "%s/etc/group", rootfs);
+	put(p, "root:x:0:\napp:x:1001:\nvideo:x:44:app\n");
+	snprintf(p, sizeof(p), "%s/hello", hostdir);
+	put(p, "from-the-host\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)sh("runc --root %s delete -f %s >/dev/null 2>&1", state_root, id);
+	return sh("rm -rf '%s'", tmp) == 0 ? 0 : -1;
+}
+
+/* Write the spec, `runc run` it, return its stdout+stderr (malloc'd). */
+static char *run(json_t *spec)
+{
+	char cfg[192];
+	snprintf(cfg, sizeof(cfg), "%s/config.json", bundle);
+	assert_int_equal(json_dump_file(spec, cfg, JSON_INDENT(2)), 0);
+	char *cmd =
+	    xasprintf("cd %s && runc --root %s run %s 2>&1 </dev/null", bundle, state_root, id);
+	FILE *f = popen(cmd, "re");
+	free(cmd);
+	assert_non_null(f);
+	size_t cap = 1 << 16, n = 0, r;
+	char *out = xmalloc(cap);
+	while (n < cap - 1 && (r = fread(out + n, 1, cap - 1 - n, f)) > 0)
+		n += r;
+	out[n] = '\0';
+	int st = pclose(f);
+	(void)sh("runc --root %s delete -f %s >/dev/null 2>&1", state_root, id);
+	if (st != 0)
+		fail_msg("runc run failed (%d):\n%s", st, out);
+	return out;
+}
+
+static void expect(const char *out, const char *needle)
+{
+	if (!strstr(out, needle))
+		fail_msg("'%s' not in the container's output:\n%s", needle, out);
+}
+
+static void test_runc_run(void **state)
+{
+	struct oci_host h;
+	struct err err = ERR_INIT;
+	assert_int_equal(oci_host_probe(&h, &err), 0);
+
+	char *cmd[] = {
+		"/bin/sh", "-c",
+		"id; pwd; echo FOO=$FOO; echo PATH=$PATH; echo HOME=$HOME; hostname; "
+		"cat /data/hello; touch /data/x 2>/dev/null || echo ro-ok; "
+		"cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; "
+		"grep CapBnd /proc/self/status; echo oom=$(cat /proc/self/oom_score_adj)",
+		NULL
+	};
+	char *env[] = { "FOO=bar", NULL };
+	char *img_env[] = { "FOO=image", NULL };
+	struct oci_mount m[] = { { "/data", hostdir, true, OCI_PROPAGATION_PRIVATE } };
+	char cg[96];
+	snprintf(cg, sizeof(cg), "/ocid-oci-test-%d", (int)getpid());
+	struct oci_ctr_config c = {
+		.rootfs = rootfs,
+		.image = { .env = img_env, .user = "app", .working_dir = "/work/dir" },
+		.command = cmd,
+		.envs = env,
+		.mounts = m,
+		.n_mounts = 1,
+		.hostname = "ocid-test-host",
+		.ns = { .pid = { OCI_NS_CONTAINER, NULL },
+			.net = { OCI_NS_CONTAINER, NULL },
+			.ipc = { OCI_NS_CONTAINER, NULL },
+			.uts = { OCI_NS_CONTAINER, NULL } },
+		.cgroups_path = cg,
+		.resources = { .pids_limit = 42,
+			       .memory_limit_in_bytes = 64 << 20,
+			       .cpu_shares = 256,
+			       .oom_score_adj = 500 },
+		.seccomp = { OCI_SECCOMP_RUNTIME_DEFAULT, NULL },
+		.no_new_privs = true,
+	};
+	json_t *spec = NULL;
+	if (oci_spec_build(&c, &h, &spec, &err) < 0)
+		fail_msg("oci_spec_build: %s", err_str(&err));
+	char *out = run(spec);
+	json_decref(spec);
+	expect(out, "uid=1000(app) gid=1001(app) groups=44(video),1001(app)");
+	expect(out, "\n/work/dir\n");
+	expect(out, "FOO=bar\n");
+	expect(out, "PATH=" OCI_DEFAULT_PATH "\n");
+	expect(out, "HOME=/home/app\n");
+	expect(out, "ocid-test-host\n");
+	expect(out, "from-the-host\n");
+	expect(out, "ro-ok\n");
+	expect(out, "\n42\n");
+	/* non-root: the bounding set is the default 9 capabilities */
+	expect(out, "CapBnd:\t00000000000005fb\n");
+	expect(out, "oom=500\n");
+	free(out);
+}
+
+/* Privileged: the bounding set is the host's, masked paths are gone. */
+static void test_runc_privileged(void **state)
+{
+	struct oci_host h;
+	struct err err = ERR_INIT;
+	assert_int_equal(oci_host_probe(&h, &err), 0);
+	char *cmd[] = { "/bin/sh", "-c",
+			"grep CapBnd /proc/self/status; ls /dev/null >/dev/null && echo dev-ok",
+			NULL };
+	struct oci_ctr_config c = {
+		.rootfs = rootfs,
+		.command = cmd,
+		.privileged = true,
+		.ns = { .pid = { OCI_NS_CONTAINER, NULL },
+			.net = { OCI_NS_NODE, NULL },
+			.ipc = { OCI_NS_CONTAINER, NULL },
+			.uts = { OCI_NS_CONTAINER, NULL } },
+	};
+	json_t *spec = NULL;
+	if (oci_spec_build(&c, &h, &spec, &err) < 0)
+		fail_msg("oci_spec_build: %s", err_str(&err));
+	char *out = run(spec);
+	json_decref(spec);
+	char want[64];
+	snprintf(want, sizeof(want), "CapBnd:\t%016llx\n", (unsigned long long)h.cap_bounding);
+	expect(out, want);
+	expect(out, "dev-ok\n");
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_runc_run),
+		cmocka_unit_test(test_runc_privileged),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
