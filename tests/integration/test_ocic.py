@@ -467,3 +467,23 @@ def test_status_codes_reported(peer, code):
         assert p.returncode == 1
         assert p.stderr == f'ocic: {code.name}: pod "x" says no\n'
         assert p.stdout == ''
+
+
+def test_flag_placement(pb, peer):
+    # Global flags between group and command, command flags after operands,
+    # "--" before an operand that looks like a flag.
+    peer.replies['ListPodSandbox'] = sample_pods(pb)
+    p = run(peer, ['pod', '-o', 'json', 'list', '--state', 'ready'])
+    assert p.returncode == 0, p.stderr
+    assert len(json.loads(p.stdout)['items']) == 2
+    peer.replies['ImageStatus'] = pb.ImageStatusResponse(image=pb.Image(id='sha256:' + '2' * 64))
+    for args in (['image', 'status', 'busybox', '-v'], ['image', 'status', '-v', 'busybox'],
+                 ['image', 'status', '--verbose', '--', 'busybox']):
+        p = run(peer, args)
+        assert p.returncode == 0, (args, p.stderr)
+        req = peer.last('ImageStatus')
+        assert (req.image.image, req.verbose) == ('busybox', True), args
+    assert run(peer, ['image', 'remove', '--', '-odd']).returncode == 0
+    assert peer.last('RemoveImage').image.image == '-odd'
+    p = run(peer, ['image', 'remove', '-odd'])
+    assert p.returncode == 2

@@ -147,12 +147,15 @@ int ocic_filter_json(const struct ocic_args *a, const struct ocic_word *states, 
 
 /* ---- Output helpers (output.c) ---- */
 
-/** A table: column headers, rows of strings, printed with aligned columns. */
+/* A table: column headers, rows of strings, printed with aligned columns. */
 struct ocic_table;
+/** A new table with the NULL-terminated `headers` (copied); freed by
+ *  ocic_table_print_free. */
 struct ocic_table *ocic_table_new(const char *const *headers);
 /** Add a row of as many strings as headers (copied; NULL prints as ""). */
 void ocic_table_row(struct ocic_table *t, const char *const *cells);
-/** Print and free. */
+/** Print the headers and rows with columns padded to their widest cell
+ *  (three spaces apart) to stdout, then free the table. */
 void ocic_table_print_free(struct ocic_table *t);
 
 /** RFC 3339 UTC time of `ns` nanoseconds since the epoch ("" for 0).
