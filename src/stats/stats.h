@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/cleanup.h"
 #include "base/err.h"
 
 /* ------------------------------------------------------------------------
@@ -184,6 +185,7 @@ int stats_new(const char *root, struct stats **ret, struct err *err);
 
 /** Forget every cache and free the handle. Accepts NULL. */
 void stats_free(struct stats *s);
+DEFINE_CLEANUP(struct stats, stats_free)
 
 /** The handle's layout (borrowed, constant for its lifetime). */
 const struct stats_layout *stats_get_layout(const struct stats *s);
