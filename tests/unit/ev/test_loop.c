@@ -26,18 +26,48 @@ static void guard_fired(struct ev_loop *loop, void *data)
 	fail_msg("event loop test did not finish within %d ms", GUARD_MS);
 }
 
-static struct ev_loop *new_loop(struct ev_timer **guard)
+struct fixture {
+	struct ev_loop *loop;
+	struct ev_timer *guard;
+};
+
+static int setup(void **state)
 {
-	struct ev_loop *loop = NULL;
-	cleanup_err struct err err = ERR_INIT;
-	assert_int_equal(ev_loop_new(&loop, &err), 0);
-	*guard = ev_timer_add(loop, GUARD_MS, guard_fired, NULL);
-	return loop;
+	struct fixture *f = xnew(struct fixture);
+	struct err err = ERR_INIT;
+	if (ev_loop_new(&f->loop, &err) < 0) {
+		err_done(&err);
+		free(f);
+		return -1;
+	}
+	f->guard = ev_timer_add(f->loop, GUARD_MS, guard_fired, NULL);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	ev_timer_cancel(f->loop, f->guard);
+	ev_loop_free(f->loop);
+	free(f);
+	return 0;
+}
+
+static struct ev_loop *fixture_loop(void **state)
+{
+	return ((struct fixture *)*state)->loop;
 }
 
 static void quit_cb(struct ev_loop *loop, void *data)
 {
 	ev_loop_quit(loop);
+}
+
+static void count_cb(struct ev_loop *loop, void *data)
+{
+	int *n = data;
+	(*n)++;
 }
 
 static void make_pipe(int p[2])
@@ -67,8 +97,7 @@ static void on_readable(struct ev_loop *loop, int fd, uint32_t events, void *dat
 
 static void test_fd_readable(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	cleanup_err struct err err = ERR_INIT;
 	int p[2];
 	make_pipe(p);
@@ -91,8 +120,6 @@ static void test_fd_readable(void **state)
 
 	ev_fd_del(loop, p[0]);
 	close(p[0]);
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
 static void on_writable(struct ev_loop *loop, int fd, uint32_t events, void *data)
@@ -108,8 +135,7 @@ static void on_writable(struct ev_loop *loop, int fd, uint32_t events, void *dat
 
 static void test_fd_mod_and_errors(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	cleanup_err struct err err = ERR_INIT;
 	int p[2];
 	make_pipe(p);
@@ -140,8 +166,6 @@ static void test_fd_mod_and_errors(void **state)
 	assert_int_equal(ev_fd_mod(loop, p[1], EPOLLOUT), -ENOENT);
 	close(p[0]);
 	close(p[1]);
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
 static void on_readable_del_self(struct ev_loop *loop, int fd, uint32_t events, void *data)
@@ -155,8 +179,7 @@ static void on_readable_del_self(struct ev_loop *loop, int fd, uint32_t events, 
 
 static void test_fd_del_from_own_callback(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	cleanup_err struct err err = ERR_INIT;
 	int p[2];
 	make_pipe(p);
@@ -175,8 +198,6 @@ static void test_fd_del_from_own_callback(void **state)
 
 	close(p[0]);
 	close(p[1]);
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
 /* Two pipes readable in the same epoll batch. Whichever callback runs first
@@ -228,8 +249,7 @@ static void on_b(struct ev_loop *loop, int fd, uint32_t events, void *data)
 
 static void test_fd_del_other_in_same_batch(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	cleanup_err struct err err = ERR_INIT;
 	struct pair s = { 0 };
 	make_pipe(s.a);
@@ -249,8 +269,6 @@ static void test_fd_del_other_in_same_batch(void **state)
 		close(left[i]);
 		close(s.c[i]);
 	}
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
 /* ---- timers ---- */
@@ -277,8 +295,7 @@ static void on_tick(struct ev_loop *loop, void *data)
 
 static void test_timer_order(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	struct order o = { 0 };
 	static const uint64_t ms[] = { 40, 10, 30, 0, 20 };
 	struct tick ticks[ARRAY_SIZE(ms)];
@@ -296,8 +313,6 @@ static void test_timer_order(void **state)
 		/* never early */
 		assert_true(o.when[i] - start >= (uint64_t)want[i] * 1000000ull);
 	}
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
 static void on_tick_cancel_victim(struct ev_loop *loop, void *data)
@@ -310,8 +325,7 @@ static void on_tick_cancel_victim(struct ev_loop *loop, void *data)
 
 static void test_timer_cancel(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	struct order o = { 0 };
 	struct tick t1 = { &o, 1 }, t2 = { &o, 2 }, t3 = { &o, 3 }, t4 = { &o, 4 };
 
@@ -340,17 +354,13 @@ static void test_timer_cancel(void **state)
 	assert_int_equal(ev_loop_run(loop), 0);
 	assert_int_equal(o.n, 1);
 	assert_int_equal(o.seq[0], 2);
-
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
 /* Many timers, half cancelled in random order: the heap must fire the rest
  * in deadline order. */
 static void test_timer_heap(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	struct order o = { 0 };
 	struct tick ticks[64];
 	struct ev_timer *h[64];
@@ -369,25 +379,27 @@ static void test_timer_heap(void **state)
 	assert_int_equal(o.n, kept);
 	for (int i = 1; i < o.n; i++)
 		assert_true(o.seq[i - 1] <= o.seq[i]);
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
-static void free_pending_timer(struct ev_loop *loop)
-{
-	/* timers still pending at ev_loop_free are freed with the loop
-	 * (ASan/valgrind would report a leak otherwise) */
-	ev_timer_add(loop, 100000, quit_cb, NULL);
-	ev_loop_free(loop);
-}
-
-static void test_timer_free_pending(void **state)
+/* Timers, watchers and posts still pending at ev_loop_free are freed with
+ * the loop, without running (ASan reports a leak otherwise). */
+static void test_free_pending(void **state)
 {
 	struct ev_loop *loop = NULL;
 	cleanup_err struct err err = ERR_INIT;
+	int p[2], calls = 0;
+	make_pipe(p);
 	assert_int_equal(ev_loop_new(&loop, &err), 0);
-	free_pending_timer(loop);
+	ev_timer_add(loop, 0, count_cb, &calls);
+	ev_post(loop, count_cb, &calls);
+	assert_int_equal(ev_fd_add(loop, p[0], EPOLLIN, on_readable_del_self, &calls, &err), 0);
+	assert_int_equal(ev_fd_add(loop, p[1], EPOLLOUT, on_readable_del_self, &calls, &err), 0);
+	ev_fd_del(loop, p[1]); /* in the graveyard until the next iteration */
+	ev_loop_free(loop);
 	ev_loop_free(NULL);
+	assert_int_equal(calls, 0);
+	close(p[0]);
+	close(p[1]);
 }
 
 /* ---- signals ---- */
@@ -409,8 +421,7 @@ static void on_signal(struct ev_loop *loop, int signo, void *data)
 
 static void test_signal(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	cleanup_err struct err err = ERR_INIT;
 	struct sig_state s1 = { 0 }, s2 = { 0 };
 	assert_int_equal(ev_signal_add(loop, SIGUSR1, on_signal, &s1, &err), 0);
@@ -435,9 +446,6 @@ static void test_signal(void **state)
 	assert_int_equal(s1.calls, 1);
 	assert_int_equal(s2.calls, 1);
 	assert_int_equal(s2.signo, SIGUSR2);
-
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
 /* ---- posting ---- */
@@ -487,8 +495,7 @@ static void *poster_main(void *arg)
 
 static void test_post_threads(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	struct post_state *s = xnew(struct post_state);
 	struct post_item *items = xcalloc(POSTERS * POSTS, sizeof(*items));
 	s->loop = loop;
@@ -512,8 +519,6 @@ static void test_post_threads(void **state)
 		assert_int_equal(s->ran[i], 1);
 	free(items);
 	free(s);
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
 struct chain {
@@ -543,8 +548,7 @@ static void *post_first(void *arg)
 
 static void test_run_posted(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	struct chain c = { 0 };
 
 	/* posted from another thread while the loop is not running */
@@ -569,12 +573,6 @@ static void test_run_posted(void **state)
 	assert_int_equal(c.first, 2);
 	assert_int_equal(ev_loop_run(loop), 0);
 	assert_int_equal(c.second, 2);
-
-	/* posts never run are freed with the loop */
-	ev_post(loop, on_first, &c);
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
-	assert_int_equal(c.first, 2);
 }
 
 /* ---- quit ---- */
@@ -588,8 +586,7 @@ static void count_and_quit(struct ev_loop *loop, void *data)
 
 static void test_quit(void **state)
 {
-	struct ev_timer *guard;
-	struct ev_loop *loop = new_loop(&guard);
+	struct ev_loop *loop = fixture_loop(state);
 	int n = 0;
 	/* quit before run does not stick: run starts afresh */
 	ev_loop_quit(loop);
@@ -600,8 +597,6 @@ static void test_quit(void **state)
 	ev_post(loop, count_and_quit, &n);
 	assert_int_equal(ev_loop_run(loop), 0);
 	assert_int_equal(n, 2);
-	ev_timer_cancel(loop, guard);
-	ev_loop_free(loop);
 }
 
 static void test_now(void **state)
@@ -616,18 +611,18 @@ static void test_now(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fd_readable),
-		cmocka_unit_test(test_fd_mod_and_errors),
-		cmocka_unit_test(test_fd_del_from_own_callback),
-		cmocka_unit_test(test_fd_del_other_in_same_batch),
-		cmocka_unit_test(test_timer_order),
-		cmocka_unit_test(test_timer_cancel),
-		cmocka_unit_test(test_timer_heap),
-		cmocka_unit_test(test_timer_free_pending),
-		cmocka_unit_test(test_signal),
-		cmocka_unit_test(test_post_threads),
-		cmocka_unit_test(test_run_posted),
-		cmocka_unit_test(test_quit),
+		cmocka_unit_test_setup_teardown(test_fd_readable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_mod_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_del_from_own_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_del_other_in_same_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timer_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timer_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timer_heap, setup, teardown),
+		cmocka_unit_test(test_free_pending),
+		cmocka_unit_test_setup_teardown(test_signal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_post_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_posted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quit, setup, teardown),
 		cmocka_unit_test(test_now),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,18 +31,23 @@ struct gate {
 	int nseen;
 };
 
-static void gate_init(struct gate *g)
+static int setup(void **state)
 {
-	memset(g, 0, sizeof(*g));
+	struct gate *g = xnew(struct gate);
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	g->main_thread = pthread_self();
+	*state = g;
+	return 0;
 }
 
-static void gate_done(struct gate *g)
+static int teardown(void **state)
 {
+	struct gate *g = *state;
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
+	free(g);
+	return 0;
 }
 
 static void gate_open(struct gate *g)
@@ -109,6 +114,15 @@ static void wait_for(struct gate *g, const int *counter, int n)
 	pthread_mutex_unlock(&g->mu);
 }
 
+/* Wait until no job is queued or running (counted after the job returns,
+ * unlike g->finished). */
+static void wait_idle(struct ev_pool *pool)
+{
+	for (int k = 0; k < WAIT_MS && ev_pool_pending(pool) != 0; k++)
+		usleep(1000);
+	assert_int_equal(ev_pool_pending(pool), 0);
+}
+
 static struct ev_pool *new_pool(unsigned threads, unsigned queue)
 {
 	struct ev_pool *pool = NULL;
@@ -131,124 +145,108 @@ static void test_new_invalid(void **state)
 
 static void test_runs_on_workers(void **state)
 {
-	struct gate g;
-	gate_init(&g);
+	struct gate *g = *state;
 	struct ev_pool *pool = new_pool(4, 100);
 	for (int i = 0; i < 40; i++)
-		assert_int_equal(ev_pool_submit(pool, quick_job, &g), 0);
-	wait_for(&g, &g.finished, 40);
-	assert_int_equal(g.wrong_thread, 0);
-	assert_true(g.nseen >= 1 && g.nseen <= 4);
+		assert_int_equal(ev_pool_submit(pool, quick_job, g), 0);
+	wait_for(g, &g->finished, 40);
+	assert_int_equal(g->wrong_thread, 0);
+	assert_true(g->nseen >= 1 && g->nseen <= 4);
 	ev_pool_free(pool);
-	gate_done(&g);
 }
 
 /* Jobs one after another never need a second thread. */
 static void test_lazy_threads(void **state)
 {
-	struct gate g;
-	gate_init(&g);
+	struct gate *g = *state;
 	struct ev_pool *pool = new_pool(8, 100);
 	for (int i = 0; i < 20; i++) {
-		assert_int_equal(ev_pool_submit(pool, quick_job, &g), 0);
-		wait_for(&g, &g.finished, i + 1);
+		assert_int_equal(ev_pool_submit(pool, quick_job, g), 0);
+		wait_for(g, &g->finished, i + 1);
 		/* finished is counted inside the job: wait for the worker to
 		 * go idle again before the next submit */
-		for (int k = 0; k < 5000 && ev_pool_pending(pool) != 0; k++)
-			usleep(1000);
-		assert_int_equal(ev_pool_pending(pool), 0);
+		wait_idle(pool);
 	}
-	assert_int_equal(g.nseen, 1);
+	assert_int_equal(g->nseen, 1);
 	ev_pool_free(pool);
-	gate_done(&g);
 }
 
 /* All workers busy and the queue full: -EAGAIN, until jobs finish. */
 static void test_bounded_queue(void **state)
 {
-	struct gate g;
-	gate_init(&g);
+	struct gate *g = *state;
 	struct ev_pool *pool = new_pool(2, 3);
-	assert_int_equal(ev_pool_submit(pool, blocking_job, &g), 0);
-	assert_int_equal(ev_pool_submit(pool, blocking_job, &g), 0);
-	wait_for(&g, &g.started, 2);
+	assert_int_equal(ev_pool_submit(pool, blocking_job, g), 0);
+	assert_int_equal(ev_pool_submit(pool, blocking_job, g), 0);
+	wait_for(g, &g->started, 2);
 	assert_int_equal(ev_pool_pending(pool), 2);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(ev_pool_submit(pool, blocking_job, &g), 0);
+		assert_int_equal(ev_pool_submit(pool, blocking_job, g), 0);
 	assert_int_equal(ev_pool_pending(pool), 5);
-	assert_int_equal(ev_pool_submit(pool, blocking_job, &g), -EAGAIN);
-	assert_int_equal(ev_pool_submit(pool, quick_job, &g), -EAGAIN);
+	assert_int_equal(ev_pool_submit(pool, blocking_job, g), -EAGAIN);
+	assert_int_equal(ev_pool_submit(pool, quick_job, g), -EAGAIN);
 	assert_int_equal(ev_pool_pending(pool), 5);
 	/* still only two running: the queued three wait */
 	usleep(20000);
-	pthread_mutex_lock(&g.mu);
-	assert_int_equal(g.started, 2);
-	pthread_mutex_unlock(&g.mu);
+	pthread_mutex_lock(&g->mu);
+	assert_int_equal(g->started, 2);
+	pthread_mutex_unlock(&g->mu);
 
-	gate_open(&g);
-	wait_for(&g, &g.finished, 5);
-	for (int k = 0; k < 5000 && ev_pool_pending(pool) != 0; k++)
-		usleep(1000);
-	assert_int_equal(ev_pool_pending(pool), 0);
-	assert_int_equal(g.nseen, 2);
+	gate_open(g);
+	wait_for(g, &g->finished, 5);
+	wait_idle(pool);
+	assert_int_equal(g->nseen, 2);
 	/* room again */
-	assert_int_equal(ev_pool_submit(pool, quick_job, &g), 0);
-	wait_for(&g, &g.finished, 6);
+	assert_int_equal(ev_pool_submit(pool, quick_job, g), 0);
+	wait_for(g, &g->finished, 6);
 	ev_pool_free(pool);
-	gate_done(&g);
 }
 
 /* A burst into an idle pool: every job that a worker can take at once is
  * accepted even before the workers have started, plus max_queue waiting. */
 static void test_burst_fills_threads_then_queue(void **state)
 {
-	struct gate g;
-	gate_init(&g);
+	struct gate *g = *state;
 	struct ev_pool *pool = new_pool(4, 1);
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(ev_pool_submit(pool, blocking_job, &g), 0);
-	assert_int_equal(ev_pool_submit(pool, blocking_job, &g), -EAGAIN);
-	wait_for(&g, &g.started, 4);
+		assert_int_equal(ev_pool_submit(pool, blocking_job, g), 0);
+	assert_int_equal(ev_pool_submit(pool, blocking_job, g), -EAGAIN);
+	wait_for(g, &g->started, 4);
 	assert_int_equal(ev_pool_pending(pool), 5);
-	gate_open(&g);
-	wait_for(&g, &g.finished, 5);
-	assert_int_equal(g.nseen, 4);
+	gate_open(g);
+	wait_for(g, &g->finished, 5);
+	assert_int_equal(g->nseen, 4);
 	ev_pool_free(pool);
-	gate_done(&g);
 }
 
 /* max_queue 0: as many jobs as threads, none waiting. */
 static void test_no_queue(void **state)
 {
-	struct gate g;
-	gate_init(&g);
+	struct gate *g = *state;
 	struct ev_pool *pool = new_pool(2, 0);
-	assert_int_equal(ev_pool_submit(pool, blocking_job, &g), 0);
-	assert_int_equal(ev_pool_submit(pool, blocking_job, &g), 0);
-	assert_int_equal(ev_pool_submit(pool, blocking_job, &g), -EAGAIN);
-	gate_open(&g);
-	wait_for(&g, &g.finished, 2);
+	assert_int_equal(ev_pool_submit(pool, blocking_job, g), 0);
+	assert_int_equal(ev_pool_submit(pool, blocking_job, g), 0);
+	assert_int_equal(ev_pool_submit(pool, blocking_job, g), -EAGAIN);
+	gate_open(g);
+	wait_for(g, &g->finished, 2);
 	ev_pool_free(pool);
-	gate_done(&g);
 }
 
 /* ev_pool_free runs everything queued before it returns. */
 static void test_free_finishes_queue(void **state)
 {
-	struct gate g;
-	gate_init(&g);
+	struct gate *g = *state;
 	struct ev_pool *pool = new_pool(1, 100);
-	assert_int_equal(ev_pool_submit(pool, blocking_job, &g), 0);
+	assert_int_equal(ev_pool_submit(pool, blocking_job, g), 0);
 	for (int i = 0; i < 50; i++)
-		assert_int_equal(ev_pool_submit(pool, quick_job, &g), 0);
-	wait_for(&g, &g.started, 1);
+		assert_int_equal(ev_pool_submit(pool, quick_job, g), 0);
+	wait_for(g, &g->started, 1);
 	assert_int_equal(ev_pool_pending(pool), 51);
-	gate_open(&g);
+	gate_open(g);
 	ev_pool_free(pool);
 	/* no locking needed: the workers are joined */
-	assert_int_equal(g.finished, 51);
-	assert_int_equal(g.nseen, 1);
-	gate_done(&g);
+	assert_int_equal(g->finished, 51);
+	assert_int_equal(g->nseen, 1);
 }
 
 static void check_mask_job(void *data)
@@ -277,12 +275,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_invalid),
-		cmocka_unit_test(test_runs_on_workers),
-		cmocka_unit_test(test_lazy_threads),
-		cmocka_unit_test(test_bounded_queue),
-		cmocka_unit_test(test_burst_fills_threads_then_queue),
-		cmocka_unit_test(test_no_queue),
-		cmocka_unit_test(test_free_finishes_queue),
+		cmocka_unit_test_setup_teardown(test_runs_on_workers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lazy_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounded_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_burst_fills_threads_then_queue, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_no_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_finishes_queue, setup, teardown),
 		cmocka_unit_test(test_workers_block_signals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
