@@ -11,6 +11,7 @@
 #include "base/base.h"
 #include "config/config.h"
 #include "db/db.h"
+#include "image/image.h"
 #include "rpc/rpc.h"
 
 /** What handlers need; owned by the caller and outliving the server. */
@@ -21,6 +22,8 @@ struct cri_deps {
 	const struct config *cfg;
 	pthread_rwlock_t *cfg_lock;
 	struct db *db;
+	/* Images: pulls, queries, removal (image/image.h). */
+	struct image_service *images;
 	/* The host's cgroup driver ("systemd" or "cgroupfs"). */
 	const char *cgroup_driver;
 	/* Render the effective config as a JSON object (malloc'd), for
