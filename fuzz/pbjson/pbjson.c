@@ -1,6 +1,7 @@
 /* Fuzz pbjson: arbitrary JSON text decoded as runtime.v1 PodSandboxConfig
  * and ContainerConfig. Whatever decodes must encode, decode again and pack
- * to the same bytes (the round trip ocic relies on). */
+ * to the same bytes (the round trip ocic relies on). The same input read as
+ * protobuf wire data (what a daemon could send) must encode to valid JSON. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cleanup_err struct err err = ERR_INIT;
 		ProtobufCMessage *m = NULL;
 
-		if (pbjson_decode_text(types[i], "fuzz", (const char *)data, size, &m, &err) < 0)
+		json_t *j;
+		char *text;
+
+		if (pbjson_decode_text(types[i], "fuzz", (const char *)data, size, &m, &err) == 0) {
+			check_round_trip(m);
+			protobuf_c_message_free_unpacked(m, NULL);
+		}
+		m = protobuf_c_message_unpack(types[i], NULL, size, data);
+		if (!m)
 			continue;
-		check_round_trip(m);
+		j = pbjson_encode(m);
+		text = json_dumps(j, JSON_COMPACT);
+		if (!text)
+			abort(); /* the encoder must only make valid JSON */
+		free(text);
+		json_decref(j);
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
 	return 0;
