@@ -16,9 +16,7 @@
 #include "base/cleanup.h"
 #include "base/mem.h"
 
-/* Read all of fd (at most max bytes) into a NUL-terminated buffer. */
-static int read_all(int fd, const char *path, size_t max, char **ret, size_t *ret_len,
-		    struct err *err)
+int fs_read_fd(int fd, const char *path, size_t max, char **ret, size_t *ret_len, struct err *err)
 {
 	size_t cap = 4096, n = 0;
 	cleanup_free char *buf = xmalloc(cap + 1);
@@ -43,7 +41,8 @@ static int read_all(int fd, const char *path, size_t max, char **ret, size_t *re
 	}
 	buf[n] = '\0';
 	*ret = TAKE_PTR(buf);
-	*ret_len = n;
+	if (ret_len)
+		*ret_len = n;
 	return 0;
 }
 
@@ -58,7 +57,7 @@ int fs_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *re
 		return err_set(err, -errno, "stat '%s'", path);
 	if (S_ISDIR(st.st_mode))
 		return err_set(err, -EISDIR, "read '%s'", path);
-	return read_all(fd, path, max, ret, ret_len, err);
+	return fs_read_fd(fd, path, max, ret, ret_len, err);
 }
 
 static int open_how(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve,

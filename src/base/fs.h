@@ -17,6 +17,13 @@
 int fs_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len,
 		 struct err *err);
 
+/** Read `fd` from its current offset to EOF into a malloc'd, NUL-terminated
+ *  buffer, as fs_read_file does (for an fd opened some other way, e.g. by
+ *  fs_open_in_root). `path` only names the file in err. -EFBIG when more
+ *  than `max` bytes; read errors as they come (EINTR is retried). The fd
+ *  stays open and owned by the caller. `ret_len` may be NULL. */
+int fs_read_fd(int fd, const char *path, size_t max, char **ret, size_t *ret_len, struct err *err);
+
 /** Open `path` as if `dirfd` were the root: openat2 with RESOLVE_IN_ROOT |
  *  RESOLVE_NO_MAGICLINKS, so "..", absolute paths and absolute symlinks all
  *  stay inside dirfd. `flags` are O_* flags (O_CLOEXEC is added); `mode`

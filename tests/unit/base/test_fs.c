@@ -193,6 +193,25 @@ static void test_write_atomic_and_read(void **state)
 	err_done(&err);
 	assert_int_equal(fs_read_file(tmpfd, "sub", 6, &t, &len, &err), -EISDIR);
 	err_done(&err);
+	/* from an fd: larger than one read buffer, from the current offset */
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	char big[10000];
+	memset(big, 'a', sizeof(big));
+	big[0] = 'b';
+	assert_int_equal(write(p[1], big, sizeof(big)), (ssize_t)sizeof(big));
+	close(p[1]);
+	char c;
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(fs_read_fd(p[0], "pipe", sizeof(big), &t, NULL, &err), 0);
+	assert_int_equal(strlen(t), sizeof(big) - 1);
+	assert_int_equal(t[0], 'a');
+	free(t);
+	close(p[0]);
+	cleanup_close int fd = openat(tmpfd, "f", O_RDONLY | O_CLOEXEC);
+	assert_int_equal(fs_read_fd(fd, "f", 5, &t, &len, &err), -EFBIG);
+	assert_non_null(strstr(err_str(&err), "'f' is larger than 5 bytes"));
+	err_done(&err);
 }
 
 static void test_rm_rf(void **state)
