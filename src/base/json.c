@@ -40,29 +40,7 @@ char *js_path_index(const char *path, size_t i)
 	return xasprintf("%s[%zu]", path ? path : "", i);
 }
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-		return "integer";
-	case JSON_REAL:
-		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "?";
-}
-
-static const char *want_name(json_type t)
+static const char *type_str(json_type t)
 {
 	switch (t) {
 	case JSON_OBJECT:
@@ -90,7 +68,8 @@ int js_get(const json_t *obj, const char *path, const char *key, json_type type,
 	*ret = NULL;
 	if (!json_is_object(obj))
 		return err_msg(err, -EINVAL, "%s: expected object, got %s",
-			       str_empty(path) ? "(root)" : path, obj ? type_name(obj) : "nothing");
+			       str_empty(path) ? "(root)" : path,
+			       obj ? type_str(json_typeof(obj)) : "nothing");
 	const json_t *v = json_object_get(obj, key);
 	if (!v || json_is_null(v)) {
 		if (!required)
@@ -103,8 +82,8 @@ int js_get(const json_t *obj, const char *path, const char *key, json_type type,
 		  (type == JSON_REAL && json_is_integer(v));
 	if (!ok) {
 		cleanup_free char *p = js_path_key(path, key);
-		return err_msg(err, -EINVAL, "%s: expected %s, got %s", p, want_name(type),
-			       type_name(v));
+		return err_msg(err, -EINVAL, "%s: expected %s, got %s", p, type_str(type),
+			       type_str(json_typeof(v)));
 	}
 	*ret = v;
 	return 0;

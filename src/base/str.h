@@ -23,3 +23,15 @@ static inline bool str_empty(const char *s)
 {
 	return !s || !*s;
 }
+
+/** The value of hex digit c (0-9, a-f, A-F), or -1 when c is not one. */
+static inline int str_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

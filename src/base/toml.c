@@ -137,17 +137,6 @@ static bool is_bare(int c)
 	       c == '_' || c == '-';
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void utf8_put(struct buf *b, uint32_t cp)
 {
 	char o[4];
@@ -191,7 +180,7 @@ static int parse_escape(struct parser *ps, struct buf *b)
 	size_t n = c == 'u' ? 4 : 8;
 	uint32_t cp = 0;
 	for (size_t i = 2; i < n + 2; i++) {
-		int h = hexval(peek_at(ps, i));
+		int h = str_hexval(peek_at(ps, i));
 		if (h < 0)
 			return perr(ps, "expected %zu hex digits after '\\%c'", n, c);
 		cp = cp << 4 | (uint32_t)h;
@@ -470,7 +459,7 @@ static bool digits_ok(const char *s, size_t n, int base)
 				return false;
 			continue;
 		}
-		int h = hexval((unsigned char)s[i]);
+		int h = str_hexval((unsigned char)s[i]);
 		if (h < 0 || h >= base)
 			return false;
 	}
@@ -533,10 +522,10 @@ static int parse_number(struct parser *ps, struct toml *v)
 		for (const char *c = d + 2; *c; c++) {
 			if (*c == '_')
 				continue;
-			if (x > (UINT64_MAX - (uint64_t)hexval(*c)) / (uint64_t)base ||
-			    x * (uint64_t)base + (uint64_t)hexval(*c) > INT64_MAX)
+			if (x > (UINT64_MAX - (uint64_t)str_hexval(*c)) / (uint64_t)base ||
+			    x * (uint64_t)base + (uint64_t)str_hexval(*c) > INT64_MAX)
 				return perr(ps, "integer out of range");
-			x = x * (uint64_t)base + (uint64_t)hexval(*c);
+			x = x * (uint64_t)base + (uint64_t)str_hexval(*c);
 		}
 		v->type = TOML_INT;
 		v->i = (int64_t)x;
