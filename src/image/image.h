@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/cleanup.h"
 #include "base/err.h"
@@ -341,3 +342,245 @@ int image_registries_resolve(const struct image_registries *r, const struct imag
 
 /** Free a NULL-terminated array of references. Accepts NULL. */
 void image_refs_free(struct image_ref **refs);
+
+/* --------------------------------------------------------------- auth.c --
+ * Registry credentials and bearer tokens. */
+
+#define IMAGE_AUTHFILE_MAX (1u << 20)
+#define IMAGE_TOKEN_CACHE_MAX 256
+
+struct image_creds {
+	char *username; /* NULL when absent; same for the others */
+	char *password;
+	char *identity_token; /* OAuth2 refresh token for the token endpoint */
+	char *registry_token; /* a bearer token to send as is */
+};
+
+/** Wipe and free the strings of `c` (accepts NULL), leaving it empty. */
+void image_creds_done(struct image_creds *c);
+
+/** true when `c` holds nothing to authenticate with. */
+bool image_creds_empty(const struct image_creds *c);
+
+/** Decode base64 "user:password" (the `auth` field) into ret->username and
+ *  ret->password. -EINVAL when it is not valid base64 or has no ':'. The
+ *  message never contains the secret. */
+int image_creds_decode(const char *b64, struct image_creds *ret, struct err *err);
+
+/** Find the credentials for repository `path` (may be NULL) on `registry`
+ *  (host[:port], docker.io for Docker Hub) in auth.json / docker config.json
+ *  text named `name`. The most specific `auths` key wins ("host/ns/repo",
+ *  then "host/ns", then "host"; schemes and /v1/, /v2/ suffixes ignored;
+ *  index.docker.io means docker.io). Returns 1 with *ret filled (caller
+ *  frees with image_creds_done), 0 when there is no entry, -EINVAL for a
+ *  malformed file, -EFBIG over IMAGE_AUTHFILE_MAX. */
+int image_authfile_find(const char *name, const char *text, size_t len, const char *registry,
+			const char *path, struct image_creds *ret, struct err *err);
+
+/** image_authfile_find over the files `paths` (NULL-terminated) in order;
+ *  missing files are skipped; the first file with an entry wins. */
+int image_authfile_lookup(char *const *paths, const char *registry, const char *path,
+			  struct image_creds *ret, struct err *err);
+
+/* Bearer tokens by key (realm, service, scope and who asked); thread-safe. */
+struct image_token_cache;
+
+/** A new, empty cache. */
+struct image_token_cache *image_token_cache_new(void);
+
+/** Free a cache (tokens wiped). Accepts NULL. */
+void image_token_cache_free(struct image_token_cache *c);
+DEFINE_CLEANUP(struct image_token_cache, image_token_cache_free)
+
+/** A copy (malloc'd) of the token under `key` when it expires after `now`
+ *  (unix seconds), else NULL (an expired entry is dropped). */
+char *image_token_cache_get(struct image_token_cache *c, const char *key, int64_t now);
+
+/** Store (replacing) `token` under `key` until `expires`. Bounded by
+ *  IMAGE_TOKEN_CACHE_MAX entries. */
+void image_token_cache_put(struct image_token_cache *c, const char *key, const char *token,
+			   int64_t expires);
+
+/** Parse a token endpoint's JSON answer: `token` (or `access_token`) and
+ *  `expires_in` (default 60 s). *ret_expires is when to stop using it
+ *  (slightly before the real expiry). -EINVAL when there is no token. */
+int image_token_parse(const char *data, size_t len, int64_t now, char **ret_token,
+		      int64_t *ret_expires, struct err *err);
+
+/* ----------------------------------------------------------- registry.c --
+ * A client for one registry endpoint (distribution API v2) over libcurl.
+ * TLS with the system CAs plus <certs_dir>/<host[:port]>/ *.crt, and
+ * client.cert/client.key there; plain http only for insecure registries
+ * (tried after https fails). Basic and bearer-token challenges; tokens come
+ * from a shared cache. Credentials are sent only to the registry's own
+ * origin, never on a redirect elsewhere, and are never logged. Transient
+ * failures (5xx, 429, I/O errors) are retried with backoff.
+ * Errors: -ENOENT not found, -EACCES unauthorized/denied, -ECONNREFUSED,
+ * -EHOSTUNREACH, -ETIMEDOUT, -EPROTO (TLS or protocol), -EINVAL digest
+ * mismatch, -EFBIG over a size bound, -ECANCELED, -EIO otherwise. */
+
+#define IMAGE_CERTS_DIR "/etc/containers/certs.d"
+
+struct image_registry_opts {
+	const char *domain;		  /* host[:port] as in references */
+	bool insecure;			  /* plain http / unverified TLS allowed */
+	const char *certs_dir;		  /* NULL: IMAGE_CERTS_DIR */
+	const struct image_creds *creds;  /* borrowed during _new only; may be NULL */
+	struct image_token_cache *tokens; /* borrowed, shared; may be NULL */
+	uint64_t progress_timeout_s;	  /* abort a body with no bytes for this long; 0 off */
+	const bool *cancel;		  /* borrowed; set to abort; may be NULL */
+};
+
+struct image_registry;
+
+/* A fetched document: body (NUL-terminated), its sha256 and Content-Type. */
+struct image_fetched {
+	char *data;
+	size_t len;
+	char *content_type; /* may be NULL */
+	char digest[72];
+};
+
+/** A client for `o->domain`. *ret owned (image_registry_free). */
+int image_registry_new(const struct image_registry_opts *o, struct image_registry **ret,
+		       struct err *err);
+
+/** Free a client (secrets wiped). Accepts NULL. */
+void image_registry_free(struct image_registry *r);
+DEFINE_CLEANUP(struct image_registry, image_registry_free)
+
+/** GET /v2/<repo>/manifests/<reference> with the Accept list of
+ *  IMAGE_MANIFEST_ACCEPT, at most IMAGE_MANIFEST_MAX bytes; when
+ *  `reference` is a digest, the content must have it (-EINVAL). */
+int image_registry_get_manifest(struct image_registry *r, const char *repo, const char *reference,
+				struct image_fetched *ret, struct err *err);
+
+/** GET a small blob (at most `max` bytes) and check its digest. */
+int image_registry_get_blob(struct image_registry *r, const char *repo, const char *digest,
+			    size_t max, struct image_fetched *ret, struct err *err);
+
+/** Free what `f` holds. */
+void image_fetched_done(struct image_fetched *f);
+
+struct image_blob;
+
+/** Start streaming a blob: on success the body is read with image_blob_read
+ *  (a storage_read_fn); `progress` (may be NULL) is advanced atomically by
+ *  every byte read. *ret owned (image_blob_close). */
+int image_registry_open_blob(struct image_registry *r, const char *repo, const char *digest,
+			     uint64_t *progress, struct image_blob **ret, struct err *err);
+
+/** Read up to `len` bytes of the blob `opaque` (struct image_blob *): count,
+ *  0 at the end, or a negative errno (image_blob_error tells why). */
+ssize_t image_blob_read(void *opaque, void *buf, size_t len);
+
+/** The message of the last read error, or NULL. */
+const char *image_blob_error(const struct image_blob *b);
+
+/** End a blob stream. Accepts NULL. */
+void image_blob_close(struct image_blob *b);
+
+/* ------------------------------------------------- service.c, pull.c --
+ * The image service: pulls into the layer store and the database, and the
+ * queries the CRI ImageService answers. Thread-safe; concurrent pulls of
+ * one name share one pull, layers shared between images are fetched once. */
+
+struct storage;
+struct db;
+struct image_service;
+
+struct image_pull_opts {
+	const char *registries_conf;	 /* NULL: IMAGE_REGISTRIES_CONF (+ ".d" drop-ins) */
+	const char *policy;		 /* policy.json path; NULL: IMAGE_POLICY_PATH */
+	char *const *auth_files;	 /* tried in order when no creds apply; may be NULL */
+	const struct image_creds *creds; /* the CRI AuthConfig; may be NULL */
+	const char *creds_server;	 /* its server_address; NULL/"" = the image's registry */
+	unsigned max_parallel;		 /* layers at once; 0 means 6 */
+	uint64_t progress_timeout_s;	 /* 0: off */
+	const char *certs_dir;		 /* NULL: IMAGE_CERTS_DIR */
+	struct image_platform platform;	 /* os NULL: IMAGE_PLATFORM_DEFAULT */
+};
+
+#define IMAGE_POLICY_PATH "/etc/containers/policy.json"
+
+/* An image as the CRI reports it. */
+struct image_info {
+	char *id;	/* config digest */
+	char **tags;	/* "repo:tag", NULL-terminated, may be NULL */
+	char **digests; /* "repo@sha256:...", NULL-terminated, may be NULL */
+	uint64_t size;	/* bytes (config and layers as pulled) */
+	bool has_uid;	/* the config's User is numeric */
+	int64_t uid;
+	char *username; /* the config's User when it is a name, else NULL */
+	bool pinned;	/* a name matches the pinned list */
+	char *manifest_digest;
+	char *config;	  /* config JSON text */
+	char **chain_ids; /* layers, bottom first */
+	char **layer_digests;
+};
+
+struct image_fs_info {
+	char *mountpoint; /* <root>/layers */
+	uint64_t bytes;
+	uint64_t inodes;
+	int64_t timestamp_ns;
+};
+
+/** A service over `st` and `db` (both borrowed for its life). Cleans the
+ *  store's tmp/ and drops layers no recorded image uses (start-up). */
+int image_service_new(struct storage *st, struct db *db, struct image_service **ret,
+		      struct err *err);
+
+/** Free the service (no pull may be running). Accepts NULL. */
+void image_service_free(struct image_service *svc);
+DEFINE_CLEANUP(struct image_service, image_service_free)
+
+/** Pull `name` (any reference form; short names through registries.conf):
+ *  policy decision, mirrors in order then the source, manifest (index →
+ *  platform), config, missing layers streamed into the store (several at
+ *  once, committed in order), then one transaction records the image under
+ *  the name asked for. *ret_id (owned) is the image id. Errors: -EINVAL bad
+ *  reference, -EACCES blocked / policy / unauthorized, -ENOENT no such
+ *  image, -EOPNOTSUPP schema 1 or not an image, -ETIMEDOUT no progress,
+ *  network errors as image_registry_*. */
+int image_pull(struct image_service *svc, const char *name, const struct image_pull_opts *o,
+	       char **ret_id, struct err *err);
+
+/** The in-flight pulls and per-layer progress as JSON (malloc'd):
+ *  [{"name":..., "layers":[{"digest":..., "size":N, "done":N,
+ *  "state":"waiting|downloading|done|exists|failed"}]}]. */
+char *image_pull_progress_json(struct image_service *svc);
+
+/** Resolve `name` (id, unique id prefix, "repo:tag", "repo@digest", short
+ *  name) to an image id (*ret owned). -ENOENT when unknown, -EINVAL for an
+ *  ambiguous prefix or a bad reference. `registries_conf` may be NULL. */
+int image_resolve(struct image_service *svc, const char *name, const char *registries_conf,
+		  char **ret, struct err *err);
+
+/** Every image, or only the one `filter` names (none when unknown). `pinned`
+ *  is the pinned_images list (exact names or fnmatch globs). *ret (array of
+ *  *ret_n) freed with image_infos_free. */
+int image_list(struct image_service *svc, const char *filter, const char *registries_conf,
+	       char *const *pinned, struct image_info ***ret, size_t *ret_n, struct err *err);
+
+/** One image by any name image_resolve accepts. -ENOENT when unknown. */
+int image_status(struct image_service *svc, const char *name, const char *registries_conf,
+		 char *const *pinned, struct image_info **ret, struct err *err);
+
+/** Remove the image `name` resolves to, with all its names, and the layers
+ *  no other image uses. An unknown image is not an error (0). */
+int image_remove(struct image_service *svc, const char *name, const char *registries_conf,
+		 struct err *err);
+
+/** Usage of the image store. ret->mountpoint owned (image_fs_info_done). */
+int image_fs_info(struct image_service *svc, struct image_fs_info *ret, struct err *err);
+void image_fs_info_done(struct image_fs_info *f);
+
+/** Verbose ImageStatus info: JSON (malloc'd) with the manifest and config
+ *  digests, layers, sizes and platform. */
+char *image_info_json(const struct image_info *info);
+
+/** Free one image info / an array of `n`. Accept NULL. */
+void image_info_free(struct image_info *i);
+DEFINE_CLEANUP(struct image_info, image_info_free)
+void image_infos_free(struct image_info **v, size_t n);

@@ -27,7 +27,8 @@ static int check_opts(struct storage *s, const struct storage_layer_opts *o, str
 	if (!digest_valid(o->diff_id))
 		return err_msg(err, -EINVAL, "invalid layer diffID '%s'",
 			       o->diff_id ? o->diff_id : "");
-	if (o->parent_chain_id && storage_layer_exists(s, o->parent_chain_id) != 1)
+	if (o->parent_chain_id && !o->before_commit &&
+	    storage_layer_exists(s, o->parent_chain_id) != 1)
 		return err_msg(err, -ENOENT, "parent layer '%s' not found", o->parent_chain_id);
 	return 0;
 }
@@ -126,6 +127,13 @@ int storage_layer_unpack(struct storage *s, const struct storage_layer_opts *opt
 	}
 	if (r >= 0)
 		r = verify(opts, &res, err);
+	if (r >= 0 && opts->before_commit) {
+		r = opts->before_commit(opts->before_commit_opaque, err);
+		if (r >= 0 && opts->parent_chain_id &&
+		    storage_layer_exists(s, opts->parent_chain_id) != 1)
+			r = err_msg(err, -ENOENT, "parent layer '%s' not found",
+				    opts->parent_chain_id);
+	}
 	if (r >= 0 && storage_layer_exists(s, chain) != 1)
 		r = work_commit(&w, chain, err);
 	work_abort(&w);

@@ -24,6 +24,12 @@ struct storage_layer_opts {
 	const char *diff_id;	     /* expected digest of the uncompressed tar, "sha256:<hex>" */
 	int64_t size;		     /* expected stream size in bytes, or -1 when unknown */
 	bool no_isal;		     /* decode gzip with zlib even when isa-l is available */
+	/* Called once the content is verified, right before the layer is
+	 * renamed into place; a negative return aborts. When set, the parent
+	 * need only exist after it returns, so several layers of one image can
+	 * be unpacked at once and still be committed in order. May be NULL. */
+	int (*before_commit)(void *opaque, struct err *err);
+	void *before_commit_opaque;
 };
 
 /** Usage of the store's files (layers only). */

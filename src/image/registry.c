@@ -1,0 +1,502 @@
+/* The registry client (distribution API v2): scheme and TLS choice,
+ * Basic and bearer-token authentication, redirects that never carry
+ * credentials to another host, retries of transient failures, and the
+ * three requests a pull needs (manifest, small blob, streamed blob). */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "base/base.h"
+#include "image/http_int.h"
+#include "image/image_int.h"
+
+#define MAX_REDIRECTS 5
+#define RETRIES 3
+
+struct image_registry {
+	struct image_registry_opts o;
+	char *host;   /* what we connect to (docker.io -> registry-1.docker.io) */
+	char *scheme; /* "https" or "http" once known */
+	char **ca_files;
+	char *client_cert, *client_key;
+	char *basic; /* "Basic <b64>" or NULL */
+	char *user;  /* who asks, part of the token cache key */
+};
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void load_certs_dir(struct image_registry *r)
+{
+	const char *base = r->o.certs_dir ? r->o.certs_dir : IMAGE_CERTS_DIR;
+	cleanup_free char *dir = xasprintf("%s/%s", base, r->o.domain);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *p = xasprintf("%s/%s", dir, de->d_name);
+		if (str_has_suffix(de->d_name, ".crt"))
+			strv_push_take(&r->ca_files, p);
+		else if (strcmp(de->d_name, "client.cert") == 0)
+			free(r->client_cert), r->client_cert = p;
+		else if (strcmp(de->d_name, "client.key") == 0)
+			free(r->client_key), r->client_key = p;
+		else
+			free(p);
+	}
+	closedir(d);
+}
+
+static char *b64(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+	return out;
+}
+
+int image_registry_new(const struct image_registry_opts *o, struct image_registry **ret,
+		       struct err *err)
+{
+	if (str_empty(o->domain))
+		return err_msg(err, -EINVAL, "registry: no host");
+	struct image_registry *r = xnew(struct image_registry);
+	r->o = *o;
+	r->o.domain = xstrdup(o->domain);
+	r->host = xstrdup(strcmp(o->domain, IMAGE_DOCKER_DOMAIN) == 0 ? "registry-1.docker.io"
+								      : o->domain);
+	load_certs_dir(r);
+	const struct image_creds *c = o->creds;
+	if (c && !str_empty(c->username)) {
+		cleanup_free char *up =
+		    xasprintf("%s:%s", c->username, c->password ? c->password : "");
+		cleanup_free char *enc = b64(up);
+		r->basic = xasprintf("Authorization: Basic %s", enc);
+		explicit_bzero(up, strlen(up));
+		r->user = xstrdup(c->username);
+	}
+	*ret = r;
+	return 0;
+}
+
+void image_registry_free(struct image_registry *r)
+{
+	if (!r)
+		return;
+	free((char *)r->o.domain);
+	free(r->host);
+	free(r->scheme);
+	strv_free(r->ca_files);
+	free(r->client_cert);
+	free(r->client_key);
+	if (r->basic)
+		explicit_bzero(r->basic, strlen(r->basic));
+	free(r->basic);
+	free(r->user);
+	free(r);
+}
+
+/* "scheme://host[:port]" of a URL, lowercased, for same-origin checks. */
+static char *origin_of(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return xstrdup("");
+	p += 3;
+	size_t n = strcspn(p, "/?#");
+	char *o = xstrndup(url, (size_t)(p - url) + n);
+	for (char *q = o; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	return o;
+}
+
+struct req {
+	const char *accept;
+	const char *scope; /* "repository:x:pull" */
+	char *auth;	   /* "Authorization: ..." in use, or NULL */
+	bool auth_tried;   /* a challenge was answered already */
+};
+
+/* Token key: realm, service, scope and who asked. */
+static char *token_key(const struct image_registry *r, const struct image_auth_challenge *c,
+		       const char *scope)
+{
+	return xasprintf("%s|%s|%s|%s", c->realm ? c->realm : "", c->service ? c->service : "",
+			 scope, r->user ? r->user : "");
+}
+
+static int fetch_token(struct image_registry *r, const struct image_auth_challenge *c,
+		       const char *scope, char **ret, struct err *err)
+{
+	if (str_empty(c->realm))
+		return err_msg(err, -EPROTO, "registry %s: bearer challenge without a realm",
+			       r->o.domain);
+	if (!str_has_prefix(c->realm, "https://") &&
+	    !(r->o.insecure && str_has_prefix(c->realm, "http://")))
+		return err_msg(
+		    err, -EPROTO,
+		    "registry %s: token realm '%s' is not https (mark the registry insecure to allow it)",
+		    r->o.domain, c->realm);
+	cleanup_free char *key = token_key(r, c, scope);
+	char *cached = r->o.tokens ? image_token_cache_get(r->o.tokens, key, now_s()) : NULL;
+	if (cached) {
+		*ret = cached;
+		return 0;
+	}
+	CURL *esc = curl_easy_init();
+	char *svc = c->service ? curl_easy_escape(esc, c->service, 0) : NULL;
+	char *sc = curl_easy_escape(esc, scope, 0);
+	cleanup_free char *url = xasprintf("%s%sservice=%s&scope=%s", c->realm,
+					   strchr(c->realm, '?') ? "&" : "?", svc ? svc : "", sc);
+	curl_free(svc);
+	curl_free(sc);
+	curl_easy_cleanup(esc);
+	char *hdrs[] = { r->basic, NULL };
+	struct image_http_opts ho = { .headers = hdrs,
+				      .tls_verify = !r->o.insecure,
+				      .cancel = r->o.cancel };
+	cleanup(image_http_free) struct image_http *h = NULL;
+	cleanup_free char *body = NULL;
+	size_t len = 0;
+	int rc = image_http_start(url, &ho, &h, err);
+	if (rc >= 0)
+		rc = image_http_wait_headers(h, err);
+	if (rc >= 0 && (h->status == 401 || h->status == 403))
+		return err_msg(err, -EACCES,
+			       "registry %s: authentication failed (token server answered %ld)%s",
+			       r->o.domain, h->status,
+			       r->basic ? "; check the credentials" : "; credentials are needed");
+	if (rc >= 0 && h->status != 200)
+		rc = err_msg(err, -EIO, "token server answered HTTP %ld", h->status);
+	if (rc >= 0)
+		rc = image_http_read_all(h, 1u << 20, &body, &len, err);
+	int64_t expires = 0;
+	if (rc >= 0)
+		rc = image_token_parse(body, len, now_s(), ret, &expires, err);
+	if (rc < 0)
+		return err_wrap(err, "registry %s: get token", r->o.domain);
+	if (r->o.tokens)
+		image_token_cache_put(r->o.tokens, key, *ret, expires);
+	return 0;
+}
+
+/* Answer a 401 challenge: set q->auth. 0 when there is something to retry
+ * with, -EACCES when not. */
+static int answer_challenge(struct image_registry *r, struct image_http *h, struct req *q,
+			    struct err *err)
+{
+	struct image_auth_challenge *c = NULL;
+	size_t n = 0;
+	if (!h->www_auth || image_www_auth_parse(h->www_auth, &c, &n, NULL) < 0)
+		return err_msg(err, -EACCES, "registry %s: unauthorized (no usable challenge)",
+			       r->o.domain);
+	int rc = -EACCES;
+	for (size_t i = 0; i < n && rc == -EACCES; i++) {
+		if (c[i].scheme == IMAGE_AUTH_BEARER) {
+			cleanup_free char *tok = NULL;
+			rc = fetch_token(r, &c[i], q->scope, &tok, err);
+			if (rc >= 0) {
+				free(q->auth);
+				q->auth = xasprintf("Authorization: Bearer %s", tok);
+				explicit_bzero(tok, strlen(tok));
+			}
+		} else if (c[i].scheme == IMAGE_AUTH_BASIC && r->basic) {
+			free(q->auth);
+			q->auth = xstrdup(r->basic);
+			rc = 0;
+		}
+	}
+	image_www_auth_free(c, n);
+	if (rc == -EACCES && !err->msg)
+		err_msg(err, -EACCES, "registry %s: authentication required%s", r->o.domain,
+			r->basic ? "" : " (no credentials for it)");
+	return rc;
+}
+
+static bool transient(int rc, long status)
+{
+	if (rc < 0)
+		return rc == -EIO || rc == -ETIMEDOUT;
+	return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+static void backoff(int attempt)
+{
+	struct timespec ts = { 0, (long)(100000000L << attempt) }; /* 0.1, 0.2, 0.4 s */
+	nanosleep(&ts, NULL);
+}
+
+/* One attempt: follow redirects; stop at the final response's headers. */
+static int attempt(struct image_registry *r, const char *path, struct req *q, bool head,
+		   struct image_http **ret, struct err *err)
+{
+	cleanup_free char *url = xasprintf("%s://%s/v2/%s", r->scheme, r->host, path);
+	cleanup_free char *home = origin_of(url);
+	for (int hops = 0;; hops++) {
+		cleanup_free char *acc = q->accept ? xasprintf("Accept: %s", q->accept) : NULL;
+		cleanup_free char *here = origin_of(url);
+		/* Credentials only ever go to the registry's own origin. */
+		bool same = strcmp(here, home) == 0;
+		char *hdrs[3] = { 0 };
+		size_t nh = 0;
+		if (acc)
+			hdrs[nh++] = acc;
+		if (same && q->auth)
+			hdrs[nh++] = q->auth;
+		struct image_http_opts ho = {
+			.headers = hdrs,
+			.tls_verify = !r->o.insecure,
+			.ca_files = same ? r->ca_files : NULL,
+			.client_cert = same ? r->client_cert : NULL,
+			.client_key = same ? r->client_key : NULL,
+			.progress_timeout_ms = r->o.progress_timeout_s * 1000,
+			.cancel = r->o.cancel,
+			.head = head,
+		};
+		struct image_http *h = NULL;
+		int rc = image_http_start(url, &ho, &h, err);
+		if (rc >= 0)
+			rc = image_http_wait_headers(h, err);
+		if (rc < 0) {
+			image_http_free(h);
+			return rc;
+		}
+		bool redirect = h->status == 301 || h->status == 302 || h->status == 303 ||
+				h->status == 307 || h->status == 308;
+		if (!redirect || !h->location) {
+			*ret = h;
+			return 0;
+		}
+		if (hops >= MAX_REDIRECTS) {
+			image_http_free(h);
+			return err_msg(err, -EIO, "too many redirects");
+		}
+		char *next = NULL;
+		CURLU *u = curl_url();
+		if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		    curl_url_set(u, CURLUPART_URL, h->location, CURLU_NON_SUPPORT_SCHEME) ==
+			CURLUE_OK)
+			(void)curl_url_get(u, CURLUPART_URL, &next, 0);
+		curl_url_cleanup(u);
+		image_http_free(h);
+		if (!next ||
+		    (!str_has_prefix(next, "https://") && !str_has_prefix(next, "http://"))) {
+			curl_free(next);
+			return err_msg(err, -EIO, "bad redirect");
+		}
+		free(url);
+		url = xstrdup(next);
+		curl_free(next);
+	}
+}
+
+/* The first attempt also settles the scheme: https, or for an insecure
+ * registry plain http when https fails. */
+static int attempt_scheme(struct image_registry *r, const char *path, struct req *q, bool head,
+			  struct image_http **ret, struct err *err)
+{
+	if (r->scheme)
+		return attempt(r, path, q, head, ret, err);
+	r->scheme = xstrdup("https");
+	int rc = attempt(r, path, q, head, ret, err);
+	if (rc < 0 && r->o.insecure && rc != -ECANCELED) {
+		err_done(err);
+		free(r->scheme);
+		r->scheme = xstrdup("http");
+		rc = attempt(r, path, q, head, ret, err);
+	}
+	if (rc < 0) {
+		free(r->scheme);
+		r->scheme = NULL;
+	}
+	return rc;
+}
+
+/* Authentication and retries around attempt(). */
+static int request(struct image_registry *r, const char *path, struct req *q, bool head,
+		   struct image_http **ret, struct err *err)
+{
+	int rc = 0;
+	for (int i = 0; i < RETRIES; i++) {
+		if (i)
+			backoff(i - 1);
+		err_done(err);
+		struct image_http *h = NULL;
+		rc = attempt_scheme(r, path, q, head, &h, err);
+		if (rc >= 0 && h->status == 401 && !q->auth_tried) {
+			q->auth_tried = true;
+			rc = answer_challenge(r, h, q, err);
+			image_http_free(h);
+			h = NULL;
+			if (rc < 0)
+				return rc;
+			rc = attempt_scheme(r, path, q, head, &h, err);
+		}
+		if (rc >= 0 && transient(rc, h->status) && i + 1 < RETRIES) {
+			image_http_free(h);
+			continue;
+		}
+		if (rc >= 0) {
+			*ret = h;
+			return 0;
+		}
+		if (!transient(rc, 0))
+			return rc;
+	}
+	return rc;
+}
+
+/* Map a final status other than 200 to an error. */
+static int status_error(struct image_registry *r, struct image_http *h, const char *what,
+			struct err *err)
+{
+	switch (h->status) {
+	case 200:
+		return 0;
+	case 401:
+		return err_msg(err, -EACCES, "registry %s: %s: unauthorized%s", r->o.domain, what,
+			       r->basic ? " (credentials rejected)" : "");
+	case 403:
+		return err_msg(err, -EACCES, "registry %s: %s: access denied", r->o.domain, what);
+	case 404:
+		return err_msg(err, -ENOENT, "registry %s: %s: not found", r->o.domain, what);
+	case 429:
+		return err_msg(err, -EAGAIN, "registry %s: %s: too many requests", r->o.domain,
+			       what);
+	default:
+		return err_msg(err, -EIO, "registry %s: %s: HTTP %ld", r->o.domain, what,
+			       h->status);
+	}
+}
+
+static void digest_of(const char *data, size_t len, char out[72])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	(void)EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	memcpy(out, "sha256:", 7);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
+int image_registry_get_manifest(struct image_registry *r, const char *repo, const char *reference,
+				struct image_fetched *ret, struct err *err)
+{
+	cleanup_free char *path = xasprintf("%s/manifests/%s", repo, reference);
+	cleanup_free char *scope = xasprintf("repository:%s:pull", repo);
+	cleanup_free char *what = xasprintf("manifest %s:%s", repo, reference);
+	struct req q = { .accept = IMAGE_MANIFEST_ACCEPT, .scope = scope };
+	cleanup(image_http_free) struct image_http *h = NULL;
+	int rc = request(r, path, &q, false, &h, err);
+	free(q.auth);
+	if (rc >= 0)
+		rc = status_error(r, h, what, err);
+	if (rc >= 0)
+		rc = image_http_read_all(h, IMAGE_MANIFEST_MAX, &ret->data, &ret->len, err);
+	if (rc < 0)
+		return rc == -EFBIG ? err_wrap(err, "%s", what) : rc;
+	ret->content_type = h->content_type ? xstrdup(h->content_type) : NULL;
+	digest_of(ret->data, ret->len, ret->digest);
+	if (image_digest_valid(reference) && strcmp(reference, ret->digest) != 0) {
+		image_fetched_done(ret);
+		return err_msg(err, -EINVAL, "%s: content has digest %s", what, ret->digest);
+	}
+	return 0;
+}
+
+int image_registry_get_blob(struct image_registry *r, const char *repo, const char *digest,
+			    size_t max, struct image_fetched *ret, struct err *err)
+{
+	cleanup_free char *path = xasprintf("%s/blobs/%s", repo, digest);
+	cleanup_free char *scope = xasprintf("repository:%s:pull", repo);
+	cleanup_free char *what = xasprintf("blob %s", digest);
+	struct req q = { .scope = scope };
+	cleanup(image_http_free) struct image_http *h = NULL;
+	int rc = request(r, path, &q, false, &h, err);
+	free(q.auth);
+	if (rc >= 0)
+		rc = status_error(r, h, what, err);
+	if (rc >= 0)
+		rc = image_http_read_all(h, max, &ret->data, &ret->len, err);
+	if (rc < 0)
+		return rc == -EFBIG ? err_wrap(err, "%s", what) : rc;
+	digest_of(ret->data, ret->len, ret->digest);
+	if (strcmp(digest, ret->digest) != 0) {
+		image_fetched_done(ret);
+		return err_msg(err, -EINVAL, "%s: content has digest %s", what, ret->digest);
+	}
+	return 0;
+}
+
+void image_fetched_done(struct image_fetched *f)
+{
+	free(f->data);
+	free(f->content_type);
+	*f = (struct image_fetched){ 0 };
+}
+
+struct image_blob {
+	struct image_http *h;
+	struct err err;
+	uint64_t *progress; /* bytes so far, updated atomically; may be NULL */
+};
+
+int image_registry_open_blob(struct image_registry *r, const char *repo, const char *digest,
+			     uint64_t *progress, struct image_blob **ret, struct err *err)
+{
+	cleanup_free char *path = xasprintf("%s/blobs/%s", repo, digest);
+	cleanup_free char *scope = xasprintf("repository:%s:pull", repo);
+	cleanup_free char *what = xasprintf("blob %s", digest);
+	struct req q = { .scope = scope };
+	struct image_http *h = NULL;
+	int rc = request(r, path, &q, false, &h, err);
+	free(q.auth);
+	if (rc >= 0)
+		rc = status_error(r, h, what, err);
+	if (rc < 0) {
+		image_http_free(h);
+		return rc;
+	}
+	struct image_blob *b = xnew(struct image_blob);
+	b->h = h;
+	b->progress = progress;
+	*ret = b;
+	return 0;
+}
+
+ssize_t image_blob_read(void *opaque, void *buf, size_t len)
+{
+	struct image_blob *b = opaque;
+	ssize_t n = image_http_read(b->h, buf, len, &b->err);
+	if (n > 0 && b->progress)
+		__atomic_add_fetch(b->progress, (uint64_t)n, __ATOMIC_RELAXED);
+	return n;
+}
+
+const char *image_blob_error(const struct image_blob *b)
+{
+	return b->err.msg;
+}
+
+void image_blob_close(struct image_blob *b)
+{
+	if (!b)
+		return;
+	image_http_free(b->h);
+	err_done(&b->err);
+	free(b);
+}

@@ -1,0 +1,221 @@
+/* The image service: shared pulls, layer claims and pins, progress. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "base/base.h"
+#include "db/image.h"
+#include "image/image_int.h"
+#include "image/service_int.h"
+#include "storage/storage.h"
+
+int image_service_new(struct storage *st, struct db *db, struct image_service **ret,
+		      struct err *err)
+{
+	/* Thread-safe since curl 7.84; called once at start-up anyway. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return err_msg(err, -ENOMEM, "cannot initialise libcurl");
+	int r = storage_tmp_clean(st, err);
+	if (r < 0)
+		return r;
+	struct image_service *svc = xnew(struct image_service);
+	svc->st = st;
+	svc->db = db;
+	svc->tokens = image_token_cache_new();
+	pthread_mutex_init(&svc->lock, NULL);
+	pthread_cond_init(&svc->cond, NULL);
+	*ret = svc;
+	return 0;
+}
+
+void image_service_free(struct image_service *svc)
+{
+	if (!svc)
+		return;
+	image_token_cache_free(svc->tokens);
+	strv_free(svc->busy);
+	strv_free(svc->pins);
+	pthread_cond_destroy(&svc->cond);
+	pthread_mutex_destroy(&svc->lock);
+	free(svc);
+}
+
+void strv_remove_one(char **v, const char *s)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		if (strcmp(v[i], s) == 0) {
+			free(v[i]);
+			for (; v[i]; i++)
+				v[i] = v[i + 1];
+			return;
+		}
+}
+
+void svc_pin(struct image_service *svc, char *const *chains)
+{
+	pthread_mutex_lock(&svc->lock);
+	for (size_t i = 0; chains && chains[i]; i++)
+		strv_push(&svc->pins, chains[i]);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+void svc_unpin(struct image_service *svc, char *const *chains)
+{
+	pthread_mutex_lock(&svc->lock);
+	for (size_t i = 0; chains && chains[i]; i++)
+		strv_remove_one(svc->pins, chains[i]);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+int svc_claim(struct image_service *svc, const char *chain)
+{
+	pthread_mutex_lock(&svc->lock);
+	while (strv_contains(svc->busy, chain))
+		pthread_cond_wait(&svc->cond, &svc->lock);
+	int present = storage_layer_exists(svc->st, chain) == 1;
+	if (!present)
+		strv_push(&svc->busy, chain);
+	pthread_mutex_unlock(&svc->lock);
+	return present;
+}
+
+void svc_release(struct image_service *svc, const char *chain)
+{
+	pthread_mutex_lock(&svc->lock);
+	strv_remove_one(svc->busy, chain);
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+static void pull_free(struct pull *p)
+{
+	for (size_t i = 0; i < p->n_layers; i++)
+		free(p->layers[i].digest);
+	free(p->layers);
+	free(p->key);
+	free(p->msg);
+	free(p->id);
+	free(p);
+}
+
+/* Join the pull of `key` in flight, or start one (*ret_owner). */
+static struct pull *pull_join(struct image_service *svc, const char *key, bool *ret_owner)
+{
+	pthread_mutex_lock(&svc->lock);
+	struct pull *p = svc->pulls;
+	while (p && (p->finished || strcmp(p->key, key) != 0))
+		p = p->next;
+	*ret_owner = !p;
+	if (!p) {
+		p = xnew(struct pull);
+		p->key = xstrdup(key);
+		p->next = svc->pulls;
+		svc->pulls = p;
+	}
+	p->waiters++;
+	pthread_mutex_unlock(&svc->lock);
+	return p;
+}
+
+/* Drop one reference under svc->lock; the last one unlinks and frees. */
+static void pull_leave_locked(struct image_service *svc, struct pull *p)
+{
+	if (--p->waiters > 0)
+		return;
+	for (struct pull **pp = &svc->pulls; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	pull_free(p);
+}
+
+int image_pull(struct image_service *svc, const char *name, const struct image_pull_opts *o,
+	       char **ret_id, struct err *err)
+{
+	cleanup(image_ref_free) struct image_ref *ref = NULL;
+	int r = image_ref_parse(name, &ref, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *key = image_ref_string(ref, IMAGE_REF_FULL);
+	bool owner;
+	struct pull *p = pull_join(svc, key, &owner);
+	if (owner) {
+		char *id = NULL;
+		struct err e = ERR_INIT;
+		r = pull_run(svc, p, name, o, &id, &e);
+		pthread_mutex_lock(&svc->lock);
+		p->rc = r;
+		p->id = id;
+		p->msg = e.msg ? xstrdup(e.msg) : NULL;
+		p->finished = true;
+		pthread_cond_broadcast(&svc->cond);
+		pthread_mutex_unlock(&svc->lock);
+		err_done(&e);
+	}
+	pthread_mutex_lock(&svc->lock);
+	while (!p->finished)
+		pthread_cond_wait(&svc->cond, &svc->lock);
+	r = p->rc;
+	if (r >= 0)
+		*ret_id = xstrdup(p->id);
+	else
+		err_msg(err, r, "%s", p->msg ? p->msg : "pull failed");
+	pull_leave_locked(svc, p);
+	pthread_mutex_unlock(&svc->lock);
+	return r;
+}
+
+static const char *const state_names[] = {
+	[LS_WAITING] = "waiting", [LS_DOWNLOADING] = "downloading", [LS_DONE] = "done",
+	[LS_EXISTS] = "exists",	  [LS_FAILED] = "failed",
+};
+
+char *image_pull_progress_json(struct image_service *svc)
+{
+	json_t *all = json_array();
+	pthread_mutex_lock(&svc->lock);
+	for (struct pull *p = svc->pulls; p; p = p->next) {
+		if (p->finished)
+			continue;
+		json_t *layers = json_array();
+		for (size_t i = 0; i < p->n_layers; i++) {
+			const struct layer_progress *l = &p->layers[i];
+			uint64_t done = __atomic_load_n(&l->done, __ATOMIC_RELAXED);
+			json_array_append_new(
+			    layers, json_pack("{s:s, s:I, s:I, s:s}", "digest", l->digest, "size",
+					      (json_int_t)l->size, "done", (json_int_t)done,
+					      "state", state_names[l->state]));
+		}
+		json_array_append_new(all,
+				      json_pack("{s:s, s:o}", "name", p->key, "layers", layers));
+	}
+	pthread_mutex_unlock(&svc->lock);
+	char *s = js_dump(all, 0);
+	json_decref(all);
+	return s;
+}
+
+int image_fs_info(struct image_service *svc, struct image_fs_info *ret, struct err *err)
+{
+	struct storage_usage u = { 0 };
+	int r = storage_usage(svc->st, &u, err);
+	if (r < 0)
+		return r;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ret->mountpoint = xasprintf("%s/layers", storage_root(svc->st));
+	ret->bytes = u.bytes;
+	ret->inodes = u.inodes;
+	ret->timestamp_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return 0;
+}
+
+void image_fs_info_done(struct image_fs_info *f)
+{
+	free(f->mountpoint);
+	f->mountpoint = NULL;
+}

@@ -1,0 +1,57 @@
+/* image: the service's state, shared by service.c and pull.c. */
+#pragma once
+
+#include <pthread.h>
+
+#include "image/image.h"
+
+enum layer_state { LS_WAITING, LS_DOWNLOADING, LS_DONE, LS_EXISTS, LS_FAILED };
+
+struct layer_progress {
+	char *digest;
+	int64_t size;
+	uint64_t done; /* atomic */
+	enum layer_state state;
+};
+
+/* One pull in flight; callers asking for the same name wait on it. */
+struct pull {
+	char *key;
+	int waiters;
+	bool finished;
+	int rc;
+	char *msg; /* error message when rc < 0 */
+	char *id;
+	struct layer_progress *layers; /* under svc->lock */
+	size_t n_layers;
+	struct pull *next;
+};
+
+struct image_service {
+	struct storage *st;
+	struct db *db;
+	struct image_token_cache *tokens;
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t cond;  /* a pull finished, a layer claim was released */
+	struct pull *pulls;
+	char **busy; /* chain ids being unpacked right now */
+	char **pins; /* chain ids used by pulls in flight (a multiset) */
+};
+
+/** Pin (under svc->lock) / unpin the chain ids of a pull: a pinned layer
+ *  is never deleted by image removal. */
+void svc_pin(struct image_service *svc, char *const *chains);
+void svc_unpin(struct image_service *svc, char *const *chains);
+
+/** Claim the right to unpack `chain`: waits while another pull unpacks it.
+ *  Returns 1 when the layer is now present (nothing to do), 0 when the
+ *  caller owns the claim (svc_release when done). */
+int svc_claim(struct image_service *svc, const char *chain);
+void svc_release(struct image_service *svc, const char *chain);
+
+/** The pull proper (pull.c), for one asked name; `p` receives progress. */
+int pull_run(struct image_service *svc, struct pull *p, const char *name,
+	     const struct image_pull_opts *o, char **ret_id, struct err *err);
+
+/** Remove one occurrence of `s` from `*v`. */
+void strv_remove_one(char **v, const char *s);
