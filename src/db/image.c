@@ -8,53 +8,20 @@
 #include <string.h>
 #include <time.h>
 
-static int sql_fail(sqlite3 *conn, const char *what, struct err *err)
-{
-	return err_msg(err, -EIO, "%s: %s", what, sqlite3_errmsg(conn));
-}
-
-static int prep(sqlite3 *conn, const char *sql, sqlite3_stmt **st, struct err *err)
-{
-	if (sqlite3_prepare_v2(conn, sql, -1, st, NULL) != SQLITE_OK)
-		return sql_fail(conn, "prepare", err);
-	return 0;
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-}
-
-static char *col_text(sqlite3_stmt *st, int i)
-{
-	const char *v = (const char *)sqlite3_column_text(st, i);
-	return xstrdup(v ? v : "");
-}
-
-/* Run a statement that returns no rows. */
-static int run(sqlite3 *conn, sqlite3_stmt *st, const char *what, struct err *err)
-{
-	int r = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(conn, what, err);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return r;
-}
-
-DEFINE_CLEANUP(sqlite3_stmt, sqlite3_finalize)
-#define cleanup_stmt cleanup(sqlite3_finalize)
+#include "db/db_int.h"
 
 static int put_names(sqlite3 *conn, const char *id, char *const *names, int kind, struct err *err)
 {
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = prep(conn,
-		     "INSERT INTO tags(name, kind, image_id) VALUES (?1, ?2, ?3)"
-		     " ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
-		     &st, err);
+	int r = db_prep(conn,
+			"INSERT INTO tags(name, kind, image_id) VALUES (?1, ?2, ?3)"
+			" ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+			&st, err);
 	for (size_t i = 0; r >= 0 && names && names[i]; i++) {
-		bind_text(st, 1, names[i]);
+		db_bind_text(st, 1, names[i]);
 		sqlite3_bind_int(st, 2, kind);
-		bind_text(st, 3, id);
-		r = run(conn, st, "record image name", err);
+		db_bind_text(st, 3, id);
+		r = db_run(conn, st, "record image name", err);
 	}
 	return r;
 }
@@ -63,27 +30,27 @@ static int put_layers(sqlite3 *conn, const struct db_image *img, struct err *err
 {
 	cleanup_stmt sqlite3_stmt *l = NULL;
 	cleanup_stmt sqlite3_stmt *il = NULL;
-	int r = prep(conn,
-		     "INSERT OR IGNORE INTO layers(chain_id, diff_id, digest, size)"
-		     " VALUES (?1, ?2, ?3, ?4)",
-		     &l, err);
+	int r = db_prep(conn,
+			"INSERT OR IGNORE INTO layers(chain_id, diff_id, digest, size)"
+			" VALUES (?1, ?2, ?3, ?4)",
+			&l, err);
 	if (r >= 0)
-		r = prep(conn,
-			 "INSERT INTO image_layers(image_id, idx, chain_id) VALUES (?1, ?2, ?3)",
-			 &il, err);
+		r = db_prep(conn,
+			    "INSERT INTO image_layers(image_id, idx, chain_id) VALUES (?1, ?2, ?3)",
+			    &il, err);
 	for (size_t i = 0; r >= 0 && i < img->n_layers; i++) {
 		const struct db_layer *x = &img->layers[i];
-		bind_text(l, 1, x->chain_id);
-		bind_text(l, 2, x->diff_id);
-		bind_text(l, 3, x->digest);
+		db_bind_text(l, 1, x->chain_id);
+		db_bind_text(l, 2, x->diff_id);
+		db_bind_text(l, 3, x->digest);
 		sqlite3_bind_int64(l, 4, x->size);
-		r = run(conn, l, "record layer", err);
+		r = db_run(conn, l, "record layer", err);
 		if (r < 0)
 			break;
-		bind_text(il, 1, img->id);
+		db_bind_text(il, 1, img->id);
 		sqlite3_bind_int64(il, 2, (sqlite3_int64)i);
-		bind_text(il, 3, x->chain_id);
-		r = run(conn, il, "record image layer", err);
+		db_bind_text(il, 3, x->chain_id);
+		r = db_run(conn, il, "record image layer", err);
 	}
 	return r;
 }
@@ -93,26 +60,27 @@ static int put_tx(sqlite3 *conn, void *data, struct err *err)
 	const struct db_image *img = data;
 	cleanup_stmt sqlite3_stmt *del = NULL;
 	cleanup_stmt sqlite3_stmt *ins = NULL;
-	int r = prep(conn, "DELETE FROM image_layers WHERE image_id = ?1", &del, err);
+	int r = db_prep(conn, "DELETE FROM image_layers WHERE image_id = ?1", &del, err);
 	if (r >= 0) {
-		bind_text(del, 1, img->id);
-		r = run(conn, del, "replace image layers", err);
+		db_bind_text(del, 1, img->id);
+		r = db_run(conn, del, "replace image layers", err);
 	}
 	if (r >= 0)
-		r = prep(conn,
-			 "INSERT INTO images(id, manifest_digest, size, created, config, manifest)"
-			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET"
-			 " manifest_digest = excluded.manifest_digest, size = excluded.size,"
-			 " manifest = excluded.manifest",
-			 &ins, err);
+		r = db_prep(
+		    conn,
+		    "INSERT INTO images(id, manifest_digest, size, created, config, manifest)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET"
+		    " manifest_digest = excluded.manifest_digest, size = excluded.size,"
+		    " manifest = excluded.manifest",
+		    &ins, err);
 	if (r >= 0) {
-		bind_text(ins, 1, img->id);
-		bind_text(ins, 2, img->manifest_digest);
+		db_bind_text(ins, 1, img->id);
+		db_bind_text(ins, 2, img->manifest_digest);
 		sqlite3_bind_int64(ins, 3, img->size);
 		sqlite3_bind_int64(ins, 4, img->created ? img->created : (int64_t)time(NULL));
-		bind_text(ins, 5, img->config);
-		bind_text(ins, 6, img->manifest);
-		r = run(conn, ins, "record image", err);
+		db_bind_text(ins, 5, img->config);
+		db_bind_text(ins, 6, img->manifest);
+		r = db_run(conn, ins, "record image", err);
 	}
 	if (r >= 0)
 		r = put_layers(conn, img, err);
@@ -131,37 +99,37 @@ int db_image_put(struct db *db, const struct db_image *img, struct err *err)
 static int load_names(sqlite3 *conn, struct db_image *img, struct err *err)
 {
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r =
-	    prep(conn, "SELECT name, kind FROM tags WHERE image_id = ?1 ORDER BY name", &st, err);
+	int r = db_prep(conn, "SELECT name, kind FROM tags WHERE image_id = ?1 ORDER BY name", &st,
+			err);
 	if (r < 0)
 		return r;
-	bind_text(st, 1, img->id);
+	db_bind_text(st, 1, img->id);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW)
 		strv_push_take(sqlite3_column_int(st, 1) ? &img->digests : &img->tags,
-			       col_text(st, 0));
-	return r == SQLITE_DONE ? 0 : sql_fail(conn, "read image names", err);
+			       db_col_text(st, 0));
+	return r == SQLITE_DONE ? 0 : db_sql_fail(conn, "read image names", err);
 }
 
 static int load_layers(sqlite3 *conn, struct db_image *img, struct err *err)
 {
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = prep(conn,
-		     "SELECT l.chain_id, l.diff_id, l.digest, l.size FROM image_layers il"
-		     " JOIN layers l ON l.chain_id = il.chain_id WHERE il.image_id = ?1"
-		     " ORDER BY il.idx",
-		     &st, err);
+	int r = db_prep(conn,
+			"SELECT l.chain_id, l.diff_id, l.digest, l.size FROM image_layers il"
+			" JOIN layers l ON l.chain_id = il.chain_id WHERE il.image_id = ?1"
+			" ORDER BY il.idx",
+			&st, err);
 	if (r < 0)
 		return r;
-	bind_text(st, 1, img->id);
+	db_bind_text(st, 1, img->id);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		img->layers = xrealloc(img->layers, (img->n_layers + 1) * sizeof(*img->layers));
 		struct db_layer *l = &img->layers[img->n_layers++];
-		l->chain_id = col_text(st, 0);
-		l->diff_id = col_text(st, 1);
-		l->digest = col_text(st, 2);
+		l->chain_id = db_col_text(st, 0);
+		l->diff_id = db_col_text(st, 1);
+		l->digest = db_col_text(st, 2);
 		l->size = sqlite3_column_int64(st, 3);
 	}
-	return r == SQLITE_DONE ? 0 : sql_fail(conn, "read image layers", err);
+	return r == SQLITE_DONE ? 0 : db_sql_fail(conn, "read image layers", err);
 }
 
 struct list_q {
@@ -174,30 +142,30 @@ static int list_tx(sqlite3 *conn, void *data, struct err *err)
 {
 	struct list_q *q = data;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r =
-	    prep(conn,
-		 q->id ? "SELECT id, manifest_digest, size, created, config, manifest FROM images"
-			 " WHERE id = ?1"
-		       : "SELECT id, manifest_digest, size, created, config, manifest FROM images"
-			 " ORDER BY created, id",
-		 &st, err);
+	int r = db_prep(
+	    conn,
+	    q->id ? "SELECT id, manifest_digest, size, created, config, manifest FROM images"
+		    " WHERE id = ?1"
+		  : "SELECT id, manifest_digest, size, created, config, manifest FROM images"
+		    " ORDER BY created, id",
+	    &st, err);
 	if (r < 0)
 		return r;
 	if (q->id)
-		bind_text(st, 1, q->id);
+		db_bind_text(st, 1, q->id);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct db_image *img = xnew(struct db_image);
 		q->v = xrealloc(q->v, (q->n + 1) * sizeof(*q->v));
 		q->v[q->n++] = img;
-		img->id = col_text(st, 0);
-		img->manifest_digest = col_text(st, 1);
+		img->id = db_col_text(st, 0);
+		img->manifest_digest = db_col_text(st, 1);
 		img->size = sqlite3_column_int64(st, 2);
 		img->created = sqlite3_column_int64(st, 3);
-		img->config = col_text(st, 4);
-		img->manifest = col_text(st, 5);
+		img->config = db_col_text(st, 4);
+		img->manifest = db_col_text(st, 5);
 	}
 	if (r != SQLITE_DONE)
-		return sql_fail(conn, "list images", err);
+		return db_sql_fail(conn, "list images", err);
 	for (size_t i = 0; i < q->n; i++) {
 		r = load_names(conn, q->v[i], err);
 		if (r >= 0)
@@ -253,14 +221,14 @@ static int strs_tx(sqlite3 *conn, void *data, struct err *err)
 {
 	struct str_q *q = data;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = prep(conn, q->sql, &st, err);
+	int r = db_prep(conn, q->sql, &st, err);
 	if (r < 0)
 		return r;
 	if (q->arg)
-		bind_text(st, 1, q->arg);
+		db_bind_text(st, 1, q->arg);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW)
-		strv_push_take(&q->out, col_text(st, 0));
-	return r == SQLITE_DONE ? 0 : sql_fail(conn, "query images", err);
+		strv_push_take(&q->out, db_col_text(st, 0));
+	return r == SQLITE_DONE ? 0 : db_sql_fail(conn, "query images", err);
 }
 
 static int strs(struct db *db, const char *sql, const char *arg, char ***ret, struct err *err)
@@ -317,11 +285,11 @@ static int del_tx(sqlite3 *conn, void *data, struct err *err)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(sql); i++) {
 		cleanup_stmt sqlite3_stmt *st = NULL;
-		int r = prep(conn, sql[i], &st, err);
+		int r = db_prep(conn, sql[i], &st, err);
 		if (r < 0)
 			return r;
-		bind_text(st, 1, q->id);
-		r = run(conn, st, "delete image", err);
+		db_bind_text(st, 1, q->id);
+		r = db_run(conn, st, "delete image", err);
 		if (r < 0)
 			return r;
 	}
@@ -334,10 +302,10 @@ static int del_tx(sqlite3 *conn, void *data, struct err *err)
 	if (r < 0)
 		return r;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	r = prep(conn,
-		 "DELETE FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)",
-		 &st, err);
-	return r < 0 ? r : run(conn, st, "delete unused layers", err);
+	r = db_prep(conn,
+		    "DELETE FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)",
+		    &st, err);
+	return r < 0 ? r : db_run(conn, st, "delete unused layers", err);
 }
 
 int db_image_delete(struct db *db, const char *id, char ***ret_unused, struct err *err)

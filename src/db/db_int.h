@@ -1,0 +1,47 @@
+/* Private to src/db: the small SQLite helpers every typed-query file
+ * (image.c, ctr.c, ...) uses, so each does not grow its own copy. */
+#pragma once
+
+#include <errno.h>
+#include <sqlite3.h>
+
+#include "base/base.h"
+
+DEFINE_CLEANUP(sqlite3_stmt, sqlite3_finalize)
+#define cleanup_stmt cleanup(sqlite3_finalize)
+
+/* Fill err with "<what>: <sqlite message>"; returns -EIO. */
+static inline int db_sql_fail(sqlite3 *conn, const char *what, struct err *err)
+{
+	return err_msg(err, -EIO, "%s: %s", what, sqlite3_errmsg(conn));
+}
+
+static inline int db_prep(sqlite3 *conn, const char *sql, sqlite3_stmt **st, struct err *err)
+{
+	if (sqlite3_prepare_v2(conn, sql, -1, st, NULL) != SQLITE_OK)
+		return db_sql_fail(conn, "prepare", err);
+	return 0;
+}
+
+/* Bind a copy of v to parameter i; NULL binds SQL NULL. */
+static inline void db_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Column i as a malloc'd string; SQL NULL reads as "". */
+static inline char *db_col_text(sqlite3_stmt *st, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+	return xstrdup(v ? v : "");
+}
+
+/* Step a statement that returns no rows, then reset it and clear its
+ * bindings so it can be run again. */
+static inline int db_run(sqlite3 *conn, sqlite3_stmt *st, const char *what, struct err *err)
+{
+	int r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_sql_fail(conn, what, err);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
