@@ -1,6 +1,240 @@
 /* CRI handlers: ImageService: pull, list, status, remove, fs info. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cri/cri_int.h"
 
+/* The config values an image call needs, copied under the config lock. */
+struct image_cfg {
+	char *registries_conf;
+	char *policy;
+	char **auth_files;
+	char **pinned;
+	unsigned max_parallel;
+	uint64_t progress_timeout_s;
+};
+
+static void image_cfg_load(struct cri_ctx *ctx, struct image_cfg *c)
+{
+	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
+	const struct config *cfg = ctx->deps->cfg;
+	c->registries_conf = xstrdup(cfg->registries_conf);
+	c->policy = xstrdup(cfg->signature_policy);
+	c->auth_files = NULL;
+	strv_push(&c->auth_files, cfg->global_auth_file);
+	strv_push(&c->auth_files, "/root/.docker/config.json");
+	c->pinned = NULL;
+	for (size_t i = 0; cfg->pinned_images && cfg->pinned_images[i]; i++)
+		strv_push(&c->pinned, cfg->pinned_images[i]);
+	c->max_parallel = cfg->max_parallel_downloads;
+	c->progress_timeout_s = cfg->pull_progress_timeout_s;
+	pthread_rwlock_unlock(ctx->deps->cfg_lock);
+}
+
+static void image_cfg_done(struct image_cfg *c)
+{
+	free(c->registries_conf);
+	free(c->policy);
+	strv_free(c->auth_files);
+	strv_free(c->pinned);
+}
+
+static int auth_to_creds(const Runtime__V1__AuthConfig *a, struct image_creds *c, struct err *err)
+{
+	if (!a)
+		return 0;
+	if (!str_empty(a->auth)) {
+		int r = image_creds_decode(a->auth, c, err);
+		if (r < 0)
+			return r;
+	} else if (!str_empty(a->username)) {
+		c->username = xstrdup(a->username);
+		c->password = xstrdup(a->password ? a->password : "");
+	}
+	if (!str_empty(a->identity_token))
+		c->identity_token = xstrdup(a->identity_token);
+	if (!str_empty(a->registry_token))
+		c->registry_token = xstrdup(a->registry_token);
+	return 0;
+}
+
+static int pull_image(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__PullImageRequest *req = (const Runtime__V1__PullImageRequest *)reqm;
+	if (!req->image || str_empty(req->image->image))
+		return err_msg(err, -EINVAL, "image: no image name given");
+	struct image_creds creds = { 0 };
+	int r = auth_to_creds(req->auth, &creds, err);
+	if (r < 0)
+		return r;
+	struct image_cfg c;
+	image_cfg_load(ctx, &c);
+	struct image_pull_opts o = {
+		.registries_conf = c.registries_conf,
+		.policy = c.policy,
+		.auth_files = c.auth_files,
+		.creds = &creds,
+		.creds_server = req->auth ? req->auth->server_address : NULL,
+		.max_parallel = c.max_parallel,
+		.progress_timeout_s = c.progress_timeout_s,
+	};
+	cleanup_free char *id = NULL;
+	r = image_pull(ctx->deps->images, req->image->image, &o, &id, err);
+	image_creds_done(&creds);
+	image_cfg_done(&c);
+	if (r < 0)
+		return err_wrap(err, "pull %s", req->image->image);
+	Runtime__V1__PullImageResponse resp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
+	resp.image_ref = id;
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
+/* A CRI Image borrowing from `info`; `uid` and `spec` are its storage. */
+static void to_cri(const struct image_info *info, Runtime__V1__Image *img,
+		   Runtime__V1__Int64Value *uid, Runtime__V1__ImageSpec *spec)
+{
+	runtime__v1__image__init(img);
+	runtime__v1__int64_value__init(uid);
+	runtime__v1__image_spec__init(spec);
+	img->id = info->id;
+	img->repo_tags = info->tags;
+	img->n_repo_tags = strv_len(info->tags);
+	img->repo_digests = info->digests;
+	img->n_repo_digests = strv_len(info->digests);
+	img->size = info->size;
+	if (info->has_uid) {
+		uid->value = info->uid;
+		img->uid = uid;
+	}
+	img->username = info->username ? info->username : "";
+	spec->image = info->id;
+	img->spec = spec;
+	img->pinned = info->pinned;
+}
+
+static int list_images(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__ListImagesRequest *req = (const Runtime__V1__ListImagesRequest *)reqm;
+	const char *filter = req->filter && req->filter->image ? req->filter->image->image : NULL;
+	struct image_cfg c;
+	image_cfg_load(ctx, &c);
+	struct image_info **infos = NULL;
+	size_t n = 0;
+	int r = image_list(ctx->deps->images, filter, c.registries_conf, c.pinned, &infos, &n, err);
+	image_cfg_done(&c);
+	if (r < 0)
+		return r;
+	Runtime__V1__Image *imgs = xcalloc(n ? n : 1, sizeof(*imgs));
+	Runtime__V1__Image **ptrs = xcalloc(n ? n : 1, sizeof(*ptrs));
+	Runtime__V1__Int64Value *uids = xcalloc(n ? n : 1, sizeof(*uids));
+	Runtime__V1__ImageSpec *specs = xcalloc(n ? n : 1, sizeof(*specs));
+	for (size_t i = 0; i < n; i++) {
+		to_cri(infos[i], &imgs[i], &uids[i], &specs[i]);
+		ptrs[i] = &imgs[i];
+	}
+	Runtime__V1__ListImagesResponse resp = RUNTIME__V1__LIST_IMAGES_RESPONSE__INIT;
+	resp.images = ptrs;
+	resp.n_images = n;
+	cri_reply(ctx, &resp.base);
+	free(imgs);
+	free(ptrs);
+	free(uids);
+	free(specs);
+	image_infos_free(infos, n);
+	return 0;
+}
+
+static int image_status_h(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__ImageStatusRequest *req = (const Runtime__V1__ImageStatusRequest *)reqm;
+	if (!req->image || str_empty(req->image->image))
+		return err_msg(err, -EINVAL, "image: no image name given");
+	struct image_cfg c;
+	image_cfg_load(ctx, &c);
+	cleanup(image_info_free) struct image_info *info = NULL;
+	int r = image_status(ctx->deps->images, req->image->image, c.registries_conf, c.pinned,
+			     &info, err);
+	image_cfg_done(&c);
+	Runtime__V1__ImageStatusResponse resp = RUNTIME__V1__IMAGE_STATUS_RESPONSE__INIT;
+	if (r == -ENOENT || r == -EINVAL) {
+		/* Kubelet asks before pulling: an unknown image is an empty answer. */
+		err_done(err);
+		cri_reply(ctx, &resp.base);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	Runtime__V1__Image img;
+	Runtime__V1__Int64Value uid;
+	Runtime__V1__ImageSpec spec;
+	to_cri(info, &img, &uid, &spec);
+	resp.image = &img;
+	Runtime__V1__ImageStatusResponse__InfoEntry e =
+	    RUNTIME__V1__IMAGE_STATUS_RESPONSE__INFO_ENTRY__INIT;
+	Runtime__V1__ImageStatusResponse__InfoEntry *ep = &e;
+	cleanup_free char *json = NULL;
+	if (req->verbose) {
+		json = image_info_json(info);
+		e.key = "info";
+		e.value = json;
+		resp.info = &ep;
+		resp.n_info = 1;
+	}
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
+static int remove_image(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__RemoveImageRequest *req = (const Runtime__V1__RemoveImageRequest *)reqm;
+	if (!req->image || str_empty(req->image->image))
+		return err_msg(err, -EINVAL, "image: no image name given");
+	struct image_cfg c;
+	image_cfg_load(ctx, &c);
+	int r = image_remove(ctx->deps->images, req->image->image, c.registries_conf, err);
+	image_cfg_done(&c);
+	if (r < 0)
+		return r;
+	Runtime__V1__RemoveImageResponse resp = RUNTIME__V1__REMOVE_IMAGE_RESPONSE__INIT;
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
+static int image_fs_info_h(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	struct image_fs_info fi = { 0 };
+	int r = image_fs_info(ctx->deps->images, &fi, err);
+	if (r < 0)
+		return r;
+	Runtime__V1__FilesystemIdentifier id = RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT;
+	id.mountpoint = fi.mountpoint;
+	Runtime__V1__UInt64Value bytes = RUNTIME__V1__UINT64_VALUE__INIT;
+	Runtime__V1__UInt64Value inodes = RUNTIME__V1__UINT64_VALUE__INIT;
+	bytes.value = fi.bytes;
+	inodes.value = fi.inodes;
+	Runtime__V1__FilesystemUsage u = RUNTIME__V1__FILESYSTEM_USAGE__INIT;
+	u.timestamp = fi.timestamp_ns;
+	u.fs_id = &id;
+	u.used_bytes = &bytes;
+	u.inodes_used = &inodes;
+	Runtime__V1__FilesystemUsage *up = &u;
+	Runtime__V1__ImageFsInfoResponse resp = RUNTIME__V1__IMAGE_FS_INFO_RESPONSE__INIT;
+	resp.image_filesystems = &up;
+	resp.n_image_filesystems = 1;
+	resp.container_filesystems = &up;
+	resp.n_container_filesystems = 1;
+	cri_reply(ctx, &resp.base);
+	image_fs_info_done(&fi);
+	return 0;
+}
+
 const struct cri_impl cri_image_impls[] = {
+	{ "runtime.v1.ImageService", "PullImage", pull_image },
+	{ "runtime.v1.ImageService", "ListImages", list_images },
+	{ "runtime.v1.ImageService", "ImageStatus", image_status_h },
+	{ "runtime.v1.ImageService", "RemoveImage", remove_image },
+	{ "runtime.v1.ImageService", "ImageFsInfo", image_fs_info_h },
 	{ NULL, NULL, NULL },
 };

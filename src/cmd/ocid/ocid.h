@@ -17,6 +17,8 @@ struct daemon {
 	struct ev_loop *loop;
 	struct rpc_server *srv;
 	struct db *db;
+	struct storage *storage;
+	struct image_service *images;
 	int root_lock;
 	int run_lock;
 	struct cri_deps cri;

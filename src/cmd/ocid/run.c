@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "cmd/ocid/ocid.h"
+#include "image/image.h"
 #include "oci/oci.h"
+#include "storage/storage.h"
 
 static void shutdown_done(struct ev_loop *loop, void *data)
 {
@@ -59,6 +61,11 @@ static int start(struct daemon *d, struct err *err)
 	r = db_open(cfg->root, &d->db, err);
 	if (r < 0)
 		return r;
+	r = storage_new(cfg->root, &d->storage, err);
+	if (r >= 0)
+		r = image_service_new(d->storage, d->db, &d->images, err);
+	if (r < 0)
+		return r;
 	r = ev_loop_new(&d->loop, err);
 	if (r < 0)
 		return r;
@@ -84,6 +91,7 @@ static int start(struct daemon *d, struct err *err)
 		.cfg = cfg,
 		.cfg_lock = &d->cfg_lock,
 		.db = d->db,
+		.images = d->images,
 		.cgroup_driver = driver,
 		.config_json = httpapi_config_json,
 	};
@@ -98,6 +106,8 @@ static void stop(struct daemon *d)
 {
 	rpc_server_free(d->srv);
 	ev_loop_free(d->loop);
+	image_service_free(d->images);
+	storage_free(d->storage);
 	db_close(d->db);
 	if (d->root_lock >= 0)
 		close(d->root_lock);
