@@ -149,8 +149,8 @@ static void add_defaults(const struct oci_ctr_config *c, json_t *a, const struct
 		add_default(a, v, n, "/etc/hostname", "bind", pf->hostname, bind);
 }
 
-/* Validate one CRI mount, create its missing source, check propagation. */
-static int cri_mount_prepare(const struct oci_mount *m, char **ret_dest, struct err *err)
+/* Check one CRI mount's paths; nothing is created here. */
+static int cri_mount_validate(const struct oci_mount *m, char **ret_dest, struct err *err)
 {
 	const char *cp = m->container_path ? m->container_path : "";
 	if (cp[0] != '/')
@@ -161,17 +161,40 @@ static int cri_mount_prepare(const struct oci_mount *m, char **ret_dest, struct 
 		return err_msg(err, -EINVAL,
 			       "mount host path '%s' (for '%s') must be an absolute path",
 			       m->host_path ? m->host_path : "", cp);
+	cleanup_free char *hp = NULL;
+	if (fs_path_clean(m->host_path, &hp) < 0)
+		return err_msg(err, -EINVAL, "mount host path '%s' must not contain '..'",
+			       m->host_path);
 	if (fs_path_clean(cp, ret_dest) < 0)
 		return err_msg(err, -EINVAL, "mount container path '%s' must not contain '..'", cp);
+	return 0;
+}
+
+/* Existing sources first: their propagation is checked before any missing
+ * source is created, so a refused request leaves nothing behind when it can. */
+static int cri_mounts_prepare(const struct oci_mount *m, size_t n, struct err *err)
+{
 	struct stat st;
-	if (stat(m->host_path, &st) < 0) {
-		if (errno != ENOENT)
-			return err_set(err, -errno, "mount source '%s'", m->host_path);
-		int r = host_mkdir_p(m->host_path, err);
+	for (size_t i = 0; i < n; i++) {
+		if (stat(m[i].host_path, &st) < 0) {
+			if (errno != ENOENT)
+				return err_set(err, -errno, "mount source '%s'", m[i].host_path);
+			continue;
+		}
+		int r = oci_mount_check_propagation(m[i].host_path, m[i].propagation, err);
 		if (r < 0)
 			return r;
 	}
-	return oci_mount_check_propagation(m->host_path, m->propagation, err);
+	for (size_t i = 0; i < n; i++) {
+		if (stat(m[i].host_path, &st) == 0)
+			continue;
+		int r = host_mkdir_p(m[i].host_path, err);
+		if (r >= 0)
+			r = oci_mount_check_propagation(m[i].host_path, m[i].propagation, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static size_t depth(const char *p)
@@ -233,10 +256,12 @@ int oci_mounts_build(const struct oci_ctr_config *c, int rootfd, const struct oc
 	int r = 0;
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		v[i].m = &c->mounts[i];
-		r = cri_mount_prepare(&c->mounts[i], &v[i].dest, err);
+		r = cri_mount_validate(&c->mounts[i], &v[i].dest, err);
 		if (r >= 0 && covered(v, i, v[i].dest))
 			r = err_msg(err, -EINVAL, "duplicate mount container path '%s'", v[i].dest);
 	}
+	if (r >= 0)
+		r = cri_mounts_prepare(c->mounts, n, err);
 	if (r >= 0)
 		r = add_volumes(c, rootfd, u, v, n, err);
 	if (r < 0) {

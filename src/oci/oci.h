@@ -317,3 +317,18 @@ int oci_mkdir_in_root(int rootfd, const char *path, uid_t uid, gid_t gid, struct
  *  reboot, swap, clock, keyring, bpf, perf, ...); only names libseccomp
  *  knows on this build are listed. New reference. */
 json_t *oci_seccomp_default(void);
+
+/* ---- helpers for the container lifecycle ---- */
+
+/** The "process" object for `<runtime> exec --process FILE`: a deep copy
+ *  of spec.process (user, env, cwd, capabilities, rlimits, noNewPrivileges)
+ *  with "args" = argv and "terminal" = tty; "oomScoreAdj" dropped (runc
+ *  refuses to change it for an exec). -EINVAL when `spec` has no process
+ *  or argv is empty. *ret is a new reference. */
+int oci_exec_process_build(const json_t *spec, char *const *argv, bool tty, json_t **ret,
+			   struct err *err);
+
+/** A signal as an image config's StopSignal writes it: "SIGTERM", "TERM",
+ *  "15", "SIGRTMIN+3", "RTMAX-1" (any case). NULL or "" gives SIGTERM.
+ *  Returns the number, or -EINVAL naming the string. */
+int oci_signal_parse(const char *s, struct err *err);

@@ -45,17 +45,19 @@ static int build_in_root(const struct oci_ctr_config *c, const struct oci_host *
 	if (!cwd)
 		r = err_msg(err, -EINVAL, "working directory '%s' must not contain '..'",
 			    !str_empty(c->working_dir) ? c->working_dir : c->image.working_dir);
-	if (r >= 0)
-		r = oci_mkdir_in_root(rootfd, cwd, u.uid, u.gid, err);
-	if (r < 0)
-		err_wrap(err, "working directory");
+	/* Everything that can be refused is checked before anything is
+	 * created: process, then mounts (validated before sources are made),
+	 * then the working directory. */
 	if (r >= 0)
 		r = oci_process_build(c, h, &u, cwd, &proc, err);
 	if (r >= 0)
 		r = oci_mounts_build(c, rootfd, &u, &mounts, &rprop, err);
+	if (r >= 0 && (r = oci_mkdir_in_root(rootfd, cwd, u.uid, u.gid, err)) < 0)
+		err_wrap(err, "working directory");
 	oci_user_done(&u);
 	if (r < 0) {
 		json_decref(proc);
+		json_decref(mounts);
 		return r;
 	}
 	json_object_set_new(spec, "process", proc);

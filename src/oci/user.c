@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -149,34 +150,23 @@ void oci_user_done(struct oci_user *u)
 static int read_etc(int rootfd, const char *path, char **ret, struct err *err)
 {
 	cleanup_err struct err e = ERR_INIT;
-	cleanup_close int fd = fs_open_in_root(rootfd, path, O_RDONLY | O_NOCTTY, 0, &e);
+	/* O_NONBLOCK: an image's FIFO at this path must not hang the open. */
+	cleanup_close int fd =
+	    fs_open_in_root(rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, &e);
 	if (fd == -ENOENT || fd == -ELOOP || fd == -ENOTDIR) {
 		*ret = xstrdup("");
 		return 0;
 	}
 	if (fd < 0)
 		return err_move(err, &e);
-	size_t cap = 4096, n = 0;
-	cleanup_free char *buf = xmalloc(cap + 1);
-	for (;;) {
-		if (n == cap) {
-			if (cap >= USER_FILE_MAX)
-				return err_msg(err, -EFBIG, "rootfs %s is larger than %u bytes",
-					       path, USER_FILE_MAX);
-			cap *= 2;
-			buf = xrealloc(buf, cap + 1);
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return err_set(err, -errno, "read rootfs %s", path);
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	*ret = TAKE_PTR(buf);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return err_set(err, -errno, "stat rootfs %s", path);
+	if (!S_ISREG(st.st_mode))
+		return err_msg(err, -EINVAL, "rootfs %s is not a regular file", path);
+	int r = fs_read_fd(fd, path, USER_FILE_MAX, ret, NULL, &e);
+	if (r < 0)
+		return err_wrap(&e, "rootfs"), err_move(err, &e);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -411,6 +412,15 @@ static void test_mounts(void **state)
 	struct oci_ctr_config r = { .mounts = rel, .n_mounts = 1 };
 	(void)build(&r, NULL, -EINVAL, &err);
 	assert_non_null(strstr(err_str(&err), "'relative/path' is relative"));
+	/* a refused request creates nothing: the missing source stays missing */
+	char never[160];
+	snprintf(never, sizeof(never), "%s/never", tmp);
+	struct oci_mount mixed[] = { { "/ok", never, false, 0 }, { "rel", src, false, 0 } };
+	struct oci_ctr_config mx = { .mounts = mixed, .n_mounts = 2, .working_dir = "/never-wd" };
+	(void)build(&mx, NULL, -EINVAL, &err);
+	assert_int_equal(stat(never, &st), -1);
+	snprintf(never, sizeof(never), "%s/never-wd", root);
+	assert_int_equal(stat(never, &st), -1);
 	struct oci_mount dup[] = { { "/a", src, false, 0 }, { "/a/", src, true, 0 } };
 	struct oci_ctr_config du = { .mounts = dup, .n_mounts = 2 };
 	(void)build(&du, NULL, -EINVAL, &err);
@@ -613,6 +623,61 @@ static void test_seccomp_localhost(void **state)
 	err_done(&err);
 }
 
+static void test_signal(void **state)
+{
+	static const struct {
+		const char *s;
+		int want;
+	} cases[] = {
+		{ NULL, SIGTERM },	{ "", SIGTERM },
+		{ "SIGTERM", SIGTERM }, { "term", SIGTERM },
+		{ "15", 15 },		{ "SIGKILL", SIGKILL },
+		{ "sigquit", SIGQUIT }, { "SIGWINCH", SIGWINCH },
+		{ "SIGRTMIN", 0 },	{ "SIGRTMIN+3", 3 },
+		{ "RTMAX-1", -1 },	{ "SIGFOO", -EINVAL },
+		{ "0", -EINVAL },	{ "999", -EINVAL },
+		{ "-9", -EINVAL },	{ "SIGRTMIN+99", -EINVAL },
+		{ "RTMAX+1", -EINVAL }, { "SIG", -EINVAL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct err err = ERR_INIT;
+		int want = cases[i].want;
+		if (cases[i].s && strstr(cases[i].s, "RTMIN") && want >= 0)
+			want += SIGRTMIN;
+		else if (cases[i].s && strstr(cases[i].s, "RTMAX") && want < 0 && want != -EINVAL)
+			want = SIGRTMAX + want;
+		int r = oci_signal_parse(cases[i].s, &err);
+		if (r != want)
+			fail_msg("'%s': %d, want %d", cases[i].s ? cases[i].s : "(null)", r, want);
+		err_done(&err);
+	}
+}
+
+static void test_exec_process(void **state)
+{
+	struct err err = ERR_INIT;
+	struct oci_ctr_config c = { .image.user = "", .resources.oom_score_adj = 100 };
+	json_t *s = build(&c, NULL, 0, &err);
+	char *argv[] = { "echo", "hi", NULL };
+	json_t *p = NULL;
+	assert_int_equal(oci_exec_process_build(s, argv, true, &p, &err), 0);
+	char *j = js_dump(p, JS_DUMP_SORTED);
+	assert_non_null(strstr(j, "\"args\":[\"echo\",\"hi\"]"));
+	assert_non_null(strstr(j, "\"terminal\":true"));
+	assert_non_null(strstr(j, "\"cwd\":\"/\""));
+	assert_non_null(strstr(j, "\"capabilities\""));
+	assert_null(strstr(j, "oomScoreAdj"));
+	free(j);
+	json_decref(p);
+	char *none[] = { NULL };
+	assert_int_equal(oci_exec_process_build(s, none, false, &p, &err), -EINVAL);
+	json_decref(s);
+	json_t *empty = json_object();
+	assert_int_equal(oci_exec_process_build(empty, argv, false, &p, &err), -EINVAL);
+	json_decref(empty);
+	err_done(&err);
+}
+
 static void test_host_probe(void **state)
 {
 	struct oci_host h;
@@ -637,6 +702,8 @@ int main(void)
 		cmocka_unit_test(test_working_dir),
 		cmocka_unit_test(test_privileged_and_paths),
 		cmocka_unit_test(test_seccomp_localhost),
+		cmocka_unit_test(test_signal),
+		cmocka_unit_test(test_exec_process),
 		cmocka_unit_test(test_host_probe),
 		cmocka_unit_test(test_propagation_checks),
 	};

@@ -228,6 +228,26 @@ static void test_symlink_escape(void **state)
 	close(fd);
 }
 
+/* A FIFO at /etc/passwd (an image can ship one) fails fast, not forever. */
+static void test_fifo_passwd(void **state)
+{
+	char r3[128], etc[160], fifo[192];
+	snprintf(r3, sizeof(r3), "%s/root3", tmp);
+	snprintf(etc, sizeof(etc), "%s/etc", r3);
+	snprintf(fifo, sizeof(fifo), "%s/passwd", etc);
+	assert_int_equal(mkdir(r3, 0755), 0);
+	assert_int_equal(mkdir(etc, 0755), 0);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	int fd = open(r3, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct oci_user u;
+	struct err err = ERR_INIT;
+	struct oci_ctr_config c = { .image.user = "1" };
+	assert_int_equal(oci_user_resolve(fd, &c, &u, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "not a regular file"));
+	err_done(&err);
+	close(fd);
+}
+
 static void test_line_parsers(void **state)
 {
 	struct oci_passwd_ent p;
@@ -266,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_cri_overrides_image),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_symlink_escape),
+		cmocka_unit_test(test_fifo_passwd),
 		cmocka_unit_test(test_line_parsers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
