@@ -1,0 +1,303 @@
+/* struct pod_config: free, copy, JSON for the database, reserved name. */
+#include <errno.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "pod/pod.h"
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static char **strv_copy(char *const *v)
+{
+	char **out = NULL;
+	for (size_t i = 0; v && v[i]; i++)
+		strv_push(&out, v[i]);
+	return out;
+}
+
+static void kv_free(struct pod_kv *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].value);
+	}
+	free(v);
+}
+
+static struct pod_kv *kv_copy(const struct pod_kv *v, size_t n)
+{
+	if (!n)
+		return NULL;
+	struct pod_kv *out = xcalloc(n, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		out[i].key = xstrdup(v[i].key);
+		out[i].value = xstrdup(v[i].value);
+	}
+	return out;
+}
+
+void pod_config_done(struct pod_config *c)
+{
+	if (!c)
+		return;
+	free(c->name);
+	free(c->namespace);
+	free(c->uid);
+	free(c->hostname);
+	free(c->log_directory);
+	strv_free(c->dns.servers);
+	strv_free(c->dns.searches);
+	strv_free(c->dns.options);
+	for (size_t i = 0; i < c->n_ports; i++)
+		free(c->ports[i].host_ip);
+	free(c->ports);
+	kv_free(c->labels, c->n_labels);
+	kv_free(c->annotations, c->n_annotations);
+	kv_free(c->sysctls, c->n_sysctls);
+	free(c->cgroup_parent);
+	free(c->runtime_handler);
+	memset(c, 0, sizeof(*c));
+}
+
+void pod_config_copy(struct pod_config *d, const struct pod_config *s)
+{
+	*d = *s;
+	d->name = dup_or_null(s->name);
+	d->namespace = dup_or_null(s->namespace);
+	d->uid = dup_or_null(s->uid);
+	d->hostname = dup_or_null(s->hostname);
+	d->log_directory = dup_or_null(s->log_directory);
+	d->dns.servers = strv_copy(s->dns.servers);
+	d->dns.searches = strv_copy(s->dns.searches);
+	d->dns.options = strv_copy(s->dns.options);
+	d->ports = s->n_ports ? xcalloc(s->n_ports, sizeof(*d->ports)) : NULL;
+	for (size_t i = 0; i < s->n_ports; i++) {
+		d->ports[i] = s->ports[i];
+		d->ports[i].host_ip = dup_or_null(s->ports[i].host_ip);
+	}
+	d->labels = kv_copy(s->labels, s->n_labels);
+	d->annotations = kv_copy(s->annotations, s->n_annotations);
+	d->sysctls = kv_copy(s->sysctls, s->n_sysctls);
+	d->cgroup_parent = dup_or_null(s->cgroup_parent);
+	d->runtime_handler = dup_or_null(s->runtime_handler);
+}
+
+char *pod_config_reserved_name(const struct pod_config *c)
+{
+	return xasprintf("k8s_%s_%s_%s_%u", c->name, c->namespace, c->uid, c->attempt);
+}
+
+static json_t *strv_json(char *const *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *kv_json(const struct pod_kv *v, size_t n)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(o, v[i].key, json_string(v[i].value));
+	return o;
+}
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_set_new(o, k, json_string(v));
+}
+
+char *pod_config_to_json(const struct pod_config *c)
+{
+	json_t *o = json_object();
+	set_str(o, "name", c->name);
+	set_str(o, "namespace", c->namespace);
+	set_str(o, "uid", c->uid);
+	json_object_set_new(o, "attempt", json_integer(c->attempt));
+	set_str(o, "hostname", c->hostname);
+	set_str(o, "log_directory", c->log_directory);
+	if (c->has_dns) {
+		json_t *d = json_object();
+		json_object_set_new(d, "servers", strv_json(c->dns.servers));
+		json_object_set_new(d, "searches", strv_json(c->dns.searches));
+		json_object_set_new(d, "options", strv_json(c->dns.options));
+		json_object_set_new(o, "dns", d);
+	}
+	json_t *ports = json_array();
+	for (size_t i = 0; i < c->n_ports; i++) {
+		const struct pod_port *p = &c->ports[i];
+		json_t *j =
+		    json_pack("{s:i,s:i,s:i}", "protocol", (int)p->protocol, "container_port",
+			      (int)p->container_port, "host_port", (int)p->host_port);
+		set_str(j, "host_ip", p->host_ip);
+		json_array_append_new(ports, j);
+	}
+	json_object_set_new(o, "ports", ports);
+	json_object_set_new(o, "labels", kv_json(c->labels, c->n_labels));
+	json_object_set_new(o, "annotations", kv_json(c->annotations, c->n_annotations));
+	json_object_set_new(o, "sysctls", kv_json(c->sysctls, c->n_sysctls));
+	set_str(o, "cgroup_parent", c->cgroup_parent);
+	json_object_set_new(o, "ns_network", json_integer(c->ns_network));
+	json_object_set_new(o, "ns_pid", json_integer(c->ns_pid));
+	json_object_set_new(o, "ns_ipc", json_integer(c->ns_ipc));
+	json_object_set_new(o, "privileged", json_boolean(c->privileged));
+	set_str(o, "runtime_handler", c->runtime_handler);
+	char *s = js_dump(o, JS_DUMP_SORTED);
+	json_decref(o);
+	return s;
+}
+
+static int get_strv(const json_t *o, const char *key, char ***ret, struct err *err)
+{
+	const json_t *a = NULL;
+	int r = js_get(o, "dns", key, JSON_ARRAY, false, &a, err);
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v))
+			return err_msg(err, -EINVAL, "dns.%s[%zu]: expected string", key, i);
+		strv_push(ret, json_string_value(v));
+	}
+	return r;
+}
+
+static int get_kv(const json_t *o, const char *key, struct pod_kv **ret, size_t *ret_n,
+		  struct err *err)
+{
+	const json_t *m = NULL;
+	int r = js_get(o, "", key, JSON_OBJECT, false, &m, err);
+	if (r < 0 || !m)
+		return r;
+	size_t n = json_object_size(m);
+	*ret = n ? xcalloc(n, sizeof(**ret)) : NULL;
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)m, k, v)
+	{
+		if (!json_is_string(v))
+			return err_msg(err, -EINVAL, "%s.%s: expected string", key, k);
+		(*ret)[*ret_n].key = xstrdup(k);
+		(*ret)[(*ret_n)++].value = xstrdup(json_string_value(v));
+	}
+	return 0;
+}
+
+static int get_dup(const json_t *o, const char *key, char **ret, struct err *err)
+{
+	const char *s = NULL;
+	int r = js_get_str(o, "", key, NULL, &s, err);
+	*ret = dup_or_null(s);
+	return r;
+}
+
+static int get_ports(const json_t *o, struct pod_config *c, struct err *err)
+{
+	const json_t *a = NULL;
+	int r = js_get(o, "", "ports", JSON_ARRAY, false, &a, err);
+	if (r < 0 || !a || !json_array_size(a))
+		return r;
+	c->ports = xcalloc(json_array_size(a), sizeof(*c->ports));
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		struct pod_port *p = &c->ports[c->n_ports++];
+		int64_t proto = 0, cp = 0, hp = 0;
+		r = js_get_int(v, "ports", "protocol", 0, &proto, err);
+		if (r >= 0)
+			r = js_get_int(v, "ports", "container_port", 0, &cp, err);
+		if (r >= 0)
+			r = js_get_int(v, "ports", "host_port", 0, &hp, err);
+		if (r >= 0)
+			r = get_dup(v, "host_ip", &p->host_ip, err);
+		if (r < 0)
+			return r;
+		p->protocol = (enum pod_proto)proto;
+		p->container_port = (int32_t)cp;
+		p->host_port = (int32_t)hp;
+	}
+	return 0;
+}
+
+static int get_enums(const json_t *o, struct pod_config *c, struct err *err)
+{
+	int64_t a = 0, net = 0, pid = 0, ipc = 0;
+	int r = js_get_int(o, "", "attempt", 0, &a, err);
+	if (r >= 0)
+		r = js_get_int(o, "", "ns_network", 0, &net, err);
+	if (r >= 0)
+		r = js_get_int(o, "", "ns_pid", 0, &pid, err);
+	if (r >= 0)
+		r = js_get_int(o, "", "ns_ipc", 0, &ipc, err);
+	if (r >= 0)
+		r = js_get_bool(o, "", "privileged", false, &c->privileged, err);
+	c->attempt = (uint32_t)a;
+	c->ns_network = (enum pod_ns_mode)net;
+	c->ns_pid = (enum pod_ns_mode)pid;
+	c->ns_ipc = (enum pod_ns_mode)ipc;
+	return r;
+}
+
+static int from_json(const json_t *o, struct pod_config *c, struct err *err)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{ "name", offsetof(struct pod_config, name) },
+		{ "namespace", offsetof(struct pod_config, namespace) },
+		{ "uid", offsetof(struct pod_config, uid) },
+		{ "hostname", offsetof(struct pod_config, hostname) },
+		{ "log_directory", offsetof(struct pod_config, log_directory) },
+		{ "cgroup_parent", offsetof(struct pod_config, cgroup_parent) },
+		{ "runtime_handler", offsetof(struct pod_config, runtime_handler) },
+	};
+	int r = 0;
+	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(strs); i++)
+		r = get_dup(o, strs[i].key, (char **)((char *)c + strs[i].off), err);
+	if (r >= 0)
+		r = get_enums(o, c, err);
+	const json_t *dns = NULL;
+	if (r >= 0)
+		r = js_get(o, "", "dns", JSON_OBJECT, false, &dns, err);
+	if (r >= 0 && dns) {
+		c->has_dns = true;
+		r = get_strv(dns, "servers", &c->dns.servers, err);
+		if (r >= 0)
+			r = get_strv(dns, "searches", &c->dns.searches, err);
+		if (r >= 0)
+			r = get_strv(dns, "options", &c->dns.options, err);
+	}
+	if (r >= 0)
+		r = get_ports(o, c, err);
+	if (r >= 0)
+		r = get_kv(o, "labels", &c->labels, &c->n_labels, err);
+	if (r >= 0)
+		r = get_kv(o, "annotations", &c->annotations, &c->n_annotations, err);
+	if (r >= 0)
+		r = get_kv(o, "sysctls", &c->sysctls, &c->n_sysctls, err);
+	return r;
+}
+
+int pod_config_from_json(const char *text, struct pod_config *ret, struct err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	json_t *o = NULL;
+	int r = js_load("pod config", text, strlen(text), 1 << 24, &o, err);
+	if (r < 0)
+		return r;
+	if (!json_is_object(o))
+		r = err_msg(err, -EINVAL, "pod config: expected an object");
+	else
+		r = from_json(o, ret, err);
+	json_decref(o);
+	if (r < 0)
+		pod_config_done(ret);
+	return r;
+}

@@ -1,0 +1,205 @@
+/* pod: pod sandboxes. A sandbox is a set of pinned namespaces (network, IPC,
+ * UTS; PID through ocid-pause when shared), a cgroup, a directory of files
+ * (hostname, hosts, resolv.conf, shm) and a CNI attachment. No process runs
+ * for a pod unless it shares a PID namespace. State is kept in SQLite and
+ * reloaded at start-up; after a reboot (runroot gone) pods are NOTREADY.
+ * Nothing here knows about protobuf: the CRI adapter fills plain structs. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/base.h"
+
+struct db;
+struct cni;
+
+/* ---- sysctls ---- */
+
+#define POD_SYSCTL_NAME_MAX 256
+#define POD_SYSCTL_VALUE_MAX 1024
+
+enum {
+	POD_SYSCTL_NET = 1, /* needs the pod's own network namespace */
+	POD_SYSCTL_IPC = 2, /* needs the pod's own IPC namespace */
+};
+
+/** Validate one sysctl for a pod that owns the namespaces in `owned`
+ *  (POD_SYSCTL_NET|IPC). Names are dotted ("net.ipv4.ip_forward") or
+ *  slashed ("net/ipv4/conf/eth0.100/forwarding", where '.' belongs to a
+ *  segment) segments of [a-z0-9_-]; no empty, "." or ".." segment. Only
+ *  net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* pass, and
+ *  only when the pod owns that namespace. Values are 1..POD_SYSCTL_VALUE_MAX
+ *  printable ASCII bytes (spaces and tabs allowed) without '=' or '+'.
+ *  On success *ret_path (malloc'd, may be NULL to skip) is the /proc/sys
+ *  file and *ret_ns (may be NULL) the namespace bit. -EINVAL with a message
+ *  naming the sysctl otherwise. */
+int pod_sysctl_check(const char *name, const char *value, unsigned owned, char **ret_path,
+		     unsigned *ret_ns, struct err *err);
+
+/* ---- files of the pod directory ---- */
+
+struct pod_dns {
+	char **servers;	 /* NULL-terminated, may be NULL */
+	char **searches; /* NULL-terminated, may be NULL */
+	char **options;	 /* NULL-terminated, may be NULL */
+};
+
+/** resolv.conf text for `dns`: one "nameserver S" line per server, then
+ *  "search A B ..." and "options X Y ..." lines when there are any, in that
+ *  order. -EINVAL naming the entry when one is empty, too long or holds
+ *  whitespace (servers, searches) or a control character (options). */
+int pod_resolv_render(const struct pod_dns *dns, char **ret, struct err *err);
+
+/** hosts text: localhost lines for IPv4 and IPv6, then "IP\tHOSTNAME" for
+ *  each pod IP (NULL-terminated, may be NULL). malloc'd. */
+char *pod_hosts_render(const char *hostname, char *const *ips);
+
+/** A hostname a pod may have: 1..64 bytes of [A-Za-z0-9.-]. -EINVAL else. */
+int pod_hostname_check(const char *hostname, struct err *err);
+
+/* ---- sandbox configuration (what RunPodSandbox asks for) ---- */
+
+struct pod_kv {
+	char *key;
+	char *value;
+};
+
+enum pod_proto { POD_PROTO_TCP = 0, POD_PROTO_UDP = 1, POD_PROTO_SCTP = 2 };
+
+struct pod_port {
+	enum pod_proto protocol;
+	int32_t container_port;
+	int32_t host_port; /* 0: not published on the host */
+	char *host_ip;	   /* NULL or "": every address */
+};
+
+/* Namespace modes; values match CRI's NamespaceMode. */
+enum pod_ns_mode { POD_NS_POD = 0, POD_NS_CONTAINER = 1, POD_NS_NODE = 2, POD_NS_TARGET = 3 };
+
+struct pod_config {
+	char *name, *namespace, *uid; /* metadata; all required */
+	uint32_t attempt;
+	char *hostname;	     /* NULL/"": the host's */
+	char *log_directory; /* may be NULL */
+	bool has_dns;	     /* dns_config given: resolv.conf from `dns` */
+	struct pod_dns dns;
+	struct pod_port *ports;
+	size_t n_ports;
+	struct pod_kv *labels;
+	size_t n_labels;
+	struct pod_kv *annotations;
+	size_t n_annotations;
+	char *cgroup_parent; /* NULL/"": the configured default */
+	struct pod_kv *sysctls;
+	size_t n_sysctls;
+	enum pod_ns_mode ns_network, ns_pid, ns_ipc;
+	bool privileged;
+	char *runtime_handler; /* may be NULL */
+};
+
+/** Free what a config owns (not the struct). Accepts NULL. */
+void pod_config_done(struct pod_config *c);
+/** Deep copy. */
+void pod_config_copy(struct pod_config *dst, const struct pod_config *src);
+/** Serialise to a JSON text (malloc'd) for the database. */
+char *pod_config_to_json(const struct pod_config *c);
+/** Parse what pod_config_to_json wrote. -EINVAL with err on bad input. */
+int pod_config_from_json(const char *text, struct pod_config *ret, struct err *err);
+/** The reserved name "k8s_<name>_<namespace>_<uid>_<attempt>" (malloc'd). */
+char *pod_config_reserved_name(const struct pod_config *c);
+
+/* ---- the manager ---- */
+
+enum pod_state { POD_READY = 0, POD_NOTREADY = 1 };
+
+/* A snapshot of one sandbox; owns everything. */
+struct pod_info {
+	char id[ID_LEN + 1];
+	char *reserved_name;
+	struct pod_config cfg;
+	enum pod_state state;
+	int64_t created_ns;  /* unix nanoseconds */
+	char **ips;	     /* first = primary; NULL-terminated, may be NULL */
+	char *dir;	     /* <runroot>/pods/<id> */
+	char *netns_path;    /* NULL with host network */
+	char *ipcns_path;    /* NULL with host IPC */
+	char *utsns_path;    /* NULL with host network */
+	char *pidns_path;    /* NULL unless the pod shares a PID namespace */
+	pid_t pause_pid;     /* 0 when none */
+	char *cgroup_parent; /* the pod's cgroup, as containers' parent */
+	char *network_name;  /* the CNI network it was attached to, or NULL */
+	char *hostname;	     /* effective hostname */
+	char *shm_path;	     /* NULL with host IPC */
+};
+
+void pod_info_free(struct pod_info *p);
+DEFINE_CLEANUP(struct pod_info, pod_info_free)
+/** Free an array of n infos and the array. */
+void pod_info_list_free(struct pod_info **v, size_t n);
+
+struct pod_manager_opts {
+	const char *root;	   /* --root (the database lives there) */
+	const char *runroot;	   /* --runroot: pods/<id> dirs */
+	const char *cgroup_parent; /* default parent of pod cgroups, e.g. "/ocid" */
+	const char *cgroup_driver; /* "cgroupfs" or "systemd" */
+	uint64_t shm_size;	   /* bytes; 0 = 64 MiB */
+	const char *pause_path;	   /* NULL: found next to the running binary */
+	struct db *db;		   /* borrowed */
+	struct cni *cni;	   /* borrowed; NULL = no networking (host network only) */
+};
+
+struct pod_manager;
+
+/** Load every pod from the database. A pod whose pinned namespaces are gone
+ *  (a reboot emptied the runroot) becomes NOTREADY; stop/remove still work.
+ *  -errno with err on database errors. */
+int pod_manager_new(const struct pod_manager_opts *o, struct pod_manager **ret, struct err *err);
+void pod_manager_free(struct pod_manager *m);
+DEFINE_CLEANUP(struct pod_manager, pod_manager_free)
+
+/** RunPodSandbox: validate, reserve the name, pin namespaces, cgroup, files,
+ *  sysctls, CNI ADD, record. *ret_id (malloc'd) names the new pod.
+ *  -EEXIST naming the holder when the reserved name is taken; -EINVAL for
+ *  bad input (message names the field); other -errno with the failing
+ *  step (a CNI error carries the plugin's message). Nothing leaks on
+ *  failure: namespaces unpinned, CNI deleted, dirs removed. */
+int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, struct err *err);
+
+/** StopPodSandbox: CNI DEL, stop ocid-pause, unpin namespaces, unmount shm;
+ *  the pod becomes NOTREADY. Idempotent; a failing CNI DEL is logged and
+ *  retried at the next stop or remove, it never fails the stop. `id` may
+ *  be a unique prefix. -ENOENT for an unknown pod. */
+int pod_stop(struct pod_manager *m, const char *id, struct err *err);
+
+/** RemovePodSandbox: stop, remove the cgroup, the directory, the record and
+ *  the name reservation. An unknown id is success (idempotent). */
+int pod_remove(struct pod_manager *m, const char *id, struct err *err);
+
+/** A snapshot of pod `id` (full id or unique prefix). -ENOENT when unknown,
+ *  -ENOTUNIQ for an ambiguous prefix. */
+int pod_get(struct pod_manager *m, const char *id, struct pod_info **ret, struct err *err);
+
+struct pod_filter {
+	const char *id;		     /* full id or prefix; NULL = any */
+	int state;		     /* -1 = any, else enum pod_state */
+	const struct pod_kv *labels; /* all must match; may be NULL */
+	size_t n_labels;
+};
+
+/** Snapshots of every pod matching `f` (NULL = all), oldest first. */
+int pod_list(struct pod_manager *m, const struct pod_filter *f, struct pod_info ***ret,
+	     size_t *ret_n, struct err *err);
+
+/** Record the node's pod CIDR (UpdateRuntimeConfig); passed to CNI as the
+ *  runtimeConfig "ipRanges" capability. NULL/"" clears it. */
+void pod_manager_set_pod_cidr(struct pod_manager *m, const char *cidr);
+
+/** Whether pod networking is ready: 0, or -errno with a message for the
+ *  NetworkReady condition. */
+int pod_network_status(struct pod_manager *m, struct err *err);
+
+/** A JSON object (text, malloc'd) with what PodSandboxStatus verbose shows. */
+char *pod_info_verbose_json(const struct pod_info *p);
