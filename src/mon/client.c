@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -52,30 +53,45 @@ static char **build_argv(const struct mon_spawn_args *a)
 	return v;
 }
 
-/* In the child between fork and exec: async-signal-safe calls only. */
-__attribute__((noreturn)) static void exec_child(char **argv, int sync_w, int devnull)
+/* posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc) rather than fork:
+ * ocid's address space is large and multi-threaded, and exec failures come
+ * back as the return value. The child gets /dev/null as stdio, the sync
+ * pipe as SYNC_FD, nothing else, default signal handlers and an empty mask. */
+static int spawn_child(char **argv, int sync_w, int devnull, pid_t *ret, struct err *err)
 {
-	sigset_t none;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
 	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Move both fds above the ones we are about to fill. */
-	int s = fcntl(sync_w, F_DUPFD, 10);
-	int d = fcntl(devnull, F_DUPFD, 10);
-	if (s < 0 || d < 0 || dup2(d, 0) < 0 || dup2(d, 1) < 0 || dup2(d, 2) < 0 ||
-	    dup2(s, SYNC_FD) < 0)
-		_exit(126);
-	(void)close_range(SYNC_FD + 1, ~0u, 0);
-	execv(argv[0], argv);
-	struct mon_msg m = { .type = MON_MSG_SYNC_ERROR };
-	m.error.code = -errno;
-	static const char text[] = "exec ocimon";
-	memcpy(m.error.text, text, sizeof(text) - 1);
-	m.error.len = sizeof(text) - 1;
-	uint8_t buf[64];
-	int n = mon_msg_encode(&m, buf, sizeof(buf));
-	if (n > 0)
-		(void)!write(SYNC_FD, buf, (size_t)n);
-	_exit(127);
+	sigfillset(&all);
+	int r = posix_spawn_file_actions_init(&fa);
+	if (r != 0)
+		return err_set(err, -r, "spawn ocimon");
+	r = posix_spawnattr_init(&at);
+	if (r != 0) {
+		(void)posix_spawn_file_actions_destroy(&fa);
+		return err_set(err, -r, "spawn ocimon");
+	}
+	/* glibc clears FD_CLOEXEC when a dup2 action names the same fd. */
+	for (int fd = 0; fd < 3 && r == 0; fd++)
+		r = posix_spawn_file_actions_adddup2(&fa, devnull, fd);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(&fa, sync_w, SYNC_FD);
+	if (r == 0)
+		r = posix_spawn_file_actions_addclosefrom_np(&fa, SYNC_FD + 1);
+	if (r == 0)
+		r = posix_spawnattr_setsigmask(&at, &none);
+	if (r == 0)
+		r = posix_spawnattr_setsigdefault(&at, &all);
+	if (r == 0)
+		r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (r == 0)
+		r = posix_spawn(ret, argv[0], &fa, &at, argv, environ);
+	(void)posix_spawn_file_actions_destroy(&fa);
+	(void)posix_spawnattr_destroy(&at);
+	if (r != 0)
+		return err_set(err, -r, "exec ocimon '%s'", argv[0]);
+	return 0;
 }
 
 static int64_t mono_ms(void)
@@ -132,11 +148,10 @@ int mon_spawn(const struct mon_spawn_args *a, pid_t *ret_pid, pid_t *ret_mon_pid
 	cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return err_set(err, -errno, "open /dev/null");
-	pid_t pid = fork();
-	if (pid < 0)
-		return err_set(err, -errno, "fork ocimon");
-	if (pid == 0)
-		exec_child(argv, sync_w, devnull);
+	pid_t pid = -1;
+	int r = spawn_child(argv, sync_w, devnull, &pid, err);
+	if (r < 0)
+		return r;
 	(void)close(TAKE_FD(sync_w));
 	/* ocimon's first process forks and exits at once; reap it. ECHILD
 	 * means a SIGCHLD handler elsewhere got it first, which is fine. */
@@ -144,7 +159,7 @@ int mon_spawn(const struct mon_spawn_args *a, pid_t *ret_pid, pid_t *ret_mon_pid
 		;
 	unsigned timeout = (a->timeout_ms ? a->timeout_ms : DEFAULT_TIMEOUT_MS) + SPAWN_GRACE_MS;
 	struct mon_msg *m = xmalloc(sizeof(*m));
-	int r = read_sync(sync_r, timeout, m, err);
+	r = read_sync(sync_r, timeout, m, err);
 	if (r >= 0 && m->type == MON_MSG_SYNC_ERROR) {
 		/* The runtime's stderr is the message; trim its final newline. */
 		while (m->error.len > 0 && m->error.text[m->error.len - 1] == '\n')

@@ -176,13 +176,13 @@ struct mon_spawn_args {
 	unsigned timeout_ms;	  /* for the runtime's create; 0 = 60 s */
 };
 
-/** Fork and exec ocimon with `a`; it detaches (new session, double fork) and
- *  runs `<runtime> create`. Waits on a CLOEXEC sync pipe for its report:
+/** Start ocimon with `a` (posix_spawn; stdio /dev/null, no fds but the sync
+ *  pipe); it detaches (new session, double fork) and runs `<runtime> create`. Waits on a CLOEXEC sync pipe for its report:
  *  on success *ret_pid is the container's init pid and *ret_mon_pid (may be
  *  NULL) the monitor's. On failure -errno with err holding the runtime's
- *  own error text (its stderr), or why ocimon could not run; -ETIMEDOUT
- *  when no report came in time. Safe to call from any thread: between fork
- *  and exec only async-signal-safe calls are made. */
+ *  own error text (its stderr), or why ocimon could not run (e.g. -ENOENT,
+ *  "exec ocimon '<path>'"); -ETIMEDOUT when no report came in time
+ *  (a.timeout_ms + 5 s). Safe to call from any thread. */
 int mon_spawn(const struct mon_spawn_args *a, pid_t *ret_pid, pid_t *ret_mon_pid, struct err *err);
 
 /** Ask the monitor behind `ctl_path` to reopen the container's log file.
