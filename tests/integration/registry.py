@@ -1,0 +1,285 @@
+"""A real registry on loopback and test images built from busybox-static.
+
+Registry(tmpdir, htpasswd=None).start() runs Debian's docker-registry on a
+free 127.0.0.1 port; push_image() uploads an image through the registry
+HTTP API (plain urllib). Image content is built here: layers are tar
+streams made with tarfile (busybox applets as hardlinks), gzip or zstd
+compressed (zstd through the `zstd` CLI).
+"""
+import base64
+import gzip
+import hashlib
+import io
+import json
+import os
+import socket
+import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+BUSYBOX = '/bin/busybox'
+DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json'
+DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json'
+DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json'
+DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
+OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
+OCI_CONFIG = 'application/vnd.oci.image.config.v1+json'
+OCI_LAYER = {'gzip': 'application/vnd.oci.image.layer.v1.tar+gzip',
+             'zstd': 'application/vnd.oci.image.layer.v1.tar+zstd',
+             'none': 'application/vnd.oci.image.layer.v1.tar'}
+
+
+def sha256(data):
+    return 'sha256:' + hashlib.sha256(data).hexdigest()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Registry:
+    """docker-registry serving from `tmpdir`; htpasswd: {user: password}."""
+
+    def __init__(self, tmpdir, htpasswd=None):
+        self.dir = str(tmpdir)
+        self.port = free_port()
+        self.host = f'127.0.0.1:{self.port}'
+        self.users = htpasswd or {}
+        self.proc = None
+        self.log_path = os.path.join(self.dir, 'registry.log')
+        self.storage = os.path.join(self.dir, 'storage')
+
+    def start(self):
+        os.makedirs(self.storage, exist_ok=True)
+        auth = ''
+        if self.users:
+            pw = os.path.join(self.dir, 'htpasswd')
+            open(pw, 'w').close()
+            for u, p in self.users.items():
+                subprocess.run(['htpasswd', '-B', '-b', pw, u, p], check=True,
+                               capture_output=True)
+            auth = f'auth:\n  htpasswd:\n    realm: test\n    path: {pw}\n'
+        cfg = os.path.join(self.dir, 'config.yml')
+        with open(cfg, 'w') as f:
+            f.write('version: 0.1\nlog:\n  level: warn\nstorage:\n'
+                    f'  filesystem:\n    rootdirectory: {self.storage}\n'
+                    '  delete:\n    enabled: true\n'
+                    f'http:\n  addr: {self.host}\n{auth}')
+        self.log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen(['/usr/bin/docker-registry', 'serve', cfg],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError('docker-registry exited:\n' + self.read_log())
+            try:
+                socket.create_connection(('127.0.0.1', self.port), 0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError('docker-registry did not come up:\n' + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path, 'rb') as f:
+            return f.read().decode('utf-8', 'replace')
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    # -- HTTP API ---------------------------------------------------------
+    def _auth_header(self):
+        if not self.users:
+            return {}
+        u, p = next(iter(self.users.items()))
+        return {'Authorization': 'Basic ' + base64.b64encode(f'{u}:{p}'.encode()).decode()}
+
+    def request(self, method, path, data=None, headers=None):
+        url = path if path.startswith('http') else f'http://{self.host}{path}'
+        h = dict(self._auth_header(), **(headers or {}))
+        req = urllib.request.Request(url, data=data, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def push_blob(self, repo, data):
+        digest = sha256(data)
+        st, _, _ = self.request('HEAD', f'/v2/{repo}/blobs/{digest}')
+        if st == 200:
+            return digest
+        st, hdrs, body = self.request('POST', f'/v2/{repo}/blobs/uploads/')
+        assert st == 202, (st, body)
+        loc = hdrs['Location']
+        if not loc.startswith('http'):
+            loc = f'http://{self.host}{loc}'
+        sep = '&' if '?' in loc else '?'
+        st, _, body = self.request('PUT', f'{loc}{sep}digest={digest}', data,
+                                   {'Content-Type': 'application/octet-stream'})
+        assert st == 201, (st, body)
+        return digest
+
+    def push_manifest(self, repo, ref, data, media_type):
+        st, _, body = self.request('PUT', f'/v2/{repo}/manifests/{ref}', data,
+                                   {'Content-Type': media_type})
+        assert st == 201, (st, body)
+        return sha256(data)
+
+    def blob_path(self, digest):
+        hexd = digest.split(':', 1)[1]
+        return os.path.join(self.storage, 'docker/registry/v2/blobs/sha256', hexd[:2], hexd,
+                            'data')
+
+
+# -- image content ---------------------------------------------------------
+
+APPLETS = ['sh', 'ls', 'cat', 'echo', 'id', 'true', 'sleep', 'env']
+
+
+def tar_bytes(entries):
+    """entries: list of (name, kind, arg, opts). kind: file (arg bytes),
+    dir, symlink (arg target), hardlink (arg target), char (arg (maj, min)),
+    fifo. opts: mode, uid, gid, mtime."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w', format=tarfile.PAX_FORMAT) as t:
+        for name, kind, arg, opts in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = opts.get('mtime', 1700000000)
+            ti.uid = opts.get('uid', 0)
+            ti.gid = opts.get('gid', 0)
+            data = None
+            if kind == 'file':
+                ti.type = tarfile.REGTYPE
+                ti.mode = opts.get('mode', 0o644)
+                ti.size = len(arg)
+                data = io.BytesIO(arg)
+            elif kind == 'dir':
+                ti.type = tarfile.DIRTYPE
+                ti.mode = opts.get('mode', 0o755)
+            elif kind == 'symlink':
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = arg
+                ti.mode = 0o777
+            elif kind == 'hardlink':
+                ti.type = tarfile.LNKTYPE
+                ti.linkname = arg
+                ti.mode = opts.get('mode', 0o755)
+            elif kind == 'char':
+                ti.type = tarfile.CHRTYPE
+                ti.devmajor, ti.devminor = arg
+                ti.mode = opts.get('mode', 0o666)
+            elif kind == 'fifo':
+                ti.type = tarfile.FIFOTYPE
+                ti.mode = opts.get('mode', 0o644)
+            else:
+                raise ValueError(kind)
+            t.addfile(ti, data)
+    return buf.getvalue()
+
+
+def busybox_entries():
+    with open(BUSYBOX, 'rb') as f:
+        bb = f.read()
+    e = [('bin', 'dir', None, {}), ('bin/busybox', 'file', bb, {'mode': 0o755})]
+    e += [(f'bin/{a}', 'hardlink', 'bin/busybox', {}) for a in APPLETS]
+    e += [('etc', 'dir', None, {}),
+          ('etc/passwd', 'file', b'root:x:0:0:root:/root:/bin/sh\n'
+           b'www-data:x:33:33:www-data:/var/www:/bin/sh\n', {}),
+          ('etc/group', 'file', b'root:x:0:\nwww-data:x:33:\n', {}),
+          ('tmp', 'dir', None, {'mode': 0o1777})]
+    return e
+
+
+def compress(data, kind):
+    if kind == 'gzip':
+        return gzip.compress(data, compresslevel=1, mtime=0)
+    if kind == 'zstd':
+        return subprocess.run(['zstd', '-q', '-c', '-3'], input=data, check=True,
+                              capture_output=True).stdout
+    if kind == 'none':
+        return data
+    raise ValueError(kind)
+
+
+class Layer:
+    def __init__(self, entries, compression='gzip'):
+        self.tar = tar_bytes(entries)
+        self.compression = compression
+        self.blob = compress(self.tar, compression)
+        self.diff_id = sha256(self.tar)
+        self.digest = sha256(self.blob)
+
+
+def make_config(layers, user='', env=None, cmd=None, arch='amd64', labels=None):
+    return json.dumps({
+        'architecture': arch, 'os': 'linux', 'created': '2024-01-01T00:00:00Z',
+        'config': {'User': user, 'Env': env or ['PATH=/bin'], 'Cmd': cmd or ['/bin/sh'],
+                   'Labels': labels or {}},
+        'rootfs': {'type': 'layers', 'diff_ids': [l.diff_id for l in layers]},
+    }, sort_keys=True).encode()
+
+
+def push_image(reg, repo, tag, layers, kind='docker', index=False, config=None, user=''):
+    """Push `layers` + config under repo:tag. kind 'docker' (schema 2) or
+    'oci'; index=True wraps the manifest in a list/index with an arm64
+    decoy entry. Returns dict(manifest=..., digest=pulled digest, config
+    digest=id, manifest_digest=platform manifest digest)."""
+    cfg = config or make_config(layers, user=user)
+    cfg_digest = reg.push_blob(repo, cfg)
+    for l in layers:
+        reg.push_blob(repo, l.blob)
+    oci = kind == 'oci'
+    m = {'schemaVersion': 2,
+         'mediaType': OCI_MANIFEST if oci else DOCKER_MANIFEST,
+         'config': {'mediaType': OCI_CONFIG if oci else DOCKER_CONFIG,
+                    'digest': cfg_digest, 'size': len(cfg)},
+         'layers': [{'mediaType': OCI_LAYER[l.compression] if oci else DOCKER_LAYER,
+                     'digest': l.digest, 'size': len(l.blob)} for l in layers]}
+    mbytes = json.dumps(m, sort_keys=True).encode()
+    mt = m['mediaType']
+    if not index:
+        d = reg.push_manifest(repo, tag, mbytes, mt)
+        return {'id': cfg_digest, 'digest': d, 'manifest_digest': d}
+    md = reg.push_manifest(repo, sha256(mbytes), mbytes, mt)
+    # A decoy for another platform: a different config, same layers.
+    decoy_cfg = make_config(layers, arch='arm64')
+    dcd = reg.push_blob(repo, decoy_cfg)
+    dm = dict(m, config=dict(m['config'], digest=dcd, size=len(decoy_cfg)))
+    dbytes = json.dumps(dm, sort_keys=True).encode()
+    dd = reg.push_manifest(repo, sha256(dbytes), dbytes, mt)
+    idx = {'schemaVersion': 2, 'mediaType': OCI_INDEX if oci else DOCKER_LIST,
+           'manifests': [
+               {'mediaType': mt, 'digest': dd, 'size': len(dbytes),
+                'platform': {'os': 'linux', 'architecture': 'arm64', 'variant': 'v8'}},
+               {'mediaType': mt, 'digest': md, 'size': len(mbytes),
+                'platform': {'os': 'linux', 'architecture': 'amd64'}}]}
+    ibytes = json.dumps(idx, sort_keys=True).encode()
+    d = reg.push_manifest(repo, tag, ibytes, idx['mediaType'])
+    return {'id': cfg_digest, 'digest': d, 'manifest_digest': md}
+
+
+def busybox_image(reg, repo, tag='latest', kind='docker', index=False, compression='gzip',
+                  user='', extra=None):
+    """busybox (hardlinked applets) plus an optional second layer of
+    `extra` entries. Returns push_image's dict plus 'layers'."""
+    layers = [Layer(busybox_entries(), compression)]
+    if extra:
+        layers.append(Layer(extra, compression))
+    out = push_image(reg, repo, tag, layers, kind=kind, index=index, user=user)
+    out['layers'] = layers
+    return out

@@ -1,0 +1,341 @@
+"""ImageService against a real docker-registry on loopback."""
+import json
+import os
+import threading
+
+import grpc
+import pytest
+
+from registry import Layer, Registry, busybox_entries, busybox_image, push_image
+
+
+@pytest.fixture
+def registry(tmp_path):
+    r = Registry(tmp_path / 'registry').start()
+    yield r
+    r.stop()
+
+
+def write_conf(tmp_path, registries='', policy=None):
+    d = tmp_path / 'etc'
+    d.mkdir(exist_ok=True)
+    rc = d / 'registries.conf'
+    rc.write_text(registries)
+    pol = d / 'policy.json'
+    pol.write_text(json.dumps(policy or {'default': [{'type': 'insecureAcceptAnything'}]}))
+    return ['--registries-conf', str(rc), '--signature-policy', str(pol),
+            '--global-auth-file', str(d / 'auth.json')]
+
+
+def insecure(reg):
+    return f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n'
+
+
+@pytest.fixture
+def started(make_daemon, registry, tmp_path):
+    """(daemon, registry) with the registry marked insecure."""
+    d = make_daemon(extra_args=write_conf(tmp_path, insecure(registry))).start()
+    yield d, registry
+    rc = d.stop()
+    assert rc == 0, d.read_log()[-3000:]
+
+
+def pull(d, name, auth=None, timeout=60):
+    req = d.pb.PullImageRequest(image=d.pb.ImageSpec(image=name))
+    if auth:
+        req.auth.CopyFrom(auth)
+    return d.image('PullImage', req, timeout=timeout).image_ref
+
+
+def status(d, name, verbose=False):
+    return d.image('ImageStatus', d.pb.ImageStatusRequest(image=d.pb.ImageSpec(image=name),
+                                                          verbose=verbose))
+
+
+def list_images(d, name=None):
+    req = d.pb.ListImagesRequest()
+    if name:
+        req.filter.image.image = name
+    return d.image('ListImages', req).images
+
+
+def remove(d, name):
+    d.image('RemoveImage', d.pb.RemoveImageRequest(image=d.pb.ImageSpec(image=name)))
+
+
+def layer_dirs(d):
+    p = os.path.join(d.root, 'layers')
+    return sorted(x for x in os.listdir(p) if x != 'l') if os.path.isdir(p) else []
+
+
+def test_pull_list_status_remove(started):
+    d, reg = started
+    img = busybox_image(reg, 'test/busybox', 'v1', user='1003:1004')
+    name = f'{reg.host}/test/busybox:v1'
+    ref = pull(d, name)
+    assert ref == img['id']
+    imgs = list_images(d)
+    assert len(imgs) == 1
+    i = imgs[0]
+    assert i.id == img['id']
+    assert list(i.repo_tags) == [name]
+    assert list(i.repo_digests) == [f'{reg.host}/test/busybox@{img["digest"]}']
+    assert i.uid.value == 1003 and i.username == ''
+    assert i.size > 100000
+    assert not i.pinned
+    # the layer is on disk with busybox's hardlinks intact
+    dirs = layer_dirs(d)
+    assert len(dirs) == 1
+    diff = os.path.join(d.root, 'layers', dirs[0], 'diff')
+    st_bb = os.stat(os.path.join(diff, 'bin/busybox'))
+    assert os.stat(os.path.join(diff, 'bin/sh')).st_ino == st_bb.st_ino
+    assert st_bb.st_nlink == 1 + 8
+    # status by tag, id, id prefix, digest reference; verbose info
+    for n in (name, img['id'], img['id'][7:19], f'{reg.host}/test/busybox@{img["digest"]}'):
+        s = status(d, n)
+        assert s.image.id == img['id'], n
+    s = status(d, name, verbose=True)
+    info = json.loads(s.info['info'])
+    assert info['manifestDigest'] == img['digest']
+    assert info['platform']['architecture'] == 'amd64'
+    assert info['layers'][0]['digest'] == img['layers'][0].digest
+    # unknown: empty status, filtered list empty
+    assert not status(d, f'{reg.host}/test/nothing:v1').HasField('image')
+    assert list(list_images(d, f'{reg.host}/test/nothing:v1')) == []
+    assert len(list_images(d, name)) == 1
+    # fs info counts the layer
+    fs = d.image('ImageFsInfo').image_filesystems[0]
+    assert fs.used_bytes.value > 500000 and fs.inodes_used.value > 5
+    assert fs.fs_id.mountpoint.endswith('/layers')
+    remove(d, name)
+    assert list(list_images(d)) == []
+    assert layer_dirs(d) == []
+    remove(d, name)  # idempotent
+
+
+def test_index_oci_zstd_tags_and_user(started):
+    d, reg = started
+    extra = [('www', 'dir', None, {}), ('www/index.html', 'file', b'hi\n', {}),
+             ('bin/.wh.env', 'file', b'', {})]
+    img = busybox_image(reg, 'test/oci', 'a', kind='oci', index=True, compression='zstd',
+                        user='www-data:1004', extra=extra)
+    reg.push_manifest('test/oci', 'b', *_manifest_of(reg, 'test/oci', 'a'))
+    reg.push_manifest('test/oci', 'c', *_manifest_of(reg, 'test/oci', 'a'))
+    for t in 'abc':
+        assert pull(d, f'{reg.host}/test/oci:{t}') == img['id']
+    imgs = list_images(d)
+    assert len(imgs) == 1
+    assert sorted(imgs[0].repo_tags) == [f'{reg.host}/test/oci:{t}' for t in 'abc']
+    # the index digest is what was pulled
+    assert f'{reg.host}/test/oci@{img["digest"]}' in imgs[0].repo_digests
+    assert imgs[0].username == 'www-data' and not imgs[0].HasField('uid')
+    # whiteout in overlay form in the top layer
+    top = [x for x in layer_dirs(d)]
+    assert len(top) == 2
+    found = [os.path.join(d.root, 'layers', x, 'diff/bin/env') for x in top
+             if os.path.lexists(os.path.join(d.root, 'layers', x, 'diff/bin/env'))]
+    wh = [p for p in found if os.stat(p, follow_symlinks=False).st_rdev == 0
+          and (os.stat(p, follow_symlinks=False).st_mode & 0o170000) == 0o020000]
+    assert len(wh) == 1
+    # removing by one tag removes all tags
+    remove(d, f'{reg.host}/test/oci:b')
+    assert list(list_images(d)) == []
+
+
+def _manifest_of(reg, repo, tag):
+    st, hdrs, body = reg.request('GET', f'/v2/{repo}/manifests/{tag}', headers={
+        'Accept': 'application/vnd.oci.image.index.v1+json'})
+    assert st == 200
+    return body, hdrs['Content-Type']
+
+
+def test_not_found_and_bad_reference(started):
+    d, reg = started
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, f'{reg.host}/test/missing:v1')
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND, e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, 'library/BusyBox')
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, 'busybox@sha256:1234')
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_unreachable_registry_fails_fast(make_daemon, tmp_path):
+    from registry import free_port
+    host = f'127.0.0.1:{free_port()}'
+    d = make_daemon(extra_args=write_conf(
+        tmp_path, f'[[registry]]\nlocation = "{host}"\ninsecure = true\n')).start()
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, f'{host}/x/y:1', timeout=15)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+    assert d.stop() == 0
+
+
+def test_mirror_keeps_name_and_blocked(make_daemon, registry, tmp_path):
+    img = busybox_image(registry, 'mirrored/app', 'v2')
+    conf = (f'[[registry]]\nprefix = "registry.example.test/mirrored"\n'
+            f'location = "registry.example.test/mirrored"\n'
+            f'[[registry.mirror]]\nlocation = "{registry.host}/mirrored"\ninsecure = true\n'
+            f'[[registry]]\nlocation = "blocked.example.test"\nblocked = true\n')
+    d = make_daemon(extra_args=write_conf(tmp_path, conf)).start()
+    assert pull(d, 'registry.example.test/mirrored/app:v2') == img['id']
+    i = list_images(d)[0]
+    assert list(i.repo_tags) == ['registry.example.test/mirrored/app:v2']
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, 'blocked.example.test/x:1')
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert 'blocked' in e.value.details()
+    assert d.stop() == 0
+
+
+def test_policy_reject_and_signed_by(make_daemon, registry, tmp_path):
+    busybox_image(registry, 'pol/app', 'v1')
+    policy = {'default': [{'type': 'insecureAcceptAnything'}],
+              'transports': {'docker': {
+                  f'{registry.host}/pol/app': [{'type': 'reject'}],
+                  f'{registry.host}/pol/signed': [{'type': 'signedBy', 'keyType': 'GPGKeys',
+                                                   'keyPath': '/dev/null'}]}}}
+    d = make_daemon(extra_args=write_conf(tmp_path, insecure(registry), policy)).start()
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, f'{registry.host}/pol/app:v1')
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, f'{registry.host}/pol/signed:v1')
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert 'signature verification is not available' in e.value.details()
+    assert list(list_images(d)) == []
+    assert d.stop() == 0
+
+
+def test_basic_auth(make_daemon, tmp_path):
+    reg = Registry(tmp_path / 'authreg', htpasswd={'alice': 's3cret'}).start()
+    try:
+        img = busybox_image(reg, 'priv/app', 'v1')
+        d = make_daemon(extra_args=write_conf(tmp_path, insecure(reg))).start()
+        name = f'{reg.host}/priv/app:v1'
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, name)
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, name, d.pb.AuthConfig(username='alice', password='wrong'))
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert 'wrong' not in d.read_log()
+        assert pull(d, name, d.pb.AuthConfig(username='alice', password='s3cret')) == img['id']
+        remove(d, name)
+        # the auth file works too
+        import base64
+        (tmp_path / 'etc' / 'auth.json').write_text(json.dumps({'auths': {reg.host: {
+            'auth': base64.b64encode(b'alice:s3cret').decode()}}}))
+        assert pull(d, name) == img['id']
+        assert 's3cret' not in d.read_log()
+        assert d.stop() == 0
+    finally:
+        reg.stop()
+
+
+def test_tampered_and_hostile_layers_leave_nothing(started):
+    d, reg = started
+    # a layer escaping with ..
+    bad = Layer([('../escape', 'file', b'x', {})])
+    push_image(reg, 'bad/dotdot', 'v1', [bad])
+    # a tampered blob in the registry's storage
+    img = busybox_image(reg, 'bad/tampered', 'v1')
+    path = reg.blob_path(img['layers'][0].digest)
+    data = bytearray(open(path, 'rb').read())
+    data[len(data) // 2] ^= 0xff
+    open(path, 'wb').write(bytes(data))
+    for name in ('bad/dotdot:v1', 'bad/tampered:v1'):
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, f'{reg.host}/{name}')
+        assert e.value.code() in (grpc.StatusCode.INVALID_ARGUMENT,
+                                  grpc.StatusCode.INTERNAL), e.value.details()
+    assert list(list_images(d)) == []
+    assert layer_dirs(d) == []
+    assert os.listdir(os.path.join(d.root, 'tmp')) == []
+    assert not os.path.exists(os.path.join(d.root, 'escape'))
+
+
+def test_concurrent_pulls_share(started):
+    d, reg = started
+    extra = [('data', 'dir', None, {})] + [
+        (f'data/f{i}', 'file', os.urandom(200000), {}) for i in range(20)]
+    img = busybox_image(reg, 'conc/app', 'v1', extra=extra)
+    name = f'{reg.host}/conc/app:v1'
+    results, errors = [], []
+
+    def go():
+        try:
+            results.append(pull(d, name))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    ts = [threading.Thread(target=go) for _ in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors
+    assert results == [img['id']] * 6
+    # each blob was fetched once: count GETs of the big layer in the registry log
+    assert len(list_images(d)) == 1
+    assert len(layer_dirs(d)) == 2
+
+
+def test_shared_layers_fetched_once(started):
+    d, reg = started
+    a = busybox_image(reg, 'share/a', 'v1', extra=[('a', 'file', b'a', {})])
+    b = busybox_image(reg, 'share/b', 'v1', extra=[('b', 'file', b'b', {})])
+    pull(d, f'{reg.host}/share/a:v1')
+    assert len(layer_dirs(d)) == 2
+    pull(d, f'{reg.host}/share/b:v1')
+    assert len(layer_dirs(d)) == 3
+    remove(d, a['id'])
+    assert len(layer_dirs(d)) == 2  # busybox stays for b
+    remove(d, b['id'][7:20])
+    assert layer_dirs(d) == []
+
+
+def test_pinned(make_daemon, registry, tmp_path):
+    img = busybox_image(registry, 'pin/pause', '3.9')
+    busybox_image(registry, 'pin/other', '1', user='1')  # another config: another image
+    conf = tmp_path / 'ocid.conf'
+    conf.write_text(f'pinned_images = ["{registry.host}/pin/pause*"]\n')
+    d = make_daemon(extra_args=write_conf(tmp_path, insecure(registry)),
+                    config=str(conf)).start()
+    pull(d, f'{registry.host}/pin/pause:3.9')
+    pull(d, f'{registry.host}/pin/other:1')
+    pins = {i.repo_tags[0]: i.pinned for i in list_images(d)}
+    assert pins == {f'{registry.host}/pin/pause:3.9': True, f'{registry.host}/pin/other:1': False}
+    assert status(d, img['id']).image.pinned
+    assert d.stop() == 0
+
+
+def test_short_name_search_registry(make_daemon, registry, tmp_path):
+    img = busybox_image(registry, 'library/busybox', 'latest')
+    conf = insecure(registry) + f'unqualified-search-registries = ["{registry.host}"]\n'
+    conf = f'unqualified-search-registries = ["{registry.host}"]\n' + insecure(registry)
+    d = make_daemon(extra_args=write_conf(tmp_path, conf)).start()
+    assert pull(d, 'library/busybox') == img['id']
+    assert list(list_images(d)[0].repo_tags) == [f'{registry.host}/library/busybox:latest']
+    assert status(d, 'library/busybox').image.id == img['id']
+    remove(d, 'library/busybox')
+    assert list(list_images(d)) == []
+    assert d.stop() == 0
+
+
+def test_restart_keeps_images(make_daemon, registry, tmp_path):
+    img = busybox_image(registry, 'keep/app', 'v1')
+    args = write_conf(tmp_path, insecure(registry))
+    d = make_daemon(extra_args=args).start()
+    pull(d, f'{registry.host}/keep/app:v1')
+    assert d.stop() == 0
+    d.kill()
+    d2 = make_daemon(extra_args=args).start()
+    assert list_images(d2)[0].id == img['id']
+    assert d2.stop() == 0
+
+
+def test_busybox_entries_have_applets():
+    names = [e[0] for e in busybox_entries()]
+    assert 'bin/sh' in names and 'bin/busybox' in names
