@@ -6,35 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-DEFINE_CLEANUP(sqlite3_stmt, sqlite3_finalize)
-#define cleanup_stmt cleanup(sqlite3_finalize)
+#include "db/db_int.h"
 
-static int sql_fail(sqlite3 *conn, const char *what, struct err *err)
-{
-	return err_msg(err, -EIO, "%s: %s", what, sqlite3_errmsg(conn));
-}
-
-static int prep(sqlite3 *conn, const char *sql, sqlite3_stmt **st, struct err *err)
-{
-	if (sqlite3_prepare_v2(conn, sql, -1, st, NULL) != SQLITE_OK)
-		return sql_fail(conn, "prepare", err);
-	return 0;
-}
-
+/* Containers store "" rather than NULL for absent text. */
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
-	sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_TRANSIENT);
-}
-
-static char *col_text(sqlite3_stmt *st, int i)
-{
-	const char *v = (const char *)sqlite3_column_text(st, i);
-	return xstrdup(v ? v : "");
-}
-
-static int step_done(sqlite3 *conn, sqlite3_stmt *st, const char *what, struct err *err)
-{
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(conn, what, err);
+	db_bind_text(st, i, v ? v : "");
 }
 
 #define CTR_COLUMNS                                                                                \
@@ -57,22 +34,21 @@ static void bind_state(sqlite3_stmt *st, const struct db_ctr *c)
 static int put_layers(sqlite3 *conn, const struct db_ctr *c, struct err *err)
 {
 	cleanup_stmt sqlite3_stmt *del = NULL;
-	int r = prep(conn, "DELETE FROM container_layers WHERE ctr_id = ?1", &del, err);
+	int r = db_prep(conn, "DELETE FROM container_layers WHERE ctr_id = ?1", &del, err);
 	if (r < 0)
 		return r;
 	bind_text(del, 1, c->id);
-	r = step_done(conn, del, "delete container layers", err);
+	r = db_run(conn, del, "delete container layers", err);
 	if (r < 0 || !c->layers)
 		return r;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	r = prep(conn, "INSERT INTO container_layers(ctr_id, idx, chain_id) VALUES (?1, ?2, ?3)",
-		 &st, err);
+	r = db_prep(conn, "INSERT INTO container_layers(ctr_id, idx, chain_id) VALUES (?1, ?2, ?3)",
+		    &st, err);
 	for (size_t i = 0; r >= 0 && c->layers[i]; i++) {
 		bind_text(st, 1, c->id);
 		sqlite3_bind_int64(st, 2, (int64_t)i);
 		bind_text(st, 3, c->layers[i]);
-		r = step_done(conn, st, "record container layer", err);
-		sqlite3_reset(st);
+		r = db_run(conn, st, "record container layer", err);
 	}
 	return r;
 }
@@ -82,20 +58,20 @@ static int put_tx(sqlite3 *conn, void *data, struct err *err)
 	const struct db_ctr *c = data;
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	int r =
-	    prep(conn,
-		 "INSERT INTO containers(" CTR_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-		 " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
-		 " ON CONFLICT(id) DO UPDATE SET pod_id = excluded.pod_id, name = excluded.name,"
-		 " ctr_name = excluded.ctr_name, attempt = excluded.attempt,"
-		 " image_ref = excluded.image_ref, image_id = excluded.image_id,"
-		 " state = excluded.state, created_ns = excluded.created_ns,"
-		 " started_ns = excluded.started_ns, finished_ns = excluded.finished_ns,"
-		 " exit_code = excluded.exit_code, reason = excluded.reason,"
-		 " message = excluded.message, pid = excluded.pid, log_path = excluded.log_path,"
-		 " labels = excluded.labels, annotations = excluded.annotations,"
-		 " cri_config = excluded.cri_config, spec_path = excluded.spec_path,"
-		 " extra = excluded.extra",
-		 &st, err);
+	    db_prep(conn,
+		    "INSERT INTO containers(" CTR_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+		    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+		    " ON CONFLICT(id) DO UPDATE SET pod_id = excluded.pod_id, name = excluded.name,"
+		    " ctr_name = excluded.ctr_name, attempt = excluded.attempt,"
+		    " image_ref = excluded.image_ref, image_id = excluded.image_id,"
+		    " state = excluded.state, created_ns = excluded.created_ns,"
+		    " started_ns = excluded.started_ns, finished_ns = excluded.finished_ns,"
+		    " exit_code = excluded.exit_code, reason = excluded.reason,"
+		    " message = excluded.message, pid = excluded.pid, log_path = excluded.log_path,"
+		    " labels = excluded.labels, annotations = excluded.annotations,"
+		    " cri_config = excluded.cri_config, spec_path = excluded.spec_path,"
+		    " extra = excluded.extra",
+		    &st, err);
 	if (r < 0)
 		return r;
 	bind_text(st, 1, c->id);
@@ -115,7 +91,7 @@ static int put_tx(sqlite3 *conn, void *data, struct err *err)
 		sqlite3_bind_null(st, 19);
 	bind_text(st, 20, c->spec_path);
 	bind_text(st, 21, c->extra ? c->extra : "{}");
-	r = step_done(conn, st, "record container", err);
+	r = db_run(conn, st, "record container", err);
 	if (r < 0)
 		return r;
 	return put_layers(conn, c, err);
@@ -130,16 +106,17 @@ static int put_state_tx(sqlite3 *conn, void *data, struct err *err)
 {
 	const struct db_ctr *c = data;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = prep(conn,
-		     "UPDATE containers SET state = ?8, created_ns = ?9, started_ns = ?10,"
-		     " finished_ns = ?11, exit_code = ?12, reason = ?13, message = ?14, pid = ?15"
-		     " WHERE id = ?1",
-		     &st, err);
+	int r =
+	    db_prep(conn,
+		    "UPDATE containers SET state = ?8, created_ns = ?9, started_ns = ?10,"
+		    " finished_ns = ?11, exit_code = ?12, reason = ?13, message = ?14, pid = ?15"
+		    " WHERE id = ?1",
+		    &st, err);
 	if (r < 0)
 		return r;
 	bind_text(st, 1, c->id);
 	bind_state(st, c);
-	r = step_done(conn, st, "update container state", err);
+	r = db_run(conn, st, "update container state", err);
 	if (r >= 0 && sqlite3_changes(conn) == 0)
 		return err_msg(err, -ENOENT, "container %s not found", c->id);
 	return r;
@@ -160,12 +137,12 @@ static int put_config_tx(sqlite3 *conn, void *data, struct err *err)
 {
 	const struct put_config *p = data;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = prep(conn, "UPDATE containers SET cri_config = ?2 WHERE id = ?1", &st, err);
+	int r = db_prep(conn, "UPDATE containers SET cri_config = ?2 WHERE id = ?1", &st, err);
 	if (r < 0)
 		return r;
 	bind_text(st, 1, p->id);
 	sqlite3_bind_blob(st, 2, p->cfg ? (const void *)p->cfg : "", (int)p->len, SQLITE_TRANSIENT);
-	r = step_done(conn, st, "update container config", err);
+	r = db_run(conn, st, "update container config", err);
 	if (r >= 0 && sqlite3_changes(conn) == 0)
 		return err_msg(err, -ENOENT, "container %s not found", p->id);
 	return r;
@@ -181,24 +158,24 @@ int db_ctr_put_config(struct db *db, const char *id, const uint8_t *cfg, size_t 
 static struct db_ctr *row_read(sqlite3_stmt *st)
 {
 	struct db_ctr *c = xzalloc(sizeof(*c));
-	c->id = col_text(st, 0);
-	c->pod_id = col_text(st, 1);
-	c->name = col_text(st, 2);
-	c->ctr_name = col_text(st, 3);
+	c->id = db_col_text(st, 0);
+	c->pod_id = db_col_text(st, 1);
+	c->name = db_col_text(st, 2);
+	c->ctr_name = db_col_text(st, 3);
 	c->attempt = (uint32_t)sqlite3_column_int64(st, 4);
-	c->image_ref = col_text(st, 5);
-	c->image_id = col_text(st, 6);
+	c->image_ref = db_col_text(st, 5);
+	c->image_id = db_col_text(st, 6);
 	c->state = sqlite3_column_int(st, 7);
 	c->created_ns = sqlite3_column_int64(st, 8);
 	c->started_ns = sqlite3_column_int64(st, 9);
 	c->finished_ns = sqlite3_column_int64(st, 10);
 	c->exit_code = sqlite3_column_int(st, 11);
-	c->reason = col_text(st, 12);
-	c->message = col_text(st, 13);
+	c->reason = db_col_text(st, 12);
+	c->message = db_col_text(st, 13);
 	c->pid = sqlite3_column_int(st, 14);
-	c->log_path = col_text(st, 15);
-	c->labels = col_text(st, 16);
-	c->annotations = col_text(st, 17);
+	c->log_path = db_col_text(st, 15);
+	c->labels = db_col_text(st, 16);
+	c->annotations = db_col_text(st, 17);
 	const void *blob = sqlite3_column_blob(st, 18);
 	int n = sqlite3_column_bytes(st, 18);
 	if (blob && sqlite3_column_type(st, 18) != SQLITE_NULL) {
@@ -206,8 +183,8 @@ static struct db_ctr *row_read(sqlite3_stmt *st)
 		memcpy(c->cri_config, blob, (size_t)n);
 		c->cri_config_len = (size_t)n;
 	}
-	c->spec_path = col_text(st, 19);
-	c->extra = col_text(st, 20);
+	c->spec_path = db_col_text(st, 19);
+	c->extra = db_col_text(st, 20);
 	return c;
 }
 
@@ -219,23 +196,23 @@ struct list_q {
 static int read_layers(sqlite3 *conn, struct db_ctr *c, struct err *err)
 {
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = prep(conn, "SELECT chain_id FROM container_layers WHERE ctr_id = ?1 ORDER BY idx",
-		     &st, err);
+	int r = db_prep(
+	    conn, "SELECT chain_id FROM container_layers WHERE ctr_id = ?1 ORDER BY idx", &st, err);
 	if (r < 0)
 		return r;
 	bind_text(st, 1, c->id);
 	int s;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW)
-		strv_push_take(&c->layers, col_text(st, 0));
-	return s == SQLITE_DONE ? 0 : sql_fail(conn, "list container layers", err);
+		strv_push_take(&c->layers, db_col_text(st, 0));
+	return s == SQLITE_DONE ? 0 : db_sql_fail(conn, "list container layers", err);
 }
 
 static int list_tx(sqlite3 *conn, void *data, struct err *err)
 {
 	struct list_q *q = data;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r =
-	    prep(conn, "SELECT " CTR_COLUMNS " FROM containers ORDER BY created_ns, id", &st, err);
+	int r = db_prep(conn, "SELECT " CTR_COLUMNS " FROM containers ORDER BY created_ns, id", &st,
+			err);
 	if (r < 0)
 		return r;
 	int s;
@@ -244,7 +221,7 @@ static int list_tx(sqlite3 *conn, void *data, struct err *err)
 		q->rows[q->n++] = row_read(st);
 	}
 	if (s != SQLITE_DONE)
-		return sql_fail(conn, "list containers", err);
+		return db_sql_fail(conn, "list containers", err);
 	for (size_t i = 0; i < q->n; i++) {
 		r = read_layers(conn, q->rows[i], err);
 		if (r < 0)
@@ -276,11 +253,11 @@ static int delete_tx(sqlite3 *conn, void *data, struct err *err)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(sql); i++) {
 		cleanup_stmt sqlite3_stmt *st = NULL;
-		int r = prep(conn, sql[i], &st, err);
+		int r = db_prep(conn, sql[i], &st, err);
 		if (r < 0)
 			return r;
 		bind_text(st, 1, data);
-		r = step_done(conn, st, "delete container", err);
+		r = db_run(conn, st, "delete container", err);
 		if (r < 0)
 			return r;
 	}
@@ -296,14 +273,14 @@ static int in_use_tx(sqlite3 *conn, void *data, struct err *err)
 {
 	char ***out = data;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = prep(conn, "SELECT DISTINCT chain_id FROM container_layers ORDER BY chain_id", &st,
-		     err);
+	int r = db_prep(conn, "SELECT DISTINCT chain_id FROM container_layers ORDER BY chain_id",
+			&st, err);
 	if (r < 0)
 		return r;
 	int s;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW)
-		strv_push_take(out, col_text(st, 0));
-	return s == SQLITE_DONE ? 0 : sql_fail(conn, "list layers in use", err);
+		strv_push_take(out, db_col_text(st, 0));
+	return s == SQLITE_DONE ? 0 : db_sql_fail(conn, "list layers in use", err);
 }
 
 int db_ctr_layers_in_use(struct db *db, char ***ret, struct err *err)
