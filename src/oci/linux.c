@@ -335,3 +335,16 @@ int oci_linux_build(const struct oci_ctr_config *c, const struct oci_host *h, ui
 	*ret = l;
 	return 0;
 }
+
+int oci_resources_build(const struct oci_resources *res, const struct oci_host *h, json_t **ret,
+			struct err *err)
+{
+	json_t *o = json_object();
+	int r = resources_json(res, h, o, err);
+	if (r < 0) {
+		json_decref(o);
+		return r;
+	}
+	*ret = o;
+	return 0;
+}

@@ -332,3 +332,18 @@ int oci_exec_process_build(const json_t *spec, char *const *argv, bool tty, json
  *  "15", "SIGRTMIN+3", "RTMAX-1" (any case). NULL or "" gives SIGTERM.
  *  Returns the number, or -EINVAL naming the string. */
 int oci_signal_parse(const char *s, struct err *err);
+
+/** linux.resources for `res` without device rules: the object
+ *  `<runtime> update --resources FILE` takes (UpdateContainerResources).
+ *  Same checks and host bounds as oci_spec_build (swap only where the host
+ *  accounts it, unified only on cgroup v2). *ret is a new reference. */
+int oci_resources_build(const struct oci_resources *res, const struct oci_host *h, json_t **ret,
+			struct err *err);
+
+/** linux.cgroupsPath for container `id` under `parent`: with systemd
+ *  "<parent>:ocid:<id>" (parent a "*.slice" name, default "system.slice"),
+ *  with cgroupfs "<parent>/ocid-<id>" (parent absolute, default "/ocid").
+ *  -EINVAL for a parent of the wrong form or an id with '/' or ':'.
+ *  *ret malloc'd. */
+int oci_cgroups_path(enum oci_cgroup_driver d, const char *parent, const char *id, char **ret,
+		     struct err *err);

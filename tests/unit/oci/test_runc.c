@@ -192,11 +192,76 @@ static void test_runc_privileged(void **state)
 	free(out);
 }
 
+/* `runc update --resources` with oci_resources_build, seen in the cgroup
+ * files of a running container placed by oci_cgroups_path. */
+static void test_runc_update(void **state)
+{
+	struct oci_host h;
+	struct err err = ERR_INIT;
+	assert_int_equal(oci_host_probe(&h, &err), 0);
+	char *cg = NULL;
+	char parent[64];
+	snprintf(parent, sizeof(parent), "/ocid-oci-test-%d", (int)getpid());
+	assert_int_equal(oci_cgroups_path(OCI_CGROUP_CGROUPFS, parent, "upd", &cg, &err), 0);
+	char *cmd[] = { "/bin/sh", "-c", "sleep 100", NULL };
+	struct oci_ctr_config c = {
+		.rootfs = rootfs,
+		.command = cmd,
+		.ns = { .pid = { OCI_NS_CONTAINER, NULL },
+			.net = { OCI_NS_CONTAINER, NULL },
+			.ipc = { OCI_NS_CONTAINER, NULL },
+			.uts = { OCI_NS_CONTAINER, NULL } },
+		.cgroups_path = cg,
+		.resources = { .pids_limit = 10 },
+	};
+	json_t *spec = NULL;
+	if (oci_spec_build(&c, &h, &spec, &err) < 0)
+		fail_msg("oci_spec_build: %s", err_str(&err));
+	char cfg[192];
+	snprintf(cfg, sizeof(cfg), "%s/config.json", bundle);
+	assert_int_equal(json_dump_file(spec, cfg, 0), 0);
+	json_decref(spec);
+	assert_int_equal(sh("cd %s && runc --root %s run -d %s </dev/null >/dev/null 2>&1", bundle,
+			    state_root, id),
+			 0);
+
+	struct oci_resources res = { .pids_limit = 77, .cpu_shares = 300 };
+	json_t *rj = NULL;
+	assert_int_equal(oci_resources_build(&res, &h, &rj, &err), 0);
+	char rf[192];
+	snprintf(rf, sizeof(rf), "%s/resources.json", tmp);
+	assert_int_equal(json_dump_file(rj, rf, 0), 0);
+	json_decref(rj);
+	int r = sh("runc --root %s update --resources %s %s", state_root, rf, id);
+	char *pids = h.cgroup2 ? xasprintf("/sys/fs/cgroup%s/pids.max", cg)
+			       : xasprintf("/sys/fs/cgroup/pids%s/pids.max", cg);
+	char *shares = h.cgroup2 ? NULL : xasprintf("/sys/fs/cgroup/cpu%s/cpu.shares", cg);
+	char *got = NULL, *got_shares = NULL;
+	size_t len;
+	int rp = fs_read_file(AT_FDCWD, pids, 64, &got, &len, &err);
+	int rs = shares ? fs_read_file(AT_FDCWD, shares, 64, &got_shares, &len, &err) : 0;
+	(void)sh("runc --root %s delete -f %s >/dev/null 2>&1", state_root, id);
+	(void)sh("rmdir /sys/fs/cgroup/*%s 2>/dev/null", parent);
+	assert_int_equal(r, 0);
+	assert_int_equal(rp, 0);
+	assert_string_equal(got, "77\n");
+	if (shares) {
+		assert_int_equal(rs, 0);
+		assert_string_equal(got_shares, "300\n");
+	}
+	free(got);
+	free(got_shares);
+	free(pids);
+	free(shares);
+	free(cg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_runc_run),
 		cmocka_unit_test(test_runc_privileged),
+		cmocka_unit_test(test_runc_update),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -678,6 +678,54 @@ static void test_exec_process(void **state)
 	err_done(&err);
 }
 
+static void test_cgroups_path(void **state)
+{
+	struct err err = ERR_INIT;
+	char *p = NULL;
+	assert_int_equal(
+	    oci_cgroups_path(OCI_CGROUP_SYSTEMD, "kubepods-pod1.slice", "abc", &p, &err), 0);
+	assert_string_equal(p, "kubepods-pod1.slice:ocid:abc");
+	free(p);
+	assert_int_equal(oci_cgroups_path(OCI_CGROUP_SYSTEMD, NULL, "abc", &p, &err), 0);
+	assert_string_equal(p, "system.slice:ocid:abc");
+	free(p);
+	assert_int_equal(oci_cgroups_path(OCI_CGROUP_CGROUPFS, "/kubepods/pod1/", "abc", &p, &err),
+			 0);
+	assert_string_equal(p, "/kubepods/pod1/ocid-abc");
+	free(p);
+	assert_int_equal(oci_cgroups_path(OCI_CGROUP_CGROUPFS, "", "abc", &p, &err), 0);
+	assert_string_equal(p, "/ocid/ocid-abc");
+	free(p);
+	assert_int_equal(oci_cgroups_path(OCI_CGROUP_SYSTEMD, "/kubepods", "abc", &p, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err_str(&err), "cgroup driver"));
+	assert_int_equal(oci_cgroups_path(OCI_CGROUP_CGROUPFS, "kubepods.slice", "abc", &p, &err),
+			 -EINVAL);
+	assert_int_equal(oci_cgroups_path(OCI_CGROUP_CGROUPFS, "/a/../b", "abc", &p, &err),
+			 -EINVAL);
+	assert_int_equal(oci_cgroups_path(OCI_CGROUP_CGROUPFS, "/a", "x/y", &p, &err), -EINVAL);
+	assert_int_equal(oci_cgroups_path(OCI_CGROUP_CGROUPFS, "/a", "..", &p, &err), -EINVAL);
+	err_done(&err);
+}
+
+static void test_resources_update(void **state)
+{
+	struct err err = ERR_INIT;
+	struct oci_resources r = { .cpu_quota = 20000,
+				   .cpu_period = 100000,
+				   .memory_limit_in_bytes = 1 << 25 };
+	json_t *o = NULL;
+	assert_int_equal(oci_resources_build(&r, &host, &o, &err), 0);
+	char *j = js_dump(o, JS_DUMP_SORTED);
+	assert_string_equal(j, "{\"cpu\":{\"period\":100000,\"quota\":20000},"
+			       "\"memory\":{\"limit\":33554432,\"swap\":33554432}}");
+	free(j);
+	json_decref(o);
+	r.memory_limit_in_bytes = -5;
+	assert_int_equal(oci_resources_build(&r, &host, &o, &err), -EINVAL);
+	err_done(&err);
+}
+
 static void test_host_probe(void **state)
 {
 	struct oci_host h;
@@ -704,6 +752,8 @@ int main(void)
 		cmocka_unit_test(test_seccomp_localhost),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_exec_process),
+		cmocka_unit_test(test_cgroups_path),
+		cmocka_unit_test(test_resources_update),
 		cmocka_unit_test(test_host_probe),
 		cmocka_unit_test(test_propagation_checks),
 	};
