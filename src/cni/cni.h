@@ -21,7 +21,7 @@
 struct cni_opts {
 	const char *conf_dir;	      /* network configs (may not exist) */
 	char *const *plugin_dirs;     /* searched in order for plugin binaries */
-	const char *cache_dir;	      /* ADD results, created when missing */
+	const char *cache_dir;	      /* ADD results (absolute), created when missing */
 	const char *default_bridge;   /* built-in network; NULL = CNI_DEFAULT_BRIDGE */
 	const char *default_subnet;   /* NULL = CNI_DEFAULT_SUBNET */
 	const char *default_data_dir; /* host-local dataDir; NULL = plugin default */

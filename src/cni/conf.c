@@ -142,8 +142,10 @@ char *cni_default_conflist(const char *bridge, const char *subnet, const char *d
 			       "isGateway", 1, "ipMasq", 1, "hairpinMode", 1, "ipam", ipam);
 	json_t *pm = json_pack("{s:s,s:{s:b},s:b}", "type", "portmap", "capabilities",
 			       "portMappings", 1, "snat", 1);
-	json_t *l = json_pack("{s:s,s:s,s:[o,o]}", "cniVersion", "1.0.0", "name",
-			      CNI_DEFAULT_NETWORK, "plugins", br, pm);
+	/* disableCheck: portmap (1.1) fails CHECK on IPv4-only results,
+	 * looking for an ip6tables chain it never made. */
+	json_t *l = json_pack("{s:s,s:s,s:[o,o],s:b}", "cniVersion", "1.0.0", "name",
+			      CNI_DEFAULT_NETWORK, "plugins", br, pm, "disableCheck", 1);
 	char *s = js_dump(l, JS_DUMP_SORTED);
 	json_decref(l);
 	return s;

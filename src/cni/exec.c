@@ -194,7 +194,7 @@ static int chain_del(const struct call *k, const json_t *prev, struct err *err)
 		cleanup_err struct err e = ERR_INIT;
 		int q = run_plugin(k, json_array_get(k->net->plugins, i), prev, NULL, &e);
 		if (q < 0 && r >= 0)
-			r = err_move(err, &e);
+			r = err ? err_move(err, &e) : q;
 	}
 	return r;
 }
@@ -216,12 +216,10 @@ static int attachment_check(const struct cni_attachment *a, struct err *err)
 static int cache_write(struct cni *c, const struct cni_attachment *a, const struct cni_net *n,
 		       const json_t *rc_all, const json_t *result, struct err *err)
 {
-	cleanup_close int dfd =
-	    fs_mkdir_p_at(AT_FDCWD, c->cache_dir + (c->cache_dir[0] == '/'), 0700, err);
-	if (c->cache_dir[0] == '/' && dfd >= 0) {
-		close(dfd);
-		dfd = open(c->cache_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	}
+	cleanup_close int root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (root < 0)
+		return err_set(err, -errno, "open /");
+	cleanup_close int dfd = fs_mkdir_p_at(root, c->cache_dir + 1, 0700, err);
 	if (dfd < 0)
 		return dfd;
 	json_t *conf = json_loads(n->text, 0, NULL);

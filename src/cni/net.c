@@ -168,7 +168,11 @@ int cni_new(const struct cni_opts *o, struct cni **ret, struct err *err)
 	c->conf_dir = xstrdup(o->conf_dir ? o->conf_dir : "/etc/cni/net.d");
 	for (size_t i = 0; o->plugin_dirs && o->plugin_dirs[i]; i++)
 		strv_push(&c->plugin_dirs, o->plugin_dirs[i]);
-	c->cache_dir = xstrdup(o->cache_dir ? o->cache_dir : "/var/lib/ocid/cni/cache");
+	if (!o->cache_dir || o->cache_dir[0] != '/' || !o->cache_dir[1]) {
+		cni_free(c);
+		return err_msg(err, -EINVAL, "CNI cache dir must be an absolute path");
+	}
+	c->cache_dir = xstrdup(o->cache_dir);
 	c->default_bridge = xstrdup(o->default_bridge ? o->default_bridge : CNI_DEFAULT_BRIDGE);
 	c->default_subnet = xstrdup(o->default_subnet ? o->default_subnet : CNI_DEFAULT_SUBNET);
 	c->default_data_dir = o->default_data_dir ? xstrdup(o->default_data_dir) : NULL;
