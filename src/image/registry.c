@@ -393,38 +393,14 @@ static void digest_of(const char *data, size_t len, char out[72])
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
-int image_registry_get_manifest(struct image_registry *r, const char *repo, const char *reference,
-				struct image_fetched *ret, struct err *err)
+/* GET `path` of `repo` into memory (at most `max` bytes) and record its
+ * sha256; when `want` is set the content must have that digest. */
+static int fetch_small(struct image_registry *r, const char *repo, const char *path,
+		       const char *accept, size_t max, const char *what, const char *want,
+		       struct image_fetched *ret, struct err *err)
 {
-	cleanup_free char *path = xasprintf("%s/manifests/%s", repo, reference);
 	cleanup_free char *scope = xasprintf("repository:%s:pull", repo);
-	cleanup_free char *what = xasprintf("manifest %s:%s", repo, reference);
-	struct req q = { .accept = IMAGE_MANIFEST_ACCEPT, .scope = scope };
-	cleanup(image_http_free) struct image_http *h = NULL;
-	int rc = request(r, path, &q, false, &h, err);
-	free(q.auth);
-	if (rc >= 0)
-		rc = status_error(r, h, what, err);
-	if (rc >= 0)
-		rc = image_http_read_all(h, IMAGE_MANIFEST_MAX, &ret->data, &ret->len, err);
-	if (rc < 0)
-		return rc == -EFBIG ? err_wrap(err, "%s", what) : rc;
-	ret->content_type = h->content_type ? xstrdup(h->content_type) : NULL;
-	digest_of(ret->data, ret->len, ret->digest);
-	if (image_digest_valid(reference) && strcmp(reference, ret->digest) != 0) {
-		image_fetched_done(ret);
-		return err_msg(err, -EINVAL, "%s: content has digest %s", what, ret->digest);
-	}
-	return 0;
-}
-
-int image_registry_get_blob(struct image_registry *r, const char *repo, const char *digest,
-			    size_t max, struct image_fetched *ret, struct err *err)
-{
-	cleanup_free char *path = xasprintf("%s/blobs/%s", repo, digest);
-	cleanup_free char *scope = xasprintf("repository:%s:pull", repo);
-	cleanup_free char *what = xasprintf("blob %s", digest);
-	struct req q = { .scope = scope };
+	struct req q = { .accept = accept, .scope = scope };
 	cleanup(image_http_free) struct image_http *h = NULL;
 	int rc = request(r, path, &q, false, &h, err);
 	free(q.auth);
@@ -434,12 +410,30 @@ int image_registry_get_blob(struct image_registry *r, const char *repo, const ch
 		rc = image_http_read_all(h, max, &ret->data, &ret->len, err);
 	if (rc < 0)
 		return rc == -EFBIG ? err_wrap(err, "%s", what) : rc;
+	ret->content_type = h->content_type ? xstrdup(h->content_type) : NULL;
 	digest_of(ret->data, ret->len, ret->digest);
-	if (strcmp(digest, ret->digest) != 0) {
+	if (want && strcmp(want, ret->digest) != 0) {
 		image_fetched_done(ret);
 		return err_msg(err, -EINVAL, "%s: content has digest %s", what, ret->digest);
 	}
 	return 0;
+}
+
+int image_registry_get_manifest(struct image_registry *r, const char *repo, const char *reference,
+				struct image_fetched *ret, struct err *err)
+{
+	cleanup_free char *path = xasprintf("%s/manifests/%s", repo, reference);
+	cleanup_free char *what = xasprintf("manifest %s:%s", repo, reference);
+	return fetch_small(r, repo, path, IMAGE_MANIFEST_ACCEPT, IMAGE_MANIFEST_MAX, what,
+			   image_digest_valid(reference) ? reference : NULL, ret, err);
+}
+
+int image_registry_get_blob(struct image_registry *r, const char *repo, const char *digest,
+			    size_t max, struct image_fetched *ret, struct err *err)
+{
+	cleanup_free char *path = xasprintf("%s/blobs/%s", repo, digest);
+	cleanup_free char *what = xasprintf("blob %s", digest);
+	return fetch_small(r, repo, path, NULL, max, what, digest, ret, err);
 }
 
 void image_fetched_done(struct image_fetched *f)
