@@ -2,6 +2,7 @@
 #include "db/ctr.h"
 #include "db/db.h"
 #include "db/image.h"
+#include "db/pod.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@ static const struct db_migration migrations[] = {
 	  "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
 	  "INSERT OR IGNORE INTO meta(key, value) VALUES ('created', strftime('%Y-%m-%dT%H:%M:%SZ','now'));" },
 	{ 2, "images, tags, layers, image_layers", DB_IMAGE_SCHEMA },
+	{ 3, "pods", DB_POD_SCHEMA },
 	{ 4, "containers, container_layers", DB_CTR_SCHEMA },
 };
 
