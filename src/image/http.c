@@ -31,12 +31,16 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *opaque)
 		h->paused = true;
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	if (h->pos && h->pos == h->len)
+	if (n == 0)
+		return 0;
+	if (h->pos == h->len)
 		h->pos = h->len = 0;
 	if (h->len + n > h->cap) {
-		memmove(h->buf, h->buf + h->pos, h->len - h->pos);
-		h->len -= h->pos;
-		h->pos = 0;
+		if (h->pos) {
+			memmove(h->buf, h->buf + h->pos, h->len - h->pos);
+			h->len -= h->pos;
+			h->pos = 0;
+		}
 		if (h->len + n > h->cap) {
 			h->cap = h->len + n + 65536;
 			h->buf = xrealloc(h->buf, h->cap);

@@ -68,7 +68,7 @@ class Registry:
             auth = f'auth:\n  htpasswd:\n    realm: test\n    path: {pw}\n'
         cfg = os.path.join(self.dir, 'config.yml')
         with open(cfg, 'w') as f:
-            f.write('version: 0.1\nlog:\n  level: warn\nstorage:\n'
+            f.write('version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n'
                     f'  filesystem:\n    rootdirectory: {self.storage}\n'
                     '  delete:\n    enabled: true\n'
                     f'http:\n  addr: {self.host}\n{auth}')
@@ -90,6 +90,12 @@ class Registry:
     def read_log(self):
         with open(self.log_path, 'rb') as f:
             return f.read().decode('utf-8', 'replace')
+
+    def blob_gets(self, digest):
+        """How many GETs of blob `digest` the registry has answered."""
+        return sum(1 for line in self.read_log().splitlines()
+                   if 'http.request.method=GET' in line and f'/blobs/{digest}' in line
+                   and 'response completed' in line)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
