@@ -10,6 +10,7 @@
 
 #include "base/base.h"
 #include "config/config.h"
+#include "ctr/ctr.h"
 #include "db/db.h"
 #include "image/image.h"
 #include "rpc/rpc.h"
@@ -24,6 +25,8 @@ struct cri_deps {
 	struct db *db;
 	/* Images: pulls, queries, removal (image/image.h). */
 	struct image_service *images;
+	/* Containers (ctr/ctr.h); NULL answers UNIMPLEMENTED. */
+	struct ctr_mgr *ctrs;
 	/* The host's cgroup driver ("systemd" or "cgroupfs"). */
 	const char *cgroup_driver;
 	/* Render the effective config as a JSON object (malloc'd), for

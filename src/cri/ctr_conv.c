@@ -1,0 +1,199 @@
+/* CRI <-> ctr conversions for the container handlers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/ctr_conv.h"
+
+#define KV_COPY(dst, src, n)                                                             \
+	do {                                                                             \
+		(dst) = xcalloc((n) + 1, sizeof(*(dst)));                                \
+		for (size_t i_ = 0; i_ < (n); i_++)                                      \
+			(dst)[i_] = (struct oci_kv){ (src)[i_]->key, (src)[i_]->value }; \
+	} while (0)
+
+static char **strv_of(char **v, size_t n)
+{
+	char **out = xcalloc(n + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i] = v[i];
+	return out;
+}
+
+void cri_ctr_resources(const Runtime__V1__LinuxContainerResources *r, struct oci_resources *ret,
+		       struct oci_kv **ret_unified, struct oci_hugepage_limit **ret_hp)
+{
+	memset(ret, 0, sizeof(*ret));
+	*ret_unified = NULL;
+	*ret_hp = NULL;
+	if (!r)
+		return;
+	ret->cpu_period = r->cpu_period;
+	ret->cpu_quota = r->cpu_quota;
+	ret->cpu_shares = r->cpu_shares;
+	ret->memory_limit_in_bytes = r->memory_limit_in_bytes;
+	ret->memory_swap_limit_in_bytes = r->memory_swap_limit_in_bytes;
+	ret->oom_score_adj = r->oom_score_adj;
+	ret->cpuset_cpus = r->cpuset_cpus;
+	ret->cpuset_mems = r->cpuset_mems;
+	KV_COPY(*ret_unified, r->unified, r->n_unified);
+	ret->unified = *ret_unified;
+	ret->n_unified = r->n_unified;
+	*ret_hp = xcalloc(r->n_hugepage_limits + 1, sizeof(**ret_hp));
+	for (size_t i = 0; i < r->n_hugepage_limits; i++)
+		(*ret_hp)[i] = (struct oci_hugepage_limit){ r->hugepage_limits[i]->page_size,
+							    r->hugepage_limits[i]->limit };
+	ret->hugepages = *ret_hp;
+	ret->n_hugepages = r->n_hugepage_limits;
+}
+
+static void conv_security(const Runtime__V1__LinuxContainerSecurityContext *sc,
+			  const Runtime__V1__PodSandboxConfig *pod, struct cri_ctr_conv *c)
+{
+	struct oci_ctr_config *s = &c->req.spec;
+	const Runtime__V1__NamespaceOption *ns = sc ? sc->namespace_options : NULL;
+	if (!ns && pod && pod->linux && pod->linux->security_context)
+		ns = pod->linux->security_context->namespace_options;
+	s->ns.net.mode = ns ? (enum oci_ns_mode)ns->network : OCI_NS_POD;
+	s->ns.ipc.mode = ns ? (enum oci_ns_mode)ns->ipc : OCI_NS_POD;
+	s->ns.pid.mode = ns ? (enum oci_ns_mode)ns->pid : OCI_NS_CONTAINER;
+	s->ns.uts.mode = OCI_NS_POD;
+	if (!sc)
+		return;
+	s->privileged = sc->privileged;
+	s->no_new_privs = sc->no_new_privs;
+	s->readonly_rootfs = sc->readonly_rootfs;
+	s->has_run_as_user = sc->run_as_user != NULL;
+	s->run_as_user = sc->run_as_user ? sc->run_as_user->value : 0;
+	s->has_run_as_group = sc->run_as_group != NULL;
+	s->run_as_group = sc->run_as_group ? sc->run_as_group->value : 0;
+	s->run_as_username = sc->run_as_username;
+	s->supplemental_groups = sc->supplemental_groups;
+	s->n_supplemental_groups = sc->n_supplemental_groups;
+	if (sc->capabilities) {
+		c->cap_add = strv_of(sc->capabilities->add_capabilities,
+				     sc->capabilities->n_add_capabilities);
+		c->cap_drop = strv_of(sc->capabilities->drop_capabilities,
+				      sc->capabilities->n_drop_capabilities);
+		s->cap_add = c->cap_add;
+		s->cap_drop = c->cap_drop;
+	}
+	if (sc->n_masked_paths) {
+		c->masked = strv_of(sc->masked_paths, sc->n_masked_paths);
+		s->masked_paths = c->masked;
+	}
+	if (sc->n_readonly_paths) {
+		c->ro_paths = strv_of(sc->readonly_paths, sc->n_readonly_paths);
+		s->readonly_paths = c->ro_paths;
+	}
+	if (sc->seccomp) {
+		s->seccomp.kind = (enum oci_seccomp_kind)sc->seccomp->profile_type;
+		s->seccomp.localhost_path = sc->seccomp->localhost_ref;
+	}
+}
+
+static void conv_lists(const Runtime__V1__ContainerConfig *cfg, struct cri_ctr_conv *c)
+{
+	struct oci_ctr_config *s = &c->req.spec;
+	c->envs = xcalloc(cfg->n_envs + 1, sizeof(*c->envs));
+	for (size_t i = 0; i < cfg->n_envs; i++)
+		c->envs[i] =
+		    xasprintf("%s=%.*s", cfg->envs[i]->key ? cfg->envs[i]->key : "",
+			      (int)cfg->envs[i]->value.len, (char *)cfg->envs[i]->value.data);
+	s->envs = c->envs;
+	c->mounts = xcalloc(cfg->n_mounts + 1, sizeof(*c->mounts));
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		const Runtime__V1__Mount *mt = cfg->mounts[i];
+		c->mounts[i] = (struct oci_mount){ mt->container_path, mt->host_path, mt->readonly,
+						   (enum oci_propagation)mt->propagation };
+	}
+	s->mounts = c->mounts;
+	s->n_mounts = cfg->n_mounts;
+	c->devices = xcalloc(cfg->n_devices + 1, sizeof(*c->devices));
+	for (size_t i = 0; i < cfg->n_devices; i++)
+		c->devices[i] =
+		    (struct oci_device){ cfg->devices[i]->container_path,
+					 cfg->devices[i]->host_path, cfg->devices[i]->permissions };
+	s->devices = c->devices;
+	s->n_devices = cfg->n_devices;
+	KV_COPY(c->labels, cfg->labels, cfg->n_labels);
+	c->req.labels = c->labels;
+	c->req.n_labels = cfg->n_labels;
+	KV_COPY(c->annotations, cfg->annotations, cfg->n_annotations);
+	c->req.annotations = c->annotations;
+	c->req.n_annotations = cfg->n_annotations;
+}
+
+static void conv_pod(const Runtime__V1__PodSandboxConfig *pod, struct cri_ctr_conv *c)
+{
+	if (!pod)
+		return;
+	if (pod->metadata) {
+		c->req.pod_name = pod->metadata->name;
+		c->req.pod_namespace = pod->metadata->namespace_;
+		c->req.pod_uid = pod->metadata->uid;
+	}
+	c->req.log_dir = pod->log_directory;
+	c->req.spec.hostname = pod->hostname;
+	if (pod->linux) {
+		c->req.cgroup_parent = pod->linux->cgroup_parent;
+		KV_COPY(c->sysctls, pod->linux->sysctls, pod->linux->n_sysctls);
+		c->req.spec.sysctls = c->sysctls;
+		c->req.spec.n_sysctls = pod->linux->n_sysctls;
+	}
+}
+
+int cri_ctr_conv_create(const Runtime__V1__CreateContainerRequest *req, struct cri_ctr_conv *c,
+			struct err *err)
+{
+	memset(c, 0, sizeof(*c));
+	const Runtime__V1__ContainerConfig *cfg = req->config;
+	if (!cfg || !cfg->metadata || !cfg->metadata->name || !*cfg->metadata->name)
+		return err_msg(err, -EINVAL, "container config metadata name is required");
+	if (!cfg->image || !cfg->image->image || !*cfg->image->image)
+		return err_msg(err, -EINVAL, "container config image is required");
+	if (!req->pod_sandbox_id || !*req->pod_sandbox_id)
+		return err_msg(err, -EINVAL, "pod sandbox id is required");
+	c->req.pod_id = req->pod_sandbox_id;
+	c->req.name = cfg->metadata->name;
+	c->req.attempt = cfg->metadata->attempt;
+	c->req.image = cfg->image->image;
+	c->req.log_path = cfg->log_path;
+	struct oci_ctr_config *s = &c->req.spec;
+	s->command = cfg->n_command ? strv_of(cfg->command, cfg->n_command) : NULL;
+	s->args = cfg->n_args ? strv_of(cfg->args, cfg->n_args) : NULL;
+	s->working_dir = cfg->working_dir;
+	s->tty = cfg->tty;
+	s->stdin = cfg->stdin;
+	conv_lists(cfg, c);
+	conv_pod(req->sandbox_config, c);
+	conv_security(cfg->linux ? cfg->linux->security_context : NULL, req->sandbox_config, c);
+	cri_ctr_resources(cfg->linux ? cfg->linux->resources : NULL, &s->resources, &c->unified,
+			  &c->hugepages);
+	size_t len = protobuf_c_message_get_packed_size(&cfg->base);
+	c->cfg = xmalloc(len ? len : 1);
+	protobuf_c_message_pack(&cfg->base, c->cfg);
+	c->req.cri_config = c->cfg;
+	c->req.cri_config_len = len;
+	return 0;
+}
+
+void cri_ctr_conv_done(struct cri_ctr_conv *c)
+{
+	free((void *)c->req.spec.command);
+	free((void *)c->req.spec.args);
+	free(c->labels);
+	free(c->annotations);
+	free(c->sysctls);
+	free(c->unified);
+	strv_free(c->envs);
+	free(c->cap_add);
+	free(c->cap_drop);
+	free(c->masked);
+	free(c->ro_paths);
+	free(c->mounts);
+	free(c->devices);
+	free(c->hugepages);
+	free(c->cfg);
+	memset(c, 0, sizeof(*c));
+}

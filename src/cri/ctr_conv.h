@@ -1,0 +1,60 @@
+/* Conversions between CRI container messages and ctr/ structs. Each
+ * builder owns what it allocates; the _done call frees it. */
+#pragma once
+
+#include "cri/cri_int.h"
+#include "ctr/ctr.h"
+
+struct cri_ctr_conv {
+	struct ctr_create_req req;
+	struct oci_kv *labels, *annotations, *sysctls, *unified;
+	char **envs;
+	char **cap_add, **cap_drop, **masked, **ro_paths;
+	bool masked_set, ro_set;
+	struct oci_mount *mounts;
+	struct oci_device *devices;
+	struct oci_hugepage_limit *hugepages;
+	uint8_t *cfg;
+};
+
+/** Validate and convert a CreateContainer request. -EINVAL naming the
+ *  missing field. Free with cri_ctr_conv_done (also after failure). */
+int cri_ctr_conv_create(const Runtime__V1__CreateContainerRequest *req, struct cri_ctr_conv *ret,
+			struct err *err);
+void cri_ctr_conv_done(struct cri_ctr_conv *c);
+
+/* Resources of a CRI LinuxContainerResources (pointers borrow from it). */
+void cri_ctr_resources(const Runtime__V1__LinuxContainerResources *r, struct oci_resources *ret,
+		       struct oci_kv **ret_unified, struct oci_hugepage_limit **ret_hp);
+
+struct cri_ctr_list {
+	Runtime__V1__Container **items;
+	size_t n;
+};
+void cri_ctr_list_build(struct ctr_info *const *v, size_t n, struct cri_ctr_list *ret);
+void cri_ctr_list_done(struct cri_ctr_list *l);
+
+struct cri_ctr_status {
+	Runtime__V1__ContainerStatus status;
+	Runtime__V1__ContainerMetadata md;
+	Runtime__V1__ImageSpec image;
+	Runtime__V1__ContainerResources res;
+	Runtime__V1__ContainerConfig *cfg; /* unpacked stored config, or NULL */
+	Runtime__V1__ContainerStatusResponse__InfoEntry **info;
+	size_t n_info;
+};
+/** Build a status from `i`; `verbose_json` (may be NULL) becomes info["info"]. */
+void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
+			  struct cri_ctr_status *ret);
+void cri_ctr_status_done(struct cri_ctr_status *s);
+
+struct cri_ctr_update {
+	struct oci_resources res;
+	struct oci_kv *unified;
+	struct oci_hugepage_limit *hp;
+	uint8_t *cfg; /* the stored config with the new resources, packed */
+	size_t cfg_len;
+};
+void cri_ctr_update_build(const struct ctr_info *i, const Runtime__V1__LinuxContainerResources *r,
+			  struct cri_ctr_update *ret);
+void cri_ctr_update_done(struct cri_ctr_update *u);

@@ -1,0 +1,381 @@
+/* CreateContainer: name, pod, image, rootfs, bundle, monitor. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "base/json.h"
+#include "ctr/ctr_int.h"
+#include "mon/mon.h"
+#include "storage/storage.h"
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void ctr_pod_done(struct ctr_pod *p)
+{
+	free(p->netns);
+	free(p->ipcns);
+	free(p->utsns);
+	free(p->pidns);
+	free(p->hostname_file);
+	free(p->hosts);
+	free(p->resolv_conf);
+	free(p->shm);
+	memset(p, 0, sizeof(*p));
+}
+
+static char *existing(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	if (access(p, F_OK) == 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
+/* Resolve a pod id prefix against <runroot>/pods/. */
+static int pod_full_id(const struct ctr_mgr *m, const char *prefix, char **ret, struct err *err)
+{
+	cleanup_free char *dir = xasprintf("%s/pods", m->runroot);
+	if (id_valid(prefix)) {
+		cleanup_free char *p = xasprintf("%s/%s", dir, prefix);
+		if (access(p, F_OK) < 0)
+			return err_msg(err, -ENOENT, "pod sandbox %s not found", prefix);
+		*ret = xstrdup(prefix);
+		return 0;
+	}
+	if (!id_prefix_valid(prefix))
+		return err_msg(err, -ENOENT, "pod sandbox %s not found", prefix);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char *found = NULL;
+	int n = 0;
+	while (d && (de = readdir(d))) {
+		if (id_valid(de->d_name) && str_has_prefix(de->d_name, prefix) && n++ == 0)
+			found = xstrdup(de->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (n != 1) {
+		free(found);
+		return err_msg(err, n ? -ENOTUNIQ : -ENOENT, "pod sandbox %s %s", prefix,
+			       n ? "is ambiguous" : "not found");
+	}
+	*ret = found;
+	return 0;
+}
+
+/* The default pod lookup: the layout the pod manager keeps under the run
+ * root (DESIGN.md section 4). */
+static int pod_layout(const struct ctr_mgr *m, const char *pod_id, struct ctr_pod *ret)
+{
+	cleanup_free char *dir = xasprintf("%s/pods/%s", m->runroot, pod_id);
+	cleanup_free char *ns = xasprintf("%s/ns", dir);
+	ret->netns = existing(ns, "net");
+	ret->ipcns = existing(ns, "ipc");
+	ret->utsns = existing(ns, "uts");
+	ret->pidns = existing(ns, "pid");
+	ret->hostname_file = existing(dir, "hostname");
+	ret->hosts = existing(dir, "hosts");
+	ret->resolv_conf = existing(dir, "resolv.conf");
+	ret->shm = existing(dir, "shm");
+	return 0;
+}
+
+void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id)
+{
+	cleanup_free char *merged = ctr_path_root(m, id, "merged");
+	(void)umount2(merged, MNT_DETACH);
+	const char *bases[] = { m->root, m->runroot };
+	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
+		cleanup_free char *dir = xasprintf("%s/containers", bases[i]);
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			(void)fs_rm_rf_at(fd, id, NULL);
+			close(fd);
+		}
+	}
+	const char *socks[] = { "ctl", "attach" };
+	for (size_t i = 0; i < ARRAY_SIZE(socks); i++) {
+		cleanup_free char *p = ctr_path_sock(m, id, socks[i]);
+		(void)unlink(p);
+	}
+}
+
+static int make_dirs(struct ctr_mgr *m, const char *id, struct err *err)
+{
+	const char *names[] = { NULL, "upper", "work", "merged" };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		cleanup_free char *p = ctr_path_root(m, id, names[i]);
+		if (mkdir(p, i == 1 ? 0755 : 0700) < 0)
+			return err_set(err, -errno, "mkdir '%s'", p);
+	}
+	cleanup_free char *run = ctr_path_run(m, id, NULL);
+	if (mkdir(run, 0700) < 0)
+		return err_set(err, -errno, "mkdir '%s'", run);
+	return 0;
+}
+
+static char *cgroups_path(const struct ctr_mgr *m, const char *parent, const char *id)
+{
+	if (strcmp(m->cgroup_driver, "systemd") == 0)
+		return xasprintf("%s:ocid:%s", parent && *parent ? parent : "system.slice", id);
+	return xasprintf("%s/ocid-%s", parent && *parent ? parent : "/ocid", id);
+}
+
+static struct oci_ns ns_of(enum oci_ns_mode mode, const char *path)
+{
+	if (mode == OCI_NS_POD && !path)
+		return (struct oci_ns){ .mode = OCI_NS_NODE };
+	return (struct oci_ns){ .mode = mode, .path = mode == OCI_NS_POD ? path : NULL };
+}
+
+/* Check the CRI log path: relative to the pod's log directory, no "..". */
+static int log_path(const struct ctr_create_req *req, char **ret, struct err *err)
+{
+	if (!req->log_path || !*req->log_path) {
+		*ret = xstrdup("");
+		return 0;
+	}
+	if (!req->log_dir || req->log_dir[0] != '/')
+		return err_msg(err, -EINVAL, "log path %s needs an absolute pod log directory",
+			       req->log_path);
+	char *clean = NULL;
+	if (req->log_path[0] == '/' || fs_path_clean(req->log_path, &clean) < 0)
+		return err_msg(err, -EINVAL, "log path %s must be relative and stay inside %s",
+			       req->log_path, req->log_dir);
+	*ret = fs_path_join(req->log_dir, clean);
+	free(clean);
+	return 0;
+}
+
+struct build {
+	struct ctr_mgr *m;
+	const struct ctr_create_req *req;
+	struct ctr *c;
+	struct ctr_pod pod;
+	struct ctr_image img;
+	char *merged;
+};
+
+static int write_bundle(struct build *b, struct err *err)
+{
+	struct oci_ctr_config oc = b->req->spec;
+	const struct image_config *ic = b->img.config;
+	oc.rootfs = b->merged;
+	oc.image = (struct oci_image_spec){ .entrypoint = ic->entrypoint,
+					    .cmd = ic->cmd,
+					    .env = ic->env,
+					    .volumes = ic->volumes,
+					    .working_dir = ic->working_dir,
+					    .user = ic->user };
+	oc.ns.net = ns_of(oc.ns.net.mode, b->pod.netns);
+	oc.ns.ipc = ns_of(oc.ns.ipc.mode, b->pod.ipcns);
+	oc.ns.uts = ns_of(OCI_NS_POD, b->pod.utsns);
+	oc.ns.pid = ns_of(oc.ns.pid.mode, b->pod.pidns);
+	oc.cgroups_path = b->c->cgroups_path;
+	oc.pod_files = (struct oci_pod_files){ .hosts = b->pod.hosts,
+					       .resolv_conf = b->pod.resolv_conf,
+					       .hostname = b->pod.hostname_file,
+					       .shm = b->pod.shm };
+	oc.annotations = b->req->annotations;
+	oc.n_annotations = b->req->n_annotations;
+	json_t *spec = NULL;
+	int r = oci_spec_build(&oc, &b->m->host, &spec, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *text = js_dump(spec, JS_DUMP_PRETTY);
+	json_decref(spec);
+	cleanup_free char *dir = ctr_path_run(b->m, b->c->id, NULL);
+	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, -errno, "open '%s'", dir);
+	return fs_write_file_atomic(fd, "config.json", text, strlen(text), 0600, 0, err);
+}
+
+static void fill_row(struct build *b, const char *log)
+{
+	struct db_ctr *r = &b->c->row;
+	const struct ctr_create_req *req = b->req;
+	r->ctr_name = xstrdup(req->name);
+	r->attempt = req->attempt;
+	r->image_ref = xstrdup(req->image);
+	r->image_id = xstrdup(b->img.id);
+	r->state = CTR_CREATED;
+	r->created_ns = now_ns();
+	r->reason = xstrdup("");
+	r->message = xstrdup("");
+	r->log_path = xstrdup(log);
+	r->labels = ctr_kv_json(req->labels, req->n_labels);
+	r->annotations = ctr_kv_json(req->annotations, req->n_annotations);
+	if (req->cri_config) {
+		r->cri_config = xmalloc(req->cri_config_len ? req->cri_config_len : 1);
+		memcpy(r->cri_config, req->cri_config, req->cri_config_len);
+		r->cri_config_len = req->cri_config_len;
+	}
+	r->spec_path = ctr_path_run(b->m, b->c->id, "config.json");
+	json_t *extra = json_pack("{s:i,s:s}", "stop_signal", b->c->stop_signal, "cgroups_path",
+				  b->c->cgroups_path);
+	r->extra = js_dump(extra, 0);
+	json_decref(extra);
+	for (size_t i = 0; i < b->img.n_layers; i++)
+		strv_push(&r->layers, b->img.layers[i]);
+	ctr_kv_parse(r->labels, &b->c->labels, &b->c->n_labels);
+	ctr_kv_parse(r->annotations, &b->c->annotations, &b->c->n_annotations);
+}
+
+static int spawn(struct build *b, struct err *err)
+{
+	struct ctr_mgr *m = b->m;
+	const char *id = b->c->id;
+	cleanup_free char *bundle = ctr_path_run(m, id, NULL);
+	cleanup_free char *exit_path = ctr_path_run(m, id, "exit");
+	cleanup_free char *pidfile = ctr_path_run(m, id, "pidfile");
+	cleanup_free char *ctl = ctr_path_sock(m, id, "ctl");
+	cleanup_free char *attach = ctr_path_sock(m, id, "attach");
+	struct mon_spawn_args a = {
+		.ocimon = m->ocimon,
+		.id = id,
+		.bundle = bundle,
+		.runtime = m->runtime,
+		.runtime_root = m->runtime_root,
+		.log_path = *b->c->row.log_path ? b->c->row.log_path : "/dev/null",
+		.exit_path = exit_path,
+		.ctl_path = ctl,
+		.attach_path = attach,
+		.pid_file = pidfile,
+		.tty = b->req->spec.tty,
+		.stdin_open = b->req->spec.stdin,
+	};
+	pid_t pid = 0;
+	int r = mon_spawn(&a, &pid, NULL, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&b->c->st);
+	b->c->row.pid = pid;
+	pthread_mutex_unlock(&b->c->st);
+	return db_ctr_put_state(m->db, &b->c->row, err);
+}
+
+static int create_steps(struct build *b, struct err *err)
+{
+	struct ctr_mgr *m = b->m;
+	const struct ctr_create_req *req = b->req;
+	cleanup_free char *log = NULL;
+	int r = log_path(req, &log, err);
+	if (r < 0)
+		return r;
+	r = make_dirs(m, b->c->id, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *upper = ctr_path_root(m, b->c->id, "upper");
+	cleanup_free char *work = ctr_path_root(m, b->c->id, "work");
+	b->merged = ctr_path_root(m, b->c->id, "merged");
+	r = storage_mount_overlay(m->storage, (const char *const *)b->img.layers, b->img.n_layers,
+				  upper, work, b->merged, err);
+	if (r < 0)
+		return r;
+	r = write_bundle(b, err);
+	if (r < 0)
+		return r;
+	fill_row(b, log);
+	r = db_ctr_put(m->db, &b->c->row, err);
+	if (r < 0)
+		return r;
+	r = ctr_watch_add(m, b->c->id, err);
+	if (r < 0)
+		return r;
+	return spawn(b, err);
+}
+
+static int resolve(struct build *b, struct err *err)
+{
+	struct ctr_mgr *m = b->m;
+	const struct ctr_create_req *req = b->req;
+	if (!req->name || !*req->name)
+		return err_msg(err, -EINVAL, "container metadata name is empty");
+	if (!req->pod_id || !*req->pod_id)
+		return err_msg(err, -EINVAL, "pod sandbox id is empty");
+	int r;
+	if (m->pod_lookup) {
+		if (!id_valid(req->pod_id))
+			return err_msg(err, -ENOENT, "pod sandbox %s not found", req->pod_id);
+		b->c->row.pod_id = xstrdup(req->pod_id);
+		r = m->pod_lookup(m->pod_lookup_data, req->pod_id, &b->pod, err);
+	} else {
+		r = pod_full_id(m, req->pod_id, &b->c->row.pod_id, err);
+		if (r >= 0)
+			r = pod_layout(m, b->c->row.pod_id, &b->pod);
+	}
+	if (r < 0)
+		return r;
+	r = ctr_image_resolve(m->db, m->images, req->image, &b->img, err);
+	if (r < 0)
+		return r;
+	int sig = ctr_signal_parse(b->img.config->stop_signal);
+	b->c->stop_signal = sig ? sig : SIGTERM;
+	b->c->cgroups_path = cgroups_path(m, req->cgroup_parent, b->c->id);
+	b->c->upper_dir = ctr_path_root(m, b->c->id, "upper");
+	b->c->row.name =
+	    ctr_name_make(req->name, req->pod_name, req->pod_namespace, req->pod_uid, req->attempt);
+	return 0;
+}
+
+int ctr_create(struct ctr_mgr *m, const struct ctr_create_req *req, char ret_id[ID_LEN + 1],
+	       struct err *err)
+{
+	char id[ID_LEN + 1];
+	int r = id_new(id);
+	if (r < 0)
+		return err_set(err, r, "new container id");
+	struct build b = { .m = m, .req = req, .c = ctr_new(id) };
+	r = resolve(&b, err);
+	if (r >= 0)
+		r = ctr_index_add(&m->index, b.c, err);
+	if (r < 0) {
+		ctr_pod_done(&b.pod);
+		ctr_image_done(&b.img);
+		ctr_unref(b.c);
+		return r;
+	}
+	pthread_mutex_lock(&b.c->op);
+	r = create_steps(&b, err);
+	if (r < 0) {
+		ctr_watch_remove(m, id);
+		cleanup_err struct err e2 = ERR_INIT;
+		(void)db_ctr_delete(m->db, id, &e2);
+		char *args[] = { "delete", "--force", id, NULL };
+		(void)ctr_runtime_run(m, args, NULL, 0, NULL);
+		ctr_cleanup_dirs(m, id);
+		ctr_index_remove(&m->index, b.c);
+		(void)err_wrap(err, "create container %s", req->name);
+	} else {
+		pthread_mutex_lock(&b.c->st);
+		b.c->visible = true;
+		pthread_mutex_unlock(&b.c->st);
+		memcpy(ret_id, id, sizeof(id));
+		log_info("container created", "id=%s name=%s pid=%d", id, log_q(b.c->row.name),
+			 b.c->row.pid);
+		ctr_bus_publish(&m->bus, CTR_EVENT_CREATED, id, b.c->row.pod_id);
+		(void)ctr_exit_check(m, b.c);
+	}
+	pthread_mutex_unlock(&b.c->op);
+	ctr_pod_done(&b.pod);
+	ctr_image_done(&b.img);
+	free(b.merged);
+	ctr_unref(b.c);
+	return r;
+}

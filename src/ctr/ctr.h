@@ -1,0 +1,239 @@
+/* ctr: the container manager. An in-memory index of containers (loaded from
+ * the database at start, so restarts keep every container in its state),
+ * name reservation, the CREATED -> RUNNING -> EXITED state machine, the OCI
+ * runtime calls (through an ocimon per container), exit watching (inotify
+ * on the exit files ocimon writes) and an event bus for GetContainerEvents.
+ *
+ * Lists and statuses are answered from memory; the runtime is only run for
+ * create/start/stop/remove/exec/update. Nothing here knows about protobuf:
+ * the CRI ContainerConfig travels as opaque bytes (`cri_config`) that the
+ * manager stores and hands back. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "base/id.h"
+#include "db/db.h"
+#include "oci/oci.h"
+
+struct storage;
+struct image_service;
+struct ctr_mgr;
+
+enum ctr_state {
+	CTR_CREATED = 0,
+	CTR_RUNNING = 1,
+	CTR_EXITED = 2,
+	CTR_UNKNOWN = 3,
+};
+
+/** "CREATED", "RUNNING", "EXITED", "UNKNOWN". */
+const char *ctr_state_name(enum ctr_state s);
+
+/** Whether the state machine allows `from` -> `to`: CREATED -> RUNNING,
+ *  CREATED -> EXITED (killed before start), RUNNING -> EXITED, UNKNOWN ->
+ *  anything. */
+bool ctr_state_can(enum ctr_state from, enum ctr_state to);
+
+struct ctr_kv {
+	char *key;
+	char *value;
+};
+
+/* A snapshot of one container, owned by the caller (ctr_info_free). */
+struct ctr_info {
+	char id[ID_LEN + 1];
+	char *pod_id;
+	char *name;	/* the reserved name */
+	char *ctr_name; /* CRI metadata name */
+	uint32_t attempt;
+	char *image_ref;
+	char *image_id;
+	enum ctr_state state;
+	int64_t created_ns, started_ns, finished_ns;
+	int32_t exit_code;
+	char *reason; /* "Completed", "Error", "OOMKilled" or "" */
+	char *message;
+	int32_t pid;
+	char *log_path;
+	struct ctr_kv *labels;
+	size_t n_labels;
+	struct ctr_kv *annotations;
+	size_t n_annotations;
+	uint8_t *cri_config; /* as given to ctr_create (or the last update) */
+	size_t cri_config_len;
+	char *spec_path;    /* config.json of the bundle */
+	char *cgroups_path; /* linux.cgroupsPath of the spec ("" when unknown) */
+	char *upper_dir;    /* the writable layer */
+};
+
+/** Free a snapshot. Accepts NULL. */
+void ctr_info_free(struct ctr_info *c);
+DEFINE_CLEANUP(struct ctr_info, ctr_info_free)
+/** Free an array of `n` snapshots and the array. */
+void ctr_info_list_free(struct ctr_info **v, size_t n);
+
+/* Where a pod's pieces are. Paths are NULL when the pod does not have that
+ * namespace or file (the container then gets the host's namespace, or no
+ * bind mount). Strings owned; free with ctr_pod_done. */
+struct ctr_pod {
+	char *netns, *ipcns, *utsns, *pidns;
+	char *hostname_file, *hosts, *resolv_conf, *shm;
+};
+void ctr_pod_done(struct ctr_pod *p);
+
+/** Ask the pod manager about `pod_id` (a full id): 0 with *ret filled,
+ *  -ENOENT when there is no such pod, -EINVAL when it is not ready. */
+typedef int (*ctr_pod_lookup_fn)(void *data, const char *pod_id, struct ctr_pod *ret,
+				 struct err *err);
+
+struct ctr_config {
+	const char *root;	   /* <root>/containers/<id>/{upper,work,merged} */
+	const char *runroot;	   /* <runroot>/containers/<id>/{config.json,exit,ctl,attach} */
+	const char *runtime;	   /* OCI runtime binary (absolute) */
+	const char *ocimon;	   /* monitor binary; NULL = found next to /proc/self/exe */
+	const char *cgroup_driver; /* "systemd" or "cgroupfs" */
+	struct db *db;
+	struct storage *storage;      /* layer store; NULL = opened on root */
+	struct image_service *images; /* image lookup; NULL = the image tables directly */
+	/* Pod lookup; NULL = the layout <runroot>/pods/<id>/ns/<ns>, hostname, ... */
+	ctr_pod_lookup_fn pod_lookup;
+	void *pod_lookup_data;
+};
+
+/** Load every container from the database and reconcile with the host:
+ *  exit files written while ocid was down are applied, half-done creates
+ *  (directories without a row) are rolled back, exit watching starts.
+ *  Running containers are left alone. -errno with err on failure. */
+int ctr_mgr_new(const struct ctr_config *cfg, struct ctr_mgr **ret, struct err *err);
+/** Stop watching and free (containers keep running). Accepts NULL. */
+void ctr_mgr_free(struct ctr_mgr *m);
+DEFINE_CLEANUP(struct ctr_mgr, ctr_mgr_free)
+
+/* A CreateContainer request. Everything borrowed. */
+struct ctr_create_req {
+	const char *pod_id; /* full id or unique prefix */
+	const char *pod_name, *pod_namespace, *pod_uid;
+	const char *name; /* CRI metadata name */
+	uint32_t attempt;
+	const char *image; /* reference or image id (prefix) */
+	const struct oci_kv *labels;
+	size_t n_labels;
+	const struct oci_kv *annotations;
+	size_t n_annotations;
+	const char *log_dir;	   /* the pod's log directory ("" = none) */
+	const char *log_path;	   /* relative to log_dir ("" = no log) */
+	const char *cgroup_parent; /* the pod's ("" = ocid's default) */
+	/* The CRI side of the spec: command, args, envs, working_dir, user,
+	 * mounts, devices, privileged, caps, tty, stdin, resources, seccomp,
+	 * namespace modes (net/ipc/pid: POD or NODE or CONTAINER; paths are
+	 * filled by the manager), hostname, sysctls. rootfs, image and
+	 * cgroups_path are filled by the manager. */
+	struct oci_ctr_config spec;
+	const uint8_t *cri_config; /* stored and handed back in ctr_info */
+	size_t cri_config_len;
+};
+
+/** Create a container: reserve its name (-EEXIST naming the holder), resolve
+ *  the image (-ENOENT naming it) and the pod (-ENOENT), mount its rootfs,
+ *  write the bundle and start an ocimon that runs `<runtime> create`.
+ *  *ret_id gets the new id. On failure nothing is left behind. */
+int ctr_create(struct ctr_mgr *m, const struct ctr_create_req *req, char ret_id[ID_LEN + 1],
+	       struct err *err);
+
+/** `<runtime> start`: CREATED -> RUNNING. -ENOENT unknown id, -EINVAL when not CREATED. */
+int ctr_start(struct ctr_mgr *m, const char *id, struct err *err);
+
+/** Stop: the stop signal (image StopSignal or SIGTERM), up to `timeout_s`
+ *  seconds, then SIGKILL; returns once the container exited. timeout 0
+ *  kills at once. Idempotent (an exited container is 0). -ENOENT unknown. */
+int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, struct err *err);
+
+/** Remove: stops if needed, `<runtime> delete`, unmounts, removes its
+ *  directories (not the log). An unknown id is 0. */
+int ctr_remove(struct ctr_mgr *m, const char *id, struct err *err);
+
+/** A snapshot of `id` (full or unique prefix). -ENOENT when unknown. */
+int ctr_status(struct ctr_mgr *m, const char *id, struct ctr_info **ret, struct err *err);
+
+struct ctr_filter {
+	const char *id;	    /* full id or prefix; NULL = any */
+	const char *pod_id; /* full id or prefix; NULL = any */
+	bool has_state;
+	enum ctr_state state;
+	const struct oci_kv *labels; /* all must match */
+	size_t n_labels;
+};
+
+/** Containers matching `f` (NULL = all), oldest first. Never fails but for
+ *  -EINVAL on a malformed id. */
+int ctr_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_info ***ret, size_t *ret_n,
+	     struct err *err);
+
+/** `<runtime> update` with `r`; stores `cri_config` (may be NULL) as the
+ *  container's new config. -EINVAL when the container is not running or created. */
+int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_resources *r,
+			 const uint8_t *cri_config, size_t cri_config_len, struct err *err);
+
+/** Ask the container's monitor to reopen its log. -EINVAL when it is not running. */
+int ctr_reopen_log(struct ctr_mgr *m, const char *id, struct err *err);
+
+struct ctr_exec_result {
+	int exit_code;
+	char *out;
+	size_t out_len;
+	char *errout;
+	size_t err_len;
+};
+void ctr_exec_result_done(struct ctr_exec_result *r);
+
+/** Run `cmd` in the container (`<runtime> exec`, the container's user, env
+ *  and cwd) and capture its output (each stream at most 16 MiB). With
+ *  timeout_s > 0 the process is killed when it passes and -ETIMEDOUT is
+ *  returned. -EINVAL when not running or cmd is empty. */
+int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t timeout_s,
+		  struct ctr_exec_result *ret, struct err *err);
+
+/** Verbose ContainerStatus info as JSON (malloc'd): sandboxID, pid, name,
+ *  cgroupsPath and the OCI spec as runtimeSpec (when readable). */
+int ctr_verbose_info(struct ctr_mgr *m, const struct ctr_info *i, char **ret, struct err *err);
+
+/** Stop every container of pod `pod_id` (timeout 0), for StopPodSandbox. */
+int ctr_pod_stop(struct ctr_mgr *m, const char *pod_id, struct err *err);
+/** Remove every container of pod `pod_id`, for RemovePodSandbox. */
+int ctr_pod_remove(struct ctr_mgr *m, const char *pod_id, struct err *err);
+/** The same two with a `void *` manager, to register as pod-manager hooks. */
+int ctr_pod_stop_hook(void *m, const char *pod_id, struct err *err);
+int ctr_pod_remove_hook(void *m, const char *pod_id, struct err *err);
+
+/** Every chain id used by some container's rootfs (db_ctr_layers_in_use). */
+int ctr_layers_in_use(struct ctr_mgr *m, char ***ret, struct err *err);
+
+/* ---- events ---- */
+
+enum ctr_event_type {
+	CTR_EVENT_CREATED = 0,
+	CTR_EVENT_STARTED = 1,
+	CTR_EVENT_STOPPED = 2,
+	CTR_EVENT_DELETED = 3,
+};
+
+struct ctr_event {
+	enum ctr_event_type type;
+	char id[ID_LEN + 1];
+	char pod_id[ID_LEN + 1];
+	int64_t time_ns;
+};
+
+struct ctr_sub;
+
+/** Subscribe to container events from now on. Free with ctr_events_unsubscribe. */
+struct ctr_sub *ctr_events_subscribe(struct ctr_mgr *m);
+/** Wait up to `wait_ms` for the next event: 1 with *ret filled, 0 on
+ *  timeout, -EPIPE when the subscriber fell too far behind (events lost)
+ *  or the manager is shutting down. */
+int ctr_events_next(struct ctr_sub *s, uint64_t wait_ms, struct ctr_event *ret);
+void ctr_events_unsubscribe(struct ctr_sub *s);

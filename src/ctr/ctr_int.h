@@ -1,0 +1,159 @@
+/* ctr internals shared by the files of src/ctr. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "ctr/ctr.h"
+#include "db/ctr.h"
+#include "image/image.h"
+
+/* One container. `row` is what the database holds; its run-time fields
+ * (state, times, exit code, reason, message, pid) and `removed` are
+ * guarded by `st`, which is only ever held briefly. `op` serialises the
+ * lifecycle operations (create/start/stop/remove/update) of this
+ * container and may be held across runtime calls. */
+struct ctr {
+	char id[ID_LEN + 1];
+	struct db_ctr row;
+	struct ctr_kv *labels;
+	size_t n_labels;
+	struct ctr_kv *annotations;
+	size_t n_annotations;
+	int stop_signal;
+	char *cgroups_path;
+	char *upper_dir;
+	bool visible; /* false while being created: not listed, name held */
+	bool removed;
+	int refs; /* guarded by the index lock */
+	pthread_mutex_t op;
+	pthread_mutex_t st;
+	pthread_cond_t changed; /* signalled (under st) when the state changes */
+};
+
+/* ---- index.c: ids, names, lookup (no I/O) ---- */
+
+struct ctr_index {
+	pthread_rwlock_t lock;
+	struct id_set ids;
+	struct ctr **v;
+	size_t n, cap;
+};
+
+void ctr_index_init(struct ctr_index *x);
+/** Drop every container (their references). */
+void ctr_index_done(struct ctr_index *x);
+/** A new container object with one reference held by the caller. */
+struct ctr *ctr_new(const char *id);
+void ctr_ref(struct ctr *c);
+void ctr_unref(struct ctr *c);
+/** Insert `c` (the index takes a reference). -EEXIST when its name
+ *  (c->row.name) is held by another container (err names it), or the id
+ *  is taken. */
+int ctr_index_add(struct ctr_index *x, struct ctr *c, struct err *err);
+/** Remove `c` from the index (drops the index's reference). */
+void ctr_index_remove(struct ctr_index *x, struct ctr *c);
+/** Resolve a full id or unique prefix to a visible container, with a
+ *  reference for the caller. -ENOENT / -ENOTUNIQ / -EINVAL. */
+int ctr_index_get(struct ctr_index *x, const char *id, struct ctr **ret, struct err *err);
+/** References to every container (visible or not), oldest first. */
+struct ctr **ctr_index_all(struct ctr_index *x, size_t *ret_n);
+/** Unref each and free the array. */
+void ctr_refs_free(struct ctr **v, size_t n);
+/** Whether `c` matches `f` (caller holds c->st). `pod_full` is the pod id
+ *  the filter's prefix resolved to, or NULL to compare prefixes. */
+bool ctr_matches(const struct ctr *c, const struct ctr_filter *f);
+/** A snapshot of `c` (caller holds c->st). */
+struct ctr_info *ctr_snapshot(const struct ctr *c);
+/** Parse a JSON object of strings into kv pairs; "{}" on bad input. */
+void ctr_kv_parse(const char *json, struct ctr_kv **ret, size_t *ret_n);
+/** Serialise kv pairs as a JSON object. malloc'd. */
+char *ctr_kv_json(const struct oci_kv *kv, size_t n);
+void ctr_kv_free(struct ctr_kv *kv, size_t n);
+/** The reserved name k8s_<ctr>_<pod>_<ns>_<uid>_<attempt>. malloc'd. */
+char *ctr_name_make(const char *name, const char *pod, const char *ns, const char *uid,
+		    uint32_t attempt);
+
+/* ---- events.c ---- */
+
+struct ctr_bus {
+	pthread_mutex_t lock;
+	struct ctr_sub *subs;
+	bool closed;
+};
+
+void ctr_bus_init(struct ctr_bus *b);
+/** Wake every subscriber with -EPIPE; no more events. */
+void ctr_bus_close(struct ctr_bus *b);
+void ctr_bus_done(struct ctr_bus *b);
+struct ctr_sub *ctr_bus_subscribe(struct ctr_bus *b);
+void ctr_bus_publish(struct ctr_bus *b, enum ctr_event_type type, const char *id,
+		     const char *pod_id);
+
+/* ---- mgr.c ---- */
+
+struct ctr_mgr {
+	char *root, *runroot, *runtime, *runtime_root, *ocimon, *cgroup_driver;
+	struct db *db;
+	struct storage *storage;
+	struct image_service *images;
+	bool own_storage;
+	ctr_pod_lookup_fn pod_lookup;
+	void *pod_lookup_data;
+	struct oci_host host;
+	struct ctr_index index;
+	struct ctr_bus bus;
+	/* exit watching */
+	int inotify_fd;
+	int stop_fd;
+	pthread_t watcher;
+	bool watcher_started;
+	pthread_mutex_t watch_lock;
+	struct watch *watches;
+	size_t n_watches;
+};
+
+/** Paths of a container (malloc'd). */
+char *ctr_path_run(const struct ctr_mgr *m, const char *id, const char *name);
+char *ctr_path_root(const struct ctr_mgr *m, const char *id, const char *name);
+/** The ctl or attach socket path: under the run dir when it fits a
+ *  sockaddr_un, else a short name under <runroot>/s/. */
+char *ctr_path_sock(const struct ctr_mgr *m, const char *id, const char *name);
+/** Start watching the exit file of `c`. */
+int ctr_watch_add(struct ctr_mgr *m, const char *id, struct err *err);
+void ctr_watch_remove(struct ctr_mgr *m, const char *id);
+/** Read the exit file of `c` and, when present, move it to EXITED (saved,
+ *  event published). Returns 1 when it exited, 0 when still running. */
+int ctr_exit_check(struct ctr_mgr *m, struct ctr *c);
+/** Persist the run-time fields of `c` (caller holds c->st); logged on failure. */
+void ctr_save_state(struct ctr_mgr *m, struct ctr *c);
+
+/* ---- runtime.c: OCI runtime CLI calls ---- */
+
+/** `<runtime> --root R <args...>`; -errno with the runtime's stderr in err. */
+int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
+		    struct err *err);
+/** Parse a signal name or number ("SIGTERM", "TERM", "15"); 0 when unknown. */
+int ctr_signal_parse(const char *s);
+/** Resources as the runtime's `update --resources` JSON. malloc'd. */
+char *ctr_resources_json(const struct oci_resources *r);
+
+/* ---- create.c ---- */
+
+/** Undo what a create left on disk (mount, dirs) for `id`. Best effort. */
+void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id);
+
+/* ---- image.c ---- */
+
+struct ctr_image {
+	char *id;
+	struct image_config *config;
+	char **layers; /* chain ids, top-most first */
+	size_t n_layers;
+};
+
+/** Resolve a reference or an image id (prefix) through the image tables.
+ *  -ENOENT naming it when there is no such image. */
+int ctr_image_resolve(struct db *db, struct image_service *svc, const char *name,
+		      struct ctr_image *ret, struct err *err);
+void ctr_image_done(struct ctr_image *i);

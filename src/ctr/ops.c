@@ -1,0 +1,393 @@
+/* Lifecycle operations on existing containers: start, stop, remove,
+ * status, list, update, reopen log, exec, and the pod-wide stop/remove. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctr/ctr_int.h"
+#include "mon/mon.h"
+#include "proc/proc.h"
+
+#define EXEC_OUTPUT_MAX ((size_t)16 << 20)
+#define STOP_KILL_WAIT_MS 10000
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static enum ctr_state state_of(struct ctr *c)
+{
+	pthread_mutex_lock(&c->st);
+	enum ctr_state s = (enum ctr_state)c->row.state;
+	pthread_mutex_unlock(&c->st);
+	return s;
+}
+
+int ctr_start(struct ctr_mgr *m, const char *id, struct err *err)
+{
+	struct ctr *c = NULL;
+	int r = ctr_index_get(&m->index, id, &c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->op);
+	enum ctr_state s = state_of(c);
+	if (s != CTR_CREATED) {
+		r = err_msg(err, -EINVAL, "container %s is %s, not CREATED", c->id,
+			    ctr_state_name(s));
+		goto out;
+	}
+	char *args[] = { "start", c->id, NULL };
+	r = ctr_runtime_run(m, args, NULL, 0, err);
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&c->st);
+	c->row.started_ns = now_ns();
+	if (ctr_state_can((enum ctr_state)c->row.state, CTR_RUNNING) && c->row.state == CTR_CREATED)
+		c->row.state = CTR_RUNNING;
+	ctr_save_state(m, c);
+	pthread_cond_broadcast(&c->changed);
+	pthread_mutex_unlock(&c->st);
+	log_info("container started", "id=%s", c->id);
+	ctr_bus_publish(&m->bus, CTR_EVENT_STARTED, c->id, c->row.pod_id);
+	(void)ctr_exit_check(m, c);
+out:
+	pthread_mutex_unlock(&c->op);
+	ctr_unref(c);
+	return r;
+}
+
+/* Wait until the exit file was seen (the watcher or we ourselves). */
+static int wait_exited(struct ctr_mgr *m, struct ctr *c, uint64_t ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(ms / 1000) + 1;
+	for (;;) {
+		if (ctr_exit_check(m, c))
+			return 0;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec > until.tv_sec)
+			return -ETIMEDOUT;
+		struct timespec step = now;
+		step.tv_nsec += 100000000L;
+		if (step.tv_nsec >= 1000000000L) {
+			step.tv_sec++;
+			step.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&c->st);
+		if (c->row.state != CTR_EXITED)
+			(void)pthread_cond_timedwait(&c->changed, &c->st, &step);
+		pthread_mutex_unlock(&c->st);
+	}
+}
+
+/* Caller holds c->op. */
+static int stop_locked(struct ctr_mgr *m, struct ctr *c, int64_t timeout_s, struct err *err)
+{
+	pthread_mutex_lock(&c->st);
+	enum ctr_state s = (enum ctr_state)c->row.state;
+	pid_t pid = c->row.pid;
+	pthread_mutex_unlock(&c->st);
+	if (s == CTR_EXITED || ctr_exit_check(m, c))
+		return 0;
+	if (pid <= 0)
+		return err_msg(err, -EIO, "container %s has no process to stop", c->id);
+	int r = -ETIMEDOUT;
+	/* A created container's process is the runtime's init waiting to exec:
+	 * nothing there handles a polite signal. */
+	if (timeout_s > 0 && s == CTR_RUNNING) {
+		log_info("stopping container", "id=%s signal=%s timeout=%llds", c->id,
+			 sigabbrev_np(c->stop_signal), (long long)timeout_s);
+		r = proc_kill_wait(pid, c->stop_signal, (uint64_t)timeout_s * 1000);
+	}
+	if (r == -ETIMEDOUT)
+		r = proc_kill_wait(pid, SIGKILL, STOP_KILL_WAIT_MS);
+	if (r < 0)
+		return err_msg(err, r, "container %s (pid %d) did not die", c->id, (int)pid);
+	/* The process is gone; ocimon writes the exit file right after. */
+	if (wait_exited(m, c, STOP_KILL_WAIT_MS) < 0)
+		return err_msg(err, -ETIMEDOUT, "container %s: its monitor reported no exit",
+			       c->id);
+	return 0;
+}
+
+int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, struct err *err)
+{
+	struct ctr *c = NULL;
+	int r = ctr_index_get(&m->index, id, &c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->op);
+	r = c->removed ? 0 : stop_locked(m, c, timeout_s, err);
+	pthread_mutex_unlock(&c->op);
+	ctr_unref(c);
+	return r;
+}
+
+static int remove_locked(struct ctr_mgr *m, struct ctr *c, struct err *err)
+{
+	if (c->removed)
+		return 0;
+	int r = stop_locked(m, c, 0, err);
+	if (r < 0)
+		return err_wrap(err, "remove");
+	char *args[] = { "delete", "--force", c->id, NULL };
+	cleanup_err struct err derr = ERR_INIT;
+	if (ctr_runtime_run(m, args, NULL, 0, &derr) < 0 && !strstr(err_str(&derr), "not exist"))
+		log_warn("runtime delete failed", "id=%s error=%s", c->id, log_q(err_str(&derr)));
+	ctr_watch_remove(m, c->id);
+	ctr_cleanup_dirs(m, c->id);
+	r = db_ctr_delete(m->db, c->id, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->st);
+	c->removed = true;
+	pthread_mutex_unlock(&c->st);
+	ctr_index_remove(&m->index, c);
+	log_info("container removed", "id=%s", c->id);
+	ctr_bus_publish(&m->bus, CTR_EVENT_DELETED, c->id, c->row.pod_id);
+	return 0;
+}
+
+int ctr_remove(struct ctr_mgr *m, const char *id, struct err *err)
+{
+	struct ctr *c = NULL;
+	cleanup_err struct err e = ERR_INIT;
+	int r = ctr_index_get(&m->index, id, &c, &e);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		err_move(err, &e);
+		return r;
+	}
+	pthread_mutex_lock(&c->op);
+	r = remove_locked(m, c, err);
+	pthread_mutex_unlock(&c->op);
+	ctr_unref(c);
+	return r;
+}
+
+int ctr_status(struct ctr_mgr *m, const char *id, struct ctr_info **ret, struct err *err)
+{
+	struct ctr *c = NULL;
+	int r = ctr_index_get(&m->index, id, &c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->st);
+	*ret = ctr_snapshot(c);
+	pthread_mutex_unlock(&c->st);
+	ctr_unref(c);
+	return 0;
+}
+
+int ctr_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_info ***ret, size_t *ret_n,
+	     struct err *err)
+{
+	size_t n = 0, k = 0;
+	struct ctr **all = ctr_index_all(&m->index, &n);
+	struct ctr_info **out = xcalloc(n ? n : 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&all[i]->st);
+		if (ctr_matches(all[i], f))
+			out[k++] = ctr_snapshot(all[i]);
+		pthread_mutex_unlock(&all[i]->st);
+	}
+	ctr_refs_free(all, n);
+	*ret = out;
+	*ret_n = k;
+	return 0;
+}
+
+static int need_live(struct ctr *c, struct err *err)
+{
+	enum ctr_state s = state_of(c);
+	if (s == CTR_RUNNING || s == CTR_CREATED)
+		return 0;
+	return err_msg(err, -EINVAL, "container %s is %s", c->id, ctr_state_name(s));
+}
+
+int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_resources *res,
+			 const uint8_t *cri_config, size_t cri_config_len, struct err *err)
+{
+	struct ctr *c = NULL;
+	int r = ctr_index_get(&m->index, id, &c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->op);
+	r = need_live(c, err);
+	if (r >= 0) {
+		cleanup_free char *doc = ctr_resources_json(res);
+		char *args[] = { "update", "--resources", "-", c->id, NULL };
+		r = ctr_runtime_run(m, args, doc, strlen(doc), err);
+	}
+	if (r >= 0 && cri_config) {
+		r = db_ctr_put_config(m->db, c->id, cri_config, cri_config_len, err);
+		if (r >= 0) {
+			pthread_mutex_lock(&c->st);
+			free(c->row.cri_config);
+			c->row.cri_config = xmalloc(cri_config_len ? cri_config_len : 1);
+			memcpy(c->row.cri_config, cri_config, cri_config_len);
+			c->row.cri_config_len = cri_config_len;
+			pthread_mutex_unlock(&c->st);
+		}
+	}
+	pthread_mutex_unlock(&c->op);
+	ctr_unref(c);
+	return r;
+}
+
+int ctr_reopen_log(struct ctr_mgr *m, const char *id, struct err *err)
+{
+	struct ctr *c = NULL;
+	int r = ctr_index_get(&m->index, id, &c, err);
+	if (r < 0)
+		return r;
+	r = state_of(c) == CTR_RUNNING
+		? 0
+		: err_msg(err, -EINVAL, "container %s is not running", c->id);
+	if (r >= 0) {
+		cleanup_free char *ctl = ctr_path_sock(m, c->id, "ctl");
+		r = mon_reopen_log(ctl, err);
+	}
+	ctr_unref(c);
+	return r;
+}
+
+void ctr_exec_result_done(struct ctr_exec_result *r)
+{
+	if (!r)
+		return;
+	free(r->out);
+	free(r->errout);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The exec'd process outlived the runtime we killed: kill it by its pid file. */
+static void kill_exec(const char *pidfile)
+{
+	char *text = NULL;
+	size_t len = 0;
+	if (fs_read_file(AT_FDCWD, pidfile, 64, &text, &len, NULL) < 0)
+		return;
+	int pid = atoi(text);
+	free(text);
+	if (pid > 1)
+		(void)proc_kill_wait(pid, SIGKILL, 2000);
+}
+
+int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t timeout_s,
+		  struct ctr_exec_result *ret, struct err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (!cmd || !cmd[0])
+		return err_msg(err, -EINVAL, "exec: no command given");
+	struct ctr *c = NULL;
+	int r = ctr_index_get(&m->index, id, &c, err);
+	if (r < 0)
+		return r;
+	if (state_of(c) != CTR_RUNNING) {
+		r = err_msg(err, -EINVAL, "container %s is not running", c->id);
+		ctr_unref(c);
+		return r;
+	}
+	char rnd[ID_LEN + 1];
+	(void)id_new(rnd);
+	cleanup_free char *name = xasprintf("exec-%.16s.pid", rnd);
+	cleanup_free char *pidfile = ctr_path_run(m, c->id, name);
+	char **argv = NULL;
+	const char *head[] = { m->runtime, "--root", m->runtime_root, "exec", "--pid-file",
+			       pidfile,	   c->id };
+	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
+		strv_push(&argv, head[i]);
+	for (size_t i = 0; cmd[i]; i++)
+		strv_push(&argv, cmd[i]);
+	static char *const env[] = {
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL
+	};
+	struct proc_opts o = { .argv = argv,
+			       .env = env,
+			       .max_output = EXEC_OUTPUT_MAX,
+			       .timeout_ms = timeout_s > 0 ? (uint64_t)timeout_s * 1000 : 0 };
+	struct proc_result res = { 0 };
+	r = proc_run(&o, &res, err);
+	if (r == -ETIMEDOUT) {
+		kill_exec(pidfile);
+		err_done(err);
+		r = err_msg(err, -ETIMEDOUT, "command timed out after %llds", (long long)timeout_s);
+	}
+	if (r >= 0) {
+		ret->exit_code = res.status >= 0 ? res.status : 128 - res.status;
+		ret->out = TAKE_PTR(res.out);
+		ret->out_len = res.out_len;
+		ret->errout = TAKE_PTR(res.errout);
+		ret->err_len = res.err_len;
+	}
+	(void)unlink(pidfile);
+	proc_result_done(&res);
+	strv_free(argv);
+	ctr_unref(c);
+	return r;
+}
+
+static int pod_each(struct ctr_mgr *m, const char *pod_id, bool remove, struct err *err)
+{
+	size_t n = 0;
+	struct ctr **all = ctr_index_all(&m->index, &n);
+	int r = 0;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct ctr *c = all[i];
+		if (!c->visible || strcmp(c->row.pod_id, pod_id) != 0)
+			continue;
+		pthread_mutex_lock(&c->op);
+		r = remove ? remove_locked(m, c, err)
+			   : (c->removed ? 0 : stop_locked(m, c, 0, err));
+		pthread_mutex_unlock(&c->op);
+	}
+	ctr_refs_free(all, n);
+	return r;
+}
+
+int ctr_pod_stop(struct ctr_mgr *m, const char *pod_id, struct err *err)
+{
+	return pod_each(m, pod_id, false, err);
+}
+
+int ctr_pod_remove(struct ctr_mgr *m, const char *pod_id, struct err *err)
+{
+	return pod_each(m, pod_id, true, err);
+}
+
+int ctr_pod_stop_hook(void *m, const char *pod_id, struct err *err)
+{
+	return ctr_pod_stop(m, pod_id, err);
+}
+
+int ctr_pod_remove_hook(void *m, const char *pod_id, struct err *err)
+{
+	return ctr_pod_remove(m, pod_id, err);
+}
+
+int ctr_verbose_info(struct ctr_mgr *m, const struct ctr_info *i, char **ret, struct err *err)
+{
+	json_t *o = json_pack("{s:s,s:i,s:s,s:s}", "sandboxID", i->pod_id, "pid", (int)i->pid,
+			      "name", i->name, "cgroupsPath", i->cgroups_path);
+	char *text = NULL;
+	size_t len = 0;
+	json_t *spec = NULL;
+	if (fs_read_file(AT_FDCWD, i->spec_path, 4u << 20, &text, &len, NULL) >= 0 &&
+	    js_load(i->spec_path, text, len, 4u << 20, &spec, NULL) >= 0)
+		json_object_set_new(o, "runtimeSpec", spec);
+	free(text);
+	*ret = js_dump(o, 0);
+	json_decref(o);
+	return 0;
+}
