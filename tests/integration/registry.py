@@ -47,8 +47,14 @@ def free_port():
 class Registry:
     """docker-registry serving from `tmpdir`; htpasswd: {user: password}."""
 
-    def __init__(self, tmpdir, htpasswd=None):
+    def __init__(self, tmpdir, htpasswd=None, tls=None, client_ca=None):
+        """tls: (cert_path, key_path) to serve https; client_ca: a CA file
+        whose certificates clients must present."""
         self.dir = str(tmpdir)
+        self.tls = tls
+        self.client_ca = client_ca
+        self.scheme = 'https' if tls else 'http'
+        self.ssl_context = None
         self.port = free_port()
         self.host = f'127.0.0.1:{self.port}'
         self.users = htpasswd or {}
@@ -66,12 +72,17 @@ class Registry:
                 subprocess.run(['htpasswd', '-B', '-b', pw, u, p], check=True,
                                capture_output=True)
             auth = f'auth:\n  htpasswd:\n    realm: test\n    path: {pw}\n'
+        tls = ''
+        if self.tls:
+            tls = f'  tls:\n    certificate: {self.tls[0]}\n    key: {self.tls[1]}\n'
+            if self.client_ca:
+                tls += f'    clientcas:\n      - {self.client_ca}\n'
         cfg = os.path.join(self.dir, 'config.yml')
         with open(cfg, 'w') as f:
             f.write('version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n'
                     f'  filesystem:\n    rootdirectory: {self.storage}\n'
                     '  delete:\n    enabled: true\n'
-                    f'http:\n  addr: {self.host}\n{auth}')
+                    f'http:\n  addr: {self.host}\n{tls}{auth}')
         self.log = open(self.log_path, 'ab')
         self.proc = subprocess.Popen(['/usr/bin/docker-registry', 'serve', cfg],
                                      stdout=self.log, stderr=subprocess.STDOUT,
@@ -115,11 +126,11 @@ class Registry:
         return {'Authorization': 'Basic ' + base64.b64encode(f'{u}:{p}'.encode()).decode()}
 
     def request(self, method, path, data=None, headers=None):
-        url = path if path.startswith('http') else f'http://{self.host}{path}'
+        url = path if path.startswith('http') else f'{self.scheme}://{self.host}{path}'
         h = dict(self._auth_header(), **(headers or {}))
         req = urllib.request.Request(url, data=data, method=method, headers=h)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=30, context=self.ssl_context) as r:
                 return r.status, dict(r.headers), r.read()
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read()
@@ -133,7 +144,7 @@ class Registry:
         assert st == 202, (st, body)
         loc = hdrs['Location']
         if not loc.startswith('http'):
-            loc = f'http://{self.host}{loc}'
+            loc = f'{self.scheme}://{self.host}{loc}'
         sep = '&' if '?' in loc else '?'
         st, _, body = self.request('PUT', f'{loc}{sep}digest={digest}', data,
                                    {'Content-Type': 'application/octet-stream'})
@@ -289,3 +300,29 @@ def busybox_image(reg, repo, tag='latest', kind='docker', index=False, compressi
     out = push_image(reg, repo, tag, layers, kind=kind, index=index, user=user)
     out['layers'] = layers
     return out
+
+
+def make_ca(d, name='ca'):
+    """A CA (key + cert) in directory d; returns (cert, key)."""
+    d = str(d)
+    key, crt = os.path.join(d, f'{name}.key'), os.path.join(d, f'{name}.crt')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key,
+                    '-out', crt, '-days', '2', '-subj', f'/CN=ocid test {name}'],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+def make_cert(d, ca, name, ip='127.0.0.1', client=False):
+    """A certificate for `ip` (or a client certificate) signed by ca."""
+    d = str(d)
+    key, csr, crt = (os.path.join(d, f'{name}.{x}') for x in ('key', 'csr', 'crt'))
+    subprocess.run(['openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key,
+                    '-out', csr, '-subj', f'/CN={name}'], check=True, capture_output=True)
+    ext = os.path.join(d, f'{name}.ext')
+    with open(ext, 'w') as f:
+        f.write('extendedKeyUsage=clientAuth\n' if client
+                else f'subjectAltName=IP:{ip}\nextendedKeyUsage=serverAuth\n')
+    subprocess.run(['openssl', 'x509', '-req', '-in', csr, '-CA', ca[0], '-CAkey', ca[1],
+                    '-CAcreateserial', '-out', crt, '-days', '2', '-extfile', ext],
+                   check=True, capture_output=True)
+    return crt, key

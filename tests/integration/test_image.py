@@ -350,3 +350,44 @@ def test_restart_keeps_images(make_daemon, registry, tmp_path):
 def test_busybox_entries_have_applets():
     names = [e[0] for e in busybox_entries()]
     assert 'bin/sh' in names and 'bin/busybox' in names
+
+
+def test_tls_with_certs_d_and_client_cert(make_daemon, tmp_path):
+    import shutil
+    import ssl
+    from registry import make_ca, make_cert
+    pki = tmp_path / 'pki'
+    pki.mkdir()
+    ca = make_ca(pki)
+    server = make_cert(pki, ca, 'server')
+    client_ca = make_ca(pki, 'clientca')
+    client = make_cert(pki, client_ca, 'client', client=True)
+    reg = Registry(tmp_path / 'tlsreg', htpasswd={'bob': 'pw'}, tls=server,
+                   client_ca=client_ca[0])
+    ctx = ssl.create_default_context(cafile=ca[0])
+    ctx.load_cert_chain(client[0], client[1])
+    reg.ssl_context = ctx
+    reg.start()
+    # certs.d is per host:port, so this test owns its directory
+    certs = f'/etc/containers/certs.d/{reg.host}'
+    try:
+        img = busybox_image(reg, 'tls/app', 'v1')
+        d = make_daemon(extra_args=write_conf(tmp_path, '')).start()
+        name = f'{reg.host}/tls/app:v1'
+        creds = d.pb.AuthConfig(username='bob', password='pw')
+        # not insecure and no CA for it: refused, never downgraded to http
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, name, creds)
+        assert 'certificate' in e.value.details().lower(), e.value.details()
+        os.makedirs(certs, exist_ok=True)
+        shutil.copy(ca[0], os.path.join(certs, 'ca.crt'))
+        # the CA alone is not enough: the registry wants a client certificate
+        with pytest.raises(grpc.RpcError):
+            pull(d, name, creds)
+        shutil.copy(client[0], os.path.join(certs, 'client.cert'))
+        shutil.copy(client[1], os.path.join(certs, 'client.key'))
+        assert pull(d, name, creds) == img['id']
+        finish(d)
+    finally:
+        shutil.rmtree(certs, ignore_errors=True)
+        reg.stop()
