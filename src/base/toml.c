@@ -86,6 +86,19 @@ static void node_add(struct toml *t, char *key, struct toml *v)
 	t->items[t->n++] = v;
 }
 
+/* A new table at line:col, added to `parent` under `key` (NULL inside an
+ * array of tables). */
+static struct toml *table_add(struct parser *ps, struct toml *parent, const char *key,
+			      unsigned line, unsigned col, unsigned flags)
+{
+	struct toml *c = node_new(ps, TOML_TABLE);
+	c->line = line;
+	c->col = col;
+	c->flags = flags;
+	node_add(parent, key ? xstrdup(key) : NULL, c);
+	return c;
+}
+
 /* Consume a newline ("\n" or "\r\n") if one is next. */
 static bool eat_newline(struct parser *ps)
 {
@@ -353,11 +366,7 @@ static int insert_keyval(struct parser *ps, struct toml *t, char **keys, struct 
 	for (size_t i = 0; i + 1 < n; i++) {
 		struct toml *c = toml_node_find(t, keys[i]);
 		if (!c) {
-			c = node_new(ps, TOML_TABLE);
-			c->line = line;
-			c->col = col;
-			c->flags = F_DOTTED;
-			node_add(t, xstrdup(keys[i]), c);
+			c = table_add(ps, t, keys[i], line, col, F_DOTTED);
 		} else if (c->type != TOML_TABLE || (c->flags & F_INLINE) ||
 			   ((c->flags & F_DEFINED) && !(c->flags & F_DOTTED))) {
 			return err_msg(ps->err, -EINVAL, "%s:%u:%u: cannot add keys to '%s' here",
@@ -610,10 +619,7 @@ static int parse_header(struct parser *ps)
 	for (size_t i = 0; i + 1 < n; i++) {
 		struct toml *c = toml_node_find(t, keys[i]);
 		if (!c) {
-			c = node_new(ps, TOML_TABLE);
-			c->line = line;
-			c->col = col;
-			node_add(t, xstrdup(keys[i]), c);
+			c = table_add(ps, t, keys[i], line, col, 0);
 		} else if (c->type == TOML_ARRAY && (c->flags & F_AOT)) {
 			c = c->items[c->n - 1];
 		} else if (c->type != TOML_TABLE || (c->flags & F_INLINE)) {
@@ -634,17 +640,11 @@ static int parse_header(struct parser *ps)
 			    "%s:%u:%u: '%s' is already defined and not an array of tables",
 			    ps->name, line, col, keys[n - 1]);
 		}
-		struct toml *e = node_new(ps, TOML_TABLE);
-		e->line = line;
-		e->col = col;
-		e->flags = F_DEFINED;
-		node_add(c, NULL, e);
-		ps->cur = e;
+		ps->cur = table_add(ps, c, NULL, line, col, F_DEFINED);
 		return 0;
 	}
 	if (!c) {
-		c = node_new(ps, TOML_TABLE);
-		node_add(t, xstrdup(keys[n - 1]), c);
+		c = table_add(ps, t, keys[n - 1], line, col, 0);
 	} else if (c->type != TOML_TABLE || (c->flags & (F_DEFINED | F_DOTTED | F_INLINE))) {
 		return err_msg(ps->err, -EINVAL, "%s:%u:%u: table '%s' is already defined",
 			       ps->name, line, col, keys[n - 1]);
