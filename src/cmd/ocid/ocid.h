@@ -19,6 +19,7 @@ struct daemon {
 	struct db *db;
 	struct storage *storage;
 	struct image_service *images;
+	struct ctr_mgr *ctrs;
 	int root_lock;
 	int run_lock;
 	struct cri_deps cri;

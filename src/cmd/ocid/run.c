@@ -87,11 +87,22 @@ static int start(struct daemon *d, struct err *err)
 	if (r < 0)
 		return r;
 	const char *driver = oci_cgroup_driver_name(oci_cgroup_driver_detect());
+	struct ctr_config cc = { .root = cfg->root,
+				 .runroot = cfg->runroot,
+				 .runtime = cfg->runtime,
+				 .cgroup_driver = driver,
+				 .db = d->db,
+				 .storage = d->storage,
+				 .images = d->images };
+	r = ctr_mgr_new(&cc, &d->ctrs, err);
+	if (r < 0)
+		return r;
 	d->cri = (struct cri_deps){
 		.cfg = cfg,
 		.cfg_lock = &d->cfg_lock,
 		.db = d->db,
 		.images = d->images,
+		.ctrs = d->ctrs,
 		.cgroup_driver = driver,
 		.config_json = httpapi_config_json,
 	};
@@ -106,6 +117,7 @@ static void stop(struct daemon *d)
 {
 	rpc_server_free(d->srv);
 	ev_loop_free(d->loop);
+	ctr_mgr_free(d->ctrs);
 	image_service_free(d->images);
 	storage_free(d->storage);
 	db_close(d->db);
