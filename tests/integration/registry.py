@@ -47,10 +47,11 @@ def free_port():
 class Registry:
     """docker-registry serving from `tmpdir`; htpasswd: {user: password}."""
 
-    def __init__(self, tmpdir, htpasswd=None, tls=None, client_ca=None):
+    def __init__(self, tmpdir, htpasswd=None, tls=None, client_ca=None, token=None):
         """tls: (cert_path, key_path) to serve https; client_ca: a CA file
         whose certificates clients must present."""
         self.dir = str(tmpdir)
+        self.token = token  # a TokenServer: bearer auth
         self.tls = tls
         self.client_ca = client_ca
         self.scheme = 'https' if tls else 'http'
@@ -72,6 +73,8 @@ class Registry:
                 subprocess.run(['htpasswd', '-B', '-b', pw, u, p], check=True,
                                capture_output=True)
             auth = f'auth:\n  htpasswd:\n    realm: test\n    path: {pw}\n'
+        if self.token:
+            auth = self.token.registry_auth()
         tls = ''
         if self.tls:
             tls = f'  tls:\n    certificate: {self.tls[0]}\n    key: {self.tls[1]}\n'
@@ -120,12 +123,20 @@ class Registry:
 
     # -- HTTP API ---------------------------------------------------------
     def _auth_header(self):
+        if self.token:
+            return {'Authorization': 'Bearer ' + self.token.sign('test-registry', [
+                'repository:' + r + ':pull,push' for r in self._repos])}
         if not self.users:
             return {}
         u, p = next(iter(self.users.items()))
         return {'Authorization': 'Basic ' + base64.b64encode(f'{u}:{p}'.encode()).decode()}
 
+    _repos = []
+
     def request(self, method, path, data=None, headers=None):
+        if path.startswith('/v2/') and self.token:
+            repo = path[4:].split('/blobs/')[0].split('/manifests/')[0]
+            self._repos = [repo]
         url = path if path.startswith('http') else f'{self.scheme}://{self.host}{path}'
         h = dict(self._auth_header(), **(headers or {}))
         req = urllib.request.Request(url, data=data, method=method, headers=h)
@@ -326,3 +337,84 @@ def make_cert(d, ca, name, ip='127.0.0.1', client=False):
                     '-CAcreateserial', '-out', crt, '-days', '2', '-extfile', ext],
                    check=True, capture_output=True)
     return crt, key
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+
+
+class TokenServer:
+    """A bearer-token server for docker-registry's `token` auth: answers
+    GET /token?service=..&scope=.. with a JWT signed (RS256, x5c) by a key
+    whose certificate is the registry's root bundle. Counts requests and
+    checks Basic credentials when `users` is set."""
+
+    def __init__(self, tmpdir, users=None):
+        import http.server
+        import threading
+        self.dir = str(tmpdir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.cert, self.key = make_ca(self.dir, 'token')
+        der = subprocess.run(['openssl', 'x509', '-in', self.cert, '-outform', 'DER'],
+                             check=True, capture_output=True).stdout
+        self.x5c = base64.b64encode(der).decode()
+        self.users = users or {}
+        self.requests = []
+        self.port = free_port()
+        self.realm = f'http://127.0.0.1:{self.port}/token'
+        srv = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                import urllib.parse
+                u = urllib.parse.urlparse(self.path)
+                q = urllib.parse.parse_qs(u.query)
+                auth = self.headers.get('Authorization', '')
+                srv.requests.append((q, auth))
+                if srv.users:
+                    ok = any(auth == 'Basic ' + base64.b64encode(f'{k}:{v}'.encode()).decode()
+                             for k, v in srv.users.items())
+                    if not ok:
+                        self.send_response(401)
+                        self.end_headers()
+                        return
+                scopes = q.get('scope', [])
+                body = json.dumps({'token': srv.sign(q.get('service', [''])[0], scopes),
+                                   'expires_in': 300}).encode()
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', self.port), H)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def sign(self, service, scopes):
+        access = []
+        for sc in scopes:
+            typ, name, actions = sc.split(':')[0], ':'.join(sc.split(':')[1:-1]), \
+                sc.split(':')[-1]
+            access.append({'type': typ, 'name': name, 'actions': actions.split(',')})
+        now = int(time.time())
+        head = {'typ': 'JWT', 'alg': 'RS256', 'x5c': [self.x5c]}
+        claims = {'iss': 'ocid-test', 'sub': 'tester', 'aud': service, 'exp': now + 300,
+                  'nbf': now - 10, 'iat': now, 'jti': os.urandom(8).hex(), 'access': access}
+        signing = _b64url(json.dumps(head).encode()) + '.' + \
+            _b64url(json.dumps(claims).encode())
+        sig = subprocess.run(['openssl', 'dgst', '-sha256', '-sign', self.key],
+                             input=signing.encode(), check=True, capture_output=True).stdout
+        return signing + '.' + _b64url(sig)
+
+    def registry_auth(self):
+        """The auth: section of a docker-registry config using this server."""
+        return (f'auth:\n  token:\n    realm: {self.realm}\n    service: test-registry\n'
+                f'    issuer: ocid-test\n    rootcertbundle: {self.cert}\n')
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -391,3 +391,37 @@ def test_tls_with_certs_d_and_client_cert(make_daemon, tmp_path):
     finally:
         shutil.rmtree(certs, ignore_errors=True)
         reg.stop()
+
+
+def test_bearer_token_flow(make_daemon, tmp_path):
+    from registry import TokenServer
+    ts = TokenServer(tmp_path / 'token', users={'carol': 'tok-pw'})
+    reg = Registry(tmp_path / 'tokreg', token=ts).start()
+    try:
+        img = busybox_image(reg, 'tok/app', 'v1', extra=[('x', 'file', b'x', {})])
+        busybox_image(reg, 'tok/other', 'v1', user='7')
+        d = make_daemon(extra_args=write_conf(tmp_path, insecure(reg))).start()
+        ts.requests.clear()
+        name = f'{reg.host}/tok/app:v1'
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, name)
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+        creds = d.pb.AuthConfig(username='carol', password='tok-pw', server_address=reg.host)
+        ts.requests.clear()
+        assert pull(d, name, creds) == img['id']
+        # one token for the repository's pull scope, reused for every request
+        scopes = [q.get('scope') for q, _ in ts.requests]
+        assert scopes == [['repository:tok/app:pull']], scopes
+        assert all(q.get('service') == ['test-registry'] for q, _ in ts.requests)
+        # another repository: another scope, another token
+        pull(d, f'{reg.host}/tok/other:v1', creds)
+        assert len(ts.requests) == 2
+        # the same scope again: from the cache
+        remove(d, name)
+        pull(d, name, creds)
+        assert len(ts.requests) == 2
+        assert 'tok-pw' not in d.read_log()
+        finish(d)
+    finally:
+        reg.stop()
+        ts.stop()
