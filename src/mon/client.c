@@ -155,16 +155,22 @@ int mon_spawn(const struct mon_spawn_args *a, pid_t *ret_pid, pid_t *ret_mon_pid
 	(void)close(TAKE_FD(sync_w));
 	/* ocimon's first process forks and exits at once; reap it. ECHILD
 	 * means a SIGCHLD handler elsewhere got it first, which is fine. */
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	unsigned timeout = (a->timeout_ms ? a->timeout_ms : DEFAULT_TIMEOUT_MS) + SPAWN_GRACE_MS;
 	struct mon_msg *m = xmalloc(sizeof(*m));
 	r = read_sync(sync_r, timeout, m, err);
+	if (r == -EIO && WIFEXITED(st) && WEXITSTATUS(st) != 0)
+		r = err_msg(err, -EINVAL,
+			    "ocimon exited with status %d without reporting (bad arguments?)",
+			    WEXITSTATUS(st));
 	if (r >= 0 && m->type == MON_MSG_SYNC_ERROR) {
-		/* The runtime's stderr is the message; trim its final newline. */
+		/* The runtime's stderr (or ocimon's own error, which names its
+		 * cause) is the message verbatim; trim its final newline. */
 		while (m->error.len > 0 && m->error.text[m->error.len - 1] == '\n')
 			m->error.text[--m->error.len] = '\0';
-		r = err_msg(err, m->error.code, "%s: %s", m->error.text, strerror(-m->error.code));
+		r = err_msg(err, m->error.code, "%s", m->error.text);
 	} else if (r >= 0 && m->type != MON_MSG_SYNC_PID) {
 		r = err_msg(err, -EPROTO, "ocimon sync report: unexpected message type %d",
 			    (int)m->type);

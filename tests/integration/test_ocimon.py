@@ -298,7 +298,7 @@ def test_runtime_error(env):
     c = env.container(['true'], config=False)
     pid, out = env.spawn(c)
     assert pid is None
-    assert 'config.json' in out, out
+    assert 'config.json' in out and 'code=-5' in out, out
     assert not os.path.exists(c['ctl']) and not os.path.exists(c['attach'])
     # A missing binary is refused at create time by runc.
     c = env.container(['/no/such/binary'])
@@ -311,6 +311,10 @@ def test_bad_ocimon_path(env, tmp_path):
     rc, out = driver('spawn', str(tmp_path / 'nope'), c['id'], c['bundle'], RUNC, env.root,
                      c['log'], c['exit'], c['ctl'], c['attach'])
     assert rc == 1 and 'exec ocimon' in out and 'code=-2' in out, out
+    # A program that exits without a report (here: false) is named as such.
+    rc, out = driver('spawn', '/bin/false', c['id'], c['bundle'], RUNC, env.root,
+                     c['log'], c['exit'], c['ctl'], c['attach'])
+    assert rc == 1 and 'exited with status 1 without reporting' in out, out
 
 
 def test_survives_parent_death(env):

@@ -225,7 +225,7 @@ int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret
 		r = m;
 		ret->out_fd[0] = m;
 		ret->out_fd[1] = -1;
-		ret->in_fd = m < 0 ? -1 : fcntl(m, F_DUPFD_CLOEXEC, 3);
+		ret->in_fd = m < 0 || !a->stdin_open ? -1 : fcntl(m, F_DUPFD_CLOEXEC, 3);
 		close_pair(p[2]);
 	} else if (r >= 0) {
 		ret->out_fd[0] = p[1][0];
