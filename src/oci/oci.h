@@ -347,3 +347,11 @@ int oci_resources_build(const struct oci_resources *res, const struct oci_host *
  *  *ret malloc'd. */
 int oci_cgroups_path(enum oci_cgroup_driver d, const char *parent, const char *id, char **ret,
 		     struct err *err);
+
+/** Convert a seccomp profile (`len` bytes of JSON named `name` in errors)
+ *  to linux.seccomp: OCI format, or Docker format with "archMap" and
+ *  per-syscall "includes"/"excludes" (caps and arches; evaluated against
+ *  the container's capability mask `caps`). -EINVAL with the profile's name
+ *  when malformed; -EFBIG over 1 MiB. *ret is a new reference. */
+int oci_seccomp_profile_convert(const char *name, const char *buf, size_t len, uint64_t caps,
+				json_t **ret, struct err *err);

@@ -27,7 +27,7 @@ int oci_args_compose(char *const *img_entrypoint, char *const *img_cmd, char *co
 		strv_extend(&v, img_entrypoint);
 		strv_extend(&v, img_cmd);
 	}
-	if (strv_len(v) == 0 || str_empty(v[0])) {
+	if (!v || str_empty(v[0])) {
 		strv_free(v);
 		return err_msg(
 		    err, -EINVAL,

@@ -211,8 +211,14 @@ static int load_localhost(const char *path, uint64_t caps, json_t **ret, struct 
 	int r = fs_read_file(AT_FDCWD, path, PROFILE_MAX, &buf, &len, err);
 	if (r < 0)
 		return err_wrap(err, "seccomp profile");
+	return oci_seccomp_profile_convert(path, buf, len, caps, ret, err);
+}
+
+int oci_seccomp_profile_convert(const char *path, const char *buf, size_t len, uint64_t caps,
+				json_t **ret, struct err *err)
+{
 	json_t *in = NULL;
-	r = js_load(path, buf, len, PROFILE_MAX, &in, err);
+	int r = js_load(path, buf, len, PROFILE_MAX, &in, err);
 	if (r < 0)
 		return r;
 	const json_t *da = json_object_get(in, "defaultAction");
