@@ -32,14 +32,28 @@ static int is_fs(const char *path, long magic, struct err *err)
 	return (long)sf.f_type == magic;
 }
 
-static int detect_v1(const char *root, const char *name, char **slot, struct err *err)
+/* The first of `names` under root that is a cgroup v1 mount goes to *slot. */
+static int detect_v1(const char *root, const char *const *names, char **slot, struct err *err)
 {
-	cleanup_free char *p = fs_path_join(root, name);
-	int r = is_fs(p, CGROUP_SUPER_MAGIC, err);
-	if (r > 0)
-		*slot = TAKE_PTR(p);
-	return r < 0 ? r : 0;
+	for (; *names; names++) {
+		cleanup_free char *p = fs_path_join(root, *names);
+		int r = is_fs(p, CGROUP_SUPER_MAGIC, err);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			*slot = TAKE_PTR(p);
+			return 0;
+		}
+	}
+	return 0;
 }
+
+/* Co-mounted cpu and cpuacct usually also have "cpu" and "cpuacct"
+ * symlinks; without them only the joint name exists. */
+static const char *const V1_CPU[] = { "cpu", "cpu,cpuacct", "cpuacct,cpu", NULL };
+static const char *const V1_CPUACCT[] = { "cpuacct", "cpu,cpuacct", "cpuacct,cpu", NULL };
+static const char *const V1_MEMORY[] = { "memory", NULL };
+static const char *const V1_PIDS[] = { "pids", NULL };
 
 int stats_layout_detect(const char *root, struct stats_layout *ret, struct err *err)
 {
@@ -59,10 +73,10 @@ int stats_layout_detect(const char *root, struct stats_layout *ret, struct err *
 		return r;
 	if (r > 0)
 		l.v2 = TAKE_PTR(unified);
-	if ((r = detect_v1(root, "cpu", &l.cpu, err)) < 0 ||
-	    (r = detect_v1(root, "cpuacct", &l.cpuacct, err)) < 0 ||
-	    (r = detect_v1(root, "memory", &l.memory, err)) < 0 ||
-	    (r = detect_v1(root, "pids", &l.pids, err)) < 0) {
+	if ((r = detect_v1(root, V1_CPU, &l.cpu, err)) < 0 ||
+	    (r = detect_v1(root, V1_CPUACCT, &l.cpuacct, err)) < 0 ||
+	    (r = detect_v1(root, V1_MEMORY, &l.memory, err)) < 0 ||
+	    (r = detect_v1(root, V1_PIDS, &l.pids, err)) < 0) {
 		stats_layout_done(&l);
 		return r;
 	}

@@ -42,9 +42,10 @@ struct stats_layout {
 
 /** Detect the layout under `root` (NULL = "/sys/fs/cgroup"): `root`
  *  itself when it is a cgroup2 mount (unified host); otherwise each
- *  `root`/<controller> that is a cgroup v1 mount, and `root`/unified when
- *  it is a cgroup2 mount. -ENOENT (err says so) when nothing is mounted;
- *  other statfs errors as -errno. Free with stats_layout_done. */
+ *  `root`/<controller> that is a cgroup v1 mount (cpu and cpuacct also as
+ *  "cpu,cpuacct"), and `root`/unified when it is a cgroup2 mount.
+ *  -ENOENT (err says so) when nothing is mounted; other statfs errors as
+ *  -errno. Free with stats_layout_done. */
 int stats_layout_detect(const char *root, struct stats_layout *ret, struct err *err);
 
 /** Free the members; *l is all NULL afterwards. Accepts NULL. */
@@ -197,8 +198,9 @@ void stats_set_min_interval(struct stats *s, uint64_t ns);
 
 /** stats_cgroup_read, then usage_nano_cores from the previous sample kept
  *  for `id` (any string: a container or pod id). A usage lower than the
- *  kept one (a new cgroup under the same id) restarts the interval. Same
- *  errors as stats_cgroup_read. */
+ *  kept one (a new cgroup under the same id) restarts the interval. The
+ *  sample is kept until stats_forget(id): call it when the id goes away.
+ *  Same errors as stats_cgroup_read. */
 int stats_cgroup_sample(struct stats *s, const char *id, const char *path, struct stats_cgroup *ret,
 			struct err *err);
 

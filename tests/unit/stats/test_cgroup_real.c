@@ -272,6 +272,33 @@ static void test_v2_only(void **state)
 	assert_int_equal(b.has_memory, access(cur, F_OK) == 0);
 }
 
+static void test_layout(void **state)
+{
+	struct fixture *f = *state;
+	const char *mounts[] = { f->l.memory, f->l.cpuacct, f->l.cpu, f->l.pids, f->l.v2 };
+	bool any = false;
+	for (size_t i = 0; i < ARRAY_SIZE(mounts); i++) {
+		if (!mounts[i])
+			continue;
+		any = true;
+		cleanup_free char *procs = fs_path_join(mounts[i], "cgroup.procs");
+		assert_int_equal(access(procs, F_OK), 0);
+	}
+	assert_true(any);
+	/* a v1 controller listed in /proc/self/cgroup is found */
+	cleanup_free char *self = NULL;
+	size_t len;
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(fs_read_file(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, &len, &err),
+			 0);
+	if (strstr(self, ":memory:"))
+		assert_non_null(f->l.memory);
+	if (strstr(self, ":pids:"))
+		assert_non_null(f->l.pids);
+	if (strstr(self, "cpuacct"))
+		assert_non_null(f->l.cpuacct);
+}
+
 static void test_missing(void **state)
 {
 	struct fixture *f = *state;
@@ -291,6 +318,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v1_or_default),
 		cmocka_unit_test(test_v2_only),
+		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_missing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -268,12 +268,25 @@ static void test_fs_usage_cached(void **state)
 	assert_int_equal(u2.inodes, 4);
 }
 
+static void test_layout_none(void **state)
+{
+	cleanup_err struct err err = ERR_INIT;
+	struct stats_layout l;
+	struct stats *s = NULL;
+	assert_int_equal(stats_layout_detect(tmpdir, &l, &err), -ENOENT);
+	assert_non_null(strstr(err_str(&err), tmpdir));
+	assert_int_equal(stats_new(tmpdir, &s, &err), -ENOENT);
+	assert_null(s);
+	stats_layout_done(NULL);
+	stats_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v1_tree),		cmocka_unit_test(test_v2_tree),
 		cmocka_unit_test(test_cpu_rate),	cmocka_unit_test(test_fs_usage),
-		cmocka_unit_test(test_fs_usage_cached),
+		cmocka_unit_test(test_fs_usage_cached), cmocka_unit_test(test_layout_none),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
