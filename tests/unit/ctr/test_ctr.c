@@ -1,0 +1,304 @@
+/* Container manager internals: index (prefix lookup, name reservation,
+ * filters), state machine, event bus; and the container tables. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctr/ctr_int.h"
+#include "db/ctr.h"
+
+static struct ctr *mk(const char *id, const char *name, const char *pod, const char *labels)
+{
+	struct ctr *c = ctr_new(id);
+	c->row.name = xstrdup(name);
+	c->row.pod_id = xstrdup(pod);
+	c->row.labels = xstrdup(labels);
+	ctr_kv_parse(labels, &c->labels, &c->n_labels);
+	c->visible = true;
+	return c;
+}
+
+static char *hexid(char first, char fill)
+{
+	char *s = xmalloc(ID_LEN + 1);
+	memset(s, fill, ID_LEN);
+	s[0] = first;
+	s[ID_LEN] = '\0';
+	return s;
+}
+
+static void test_name(void **state)
+{
+	char *n = ctr_name_make("web", "pod", "ns", "uid-1", 3);
+	assert_string_equal(n, "k8s_web_pod_ns_uid-1_3");
+	free(n);
+}
+
+static void test_index_names_and_prefix(void **state)
+{
+	struct ctr_index x;
+	ctr_index_init(&x);
+	cleanup_free char *id1 = hexid('a', '1');
+	cleanup_free char *id2 = hexid('a', '2');
+	cleanup_free char *id3 = hexid('b', '3');
+	struct ctr *a = mk(id1, "k8s_a", "p1", "{\"app\":\"x\"}");
+	struct ctr *b = mk(id2, "k8s_b", "p1", "{}");
+	struct ctr *dup = mk(id3, "k8s_a", "p2", "{}");
+	struct err err = ERR_INIT;
+	assert_int_equal(ctr_index_add(&x, a, &err), 0);
+	assert_int_equal(ctr_index_add(&x, b, &err), 0);
+	/* The same reserved name: refused, naming the holder. */
+	assert_int_equal(ctr_index_add(&x, dup, &err), -EEXIST);
+	assert_non_null(strstr(err_str(&err), id1));
+	err_done(&err);
+
+	struct ctr *got = NULL;
+	assert_int_equal(ctr_index_get(&x, "a1", &got, &err), 0);
+	assert_ptr_equal(got, a);
+	ctr_unref(got);
+	assert_int_equal(ctr_index_get(&x, "a", &got, &err), -ENOTUNIQ);
+	err_done(&err);
+	assert_int_equal(ctr_index_get(&x, "c", &got, &err), -ENOENT);
+	err_done(&err);
+	assert_int_equal(ctr_index_get(&x, "", &got, &err), -EINVAL);
+	err_done(&err);
+
+	/* Invisible (being created) containers hold their name but are not found. */
+	b->visible = false;
+	assert_int_equal(ctr_index_get(&x, id2, &got, &err), -ENOENT);
+	err_done(&err);
+	b->visible = true;
+
+	/* After removal the name is free again. */
+	ctr_index_remove(&x, a);
+	assert_int_equal(ctr_index_add(&x, dup, &err), 0);
+	assert_int_equal(ctr_index_get(&x, "b", &got, &err), 0);
+	assert_ptr_equal(got, dup);
+	ctr_unref(got);
+
+	size_t n = 0;
+	struct ctr **all = ctr_index_all(&x, &n);
+	assert_int_equal(n, 2);
+	ctr_refs_free(all, n);
+	ctr_unref(a);
+	ctr_unref(b);
+	ctr_unref(dup);
+	ctr_index_done(&x);
+}
+
+static void test_filters(void **state)
+{
+	cleanup_free char *id1 = hexid('a', '1');
+	struct ctr *a = mk(id1, "k8s_a", "pod1", "{\"app\":\"x\",\"tier\":\"web\"}");
+	a->row.state = CTR_RUNNING;
+	assert_true(ctr_matches(a, NULL));
+	struct ctr_filter f = { .id = "a1" };
+	assert_true(ctr_matches(a, &f));
+	f.id = "b";
+	assert_false(ctr_matches(a, &f));
+	f = (struct ctr_filter){ .pod_id = "pod" };
+	assert_true(ctr_matches(a, &f));
+	f = (struct ctr_filter){ .pod_id = "pod2" };
+	assert_false(ctr_matches(a, &f));
+	f = (struct ctr_filter){ .has_state = true, .state = CTR_EXITED };
+	assert_false(ctr_matches(a, &f));
+	f.state = CTR_RUNNING;
+	assert_true(ctr_matches(a, &f));
+	struct oci_kv want[] = { { "app", "x" }, { "tier", "web" } };
+	f = (struct ctr_filter){ .labels = want, .n_labels = 2 };
+	assert_true(ctr_matches(a, &f));
+	struct oci_kv wrong[] = { { "app", "y" } };
+	f = (struct ctr_filter){ .labels = wrong, .n_labels = 1 };
+	assert_false(ctr_matches(a, &f));
+	struct oci_kv missing[] = { { "zone", "" } };
+	f = (struct ctr_filter){ .labels = missing, .n_labels = 1 };
+	assert_false(ctr_matches(a, &f));
+	a->visible = false;
+	assert_false(ctr_matches(a, NULL));
+	ctr_unref(a);
+}
+
+static void test_state_machine(void **state)
+{
+	assert_true(ctr_state_can(CTR_CREATED, CTR_RUNNING));
+	assert_true(ctr_state_can(CTR_CREATED, CTR_EXITED));
+	assert_true(ctr_state_can(CTR_RUNNING, CTR_EXITED));
+	assert_false(ctr_state_can(CTR_RUNNING, CTR_CREATED));
+	assert_false(ctr_state_can(CTR_EXITED, CTR_RUNNING));
+	assert_false(ctr_state_can(CTR_EXITED, CTR_CREATED));
+	assert_true(ctr_state_can(CTR_UNKNOWN, CTR_EXITED));
+	assert_string_equal(ctr_state_name(CTR_EXITED), "EXITED");
+}
+
+static void test_bus(void **state)
+{
+	struct ctr_bus b;
+	ctr_bus_init(&b);
+	struct ctr_sub *s1 = ctr_bus_subscribe(&b);
+	struct ctr_sub *s2 = ctr_bus_subscribe(&b);
+	struct ctr_event e;
+	assert_int_equal(ctr_events_next(s1, 10, &e), 0);
+	ctr_bus_publish(&b, CTR_EVENT_CREATED, "c1", "p1");
+	ctr_bus_publish(&b, CTR_EVENT_STARTED, "c1", "p1");
+	ctr_bus_publish(&b, CTR_EVENT_STOPPED, "c1", "p1");
+	ctr_bus_publish(&b, CTR_EVENT_DELETED, "c1", "p1");
+	for (int t = CTR_EVENT_CREATED; t <= CTR_EVENT_DELETED; t++) {
+		assert_int_equal(ctr_events_next(s1, 10, &e), 1);
+		assert_int_equal(e.type, t);
+		assert_string_equal(e.id, "c1");
+		assert_string_equal(e.pod_id, "p1");
+		assert_true(e.time_ns > 0);
+	}
+	assert_int_equal(ctr_events_next(s1, 10, &e), 0);
+	ctr_events_unsubscribe(s1);
+	/* s2 still has all four; then overflow makes it -EPIPE after draining. */
+	for (int i = 0; i < 2000; i++)
+		ctr_bus_publish(&b, CTR_EVENT_CREATED, "c2", "p1");
+	int got = 0, r;
+	while ((r = ctr_events_next(s2, 10, &e)) == 1)
+		got++;
+	assert_int_equal(r, -EPIPE);
+	assert_int_equal(got, 1024);
+	ctr_events_unsubscribe(s2);
+	struct ctr_sub *s3 = ctr_bus_subscribe(&b);
+	ctr_bus_close(&b);
+	assert_int_equal(ctr_events_next(s3, 1000, &e), -EPIPE);
+	ctr_events_unsubscribe(s3);
+	ctr_bus_done(&b);
+}
+
+struct waiter {
+	struct ctr_sub *sub;
+	int r;
+	struct ctr_event e;
+};
+
+static void *wait_one(void *data)
+{
+	struct waiter *w = data;
+	w->r = ctr_events_next(w->sub, 5000, &w->e);
+	return NULL;
+}
+
+static void test_bus_wakes_waiter(void **state)
+{
+	struct ctr_bus b;
+	ctr_bus_init(&b);
+	struct waiter w = { .sub = ctr_bus_subscribe(&b) };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, wait_one, &w), 0);
+	usleep(50000);
+	ctr_bus_publish(&b, CTR_EVENT_STOPPED, "c9", "p9");
+	pthread_join(t, NULL);
+	assert_int_equal(w.r, 1);
+	assert_int_equal(w.e.type, CTR_EVENT_STOPPED);
+	assert_string_equal(w.e.id, "c9");
+	ctr_events_unsubscribe(w.sub);
+	ctr_bus_done(&b);
+}
+
+static void test_signal_and_resources(void **state)
+{
+	assert_int_equal(ctr_signal_parse("SIGTERM"), 15);
+	assert_int_equal(ctr_signal_parse("quit"), 3);
+	assert_int_equal(ctr_signal_parse("9"), 9);
+	assert_int_equal(ctr_signal_parse("SIGNOPE"), 0);
+	assert_int_equal(ctr_signal_parse("0"), 0);
+	assert_int_equal(ctr_signal_parse(NULL), 0);
+	struct oci_resources r = { .cpu_shares = 512,
+				   .memory_limit_in_bytes = 1 << 26,
+				   .pids_limit = 10 };
+	cleanup_free char *j = ctr_resources_json(&r);
+	assert_string_equal(j, "{\"cpu\":{\"shares\":512},\"memory\":{\"limit\":67108864},"
+			       "\"pids\":{\"limit\":10}}");
+}
+
+static void test_db_rows(void **state)
+{
+	char root[] = "/tmp/ocid-test-ctr-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	struct err err = ERR_INIT;
+	struct db *db = NULL;
+	assert_int_equal(db_open(root, &db, &err), 0);
+	cleanup_free char *id = hexid('c', '5');
+	char *layers[] = { "sha256:top", "sha256:bottom", NULL };
+	uint8_t blob[] = { 0, 1, 2, 0, 255 };
+	struct db_ctr c = { .id = id,
+			    .pod_id = "pod",
+			    .name = "k8s_x",
+			    .ctr_name = "x",
+			    .attempt = 2,
+			    .image_ref = "busybox",
+			    .image_id = "sha256:img",
+			    .state = CTR_CREATED,
+			    .created_ns = 123,
+			    .reason = "",
+			    .message = "",
+			    .log_path = "/l",
+			    .labels = "{\"a\":\"b\"}",
+			    .cri_config = blob,
+			    .cri_config_len = sizeof(blob),
+			    .spec_path = "/s",
+			    .layers = layers };
+	assert_int_equal(db_ctr_put(db, &c, &err), 0);
+	c.state = CTR_EXITED;
+	c.exit_code = 137;
+	c.reason = "Error";
+	c.pid = 42;
+	assert_int_equal(db_ctr_put_state(db, &c, &err), 0);
+	struct db_ctr **rows = NULL;
+	size_t n = 0;
+	assert_int_equal(db_ctr_list(db, &rows, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0]->id, id);
+	assert_int_equal(rows[0]->state, CTR_EXITED);
+	assert_int_equal(rows[0]->exit_code, 137);
+	assert_int_equal(rows[0]->attempt, 2);
+	assert_int_equal(rows[0]->pid, 42);
+	assert_string_equal(rows[0]->reason, "Error");
+	assert_int_equal(rows[0]->cri_config_len, sizeof(blob));
+	assert_memory_equal(rows[0]->cri_config, blob, sizeof(blob));
+	assert_string_equal(rows[0]->layers[0], "sha256:top");
+	assert_string_equal(rows[0]->layers[1], "sha256:bottom");
+	assert_string_equal(rows[0]->annotations, "{}");
+	db_ctr_free(rows[0]);
+	free(rows);
+	char **used = NULL;
+	assert_int_equal(db_ctr_layers_in_use(db, &used, &err), 0);
+	assert_int_equal(strv_len(used), 2);
+	strv_free(used);
+	/* Re-put (update) keeps one row; delete is idempotent. */
+	assert_int_equal(db_ctr_put(db, &c, &err), 0);
+	assert_int_equal(db_ctr_delete(db, id, &err), 0);
+	assert_int_equal(db_ctr_delete(db, id, &err), 0);
+	assert_int_equal(db_ctr_put_state(db, &c, &err), -ENOENT);
+	err_done(&err);
+	assert_int_equal(db_ctr_layers_in_use(db, &used, &err), 0);
+	assert_null(used);
+	db_close(db);
+	cleanup_free char *cmd = xasprintf("rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name),
+		cmocka_unit_test(test_index_names_and_prefix),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_state_machine),
+		cmocka_unit_test(test_bus),
+		cmocka_unit_test(test_bus_wakes_waiter),
+		cmocka_unit_test(test_signal_and_resources),
+		cmocka_unit_test(test_db_rows),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
