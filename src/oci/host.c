@@ -162,6 +162,26 @@ static bool file_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+/* cgroup v2 lists memory.swap.max in every non-root cgroup when the kernel
+ * accounts swap: look in our own cgroup, else in the usual children. */
+static bool v2_swap_accounting(void)
+{
+	cleanup_free char *cg = NULL;
+	size_t len;
+	if (fs_read_file(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &cg, &len, NULL) == 0 &&
+	    str_has_prefix(cg, "0::/")) {
+		cg[strcspn(cg, "\n")] = '\0';
+		if (strcmp(cg, "0::/") != 0 && !strstr(cg, "/../")) {
+			cleanup_free char *p =
+			    xasprintf("/sys/fs/cgroup%s/memory.swap.max", cg + 3);
+			if (file_exists(p))
+				return true;
+		}
+	}
+	return file_exists("/sys/fs/cgroup/init.scope/memory.swap.max") ||
+	       file_exists("/sys/fs/cgroup/system.slice/memory.swap.max");
+}
+
 int oci_host_probe(struct oci_host *ret, struct err *err)
 {
 	*ret = (struct oci_host){ 0 };
@@ -187,8 +207,7 @@ int oci_host_probe(struct oci_host *ret, struct err *err)
 	ret->nofile_hard = rl.rlim_max == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_max;
 	ret->cgroup2 = file_exists("/sys/fs/cgroup/cgroup.controllers");
 	ret->swap_accounting =
-	    ret->cgroup2 ? file_exists("/sys/fs/cgroup/init.scope/memory.swap.max") ||
-			       file_exists("/sys/fs/cgroup/system.slice/memory.swap.max")
+	    ret->cgroup2 ? v2_swap_accounting()
 			 : file_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
 	return 0;
 }
