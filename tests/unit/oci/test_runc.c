@@ -55,7 +55,7 @@ static int setup(void **state)
 	if (sh("mkdir -p %s/bin %s/etc %s %s && cp /bin/busybox %s/bin/busybox", rootfs, rootfs,
 	       state_root, hostdir, rootfs) != 0)
 		return -1;
-	if (sh("for a in sh id pwd echo cat hostname touch grep ls; do ln -s busybox %s/bin/$a; done",
+	if (sh("for a in sh id pwd echo cat hostname touch grep ls unshare true sleep; do ln -s busybox %s/bin/$a; done",
 	       rootfs) != 0)
 		return -1;
 	char p[256];
@@ -196,6 +196,37 @@ static void test_runc_privileged(void **state)
 	free(out);
 }
 
+/* RuntimeDefault seccomp refuses unshare (no CAP_SYS_ADMIN); creating a
+ * user namespace needs no capability, so unconfined it works. */
+static void test_runc_seccomp(void **state)
+{
+	struct oci_host h;
+	struct err err = ERR_INIT;
+	assert_int_equal(oci_host_probe(&h, &err), 0);
+	char *cmd[] = { "/bin/sh", "-c",
+			"unshare -U true && echo unshare-ok || echo unshare-denied", NULL };
+	enum oci_seccomp_kind kinds[] = { OCI_SECCOMP_UNCONFINED, OCI_SECCOMP_RUNTIME_DEFAULT };
+	const char *want[] = { "unshare-ok\n", "unshare-denied\n" };
+	for (size_t i = 0; i < 2; i++) {
+		struct oci_ctr_config c = {
+			.rootfs = rootfs,
+			.command = cmd,
+			.ns = { .pid = { OCI_NS_CONTAINER, NULL },
+				.net = { OCI_NS_CONTAINER, NULL },
+				.ipc = { OCI_NS_CONTAINER, NULL },
+				.uts = { OCI_NS_CONTAINER, NULL } },
+			.seccomp = { kinds[i], NULL },
+		};
+		json_t *spec = NULL;
+		if (oci_spec_build(&c, &h, &spec, &err) < 0)
+			fail_msg("oci_spec_build: %s", err_str(&err));
+		char *out = run(spec);
+		json_decref(spec);
+		expect(out, want[i]);
+		free(out);
+	}
+}
+
 /* `runc update --resources` with oci_resources_build, seen in the cgroup
  * files of a running container placed by oci_cgroups_path. */
 static void test_runc_update(void **state)
@@ -266,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_runc_run),
 		cmocka_unit_test(test_runc_privileged),
 		cmocka_unit_test(test_runc_update),
+		cmocka_unit_test(test_runc_seccomp),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
