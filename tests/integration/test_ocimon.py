@@ -52,7 +52,8 @@ class Env:
         for d in ('proc', 'sys', 'dev', 'tmp', 'etc'):
             os.makedirs(os.path.join(self.rootfs, d))
         shutil.copy(BUSYBOX, os.path.join(self.rootfs, 'bin', 'busybox'))
-        for app in ('sh', 'echo', 'sleep', 'cat', 'head', 'tr', 'printf', 'stty', 'true'):
+        for app in ('sh', 'echo', 'sleep', 'cat', 'head', 'tr', 'printf', 'stty', 'true',
+                    'grep'):
             os.symlink('busybox', os.path.join(self.rootfs, 'bin', app))
         spec_dir = os.path.join(self.dir, 'spec')
         os.makedirs(spec_dir)
@@ -187,6 +188,16 @@ def test_exit_code(env, script, code):
         time.sleep(0.02)
     assert not mon_alive(c['mon_pid'])
     assert not os.path.exists(c['ctl']) and not os.path.exists(c['attach'])
+
+
+def test_signals_not_inherited(env):
+    # ocimon ignores SIGPIPE/SIGHUP/SIGINT itself; the container must not.
+    c = env.container(['grep', '-E', '^Sig(Ign|Blk)', '/proc/self/status'])
+    assert env.spawn(c)[0]
+    env.start(c)
+    assert wait_exit(c)['exit_code'] == '0'
+    recs = records(c['log'])
+    assert [r[2] for r in recs] == [b'SigBlk:\t0000000000000000', b'SigIgn:\t0000000000000000']
 
 
 def test_killed_by_signal(env):

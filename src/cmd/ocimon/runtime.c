@@ -20,10 +20,21 @@ struct child_fds {
 /* Between fork and exec: async-signal-safe calls only. */
 __attribute__((noreturn)) static void exec_runtime(char **argv, struct child_fds f)
 {
+	/* ocimon ignores SIGPIPE, SIGHUP and SIGINT, and glibc's posix_spawn
+	 * leaves its two internal signals (32, 33) ignored; ignored signals
+	 * survive exec, and the container must not inherit them. The raw
+	 * syscall, because glibc's sigaction refuses the internal ones. */
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		unsigned long mask;
+	} dfl = { .handler = SIG_DFL };
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
 	sigset_t none;
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	(void)signal(SIGPIPE, SIG_DFL);
 	int in = fcntl(f.in, F_DUPFD, 10), out = fcntl(f.out, F_DUPFD, 10);
 	int er = fcntl(f.err, F_DUPFD, 10);
 	if (in < 0 || out < 0 || er < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)
