@@ -134,13 +134,28 @@ int mon_log_write(struct mon_log *l, enum mon_stream s, const char *data, size_t
 	return r;
 }
 
-int mon_log_flush(struct mon_log *l, enum mon_stream s, struct err *err)
+static int flush(struct mon_log *l, enum mon_stream s, bool partial, struct err *err)
 {
 	if (l->len[s] == 0)
 		return 0;
 	size_t n = l->len[s];
 	l->len[s] = 0;
-	return write_record(l, s, false, l->buf[s], n, err);
+	return write_record(l, s, partial, l->buf[s], n, err);
+}
+
+int mon_log_flush(struct mon_log *l, enum mon_stream s, struct err *err)
+{
+	return flush(l, s, false, err);
+}
+
+int mon_log_flush_partial(struct mon_log *l, enum mon_stream s, struct err *err)
+{
+	return flush(l, s, true, err);
+}
+
+size_t mon_log_pending(const struct mon_log *l, enum mon_stream s)
+{
+	return l->len[s];
 }
 
 int mon_log_reopen(struct mon_log *l, struct err *err)

@@ -120,6 +120,15 @@ int mon_log_write(struct mon_log *l, enum mon_stream stream, const char *data, s
 /** The stream ended: write its unfinished line, if any, as an F record. */
 int mon_log_flush(struct mon_log *l, enum mon_stream stream, struct err *err);
 
+/** Write the unfinished line held for `stream` now, as a P record, so
+ *  output that stalls mid-line (a prompt, a progress bar) still reaches the
+ *  log; the rest of the line follows in later records. ocimon calls it
+ *  when a line has been pending for a second. No-op when nothing is held. */
+int mon_log_flush_partial(struct mon_log *l, enum mon_stream stream, struct err *err);
+
+/** Bytes of an unfinished line held for `stream`. */
+size_t mon_log_pending(const struct mon_log *l, enum mon_stream stream);
+
 /** Reopen the log at its path (after it was renamed by log rotation): the
  *  new file is opened first and replaces the old fd only on success. */
 int mon_log_reopen(struct mon_log *l, struct err *err);

@@ -241,6 +241,20 @@ def test_cri_log(env):
     assert len(out) == 11
 
 
+def test_stalled_partial_line(env):
+    # A prompt without a newline reaches the log (as P) while the container
+    # waits; the rest of the line ends it with F.
+    c = env.container(['sh', '-c', 'printf "prompt> "; sleep 4; echo yes'])
+    assert env.spawn(c)[0]
+    env.start(c)
+    deadline = time.monotonic() + 3.5
+    while not records(c['log']) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert records(c['log']) == [('stdout', 'P', b'prompt> ')]
+    assert wait_exit(c)['exit_code'] == '0'
+    assert records(c['log']) == [('stdout', 'P', b'prompt> '), ('stdout', 'F', b'yes')]
+
+
 def test_reopen_log(env):
     c = env.container(['sh', '-c', 'i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.05; done'])
     assert env.spawn(c)[0]

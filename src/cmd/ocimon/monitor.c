@@ -20,6 +20,7 @@ struct monitor {
 	struct ev_loop *loop;
 	struct ocimon_oom oom;
 	int ctl_fd;
+	struct ev_timer *partial_timer; /* armed while a line is pending */
 	int rc;
 	bool done;
 	struct err err;
@@ -56,11 +57,25 @@ static int pump(struct monitor *m, int s)
 	return 1;
 }
 
+/* A line pending for PARTIAL_FLUSH_MS is written as a P record. */
+#define PARTIAL_FLUSH_MS 1000
+
+static void on_partial_timer(struct ev_loop *loop, void *data)
+{
+	struct monitor *m = data;
+	m->partial_timer = NULL;
+	for (int s = 0; s < 2; s++)
+		(void)mon_log_flush_partial(m->log, (enum mon_stream)s, NULL);
+}
+
 static void on_output(struct ev_loop *loop, int fd, uint32_t events, void *data)
 {
 	struct monitor *m = data;
 	int s = fd == m->c->out_fd[0] ? 0 : 1;
 	(void)pump(m, s);
+	if (!m->partial_timer && (mon_log_pending(m->log, MON_STREAM_STDOUT) > 0 ||
+				  mon_log_pending(m->log, MON_STREAM_STDERR) > 0))
+		m->partial_timer = ev_timer_add(loop, PARTIAL_FLUSH_MS, on_partial_timer, m);
 }
 
 static int64_t realtime_ns(void)
@@ -89,6 +104,8 @@ static void finish(struct monitor *m, int status)
 		if (m->c->out_fd[s] >= 0)
 			close_output(m, s);
 	}
+	ev_timer_cancel(m->loop, m->partial_timer);
+	m->partial_timer = NULL;
 	e.oom = ocimon_oom_check(&m->oom);
 	m->rc = mon_exit_write(m->a->exit_path, &e, &m->err);
 	ocimon_attach_done(m->at, &e, m->a->attach_path);

@@ -216,6 +216,25 @@ static void test_partial_at_eof(void **state)
 	expect(2, "stdout", 'F', 4);
 }
 
+static void test_flush_partial(void **state)
+{
+	struct err err = ERR_INIT;
+	put(MON_STREAM_STDOUT, "done\nprompt> ", 13);
+	assert_int_equal(mon_log_pending(lg, MON_STREAM_STDOUT), 8);
+	assert_int_equal(mon_log_pending(lg, MON_STREAM_STDERR), 0);
+	assert_int_equal(mon_log_flush_partial(lg, MON_STREAM_STDOUT, &err), 0);
+	assert_int_equal(mon_log_pending(lg, MON_STREAM_STDOUT), 0);
+	assert_int_equal(mon_log_flush_partial(lg, MON_STREAM_STDOUT, &err), 0); /* no-op */
+	put(MON_STREAM_STDOUT, "yes\n", 4);
+	load(path);
+	assert_int_equal(nrecs, 3);
+	expect(0, "stdout", 'F', 4);
+	expect(1, "stdout", 'P', 8);
+	assert_string_equal(recs[1].content, "prompt> ");
+	expect(2, "stdout", 'F', 3);
+	assert_string_equal(recs[2].content, "yes");
+}
+
 static void test_both_streams(void **state)
 {
 	put(MON_STREAM_STDOUT, "out-a", 5);
@@ -280,6 +299,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exact_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_line_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_at_eof, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_both_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails, setup, teardown),
