@@ -99,10 +99,12 @@ struct oci_resources {
 	int64_t oom_score_adj;
 };
 
+/* The values match CRI's SecurityProfile.ProfileType: a zeroed struct
+ * oci_seccomp is RuntimeDefault, as CRI-O does for an empty profile. */
 enum oci_seccomp_kind {
-	OCI_SECCOMP_UNCONFINED = 0,
-	OCI_SECCOMP_RUNTIME_DEFAULT = 1, /* the built-in profile (oci_seccomp_default) */
-	OCI_SECCOMP_LOCALHOST = 2,	 /* an OCI/Docker-format JSON profile on the host */
+	OCI_SECCOMP_RUNTIME_DEFAULT = 0, /* the built-in profile (oci_seccomp_default) */
+	OCI_SECCOMP_UNCONFINED = 1,
+	OCI_SECCOMP_LOCALHOST = 2, /* an OCI/Docker-format JSON profile on the host */
 };
 
 struct oci_seccomp {

@@ -554,7 +554,9 @@ static void test_privileged_and_paths(void **state)
 	json_decref(s);
 
 	char *none[] = { NULL }, *one[] = { "/proc/x", NULL };
-	struct oci_ctr_config e = { .masked_paths = none, .readonly_paths = one };
+	struct oci_ctr_config e = { .masked_paths = none,
+				    .readonly_paths = one,
+				    .seccomp = { OCI_SECCOMP_UNCONFINED, NULL } };
 	s = build(&e, NULL, 0, &err);
 	l = json_object_get(s, "linux");
 	assert_int_equal(json_array_size(json_object_get(l, "maskedPaths")), 0);
