@@ -1,0 +1,302 @@
+"""Containers end to end: a real ocid, a real registry on loopback serving a
+busybox-static image, real runc and ocimon. Pods use the host network (no
+CNI needed)."""
+import json
+import os
+import signal
+import threading
+import time
+
+import grpc
+import pytest
+
+from conftest import sanitizer_report
+from registry import Registry, busybox_image
+
+RUNNING, EXITED, CREATED = 1, 2, 0
+
+
+@pytest.fixture
+def env(make_daemon, tmp_path):
+    reg = Registry(tmp_path / 'registry').start()
+    etc = tmp_path / 'etc'
+    etc.mkdir()
+    (etc / 'registries.conf').write_text(
+        f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n')
+    (etc / 'policy.json').write_text(
+        json.dumps({'default': [{'type': 'insecureAcceptAnything'}]}))
+    args = ['--registries-conf', str(etc / 'registries.conf'),
+            '--signature-policy', str(etc / 'policy.json'),
+            '--global-auth-file', str(etc / 'auth.json')]
+    busybox_image(reg, 'test/busybox')
+    d = make_daemon(extra_args=args).start()
+    image = f'{reg.host}/test/busybox:latest'
+    d.image('PullImage', d.pb.PullImageRequest(image=d.pb.ImageSpec(image=image)), timeout=60)
+    logs = tmp_path / 'logs'
+    logs.mkdir()
+    yield Env(d, image, str(logs))
+    for c in d.runtime('ListContainers', d.pb.ListContainersRequest()).containers:
+        d.runtime('RemoveContainer', d.pb.RemoveContainerRequest(container_id=c.id), timeout=30)
+    rc = d.stop()
+    log = d.read_log()
+    reg.stop()
+    assert rc == 0, log[-3000:]
+    if os.environ.get('OCID_ASAN'):
+        assert sanitizer_report(log) is None, log[-8000:]
+
+
+class Env:
+    def __init__(self, d, image, logs):
+        self.d, self.pb, self.image, self.logs = d, d.pb, image, logs
+        self.pod_cfg = None
+
+    def pod(self, name='pod'):
+        pb = self.pb
+        ns = pb.NamespaceOption(network=pb.NODE, pid=pb.CONTAINER, ipc=pb.POD)
+        self.pod_cfg = pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=name, namespace='default', uid='uid-' + name),
+            log_directory=self.logs, hostname=name,
+            linux=pb.LinuxPodSandboxConfig(
+                security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+        r = self.d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(config=self.pod_cfg),
+                           timeout=60)
+        return r.pod_sandbox_id
+
+    def create(self, pod, name, cmd, attempt=0, labels=None, image=None):
+        pb = self.pb
+        cfg = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name=name, attempt=attempt),
+            image=pb.ImageSpec(image=image or self.image), command=cmd,
+            log_path=f'{name}_{attempt}.log', labels=labels or {},
+            annotations={'note': name})
+        return self.d.runtime('CreateContainer', pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=cfg, sandbox_config=self.pod_cfg), timeout=60).container_id
+
+    def start(self, cid):
+        self.d.runtime('StartContainer', self.pb.StartContainerRequest(container_id=cid),
+                       timeout=30)
+
+    def status(self, cid, verbose=False):
+        return self.d.runtime('ContainerStatus', self.pb.ContainerStatusRequest(
+            container_id=cid, verbose=verbose))
+
+    def wait_state(self, cid, state, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.status(cid).status
+            if st.state == state:
+                return st
+            time.sleep(0.05)
+        raise AssertionError(f'{cid} never reached state {state}: {st}')
+
+    def list(self, **flt):
+        return self.d.runtime('ListContainers', self.pb.ListContainersRequest(
+            filter=self.pb.ContainerFilter(**flt))).containers[:]
+
+    def log(self, name, attempt=0):
+        with open(os.path.join(self.logs, f'{name}_{attempt}.log')) as f:
+            return f.read()
+
+
+def code(e):
+    return e.value.code()
+
+
+def test_lifecycle(env):
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'web', ['/bin/sh', '-c', 'echo hello; echo oops >&2; exec sleep 600'],
+                     labels={'app': 'web'})
+    st = env.status(cid).status
+    assert st.state == CREATED and st.metadata.name == 'web'
+    assert st.created_at > 0 and st.started_at == 0
+    env.start(cid)
+    st = env.status(cid, verbose=True)
+    assert st.status.state == RUNNING and st.status.started_at >= st.status.created_at
+    assert st.status.image.image == env.image and st.status.image_ref.startswith('sha256:')
+    assert st.status.labels['app'] == 'web' and st.status.annotations['note'] == 'web'
+    assert st.status.log_path == os.path.join(env.logs, 'web_0.log')
+    info = json.loads(st.info['info'])
+    assert info['sandboxID'] == pod and info['pid'] > 0
+    assert info['runtimeSpec']['process']['args'][0] == '/bin/sh'
+    os.kill(info['pid'], 0)
+
+    # CRI log format: "<RFC3339Nano> <stream> F <line>"
+    deadline = time.monotonic() + 5
+    while 'oops' not in env.log('web') and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = env.log('web').splitlines()
+    parsed = sorted((l.split(' ', 3)[1:] for l in lines), key=lambda x: x[0])
+    assert parsed == [['stderr', 'F', 'oops'], ['stdout', 'F', 'hello']]
+    assert all(l.split(' ')[0].endswith('Z') and len(l.split(' ')[0]) == 30 for l in lines)
+
+    # ExecSync: output, exit code
+    r = d.runtime('ExecSync', pb.ExecSyncRequest(
+        container_id=cid, cmd=['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'], timeout=10))
+    assert (r.stdout, r.stderr, r.exit_code) == (b'out\n', b'err\n', 7)
+
+    # Listing and filters (id prefix, pod, state, labels)
+    assert [c.id for c in env.list()] == [cid]
+    assert [c.id for c in env.list(id=cid[:12])] == [cid]
+    assert [c.id for c in env.list(pod_sandbox_id=pod)] == [cid]
+    assert env.list(state=pb.ContainerStateValue(state=pb.CONTAINER_EXITED)) == []
+    assert [c.id for c in env.list(label_selector={'app': 'web'})] == [cid]
+    assert env.list(label_selector={'app': 'db'}) == []
+
+    # The name is reserved while the container exists.
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, 'web', ['/bin/true'])
+    assert code(e) == grpc.StatusCode.ALREADY_EXISTS and cid in e.value.details()
+
+    # Stop: sleep as PID 1 ignores SIGTERM, so SIGKILL after the timeout.
+    t = time.monotonic()
+    d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=1), timeout=30)
+    assert 0.9 < time.monotonic() - t < 8
+    st = env.status(cid).status
+    assert (st.state, st.exit_code, st.reason) == (EXITED, 137, 'Error')
+    assert st.finished_at >= st.started_at
+    d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=1))
+    with pytest.raises(grpc.RpcError) as e:
+        env.start(cid)
+    assert code(e) == grpc.StatusCode.INVALID_ARGUMENT
+
+    # Remove: idempotent; the log stays (it is kubelet's).
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid))
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid))
+    assert list(env.list()) == []
+    assert os.path.exists(os.path.join(env.logs, 'web_0.log'))
+    assert not os.path.exists(os.path.join(d.root, 'containers', cid))
+    with pytest.raises(grpc.RpcError) as e:
+        env.status(cid)
+    assert code(e) == grpc.StatusCode.NOT_FOUND
+    # The name is free again.
+    cid2 = env.create(pod, 'web', ['/bin/true'])
+    assert cid2 != cid
+
+
+def test_exit_codes_and_bad_input(env):
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    ok = env.create(pod, 'ok', ['/bin/sh', '-c', 'echo done'])
+    bad = env.create(pod, 'bad', ['/bin/sh', '-c', 'exit 3'])
+    for c in (ok, bad):
+        env.start(c)
+    st = env.wait_state(ok, EXITED)
+    assert (st.exit_code, st.reason) == (0, 'Completed')
+    st = env.wait_state(bad, EXITED)
+    assert (st.exit_code, st.reason) == (3, 'Error')
+    assert 'stdout F done' in env.log('ok')
+    # Stop of an exited container: fine.
+    d.runtime('StopContainer', pb.StopContainerRequest(container_id=ok, timeout=0))
+
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, 'x', ['/bin/true'], image='localhost/nope:1')
+    assert code(e) == grpc.StatusCode.NOT_FOUND and 'nope' in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        env.create('f' * 64, 'y', ['/bin/true'])
+    assert code(e) == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, 'z', ['/no/such/binary'])
+    assert 'no/such/binary' in e.value.details()
+    assert {c.metadata.name for c in env.list()} == {'ok', 'bad'}
+    # Unknown ids: remove succeeds, the others say NOT_FOUND.
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id='0' * 64))
+    with pytest.raises(grpc.RpcError) as e:
+        env.start('0' * 64)
+    assert code(e) == grpc.StatusCode.NOT_FOUND
+
+
+def test_exec_timeout_and_stop_zero(env):
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'sleeper', ['/bin/sleep', '600'])
+    env.start(cid)
+    t = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        d.runtime('ExecSync', pb.ExecSyncRequest(
+            container_id=cid, cmd=['/bin/sh', '-c', 'echo $$ > /x.pid; exec sleep 300'],
+            timeout=1), timeout=30)
+    assert code(e) == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - t < 10
+    pid = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['cat', '/x.pid'],
+                                                   timeout=5)).stdout.strip()
+    ps = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['ps', '-o', 'pid'],
+                                                  timeout=5)).stdout.split()
+    assert pid not in ps
+    t = time.monotonic()
+    d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=0))
+    assert time.monotonic() - t < 5
+    assert env.status(cid).status.exit_code == 137
+
+
+def test_events(env):
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    ch = d.channel()
+    stub = ch.unary_stream('/runtime.v1.RuntimeService/GetContainerEvents',
+                           request_serializer=lambda r: r.SerializeToString(),
+                           response_deserializer=pb.ContainerEventResponse.FromString)
+    call = stub(pb.GetEventsRequest(), timeout=60)
+    got = []
+
+    def reader():
+        try:
+            for ev in call:
+                got.append(ev)
+        except grpc.RpcError:
+            pass
+
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(0.3)
+    cid = env.create(pod, 'ev', ['/bin/sleep', '600'])
+    env.start(cid)
+    d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=0))
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid))
+    deadline = time.monotonic() + 5
+    while len(got) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    call.cancel()
+    t.join(5)
+    assert [e.container_event_type for e in got] == [
+        pb.CONTAINER_CREATED_EVENT, pb.CONTAINER_STARTED_EVENT, pb.CONTAINER_STOPPED_EVENT,
+        pb.CONTAINER_DELETED_EVENT]
+    assert all(e.container_id == cid and e.pod_sandbox_status.id == pod for e in got)
+    assert got[0].created_at <= got[1].created_at <= got[3].created_at
+    assert got[1].containers_statuses[0].state == RUNNING
+
+
+def test_restart_keeps_containers(env):
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    running = env.create(pod, 'run', ['/bin/sh', '-c', 'while true; do echo tick; sleep 0.2; done'])
+    env.start(running)
+    created = env.create(pod, 'made', ['/bin/true'])
+    done = env.create(pod, 'done', ['/bin/sh', '-c', 'exit 4'])
+    env.start(done)
+    env.wait_state(done, EXITED)
+    later = env.create(pod, 'later', ['/bin/sleep', '600'])
+    env.start(later)
+    pid = json.loads(env.status(running, verbose=True).info['info'])['pid']
+    later_pid = json.loads(env.status(later, verbose=True).info['info'])['pid']
+
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.log.close()
+    os.kill(pid, 0)  # still running without ocid
+    os.kill(later_pid, signal.SIGKILL)  # exits while ocid is down
+    n_before = env.log('run').count('tick')
+    time.sleep(0.6)
+    assert env.log('run').count('tick') > n_before  # logging never stopped
+
+    d.start()
+    states = {c.metadata.name: c.state for c in env.list()}
+    assert states == {'run': RUNNING, 'made': CREATED, 'done': EXITED, 'later': EXITED}
+    assert env.status(done).status.exit_code == 4
+    st = env.status(later).status
+    assert st.exit_code == 137 and st.reason == 'Error'
+    # Still manageable after the restart.
+    env.start(created)
+    env.wait_state(created, EXITED)
+    d.runtime('StopContainer', pb.StopContainerRequest(container_id=running, timeout=0))
+    assert env.status(running).status.state == EXITED
