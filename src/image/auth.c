@@ -42,9 +42,14 @@ int image_creds_decode(const char *b64, struct image_creds *ret, struct err *err
 	int m = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
 	if (m < 0)
 		return err_msg(err, -EINVAL, "credentials: \"auth\" is not valid base64");
-	/* EVP_DecodeBlock counts padding as zero bytes. */
-	for (size_t i = n; i > 0 && b64[i - 1] == '='; i--)
-		m--;
+	/* EVP_DecodeBlock counts padding as zero bytes; padding is at most
+	 * two '=' at the very end. */
+	size_t pad = (b64[n - 1] == '=') + (b64[n - 1] == '=' && b64[n - 2] == '=');
+	if (memchr(b64, '=', n - pad) || (size_t)m < pad) {
+		explicit_bzero(out, (size_t)(m > 0 ? m : 0));
+		return err_msg(err, -EINVAL, "credentials: \"auth\" is not valid base64");
+	}
+	m -= (int)pad;
 	out[m] = '\0';
 	char *colon = strchr((char *)out, ':');
 	if (!colon || colon == (char *)out || memchr(out, '\0', (size_t)m)) {

@@ -474,8 +474,9 @@ int image_registry_open_blob(struct image_registry *r, const char *repo, const c
  *  0 at the end, or a negative errno (image_blob_error tells why). */
 ssize_t image_blob_read(void *opaque, void *buf, size_t len);
 
-/** The message of the last read error, or NULL. */
-const char *image_blob_error(const struct image_blob *b);
+/** The last read error: its negative errno and (*ret_msg, borrowed) its
+ *  message, or 0 and NULL when reads did not fail. */
+int image_blob_error(const struct image_blob *b, const char **ret_msg);
 
 /** End a blob stream. Accepts NULL. */
 void image_blob_close(struct image_blob *b);

@@ -168,8 +168,10 @@ static int unpack_layer(struct layers_run *run, size_t i, struct err *err)
 	r = storage_layer_unpack(run->svc->st, &so, image_blob_read, b, &chain, err);
 	/* A read error is reported by the unpacker as a short stream; the
 	 * network's own message says more. */
-	if (r < 0 && image_blob_error(b))
-		r = err_msg(err, r, "layer %s: %s", l->digest, image_blob_error(b));
+	const char *msg = NULL;
+	int berr = image_blob_error(b, &msg);
+	if (r < 0 && berr < 0)
+		r = err_msg(err, berr, "layer %s: %s", l->digest, msg);
 	image_blob_close(b);
 	return r;
 }

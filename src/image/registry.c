@@ -481,9 +481,10 @@ ssize_t image_blob_read(void *opaque, void *buf, size_t len)
 	return n;
 }
 
-const char *image_blob_error(const struct image_blob *b)
+int image_blob_error(const struct image_blob *b, const char **ret_msg)
 {
-	return b->err.msg;
+	*ret_msg = b->err.msg;
+	return b->err.msg ? b->err.code : 0;
 }
 
 void image_blob_close(struct image_blob *b)

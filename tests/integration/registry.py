@@ -418,3 +418,61 @@ class TokenServer:
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class SlowProxy:
+    """A TCP proxy on loopback in front of `port`: answers flow back at most
+    `rate` bytes/s (None: unlimited); after `stall_after` bytes of answers
+    nothing more is forwarded (the connection stays open)."""
+
+    def __init__(self, port, rate=None, stall_after=None):
+        import threading
+        self.target = port
+        self.rate = rate
+        self.stall_after = stall_after
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.host = f'127.0.0.1:{self.port}'
+        self.sent = 0
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(('127.0.0.1', self.target))
+            threading.Thread(target=self._pump, args=(c, u, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, True), daemon=True).start()
+
+    def _pump(self, src, dst, answers):
+        try:
+            while not self.closed:
+                data = src.recv(16384)
+                if not data:
+                    break
+                if answers:
+                    while self.stall_after is not None and \
+                            self.sent + len(data) > self.stall_after and not self.closed:
+                        time.sleep(0.05)
+                    self.sent += len(data)
+                    if self.rate:
+                        time.sleep(len(data) / self.rate)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.closed = True
+        self.sock.close()

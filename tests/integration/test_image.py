@@ -425,3 +425,69 @@ def test_bearer_token_flow(make_daemon, tmp_path):
     finally:
         reg.stop()
         ts.stop()
+
+
+def big_layer_image(reg, repo, mb):
+    extra = [('big', 'dir', None, {})] + [
+        (f'big/f{i}', 'file', os.urandom(1 << 20), {}) for i in range(mb)]
+    return busybox_image(reg, repo, 'v1', extra=extra)
+
+
+def test_kill_during_pull_then_restart(make_daemon, registry, tmp_path):
+    import signal
+    import time
+    from registry import SlowProxy
+    img = big_layer_image(registry, 'kill/app', 8)
+    proxy = SlowProxy(registry.port, rate=2 << 20)
+    try:
+        args = write_conf(tmp_path, f'[[registry]]\nlocation = "{proxy.host}"\n'
+                                    'insecure = true\n')
+        d = make_daemon(extra_args=args).start()
+        name = f'{proxy.host}/kill/app:v1'
+        errors = []
+        t = threading.Thread(target=lambda: errors.append(
+            pytest.raises(grpc.RpcError, pull, d, name)))
+        t.start()
+        tmp = os.path.join(d.root, 'tmp')
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not os.listdir(tmp):
+            time.sleep(0.01)
+        assert os.listdir(tmp), 'the pull never started unpacking'
+        time.sleep(0.3)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        t.join()
+        assert len(errors) == 1  # the pull was cut off, not finished
+        d.kill()
+        proxy.rate = None
+        d2 = make_daemon(extra_args=args).start()
+        assert os.listdir(os.path.join(d2.root, 'tmp')) == []
+        assert list(list_images(d2)) == []
+        assert pull(d2, name) == img['id']
+        assert list_images(d2)[0].id == img['id']
+        finish(d2)
+    finally:
+        proxy.stop()
+
+
+def test_progress_timeout(make_daemon, registry, tmp_path):
+    import time
+    from registry import SlowProxy
+    big_layer_image(registry, 'stall/app', 4)
+    proxy = SlowProxy(registry.port, stall_after=1 << 20)
+    try:
+        args = write_conf(tmp_path, f'[[registry]]\nlocation = "{proxy.host}"\n'
+                                    'insecure = true\n') + ['--pull-progress-timeout', '2s']
+        d = make_daemon(extra_args=args).start()
+        t0 = time.monotonic()
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, f'{proxy.host}/stall/app:v1', timeout=60)
+        assert time.monotonic() - t0 < 30
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value.details()
+        assert 'no progress' in e.value.details()
+        assert list(list_images(d)) == []
+        assert os.listdir(os.path.join(d.root, 'tmp')) == []
+        proxy.closed = True  # unblock the stalled pumps
+        finish(d)
+    finally:
+        proxy.stop()

@@ -45,6 +45,12 @@ static void test_decode(void **state)
 	assert_int_equal(image_creds_decode("!!!!", &c, &err), -EINVAL);
 	assert_int_equal(image_creds_decode("OnB3", &c, &err), -EINVAL); /* ":pw" */
 	assert_int_equal(image_creds_decode("", &c, &err), -EINVAL);
+	/* padding only at the end, at most two (found by fuzzing) */
+	assert_int_equal(image_creds_decode("Y2U6========", &c, &err), -EINVAL);
+	assert_int_equal(image_creds_decode("YQ==YTpi", &c, &err), -EINVAL);
+	assert_int_equal(image_creds_decode("YTpiYw==", &c, &err), 0);
+	assert_string_equal(c.password, "bc");
+	image_creds_done(&c);
 	assert_true(image_creds_empty(&c));
 	err_done(&err);
 }
