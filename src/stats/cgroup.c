@@ -162,6 +162,15 @@ int stats_cgroup_path(const char *cgroups_path, char **ret, struct err *err)
 		return err_msg(err, -EINVAL, "empty cgroup path");
 	if (strchr(cgroups_path, ':'))
 		return systemd_path(cgroups_path, ret, err);
+	if (!strchr(cgroups_path, '/') && str_has_suffix(cgroups_path, ".slice")) {
+		/* a bare systemd slice, as kubelet names a pod's cgroup parent */
+		cleanup_free char *p = expand_slice(cgroups_path);
+		if (!p)
+			return err_msg(err, -EINVAL, "malformed systemd slice name '%s'",
+				       cgroups_path);
+		*ret = *p ? TAKE_PTR(p) : xstrdup("/");
+		return 0;
+	}
 	cleanup_free char *abs =
 	    cgroups_path[0] == '/' ? xstrdup(cgroups_path) : xasprintf("/%s", cgroups_path);
 	if (fs_path_clean(abs, ret) < 0)

@@ -52,10 +52,12 @@ int stats_layout_detect(const char *root, struct stats_layout *ret, struct err *
 void stats_layout_done(struct stats_layout *l);
 
 /** The cgroup path (relative to each hierarchy's mount) of an OCI
- *  linux.cgroupsPath: a cgroupfs path ("/ocid/pod-1/ctr-2", leading '/'
- *  optional) is cleaned; a systemd one ("slice:prefix:name") expands to
- *  "/a.slice/a-b.slice/prefix-name.scope" (or ".../name" when name is
- *  itself a ".slice"). *ret is malloc'd and starts with '/'. -EINVAL (err
+ *  linux.cgroupsPath or a CRI cgroup parent: a cgroupfs path
+ *  ("/ocid/pod-1/ocid-2", leading '/' optional) is cleaned; a systemd one
+ *  ("a-b.slice:prefix:name", as oci_cgroups_path makes them) expands to
+ *  "/a.slice/a-b.slice/prefix-name.scope" (or the slice's own path when
+ *  name is itself a ".slice"); a bare slice name without '/' ("a-b.slice",
+ *  a pod's parent under systemd) expands to "/a.slice/a-b.slice". *ret is malloc'd and starts with '/'. -EINVAL (err
  *  names the path) for "..", an empty path, or a malformed systemd
  *  triple. Pure. */
 int stats_cgroup_path(const char *cgroups_path, char **ret, struct err *err);

@@ -291,6 +291,13 @@ static void test_cgroup_path(void **state)
 	check_path("system.slice::abc", "/system.slice/abc.scope");
 	check_path("x.slice:p:kubepods-burstable.slice",
 		   "/kubepods.slice/kubepods-burstable.slice");
+	check_path(
+	    "kubepods-burstable-pod12.slice:ocid:ab",
+	    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod12.slice/ocid-ab.scope");
+	check_path("kubepods-besteffort.slice", "/kubepods.slice/kubepods-besteffort.slice");
+	check_path("-.slice", "/");
+	check_path("a--b.slice", NULL);
+	check_path("/a-b.slice", "/a-b.slice"); /* a cgroupfs path that happens to end so */
 	check_path("a.slice:b", NULL);
 	check_path("a.slice:b:c:d", NULL);
 	check_path("a:p:n", NULL);

@@ -2,6 +2,7 @@
  * dir), the per-id cpu rate, and directory usage on a real temp tree. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,6 +269,51 @@ static void test_fs_usage_cached(void **state)
 	assert_int_equal(u2.inodes, 4);
 }
 
+struct thread_arg {
+	struct stats *s;
+	int n;
+	int rates; /* samples that gave a rate */
+};
+
+/* Each thread owns ids of its own; all share the table and its buckets. */
+static void *rate_thread(void *p)
+{
+	struct thread_arg *a = p;
+	char id[32], other[32];
+	for (int i = 0; i < 2000; i++) {
+		uint64_t nc;
+		snprintf(id, sizeof(id), "t%d-%d", a->n, i % 50);
+		snprintf(other, sizeof(other), "t%d-%d", a->n, (i + 25) % 50);
+		if (stats_cpu_rate(a->s, id, (uint64_t)i * 1000, (uint64_t)i * 500, &nc) > 0) {
+			a->rates++;
+			if (nc != 500000000)
+				return p; /* rates stays short of the expected count */
+		}
+		if (i % 7 == 0)
+			stats_forget(a->s, other);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct stats_layout l = { 0 };
+	cleanup(stats_free) struct stats *s = stats_new_take(&l);
+	stats_set_min_interval(s, 0);
+	pthread_t t[8];
+	struct thread_arg args[8];
+	for (int i = 0; i < 8; i++) {
+		args[i] = (struct thread_arg){ .s = s, .n = i };
+		assert_int_equal(pthread_create(&t[i], NULL, rate_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		void *ret;
+		assert_int_equal(pthread_join(t[i], &ret), 0);
+		assert_null(ret);
+		assert_true(args[i].rates > 1000); /* forgets reset some ids, most give rates */
+	}
+}
+
 static void test_layout_none(void **state)
 {
 	cleanup_err struct err err = ERR_INIT;
@@ -287,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_v1_tree),		cmocka_unit_test(test_v2_tree),
 		cmocka_unit_test(test_cpu_rate),	cmocka_unit_test(test_fs_usage),
 		cmocka_unit_test(test_fs_usage_cached), cmocka_unit_test(test_layout_none),
+		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
