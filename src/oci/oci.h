@@ -162,8 +162,8 @@ struct oci_ctr_config {
 	bool privileged; /* every host capability, no masked paths, /sys rw, host devices */
 	bool no_new_privs;
 	bool readonly_rootfs;
-	bool tty;
-	bool stdin;
+	bool tty;		     /* process.terminal (and TERM=xterm when unset) */
+	bool stdin;		     /* not in the spec: for the monitor, kept here for callers */
 	char *const *cap_add;	     /* "NET_ADMIN" or "CAP_NET_ADMIN" or "ALL" */
 	char *const *cap_drop;	     /* same */
 	char *const *masked_paths;   /* NULL = the defaults; empty vector = none */
@@ -211,10 +211,11 @@ int oci_host_probe(struct oci_host *ret, struct err *err);
  *  Errors (-EINVAL unless said): no command at all, a relative or duplicate
  *  container path, a propagation the host mount cannot give, an unknown
  *  capability, RunAsGroup without RunAsUser/RunAsUsername, a user or group
- *  the rootfs does not know, a POD/TARGET
- *  namespace without a path, unified resources on a cgroup v1 host, a bad
- *  device or seccomp profile; I/O errors as -errno. *ret is a new
- *  reference. */
+ *  the rootfs does not know, a POD/TARGET namespace without a path,
+ *  unified resources on a cgroup v1 host, a bad device or seccomp profile;
+ *  -ENOTDIR when the working directory path runs into a file; I/O errors
+ *  as -errno. All checks run before anything is created. Privileged
+ *  containers get no seccomp filter. *ret is a new reference. */
 int oci_spec_build(const struct oci_ctr_config *c, const struct oci_host *h, json_t **ret,
 		   struct err *err);
 
