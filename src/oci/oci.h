@@ -214,7 +214,7 @@ int oci_host_probe(struct oci_host *ret, struct err *err);
  *  the rootfs does not know, a POD/TARGET namespace without a path,
  *  unified resources on a cgroup v1 host, a bad device or seccomp profile;
  *  -ENOTDIR when the working directory path runs into a file; I/O errors
- *  as -errno. All checks run before anything is created. Privileged
+ *  as -errno. Argument checks run before anything is created. Privileged
  *  containers get no seccomp filter. *ret is a new reference. */
 int oci_spec_build(const struct oci_ctr_config *c, const struct oci_host *h, json_t **ret,
 		   struct err *err);
