@@ -27,6 +27,7 @@ struct stats {
 	struct stats_layout layout;
 	pthread_mutex_t lock;
 	uint64_t min_interval_ns;
+	uint64_t forgets; /* stats_forget calls so far: a walk racing one is not kept */
 	struct entry *buckets[N_BUCKETS];
 };
 
@@ -112,6 +113,7 @@ static struct entry *entry_get(struct stats *s, const char *id, bool create)
 void stats_forget(struct stats *s, const char *id)
 {
 	(void)pthread_mutex_lock(&s->lock);
+	s->forgets++;
 	for (struct entry **p = bucket_of(s, id); *p; p = &(*p)->next) {
 		if (strcmp((*p)->id, id) == 0) {
 			struct entry *e = *p;
@@ -179,6 +181,7 @@ int stats_fs_usage_cached(struct stats *s, const char *id, const char *path, uin
 	uint64_t now = stats_now_ns();
 	bool hit = false;
 	(void)pthread_mutex_lock(&s->lock);
+	uint64_t forgets = s->forgets;
 	struct entry *e = entry_get(s, id, false);
 	if (e && e->fs_path && strcmp(e->fs_path, path) == 0 && now >= e->fs.timestamp_ns &&
 	    now - e->fs.timestamp_ns < max_age_ns) {
@@ -193,12 +196,16 @@ int stats_fs_usage_cached(struct stats *s, const char *id, const char *path, uin
 	if (r < 0)
 		return r;
 	(void)pthread_mutex_lock(&s->lock);
-	e = entry_get(s, id, true);
-	if (!e->fs_path || strcmp(e->fs_path, path) != 0) {
-		free(e->fs_path);
-		e->fs_path = xstrdup(path);
+	/* A forget during the walk may have been for this id (a removed
+	 * container): keep the result only where that cannot resurrect it. */
+	e = entry_get(s, id, s->forgets == forgets);
+	if (e) {
+		if (!e->fs_path || strcmp(e->fs_path, path) != 0) {
+			free(e->fs_path);
+			e->fs_path = xstrdup(path);
+		}
+		e->fs = *ret;
 	}
-	e->fs = *ret;
 	(void)pthread_mutex_unlock(&s->lock);
 	return 0;
 }
