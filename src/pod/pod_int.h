@@ -1,0 +1,74 @@
+/* pod internals shared by the manager files. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/base.h"
+#include "cni/cni.h"
+#include "pod/pod.h"
+
+/** Create cgroupfs directory `path` (absolute, e.g. "/ocid/ocid-pod-ID")
+ *  in every mounted cgroup hierarchy. Nothing stays on failure. */
+int pod_cgroup_create(const char *path, struct err *err);
+/** Move `pid` into `path` in every hierarchy that has it. */
+int pod_cgroup_add_pid(const char *path, pid_t pid, struct err *err);
+/** Remove `path` from every hierarchy; missing is fine. -EBUSY while it
+ *  still holds tasks. */
+int pod_cgroup_remove(const char *path, struct err *err);
+
+/* One sandbox in the manager. */
+struct pod {
+	struct pod_info info; /* guarded by `lock` */
+	bool cni_pending;     /* a CNI DEL is still owed */
+	bool creating;	      /* RunPodSandbox in progress: invisible to lookups */
+	bool removed;	      /* gone from the index; freed at the last unref */
+	unsigned refs;	      /* guarded by the manager's lock */
+	pthread_mutex_t lock; /* serialises run/stop/remove of this pod */
+};
+
+struct pod_manager {
+	char *root, *runroot, *cgroup_parent, *cgroup_driver, *pause_path;
+	uint64_t shm_size;
+	struct db *db;
+	struct cni *cni;
+	pthread_mutex_t lock; /* guards pods, n, ids, names, refs, pod_cidr */
+	struct pod **pods;
+	size_t n;
+	struct id_set ids;
+	char *pod_cidr;
+};
+
+/** Deep copy of an info (a snapshot for callers). */
+struct pod_info *pod_info_dup(const struct pod_info *p);
+/** The run-time part of an info as JSON text for the database. */
+char *pod_status_to_json(const struct pod *p);
+/** Fill the run-time part of p->info from what pod_status_to_json wrote. */
+int pod_status_from_json(struct pod *p, const char *text, struct err *err);
+/** Persist p (config, state, status) to the database. */
+int pod_save(struct pod_manager *m, struct pod *p, struct err *err);
+/** Tear down what a pod holds at run time (CNI, pause, shm, namespaces);
+ *  used by stop, remove and a failed run. Never fails: what cannot be
+ *  undone is logged; a failed CNI DEL sets p->cni_pending and, unless
+ *  `final`, keeps the network namespace pinned for the retry. */
+void pod_teardown(struct pod_manager *m, struct pod *p, bool final);
+/** The CNI attachment of a pod (pointers borrow from p and `ports`). */
+void pod_attachment(const struct pod *p, const char *pod_cidr, struct cni_port *ports,
+		    struct cni_attachment *a);
+
+/** A new pod (refs 0, unlocked). */
+struct pod *pod_alloc(void);
+/** Look up a published pod by id or unique prefix and take a reference. */
+int pod_find_ref(struct pod_manager *m, const char *id, struct pod **ret, struct err *err);
+/** Drop a reference; the last one frees a removed pod. */
+void pod_unref(struct pod_manager *m, struct pod *p);
+/** Reserve p's name and id in the index (hidden while `creating`).
+ *  -EEXIST naming the holder of the name. The index holds one reference. */
+int pod_index_add(struct pod_manager *m, struct pod *p, struct err *err);
+/** Make a created pod visible. */
+void pod_index_publish(struct pod_manager *m, struct pod *p);
+/** Drop p from the index and release the index's reference. */
+void pod_index_remove(struct pod_manager *m, struct pod *p);
+/** A copy of the recorded pod CIDR, or NULL. */
+char *pod_manager_pod_cidr(struct pod_manager *m);

@@ -1,0 +1,443 @@
+/* pod: the sandbox manager with a real database, real namespaces, real CNI
+ * plugins on a bridge and subnet of this test's own, and ocid-pause. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "cni/cni.h"
+#include "db/db.h"
+#include "pod/pod.h"
+#include "proc/proc.h"
+
+static char tmp[64], bridge[16], subnet[64], prefix[32], cgparent[64];
+static char *plugin_dirs[2];
+
+struct env {
+	struct db *db;
+	struct cni *cni;
+	struct pod_manager *m;
+};
+
+static int sh(const char *cmd, char **out)
+{
+	char *argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+	char *env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	struct proc_opts o = { .argv = argv, .env = env, .timeout_ms = 20000 };
+	struct proc_result res;
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(proc_run(&o, &res, &err), 0);
+	int st = res.status;
+	if (out)
+		*out = TAKE_PTR(res.out);
+	proc_result_done(&res);
+	return st;
+}
+
+static char *sh_out(const char *cmd)
+{
+	char *out = NULL;
+	int st = sh(cmd, &out);
+	if (st != 0)
+		fail_msg("'%s' exited %d", cmd, st);
+	return out;
+}
+
+static void open_env(struct env *e)
+{
+	cleanup_err struct err err = ERR_INIT;
+	cleanup_free char *root = xasprintf("%s/root", tmp);
+	cleanup_free char *run = xasprintf("%s/run", tmp);
+	cleanup_free char *conf = xasprintf("%s/net.d", tmp);
+	cleanup_free char *cache = xasprintf("%s/root/cni/cache", tmp);
+	cleanup_free char *ipam = xasprintf("%s/root/cni/networks", tmp);
+	mkdir(root, 0700);
+	mkdir(run, 0700);
+	assert_int_equal(db_open(root, &e->db, &err), 0);
+	struct cni_opts co = { .conf_dir = conf,
+			       .plugin_dirs = plugin_dirs,
+			       .cache_dir = cache,
+			       .default_bridge = bridge,
+			       .default_subnet = subnet,
+			       .default_data_dir = ipam };
+	assert_int_equal(cni_new(&co, &e->cni, &err), 0);
+	struct pod_manager_opts o = { .root = root,
+				      .runroot = run,
+				      .cgroup_parent = cgparent,
+				      .cgroup_driver = "cgroupfs",
+				      .pause_path = getenv("OCID_PAUSE"),
+				      .db = e->db,
+				      .cni = e->cni };
+	if (pod_manager_new(&o, &e->m, &err) < 0)
+		fail_msg("manager: %s", err_str(&err));
+}
+
+static void close_env(struct env *e)
+{
+	pod_manager_free(e->m);
+	cni_free(e->cni);
+	db_close(e->db);
+}
+
+static int setup(void **state)
+{
+	snprintf(tmp, sizeof(tmp), "/tmp/ocid-pod-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	unsigned p = (unsigned)getpid();
+	snprintf(bridge, sizeof(bridge), "ocup%x", p & 0xfffff);
+	snprintf(prefix, sizeof(prefix), "10.%u.%u.", 150 + (p / 250) % 50, p % 250);
+	snprintf(subnet, sizeof(subnet), "%s0/24", prefix);
+	snprintf(cgparent, sizeof(cgparent), "/ocid-test-%u", p);
+	/* A private copy of the plugins, so one can be removed mid-test. */
+	plugin_dirs[0] = xasprintf("%s/plugins", tmp);
+	cleanup_free char *cp =
+	    xasprintf("mkdir -p %s/net.d %s && cp /usr/lib/cni/bridge /usr/lib/cni/host-local "
+		      "/usr/lib/cni/portmap %s/",
+		      tmp, plugin_dirs[0], plugin_dirs[0]);
+	assert_int_equal(sh(cp, NULL), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	/* NAT rules of our subnet (a simulated reboot leaves them, as a real
+	 * one would not), mounts, the bridge, cgroups, the temp dir. */
+	cleanup_free char *ipt = xasprintf(
+	    "for c in $(iptables -t nat -S POSTROUTING | grep -- '-s %s' | grep -o 'CNI-[0-9a-f]*' | sort -u); do"
+	    " iptables -t nat -S POSTROUTING | grep -- \"-j $c\" | sed 's/^-A /-D /' |"
+	    " while read -r l; do eval iptables -t nat $l; done;"
+	    " iptables -t nat -F $c; iptables -t nat -X $c; done",
+	    prefix);
+	(void)sh(ipt, NULL);
+	cleanup_free char *cmd = xasprintf(
+	    "for m in $(grep -o '%s/[^ ]*' /proc/self/mountinfo | sort -r); do umount -l $m; done;"
+	    " ip link del %s 2>/dev/null;"
+	    " for d in $(grep -E ' cgroup2? ' /proc/self/mountinfo | cut -d' ' -f5); do"
+	    "   find $d%s -depth -type d -exec rmdir {} \\; 2>/dev/null; done;"
+	    " rm -rf %s",
+	    tmp, bridge, cgparent, tmp);
+	(void)sh(cmd, NULL);
+	free(plugin_dirs[0]);
+	return 0;
+}
+
+static void base_config(struct pod_config *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = (char *)name;
+	c->namespace = "default";
+	c->uid = "uid-1";
+	c->ns_pid = POD_NS_CONTAINER;
+}
+
+static char *read_text(const char *dir, const char *name)
+{
+	cleanup_free char *p = xasprintf("%s/%s", dir, name);
+	char *text = NULL;
+	size_t len;
+	cleanup_err struct err err = ERR_INIT;
+	if (fs_read_file(AT_FDCWD, p, 1 << 20, &text, &len, &err) < 0)
+		fail_msg("%s", err_str(&err));
+	return text;
+}
+
+static size_t count_pod_dirs(void)
+{
+	cleanup_free char *cmd = xasprintf("ls %s/run/pods 2>/dev/null | wc -l", tmp);
+	cleanup_free char *out = sh_out(cmd);
+	return (size_t)atoi(out);
+}
+
+static void test_full_pod(void **state)
+{
+	struct env e;
+	open_env(&e);
+	cleanup_err struct err err = ERR_INIT;
+	struct pod_config c;
+	base_config(&c, "web");
+	c.hostname = "web-0";
+	c.ns_pid = POD_NS_POD;
+	char *servers[] = { "10.96.0.10", NULL };
+	char *searches[] = { "default.svc.cluster.local", "svc.cluster.local", NULL };
+	char *options[] = { "ndots:5", NULL };
+	c.has_dns = true;
+	c.dns = (struct pod_dns){ servers, searches, options };
+	struct pod_kv sysctls[] = { { "net.ipv4.ip_local_port_range", "2000 3000" },
+				    { "kernel.shmmni", "1234" } };
+	c.sysctls = sysctls;
+	c.n_sysctls = 2;
+	struct pod_kv labels[] = { { "app", "web" } };
+	c.labels = labels;
+	c.n_labels = 1;
+	cleanup_free char *id = NULL;
+	if (pod_run(e.m, &c, &id, &err) < 0)
+		fail_msg("run: %s", err_str(&err));
+
+	cleanup(pod_info_free) struct pod_info *i = NULL;
+	assert_int_equal(pod_get(e.m, id, &i, &err), 0);
+	assert_int_equal(i->state, POD_READY);
+	assert_non_null(i->ips);
+	assert_true(str_has_prefix(i->ips[0], prefix));
+	assert_string_equal(i->reserved_name, "k8s_web_default_uid-1_0");
+	assert_true(proc_ns_is_pinned(i->netns_path));
+	assert_true(proc_ns_is_pinned(i->pidns_path));
+
+	cleanup_free char *hn = read_text(i->dir, "hostname");
+	assert_string_equal(hn, "web-0\n");
+	cleanup_free char *resolv = read_text(i->dir, "resolv.conf");
+	assert_string_equal(resolv, "nameserver 10.96.0.10\n"
+				    "search default.svc.cluster.local svc.cluster.local\n"
+				    "options ndots:5\n");
+	cleanup_free char *hosts = read_text(i->dir, "hosts");
+	cleanup_free char *want_hosts = xasprintf(
+	    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\tweb-0\n",
+	    i->ips[0]);
+	assert_string_equal(hosts, want_hosts);
+	struct statfs sf;
+	assert_int_equal(statfs(i->shm_path, &sf), 0);
+	assert_int_equal(sf.f_type, TMPFS_MAGIC);
+
+	/* Inside: hostname, sysctls, ocid-pause as PID 1. */
+	cleanup_free char *cmd = xasprintf("nsenter --uts=%s hostname", i->utsns_path);
+	cleanup_free char *o1 = sh_out(cmd);
+	assert_string_equal(o1, "web-0\n");
+	free(cmd);
+	cmd =
+	    xasprintf("nsenter --net=%s cat /proc/sys/net/ipv4/ip_local_port_range", i->netns_path);
+	cleanup_free char *o2 = sh_out(cmd);
+	assert_string_equal(o2, "2000\t3000\n");
+	free(cmd);
+	cmd = xasprintf("nsenter --ipc=%s cat /proc/sys/kernel/shmmni", i->ipcns_path);
+	cleanup_free char *o3 = sh_out(cmd);
+	assert_string_equal(o3, "1234\n");
+	free(cmd);
+	cmd = xasprintf("grep NSpid /proc/%d/status", (int)i->pause_pid);
+	cleanup_free char *o4 = sh_out(cmd);
+	assert_non_null(strstr(o4, "\t1\n"));
+	free(cmd);
+	cmd = xasprintf("cat /sys/fs/cgroup/pids%s/cgroup.procs", i->cgroup_parent);
+	cleanup_free char *o5 = sh_out(cmd);
+	cleanup_free char *pidline = xasprintf("%d\n", (int)i->pause_pid);
+	assert_string_equal(o5, pidline);
+
+	/* The same metadata again: ALREADY_EXISTS naming the holder. */
+	char *id2 = NULL;
+	assert_int_equal(pod_run(e.m, &c, &id2, &err), -EEXIST);
+	assert_non_null(strstr(err_str(&err), id));
+
+	/* List filters. */
+	struct pod_info **v = NULL;
+	size_t n = 0;
+	struct pod_kv sel[] = { { "app", "web" } };
+	struct pod_filter f = { .state = POD_READY, .labels = sel, .n_labels = 1 };
+	assert_int_equal(pod_list(e.m, &f, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	pod_info_list_free(v, n);
+	struct pod_kv sel2[] = { { "app", "db" } };
+	f.labels = sel2;
+	assert_int_equal(pod_list(e.m, &f, &v, &n, &err), 0);
+	assert_int_equal(n, 0);
+	pod_info_list_free(v, n);
+	char pfx[7];
+	memcpy(pfx, id, 6);
+	pfx[6] = 0;
+	struct pod_filter fid = { .id = pfx, .state = -1 };
+	assert_int_equal(pod_list(e.m, &fid, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	pod_info_list_free(v, n);
+
+	/* Restart: the pod is still READY with the same IP. */
+	cleanup_free char *ip = xstrdup(i->ips[0]);
+	close_env(&e);
+	open_env(&e);
+	cleanup(pod_info_free) struct pod_info *j = NULL;
+	assert_int_equal(pod_get(e.m, pfx, &j, &err), 0);
+	assert_int_equal(j->state, POD_READY);
+	assert_string_equal(j->ips[0], ip);
+
+	/* Stop twice, then remove twice: everything goes. */
+	pid_t pause = j->pause_pid;
+	assert_int_equal(pod_stop(e.m, id, &err), 0);
+	assert_int_equal(pod_stop(e.m, id, &err), 0);
+	cleanup(pod_info_free) struct pod_info *k = NULL;
+	assert_int_equal(pod_get(e.m, id, &k, &err), 0);
+	assert_int_equal(k->state, POD_NOTREADY);
+	assert_false(proc_ns_is_pinned(j->netns_path));
+	assert_int_equal(kill(pause, 0), -1);
+	cleanup_free char *ipam = xasprintf("ls %s/root/cni/networks/%s | grep -c '^%s' || true",
+					    tmp, CNI_DEFAULT_NETWORK, prefix);
+	cleanup_free char *o6 = sh_out(ipam);
+	assert_string_equal(o6, "0\n");
+	assert_int_equal(pod_remove(e.m, id, &err), 0);
+	assert_int_equal(pod_remove(e.m, id, &err), 0);
+	assert_int_equal(pod_get(e.m, id, NULL, &err), -ENOENT);
+	assert_int_equal(count_pod_dirs(), 0);
+	free(cmd);
+	cmd = xasprintf("test -e /sys/fs/cgroup/pids%s", j->cgroup_parent);
+	assert_int_not_equal(sh(cmd, NULL), 0);
+	close_env(&e);
+}
+
+static void test_host_network(void **state)
+{
+	struct env e;
+	open_env(&e);
+	cleanup_err struct err err = ERR_INIT;
+	struct pod_config c;
+	base_config(&c, "hostnet");
+	c.ns_network = POD_NS_NODE;
+	c.ns_ipc = POD_NS_NODE;
+	c.hostname = "ignored";
+	cleanup_free char *id = NULL;
+	if (pod_run(e.m, &c, &id, &err) < 0)
+		fail_msg("run: %s", err_str(&err));
+	cleanup(pod_info_free) struct pod_info *i = NULL;
+	assert_int_equal(pod_get(e.m, id, &i, &err), 0);
+	assert_null(i->netns_path);
+	assert_null(i->ipcns_path);
+	assert_null(i->shm_path);
+	assert_null(i->ips);
+	char host[256] = "";
+	gethostname(host, sizeof(host));
+	assert_string_equal(i->hostname, host);
+	cleanup_free char *hosts = read_text(i->dir, "hosts");
+	cleanup_free char *etc = read_text("/etc", "hosts");
+	assert_string_equal(hosts, etc);
+	/* A net sysctl on the host network is refused, naming it. */
+	struct pod_kv bad[] = { { "net.ipv4.ip_forward", "1" } };
+	struct pod_config c2;
+	base_config(&c2, "hostnet2");
+	c2.ns_network = POD_NS_NODE;
+	c2.sysctls = bad;
+	c2.n_sysctls = 1;
+	char *id2 = NULL;
+	assert_int_equal(pod_run(e.m, &c2, &id2, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "net.ipv4.ip_forward"));
+	assert_int_equal(pod_remove(e.m, id, &err), 0);
+	assert_int_equal(count_pod_dirs(), 0);
+	close_env(&e);
+}
+
+static void test_failures(void **state)
+{
+	struct env e;
+	open_env(&e);
+	cleanup_err struct err err = ERR_INIT;
+	struct pod_config c;
+	char *id = NULL;
+	/* Validation. */
+	base_config(&c, "");
+	assert_int_equal(pod_run(e.m, &c, &id, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "metadata.name"));
+	base_config(&c, "x");
+	struct pod_kv cve[] = { { "kernel.shm_rmid_forced", "1+kernel.core_pattern=|/tmp/x" } };
+	c.sysctls = cve;
+	c.n_sysctls = 1;
+	assert_int_equal(pod_run(e.m, &c, &id, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "kernel.shm_rmid_forced"));
+	assert_int_equal(count_pod_dirs(), 0);
+
+	/* A CNI ADD that fails: the plugin's message, nothing left. */
+	cleanup_free char *bad = xasprintf(
+	    "echo '{\"cniVersion\":\"1.0.0\",\"name\":\"badnet\",\"plugins\":[{\"type\":\"bridge\","
+	    "\"bridge\":\"%s\",\"ipam\":{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"10.0.0.0/33\"}]]}}]}'"
+	    " > %s/net.d/10-bad.conflist",
+	    bridge, tmp);
+	assert_int_equal(sh(bad, NULL), 0);
+	base_config(&c, "cnifail");
+	assert_true(pod_run(e.m, &c, &id, &err) < 0);
+	assert_non_null(strstr(err_str(&err), "plugin bridge"));
+	assert_int_equal(count_pod_dirs(), 0);
+	cleanup_free char *mnts = xasprintf("grep -c '%s/run' /proc/self/mountinfo || true", tmp);
+	cleanup_free char *o = sh_out(mnts);
+	assert_string_equal(o, "0\n");
+	cleanup_free char *rm = xasprintf("rm -f %s/net.d/*", tmp);
+	assert_int_equal(sh(rm, NULL), 0);
+
+	/* The plugin binary vanishes before stop: stop and remove succeed. */
+	base_config(&c, "noplugin");
+	cleanup_free char *id3 = NULL;
+	if (pod_run(e.m, &c, &id3, &err) < 0)
+		fail_msg("run: %s", err_str(&err));
+	cleanup(pod_info_free) struct pod_info *i3 = NULL;
+	assert_int_equal(pod_get(e.m, id3, &i3, &err), 0);
+	cleanup_free char *mv =
+	    xasprintf("mv %s/bridge %s/bridge.away", plugin_dirs[0], plugin_dirs[0]);
+	assert_int_equal(sh(mv, NULL), 0);
+	assert_int_equal(pod_stop(e.m, id3, &err), 0);
+	assert_int_equal(pod_network_status(e.m, &err), -ENOENT);
+	cleanup_free char *back =
+	    xasprintf("mv %s/bridge.away %s/bridge", plugin_dirs[0], plugin_dirs[0]);
+	assert_int_equal(sh(back, NULL), 0);
+	/* The DEL owed is retried by remove and now succeeds. */
+	assert_int_equal(pod_remove(e.m, id3, &err), 0);
+	cleanup_free char *cache = xasprintf("ls %s/root/cni/cache | wc -l", tmp);
+	cleanup_free char *o2 = sh_out(cache);
+	assert_string_equal(o2, "0\n");
+	/* The retry had the netns still pinned: bridge removed its NAT rules. */
+	cleanup_free char *nat =
+	    xasprintf("iptables -t nat -S POSTROUTING | grep -c -- '-s %s/32' || true", i3->ips[0]);
+	cleanup_free char *o3 = sh_out(nat);
+	assert_string_equal(o3, "0\n");
+	assert_int_equal(pod_remove(e.m, "0123456789abcdef", &err), 0);
+	close_env(&e);
+}
+
+static void test_reboot(void **state)
+{
+	struct env e;
+	open_env(&e);
+	cleanup_err struct err err = ERR_INIT;
+	struct pod_config c;
+	base_config(&c, "reboot");
+	cleanup_free char *id = NULL;
+	if (pod_run(e.m, &c, &id, &err) < 0)
+		fail_msg("run: %s", err_str(&err));
+	cleanup(pod_info_free) struct pod_info *i = NULL;
+	assert_int_equal(pod_get(e.m, id, &i, &err), 0);
+	close_env(&e);
+	/* What a reboot does to the runroot: mounts gone, files gone. */
+	cleanup_free char *cmd = xasprintf(
+	    "for m in $(grep -o '%s/[^ ]*' /proc/self/mountinfo | sort -r); do umount -l $m; done;"
+	    " rm -rf %s",
+	    i->dir, i->dir);
+	assert_int_equal(sh(cmd, NULL), 0);
+	open_env(&e);
+	cleanup(pod_info_free) struct pod_info *j = NULL;
+	assert_int_equal(pod_get(e.m, id, &j, &err), 0);
+	assert_int_equal(j->state, POD_NOTREADY);
+	assert_int_equal(pod_stop(e.m, id, &err), 0);
+	assert_int_equal(pod_remove(e.m, id, &err), 0);
+	cleanup_free char *ipam = xasprintf("ls %s/root/cni/networks/%s | grep -c '^%s' || true",
+					    tmp, CNI_DEFAULT_NETWORK, prefix);
+	cleanup_free char *o = sh_out(ipam);
+	assert_string_equal(o, "0\n");
+	close_env(&e);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_pod),
+		cmocka_unit_test(test_host_network),
+		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_reboot),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
