@@ -680,6 +680,35 @@ static void test_exec_process(void **state)
 	err_done(&err);
 }
 
+static void test_sysctls_annotations_ro(void **state)
+{
+	struct err err = ERR_INIT;
+	struct oci_kv sc[] = { { "net.ipv4.ip_forward", "1" } };
+	struct oci_kv an[] = { { "io.kubernetes.pod.name", "p" } };
+	struct oci_ctr_config c = { .sysctls = sc,
+				    .n_sysctls = 1,
+				    .annotations = an,
+				    .n_annotations = 1,
+				    .readonly_rootfs = true,
+				    .pod_files = { .resolv_conf = "/etc/resolv.conf" } };
+	json_t *s = build(&c, NULL, 0, &err);
+	char *j = js_dump(s, JS_DUMP_SORTED);
+	assert_non_null(strstr(j, "\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"}"));
+	assert_non_null(strstr(j, "\"annotations\":{\"io.kubernetes.pod.name\":\"p\"}"));
+	assert_non_null(strstr(j, "\"root\":{\"path\":"));
+	assert_non_null(strstr(j, "\"readonly\":true"));
+	free(j);
+	assert_true(mount_has_opt(find_mount(s, "/etc/resolv.conf"), "ro"));
+	json_decref(s);
+	struct oci_kv bad[] = { { "", "1" } };
+	struct oci_ctr_config b = { .sysctls = bad, .n_sysctls = 1 };
+	(void)build(&b, NULL, -EINVAL, &err);
+	struct oci_ctr_config rel = { .rootfs = "relative/root" };
+	(void)build(&rel, NULL, -EINVAL, &err);
+	assert_non_null(strstr(err_str(&err), "absolute"));
+	err_done(&err);
+}
+
 static void test_cgroups_path(void **state)
 {
 	struct err err = ERR_INIT;
@@ -754,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_localhost),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_exec_process),
+		cmocka_unit_test(test_sysctls_annotations_ro),
 		cmocka_unit_test(test_cgroups_path),
 		cmocka_unit_test(test_resources_update),
 		cmocka_unit_test(test_host_probe),
