@@ -31,9 +31,22 @@ def driver_bin():
     return os.path.join(build_dir(), 'tests', 'unit', 'mon', 'mon-driver')
 
 
+# Under a sanitized build, ocimon's reports (its stderr is /dev/null) go to
+# files here; the env fixture fails the test if any appear.
+ASAN_DIR = tempfile.mkdtemp(prefix='ocimon-asan-')
+
+
+def sanitizer_env():
+    env = dict(os.environ)
+    if os.environ.get('OCID_ASAN'):
+        env['ASAN_OPTIONS'] = env.get('ASAN_OPTIONS', '') + ':log_path=' + ASAN_DIR + '/asan'
+        env['UBSAN_OPTIONS'] = env.get('UBSAN_OPTIONS', '') + ':log_path=' + ASAN_DIR + '/ubsan'
+    return env
+
+
 def driver(*args, timeout=60):
     p = subprocess.run([driver_bin(), *map(str, args)], capture_output=True, text=True,
-                       timeout=timeout)
+                       timeout=timeout, env=sanitizer_env())
     return p.returncode, p.stdout.strip()
 
 
@@ -129,6 +142,12 @@ def env():
     e = Env()
     yield e
     e.cleanup()
+    reports = os.listdir(ASAN_DIR)
+    for r in reports:
+        with open(os.path.join(ASAN_DIR, r)) as f:
+            print(f.read())
+        os.unlink(os.path.join(ASAN_DIR, r))
+    assert not reports, 'sanitizer reports from ocimon or mon-driver'
 
 
 def wait_exit(c, timeout=20):
@@ -349,7 +368,8 @@ def test_survives_parent_death(env):
     cmd = [driver_bin(), 'spawn', ocimon_bin(), c['id'], c['bundle'], RUNC, env.root,
            c['log'], c['exit'], c['ctl'], c['attach']]
     parent = subprocess.Popen(['/bin/sh', '-c', '"$@"; exec sleep 100', 'sh', *cmd],
-                              stdout=subprocess.PIPE, start_new_session=True)
+                              stdout=subprocess.PIPE, start_new_session=True,
+                              env=sanitizer_env())
     line = parent.stdout.readline().decode()
     kv = parse_kv(line)
     mon_pid = int(kv['mon_pid'])
