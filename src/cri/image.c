@@ -158,7 +158,7 @@ static int image_status_h(struct cri_ctx *ctx, const ProtobufCMessage *reqm, str
 			     &info, err);
 	image_cfg_done(&c);
 	Runtime__V1__ImageStatusResponse resp = RUNTIME__V1__IMAGE_STATUS_RESPONSE__INIT;
-	if (r == -ENOENT || r == -EINVAL) {
+	if (r == -ENOENT) {
 		/* Kubelet asks before pulling: an unknown image is an empty answer. */
 		err_done(err);
 		cri_reply(ctx, &resp.base);

@@ -476,3 +476,70 @@ class SlowProxy:
     def stop(self):
         self.closed = True
         self.sock.close()
+
+
+class RedirectingFront:
+    """A registry front on loopback that wants Basic credentials, forwards
+    everything to `reg` and answers blob GETs with a 307 to a second server
+    on another port, which serves the blob and records the Authorization
+    headers it was sent (`blob_auth`)."""
+
+    def __init__(self, reg, user, password):
+        import http.server
+        import threading
+        self.reg = reg
+        self.blob_auth = []
+        self.expected = 'Basic ' + base64.b64encode(f'{user}:{password}'.encode()).decode()
+        front = self
+
+        class Blob(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                front.blob_auth.append(self.headers.get('Authorization'))
+                st, hdrs, body = front.reg.request('GET', self.path)
+                self.send_response(st)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Front(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.headers.get('Authorization') != front.expected:
+                    self.send_response(401)
+                    self.send_header('WWW-Authenticate', 'Basic realm="front"')
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                    return
+                if '/blobs/' in self.path:
+                    self.send_response(307)
+                    self.send_header('Location', f'http://127.0.0.1:{front.blob_port}{self.path}')
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                    return
+                st, hdrs, body = front.reg.request('GET', self.path, headers={
+                    'Accept': self.headers.get('Accept', '')})
+                self.send_response(st)
+                for k in ('Content-Type', 'Docker-Content-Digest'):
+                    if k in hdrs:
+                        self.send_header(k, hdrs[k])
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.servers = []
+        for h in (Blob, Front):
+            s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)
+            threading.Thread(target=s.serve_forever, daemon=True).start()
+            self.servers.append(s)
+        self.blob_port = self.servers[0].server_address[1]
+        self.host = f'127.0.0.1:{self.servers[1].server_address[1]}'
+
+    def stop(self):
+        for s in self.servers:
+            s.shutdown()
+            s.server_close()

@@ -491,3 +491,39 @@ def test_progress_timeout(make_daemon, registry, tmp_path):
         finish(d)
     finally:
         proxy.stop()
+
+
+def test_credentials_not_sent_on_redirect_elsewhere(make_daemon, registry, tmp_path):
+    from registry import RedirectingFront
+    img = busybox_image(registry, 'redir/app', 'v1')
+    front = RedirectingFront(registry, 'dave', 'pw-dave')
+    try:
+        d = make_daemon(extra_args=write_conf(
+            tmp_path, f'[[registry]]\nlocation = "{front.host}"\ninsecure = true\n')).start()
+        creds = d.pb.AuthConfig(username='dave', password='pw-dave')
+        assert pull(d, f'{front.host}/redir/app:v1', creds) == img['id']
+        # config and layer came from the other origin, without credentials
+        assert len(front.blob_auth) == 2
+        assert front.blob_auth == [None, None]
+        finish(d)
+    finally:
+        front.stop()
+
+
+def test_artifact_refused(started):
+    d, reg = started
+    cfg = b'{}'
+    cd = reg.push_blob('art/chart', cfg)
+    blob = b'not a layer'
+    bd = reg.push_blob('art/chart', blob)
+    m = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json',
+                    'config': {'mediaType': 'application/vnd.cncf.helm.config.v1+json',
+                               'digest': cd, 'size': len(cfg)},
+                    'layers': [{'mediaType': 'application/vnd.cncf.helm.chart.content.v1.tar+gzip',
+                                'digest': bd, 'size': len(blob)}]}).encode()
+    reg.push_manifest('art/chart', '1', m, 'application/vnd.oci.image.manifest.v1+json')
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, f'{reg.host}/art/chart:1')
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED, e.value.details()
+    assert 'not' in e.value.details() and 'image' in e.value.details(), e.value.details()
+    assert list(list_images(d)) == []
