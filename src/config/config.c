@@ -78,6 +78,16 @@ static const struct key keys[] = {
 	  "On SIGTERM, in-flight calls get this long to finish (seconds, or \"10s\")." },
 	{ "enable_debug_rpc", KT_BOOL, FIELD(enable_debug_rpc), "false", 0, 0, false,
 	  "Register /ocid.debug.Debug/Sleep (for tests only)." },
+	{ "cgroup_parent", KT_STR, FIELD(cgroup_parent), "/ocid", 0, 0, false,
+	  "Parent cgroup of pods that name none (cgroupfs: an absolute path; systemd: a slice)." },
+	{ "shm_size", KT_SIZE, FIELD(shm_size), "67108864", 4096, 1024 * 1024 * MIB, false,
+	  "Size of each pod's /dev/shm tmpfs, in bytes (or \"64MiB\")." },
+	{ "pause_binary", KT_STR, FIELD(pause_binary), "ocid-pause", 0, 0, false,
+	  "ocid-pause, PID 1 of pods that share a PID namespace; a bare name is looked for next to ocid, then in libexec/ocid." },
+	{ "cni_default_bridge", KT_STR, FIELD(cni_default_bridge), "ocid0", 0, 0, false,
+	  "Bridge of the built-in network, used when the CNI config dir holds no network." },
+	{ "cni_default_subnet", KT_STR, FIELD(cni_default_subnet), "10.88.0.0/16", 0, 0, false,
+	  "Subnet of the built-in network (host-local IPAM)." },
 };
 
 static void *field(struct config *cfg, const struct key *k)

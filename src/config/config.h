@@ -35,7 +35,13 @@ struct config {
 	unsigned workers;		 /* rpc worker threads, default 16 */
 	unsigned shutdown_grace_s;	 /* in-flight calls get this long on SIGTERM, default 3 */
 	bool enable_debug_rpc; /* registers /ocid.debug.Debug/Sleep for tests, default false */
-	char **flags;	       /* copy of the flags given to config_load (for config_reload) */
+	char *cgroup_parent;   /* --cgroup-parent: pods' default parent cgroup, default /ocid */
+	uint64_t shm_size;     /* --shm-size: each pod's /dev/shm tmpfs, default 64 MiB */
+	char *
+	    pause_binary; /* --pause-binary: default "ocid-pause", a bare name = found next to ocid */
+	char *cni_default_bridge; /* --cni-default-bridge: built-in network's bridge, ocid0 */
+	char *cni_default_subnet; /* --cni-default-subnet: built-in network, 10.88.0.0/16 */
+	char **flags;		  /* copy of the flags given to config_load (for config_reload) */
 };
 
 /** Fill `cfg` with the compiled-in defaults. */
