@@ -271,5 +271,7 @@ const struct cri_impl cri_ctr_impls[] = {
 	{ RS, "ReopenContainerLog", reopen_log },
 	{ RS, "ExecSync", exec_sync },
 	{ RS, "GetContainerEvents", get_events },
+	{ RS, "ContainerStats", cri_ctr_stats },
+	{ RS, "ListContainerStats", cri_ctr_list_stats },
 	{ NULL, NULL, NULL },
 };

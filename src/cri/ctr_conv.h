@@ -58,3 +58,7 @@ struct cri_ctr_update {
 void cri_ctr_update_build(const struct ctr_info *i, const Runtime__V1__LinuxContainerResources *r,
 			  struct cri_ctr_update *ret);
 void cri_ctr_update_done(struct cri_ctr_update *u);
+
+/* ctr_stats.c: the stats handlers (listed in cri_ctr_impls). */
+int cri_ctr_stats(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);
+int cri_ctr_list_stats(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);

@@ -18,6 +18,7 @@
 #include "base/id.h"
 #include "db/db.h"
 #include "oci/oci.h"
+#include "stats/stats.h"
 
 struct storage;
 struct image_service;
@@ -211,6 +212,27 @@ int ctr_pod_remove_hook(void *m, const char *pod_id, struct err *err);
 
 /** Every chain id used by some container's rootfs (db_ctr_layers_in_use). */
 int ctr_layers_in_use(struct ctr_mgr *m, char ***ret, struct err *err);
+
+/* ---- stats ---- */
+
+struct ctr_stats {
+	struct ctr_info *info;
+	bool has_cgroup; /* cg was read (running containers with a cgroup) */
+	struct stats_cgroup cg;
+	bool has_fs; /* fs is the writable layer's usage */
+	struct stats_fs_usage fs;
+};
+
+/** Stats of every container matching `f` (ctr_list's rules). Free with
+ *  ctr_stats_free. Readings that fail leave their has_* flag false. */
+int ctr_stats_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_stats **ret,
+		   size_t *ret_n, struct err *err);
+/** Stats of one container. -ENOENT when unknown. Free with ctr_stats_free(ret, 1)
+ *  semantics: ctr_info_free(ret->info). */
+int ctr_stats_get(struct ctr_mgr *m, const char *id, struct ctr_stats *ret, struct err *err);
+void ctr_stats_free(struct ctr_stats *v, size_t n);
+/** The directory holding the writable layers (FilesystemIdentifier). */
+const char *ctr_fs_mountpoint(const struct ctr_mgr *m);
 
 /* ---- events ---- */
 

@@ -97,6 +97,8 @@ struct ctr_mgr {
 	struct db *db;
 	struct storage *storage;
 	struct image_service *images;
+	struct stats *stats; /* NULL when no cgroup hierarchy was found */
+	char *containers_dir;
 	bool own_storage;
 	ctr_pod_lookup_fn pod_lookup;
 	void *pod_lookup_data;

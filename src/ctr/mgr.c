@@ -286,6 +286,9 @@ static int mgr_init(struct ctr_mgr *m, const struct ctr_config *cfg, struct err 
 	ctr_index_init(&m->index);
 	ctr_bus_init(&m->bus);
 	pthread_mutex_init(&m->watch_lock, NULL);
+	m->containers_dir = xasprintf("%s/containers", cfg->root);
+	if (stats_new(NULL, &m->stats, NULL) < 0)
+		m->stats = NULL;
 	int r = oci_host_probe(&m->host, err);
 	if (r < 0)
 		return r;
@@ -361,6 +364,8 @@ void ctr_mgr_free(struct ctr_mgr *m)
 	pthread_mutex_destroy(&m->watch_lock);
 	if (m->own_storage)
 		storage_free(m->storage);
+	stats_free(m->stats);
+	free(m->containers_dir);
 	free(m->root);
 	free(m->runroot);
 	free(m->runtime);

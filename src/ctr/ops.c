@@ -146,6 +146,8 @@ static int remove_locked(struct ctr_mgr *m, struct ctr *c, struct err *err)
 		log_warn("runtime delete failed", "id=%s error=%s", c->id, log_q(err_str(&derr)));
 	ctr_watch_remove(m, c->id);
 	ctr_cleanup_dirs(m, c->id);
+	if (m->stats)
+		stats_forget(m->stats, c->id);
 	r = db_ctr_delete(m->db, c->id, err);
 	if (r < 0)
 		return r;

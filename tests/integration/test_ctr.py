@@ -300,3 +300,53 @@ def test_restart_keeps_containers(env):
     env.wait_state(created, EXITED)
     d.runtime('StopContainer', pb.StopContainerRequest(container_id=running, timeout=0))
     assert env.status(running).status.state == EXITED
+
+
+def test_stats_update_reopen(env):
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'busy', ['/bin/sh', '-c',
+                                   'i=0; while true; do i=$((i+1)); echo line$i; sleep 0.1; done'],
+                     labels={'k': 'v'})
+    env.start(cid)
+    s1 = d.runtime('ContainerStats', pb.ContainerStatsRequest(container_id=cid)).stats
+    assert s1.attributes.id == cid and s1.attributes.labels['k'] == 'v'
+    assert s1.cpu.usage_core_nano_seconds.value > 0
+    assert s1.memory.working_set_bytes.value > 0
+    assert s1.writable_layer.fs_id.mountpoint.endswith('/containers')
+    time.sleep(1.2)
+    s2 = d.runtime('ContainerStats', pb.ContainerStatsRequest(container_id=cid)).stats
+    assert s2.cpu.usage_core_nano_seconds.value > s1.cpu.usage_core_nano_seconds.value
+    assert s2.cpu.timestamp > s1.cpu.timestamp
+    lst = d.runtime('ListContainerStats', pb.ListContainerStatsRequest(
+        filter=pb.ContainerStatsFilter(pod_sandbox_id=pod))).stats
+    assert [s.attributes.id for s in lst] == [cid]
+
+    # UpdateContainerResources reaches the cgroup and ContainerStatus.
+    d.runtime('UpdateContainerResources', pb.UpdateContainerResourcesRequest(
+        container_id=cid, linux=pb.LinuxContainerResources(memory_limit_in_bytes=64 << 20,
+                                                           cpu_shares=256)))
+    st = env.status(cid).status
+    assert st.resources.linux.memory_limit_in_bytes == 64 << 20
+    cg = json.loads(env.status(cid, verbose=True).info['info'])['cgroupsPath']
+    for base in ('/sys/fs/cgroup/memory', '/sys/fs/cgroup'):
+        f = os.path.join(base + cg, 'memory.limit_in_bytes')
+        f2 = os.path.join(base + cg, 'memory.max')
+        if os.path.exists(f) or os.path.exists(f2):
+            assert int(open(f if os.path.exists(f) else f2).read()) == 64 << 20
+            break
+    else:
+        raise AssertionError(f'no memory cgroup found for {cg}')
+
+    # ReopenContainerLog after a rename starts a new file.
+    path = os.path.join(env.logs, 'busy_0.log')
+    os.rename(path, path + '.1')
+    d.runtime('ReopenContainerLog', pb.ReopenContainerLogRequest(container_id=cid))
+    deadline = time.monotonic() + 5
+    while not (os.path.exists(path) and 'line' in open(path).read()):
+        assert time.monotonic() < deadline, 'no new log file'
+        time.sleep(0.05)
+    d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=0))
+    with pytest.raises(grpc.RpcError) as e:
+        d.runtime('ReopenContainerLog', pb.ReopenContainerLogRequest(container_id=cid))
+    assert code(e) == grpc.StatusCode.INVALID_ARGUMENT

@@ -1,0 +1,67 @@
+/* Container stats: cgroup readings (with the cpu rate kept per container by
+ * the stats handle) and the writable layer's usage (cached). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctr/ctr_int.h"
+
+/* Walking a writable layer is not free: kubelet asks every few seconds. */
+#define FS_USAGE_MAX_AGE_NS (10ull * 1000000000ull)
+
+static void sample(struct ctr_mgr *m, struct ctr_stats *s)
+{
+	const struct ctr_info *i = s->info;
+	if (!m->stats)
+		return;
+	if (i->state == CTR_RUNNING && *i->cgroups_path) {
+		cleanup_free char *path = NULL;
+		if (stats_cgroup_path(i->cgroups_path, &path, NULL) == 0)
+			s->has_cgroup =
+			    stats_cgroup_sample(m->stats, i->id, path, &s->cg, NULL) == 0;
+	}
+	if (*i->upper_dir)
+		s->has_fs = stats_fs_usage_cached(m->stats, i->id, i->upper_dir,
+						  FS_USAGE_MAX_AGE_NS, &s->fs, NULL) == 0;
+}
+
+int ctr_stats_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_stats **ret,
+		   size_t *ret_n, struct err *err)
+{
+	struct ctr_info **v = NULL;
+	size_t n = 0;
+	int r = ctr_list(m, f, &v, &n, err);
+	if (r < 0)
+		return r;
+	struct ctr_stats *out = xcalloc(n ? n : 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		out[i].info = v[i];
+		sample(m, &out[i]);
+	}
+	free(v);
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+int ctr_stats_get(struct ctr_mgr *m, const char *id, struct ctr_stats *ret, struct err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	int r = ctr_status(m, id, &ret->info, err);
+	if (r < 0)
+		return r;
+	sample(m, ret);
+	return 0;
+}
+
+const char *ctr_fs_mountpoint(const struct ctr_mgr *m)
+{
+	return m->containers_dir;
+}
+
+void ctr_stats_free(struct ctr_stats *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		ctr_info_free(v[i].info);
+	free(v);
+}
