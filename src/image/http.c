@@ -172,6 +172,8 @@ int image_http_start(const char *url, const struct image_http_opts *o, struct im
 	setup(h, url);
 	if (o->head)
 		curl_easy_setopt(h->easy, CURLOPT_NOBODY, 1L);
+	if (o->post)
+		curl_easy_setopt(h->easy, CURLOPT_COPYPOSTFIELDS, o->post);
 	curl_multi_add_handle(h->multi, h->easy);
 	h->added = true;
 	*ret = h;

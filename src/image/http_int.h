@@ -20,6 +20,7 @@ struct image_http_opts {
 	uint64_t progress_timeout_ms; /* 0: none */
 	const bool *cancel;	      /* set (atomically) to abort; may be NULL */
 	bool head;		      /* HEAD instead of GET */
+	const char *post;	      /* POST this form body instead of GET; may hold secrets */
 };
 
 struct image_http {

@@ -28,8 +28,10 @@ struct image_registry {
 	char *scheme; /* "https" or "http" once known */
 	char **ca_files;
 	char *client_cert, *client_key;
-	char *basic; /* "Basic <b64>" or NULL */
-	char *user;  /* who asks, part of the token cache key */
+	char *basic;	      /* "Authorization: Basic <b64>" or NULL */
+	char who[72];	      /* digest of the credentials: tokens are cached per asker */
+	char *registry_token; /* a bearer token given as is, or NULL */
+	char *identity_token; /* an OAuth2 refresh token, or NULL */
 };
 
 static int64_t now_s(void)
@@ -69,6 +71,16 @@ static char *b64(const char *s)
 	return out;
 }
 
+static void digest_of(const char *data, size_t len, char out[72])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	(void)EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+	memcpy(out, "sha256:", 7);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
 int image_registry_new(const struct image_registry_opts *o, struct image_registry **ret,
 		       struct err *err)
 {
@@ -87,8 +99,17 @@ int image_registry_new(const struct image_registry_opts *o, struct image_registr
 		cleanup_free char *enc = b64(up);
 		r->basic = xasprintf("Authorization: Basic %s", enc);
 		explicit_bzero(up, strlen(up));
-		r->user = xstrdup(c->username);
 	}
+	if (c && !str_empty(c->registry_token))
+		r->registry_token = xstrdup(c->registry_token);
+	if (c && !str_empty(c->identity_token))
+		r->identity_token = xstrdup(c->identity_token);
+	/* Tokens one set of credentials got must not serve another (or an
+	 * anonymous caller): the cache key holds a digest of them. */
+	cleanup_free char *all = xasprintf("%s\n%s", r->basic ? r->basic : "",
+					   r->identity_token ? r->identity_token : "");
+	digest_of(all, strlen(all), r->who);
+	explicit_bzero(all, strlen(all));
 	*ret = r;
 	return 0;
 }
@@ -103,10 +124,12 @@ void image_registry_free(struct image_registry *r)
 	strv_free(r->ca_files);
 	free(r->client_cert);
 	free(r->client_key);
-	if (r->basic)
-		explicit_bzero(r->basic, strlen(r->basic));
-	free(r->basic);
-	free(r->user);
+	char *const secrets[] = { r->basic, r->registry_token, r->identity_token };
+	for (size_t i = 0; i < ARRAY_SIZE(secrets); i++) {
+		if (secrets[i])
+			explicit_bzero(secrets[i], strlen(secrets[i]));
+		free(secrets[i]);
+	}
 	free(r);
 }
 
@@ -136,7 +159,7 @@ static char *token_key(const struct image_registry *r, const struct image_auth_c
 		       const char *scope)
 {
 	return xasprintf("%s|%s|%s|%s", c->realm ? c->realm : "", c->service ? c->service : "",
-			 scope, r->user ? r->user : "");
+			 scope, r->who);
 }
 
 static int fetch_token(struct image_registry *r, const struct image_auth_challenge *c,
@@ -160,15 +183,28 @@ static int fetch_token(struct image_registry *r, const struct image_auth_challen
 	CURL *esc = curl_easy_init();
 	char *svc = c->service ? curl_easy_escape(esc, c->service, 0) : NULL;
 	char *sc = curl_easy_escape(esc, scope, 0);
-	cleanup_free char *url = xasprintf("%s%sservice=%s&scope=%s", c->realm,
-					   strchr(c->realm, '?') ? "&" : "?", svc ? svc : "", sc);
+	cleanup_free char *url = NULL;
+	cleanup_free char *form = NULL;
+	if (r->identity_token) {
+		/* OAuth2: trade the refresh token for an access token. */
+		char *rt = curl_easy_escape(esc, r->identity_token, 0);
+		url = xstrdup(c->realm);
+		form = xasprintf("grant_type=refresh_token&client_id=ocid&service=%s&scope=%s"
+				 "&refresh_token=%s",
+				 svc ? svc : "", sc, rt);
+		explicit_bzero(rt, strlen(rt));
+		curl_free(rt);
+	} else {
+		url = xasprintf("%s%sservice=%s&scope=%s", c->realm,
+				strchr(c->realm, '?') ? "&" : "?", svc ? svc : "", sc);
+	}
 	curl_free(svc);
 	curl_free(sc);
 	curl_easy_cleanup(esc);
-	char *hdrs[] = { r->basic, NULL };
-	struct image_http_opts ho = { .headers = hdrs,
-				      .tls_verify = !r->o.insecure,
-				      .cancel = r->o.cancel };
+	char *hdrs[] = { r->identity_token ? NULL : r->basic, NULL };
+	struct image_http_opts ho = {
+		.headers = hdrs, .tls_verify = !r->o.insecure, .cancel = r->o.cancel, .post = form
+	};
 	cleanup(image_http_free) struct image_http *h = NULL;
 	cleanup_free char *body = NULL;
 	size_t len = 0;
@@ -206,7 +242,11 @@ static int answer_challenge(struct image_registry *r, struct image_http *h, stru
 			       r->o.domain);
 	int rc = -EACCES;
 	for (size_t i = 0; i < n && rc == -EACCES; i++) {
-		if (c[i].scheme == IMAGE_AUTH_BEARER) {
+		if (c[i].scheme == IMAGE_AUTH_BEARER && r->registry_token) {
+			free(q->auth);
+			q->auth = xasprintf("Authorization: Bearer %s", r->registry_token);
+			rc = 0;
+		} else if (c[i].scheme == IMAGE_AUTH_BEARER) {
 			cleanup_free char *tok = NULL;
 			rc = fetch_token(r, &c[i], q->scope, &tok, err);
 			if (rc >= 0) {
@@ -381,16 +421,6 @@ static int status_error(struct image_registry *r, struct image_http *h, const ch
 		return err_msg(err, -EIO, "registry %s: %s: HTTP %ld", r->o.domain, what,
 			       h->status);
 	}
-}
-
-static void digest_of(const char *data, size_t len, char out[72])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-	(void)EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	memcpy(out, "sha256:", 7);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
 /* GET `path` of `repo` into memory (at most `max` bytes) and record its

@@ -390,6 +390,27 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self):
+                import urllib.parse
+                n = int(self.headers.get('Content-Length', '0'))
+                q = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                srv.requests.append((q, self.headers.get('Authorization', '')))
+                if q.get('grant_type') != ['refresh_token'] or \
+                        q.get('refresh_token') != [srv.refresh_token]:
+                    self.send_response(401)
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                    return
+                body = json.dumps({'access_token': srv.sign(q.get('service', [''])[0],
+                                                            q.get('scope', [])),
+                                   'expires_in': 300}).encode()
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.refresh_token = 'refresh-' + os.urandom(6).hex()
         self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', self.port), H)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

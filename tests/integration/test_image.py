@@ -421,6 +421,24 @@ def test_bearer_token_flow(make_daemon, tmp_path):
         pull(d, name, creds)
         assert len(ts.requests) == 2
         assert 'tok-pw' not in d.read_log()
+        # cached tokens serve only the credentials that got them
+        for bad in (d.pb.AuthConfig(username='carol', password='bad', server_address=reg.host),
+                    None):
+            with pytest.raises(grpc.RpcError) as e:
+                pull(d, name, bad)
+            assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+        remove(d, name)
+        # a registry token is sent as is: the token server is not asked
+        n = len(ts.requests)
+        tok = ts.sign('test-registry', ['repository:tok/app:pull'])
+        assert pull(d, name, d.pb.AuthConfig(registry_token=tok)) == img['id']
+        assert len(ts.requests) == n
+        remove(d, name)
+        # an identity token is traded (OAuth2 refresh_token grant, POST)
+        assert pull(d, name, d.pb.AuthConfig(identity_token=ts.refresh_token)) == img['id']
+        q, auth = ts.requests[-1]
+        assert q['grant_type'] == ['refresh_token'] and auth == ''
+        assert ts.refresh_token not in d.read_log()
         finish(d)
     finally:
         reg.stop()
