@@ -180,11 +180,13 @@ int main(int argc, char **argv)
 	if (r >= 0)
 		r = setup(loop, &log, &ctl_fd, &at, &c, &err);
 	if (r < 0) {
-		report_error(arg_mon.sync_fd, &err);
+		/* Sockets go first: once ocid has the report, nothing of this
+		 * monitor may be left behind. */
 		if (ctl_fd >= 0)
 			(void)unlink(arg_mon.ctl_path);
 		if (at.listen_fd >= 0)
 			(void)unlink(arg_mon.attach_path);
+		report_error(arg_mon.sync_fd, &err);
 		return 1;
 	}
 	struct mon_msg *m = xcalloc(1, sizeof(*m));
