@@ -13,6 +13,7 @@
 #include "ctr/ctr.h"
 #include "db/db.h"
 #include "image/image.h"
+#include "pod/pod.h"
 #include "rpc/rpc.h"
 
 /** What handlers need; owned by the caller and outliving the server. */
@@ -27,6 +28,9 @@ struct cri_deps {
 	struct image_service *images;
 	/* Containers (ctr/ctr.h); NULL answers UNIMPLEMENTED. */
 	struct ctr_mgr *ctrs;
+	/* Pod sandboxes (pod/pod.h); NULL answers UNIMPLEMENTED. Also the
+	 * source of Status's NetworkReady. */
+	struct pod_manager *pods;
 	/* The host's cgroup driver ("systemd" or "cgroupfs"). */
 	const char *cgroup_driver;
 	/* Render the effective config as a JSON object (malloc'd), for

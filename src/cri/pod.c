@@ -1,6 +1,180 @@
-/* CRI handlers: pod sandboxes. */
+/* CRI handlers: pod sandboxes (RunPodSandbox, StopPodSandbox,
+ * RemovePodSandbox, PodSandboxStatus, ListPodSandbox) and
+ * UpdateRuntimeConfig. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cri/cri_int.h"
+#include "cri/pod_conv.h"
+
+#define RS "runtime.v1.RuntimeService"
+
+static struct pod_manager *mgr(struct cri_ctx *ctx, struct err *err)
+{
+	if (!ctx->deps->pods)
+		(void)err_msg(err, -ENOSYS, "the pod manager is not running");
+	return ctx->deps->pods;
+}
+
+/* "" selects the default; otherwise the configured runtime's name. */
+static int handler_check(struct cri_ctx *ctx, const char *h, struct err *err)
+{
+	if (str_empty(h))
+		return 0;
+	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
+	cleanup_free char *rt = xstrdup(ctx->deps->cfg->runtime ? ctx->deps->cfg->runtime : "");
+	pthread_rwlock_unlock(ctx->deps->cfg_lock);
+	if (strcmp(h, basename(rt)) == 0)
+		return 0;
+	return err_msg(err, -EINVAL, "unknown runtime handler '%s' (this node has '%s')", h,
+		       basename(rt));
+}
+
+static int run_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__RunPodSandboxRequest *req =
+	    (const Runtime__V1__RunPodSandboxRequest *)reqm;
+	struct pod_manager *m = mgr(ctx, err);
+	if (!m)
+		return -ENOSYS;
+	int r = handler_check(ctx, req->runtime_handler, err);
+	if (r < 0)
+		return r;
+	struct cri_pod_conv conv;
+	r = cri_pod_conv_config(req->config, req->runtime_handler, &conv, err);
+	cleanup_free char *id = NULL;
+	if (r >= 0)
+		r = pod_run(m, &conv.cfg, &id, err);
+	cri_pod_conv_done(&conv);
+	if (r < 0)
+		return r;
+	Runtime__V1__RunPodSandboxResponse resp = RUNTIME__V1__RUN_POD_SANDBOX_RESPONSE__INIT;
+	resp.pod_sandbox_id = id;
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
+static int stop_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__StopPodSandboxRequest *req =
+	    (const Runtime__V1__StopPodSandboxRequest *)reqm;
+	struct pod_manager *m = mgr(ctx, err);
+	int r = m ? pod_stop(m, req->pod_sandbox_id, err) : -ENOSYS;
+	if (r < 0)
+		return r;
+	Runtime__V1__StopPodSandboxResponse resp = RUNTIME__V1__STOP_POD_SANDBOX_RESPONSE__INIT;
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
+static int remove_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__RemovePodSandboxRequest *req =
+	    (const Runtime__V1__RemovePodSandboxRequest *)reqm;
+	struct pod_manager *m = mgr(ctx, err);
+	int r = m ? pod_remove(m, req->pod_sandbox_id, err) : -ENOSYS;
+	if (r < 0)
+		return r;
+	Runtime__V1__RemovePodSandboxResponse resp = RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
+static int pod_sandbox_status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__PodSandboxStatusRequest *req =
+	    (const Runtime__V1__PodSandboxStatusRequest *)reqm;
+	struct pod_manager *m = mgr(ctx, err);
+	cleanup(pod_info_free) struct pod_info *i = NULL;
+	int r = m ? pod_get(m, req->pod_sandbox_id, &i, err) : -ENOSYS;
+	if (r < 0)
+		return r;
+	struct cri_pod_status st;
+	cri_pod_conv_status(i, &st);
+	Runtime__V1__PodSandboxStatusResponse resp = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
+	resp.status = &st.st;
+	Runtime__V1__PodSandboxStatusResponse__InfoEntry info =
+	    RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INFO_ENTRY__INIT;
+	Runtime__V1__PodSandboxStatusResponse__InfoEntry *infos[] = { &info };
+	cleanup_free char *verbose = req->verbose ? pod_info_verbose_json(i) : NULL;
+	if (verbose) {
+		info.key = "info";
+		info.value = verbose;
+		resp.info = infos;
+		resp.n_info = 1;
+	}
+	cri_reply(ctx, &resp.base);
+	cri_pod_status_done(&st);
+	return 0;
+}
+
+static int list_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__ListPodSandboxRequest *req =
+	    (const Runtime__V1__ListPodSandboxRequest *)reqm;
+	struct pod_manager *m = mgr(ctx, err);
+	if (!m)
+		return -ENOSYS;
+	struct pod_filter f = { .state = -1 };
+	cleanup_free struct pod_kv *sel = NULL;
+	const Runtime__V1__PodSandboxFilter *rf = req->filter;
+	if (rf) {
+		f.id = str_empty(rf->id) ? NULL : rf->id;
+		f.state = rf->state ? (int)rf->state->state : -1;
+		sel = rf->n_label_selector ? xcalloc(rf->n_label_selector, sizeof(*sel)) : NULL;
+		for (size_t k = 0; k < rf->n_label_selector; k++)
+			sel[k] = (struct pod_kv){ rf->label_selector[k]->key,
+						  rf->label_selector[k]->value };
+		f.labels = sel;
+		f.n_labels = rf->n_label_selector;
+	}
+	struct pod_info **v = NULL;
+	size_t n = 0;
+	int r = pod_list(m, &f, &v, &n, err);
+	if (r < 0)
+		return r;
+	struct cri_pod_item *items = n ? xcalloc(n, sizeof(*items)) : NULL;
+	Runtime__V1__PodSandbox **ptrs = n ? xcalloc(n, sizeof(*ptrs)) : NULL;
+	for (size_t k = 0; k < n; k++) {
+		cri_pod_conv_item(v[k], &items[k]);
+		ptrs[k] = &items[k].pod;
+	}
+	Runtime__V1__ListPodSandboxResponse resp = RUNTIME__V1__LIST_POD_SANDBOX_RESPONSE__INIT;
+	resp.items = ptrs;
+	resp.n_items = n;
+	cri_reply(ctx, &resp.base);
+	for (size_t k = 0; k < n; k++)
+		cri_pod_item_done(&items[k]);
+	free(items);
+	free(ptrs);
+	pod_info_list_free(v, n);
+	return 0;
+}
+
+static int update_runtime_config(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
+{
+	const Runtime__V1__UpdateRuntimeConfigRequest *req =
+	    (const Runtime__V1__UpdateRuntimeConfigRequest *)reqm;
+	struct pod_manager *m = mgr(ctx, err);
+	if (!m)
+		return -ENOSYS;
+	const Runtime__V1__RuntimeConfig *rc = req->runtime_config;
+	if (rc && rc->network_config)
+		pod_manager_set_pod_cidr(m, rc->network_config->pod_cidr);
+	Runtime__V1__UpdateRuntimeConfigResponse resp =
+	    RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT;
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
 
 const struct cri_impl cri_pod_impls[] = {
+	{ RS, "RunPodSandbox", run_pod_sandbox },
+	{ RS, "StopPodSandbox", stop_pod_sandbox },
+	{ RS, "RemovePodSandbox", remove_pod_sandbox },
+	{ RS, "PodSandboxStatus", pod_sandbox_status },
+	{ RS, "ListPodSandbox", list_pod_sandbox },
+	{ RS, "UpdateRuntimeConfig", update_runtime_config },
 	{ NULL, NULL, NULL },
 };

@@ -26,9 +26,13 @@ static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 	runtime.status = true;
 	Runtime__V1__RuntimeCondition network = RUNTIME__V1__RUNTIME_CONDITION__INIT;
 	network.type = "NetworkReady";
-	network.status = false;
-	network.reason = "NetworkPluginNotReady";
-	network.message = "pod networking (CNI) is not available yet in this build of ocid";
+	cleanup_err struct err net_err = ERR_INIT;
+	network.status = ctx->deps->pods && pod_network_status(ctx->deps->pods, &net_err) >= 0;
+	if (!network.status) {
+		network.reason = "NetworkPluginNotReady";
+		network.message =
+		    ctx->deps->pods ? (char *)err_str(&net_err) : "the pod manager is not running";
+	}
 	Runtime__V1__RuntimeCondition *conds[] = { &runtime, &network };
 	Runtime__V1__RuntimeStatus st = RUNTIME__V1__RUNTIME_STATUS__INIT;
 	st.conditions = conds;
