@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <jansson.h>
 
 #include "base/base.h"
@@ -140,7 +141,24 @@ int image_pull(struct image_service *svc, const char *name, const struct image_p
 	int r = image_ref_parse(name, &ref, err);
 	if (r < 0)
 		return r;
-	cleanup_free char *key = image_ref_string(ref, IMAGE_REF_FULL);
+	cleanup_free char *full = image_ref_string(ref, IMAGE_REF_FULL);
+	/* Only callers with the same credentials share a pull. */
+	const struct image_creds *c = o->creds;
+	cleanup_free char *secret = NULL;
+	if (c && !image_creds_empty(c))
+		secret = xasprintf("%s\n%s\n%s\n%s\n%s", c->username ? c->username : "",
+				   c->password ? c->password : "",
+				   c->identity_token ? c->identity_token : "",
+				   c->registry_token ? c->registry_token : "",
+				   o->creds_server ? o->creds_server : "");
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	(void)EVP_Digest(secret ? secret : "", secret ? strlen(secret) : 0, md, &mdlen,
+			 EVP_sha256(), NULL);
+	if (secret)
+		explicit_bzero(secret, strlen(secret));
+	cleanup_free char *key = xasprintf("%s %02x%02x%02x%02x%02x%02x%02x%02x", full, md[0],
+					   md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
 	bool owner;
 	struct pull *p = pull_join(svc, key, &owner);
 	if (owner) {
@@ -190,8 +208,8 @@ char *image_pull_progress_json(struct image_service *svc)
 					      (json_int_t)l->size, "done", (json_int_t)done,
 					      "state", state_names[l->state]));
 		}
-		json_array_append_new(all,
-				      json_pack("{s:s, s:o}", "name", p->key, "layers", layers));
+		json_array_append_new(all, json_pack("{s:s#, s:o}", "name", p->key,
+						     (int)strcspn(p->key, " "), "layers", layers));
 	}
 	pthread_mutex_unlock(&svc->lock);
 	char *s = js_dump(all, 0);
