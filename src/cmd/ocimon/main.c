@@ -22,6 +22,7 @@ static void usage(FILE *f)
 	      f);
 }
 
+/* 0 to run, 1 for --help, -EINVAL for bad arguments. */
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -85,8 +86,7 @@ static int parse_args(int argc, char **argv)
 			a->stdin_open = true;
 			break;
 		case 'h':
-			usage(stdout);
-			exit(0);
+			return 1;
 		default:
 			return -EINVAL;
 		}
@@ -155,15 +155,16 @@ static int setup(struct ev_loop *loop, struct mon_log **log, int *ctl_fd, struct
 
 int main(int argc, char **argv)
 {
-	if (parse_args(argc, argv) < 0) {
-		usage(stderr);
-		return 2;
+	int r = parse_args(argc, argv);
+	if (r != 0) {
+		usage(r > 0 ? stdout : stderr);
+		return r > 0 ? 0 : 2;
 	}
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGINT, SIG_IGN);
 	cleanup_err struct err err = ERR_INIT;
-	int r = detach();
+	r = detach();
 	if (r >= 0 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		r = -errno;
 	if (r < 0) {

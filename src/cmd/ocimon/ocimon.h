@@ -49,6 +49,7 @@ void ocimon_oom_init(struct ocimon_oom *o, pid_t pid);
 /** Did the cgroup see an OOM kill since ocimon_oom_init? */
 bool ocimon_oom_check(struct ocimon_oom *o);
 
+/** Close the eventfd and control file, if any. */
 void ocimon_oom_done(struct ocimon_oom *o);
 
 struct ocimon_attach {
