@@ -34,6 +34,8 @@ void ctr_pod_done(struct ctr_pod *p)
 	free(p->hosts);
 	free(p->resolv_conf);
 	free(p->shm);
+	free(p->cgroup_parent);
+	free(p->hostname);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -187,6 +189,8 @@ static int write_bundle(struct build *b, struct err *err)
 	oc.ns.uts = ns_of(OCI_NS_POD, b->pod.utsns);
 	oc.ns.pid = ns_of(oc.ns.pid.mode, b->pod.pidns);
 	oc.cgroups_path = b->c->cgroups_path;
+	if (b->pod.hostname)
+		oc.hostname = b->pod.hostname;
 	oc.pod_files = (struct oci_pod_files){ .hosts = b->pod.hosts,
 					       .resolv_conf = b->pod.resolv_conf,
 					       .hostname = b->pod.hostname_file,
@@ -311,10 +315,9 @@ static int resolve(struct build *b, struct err *err)
 		return err_msg(err, -EINVAL, "pod sandbox id is empty");
 	int r;
 	if (m->pod_lookup) {
-		if (!id_valid(req->pod_id))
-			return err_msg(err, -ENOENT, "pod sandbox %s not found", req->pod_id);
-		b->c->row.pod_id = xstrdup(req->pod_id);
 		r = m->pod_lookup(m->pod_lookup_data, req->pod_id, &b->pod, err);
+		if (r >= 0)
+			b->c->row.pod_id = xstrdup(b->pod.id);
 	} else {
 		r = pod_full_id(m, req->pod_id, &b->c->row.pod_id, err);
 		if (r >= 0)
@@ -327,7 +330,8 @@ static int resolve(struct build *b, struct err *err)
 		return r;
 	int sig = ctr_signal_parse(b->img.config->stop_signal);
 	b->c->stop_signal = sig ? sig : SIGTERM;
-	b->c->cgroups_path = cgroups_path(m, req->cgroup_parent, b->c->id);
+	b->c->cgroups_path = cgroups_path(
+	    m, b->pod.cgroup_parent ? b->pod.cgroup_parent : req->cgroup_parent, b->c->id);
 	b->c->upper_dir = ctr_path_root(m, b->c->id, "upper");
 	b->c->row.name =
 	    ctr_name_make(req->name, req->pod_name, req->pod_namespace, req->pod_uid, req->attempt);

@@ -22,6 +22,7 @@
 
 struct storage;
 struct image_service;
+struct pod_manager;
 struct ctr_mgr;
 
 enum ctr_state {
@@ -81,13 +82,17 @@ void ctr_info_list_free(struct ctr_info **v, size_t n);
  * namespace or file (the container then gets the host's namespace, or no
  * bind mount). Strings owned; free with ctr_pod_done. */
 struct ctr_pod {
+	char id[ID_LEN + 1]; /* the full pod id */
 	char *netns, *ipcns, *utsns, *pidns;
 	char *hostname_file, *hosts, *resolv_conf, *shm;
+	char *cgroup_parent; /* the pod's cgroup (parent of its containers'), or NULL */
+	char *hostname;	     /* or NULL */
 };
 void ctr_pod_done(struct ctr_pod *p);
 
-/** Ask the pod manager about `pod_id` (a full id): 0 with *ret filled,
- *  -ENOENT when there is no such pod, -EINVAL when it is not ready. */
+/** Ask the pod manager about `pod_id` (full id or unique prefix): 0 with
+ *  *ret filled, -ENOENT when there is no such pod, -EINVAL when it is not
+ *  ready. */
 typedef int (*ctr_pod_lookup_fn)(void *data, const char *pod_id, struct ctr_pod *ret,
 				 struct err *err);
 
@@ -110,6 +115,9 @@ struct ctr_config {
  *  (directories without a row) are rolled back, exit watching starts.
  *  Running containers are left alone. -errno with err on failure. */
 int ctr_mgr_new(const struct ctr_config *cfg, struct ctr_mgr **ret, struct err *err);
+/** Look pods up through the pod manager `pods` (pod_get) from now on,
+ *  instead of the run-root layout. Call before serving requests. */
+void ctr_mgr_set_pods(struct ctr_mgr *m, struct pod_manager *pods);
 /** Stop watching and free (containers keep running). Accepts NULL. */
 void ctr_mgr_free(struct ctr_mgr *m);
 DEFINE_CLEANUP(struct ctr_mgr, ctr_mgr_free)
