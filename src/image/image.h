@@ -585,3 +585,50 @@ char *image_info_json(const struct image_info *info);
 void image_info_free(struct image_info *i);
 DEFINE_CLEANUP(struct image_info, image_info_free)
 void image_infos_free(struct image_info **v, size_t n);
+
+/* ------------------------------------------------- import.c, import_docker.c --
+ * `ocic image import`: an oci-archive / OCI layout tar or a `docker save`
+ * tar, spooled under <root>/tmp/, verified whole, then recorded as a pull. */
+
+#define IMAGE_IMPORT_ENTRIES_MAX 100000
+
+/* One image of a `docker save` manifest.json; paths cleaned (relative,
+ * no "..", no "."). */
+struct image_docker_save {
+	char *config;
+	char **repo_tags; /* as written, NULL-terminated, may be NULL */
+	char **layers;	  /* NULL-terminated, may be NULL */
+	size_t n_layers;
+};
+
+/** Parse a docker-save manifest.json. -EINVAL when malformed or a path
+ *  would leave the archive, -EFBIG over IMAGE_MANIFEST_MAX / the counts.
+ *  *ret (array of *ret_n >= 1) freed with image_docker_save_free. */
+int image_docker_save_parse(const char *data, size_t len, struct image_docker_save **ret,
+			    size_t *ret_n, struct err *err);
+void image_docker_save_free(struct image_docker_save *v, size_t n);
+
+/* An image an import recorded. */
+struct image_imported {
+	char *id;
+	char **tags; /* NULL-terminated, may be NULL */
+};
+
+/** Called with one JSON progress object (compact, no newline). */
+typedef void (*image_import_progress_fn)(void *opaque, const char *json);
+
+/** An anonymous file (O_TMPFILE) under <root>/tmp/ to spool an upload into;
+ *  nothing remains on disk once it is closed, even after a crash. */
+int image_import_spool(struct image_service *svc, int *ret_fd, struct err *err);
+
+/** Import every image of the tar read from `fd` (seekable; gzip or zstd
+ *  compressed tars are accepted): OCI layout (index.json) or docker save
+ *  (manifest.json). Every blob digest and size is checked; entries other
+ *  than files and directories, unclean paths and duplicates refuse the
+ *  archive whole. `tag` (may be NULL) is an extra name for the first image.
+ *  *ret (array of *ret_n) freed with image_imported_free. -EINVAL bad or
+ *  hostile archive, -EFBIG over a bound, -EOPNOTSUPP unsupported content. */
+int image_import_fd(struct image_service *svc, int fd, const char *tag,
+		    image_import_progress_fn progress, void *opaque, struct image_imported **ret,
+		    size_t *ret_n, struct err *err);
+void image_imported_free(struct image_imported *v, size_t n);
