@@ -49,6 +49,8 @@ static char **build_argv(const struct mon_spawn_args *a)
 		v[n++] = xstrdup("--tty");
 	if (a->stdin_open)
 		v[n++] = xstrdup("--stdin");
+	if (a->stdin_open && a->stdin_once)
+		v[n++] = xstrdup("--stdin-once");
 	v[n] = NULL;
 	return v;
 }

@@ -182,6 +182,7 @@ struct mon_spawn_args {
 	const char *pid_file;	  /* runtime --pid-file; NULL = <bundle>/pidfile */
 	bool tty;		  /* allocate a terminal (--console-socket) */
 	bool stdin_open;	  /* keep a stdin pipe for attach */
+	bool stdin_once;	  /* close it when the first attach client leaves */
 	unsigned timeout_ms;	  /* for the runtime's create; 0 = 60 s */
 };
 

@@ -76,7 +76,8 @@ class Env:
         self.ids = []
         self.monitors = []
 
-    def container(self, args, tty=False, stdin=False, memory=None, config=True):
+    def container(self, args, tty=False, stdin=False, memory=None, config=True,
+                  stdin_once=False):
         """A bundle for `args`; returns a dict of the paths mon_spawn takes."""
         cid = 'ocimon-%d-%d' % (os.getpid(), len(self.ids))
         self.ids.append(cid)
@@ -96,10 +97,11 @@ class Env:
                 json.dump(spec, f)
         return {'id': cid, 'bundle': d, 'log': os.path.join(d, 'ctr.log'),
                 'exit': os.path.join(d, 'run', 'exit'), 'ctl': os.path.join(d, 'run', 'ctl'),
-                'attach': os.path.join(d, 'run', 'attach'), 'tty': tty, 'stdin': stdin}
+                'attach': os.path.join(d, 'run', 'attach'), 'tty': tty, 'stdin': stdin,
+                'stdin_once': stdin_once}
 
     def spawn(self, c):
-        flags = (['tty'] if c['tty'] else []) + (['stdin'] if c['stdin'] else [])
+        flags = [f for f in ('tty', 'stdin', 'stdin_once') if c[f]]
         rc, out = driver('spawn', ocimon_bin(), c['id'], c['bundle'], RUNC, self.root, c['log'],
                          c['exit'], c['ctl'], c['attach'], *flags)
         if rc != 0:
@@ -335,6 +337,43 @@ def test_attach(env):
     assert (code, sig, oom) == (5, 0, 0)
     assert s.recv(100) == b''
     assert ('stdout', 'F', b'got hello') in records(c['log'])
+
+
+def test_stdin_once(env):
+    # The first attach session ends: the container's stdin reaches EOF.
+    c = env.container(['sh', '-c', 'cat; echo eof'], stdin=True, stdin_once=True)
+    assert env.spawn(c)[0]
+    env.start(c)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(c['attach'])
+    s.send(b'\x00line\n')
+    s.settimeout(10)
+    assert s.recv(100) == b'\x01line\n'
+    s.close()
+    assert wait_exit(c)['exit_code'] == '0'
+    assert records(c['log']) == [('stdout', 'F', b'line'), ('stdout', 'F', b'eof')]
+
+
+def test_stdin_stays_open(env):
+    # Without stdin_once, a client leaving does not end the container's input.
+    c = env.container(['sh', '-c', 'cat; echo eof'], stdin=True)
+    assert env.spawn(c)[0]
+    env.start(c)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(c['attach'])
+    s.send(b'\x00a\n')
+    s.settimeout(10)
+    assert s.recv(100) == b'\x01a\n'
+    s.close()
+    time.sleep(0.5)
+    assert not os.path.exists(c['exit'])
+    # A second client closes it explicitly with an empty stdin packet.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(c['attach'])
+    s.send(b'\x00')
+    assert wait_exit(c)['exit_code'] == '0'
+    assert records(c['log']) == [('stdout', 'F', b'a'), ('stdout', 'F', b'eof')]
+    s.close()
 
 
 def test_runtime_error(env):

@@ -33,6 +33,8 @@ int ocimon_attach_listen(struct ocimon_attach *at, struct ev_loop *loop, const c
 {
 	at->loop = loop;
 	at->in_fd = -1;
+	at->first_fd = -1;
+	at->had_client = false;
 	for (size_t i = 0; i < OCIMON_MAX_ATTACH; i++)
 		at->clients[i] = -1;
 	at->listen_fd = ocimon_listen_seqpacket(path, err);
@@ -41,6 +43,13 @@ int ocimon_attach_listen(struct ocimon_attach *at, struct ev_loop *loop, const c
 
 static void drop_client(struct ocimon_attach *at, size_t i)
 {
+	if (at->clients[i] == at->first_fd) {
+		at->first_fd = -1;
+		if (at->stdin_once && at->in_fd >= 0) {
+			(void)close(at->in_fd);
+			at->in_fd = -1;
+		}
+	}
 	ev_fd_del(at->loop, at->clients[i]);
 	(void)close(at->clients[i]);
 	at->clients[i] = -1;
@@ -84,15 +93,19 @@ static void on_accept(struct ev_loop *loop, int fd, uint32_t events, void *data)
 	for (size_t i = 0; i < OCIMON_MAX_ATTACH; i++) {
 		if (at->clients[i] < 0 && ev_fd_add(loop, c, EPOLLIN, on_client, at, NULL) >= 0) {
 			at->clients[i] = c;
+			if (!at->had_client)
+				at->first_fd = c;
+			at->had_client = true;
 			return;
 		}
 	}
 	(void)close(c); /* full */
 }
 
-int ocimon_attach_start(struct ocimon_attach *at, int in_fd, struct err *err)
+int ocimon_attach_start(struct ocimon_attach *at, int in_fd, bool stdin_once, struct err *err)
 {
 	at->in_fd = in_fd;
+	at->stdin_once = stdin_once;
 	if (in_fd >= 0)
 		(void)fs_fd_set_nonblock(in_fd, true);
 	return ev_fd_add(at->loop, at->listen_fd, EPOLLIN, on_accept, at, err);

@@ -15,11 +15,12 @@ static struct ocimon_args arg_mon = { .sync_fd = -1, .timeout_ms = 60000 };
 
 static void usage(FILE *f)
 {
-	fputs("usage: ocimon --id ID --bundle DIR --runtime PATH --runtime-root DIR\n"
-	      "              --log-path FILE --exit-file FILE --ctl SOCK --attach SOCK\n"
-	      "              --pid-file FILE --sync-fd N [--timeout-ms N] [--tty] [--stdin]\n"
-	      "Normally started by ocid; see ocimon(8).\n",
-	      f);
+	fputs(
+	    "usage: ocimon --id ID --bundle DIR --runtime PATH --runtime-root DIR\n"
+	    "              --log-path FILE --exit-file FILE --ctl SOCK --attach SOCK\n"
+	    "              --pid-file FILE --sync-fd N [--timeout-ms N] [--tty] [--stdin [--stdin-once]]\n"
+	    "Normally started by ocid; see ocimon(8).\n",
+	    f);
 }
 
 /* 0 to run, 1 for --help, -EINVAL for bad arguments. */
@@ -39,6 +40,7 @@ static int parse_args(int argc, char **argv)
 		{ "timeout-ms", required_argument, NULL, 'T' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "stdin", no_argument, NULL, 'I' },
+		{ "stdin-once", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -84,6 +86,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'I':
 			a->stdin_open = true;
+			break;
+		case 'O':
+			a->stdin_once = true;
 			break;
 		case 'h':
 			return 1;

@@ -189,7 +189,7 @@ static int watch(struct monitor *m, struct err *err)
 	if (r >= 0)
 		r = ev_fd_add(m->loop, m->ctl_fd, EPOLLIN, on_ctl_accept, m, err);
 	if (r >= 0)
-		r = ocimon_attach_start(m->at, m->c->in_fd, err);
+		r = ocimon_attach_start(m->at, m->c->in_fd, m->a->stdin_once, err);
 	return r;
 }
 

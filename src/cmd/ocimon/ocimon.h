@@ -15,7 +15,7 @@
 struct ocimon_args {
 	const char *id, *bundle, *runtime, *runtime_root, *log_path, *exit_path;
 	const char *ctl_path, *attach_path, *pid_file;
-	bool tty, stdin_open;
+	bool tty, stdin_open, stdin_once;
 	int sync_fd;
 	unsigned timeout_ms;
 };
@@ -54,7 +54,10 @@ void ocimon_oom_done(struct ocimon_oom *o);
 
 struct ocimon_attach {
 	int listen_fd;
-	int in_fd; /* where stdin packets go, or -1 */
+	int in_fd;	 /* where stdin packets go, or -1 */
+	bool stdin_once; /* close in_fd when the first client leaves */
+	int first_fd;	 /* the first client, while it is connected, else -1 */
+	bool had_client;
 	int clients[OCIMON_MAX_ATTACH];
 	struct ev_loop *loop;
 };
@@ -63,8 +66,10 @@ struct ocimon_attach {
 int ocimon_attach_listen(struct ocimon_attach *at, struct ev_loop *loop, const char *path,
 			 struct err *err);
 
-/** Start accepting clients; stdin packets are written to in_fd (or dropped). */
-int ocimon_attach_start(struct ocimon_attach *at, int in_fd, struct err *err);
+/** Start accepting clients; stdin packets are written to in_fd (or dropped).
+ *  With `stdin_once`, in_fd is closed (the container sees EOF) when the
+ *  first client disconnects (CRI StdinOnce). */
+int ocimon_attach_start(struct ocimon_attach *at, int in_fd, bool stdin_once, struct err *err);
 
 /** Send `data` as packets of stream `id` to every client; slow clients are
  *  dropped (never blocks). */

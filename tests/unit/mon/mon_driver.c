@@ -1,7 +1,7 @@
 /* mon-driver: a thin command-line front to the mon client API, so the
  * integration test (tests/integration/test_ocimon.py) drives ocimon
  * exactly the way ocid does.
- *   mon-driver spawn OCIMON ID BUNDLE RUNTIME ROOT LOG EXIT CTL ATTACH [tty] [stdin]
+ *   mon-driver spawn OCIMON ID BUNDLE RUNTIME ROOT LOG EXIT CTL ATTACH [tty] [stdin] [stdin_once]
  *   mon-driver reopen CTL | resize CTL W H | exit PATH
  * Prints "ok ..." or "error code=N msg=..." and exits 0 or 1. */
 #include <errno.h>
@@ -36,6 +36,7 @@ static int spawn(int argc, char **argv, struct err *err)
 	for (int i = 11; i < argc; i++) {
 		a.tty |= strcmp(argv[i], "tty") == 0;
 		a.stdin_open |= strcmp(argv[i], "stdin") == 0;
+		a.stdin_once |= strcmp(argv[i], "stdin_once") == 0;
 	}
 	pid_t pid = 0, mon = 0;
 	if (mon_spawn(&a, &pid, &mon, err) < 0)
