@@ -564,3 +564,35 @@ class RedirectingFront:
         for s in self.servers:
             s.shutdown()
             s.server_close()
+
+
+class StaticRegistry:
+    """A fake registry on loopback answering GET /v2/<path> from a dict
+    {path: (status, content_type, body)}; 404 otherwise. For answers a
+    real registry will not give (schema 1, odd statuses)."""
+
+    def __init__(self, routes):
+        import http.server
+        import threading
+        self.routes = routes
+        me = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                st, ct, body = me.routes.get(self.path, (404, 'text/plain', b'not found'))
+                self.send_response(st)
+                self.send_header('Content-Type', ct)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.host = f'127.0.0.1:{self.httpd.server_address[1]}'
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -545,3 +545,30 @@ def test_artifact_refused(started):
     assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED, e.value.details()
     assert 'not' in e.value.details() and 'image' in e.value.details(), e.value.details()
     assert list(list_images(d)) == []
+
+
+def test_schema1_and_oversized_manifest_refused(make_daemon, tmp_path):
+    from registry import StaticRegistry
+    schema1 = json.dumps({'schemaVersion': 1, 'name': 'old/app', 'tag': 'v1',
+                          'architecture': 'amd64', 'fsLayers': [], 'history': []}).encode()
+    huge = b'{"schemaVersion": 2, "x": "' + b'a' * (5 << 20) + b'"}'
+    fake = StaticRegistry({
+        '/v2/': (200, 'application/json', b'{}'),
+        '/v2/old/app/manifests/v1': (200, 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+                                     schema1),
+        '/v2/big/app/manifests/v1': (200, 'application/vnd.oci.image.manifest.v1+json', huge),
+    })
+    try:
+        d = make_daemon(extra_args=write_conf(
+            tmp_path, f'[[registry]]\nlocation = "{fake.host}"\ninsecure = true\n')).start()
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, f'{fake.host}/old/app:v1')
+        assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED, e.value.details()
+        assert 'schema 1' in e.value.details() or 'schema1' in e.value.details(), \
+            e.value.details()
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, f'{fake.host}/big/app:v1')
+        assert 'larger than' in e.value.details(), e.value.details()
+        finish(d)
+    finally:
+        fake.stop()
