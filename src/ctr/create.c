@@ -316,8 +316,9 @@ static int resolve(struct build *b, struct err *err)
 	int r;
 	if (m->pod_lookup) {
 		r = m->pod_lookup(m->pod_lookup_data, req->pod_id, &b->pod, err);
+		/* A lookup that does not name the full id: the request's. */
 		if (r >= 0)
-			b->c->row.pod_id = xstrdup(b->pod.id);
+			b->c->row.pod_id = xstrdup(*b->pod.id ? b->pod.id : req->pod_id);
 	} else {
 		r = pod_full_id(m, req->pod_id, &b->c->row.pod_id, err);
 		if (r >= 0)

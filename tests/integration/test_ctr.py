@@ -214,7 +214,7 @@ def test_exec_timeout_and_stop_zero(env):
     t = time.monotonic()
     with pytest.raises(grpc.RpcError) as e:
         d.runtime('ExecSync', pb.ExecSyncRequest(
-            container_id=cid, cmd=['/bin/sh', '-c', 'echo $$ > /x.pid; exec sleep 300'],
+            container_id=cid, cmd=['/bin/sh', '-c', 'sleep 301 & echo $$ > /x.pid; sleep 300'],
             timeout=1), timeout=30)
     assert code(e) == grpc.StatusCode.DEADLINE_EXCEEDED
     assert time.monotonic() - t < 10
@@ -223,6 +223,9 @@ def test_exec_timeout_and_stop_zero(env):
     ps = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['ps', '-o', 'pid'],
                                                   timeout=5)).stdout.split()
     assert pid not in ps
+    procs = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['ps', '-o', 'args'],
+                                                     timeout=5)).stdout
+    assert b'sleep 30' not in procs, procs  # the exec'd process's children are gone too
     t = time.monotonic()
     d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=0))
     assert time.monotonic() - t < 5
