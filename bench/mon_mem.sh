@@ -5,7 +5,9 @@
 # measured in the same run, is N plain `sleep` processes (the smallest
 # dynamically linked C program around). Prints per-process averages in KB
 # and the ratio ocimon/floor; the target is <= 150 KB private anonymous
-# memory per running container. Never fails on a figure.
+# memory per running container. Also prints the create latency through
+# ocimon (mon_spawn until the pid is reported) against bare
+# `runc create` of the same bundle (floor). Never fails on a figure.
 #
 # Environment:
 #   OCID_BUILD   build directory (default <repo>/build), built first
@@ -73,6 +75,8 @@ avg() {
 }
 
 MONS=()
+FLOOR_NS=()
+SPAWN_NS=()
 for i in $(seq "$N"); do
 	id=monbench-$$-$i
 	b=$TMP/b/$id
@@ -84,12 +88,21 @@ c['linux']['cgroupsPath'] = '/ocid-monbench/' + sys.argv[3]
 json.dump(c, open(sys.argv[2], 'w'))
 EOF
 	IDS+=("$id")
+	# Floor: the same bundle created by hand, then deleted.
+	t0=$(date +%s%N)
+	"$RUNC" --root "$TMP/runc" create --bundle "$b" --pid-file "$b/floor.pid" "$id-floor" \
+		</dev/null >/dev/null 2>&1
+	t1=$(date +%s%N)
+	"$RUNC" --root "$TMP/runc" delete --force "$id-floor"
+	FLOOR_NS+=($((t1 - t0)))
+	t0=$(date +%s%N)
 	out=$("$DRIVER" spawn "$OCIMON" "$id" "$b" "$RUNC" "$TMP/runc" "$b/ctr.log" \
 		"$b/run/exit" "$b/run/ctl" "$b/run/attach")
 	case $out in
 	ok*) ;;
 	*) echo "mon_mem: spawn failed: $out" >&2; exit 1 ;;
 	esac
+	SPAWN_NS+=($(($(date +%s%N) - t0)))
 	MONS+=("${out##*mon_pid=}")
 	"$RUNC" --root "$TMP/runc" start "$id"
 	sleep 100000 &
@@ -106,3 +119,12 @@ printf '%-22s %10s %10s %10s %10s\n' "floor (sleep)" "$fa" "$fp" "$fs" "$fr"
 awk -v a="$ma" -v f="$fa" 'BEGIN {printf "ratio ocimon/floor anonymous: %.2f\n", a / f}'
 awk -v a="$ma" 'BEGIN {printf "target: <= 150 KB private anonymous per container: %s (%d KB)\n",
 	(a <= 150 ? "met" : "MISSED"), a}'
+
+# p50 LIST-OF-NS: the median in ms
+p50() {
+	printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {printf "%.1f", v[int((NR + 1) / 2)] / 1e6}'
+}
+fl=$(p50 "${FLOOR_NS[@]}")
+sp=$(p50 "${SPAWN_NS[@]}")
+echo "create p50: through ocimon ${sp} ms, bare runc create ${fl} ms"
+awk -v a="$sp" -v f="$fl" 'BEGIN {printf "ratio ocimon/floor create: %.2f\n", a / f}'
