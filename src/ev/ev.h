@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h> /* EPOLLIN & co for ev_fd_add */
 
 #include "base/base.h"
 

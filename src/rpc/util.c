@@ -89,24 +89,13 @@ char *rpc_pct_encode(const char *s)
 	return out;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *rpc_pct_decode(const char *s, size_t len)
 {
 	char *out = xmalloc(len + 1), *o = out;
 	for (size_t i = 0; i < len; i++) {
 		int hi, lo;
-		if (s[i] == '%' && i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < len && (hi = str_hexval(s[i + 1])) >= 0 &&
+		    (lo = str_hexval(s[i + 2])) >= 0) {
 			*o++ = (char)(hi << 4 | lo);
 			i += 2;
 		} else {
