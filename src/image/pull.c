@@ -14,6 +14,7 @@
 #include "storage/storage.h"
 
 #define DEFAULT_PARALLEL 6
+#define LAYER_RETRIES 2
 
 /* What one endpoint attempt fetched before the layers. */
 struct fetched_image {
@@ -146,7 +147,7 @@ static int wait_parent(void *opaque, struct err *err)
 	return failed ? err_msg(err, -ECANCELED, "an earlier layer failed") : 0;
 }
 
-static int unpack_layer(struct layers_run *run, size_t i, struct err *err)
+static int unpack_layer(struct layers_run *run, size_t i, bool *ret_net, struct err *err)
 {
 	const struct image_layer *l = &run->f->m->layers[i];
 	struct layer_progress *lp = &run->p->layers[i];
@@ -170,7 +171,8 @@ static int unpack_layer(struct layers_run *run, size_t i, struct err *err)
 	 * network's own message says more. */
 	const char *msg = NULL;
 	int berr = image_blob_error(b, &msg);
-	if (r < 0 && berr < 0)
+	*ret_net = r < 0 && berr < 0;
+	if (*ret_net)
 		r = err_msg(err, berr, "layer %s: %s", l->digest, msg);
 	image_blob_close(b);
 	return r;
@@ -181,9 +183,19 @@ static int do_layer(struct layers_run *run, size_t i, struct err *err)
 	const char *chain = run->f->chains[i];
 	int present = svc_claim(run->svc, chain);
 	int r = 0;
-	if (!present) {
-		r = unpack_layer(run, i, err);
-		svc_release(run->svc, chain);
+	/* A body cut short by the network is fetched again (the unpacker
+	 * left nothing behind); corrupt content is not. */
+	for (int attempt = 0; !present; attempt++) {
+		bool net = false;
+		r = unpack_layer(run, i, &net, err);
+		if (r >= 0 || !net || r != -EIO || attempt >= LAYER_RETRIES) {
+			svc_release(run->svc, chain);
+			break;
+		}
+		err_done(err);
+		__atomic_store_n(&run->p->layers[i].done, 0, __ATOMIC_RELAXED);
+		struct timespec ts = { 0, 200000000L << attempt };
+		nanosleep(&ts, NULL);
 	}
 	set_state(run, i, r < 0 ? LS_FAILED : present ? LS_EXISTS : LS_DONE);
 	return r;

@@ -446,9 +446,13 @@ class SlowProxy:
     `rate` bytes/s (None: unlimited); after `stall_after` bytes of answers
     nothing more is forwarded (the connection stays open)."""
 
-    def __init__(self, port, rate=None, stall_after=None):
+    def __init__(self, port, rate=None, stall_after=None, cut_after=None):
+        """cut_after: the first answer connection that passes this many
+        bytes is closed there (once)."""
         import threading
         self.target = port
+        self.cut_after = cut_after
+        self.cuts = 0
         self.rate = rate
         self.stall_after = stall_after
         self.sock = socket.socket()
@@ -482,6 +486,10 @@ class SlowProxy:
                             self.sent + len(data) > self.stall_after and not self.closed:
                         time.sleep(0.05)
                     self.sent += len(data)
+                    if self.cut_after is not None and self.sent > self.cut_after \
+                            and not self.cuts:
+                        self.cuts += 1
+                        break
                     if self.rate:
                         time.sleep(len(data) / self.rate)
                 dst.sendall(data)

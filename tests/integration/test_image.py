@@ -572,3 +572,19 @@ def test_schema1_and_oversized_manifest_refused(make_daemon, tmp_path):
         finish(d)
     finally:
         fake.stop()
+
+
+def test_layer_cut_by_network_is_fetched_again(make_daemon, registry, tmp_path):
+    from registry import SlowProxy
+    img = big_layer_image(registry, 'cut/app', 4)
+    proxy = SlowProxy(registry.port, cut_after=2 << 20)
+    try:
+        d = make_daemon(extra_args=write_conf(
+            tmp_path, f'[[registry]]\nlocation = "{proxy.host}"\ninsecure = true\n')).start()
+        assert pull(d, f'{proxy.host}/cut/app:v1') == img['id']
+        assert proxy.cuts == 1
+        # the layer that was cut was fetched twice, the other once
+        assert sum(registry.blob_gets(l.digest) for l in img['layers']) == 3
+        finish(d)
+    finally:
+        proxy.stop()
