@@ -37,6 +37,9 @@ def env(make_daemon, tmp_path):
     yield Env(d, image, str(logs))
     for c in d.runtime('ListContainers', d.pb.ListContainersRequest()).containers:
         d.runtime('RemoveContainer', d.pb.RemoveContainerRequest(container_id=c.id), timeout=30)
+    for p in d.runtime('ListPodSandbox', d.pb.ListPodSandboxRequest()).items:
+        d.runtime('RemovePodSandbox', d.pb.RemovePodSandboxRequest(pod_sandbox_id=p.id),
+                  timeout=60)
     rc = d.stop()
     log = d.read_log()
     reg.stop()
@@ -353,3 +356,36 @@ def test_stats_update_reopen(env):
     with pytest.raises(grpc.RpcError) as e:
         d.runtime('ReopenContainerLog', pb.ReopenContainerLogRequest(container_id=cid))
     assert code(e) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_oom_pod_stop_remove_shared_ipc(env):
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    a = env.create(pod, 'a', ['/bin/sleep', '600'])
+    b = env.create(pod, 'b', ['/bin/sleep', '600'])
+    env.start(a)
+    env.start(b)
+    ns = [d.runtime('ExecSync', pb.ExecSyncRequest(
+        container_id=c, cmd=['/bin/sh', '-c', 'readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts'],
+        timeout=5)).stdout for c in (a, b)]
+    assert ns[0] == ns[1] and b'ipc:[' in ns[0]  # one pod: one IPC and UTS namespace
+
+    # A container over its memory limit is reported as OOMKilled.
+    cfg = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name='hog'), image=pb.ImageSpec(image=env.image),
+        command=['/bin/sh', '-c', 'x=0123456789; while true; do x=$x$x; done'],
+        log_path='hog_0.log',
+        linux=pb.LinuxContainerConfig(resources=pb.LinuxContainerResources(
+            memory_limit_in_bytes=32 << 20)))
+    hog = d.runtime('CreateContainer', pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg), timeout=60).container_id
+    env.start(hog)
+    st = env.wait_state(hog, EXITED, timeout=30)
+    assert (st.reason, st.exit_code) == ('OOMKilled', 137)
+
+    # StopPodSandbox stops the pod's containers; RemovePodSandbox removes them.
+    d.runtime('StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+    assert {c.state for c in env.list(pod_sandbox_id=pod)} == {EXITED}
+    d.runtime('RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+    assert list(env.list(pod_sandbox_id=pod)) == []
+    assert os.listdir(os.path.join(d.root, 'containers')) == []
