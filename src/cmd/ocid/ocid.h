@@ -20,6 +20,8 @@ struct daemon {
 	struct storage *storage;
 	struct image_service *images;
 	struct ctr_mgr *ctrs;
+	struct cni *cni;
+	struct pod_manager *pods;
 	int root_lock;
 	int run_lock;
 	struct cri_deps cri;

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include "cmd/ocid/ocid.h"
+#include "cni/cni.h"
 #include "image/image.h"
 #include "oci/oci.h"
+#include "pod/pod.h"
 #include "storage/storage.h"
 
 static void shutdown_done(struct ev_loop *loop, void *data)
@@ -44,6 +46,69 @@ static int make_dirs(const struct config *cfg, struct err *err)
 		return r;
 	cleanup_free char *listen = xstrdup(cfg->listen);
 	return ocid_mkdir_p(dirname(listen), 0711, err);
+}
+
+/* The container manager asks the pod manager where a pod's pieces are. */
+static int pod_lookup(void *data, const char *pod_id, struct ctr_pod *ret, struct err *err)
+{
+	struct daemon *d = data;
+	cleanup(pod_info_free) struct pod_info *i = NULL;
+	int r = pod_get(d->pods, pod_id, &i, err);
+	if (r < 0)
+		return r;
+	if (i->state != POD_READY)
+		return err_msg(err, -EINVAL, "pod sandbox %s is not ready", i->id);
+	*ret = (struct ctr_pod){
+		.netns = i->netns_path ? xstrdup(i->netns_path) : NULL,
+		.ipcns = i->ipcns_path ? xstrdup(i->ipcns_path) : NULL,
+		.utsns = i->utsns_path ? xstrdup(i->utsns_path) : NULL,
+		.pidns = i->pidns_path ? xstrdup(i->pidns_path) : NULL,
+		.hostname_file = xasprintf("%s/hostname", i->dir),
+		.hosts = xasprintf("%s/hosts", i->dir),
+		.resolv_conf = xasprintf("%s/resolv.conf", i->dir),
+		.shm = i->shm_path ? xstrdup(i->shm_path) : NULL,
+	};
+	return 0;
+}
+
+static int pod_stop_ctrs(void *data, const char *pod_id, struct err *err)
+{
+	struct daemon *d = data;
+	return d->ctrs ? ctr_pod_stop(d->ctrs, pod_id, err) : 0;
+}
+
+static int pod_remove_ctrs(void *data, const char *pod_id, struct err *err)
+{
+	struct daemon *d = data;
+	return d->ctrs ? ctr_pod_remove(d->ctrs, pod_id, err) : 0;
+}
+
+static int start_pods(struct daemon *d, const char *driver, struct err *err)
+{
+	const struct config *cfg = &d->cfg;
+	cleanup_free char *cache = xasprintf("%s/cni/cache", cfg->root);
+	cleanup_free char *ipam = xasprintf("%s/cni/networks", cfg->root);
+	struct cni_opts co = { .conf_dir = cfg->cni_config_dir,
+			       .plugin_dirs = cfg->cni_plugin_dirs,
+			       .cache_dir = cache,
+			       .default_bridge = cfg->cni_default_bridge,
+			       .default_subnet = cfg->cni_default_subnet,
+			       .default_data_dir = ipam };
+	int r = cni_new(&co, &d->cni, err);
+	if (r < 0)
+		return r;
+	struct pod_manager_opts po = { .root = cfg->root,
+				       .runroot = cfg->runroot,
+				       .cgroup_parent = cfg->cgroup_parent,
+				       .cgroup_driver = driver,
+				       .shm_size = cfg->shm_size,
+				       .pause_path = cfg->pause_binary,
+				       .db = d->db,
+				       .cni = d->cni,
+				       .stop_ctrs = pod_stop_ctrs,
+				       .remove_ctrs = pod_remove_ctrs,
+				       .ctrs_data = d };
+	return pod_manager_new(&po, &d->pods, err);
 }
 
 static int start(struct daemon *d, struct err *err)
@@ -93,8 +158,12 @@ static int start(struct daemon *d, struct err *err)
 				 .cgroup_driver = driver,
 				 .db = d->db,
 				 .storage = d->storage,
-				 .images = d->images };
-	r = ctr_mgr_new(&cc, &d->ctrs, err);
+				 .images = d->images,
+				 .pod_lookup = pod_lookup,
+				 .pod_lookup_data = d };
+	r = start_pods(d, driver, err);
+	if (r >= 0)
+		r = ctr_mgr_new(&cc, &d->ctrs, err);
 	if (r < 0)
 		return r;
 	d->cri = (struct cri_deps){
@@ -103,6 +172,7 @@ static int start(struct daemon *d, struct err *err)
 		.db = d->db,
 		.images = d->images,
 		.ctrs = d->ctrs,
+		.pods = d->pods,
 		.cgroup_driver = driver,
 		.config_json = httpapi_config_json,
 	};
@@ -118,6 +188,8 @@ static void stop(struct daemon *d)
 	rpc_server_free(d->srv);
 	ev_loop_free(d->loop);
 	ctr_mgr_free(d->ctrs);
+	pod_manager_free(d->pods);
+	cni_free(d->cni);
 	image_service_free(d->images);
 	storage_free(d->storage);
 	db_close(d->db);

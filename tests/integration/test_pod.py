@@ -1,0 +1,387 @@
+"""Pod sandboxes over CRI: real namespaces, real CNI plugins (bridge, host-local,
+portmap from containernetworking-plugins), ocid-pause, restart survival.
+
+Each daemon gets a bridge and a /24 of its own (flags --cni-default-bridge and
+--cni-default-subnet), so these tests run beside other tests and a live ocid.
+Traffic only goes to loopback and to the network namespaces made here."""
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import grpc
+import pytest
+
+_counter = [0]
+
+
+def _net_ids():
+    _counter[0] += 1
+    n = (os.getpid() * 7 + _counter[0]) % 40000
+    return f'ocit{n:x}', f'10.{64 + n // 250 % 60}.{n % 250}.'
+
+
+def _sh(cmd, check=True):
+    return subprocess.run(['/bin/sh', '-c', cmd], capture_output=True, text=True, check=check,
+                          timeout=30)
+
+
+def _cleanup_net(bridge, prefix, tmp):
+    """NAT rules of our subnet and their chains, mounts under tmp, the bridge."""
+    _sh(f"""for c in $(iptables -t nat -S POSTROUTING | grep -- '-s {prefix}' | grep -o 'CNI-[0-9a-f]*' | sort -u); do
+  iptables -t nat -S POSTROUTING | grep -- "-j $c" | sed 's/^-A /-D /' | while read -r l; do eval iptables -t nat $l; done
+  iptables -t nat -F $c; iptables -t nat -X $c; done
+for m in $(grep -o '{tmp}/[^ ]*' /proc/self/mountinfo | sort -r); do umount -l $m; done
+ip link del {bridge} 2>/dev/null; ip link del {bridge}b 2>/dev/null; true""", check=False)
+
+
+class PodEnv:
+    def __init__(self, make_daemon, tmp_path, pb, subdir='d'):
+        self.pb = pb
+        self.tmp = str(tmp_path)
+        self.bridge, self.prefix = _net_ids()
+        self.subnet = self.prefix + '0/24'
+        self.netd = os.path.join(self.tmp, 'net.d')
+        self.plugins = os.path.join(self.tmp, 'plugins')
+        os.makedirs(self.netd, exist_ok=True)
+        if not os.path.isdir(self.plugins):
+            os.makedirs(self.plugins)
+            for p in ('bridge', 'host-local', 'portmap', 'loopback'):
+                shutil.copy2(os.path.join('/usr/lib/cni', p), self.plugins)
+        self.d = make_daemon(extra_args=[
+            '--cni-config-dir', self.netd, '--cni-plugin-dir', self.plugins,
+            '--cni-default-bridge', self.bridge, '--cni-default-subnet', self.subnet],
+            subdir=subdir)
+
+    def config(self, name, uid='uid-1', attempt=0, **kw):
+        pb = self.pb
+        c = pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(
+            name=name, namespace='default', uid=uid, attempt=attempt), **kw)
+        return c
+
+    def run(self, cfg, **kw):
+        return self.d.runtime('RunPodSandbox', self.pb.RunPodSandboxRequest(config=cfg),
+                              **kw).pod_sandbox_id
+
+    def status(self, pid, verbose=False):
+        return self.d.runtime('PodSandboxStatus', self.pb.PodSandboxStatusRequest(
+            pod_sandbox_id=pid, verbose=verbose))
+
+    def info(self, pid):
+        return json.loads(self.status(pid, verbose=True).info['info'])
+
+    def stop(self, pid):
+        self.d.runtime('StopPodSandbox', self.pb.StopPodSandboxRequest(pod_sandbox_id=pid))
+
+    def remove(self, pid):
+        self.d.runtime('RemovePodSandbox', self.pb.RemovePodSandboxRequest(pod_sandbox_id=pid))
+
+    def list(self, **filt):
+        f = self.pb.PodSandboxFilter(**filt) if filt else None
+        return self.d.runtime('ListPodSandbox', self.pb.ListPodSandboxRequest(filter=f)).items
+
+    def pod_dirs(self):
+        return os.listdir(os.path.join(self.d.runroot, 'pods')) \
+            if os.path.isdir(os.path.join(self.d.runroot, 'pods')) else []
+
+    def cleanup(self):
+        for p in self.list() if self.d.proc and self.d.proc.poll() is None else []:
+            try:
+                self.stop(p.id)
+                self.remove(p.id)
+            except grpc.RpcError:
+                pass
+        _cleanup_net(self.bridge, self.prefix, self.tmp)
+
+
+@pytest.fixture
+def env(make_daemon, tmp_path, pb):
+    e = PodEnv(make_daemon, tmp_path, pb)
+    e.d.start()
+    yield e
+    e.cleanup()
+    rc = e.d.stop()
+    assert rc == 0, e.d.read_log()[-3000:]
+
+
+SERVER = r'''
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(8)
+print('ready', flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b'hello from pod'); c.close()
+'''
+
+CLIENT = r'''
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+print(c.recv(100).decode())
+'''
+
+
+def serve_in(netns, port):
+    p = subprocess.Popen(['nsenter', f'--net={netns}', '/usr/bin/python3', '-c', SERVER,
+                          str(port)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == 'ready'
+    return p
+
+
+def dial(host, port, tries=50):
+    last = None
+    for _ in range(tries):
+        try:
+            with socket.create_connection((host, port), timeout=3) as c:
+                return c.recv(100)
+        except OSError as e:
+            last = e
+            time.sleep(0.1)
+    raise AssertionError(f'cannot reach {host}:{port}: {last}')
+
+
+def test_status_network_ready(env, pb):
+    conds = {c.type: c for c in env.d.runtime('Status', pb.StatusRequest()).status.conditions}
+    assert conds['NetworkReady'].status is True, conds['NetworkReady'].message
+
+
+def test_pod_ip_reach_hostport_files(env, pb):
+    host_port = 20000 + os.getpid() % 20000
+    cfg = env.config('web', hostname='web-0',
+                     dns_config=pb.DNSConfig(servers=['10.96.0.10', '10.96.0.11'],
+                                             searches=['default.svc.cluster.local', 'svc.cluster.local'],
+                                             options=['ndots:5', 'edns0']),
+                     port_mappings=[pb.PortMapping(protocol=pb.TCP, container_port=8080,
+                                                   host_port=host_port, host_ip='127.0.0.1')],
+                     labels={'app': 'web'}, annotations={'a': 'b'})
+    pid = env.run(cfg)
+    st = env.status(pid).status
+    assert st.state == pb.SANDBOX_READY
+    assert st.network.ip.startswith(env.prefix)
+    assert st.metadata.name == 'web' and st.labels['app'] == 'web' and st.annotations['a'] == 'b'
+    assert st.linux.namespaces.options.network == pb.POD
+    info = env.info(pid)
+    netns = info['runtime']['netns']
+    poddir = info['runtime']['dir']
+    srv = serve_in(netns, 8080)
+    try:
+        assert dial(st.network.ip, 8080) == b'hello from pod'
+        assert dial('127.0.0.1', host_port) == b'hello from pod'
+    finally:
+        srv.kill()
+        srv.wait()
+    with open(os.path.join(poddir, 'resolv.conf')) as f:
+        assert f.read() == ('nameserver 10.96.0.10\nnameserver 10.96.0.11\n'
+                            'search default.svc.cluster.local svc.cluster.local\n'
+                            'options ndots:5 edns0\n')
+    with open(os.path.join(poddir, 'hosts')) as f:
+        assert f.read() == ('127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'
+                            f'{st.network.ip}\tweb-0\n')
+    with open(os.path.join(poddir, 'hostname')) as f:
+        assert f.read() == 'web-0\n'
+    assert _sh(f'nsenter --uts={info["runtime"]["utsns"]} hostname').stdout == 'web-0\n'
+    env.stop(pid)
+    env.stop(pid)
+    assert env.status(pid).status.state == pb.SANDBOX_NOTREADY
+    env.remove(pid)
+    env.remove(pid)
+    with pytest.raises(grpc.RpcError) as ei:
+        env.status(pid)
+    assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+    assert env.pod_dirs() == []
+
+
+def test_two_pods_reach_each_other(env):
+    a = env.run(env.config('a', uid='ua'))
+    b = env.run(env.config('b', uid='ub'))
+    ip_a = env.status(a).status.network.ip
+    srv = serve_in(env.info(a)['runtime']['netns'], 9000)
+    try:
+        out = _sh(f'nsenter --net={env.info(b)["runtime"]["netns"]} /usr/bin/python3 -c '
+                  f'"{CLIENT}" {ip_a} 9000')
+        assert out.stdout.strip() == 'hello from pod'
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def test_resolv_conf_copied_without_dns_config(env):
+    pid = env.run(env.config('nodns'))
+    with open(os.path.join(env.info(pid)['runtime']['dir'], 'resolv.conf')) as f, \
+            open('/etc/resolv.conf') as h:
+        assert f.read() == h.read()
+
+
+def test_duplicate_name(env, pb):
+    cfg = env.config('dup')
+    first = env.run(cfg)
+    with pytest.raises(grpc.RpcError) as ei:
+        env.run(cfg)
+    assert ei.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert first in ei.value.details()
+    # Another attempt number is another name.
+    env.run(env.config('dup', attempt=1))
+    env.stop(first)
+    env.remove(first)
+    env.run(cfg)
+
+
+def test_host_network(env, pb):
+    ns = pb.NamespaceOption(network=pb.NODE, pid=pb.CONTAINER, ipc=pb.NODE)
+    cfg = env.config('hostnet', hostname='ignored', linux=pb.LinuxPodSandboxConfig(
+        security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+    pid = env.run(cfg)
+    st = env.status(pid).status
+    assert st.network.ip == ''
+    assert st.linux.namespaces.options.network == pb.NODE
+    info = env.info(pid)
+    assert 'netns' not in info['runtime']
+    with open(os.path.join(info['runtime']['dir'], 'hostname')) as f:
+        assert f.read() == socket.gethostname() + '\n'
+
+
+def test_sysctls(env, pb):
+    good = {'net.ipv4.ip_local_port_range': '2000 3000', 'kernel.shmmni': '1234',
+            'net/ipv4/conf/all/forwarding': '1'}
+    pid = env.run(env.config('sys', linux=pb.LinuxPodSandboxConfig(sysctls=good)))
+    rt = env.info(pid)['runtime']
+    assert _sh(f'nsenter --net={rt["netns"]} cat /proc/sys/net/ipv4/ip_local_port_range'
+               ).stdout == '2000\t3000\n'
+    assert _sh(f'nsenter --ipc={rt["ipcns"]} cat /proc/sys/kernel/shmmni').stdout == '1234\n'
+    hostile = [
+        ('kernel.shm_rmid_forced', '1+kernel.core_pattern=|/tmp/x'),
+        ('net.ipv4.ip_forward', '1\nkernel.core_pattern=|/tmp/x'),
+        ('kernel.core_pattern', '|/tmp/x'),
+        ('net/ipv4/../../kernel/core_pattern', 'x'),
+        ('vm.overcommit_memory', '1'),
+        ('Net.ipv4.ip_forward', '1'),
+    ]
+    for i, (k, v) in enumerate(hostile):
+        with pytest.raises(grpc.RpcError) as ei:
+            env.run(env.config(f'bad{i}', linux=pb.LinuxPodSandboxConfig(sysctls={k: v})))
+        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert k in ei.value.details()
+    ns = pb.NamespaceOption(network=pb.NODE)
+    with pytest.raises(grpc.RpcError) as ei:
+        env.run(env.config('hostsys', linux=pb.LinuxPodSandboxConfig(
+            sysctls={'net.core.somaxconn': '1024'},
+            security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns))))
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with open('/proc/sys/kernel/core_pattern') as f:
+        assert '/tmp/x' not in f.read()
+    assert len(env.pod_dirs()) == 1
+
+
+def test_shared_pid_namespace_has_pause(env, pb):
+    ns = pb.NamespaceOption(pid=pb.POD)
+    pid = env.run(env.config('pidpod', linux=pb.LinuxPodSandboxConfig(
+        security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns))))
+    rt = env.info(pid)['runtime']
+    pause = rt['pause_pid']
+    with open(f'/proc/{pause}/status') as f:
+        nspid = [l for l in f if l.startswith('NSpid:')][0].split()
+    assert nspid[-1] == '1'
+    assert os.readlink(f'/proc/{pause}/exe').endswith('ocid-pause')
+    # A process joining the pod's PID namespace is not its PID 1: pause is.
+    out = _sh(f'nsenter --pid={rt["pidns"]} /bin/sh -c \'echo $$\'')
+    assert int(out.stdout) > 1
+    env.stop(pid)
+    assert not os.path.exists(f'/proc/{pause}') or \
+        open(f'/proc/{pause}/status').read().find('State:\tZ') >= 0
+
+
+def test_list_filters(env, pb):
+    a = env.run(env.config('la', uid='1', labels={'app': 'x', 'tier': 'f'}))
+    b = env.run(env.config('lb', uid='2', labels={'app': 'y'}))
+    env.stop(b)
+    assert {p.id for p in env.list()} == {a, b}
+    assert [p.id for p in env.list(label_selector={'app': 'x'})] == [a]
+    assert [p.id for p in env.list(state=pb.PodSandboxStateValue(state=pb.SANDBOX_NOTREADY))] == [b]
+    assert [p.id for p in env.list(id=a[:8])] == [a]
+    assert list(env.list(label_selector={'app': 'x', 'tier': 'nope'})) == []
+
+
+def test_unknown_ids(env, pb):
+    env.remove('0' * 64)
+    for m, req in (('PodSandboxStatus', pb.PodSandboxStatusRequest(pod_sandbox_id='0' * 64)),
+                   ('StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id='0' * 64))):
+        with pytest.raises(grpc.RpcError) as ei:
+            env.d.runtime(m, req)
+        assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_broken_cni_config_leaks_nothing(env, pb):
+    with open(os.path.join(env.netd, '10-bad.conflist'), 'w') as f:
+        json.dump({'cniVersion': '1.0.0', 'name': 'badnet', 'plugins': [
+            {'type': 'bridge', 'bridge': env.bridge + 'b',
+             'ipam': {'type': 'host-local', 'ranges': [[{'subnet': '10.0.0.0/33'}]]}}]}, f)
+    with pytest.raises(grpc.RpcError) as ei:
+        env.run(env.config('broken'))
+    assert 'plugin bridge' in ei.value.details(), ei.value.details()
+    assert env.pod_dirs() == []
+    with open('/proc/self/mountinfo') as f:
+        assert env.d.runroot not in f.read()
+    conds = {c.type: c for c in env.d.runtime('Status', pb.StatusRequest()).status.conditions}
+    assert conds['NetworkReady'].status is True  # the config parses; ADD is what fails
+    with open(os.path.join(env.netd, '10-bad.conflist'), 'w') as f:
+        f.write('{"cniVersion":')
+    conds = {c.type: c for c in env.d.runtime('Status', pb.StatusRequest()).status.conditions}
+    assert conds['NetworkReady'].status is False
+    assert '10-bad.conflist' in conds['NetworkReady'].message
+    os.unlink(os.path.join(env.netd, '10-bad.conflist'))
+    env.run(env.config('fine'))
+
+
+def test_plugin_removed_before_stop(env, pb):
+    pid = env.run(env.config('noplugin'))
+    os.rename(os.path.join(env.plugins, 'bridge'), os.path.join(env.plugins, 'bridge.away'))
+    try:
+        env.stop(pid)
+        assert env.status(pid).status.state == pb.SANDBOX_NOTREADY
+    finally:
+        os.rename(os.path.join(env.plugins, 'bridge.away'), os.path.join(env.plugins, 'bridge'))
+    env.remove(pid)
+    assert env.pod_dirs() == []
+    assert 'CNI DEL failed' in env.d.read_log()
+
+
+def test_kill9_restart_keeps_pods(env, pb):
+    ids = [env.run(env.config(f'r{i}', uid=f'u{i}')) for i in range(10)]
+    ips = {i: env.status(i).status.network.ip for i in ids}
+    env.d.proc.send_signal(signal.SIGKILL)
+    env.d.proc.wait(10)
+    env.d.start()
+    # gRPC may hand back the subchannel of the killed daemon once.
+    for _ in range(50):
+        try:
+            items = {p.id: p for p in env.list()}
+            break
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.UNAVAILABLE, e
+            time.sleep(0.1)
+    assert set(items) == set(ids)
+    for i in ids:
+        st = env.status(i).status
+        assert st.state == pb.SANDBOX_READY
+        assert st.network.ip == ips[i]
+    srv = serve_in(env.info(ids[3])['runtime']['netns'], 8081)
+    try:
+        assert dial(ips[ids[3]], 8081) == b'hello from pod'
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def test_update_runtime_config(env, pb):
+    env.d.runtime('UpdateRuntimeConfig', pb.UpdateRuntimeConfigRequest(
+        runtime_config=pb.RuntimeConfig(network_config=pb.NetworkConfig(pod_cidr='10.244.1.0/24'))))
+
+
+def test_runtime_handler(env, pb):
+    with pytest.raises(grpc.RpcError) as ei:
+        env.d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(
+            config=env.config('h'), runtime_handler='nosuch'))
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
