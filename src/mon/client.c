@@ -218,6 +218,8 @@ int mon_ctl_request(const char *ctl_path, const struct mon_msg *req, struct err 
 		r = err_msg(err, -EPROTO, "monitor '%s': bad reply", ctl_path);
 	else if (rep->status < 0)
 		r = err_msg(err, rep->status, "monitor '%s': %s", ctl_path, strerror(-rep->status));
+	else
+		r = 0;
 	free(rep);
 	return r;
 }

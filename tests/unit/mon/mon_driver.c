@@ -3,7 +3,8 @@
  * exactly the way ocid does.
  *   mon-driver spawn OCIMON ID BUNDLE RUNTIME ROOT LOG EXIT CTL ATTACH [tty] [stdin] [stdin_once]
  *   mon-driver reopen CTL | resize CTL W H | exit PATH
- * Prints "ok ..." or "error code=N msg=..." and exits 0 or 1. */
+ * Prints "ok ..." or "error code=N msg=..." and exits 0 or 1 (any return
+ * other than 0 counts as an error: the API promises exactly 0). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ static int spawn(int argc, char **argv, struct err *err)
 		a.stdin_once |= strcmp(argv[i], "stdin_once") == 0;
 	}
 	pid_t pid = 0, mon = 0;
-	if (mon_spawn(&a, &pid, &mon, err) < 0)
+	if (mon_spawn(&a, &pid, &mon, err) != 0)
 		return fail(err);
 	printf("ok pid=%d mon_pid=%d\n", (int)pid, (int)mon);
 	return 0;
@@ -52,14 +53,14 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "spawn") == 0) {
 		r = spawn(argc, argv, &err);
 	} else if (argc == 3 && strcmp(argv[1], "reopen") == 0) {
-		r = mon_reopen_log(argv[2], &err) < 0 ? fail(&err) : (puts("ok"), 0);
+		r = mon_reopen_log(argv[2], &err) != 0 ? fail(&err) : (puts("ok"), 0);
 	} else if (argc == 5 && strcmp(argv[1], "resize") == 0) {
-		r = mon_resize(argv[2], (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]), &err) < 0
+		r = mon_resize(argv[2], (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]), &err) != 0
 			? fail(&err)
 			: (puts("ok"), 0);
 	} else if (argc == 3 && strcmp(argv[1], "exit") == 0) {
 		struct mon_exit e;
-		if (mon_read_exit(argv[2], &e, &err) < 0) {
+		if (mon_read_exit(argv[2], &e, &err) != 0) {
 			r = fail(&err);
 		} else {
 			printf("ok exit_code=%d signal=%d oom=%d finished_ns=%lld\n", e.exit_code,
