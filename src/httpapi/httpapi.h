@@ -1,7 +1,8 @@
 /* httpapi: the HTTP/1.1 status API served on the CRI socket by rpc:
  *   GET /info    JSON: version, root, runroot, storage_driver, cgroup_driver,
  *                default_runtime, listen
- *   GET /config  the effective config as TOML (application/toml) */
+ *   GET /config  the effective config as TOML (application/toml)
+ *   POST /images/import, GET /images/pulls (images.c) */
 #pragma once
 
 #include <pthread.h>
@@ -9,15 +10,21 @@
 #include "config/config.h"
 #include "rpc/rpc.h"
 
+struct image_service;
+
 struct httpapi_deps {
-	const struct config *cfg;   /* read under cfg_lock */
-	pthread_rwlock_t *cfg_lock; /* SIGHUP replaces *cfg under the write lock */
-	const char *cgroup_driver;  /* "systemd" or "cgroupfs" */
+	const struct config *cfg;     /* read under cfg_lock */
+	pthread_rwlock_t *cfg_lock;   /* SIGHUP replaces *cfg under the write lock */
+	const char *cgroup_driver;    /* "systemd" or "cgroupfs" */
+	struct image_service *images; /* NULL: no image endpoints */
 };
 
 /** Register /info and /config on `srv`. `deps` is borrowed for the
  *  server's life. */
 void httpapi_register(struct rpc_server *srv, struct httpapi_deps *deps);
+
+/** Register /images/import and /images/pulls (needs deps->images). */
+void httpapi_register_images(struct rpc_server *srv, struct httpapi_deps *deps);
 
 /** Register the streaming debug endpoints /debug/echo and /debug/ticks
  *  (for tests; only with enable_debug_rpc). */

@@ -176,8 +176,9 @@ static int start(struct daemon *d, struct err *err)
 		.cgroup_driver = driver,
 		.config_json = httpapi_config_json,
 	};
-	d->http =
-	    (struct httpapi_deps){ .cfg = cfg, .cfg_lock = &d->cfg_lock, .cgroup_driver = driver };
+	d->http = (struct httpapi_deps){
+		.cfg = cfg, .cfg_lock = &d->cfg_lock, .cgroup_driver = driver, .images = d->images
+	};
 	cri_register(d->srv, &d->cri);
 	httpapi_register(d->srv, &d->http);
 	return 0;
