@@ -16,6 +16,8 @@ import time
 import grpc
 import pytest
 
+from conftest import sanitizer_report
+
 _counter = [0]
 
 
@@ -105,7 +107,11 @@ def env(make_daemon, tmp_path, pb):
     yield e
     e.cleanup()
     rc = e.d.stop()
-    assert rc == 0, e.d.read_log()[-3000:]
+    log = e.d.read_log()
+    assert rc == 0, log[-3000:]
+    if os.environ.get('OCID_ASAN'):
+        assert sanitizer_report(log) is None, f'sanitizer report:\n{log[-8000:]}'
+
 
 
 SERVER = r'''

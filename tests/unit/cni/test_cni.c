@@ -234,6 +234,7 @@ static void test_builtin_network(void **state)
 	/* DEL again: nothing cached, still fine. */
 	assert_int_equal(cni_del(c, &a, &err), 0);
 	assert_int_equal(cni_check(c, &a, &err), -ENOENT);
+	cni_result_done(&res);
 	assert_int_equal(proc_ns_unpin(nsdir, PROC_NS_NET, &err), 0);
 	cni_free(c);
 }
