@@ -224,7 +224,7 @@ int image_policy_check(const struct image_policy *p, const struct image_ref *ref
 	}
 	return err_msg(
 	    err, -EACCES,
-	    "signature verification is not available in this ocid yet; policy %s requires %s for %s%s%s",
+	    "signature verification is not available yet in this ocid; policy %s requires %s for %s%s%s",
 	    p->file, s->req_type, s == &p->def ? "" : "scope \"", s->name,
 	    s == &p->def ? "" : "\"");
 }

@@ -212,7 +212,7 @@ def test_policy_reject_and_signed_by(make_daemon, registry, tmp_path):
     with pytest.raises(grpc.RpcError) as e:
         pull(d, f'{registry.host}/pol/signed:v1')
     assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert 'signature verification is not available' in e.value.details()
+    assert 'signature verification is not available yet' in e.value.details()
     assert list(list_images(d)) == []
     finish(d)
 

@@ -81,7 +81,7 @@ static void test_scopes(void **state)
 	assert_string_equal(m1, "image rejected by policy /etc/containers/policy.json: scope "
 				"\"docker.io/library/busybox:1.36\"");
 	check(p, "quay.io/signed/img", NULL, &m2);
-	assert_string_equal(m2, "signature verification is not available in this ocid yet; policy "
+	assert_string_equal(m2, "signature verification is not available yet in this ocid; policy "
 				"/etc/containers/policy.json requires signedBy for scope "
 				"\"quay.io/signed\"");
 	check(p, "ghcr.io/a", NULL, &m3);
