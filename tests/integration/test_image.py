@@ -588,3 +588,31 @@ def test_layer_cut_by_network_is_fetched_again(make_daemon, registry, tmp_path):
         finish(d)
     finally:
         proxy.stop()
+
+
+def test_reference_forms(started):
+    d, reg = started
+    img = busybox_image(reg, 'forms/app', 'v1', index=True)
+    base = f'{reg.host}/forms/app'
+    # by digest only: no tag, the digest name
+    assert pull(d, f'{base}@{img["digest"]}') == img['id']
+    i = list_images(d)[0]
+    assert list(i.repo_tags) == [] and list(i.repo_digests) == [f'{base}@{img["digest"]}']
+    # by the platform manifest's digest: another repo digest, same image
+    assert pull(d, f'{base}@{img["manifest_digest"]}') == img['id']
+    assert len(list_images(d)[0].repo_digests) == 2
+    # name:tag@digest: the digest decides, the tag is recorded
+    assert pull(d, f'{base}:other@{img["digest"]}') == img['id']
+    assert list(list_images(d)[0].repo_tags) == [f'{base}:other']
+    # a digest that does not match the content is refused
+    bad = 'sha256:' + '0' * 64
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, f'{base}@{bad}')
+    assert e.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+    # no tag means :latest
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, base)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    assert 'latest' in e.value.details()
+    remove(d, f'{base}@{img["manifest_digest"]}')
+    assert list(list_images(d)) == []
