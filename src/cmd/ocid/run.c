@@ -48,29 +48,6 @@ static int make_dirs(const struct config *cfg, struct err *err)
 	return ocid_mkdir_p(dirname(listen), 0711, err);
 }
 
-/* The container manager asks the pod manager where a pod's pieces are. */
-static int pod_lookup(void *data, const char *pod_id, struct ctr_pod *ret, struct err *err)
-{
-	struct daemon *d = data;
-	cleanup(pod_info_free) struct pod_info *i = NULL;
-	int r = pod_get(d->pods, pod_id, &i, err);
-	if (r < 0)
-		return r;
-	if (i->state != POD_READY)
-		return err_msg(err, -EINVAL, "pod sandbox %s is not ready", i->id);
-	*ret = (struct ctr_pod){
-		.netns = i->netns_path ? xstrdup(i->netns_path) : NULL,
-		.ipcns = i->ipcns_path ? xstrdup(i->ipcns_path) : NULL,
-		.utsns = i->utsns_path ? xstrdup(i->utsns_path) : NULL,
-		.pidns = i->pidns_path ? xstrdup(i->pidns_path) : NULL,
-		.hostname_file = xasprintf("%s/hostname", i->dir),
-		.hosts = xasprintf("%s/hosts", i->dir),
-		.resolv_conf = xasprintf("%s/resolv.conf", i->dir),
-		.shm = i->shm_path ? xstrdup(i->shm_path) : NULL,
-	};
-	return 0;
-}
-
 static int pod_stop_ctrs(void *data, const char *pod_id, struct err *err)
 {
 	struct daemon *d = data;
@@ -158,14 +135,13 @@ static int start(struct daemon *d, struct err *err)
 				 .cgroup_driver = driver,
 				 .db = d->db,
 				 .storage = d->storage,
-				 .images = d->images,
-				 .pod_lookup = pod_lookup,
-				 .pod_lookup_data = d };
+				 .images = d->images };
 	r = start_pods(d, driver, err);
 	if (r >= 0)
 		r = ctr_mgr_new(&cc, &d->ctrs, err);
 	if (r < 0)
 		return r;
+	ctr_mgr_set_pods(d->ctrs, d->pods);
 	d->cri = (struct cri_deps){
 		.cfg = cfg,
 		.cfg_lock = &d->cfg_lock,
