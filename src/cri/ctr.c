@@ -273,5 +273,7 @@ const struct cri_impl cri_ctr_impls[] = {
 	{ RS, "GetContainerEvents", get_events },
 	{ RS, "ContainerStats", cri_ctr_stats },
 	{ RS, "ListContainerStats", cri_ctr_list_stats },
+	{ RS, "PodSandboxStats", cri_pod_stats },
+	{ RS, "ListPodSandboxStats", cri_pod_list_stats },
 	{ NULL, NULL, NULL },
 };

@@ -62,3 +62,11 @@ void cri_ctr_update_done(struct cri_ctr_update *u);
 /* ctr_stats.c: the stats handlers (listed in cri_ctr_impls). */
 int cri_ctr_stats(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);
 int cri_ctr_list_stats(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);
+/** One ContainerStats message for `st` (free with cri_ctr_stats_msg_free). */
+Runtime__V1__ContainerStats *cri_ctr_stats_msg_new(const struct ctr_stats *st,
+						   const char *mountpoint);
+void cri_ctr_stats_msg_free(Runtime__V1__ContainerStats *s);
+
+/* pod_stats.c: PodSandboxStats, ListPodSandboxStats. */
+int cri_pod_stats(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);
+int cri_pod_list_stats(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);

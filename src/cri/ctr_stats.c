@@ -82,6 +82,7 @@ static void fill_cgroup(struct stats_msg *m, const struct stats_cgroup *cg)
 }
 
 static struct stats_msg *build(const struct ctr_stats *st, const char *mountpoint)
+
 {
 	struct stats_msg *m = xzalloc(sizeof(*m));
 	m->s = (Runtime__V1__ContainerStats)RUNTIME__V1__CONTAINER_STATS__INIT;
@@ -103,6 +104,21 @@ static struct stats_msg *build(const struct ctr_stats *st, const char *mountpoin
 		m->s.writable_layer = &m->fs;
 	}
 	return m;
+}
+
+Runtime__V1__ContainerStats *cri_ctr_stats_msg_new(const struct ctr_stats *st,
+						   const char *mountpoint)
+{
+	return &build(st, mountpoint)->s;
+}
+
+static void msg_free(struct stats_msg *m);
+
+void cri_ctr_stats_msg_free(Runtime__V1__ContainerStats *s)
+{
+	/* s is the first member of its stats_msg. */
+	if (s)
+		msg_free((struct stats_msg *)s);
 }
 
 static void msg_free(struct stats_msg *m)

@@ -239,6 +239,24 @@ int ctr_stats_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_sta
  *  semantics: ctr_info_free(ret->info). */
 int ctr_stats_get(struct ctr_mgr *m, const char *id, struct ctr_stats *ret, struct err *err);
 void ctr_stats_free(struct ctr_stats *v, size_t n);
+struct ctr_pod_stats {
+	bool has_cgroup;
+	struct stats_cgroup cg; /* the pod's cgroup */
+	bool has_net;
+	struct stats_net net; /* its network namespace's interfaces */
+	struct ctr_stats *ctrs;
+	size_t n_ctrs;
+};
+
+/** Stats of pod `pod_id` (full id): its cgroup `cgroup` (an OCI
+ *  cgroupsPath-style path; NULL/"" = none), the interfaces of the network
+ *  namespace pinned at `netns` (NULL = host network: none) and its
+ *  containers. Readings that fail leave their has_* flag false. Free with
+ *  ctr_pod_stats_done. */
+int ctr_pod_stats_get(struct ctr_mgr *m, const char *pod_id, const char *cgroup, const char *netns,
+		      struct ctr_pod_stats *ret, struct err *err);
+void ctr_pod_stats_done(struct ctr_pod_stats *s);
+
 /** The directory holding the writable layers (FilesystemIdentifier). */
 const char *ctr_fs_mountpoint(const struct ctr_mgr *m);
 

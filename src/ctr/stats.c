@@ -65,3 +65,38 @@ void ctr_stats_free(struct ctr_stats *v, size_t n)
 		ctr_info_free(v[i].info);
 	free(v);
 }
+
+int ctr_pod_stats_get(struct ctr_mgr *m, const char *pod_id, const char *cgroup, const char *netns,
+		      struct ctr_pod_stats *ret, struct err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	struct ctr_filter f = { .pod_id = pod_id };
+	int r = ctr_stats_list(m, &f, &ret->ctrs, &ret->n_ctrs, err);
+	if (r < 0)
+		return r;
+	/* ctr_list matches pod ids by prefix: keep this pod's only. */
+	size_t k = 0;
+	for (size_t i = 0; i < ret->n_ctrs; i++) {
+		if (strcmp(ret->ctrs[i].info->pod_id, pod_id) == 0)
+			ret->ctrs[k++] = ret->ctrs[i];
+		else
+			ctr_info_free(ret->ctrs[i].info);
+	}
+	ret->n_ctrs = k;
+	cleanup_free char *path = NULL;
+	if (m->stats && cgroup && *cgroup && stats_cgroup_path(cgroup, &path, NULL) == 0)
+		ret->has_cgroup = stats_cgroup_sample(m->stats, pod_id, path, &ret->cg, NULL) == 0;
+	if (netns && *netns)
+		ret->has_net = stats_net_read(netns, &ret->net, NULL) == 0;
+	return 0;
+}
+
+void ctr_pod_stats_done(struct ctr_pod_stats *s)
+{
+	if (!s)
+		return;
+	ctr_stats_free(s->ctrs, s->n_ctrs);
+	if (s->has_net)
+		stats_net_done(&s->net);
+	memset(s, 0, sizeof(*s));
+}

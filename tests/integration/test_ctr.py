@@ -327,6 +327,14 @@ def test_stats_update_reopen(env):
     lst = d.runtime('ListContainerStats', pb.ListContainerStatsRequest(
         filter=pb.ContainerStatsFilter(pod_sandbox_id=pod))).stats
     assert [s.attributes.id for s in lst] == [cid]
+    ps = d.runtime('PodSandboxStats', pb.PodSandboxStatsRequest(pod_sandbox_id=pod)).stats
+    assert ps.attributes.id == pod and ps.attributes.metadata.name == 'pod'
+    assert [c.attributes.id for c in ps.linux.containers] == [cid]
+    assert ps.linux.cpu.usage_core_nano_seconds.value > 0  # the pod's cgroup
+    assert ps.linux.memory.working_set_bytes.value > 0
+    assert ps.linux.process.process_count.value >= 2
+    lps = d.runtime('ListPodSandboxStats', pb.ListPodSandboxStatsRequest()).stats
+    assert [p.attributes.id for p in lps] == [pod]
 
     # UpdateContainerResources reaches the cgroup and ContainerStatus.
     d.runtime('UpdateContainerResources', pb.UpdateContainerResourcesRequest(
