@@ -108,7 +108,25 @@ struct image_platform {
 	const char *arch;
 	const char *variant;
 };
-#define IMAGE_PLATFORM_DEFAULT ((struct image_platform){ "linux", "amd64", NULL })
+/* The architecture ocid was built for, in OCI terms. */
+#if defined(__x86_64__)
+#define IMAGE_HOST_ARCH "amd64"
+#elif defined(__aarch64__)
+#define IMAGE_HOST_ARCH "arm64"
+#elif defined(__arm__)
+#define IMAGE_HOST_ARCH "arm"
+#elif defined(__i386__)
+#define IMAGE_HOST_ARCH "386"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define IMAGE_HOST_ARCH "ppc64le"
+#elif defined(__s390x__)
+#define IMAGE_HOST_ARCH "s390x"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define IMAGE_HOST_ARCH "riscv64"
+#else
+#define IMAGE_HOST_ARCH "amd64"
+#endif
+#define IMAGE_PLATFORM_DEFAULT ((struct image_platform){ "linux", IMAGE_HOST_ARCH, NULL })
 
 struct image_descriptor {
 	char *media_type; /* may be NULL in an index entry */
