@@ -302,6 +302,8 @@ def test_reopen_log(env):
 def test_tty_resize(env):
     c = env.container(['sh', '-c', 'sleep 0.5; stty size; echo done'], tty=True)
     assert env.spawn(c)[0]
+    # The console socket is gone once the terminal has been received.
+    assert sorted(os.listdir(os.path.dirname(c['ctl']))) == ['attach', 'ctl']
     rc, out = driver('resize', c['ctl'], 123, 45)
     assert rc == 0, out
     env.start(c)

@@ -100,12 +100,14 @@ static int read_pid_file(const char *path, pid_t *ret, struct err *err)
 	return 0;
 }
 
-/* The console socket: a listening unix socket whose path runc connects to. */
+/* The console socket: a listening unix socket whose path runc connects to,
+ * beside the ctl socket, with a short name unique to this monitor (several
+ * may share that directory). Removed once the terminal has arrived. */
 static int console_listen(const char *ctl_path, char *path, size_t size, struct err *err)
 {
 	const char *slash = strrchr(ctl_path, '/');
 	int dl = slash ? (int)(slash - ctl_path) : 1;
-	snprintf(path, size, "%.*s/console.sock", dl, slash ? ctl_path : ".");
+	snprintf(path, size, "%.*s/.c%d", dl, slash ? ctl_path : ".", (int)getpid());
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return err_msg(err, -ENAMETOOLONG, "console socket path '%s' too long", path);
