@@ -4,6 +4,7 @@
  * three requests a pull needs (manifest, small blob, streamed blob). */
 #include <ctype.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -32,6 +33,11 @@ struct image_registry {
 	char who[72];	      /* digest of the credentials: tokens are cached per asker */
 	char *registry_token; /* a bearer token given as is, or NULL */
 	char *identity_token; /* an OAuth2 refresh token, or NULL */
+	/* The Authorization that last worked, sent up front next time for the
+	 * same scope (saves a 401 round trip per request). Layer downloads
+	 * share the client across threads: guarded by `lock`. */
+	pthread_mutex_t lock;
+	char *last_auth, *last_scope;
 };
 
 static int64_t now_s(void)
@@ -92,6 +98,7 @@ int image_registry_new(const struct image_registry_opts *o, struct image_registr
 	r->host = xstrdup(strcmp(o->domain, IMAGE_DOCKER_DOMAIN) == 0 ? "registry-1.docker.io"
 								      : o->domain);
 	load_certs_dir(r);
+	pthread_mutex_init(&r->lock, NULL);
 	const struct image_creds *c = o->creds;
 	if (c && !str_empty(c->username)) {
 		cleanup_free char *up =
@@ -119,12 +126,14 @@ void image_registry_free(struct image_registry *r)
 	if (!r)
 		return;
 	free((char *)r->o.domain);
+	free(r->last_scope);
+	pthread_mutex_destroy(&r->lock);
 	free(r->host);
 	free(r->scheme);
 	strv_free(r->ca_files);
 	free(r->client_cert);
 	free(r->client_key);
-	char *const secrets[] = { r->basic, r->registry_token, r->identity_token };
+	char *const secrets[] = { r->basic, r->registry_token, r->identity_token, r->last_auth };
 	for (size_t i = 0; i < ARRAY_SIZE(secrets); i++) {
 		if (secrets[i])
 			explicit_bzero(secrets[i], strlen(secrets[i]));
@@ -366,11 +375,27 @@ static int attempt_scheme(struct image_registry *r, const char *path, struct req
 	return rc;
 }
 
+static void remember_auth(struct image_registry *r, const struct req *q)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->last_auth)
+		explicit_bzero(r->last_auth, strlen(r->last_auth));
+	free(r->last_auth);
+	free(r->last_scope);
+	r->last_auth = xstrdup(q->auth);
+	r->last_scope = xstrdup(q->scope);
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* Authentication and retries around attempt(). */
 static int request(struct image_registry *r, const char *path, struct req *q, bool head,
 		   struct image_http **ret, struct err *err)
 {
 	int rc = 0;
+	pthread_mutex_lock(&r->lock);
+	if (!q->auth && r->last_auth && strcmp(r->last_scope, q->scope) == 0)
+		q->auth = xstrdup(r->last_auth);
+	pthread_mutex_unlock(&r->lock);
 	for (int i = 0; i < RETRIES; i++) {
 		if (i)
 			backoff(i - 1);
@@ -391,6 +416,8 @@ static int request(struct image_registry *r, const char *path, struct req *q, bo
 			continue;
 		}
 		if (rc >= 0) {
+			if (h->status != 401 && q->auth)
+				remember_auth(r, q);
 			*ret = h;
 			return 0;
 		}
