@@ -275,5 +275,7 @@ const struct cri_impl cri_ctr_impls[] = {
 	{ RS, "ListContainerStats", cri_ctr_list_stats },
 	{ RS, "PodSandboxStats", cri_pod_stats },
 	{ RS, "ListPodSandboxStats", cri_pod_list_stats },
+	{ RS, "ListMetricDescriptors", cri_metric_descriptors },
+	{ RS, "ListPodSandboxMetrics", cri_pod_metrics },
 	{ NULL, NULL, NULL },
 };

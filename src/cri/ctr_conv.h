@@ -70,3 +70,7 @@ void cri_ctr_stats_msg_free(Runtime__V1__ContainerStats *s);
 /* pod_stats.c: PodSandboxStats, ListPodSandboxStats. */
 int cri_pod_stats(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);
 int cri_pod_list_stats(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);
+
+/* metrics.c: ListMetricDescriptors, ListPodSandboxMetrics. */
+int cri_metric_descriptors(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);
+int cri_pod_metrics(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err);

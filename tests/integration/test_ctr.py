@@ -335,6 +335,14 @@ def test_stats_update_reopen(env):
     assert ps.linux.process.process_count.value >= 2
     lps = d.runtime('ListPodSandboxStats', pb.ListPodSandboxStatsRequest()).stats
     assert [p.attributes.id for p in lps] == [pod]
+    descs = d.runtime('ListMetricDescriptors', pb.ListMetricDescriptorsRequest()).descriptors
+    assert 'container_cpu_usage_seconds_total' in {x.name for x in descs}
+    pm = d.runtime('ListPodSandboxMetrics', pb.ListPodSandboxMetricsRequest()).pod_metrics
+    assert [p.pod_sandbox_id for p in pm] == [pod]
+    cm = pm[0].container_metrics[0]
+    assert cm.container_id == cid
+    cpu = [m for m in cm.metrics if m.name == 'container_cpu_usage_seconds_total'][0]
+    assert cpu.value.value > 0 and list(cpu.label_values) == ['busy', cid]
 
     # UpdateContainerResources reaches the cgroup and ContainerStatus.
     d.runtime('UpdateContainerResources', pb.UpdateContainerResourcesRequest(
