@@ -89,6 +89,12 @@ static int validate(const struct pod_manager *m, const struct pod_config *c, str
 		if (r < 0)
 			return r;
 	}
+	cleanup_free char *logdir = NULL;
+	if (!str_empty(c->log_directory) &&
+	    (c->log_directory[0] != '/' || fs_path_clean(c->log_directory, &logdir) < 0))
+		return err_msg(err, -EINVAL,
+			       "log_directory '%s' must be an absolute path without '..'",
+			       c->log_directory);
 	if (c->ns_pid == POD_NS_POD && !m->pause_path)
 		return err_msg(err, -ENOENT,
 			       "a shared PID namespace needs ocid-pause, which was not found");
@@ -334,6 +340,12 @@ static int setup(struct pod_manager *m, struct pod *p, struct err *err)
 	cleanup_close int dfd = mkdir_abs(p->info.dir, err);
 	if (dfd < 0)
 		return dfd;
+	/* Kubelet makes the log directory; a bare CRI client may not. */
+	if (!str_empty(c->log_directory)) {
+		cleanup_close int ldfd = mkdir_abs(c->log_directory, err);
+		if (ldfd < 0)
+			return err_wrap(err, "log directory");
+	}
 	cleanup_free char *nsdir = xasprintf("%s/ns", p->info.dir);
 	unsigned which = (host_net ? 0 : PROC_NS_NET | PROC_NS_UTS) | (host_ipc ? 0 : PROC_NS_IPC);
 	int r = proc_ns_pin(nsdir, which, host_net ? NULL : p->info.hostname, err);
@@ -487,6 +499,10 @@ int pod_stop(struct pod_manager *m, const char *id, struct err *err)
 	int r = pod_find_ref(m, id, &p, err);
 	if (r < 0)
 		return r;
+	if (m->stop_ctrs && (r = m->stop_ctrs(m->ctrs_data, p->info.id, err)) < 0) {
+		pod_unref(m, p);
+		return err_wrap(err, "stop containers of pod %s", p->info.id);
+	}
 	pthread_mutex_lock(&p->lock);
 	pod_teardown(m, p, false);
 	p->info.state = POD_NOTREADY;
@@ -505,6 +521,10 @@ int pod_remove(struct pod_manager *m, const char *id, struct err *err)
 		return 0;
 	if (r < 0)
 		return err_move(err, &e);
+	if (m->remove_ctrs && (r = m->remove_ctrs(m->ctrs_data, p->info.id, err)) < 0) {
+		pod_unref(m, p);
+		return err_wrap(err, "remove containers of pod %s", p->info.id);
+	}
 	pthread_mutex_lock(&p->lock);
 	if (p->removed) {
 		pthread_mutex_unlock(&p->lock);

@@ -171,6 +171,8 @@ static void test_full_pod(void **state)
 	base_config(&c, "web");
 	c.hostname = "web-0";
 	c.ns_pid = POD_NS_POD;
+	cleanup_free char *logdir = xasprintf("%s/logs/default_web_uid-1", tmp);
+	c.log_directory = logdir;
 	char *servers[] = { "10.96.0.10", NULL };
 	char *searches[] = { "default.svc.cluster.local", "svc.cluster.local", NULL };
 	char *options[] = { "ndots:5", NULL };
@@ -190,6 +192,9 @@ static void test_full_pod(void **state)
 	cleanup(pod_info_free) struct pod_info *i = NULL;
 	assert_int_equal(pod_get(e.m, id, &i, &err), 0);
 	assert_int_equal(i->state, POD_READY);
+	struct stat ls;
+	assert_int_equal(stat(logdir, &ls), 0);
+	assert_true(S_ISDIR(ls.st_mode));
 	assert_non_null(i->ips);
 	assert_true(str_has_prefix(i->ips[0], prefix));
 	assert_string_equal(i->reserved_name, "k8s_web_default_uid-1_0");
@@ -349,6 +354,10 @@ static void test_failures(void **state)
 	c.n_sysctls = 1;
 	assert_int_equal(pod_run(e.m, &c, &id, &err), -EINVAL);
 	assert_non_null(strstr(err_str(&err), "kernel.shm_rmid_forced"));
+	base_config(&c, "x");
+	c.log_directory = "/var/log/../../etc";
+	assert_int_equal(pod_run(e.m, &c, &id, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "log_directory"));
 	assert_int_equal(count_pod_dirs(), 0);
 
 	/* A CNI ADD that fails: the plugin's message, nothing left. */
