@@ -283,6 +283,9 @@ def test_restart_keeps_containers(env):
     env.wait_state(done, EXITED)
     later = env.create(pod, 'later', ['/bin/sleep', '600'])
     env.start(later)
+    more = [env.create(pod, f'm{i}', ['/bin/sleep', '600']) for i in range(12)]
+    for c in more[:8]:
+        env.start(c)
     pid = json.loads(env.status(running, verbose=True).info['info'])['pid']
     later_pid = json.loads(env.status(later, verbose=True).info['info'])['pid']
 
@@ -294,10 +297,20 @@ def test_restart_keeps_containers(env):
     n_before = env.log('run').count('tick')
     time.sleep(0.6)
     assert env.log('run').count('tick') > n_before  # logging never stopped
+    # A create that never finished leaves directories without a record.
+    half = 'e' * 64
+    for base in (d.root, d.runroot):
+        os.makedirs(os.path.join(base, 'containers', half, 'upper'))
 
     d.start()
     states = {c.metadata.name: c.state for c in env.list()}
-    assert states == {'run': RUNNING, 'made': CREATED, 'done': EXITED, 'later': EXITED}
+    want = {'run': RUNNING, 'made': CREATED, 'done': EXITED, 'later': EXITED}
+    want.update({f'm{i}': RUNNING if i < 8 else CREATED for i in range(12)})
+    assert states == want
+    for base in (d.root, d.runroot):
+        assert not os.path.exists(os.path.join(base, 'containers', half))
+    # A created container that is never started can be removed at once.
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=more[-1]), timeout=30)
     assert env.status(done).status.exit_code == 4
     st = env.status(later).status
     assert st.exit_code == 137 and st.reason == 'Error'
