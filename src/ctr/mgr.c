@@ -153,6 +153,17 @@ static void on_exit_file(struct ctr_mgr *m, int wd)
 	ctr_unref(c);
 }
 
+/* Events were lost: look at every container's exit file. */
+static void check_all(struct ctr_mgr *m)
+{
+	size_t n = 0;
+	struct ctr **all = ctr_index_all(&m->index, &n);
+	for (size_t i = 0; i < n; i++)
+		if (all[i]->visible)
+			(void)ctr_exit_check(m, all[i]);
+	ctr_refs_free(all, n);
+}
+
 static void *watcher_main(void *data)
 {
 	struct ctr_mgr *m = data;
@@ -171,7 +182,9 @@ static void *watcher_main(void *data)
 			continue;
 		for (char *q = buf; q < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)q;
-			if (ev->len && strcmp(ev->name, "exit") == 0)
+			if (ev->mask & IN_Q_OVERFLOW)
+				check_all(m);
+			else if (ev->len && strcmp(ev->name, "exit") == 0)
 				on_exit_file(m, ev->wd);
 			q += sizeof(*ev) + ev->len;
 		}

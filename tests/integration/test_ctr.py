@@ -201,7 +201,28 @@ def test_exit_codes_and_bad_input(env):
     with pytest.raises(grpc.RpcError) as e:
         env.create(pod, 'z', ['/no/such/binary'])
     assert 'no/such/binary' in e.value.details()
+    for bad_cfg in (
+            dict(mounts=[pb.Mount(container_path='rel/path', host_path=env.logs)]),
+            dict(linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+                run_as_group=pb.Int64Value(value=5)))),
+            dict(log_path='../escape.log')):
+        cfg = pb.ContainerConfig(metadata=pb.ContainerMetadata(name='inval'),
+                                 image=pb.ImageSpec(image=env.image), command=['/bin/true'])
+        for k, v in bad_cfg.items():
+            if k == 'mounts':
+                cfg.mounts.extend(v)
+            elif k == 'linux':
+                cfg.linux.CopyFrom(v)
+            else:
+                setattr(cfg, k, v)
+        with pytest.raises(grpc.RpcError) as e:
+            d.runtime('CreateContainer', pb.CreateContainerRequest(
+                pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg), timeout=60)
+        assert code(e) == grpc.StatusCode.INVALID_ARGUMENT, (bad_cfg, e.value.details())
+    assert not os.path.exists(os.path.join(os.path.dirname(env.logs), 'escape.log'))
     assert {c.metadata.name for c in env.list()} == {'ok', 'bad'}
+    # Nothing of the failed creates is left on disk.
+    assert len(os.listdir(os.path.join(d.root, 'containers'))) == 2
     # Unknown ids: remove succeeds, the others say NOT_FOUND.
     d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id='0' * 64))
     with pytest.raises(grpc.RpcError) as e:
