@@ -19,6 +19,7 @@ static void usage(FILE *f)
 	    "usage: ocimon --id ID --bundle DIR --runtime PATH --runtime-root DIR\n"
 	    "              --log-path FILE --exit-file FILE --ctl SOCK --attach SOCK\n"
 	    "              --pid-file FILE --sync-fd N [--timeout-ms N] [--tty] [--stdin [--stdin-once]]\n"
+	    "              [--exec-process FILE]\n"
 	    "Normally started by ocid; see ocimon(8).\n",
 	    f);
 }
@@ -36,6 +37,7 @@ static int parse_args(int argc, char **argv)
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "attach", required_argument, NULL, 'a' },
 		{ "pid-file", required_argument, NULL, 'p' },
+		{ "exec-process", required_argument, NULL, 'x' },
 		{ "sync-fd", required_argument, NULL, 's' },
 		{ "timeout-ms", required_argument, NULL, 'T' },
 		{ "tty", no_argument, NULL, 't' },
@@ -74,6 +76,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'p':
 			a->pid_file = optarg;
+			break;
+		case 'x':
+			a->exec_process = optarg;
 			break;
 		case 's':
 			a->sync_fd = atoi(optarg);
