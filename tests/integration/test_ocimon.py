@@ -4,6 +4,7 @@ The monitor is started through tests/unit/mon/mon-driver, a thin front to
 the mon client API (mon_spawn, mon_reopen_log, mon_resize, mon_read_exit),
 so these tests drive ocimon exactly as ocid does.
 """
+import atexit
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ def driver_bin():
 # Under a sanitized build, ocimon's reports (its stderr is /dev/null) go to
 # files here; the env fixture fails the test if any appear.
 ASAN_DIR = tempfile.mkdtemp(prefix='ocimon-asan-')
+atexit.register(shutil.rmtree, ASAN_DIR, ignore_errors=True)
 
 
 def sanitizer_env():
