@@ -127,8 +127,10 @@ static void import(void *data, const struct rpc_http_request *req, struct rpc_ht
 	cleanup_free char *tag = query_get(req->query, "tag");
 	if (tag) {
 		cleanup(image_ref_free) struct image_ref *ref = NULL;
-		if (image_ref_parse(tag, &ref, &err) < 0)
+		if (image_ref_parse(tag, &ref, &err) < 0) {
+			(void)err_wrap(&err, "tag '%s'", tag);
 			return fail(&c, -EINVAL, err_str(&err));
+		}
 	}
 	cleanup_close int fd = -1;
 	int r = image_import_spool(d->images, &fd, &err);

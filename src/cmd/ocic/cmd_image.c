@@ -1,4 +1,5 @@
-/* ocic image pull|list|status|remove: the CRI ImageService. */
+/* ocic image list|status|remove: the CRI ImageService (pull, import and
+ * fsinfo in cmd_image_pull.c and cmd_image_import.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,27 +11,6 @@ static int ref_request(const struct ocic_args *a, json_t *req)
 {
 	json_object_set_new(req, "image", json_pack("{s:s}", "image", a->operands[0]));
 	return 0;
-}
-
-static int pull_request(const struct ocic_args *a, json_t *req)
-{
-	const char *creds = ocic_arg(a, "creds");
-	const char *colon = creds ? strchr(creds, ':') : NULL;
-	cleanup_free char *user = NULL;
-
-	if (creds && (!colon || colon == creds))
-		return ocic_usage_error(a->cmd, "--creds wants USER:PASSWORD");
-	if (creds) {
-		user = xstrndup(creds, (size_t)(colon - creds));
-		json_object_set_new(
-		    req, "auth", json_pack("{s:s, s:s}", "username", user, "password", colon + 1));
-	}
-	return ref_request(a, req);
-}
-
-static void pull_table(const struct ocic_args *a, const ProtobufCMessage *resp)
-{
-	printf("%s\n", ((const Runtime__V1__PullImageResponse *)resp)->image_ref);
 }
 
 /* "sha256:0123456789abcdef..." -> "0123456789ab" (the 12-hex short id). */
@@ -132,26 +112,9 @@ static void print_ref(const struct ocic_args *a, const ProtobufCMessage *resp)
 	printf("%s\n", a->operands[0]);
 }
 
-static const struct ocic_opt pull_opts[] = {
-	{ "creds", 0, OCIC_OPT_STR, false, "USER:PASSWORD", "registry credentials" },
-	{ 0 },
-};
-
 static const struct ocic_opt status_opts[] = {
 	{ "verbose", 'v', OCIC_OPT_FLAG, false, NULL, "also print the runtime's verbose info" },
 	{ 0 },
-};
-
-static const struct ocic_sub image_pull = {
-	.name = "pull",
-	.summary = "Pull an image (PullImage); prints the image id.",
-	.opts = pull_opts,
-	.operands = "REF",
-	.min_operands = 1,
-	.max_operands = 1,
-	OCIC_CRI_METHOD(OCIC_IMAGE_SERVICE, PullImage, pull_image),
-	.request = pull_request,
-	.table = pull_table,
 };
 
 static const struct ocic_sub image_list = {
@@ -186,7 +149,8 @@ static const struct ocic_sub image_remove = {
 };
 
 static const struct ocic_sub *const image_subs[] = {
-	&image_pull, &image_list, &image_status, &image_remove, NULL,
+	&ocic_image_pull,   &image_list,	&image_status, &image_remove,
+	&ocic_image_import, &ocic_image_fsinfo, NULL,
 };
 
 static const struct ocic_group image_group = { .subs = image_subs };
@@ -194,6 +158,6 @@ static const struct ocic_group image_group = { .subs = image_subs };
 const struct ocic_cmd ocic_cmd_image = {
 	.name = "image",
 	.usage = "COMMAND [FLAGS]",
-	.summary = "Images: pull, list, status, remove.",
+	.summary = "Images: pull, list, status, remove, import, fsinfo.",
 	.group = &image_group,
 };

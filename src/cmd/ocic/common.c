@@ -150,7 +150,7 @@ int ocic_parse(int argc, char **argv, const struct ocic_cmd *cmd, const char *sh
 }
 
 /* --socket also takes crictl's form, unix:///run/ocid/ocid.sock. */
-static const char *socket_path(void)
+const char *ocic_socket_path(void)
 {
 	return str_has_prefix(arg_socket, "unix://") ? arg_socket + strlen("unix://") : arg_socket;
 }
@@ -162,7 +162,7 @@ static int connect_daemon(void)
 
 	if (client)
 		return 0;
-	r = rpc_client_new(socket_path(), &client, &err);
+	r = rpc_client_new(ocic_socket_path(), &client, &err);
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return ocic_fail("%s (is ocid running?)", err_str(&err));
 	if (r < 0)
@@ -220,7 +220,7 @@ int ocic_http_json(const char *method, const char *path, const json_t *body, jso
 	json_error_t jerr;
 	int r;
 
-	r = rpc_client_http(socket_path(), &req, &reply, &err);
+	r = rpc_client_http(ocic_socket_path(), &req, &reply, &err);
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return ocic_fail("%s (is ocid running?)", err_str(&err));
 	if (r < 0)

@@ -187,7 +187,7 @@ static void expand_info(json_t *reply)
 	}
 }
 
-static int call_and_print(const struct ocic_args *a)
+int ocic_sub_call(const struct ocic_args *a)
 {
 	const struct ocic_sub *sub = a->sub;
 	cleanup_err struct err err = ERR_INIT;
@@ -250,7 +250,7 @@ int ocic_group_run(const struct ocic_cmd *cmd, int argc, char **argv)
 	if (r == 0)
 		r = check_args(&c, &a);
 	if (r == 0)
-		r = call_and_print(&a);
+		r = a.sub->run ? a.sub->run(&a) : ocic_sub_call(&a);
 	else
 		r = r == -2 ? OCIC_EXIT_OK : r == -1 ? OCIC_EXIT_USAGE : r;
 	for (int i = 0; i < OCIC_MAX_OPTS; i++)

@@ -55,6 +55,9 @@ extern const struct ocic_cmd ocic_cmd_pod;
 extern const struct ocic_cmd ocic_cmd_ctr;
 extern const struct ocic_cmd ocic_cmd_image;
 
+/* Image sub-commands beyond single calls (cmd_image_import.c, cmd_image_pull.c). */
+extern const struct ocic_sub ocic_image_import, ocic_image_pull, ocic_image_fsinfo;
+
 /* ---- Sub-commands ("ocic pod create ..."), described by tables (group.c) ---- */
 
 enum ocic_opt_kind {
@@ -103,7 +106,14 @@ struct ocic_sub {
 	int (*request)(const struct ocic_args *a, json_t *req);
 	int (*check)(const struct ocic_args *a, const ProtobufCMessage *resp);
 	void (*table)(const struct ocic_args *a, const ProtobufCMessage *resp);
+	/* A sub-command that does more than one call: run instead of the
+	 * above (it may still use them through ocic_sub_call). */
+	int (*run)(const struct ocic_args *a);
 };
+
+/** Build the request of `a->sub`, make its CRI call, check and print the
+ *  reply as the table describes. Returns an exit code. */
+int ocic_sub_call(const struct ocic_args *a);
 
 /** Designated initialisers of ocic_sub for CRI method `Method` of
  *  `service` (OCIC_RUNTIME_SERVICE or OCIC_IMAGE_SERVICE) whose messages are
@@ -203,6 +213,9 @@ int ocic_call(const char *method, const ProtobufCMessage *req,
 /** GET/POST on the daemon's HTTP API; a 2xx JSON body is returned in *ret.
  *  On failure prints the reason and returns OCIC_EXIT_FAIL. `body` may be NULL. */
 int ocic_http_json(const char *method, const char *path, const json_t *body, json_t **ret);
+
+/** The daemon's socket path (arg_socket without a unix:// prefix). */
+const char *ocic_socket_path(void);
 
 /** Close the connection opened by ocic_call (at exit). */
 void ocic_disconnect(void);

@@ -1,0 +1,297 @@
+"""ocic image import (OCI layout dir, oci-archive, docker save), hostile
+archives, /images/pulls and ocic's pull progress line, ocic image fsinfo."""
+import io
+import json
+import os
+import subprocess
+import tarfile
+
+import pytest
+
+from conftest import ocic_bin
+from registry import (DOCKER_CONFIG, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, Layer,
+                      Registry, busybox_entries, busybox_image, make_config, sha256)
+
+
+def ocic(daemon, args, timeout=60):
+    assert os.access(ocic_bin(), os.X_OK), f'{ocic_bin()} is not built'
+    return subprocess.run([ocic_bin(), '--socket', daemon.socket] + args, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def tar_of(files):
+    """A tar of {name: bytes}, or of (name, TarInfo-tweak) for hostile cases."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w', format=tarfile.PAX_FORMAT) as t:
+        for name, data in files:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = 1700000000
+            if isinstance(data, tuple):  # ('symlink', target)
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data[1]
+                t.addfile(ti)
+                continue
+            ti.size = len(data)
+            ti.mode = 0o644
+            t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def busybox_layers(extra=None, compression='gzip'):
+    layers = [Layer(busybox_entries(), compression)]
+    if extra:
+        layers.append(Layer(extra, compression))
+    return layers
+
+
+def oci_files(layers, name=None, containerd_name=None, cfg=None):
+    """The files of an OCI image layout for one image: (files, id, manifest digest)."""
+    cfg = cfg or make_config(layers)
+    m = {'schemaVersion': 2, 'mediaType': OCI_MANIFEST,
+         'config': {'mediaType': OCI_CONFIG, 'digest': sha256(cfg), 'size': len(cfg)},
+         'layers': [{'mediaType': OCI_LAYER[l.compression], 'digest': l.digest,
+                     'size': len(l.blob)} for l in layers]}
+    mb = json.dumps(m).encode()
+    desc = {'mediaType': OCI_MANIFEST, 'digest': sha256(mb), 'size': len(mb)}
+    ann = {}
+    if name:
+        ann['org.opencontainers.image.ref.name'] = name
+    if containerd_name:
+        ann['io.containerd.image.name'] = containerd_name
+    if ann:
+        desc['annotations'] = ann
+    index = {'schemaVersion': 2, 'mediaType': OCI_INDEX, 'manifests': [desc]}
+    files = [('oci-layout', b'{"imageLayoutVersion":"1.0.0"}'),
+             ('index.json', json.dumps(index).encode())]
+    blobs = {sha256(cfg): cfg, sha256(mb): mb}
+    for l in layers:
+        blobs[l.digest] = l.blob
+    files += [('blobs/sha256/' + d.split(':')[1], b) for d, b in blobs.items()]
+    return files, sha256(cfg), sha256(mb)
+
+
+def docker_save_files(layers, repo_tags):
+    """A `docker save` archive (legacy layout: <id>/layer.tar, <config>.json)."""
+    cfg = make_config(layers)
+    cfg_name = sha256(cfg).split(':')[1] + '.json'
+    files = [(cfg_name, cfg)]
+    paths = []
+    for i, l in enumerate(layers):
+        d = sha256(l.diff_id.encode() + bytes([i])).split(':')[1]
+        files += [(f'{d}/VERSION', b'1.0'), (f'{d}/json', b'{}'), (f'{d}/layer.tar', l.tar)]
+        paths.append(f'{d}/layer.tar')
+    manifest = [{'Config': cfg_name, 'RepoTags': repo_tags, 'Layers': paths}]
+    files.append(('manifest.json', json.dumps(manifest).encode()))
+    repos = {}
+    for t in repo_tags:
+        r, _, tag = t.rpartition(':')
+        repos.setdefault(r, {})[tag] = paths[-1].split('/')[0]
+    files.append(('repositories', json.dumps(repos).encode()))
+    return files, sha256(cfg)
+
+
+def write_dir(root, files):
+    for name, data in files:
+        p = os.path.join(root, name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, 'wb') as f:
+            f.write(data)
+
+
+def image_status(daemon, ref):
+    pb = daemon.pb
+    return daemon.image('ImageStatus', pb.ImageStatusRequest(image=pb.ImageSpec(image=ref))).image
+
+
+def listed(daemon):
+    return {i.id: list(i.repo_tags) for i in daemon.image('ListImages').images}
+
+
+def final_line(out):
+    lines = [json.loads(l) for l in out.splitlines() if l.strip()]
+    assert lines, out
+    return lines[-1]
+
+
+def leftovers(daemon):
+    tmp = os.listdir(os.path.join(daemon.root, 'tmp'))
+    layers = [n for n in os.listdir(os.path.join(daemon.root, 'layers')) if n != 'l']
+    return tmp, layers
+
+
+def test_import_oci_layout_dir(daemon, tmp_path):
+    layers = busybox_layers(extra=[('hello', 'file', b'hi\n', {})])
+    files, img_id, mdigest = oci_files(layers, name='localhost/demo/bb:1.0')
+    write_dir(str(tmp_path / 'layout'), files)
+    p = ocic(daemon, ['image', 'import', str(tmp_path / 'layout')])
+    assert p.returncode == 0, p.stderr
+    assert img_id in p.stdout
+    assert listed(daemon) == {img_id: ['localhost/demo/bb:1.0']}
+    st = image_status(daemon, 'localhost/demo/bb:1.0')
+    assert st.id == img_id
+    assert list(st.repo_digests) == ['localhost/demo/bb@' + mdigest]
+    assert st.size > 900000
+
+
+def test_import_oci_archive_json_progress(daemon, tmp_path):
+    layers = busybox_layers(compression='zstd')
+    files, img_id, _ = oci_files(layers, name='latest',
+                                 containerd_name='docker.io/library/busybox:latest')
+    path = tmp_path / 'bb.oci.tar'
+    path.write_bytes(tar_of(files))
+    p = ocic(daemon, ['-o', 'json', 'image', 'import', str(path), '--tag', 'mybox:v2'])
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(l) for l in p.stdout.splitlines()]
+    assert any(l.get('state') == 'done' for l in lines), lines
+    last = lines[-1]
+    assert last['id'] == img_id
+    assert sorted(last['repo_tags']) == ['docker.io/library/busybox:latest',
+                                        'docker.io/library/mybox:v2']
+    assert image_status(daemon, 'busybox').id == img_id
+    assert image_status(daemon, 'mybox:v2').id == img_id
+
+
+def test_import_docker_save(daemon, tmp_path):
+    layers = busybox_layers(extra=[('etc/motd', 'file', b'saved\n', {})], compression='none')
+    files, img_id = docker_save_files(layers, ['busybox:saved', 'example.com/x/y:1'])
+    path = tmp_path / 'save.tar'
+    path.write_bytes(tar_of(files))
+    p = ocic(daemon, ['image', 'import', str(path)])
+    assert p.returncode == 0, p.stderr
+    assert sorted(listed(daemon)[img_id]) == ['docker.io/library/busybox:saved',
+                                              'example.com/x/y:1']
+    st = image_status(daemon, 'example.com/x/y:1')
+    assert st.id == img_id and list(st.repo_digests) == []
+    # Importing again is idempotent and keeps the layers shared.
+    p = ocic(daemon, ['image', 'import', str(path)])
+    assert p.returncode == 0, p.stderr
+    assert len(listed(daemon)) == 1
+
+
+def test_import_unnamed_gets_only_id(daemon, tmp_path):
+    files, img_id, _ = oci_files(busybox_layers())
+    path = tmp_path / 'anon.tar'
+    path.write_bytes(tar_of(files))
+    p = ocic(daemon, ['image', 'import', str(path)])
+    assert p.returncode == 0, p.stderr
+    assert listed(daemon) == {img_id: []}
+    assert image_status(daemon, img_id).id == img_id
+
+
+def hostile_archives():
+    layers = busybox_layers()
+    good, _, _ = oci_files(layers, name='localhost/h:1')
+    blob = [n for n, _ in good if n.startswith('blobs/') and len(_) > 100000][0]
+
+    def replace(name, data):
+        return [(n, data if n == name else d) for n, d in good]
+
+    yield 'dotdot', good + [('../evil', b'x')]
+    yield 'absolute', good + [('/etc/evil', b'x')]
+    yield 'symlink-blob', [(n, ('symlink', '/etc/passwd') if n == blob else d) for n, d in good]
+    mid = len(layers[0].blob) // 2
+    flipped = layers[0].blob[:mid] + bytes([layers[0].blob[mid] ^ 1]) + layers[0].blob[mid + 1:]
+    yield 'digest-mismatch', replace(blob, flipped)
+    yield 'size-mismatch', replace(blob, layers[0].blob + b'\0')
+    yield 'duplicate', good + [(blob, b'x')]
+    bad_layer = Layer([('../../escape', 'file', b'x', {})])
+    evil, _, _ = oci_files([layers[0], bad_layer], name='localhost/h:2')
+    yield 'hostile-layer', evil
+    dfiles, _ = docker_save_files(layers, ['h:1'])
+    m = json.loads(dict(dfiles)['manifest.json'])
+    m[0]['Layers'] = ['../../etc/shadow']
+    yield 'docker-dotdot', [(n, json.dumps(m).encode() if n == 'manifest.json' else d)
+                            for n, d in dfiles]
+    yield 'neither', [('hello', b'x')]
+
+
+@pytest.mark.parametrize('case', [c for c, _ in hostile_archives()])
+def test_import_hostile_refused(daemon, tmp_path, case):
+    files = dict(hostile_archives())[case]
+    path = tmp_path / 'bad.tar'
+    path.write_bytes(tar_of(files))
+    p = ocic(daemon, ['image', 'import', str(path)])
+    assert p.returncode == 1, (case, p.stdout, p.stderr)
+    assert p.stderr.startswith('ocic: '), p.stderr
+    assert listed(daemon) == {}
+    assert leftovers(daemon) == ([], []), case
+
+
+def dechunk(data):
+    out = b''
+    while data:
+        size, _, rest = data.partition(b'\r\n')
+        n = int(size, 16)
+        if n == 0:
+            break
+        out += rest[:n]
+        data = rest[n + 2:]
+    return out
+
+
+def test_import_http_errors(daemon):
+    status, _, body = daemon.http('POST', '/images/import', b'not a tar at all')
+    assert status == 400, body
+    assert 'error' in json.loads(dechunk(body))
+    status, _, body = daemon.http('POST', '/images/import?tag=Bad%20Name', b'x')
+    assert status == 400, body
+    assert 'Bad Name' in json.loads(dechunk(body))['error']
+    status, _, body = daemon.http('GET', '/images/import')
+    assert status == 405, body
+    status, _, body = daemon.http('GET', '/images/pulls')
+    assert status == 200 and json.loads(body) == []
+    assert leftovers(daemon) == ([], [])
+
+
+def test_import_missing_path(daemon, tmp_path):
+    p = ocic(daemon, ['image', 'import', str(tmp_path / 'absent.tar')])
+    assert p.returncode == 1 and 'absent.tar' in p.stderr, p.stderr
+
+
+@pytest.fixture
+def registry(tmp_path):
+    reg = Registry(str(tmp_path / 'reg'))
+    reg.start()
+    yield reg
+    reg.stop()
+
+
+def test_pull_progress_summary_line(make_daemon, registry, tmp_path):
+    conf = tmp_path / 'registries.conf'
+    conf.write_text(f'[[registry]]\nlocation = "127.0.0.1:{registry.port}"\ninsecure = true\n')
+    pol = tmp_path / 'policy.json'
+    pol.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
+    d = make_daemon(extra_args=['--registries-conf', str(conf),
+                                '--signature-policy', str(pol)]).start()
+    img = busybox_image(registry, 'test/progress', 'v1',
+                        extra=[('big', 'file', os.urandom(2 << 20), {})])
+    ref = f'127.0.0.1:{registry.port}/test/progress:v1'
+    p = ocic(d, ['image', 'pull', ref])
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert len(lines) == 1, p.stdout
+    assert lines[0].startswith(img['id']), lines
+    assert '2 layers' in lines[0] and 'MB' in lines[0], lines
+    p = ocic(d, ['-o', 'json', 'image', 'pull', ref])
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)['imageRef'] == img['id']
+
+
+def test_fsinfo(daemon, tmp_path):
+    files, _, _ = oci_files(busybox_layers())
+    path = tmp_path / 'a.tar'
+    path.write_bytes(tar_of(files))
+    assert ocic(daemon, ['image', 'import', str(path)]).returncode == 0
+    p = ocic(daemon, ['image', 'fsinfo'])
+    assert p.returncode == 0, p.stderr
+    rows = [l.split() for l in p.stdout.splitlines()]
+    assert rows[0] == ['FILESYSTEM', 'MOUNTPOINT', 'USED', 'INODES'], p.stdout
+    assert rows[1][:2] == ['image', os.path.join(daemon.root, 'layers')], p.stdout
+    assert rows[1][2].endswith('MB'), p.stdout
+    p = ocic(daemon, ['-o', 'json', 'image', 'fsinfo'])
+    assert p.returncode == 0, p.stderr
+    j = json.loads(p.stdout)
+    fs = j['imageFilesystems'][0]
+    assert fs['fsId']['mountpoint'] == os.path.join(daemon.root, 'layers')
+    # Asked twice: the second walk of the layer store must count it again.
+    assert int(fs['usedBytes'].get('value', 0)) > 900000, j
