@@ -59,6 +59,11 @@ static int auth_to_creds(const Runtime__V1__AuthConfig *a, struct image_creds *c
 	return 0;
 }
 
+static bool call_cancelled(void *call)
+{
+	return rpc_call_cancelled(call);
+}
+
 static int pull_image(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
 {
 	const Runtime__V1__PullImageRequest *req = (const Runtime__V1__PullImageRequest *)reqm;
@@ -78,6 +83,8 @@ static int pull_image(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct 
 		.creds_server = req->auth ? req->auth->server_address : NULL,
 		.max_parallel = c.max_parallel,
 		.progress_timeout_s = c.progress_timeout_s,
+		.cancelled = call_cancelled,
+		.cancel_opaque = ctx->call,
 	};
 	cleanup_free char *id = NULL;
 	r = image_pull(ctx->deps->images, req->image->image, &o, &id, err);

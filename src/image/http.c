@@ -207,7 +207,7 @@ static int pump(struct image_http *h, bool want_headers, struct err *err)
 	while (!h->done) {
 		if (want_headers ? h->headers_done : h->pos < h->len)
 			return 0;
-		if (h->opts.cancel && __atomic_load_n(h->opts.cancel, __ATOMIC_RELAXED))
+		if (h->opts.cancelled && h->opts.cancelled(h->opts.cancel_opaque))
 			return err_msg(err, -ECANCELED, "cancelled");
 		if (h->paused) {
 			h->paused = false;

@@ -7,6 +7,7 @@
 
 #include "base/cleanup.h"
 #include "base/err.h"
+#include "image/image.h"
 
 typedef void CURL;
 typedef void CURLM;
@@ -18,9 +19,10 @@ struct image_http_opts {
 	char *const *ca_files; /* extra CA files (certs.d), NULL-terminated or NULL */
 	const char *client_cert, *client_key;
 	uint64_t progress_timeout_ms; /* 0: none */
-	const bool *cancel;	      /* set (atomically) to abort; may be NULL */
-	bool head;		      /* HEAD instead of GET */
-	const char *post;	      /* POST this form body instead of GET; may hold secrets */
+	image_cancelled_fn cancelled; /* polled while waiting: true aborts; may be NULL */
+	void *cancel_opaque;
+	bool head;	  /* HEAD instead of GET */
+	const char *post; /* POST this form body instead of GET; may hold secrets */
 };
 
 struct image_http {

@@ -439,6 +439,9 @@ int image_token_parse(const char *data, size_t len, int64_t now, char **ret_toke
 
 #define IMAGE_CERTS_DIR "/etc/containers/certs.d"
 
+/* Polled during network waits: true means the caller is gone, give up. */
+typedef bool (*image_cancelled_fn)(void *opaque);
+
 struct image_registry_opts {
 	const char *domain;		  /* host[:port] as in references */
 	bool insecure;			  /* plain http / unverified TLS allowed */
@@ -446,7 +449,8 @@ struct image_registry_opts {
 	const struct image_creds *creds;  /* borrowed during _new only; may be NULL */
 	struct image_token_cache *tokens; /* borrowed, shared; may be NULL */
 	uint64_t progress_timeout_s;	  /* abort a body with no bytes for this long; 0 off */
-	const bool *cancel;		  /* borrowed; set to abort; may be NULL */
+	image_cancelled_fn cancelled;	  /* polled while waiting: true aborts (-ECANCELED) */
+	void *cancel_opaque;
 };
 
 struct image_registry;
@@ -518,6 +522,11 @@ struct image_pull_opts {
 	uint64_t progress_timeout_s;	 /* 0: off */
 	const char *certs_dir;		 /* NULL: IMAGE_CERTS_DIR */
 	struct image_platform platform;	 /* os NULL: IMAGE_PLATFORM_DEFAULT */
+	/* The caller's cancellation (e.g. its RPC was cancelled); may be NULL.
+	 * A shared pull is abandoned only when every caller waiting on it is
+	 * cancelled; a cancelled caller stops waiting at once. */
+	image_cancelled_fn cancelled;
+	void *cancel_opaque;
 };
 
 #define IMAGE_POLICY_PATH "/etc/containers/policy.json"

@@ -349,6 +349,8 @@ static int pull_endpoint(struct image_service *svc, struct pull *p, const struct
 		.creds = &creds,
 		.tokens = svc->tokens,
 		.progress_timeout_s = o->progress_timeout_s,
+		.cancelled = pull_cancelled,
+		.cancel_opaque = p,
 	};
 	cleanup(image_registry_free) struct image_registry *reg = NULL;
 	r = image_registry_new(&ro, &reg, err);

@@ -211,9 +211,11 @@ static int fetch_token(struct image_registry *r, const struct image_auth_challen
 	curl_free(sc);
 	curl_easy_cleanup(esc);
 	char *hdrs[] = { r->identity_token ? NULL : r->basic, NULL };
-	struct image_http_opts ho = {
-		.headers = hdrs, .tls_verify = !r->o.insecure, .cancel = r->o.cancel, .post = form
-	};
+	struct image_http_opts ho = { .headers = hdrs,
+				      .tls_verify = !r->o.insecure,
+				      .cancelled = r->o.cancelled,
+				      .cancel_opaque = r->o.cancel_opaque,
+				      .post = form };
 	cleanup(image_http_free) struct image_http *h = NULL;
 	cleanup_free char *body = NULL;
 	size_t len = 0;
@@ -313,7 +315,8 @@ static int attempt(struct image_registry *r, const char *path, struct req *q, bo
 			.client_cert = same ? r->client_cert : NULL,
 			.client_key = same ? r->client_key : NULL,
 			.progress_timeout_ms = r->o.progress_timeout_s * 1000,
-			.cancel = r->o.cancel,
+			.cancelled = r->o.cancelled,
+			.cancel_opaque = r->o.cancel_opaque,
 			.head = head,
 		};
 		struct image_http *h = NULL;

@@ -96,6 +96,7 @@ static void pull_free(struct pull *p)
 	for (size_t i = 0; i < p->n_layers; i++)
 		free(p->layers[i].digest);
 	free(p->layers);
+	free(p->callers);
 	free(p->key);
 	free(p->msg);
 	free(p->id);
@@ -103,7 +104,8 @@ static void pull_free(struct pull *p)
 }
 
 /* Join the pull of `key` in flight, or start one (*ret_owner). */
-static struct pull *pull_join(struct image_service *svc, const char *key, bool *ret_owner)
+static struct pull *pull_join(struct image_service *svc, const char *key,
+			      const struct pull_caller *me, bool *ret_owner)
 {
 	pthread_mutex_lock(&svc->lock);
 	struct pull *p = svc->pulls;
@@ -112,13 +114,37 @@ static struct pull *pull_join(struct image_service *svc, const char *key, bool *
 	*ret_owner = !p;
 	if (!p) {
 		p = xnew(struct pull);
+		p->svc = svc;
 		p->key = xstrdup(key);
 		p->next = svc->pulls;
 		svc->pulls = p;
 	}
 	p->waiters++;
+	p->callers = xreallocarray(p->callers, p->n_callers + 1, sizeof(*p->callers));
+	p->callers[p->n_callers++] = *me;
 	pthread_mutex_unlock(&svc->lock);
 	return p;
+}
+
+bool pull_cancelled(void *opaque)
+{
+	struct pull *p = opaque;
+	pthread_mutex_lock(&p->svc->lock);
+	bool all = p->n_callers > 0;
+	for (size_t i = 0; i < p->n_callers && all; i++)
+		all = p->callers[i].fn && p->callers[i].fn(p->callers[i].opaque);
+	pthread_mutex_unlock(&p->svc->lock);
+	return all;
+}
+
+/* Forget caller `me` of `p` (under svc->lock). */
+static void pull_forget_locked(struct pull *p, const struct pull_caller *me)
+{
+	for (size_t i = 0; i < p->n_callers; i++)
+		if (p->callers[i].fn == me->fn && p->callers[i].opaque == me->opaque) {
+			p->callers[i] = p->callers[--p->n_callers];
+			return;
+		}
 }
 
 /* Drop one reference under svc->lock; the last one unlinks and frees. */
@@ -160,7 +186,8 @@ int image_pull(struct image_service *svc, const char *name, const struct image_p
 	cleanup_free char *key = xasprintf("%s %02x%02x%02x%02x%02x%02x%02x%02x", full, md[0],
 					   md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
 	bool owner;
-	struct pull *p = pull_join(svc, key, &owner);
+	struct pull_caller me = { o->cancelled, o->cancel_opaque };
+	struct pull *p = pull_join(svc, key, &me, &owner);
 	if (owner) {
 		char *id = NULL;
 		struct err e = ERR_INIT;
@@ -175,10 +202,25 @@ int image_pull(struct image_service *svc, const char *name, const struct image_p
 		err_done(&e);
 	}
 	pthread_mutex_lock(&svc->lock);
-	while (!p->finished)
-		pthread_cond_wait(&svc->cond, &svc->lock);
-	r = p->rc;
-	if (r >= 0)
+	bool gone = false;
+	while (!p->finished && !gone) {
+		/* The waiters' cancellation is polled: the rpc layer has no
+		 * callback for it. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&svc->cond, &svc->lock, &ts);
+		gone = !p->finished && me.fn && me.fn(me.opaque);
+	}
+	pull_forget_locked(p, &me);
+	r = gone ? -ECANCELED : p->rc;
+	if (gone)
+		err_msg(err, r, "cancelled while waiting for a shared pull");
+	else if (r >= 0)
 		*ret_id = xstrdup(p->id);
 	else
 		err_msg(err, r, "%s", p->msg ? p->msg : "pull failed");

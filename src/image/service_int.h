@@ -14,10 +14,19 @@ struct layer_progress {
 	enum layer_state state;
 };
 
+/* A waiting caller's cancellation. */
+struct pull_caller {
+	image_cancelled_fn fn; /* NULL: this caller never cancels */
+	void *opaque;
+};
+
 /* One pull in flight; callers asking for the same name wait on it. */
 struct pull {
+	struct image_service *svc;
 	char *key;
 	int waiters;
+	struct pull_caller *callers; /* one per waiter, under svc->lock */
+	size_t n_callers;
 	bool finished;
 	int rc;
 	char *msg; /* error message when rc < 0 */
@@ -48,6 +57,9 @@ void svc_unpin(struct image_service *svc, char *const *chains);
  *  caller owns the claim (svc_release when done). */
 int svc_claim(struct image_service *svc, const char *chain);
 void svc_release(struct image_service *svc, const char *chain);
+
+/** true when every caller waiting on `p` (a struct pull *) is cancelled. */
+bool pull_cancelled(void *p);
 
 /** The pull proper (pull.c), for one asked name; `p` receives progress. */
 int pull_run(struct image_service *svc, struct pull *p, const char *name,

@@ -616,3 +616,30 @@ def test_reference_forms(started):
     assert 'latest' in e.value.details()
     remove(d, f'{base}@{img["manifest_digest"]}')
     assert list(list_images(d)) == []
+
+
+def test_cancelled_pull_is_abandoned(make_daemon, registry, tmp_path):
+    import time
+    from registry import SlowProxy
+    img = big_layer_image(registry, 'cancel/app', 4)
+    proxy = SlowProxy(registry.port, stall_after=1 << 20)
+    try:
+        d = make_daemon(extra_args=write_conf(
+            tmp_path, f'[[registry]]\nlocation = "{proxy.host}"\ninsecure = true\n')).start()
+        name = f'{proxy.host}/cancel/app:v1'
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, name, timeout=2)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # the daemon gives the pull up: nothing stays in tmp/
+        tmp = os.path.join(d.root, 'tmp')
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.listdir(tmp):
+            time.sleep(0.05)
+        assert os.listdir(tmp) == []
+        assert list(list_images(d)) == []
+        proxy.stall_after = None
+        assert pull(d, name) == img['id']
+        finish(d)
+    finally:
+        proxy.closed = True
+        proxy.stop()
