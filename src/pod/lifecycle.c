@@ -1,4 +1,5 @@
 /* RunPodSandbox, StopPodSandbox, RemovePodSandbox. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -238,8 +239,12 @@ static int start_pause(struct pod_manager *m, struct pod *p, struct err *err)
 	p->info.pause_pid = pid;
 	cleanup_free char *nsdir = xasprintf("%s/ns", p->info.dir);
 	r = proc_ns_pin_pid(nsdir, pid, err);
-	if (r < 0)
+	if (r < 0) {
+		/* Not pinned, so teardown would not recognise it: end it here. */
+		(void)proc_kill_wait(pid, SIGKILL, PAUSE_STOP_MS);
+		p->info.pause_pid = 0;
 		return r;
+	}
 	p->info.pidns_path = xasprintf("%s/pid", nsdir);
 	if (is_cgroupfs(m))
 		r = pod_cgroup_add_pid(p->info.cgroup_parent, pid, err);
@@ -541,4 +546,45 @@ int pod_remove(struct pod_manager *m, const char *id, struct err *err)
 		pod_index_remove(m, p);
 	pod_unref(m, p);
 	return r;
+}
+
+/* A pod directory without a record: ocid died inside RunPodSandbox. */
+static void reap_one(struct pod_manager *m, const char *id)
+{
+	struct pod *p = pod_alloc();
+	snprintf(p->info.id, sizeof(p->info.id), "%s", id);
+	p->info.dir = xasprintf("%s/pods/%s", m->runroot, id);
+	cleanup_free char *net = xasprintf("%s/ns/net", p->info.dir);
+	if (proc_ns_is_pinned(net)) {
+		p->info.netns_path = TAKE_PTR(net);
+		p->cni_pending = true; /* DEL is harmless if ADD never ran */
+	}
+	p->info.shm_path = xasprintf("%s/shm", p->info.dir);
+	if (is_cgroupfs(m)) {
+		cleanup_free char *name = xasprintf("pod-%s", id);
+		(void)oci_cgroups_path(OCI_CGROUP_CGROUPFS, m->cgroup_parent, name,
+				       &p->info.cgroup_parent, NULL);
+	}
+	log_info("removing a pod left half-created", "pod=%s", id);
+	pod_teardown(m, p, true);
+	remove_leftovers(m, p);
+	p->refs = 1;
+	pod_unref(m, p);
+}
+
+void pod_reap_orphans(struct pod_manager *m)
+{
+	cleanup_free char *dir = xasprintf("%s/pods", m->runroot);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	char **orphans = NULL;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (id_valid(e->d_name) && !id_set_contains(&m->ids, e->d_name))
+			strv_push(&orphans, e->d_name);
+	closedir(d);
+	for (size_t i = 0; orphans && orphans[i]; i++)
+		reap_one(m, orphans[i]);
+	strv_free(orphans);
 }

@@ -269,7 +269,11 @@ int pod_manager_new(const struct pod_manager_opts *o, struct pod_manager **ret, 
 	m->runroot = xstrdup(o->runroot);
 	m->cgroup_parent = dup_or_null(o->cgroup_parent);
 	m->cgroup_driver = xstrdup(o->cgroup_driver ? o->cgroup_driver : "cgroupfs");
-	m->pause_path = o->pause_path ? xstrdup(o->pause_path) : find_pause();
+	m->pause_path =
+	    o->pause_path && strchr(o->pause_path, '/') ? xstrdup(o->pause_path) : find_pause();
+	m->stop_ctrs = o->stop_ctrs;
+	m->remove_ctrs = o->remove_ctrs;
+	m->ctrs_data = o->ctrs_data;
 	m->shm_size = o->shm_size ? o->shm_size : (uint64_t)64 << 20;
 	m->db = o->db;
 	m->cni = o->cni;
@@ -285,6 +289,7 @@ int pod_manager_new(const struct pod_manager_opts *o, struct pod_manager **ret, 
 		pod_manager_free(m);
 		return r;
 	}
+	pod_reap_orphans(m);
 	*ret = m;
 	return 0;
 }

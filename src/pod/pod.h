@@ -146,9 +146,15 @@ struct pod_manager_opts {
 	const char *cgroup_parent; /* default parent of pod cgroups, e.g. "/ocid" */
 	const char *cgroup_driver; /* "cgroupfs" or "systemd" */
 	uint64_t shm_size;	   /* bytes; 0 = 64 MiB */
-	const char *pause_path;	   /* NULL: found next to the running binary */
+	const char *pause_path;	   /* a path with '/'; NULL or a bare name: found next to
+				      the running binary, then in libexec/ocid */
 	struct db *db;		   /* borrowed */
 	struct cni *cni;	   /* borrowed; NULL = no networking (host network only) */
+	/* Containers of a pod: stopped before StopPodSandbox tears the pod
+	 * down, removed before RemovePodSandbox. NULL = none to care for. */
+	int (*stop_ctrs)(void *data, const char *pod_id, struct err *err);
+	int (*remove_ctrs)(void *data, const char *pod_id, struct err *err);
+	void *ctrs_data;
 };
 
 struct pod_manager;
@@ -168,13 +174,15 @@ DEFINE_CLEANUP(struct pod_manager, pod_manager_free)
  *  failure: namespaces unpinned, CNI deleted, dirs removed. */
 int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, struct err *err);
 
-/** StopPodSandbox: CNI DEL, stop ocid-pause, unpin namespaces, unmount shm;
+/** StopPodSandbox: stop the pod's containers (stop_ctrs; its failure fails
+ *  the stop), CNI DEL, stop ocid-pause, unpin namespaces, unmount shm;
  *  the pod becomes NOTREADY. Idempotent; a failing CNI DEL is logged and
  *  retried at the next stop or remove, it never fails the stop. `id` may
  *  be a unique prefix. -ENOENT for an unknown pod. */
 int pod_stop(struct pod_manager *m, const char *id, struct err *err);
 
-/** RemovePodSandbox: stop, remove the cgroup, the directory, the record and
+/** RemovePodSandbox: remove the containers (remove_ctrs), stop, remove the
+ *  cgroup, the directory, the record and
  *  the name reservation. An unknown id is success (idempotent). */
 int pod_remove(struct pod_manager *m, const char *id, struct err *err);
 

@@ -38,6 +38,9 @@ struct pod_manager {
 	size_t n;
 	struct id_set ids;
 	char *pod_cidr;
+	int (*stop_ctrs)(void *data, const char *pod_id, struct err *err);
+	int (*remove_ctrs)(void *data, const char *pod_id, struct err *err);
+	void *ctrs_data;
 };
 
 /** Deep copy of an info (a snapshot for callers). */
@@ -72,3 +75,6 @@ void pod_index_publish(struct pod_manager *m, struct pod *p);
 void pod_index_remove(struct pod_manager *m, struct pod *p);
 /** A copy of the recorded pod CIDR, or NULL. */
 char *pod_manager_pod_cidr(struct pod_manager *m);
+/** Clean up pod directories of <runroot>/pods that have no record (ocid
+ *  died inside RunPodSandbox): CNI DEL, unpin, unmount, remove. */
+void pod_reap_orphans(struct pod_manager *m);

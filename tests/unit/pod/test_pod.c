@@ -438,15 +438,35 @@ static void test_reboot(void **state)
 	close_env(&e);
 }
 
+static void test_orphan_reaped(void **state)
+{
+	/* What a crash inside RunPodSandbox leaves: a pod directory with
+	 * pinned namespaces and a CNI attachment, but no record. */
+	cleanup_err struct err err = ERR_INIT;
+	char id[ID_LEN + 1];
+	assert_int_equal(id_new(id), 0);
+	cleanup_free char *dir = xasprintf("%s/run/pods/%s", tmp, id);
+	cleanup_free char *mk = xasprintf("mkdir -p %s", dir);
+	assert_int_equal(sh(mk, NULL), 0);
+	cleanup_free char *nsdir = xasprintf("%s/ns", dir);
+	assert_int_equal(proc_ns_pin(nsdir, PROC_NS_NET | PROC_NS_IPC, NULL, &err), 0);
+	struct env e;
+	open_env(&e);
+	close_env(&e);
+	assert_int_equal(count_pod_dirs(), 0);
+	cleanup_free char *mnts = xasprintf("grep -c '%s' /proc/self/mountinfo || true", id);
+	cleanup_free char *o = sh_out(mnts);
+	assert_string_equal(o, "0\n");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_pod),
-		cmocka_unit_test(test_host_network),
-		cmocka_unit_test(test_failures),
-		cmocka_unit_test(test_reboot),
+		cmocka_unit_test(test_full_pod),      cmocka_unit_test(test_host_network),
+		cmocka_unit_test(test_failures),      cmocka_unit_test(test_reboot),
+		cmocka_unit_test(test_orphan_reaped),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
