@@ -192,6 +192,20 @@ static void *watcher_main(void *data)
 	return NULL;
 }
 
+bool ctr_pid_is(pid_t pid, const char *id)
+{
+	if (pid <= 0)
+		return false;
+	cleanup_free char *path = xasprintf("/proc/%d/cgroup", (int)pid);
+	char *text = NULL;
+	size_t len = 0;
+	if (fs_read_file(AT_FDCWD, path, 1 << 16, &text, &len, NULL) < 0)
+		return false;
+	bool yes = strstr(text, id) != NULL;
+	free(text);
+	return yes;
+}
+
 /* A container whose row says it runs: pick up an exit that happened while
  * we were away; a monitor that is gone without an exit file means the
  * container is lost (host reboot, monitor killed). */
@@ -204,7 +218,7 @@ static void reconcile(struct ctr_mgr *m, struct ctr *c)
 		log_warn("cannot watch container", "id=%s error=%s", c->id, log_q(err_str(&err)));
 	if (ctr_exit_check(m, c))
 		return;
-	if (c->row.pid > 0 && (kill(c->row.pid, 0) == 0 || errno == EPERM))
+	if (ctr_pid_is(c->row.pid, c->id))
 		return;
 	pthread_mutex_lock(&c->st);
 	struct mon_exit e = { .exit_code = 255, .finished_ns = now_ns() };

@@ -102,6 +102,23 @@ static int stop_locked(struct ctr_mgr *m, struct ctr *c, int64_t timeout_s, stru
 		return 0;
 	if (pid <= 0)
 		return err_msg(err, -EIO, "container %s has no process to stop", c->id);
+	if (!ctr_pid_is(pid, c->id)) {
+		/* Gone: its monitor is about to write the exit file, or died
+		 * too. Never signal whatever process got its pid since. */
+		if (wait_exited(m, c, 1000) == 0)
+			return 0;
+		pthread_mutex_lock(&c->st);
+		c->row.state = CTR_EXITED;
+		c->row.exit_code = 255;
+		c->row.finished_ns = now_ns();
+		free(c->row.reason);
+		c->row.reason = xstrdup("Error");
+		ctr_save_state(m, c);
+		pthread_cond_broadcast(&c->changed);
+		pthread_mutex_unlock(&c->st);
+		ctr_bus_publish(&m->bus, CTR_EVENT_STOPPED, c->id, c->row.pod_id);
+		return 0;
+	}
 	int r = -ETIMEDOUT;
 	/* A created container's process is the runtime's init waiting to exec:
 	 * nothing there handles a polite signal. */
