@@ -40,6 +40,8 @@ atexit.register(shutil.rmtree, ASAN_DIR, ignore_errors=True)
 
 def sanitizer_env():
     env = dict(os.environ)
+    # As under systemd (ocid is Type=notify): ocimon must not let runc see it.
+    env['NOTIFY_SOCKET'] = '/nonexistent/notify.sock'
     if os.environ.get('OCID_ASAN'):
         env['ASAN_OPTIONS'] = env.get('ASAN_OPTIONS', '') + ':log_path=' + ASAN_DIR + '/asan'
         env['UBSAN_OPTIONS'] = env.get('UBSAN_OPTIONS', '') + ':log_path=' + ASAN_DIR + '/ubsan'

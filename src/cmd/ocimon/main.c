@@ -170,6 +170,11 @@ int main(int argc, char **argv)
 		usage(r > 0 ? stdout : stderr);
 		return r > 0 ? 0 : 2;
 	}
+	/* ocid runs as a systemd notify service: with NOTIFY_SOCKET set,
+	 * runc would hand systemd's socket to the container and wait for it. */
+	(void)unsetenv("NOTIFY_SOCKET");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_PID");
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGINT, SIG_IGN);
