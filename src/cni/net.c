@@ -37,10 +37,10 @@ static void scan(const char *dir, char ***ret_names, char **ret_sig)
 	if (d)
 		closedir(d);
 	size_t n = strv_len(names);
-	if (n)
+	if (names && n)
 		qsort(names, n, sizeof(*names), cmp_str);
 	char *sig = xstrdup("");
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; names && i < n; i++) {
 		struct stat st;
 		cleanup_free char *p = fs_path_join(dir, names[i]);
 		if (stat(p, &st) < 0)
