@@ -1,4 +1,5 @@
 /* RunPodSandbox, StopPodSandbox, RemovePodSandbox. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +54,12 @@ static int ports_check(const struct pod_config *c, struct err *err)
 			return err_msg(err, -EINVAL,
 				       "port_mappings[%zu]: host port %d without a container port",
 				       i, p->host_port);
+		unsigned char addr[sizeof(struct in6_addr)];
+		if (!str_empty(p->host_ip) && inet_pton(AF_INET, p->host_ip, addr) != 1 &&
+		    inet_pton(AF_INET6, p->host_ip, addr) != 1)
+			return err_msg(err, -EINVAL,
+				       "port_mappings[%zu]: host_ip '%s' is not an IP address", i,
+				       p->host_ip);
 	}
 	return 0;
 }

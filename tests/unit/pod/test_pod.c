@@ -355,6 +355,12 @@ static void test_failures(void **state)
 	assert_int_equal(pod_run(e.m, &c, &id, &err), -EINVAL);
 	assert_non_null(strstr(err_str(&err), "kernel.shm_rmid_forced"));
 	base_config(&c, "x");
+	struct pod_port badport[] = { { POD_PROTO_TCP, 80, 8080, "127.0.0.1\n" } };
+	c.ports = badport;
+	c.n_ports = 1;
+	assert_int_equal(pod_run(e.m, &c, &id, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "host_ip"));
+	base_config(&c, "x");
 	c.log_directory = "/var/log/../../etc";
 	assert_int_equal(pod_run(e.m, &c, &id, &err), -EINVAL);
 	assert_non_null(strstr(err_str(&err), "log_directory"));
