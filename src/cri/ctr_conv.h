@@ -39,6 +39,8 @@ struct cri_ctr_status {
 	Runtime__V1__ContainerMetadata md;
 	Runtime__V1__ImageSpec image;
 	Runtime__V1__ContainerResources res;
+	Runtime__V1__ContainerUser user;
+	Runtime__V1__LinuxContainerUser linux_user;
 	Runtime__V1__ContainerConfig *cfg; /* unpacked stored config, or NULL */
 	Runtime__V1__ContainerStatusResponse__InfoEntry **info;
 	size_t n_info;

@@ -118,6 +118,17 @@ void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 			s->resources = &ret->res;
 		}
 	}
+	if (i->has_user) {
+		ret->user = (Runtime__V1__ContainerUser)RUNTIME__V1__CONTAINER_USER__INIT;
+		ret->linux_user =
+		    (Runtime__V1__LinuxContainerUser)RUNTIME__V1__LINUX_CONTAINER_USER__INIT;
+		ret->linux_user.uid = i->uid;
+		ret->linux_user.gid = i->gid;
+		ret->linux_user.supplemental_groups = i->groups;
+		ret->linux_user.n_supplemental_groups = i->n_groups;
+		ret->user.linux = &ret->linux_user;
+		s->user = &ret->user;
+	}
 	if (verbose_json) {
 		ret->info = xcalloc(2, sizeof(*ret->info));
 		ret->info[0] = xmalloc(sizeof(**ret->info));

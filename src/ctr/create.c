@@ -202,6 +202,7 @@ static int write_bundle(struct build *b, struct err *err)
 	if (r < 0)
 		return r;
 	cleanup_free char *text = js_dump(spec, JS_DUMP_PRETTY);
+	b->c->user = json_incref(json_object_get(json_object_get(spec, "process"), "user"));
 	json_decref(spec);
 	cleanup_free char *dir = ctr_path_run(b->m, b->c->id, NULL);
 	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -231,8 +232,8 @@ static void fill_row(struct build *b, const char *log)
 		r->cri_config_len = req->cri_config_len;
 	}
 	r->spec_path = ctr_path_run(b->m, b->c->id, "config.json");
-	json_t *extra = json_pack("{s:i,s:s}", "stop_signal", b->c->stop_signal, "cgroups_path",
-				  b->c->cgroups_path);
+	json_t *extra = json_pack("{s:i,s:s,s:O?}", "stop_signal", b->c->stop_signal,
+				  "cgroups_path", b->c->cgroups_path, "user", b->c->user);
 	r->extra = js_dump(extra, 0);
 	json_decref(extra);
 	for (size_t i = 0; i < b->img.n_layers; i++)

@@ -70,6 +70,10 @@ struct ctr_info {
 	char *spec_path;    /* config.json of the bundle */
 	char *cgroups_path; /* linux.cgroupsPath of the spec ("" when unknown) */
 	char *upper_dir;    /* the writable layer */
+	bool has_user;	    /* the process user below is known */
+	int64_t uid, gid;
+	int64_t *groups; /* additional gids */
+	size_t n_groups;
 };
 
 /** Free a snapshot. Accepts NULL. */

@@ -1,6 +1,7 @@
 /* ctr internals shared by the files of src/ctr. */
 #pragma once
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 
@@ -23,6 +24,7 @@ struct ctr {
 	int stop_signal;
 	char *cgroups_path;
 	char *upper_dir;
+	json_t *user; /* process.user of the spec, or NULL */
 	bool visible; /* false while being created: not listed, name held */
 	bool removed;
 	int refs; /* guarded by the index lock */

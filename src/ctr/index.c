@@ -92,6 +92,7 @@ static void ctr_free(struct ctr *c)
 	ctr_kv_free(c->annotations, c->n_annotations);
 	free(c->cgroups_path);
 	free(c->upper_dir);
+	json_decref(c->user);
 	pthread_mutex_destroy(&c->op);
 	pthread_mutex_destroy(&c->st);
 	pthread_cond_destroy(&c->changed);
@@ -270,6 +271,16 @@ struct ctr_info *ctr_snapshot(const struct ctr *c)
 	i->spec_path = xstrdup(r->spec_path ? r->spec_path : "");
 	i->cgroups_path = xstrdup(c->cgroups_path ? c->cgroups_path : "");
 	i->upper_dir = xstrdup(c->upper_dir ? c->upper_dir : "");
+	if (json_is_object(c->user)) {
+		i->has_user = true;
+		i->uid = json_integer_value(json_object_get(c->user, "uid"));
+		i->gid = json_integer_value(json_object_get(c->user, "gid"));
+		const json_t *g = json_object_get(c->user, "additionalGids");
+		i->n_groups = json_is_array(g) ? json_array_size(g) : 0;
+		i->groups = xcalloc(i->n_groups + 1, sizeof(*i->groups));
+		for (size_t k = 0; k < i->n_groups; k++)
+			i->groups[k] = json_integer_value(json_array_get(g, k));
+	}
 	return i;
 }
 
@@ -300,6 +311,7 @@ void ctr_info_free(struct ctr_info *i)
 	free(i->spec_path);
 	free(i->cgroups_path);
 	free(i->upper_dir);
+	free(i->groups);
 	free(i);
 }
 

@@ -241,6 +241,7 @@ static void load_one(struct ctr_mgr *m, struct db_ctr *row)
 	c->stop_signal = sig > 0 ? (int)sig : SIGTERM;
 	const char *cg = json_string_value(json_object_get(extra, "cgroups_path"));
 	c->cgroups_path = xstrdup(cg ? cg : "");
+	c->user = json_incref(json_object_get(extra, "user"));
 	json_decref(extra);
 	c->upper_dir = ctr_path_root(m, c->id, "upper");
 	c->visible = true;

@@ -119,6 +119,7 @@ def test_lifecycle(env):
     assert st.status.image.image == env.image and st.status.image_ref.startswith('sha256:')
     assert st.status.labels['app'] == 'web' and st.status.annotations['note'] == 'web'
     assert st.status.log_path == os.path.join(env.logs, 'web_0.log')
+    assert (st.status.user.linux.uid, st.status.user.linux.gid) == (0, 0)
     info = json.loads(st.info['info'])
     assert info['sandboxID'] == pod and info['pid'] > 0
     assert info['runtimeSpec']['process']['args'][0] == '/bin/sh'
@@ -189,6 +190,22 @@ def test_exit_codes_and_bad_input(env):
     st = env.wait_state(bad, EXITED)
     assert (st.exit_code, st.reason) == (3, 'Error')
     assert 'stdout F done' in env.log('ok')
+    # The user: CRI run_as_user and supplemental groups, seen by ExecSync and status.
+    cfg = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name='user'), image=pb.ImageSpec(image=env.image),
+        command=['/bin/sleep', '600'], working_dir='/work/dir', envs=[pb.KeyValue(key='A', value=b'1')],
+        linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+            run_as_user=pb.Int64Value(value=1234), supplemental_groups=[77])))
+    u = d.runtime('CreateContainer', pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg), timeout=60).container_id
+    env.start(u)
+    out = d.runtime('ExecSync', pb.ExecSyncRequest(
+        container_id=u, cmd=['/bin/sh', '-c', 'id -u; id -G; pwd; echo $A'], timeout=5)).stdout
+    assert out.split() == [b'1234', b'0', b'77', b'/work/dir', b'1']
+    st = env.status(u).status
+    assert st.user.linux.uid == 1234 and 77 in st.user.linux.supplemental_groups
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=u), timeout=30)
+
     # Stop of an exited container: fine.
     d.runtime('StopContainer', pb.StopContainerRequest(container_id=ok, timeout=0))
 
