@@ -117,6 +117,7 @@ struct layers_run {
 	pthread_cond_t cond;
 	size_t next;	 /* next layer to start */
 	bool *committed; /* layer i is in the store */
+	char **added;	 /* chain ids this pull put into the store */
 	bool failed;
 	int rc;
 	struct err err; /* the first failure */
@@ -198,6 +199,11 @@ static int do_layer(struct layers_run *run, size_t i, struct err *err)
 		nanosleep(&ts, NULL);
 	}
 	set_state(run, i, r < 0 ? LS_FAILED : present ? LS_EXISTS : LS_DONE);
+	if (r >= 0 && !present) {
+		pthread_mutex_lock(&run->lock);
+		strv_push(&run->added, chain);
+		pthread_mutex_unlock(&run->lock);
+	}
 	return r;
 }
 
@@ -231,7 +237,7 @@ static void *layer_worker(void *opaque)
 
 static int run_layers(struct image_service *svc, struct pull *p, struct image_registry *reg,
 		      const char *repo, const struct fetched_image *f, unsigned parallel,
-		      struct err *err)
+		      char ***ret_added, struct err *err)
 {
 	size_t n = f->m->n_layers;
 	struct layers_run run = { .svc = svc, .p = p, .reg = reg, .repo = repo, .f = f };
@@ -250,11 +256,30 @@ static int run_layers(struct image_service *svc, struct pull *p, struct image_re
 		pthread_join(t[i], NULL);
 	free(t);
 	free(run.committed);
+	*ret_added = run.added;
 	pthread_cond_destroy(&run.cond);
 	pthread_mutex_destroy(&run.lock);
 	if (run.failed)
 		return err_move(err, &run.err);
 	return 0;
+}
+
+/* A failed pull takes back the layers it added that nothing else uses: no
+ * recorded image, no pull in flight (call after unpinning). */
+static void drop_added(struct image_service *svc, char **added)
+{
+	if (!added)
+		return;
+	char **known = NULL;
+	if (db_layer_list(svc->db, &known, NULL) < 0)
+		return; /* unsure what is in use: keep them, a later pull reuses them */
+	pthread_mutex_lock(&svc->lock);
+	for (size_t i = 0; added[i]; i++)
+		if (!strv_contains(known, added[i]) && !strv_contains(svc->pins, added[i]) &&
+		    !strv_contains(svc->busy, added[i]))
+			(void)storage_layer_delete(svc->st, added[i], NULL);
+	pthread_mutex_unlock(&svc->lock);
+	strv_free(known);
 }
 
 static void set_layers(struct image_service *svc, struct pull *p, const struct fetched_image *f)
@@ -365,11 +390,15 @@ static int pull_endpoint(struct image_service *svc, struct pull *p, const struct
 	if (r >= 0) {
 		set_layers(svc, p, &f);
 		svc_pin(svc, f.chains);
+		char **added = NULL;
 		r = run_layers(svc, p, reg, ep->ref->path, &f,
-			       o->max_parallel ? o->max_parallel : DEFAULT_PARALLEL, err);
+			       o->max_parallel ? o->max_parallel : DEFAULT_PARALLEL, &added, err);
 		if (r >= 0)
 			r = record(svc, asked, &f, ret_id, err);
 		svc_unpin(svc, f.chains);
+		if (r < 0)
+			drop_added(svc, added);
+		strv_free(added);
 	}
 	fetched_image_done(&f);
 	return r;

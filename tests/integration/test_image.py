@@ -245,24 +245,36 @@ def test_basic_auth(make_daemon, tmp_path):
 
 def test_tampered_and_hostile_layers_leave_nothing(started):
     d, reg = started
-    # a layer escaping with ..
-    bad = Layer([('../escape', 'file', b'x', {})])
-    push_image(reg, 'bad/dotdot', 'v1', [bad])
-    # a tampered blob in the registry's storage
-    img = busybox_image(reg, 'bad/tampered', 'v1')
-    path = reg.blob_path(img['layers'][0].digest)
+    # layers escaping with .., an absolute path, a symlink, a hardlink
+    hostile = {
+        'dotdot': [('../escape', 'file', b'x', {})],
+        'abs': [('/escape', 'file', b'x', {})],
+        'symlink': [('evil', 'symlink', '/', {}), ('evil/tmp/escape', 'file', b'x', {})],
+        'hardlink': [('ok', 'file', b'x', {}), ('link', 'hardlink', '../../../etc/passwd', {})],
+    }
+    busybox = Layer(busybox_entries()).digest
+    for repo, entries in hostile.items():
+        push_image(reg, f'bad/{repo}', 'v1', [Layer(busybox_entries()), Layer(entries)])
+    # a tampered blob in the registry's storage (the busybox layer is fine)
+    img = busybox_image(reg, 'bad/tampered', 'v1', extra=[('t', 'file', b't' * 5000, {})])
+    path = reg.blob_path(img['layers'][1].digest)
     data = bytearray(open(path, 'rb').read())
     data[len(data) // 2] ^= 0xff
     open(path, 'wb').write(bytes(data))
-    for name in ('bad/dotdot:v1', 'bad/tampered:v1'):
+    for name in [f'bad/{r}:v1' for r in hostile] + ['bad/tampered:v1']:
         with pytest.raises(grpc.RpcError) as e:
             pull(d, f'{reg.host}/{name}')
         assert e.value.code() in (grpc.StatusCode.INVALID_ARGUMENT,
                                   grpc.StatusCode.INTERNAL), e.value.details()
+        # refused for the bad layer, not the busybox one
+        assert busybox not in e.value.details(), e.value.details()
+    assert reg.blob_gets(busybox) >= 1
     assert list(list_images(d)) == []
+    # the busybox layer each pull committed before failing is taken back
     assert layer_dirs(d) == []
     assert os.listdir(os.path.join(d.root, 'tmp')) == []
     assert not os.path.exists(os.path.join(d.root, 'escape'))
+    assert not os.path.exists('/escape') and not os.path.exists('/tmp/escape')
 
 
 def test_concurrent_pulls_share(started):
