@@ -70,7 +70,7 @@ class Env:
             os.makedirs(os.path.join(self.rootfs, d))
         shutil.copy(BUSYBOX, os.path.join(self.rootfs, 'bin', 'busybox'))
         for app in ('sh', 'echo', 'sleep', 'cat', 'head', 'tr', 'printf', 'stty', 'true',
-                    'grep'):
+                    'grep', 'wc'):
             os.symlink('busybox', os.path.join(self.rootfs, 'bin', app))
         spec_dir = os.path.join(self.dir, 'spec')
         os.makedirs(spec_dir)
@@ -343,6 +343,24 @@ def test_attach(env):
     assert (code, sig, oom) == (5, 0, 0)
     assert s.recv(100) == b''
     assert ('stdout', 'F', b'got hello') in records(c['log'])
+
+
+def test_stdin_back_pressure(env):
+    # 1 MiB of stdin to a container that starts reading only after a second:
+    # far more than a pipe holds, and none of it may be dropped.
+    c = env.container(['sh', '-c', 'sleep 1; wc -c'], stdin=True)
+    assert env.spawn(c)[0]
+    env.start(c)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(20)
+    s.connect(c['attach'])
+    chunk = b'\x00' + b'z' * 8192
+    for _ in range(128):
+        s.sendall(chunk)
+    s.send(b'\x00')
+    assert wait_exit(c)['exit_code'] == '0'
+    assert [r[2].strip() for r in records(c['log'])] == [b'1048576']
+    s.close()
 
 
 def test_stdin_once(env):

@@ -59,6 +59,10 @@ struct ocimon_attach {
 	bool stdin_once; /* close in_fd when the first client leaves */
 	int first_fd;	 /* the first client, while it is connected, else -1 */
 	bool had_client;
+	/* stdin the container has not taken yet; while there is some, client
+	 * sockets are not read (back-pressure, nothing is dropped). */
+	size_t pend_off, pend_len;
+	bool close_when_drained;
 	int clients[OCIMON_MAX_ATTACH];
 	struct ev_loop *loop;
 };
