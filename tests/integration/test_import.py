@@ -9,8 +9,8 @@ import tarfile
 import pytest
 
 from conftest import ocic_bin
-from registry import (DOCKER_CONFIG, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, Layer,
-                      Registry, busybox_entries, busybox_image, make_config, sha256)
+from registry import (OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, Layer, Registry,
+                      SlowProxy, busybox_entries, busybox_image, make_config, sha256)
 
 
 def ocic(daemon, args, timeout=60):
@@ -256,13 +256,17 @@ def registry(tmp_path):
     reg.stop()
 
 
-def test_pull_progress_summary_line(make_daemon, registry, tmp_path):
+def pull_daemon(make_daemon, tmp_path, host):
     conf = tmp_path / 'registries.conf'
-    conf.write_text(f'[[registry]]\nlocation = "127.0.0.1:{registry.port}"\ninsecure = true\n')
+    conf.write_text(f'[[registry]]\nlocation = "{host}"\ninsecure = true\n')
     pol = tmp_path / 'policy.json'
     pol.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
-    d = make_daemon(extra_args=['--registries-conf', str(conf),
-                                '--signature-policy', str(pol)]).start()
+    return make_daemon(extra_args=['--registries-conf', str(conf),
+                                   '--signature-policy', str(pol)]).start()
+
+
+def test_pull_progress_summary_line(make_daemon, registry, tmp_path):
+    d = pull_daemon(make_daemon, tmp_path, f'127.0.0.1:{registry.port}')
     img = busybox_image(registry, 'test/progress', 'v1',
                         extra=[('big', 'file', os.urandom(2 << 20), {})])
     ref = f'127.0.0.1:{registry.port}/test/progress:v1'
@@ -295,3 +299,24 @@ def test_fsinfo(daemon, tmp_path):
     assert fs['fsId']['mountpoint'] == os.path.join(daemon.root, 'layers')
     # Asked twice: the second walk of the layer store must count it again.
     assert int(fs['usedBytes'].get('value', 0)) > 900000, j
+
+
+def test_pull_progress_bar_on_tty(make_daemon, registry, tmp_path):
+    """Through a 2 MB/s proxy, under script(1): the bar is redrawn with
+    bytes, rate and ETA, then the summary line."""
+    img = busybox_image(registry, 'test/tty', 'v1',
+                        extra=[('big', 'file', os.urandom(3 << 20), {})])
+    proxy = SlowProxy(registry.port, rate=2 << 20)
+    try:
+        d = pull_daemon(make_daemon, tmp_path, proxy.host)
+        cmd = f'{ocic_bin()} --socket {d.socket} image pull {proxy.host}/test/tty:v1'
+        p = subprocess.run(['script', '-qec', cmd, '/dev/null'], capture_output=True,
+                           timeout=60)
+    finally:
+        proxy.stop()
+    out = p.stdout.decode()
+    assert p.returncode == 0, out
+    assert '\x1b[2A' in out, out  # redrawn in place
+    assert 'downloading' in out and 'ETA' in out and '/s' in out, out
+    assert '[' + '=' * 24 + ']' in out, out
+    assert out.rstrip().splitlines()[-1].startswith(img['id']), out

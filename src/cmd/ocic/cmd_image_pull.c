@@ -109,8 +109,12 @@ static void draw(struct watch *w)
 		if (!finished && v->rate > 1 && v->size > v->done)
 			snprintf(eta, sizeof(eta), " ETA %.0fs",
 				 (double)(v->size - v->done) / v->rate);
-		printf("\033[2K%.12s [%s] %s/%s %s/s %s%s\n", hex ? hex + 1 : v->digest, bar, done,
-		       size, rate, v->state, eta);
+		if (finished)
+			printf("\033[2K%.12s [%s] %s %s\n", hex ? hex + 1 : v->digest, bar, size,
+			       v->state);
+		else
+			printf("\033[2K%.12s [%s] %s/%s %s/s %s%s\n", hex ? hex + 1 : v->digest,
+			       bar, done, size, rate, v->state, eta);
 	}
 	w->drawn = (unsigned)w->n;
 	fflush(stdout);
