@@ -391,3 +391,29 @@ def test_runtime_handler(env, pb):
         env.d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(
             config=env.config('h'), runtime_handler='nosuch'))
     assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_reboot_pods_notready_then_removed(env, pb):
+    ids = [env.run(env.config(f'boot{i}', uid=f'b{i}')) for i in range(2)]
+    env.d.proc.send_signal(signal.SIGKILL)
+    env.d.proc.wait(10)
+    # What a reboot does to the runroot: mounts and files gone.
+    _sh(f"for m in $(grep -o '{env.d.runroot}/[^ ]*' /proc/self/mountinfo | sort -r); do"
+        f" umount -l $m; done; rm -rf {env.d.runroot}")
+    env.d.start()
+    for _ in range(50):
+        try:
+            items = {p.id: p for p in env.list()}
+            break
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.UNAVAILABLE, e
+            time.sleep(0.1)
+    assert set(items) == set(ids)
+    assert all(p.state == pb.SANDBOX_NOTREADY for p in items.values())
+    for i in ids:
+        env.stop(i)
+        env.remove(i)
+    assert list(env.list()) == []
+    # The addresses went back to the pool (host-local keeps one file per address).
+    ipam = os.path.join(env.d.root, 'cni', 'networks', 'ocid-default')
+    assert [f for f in os.listdir(ipam) if f.startswith(env.prefix)] == []
