@@ -45,6 +45,7 @@ struct cni_net {
  *  outside 0.3.0..1.1.0, no plugins, a plugin without a valid "type". */
 int cni_conf_parse(const char *name, const char *text, size_t len, bool list, struct cni_net **ret,
 		   struct err *err);
+/** Free a parsed config. Accepts NULL. */
 void cni_net_free(struct cni_net *n);
 
 /** The built-in network's config list text (malloc'd). */
@@ -58,6 +59,7 @@ struct cni;
 
 /** Copy `o` into a new handle. Never touches the network. */
 int cni_new(const struct cni_opts *o, struct cni **ret, struct err *err);
+/** Free the handle (nothing on the network is touched). Accepts NULL. */
 void cni_free(struct cni *c);
 
 /** Load (or reload, when the files of the config dir changed since the
@@ -90,6 +92,7 @@ struct cni_result {
 	char **ips;    /* addresses, primary first; may be NULL */
 	char *json;    /* the final result as returned */
 };
+/** Free what a result owns and zero it. Accepts NULL. */
 void cni_result_done(struct cni_result *r);
 
 /** ADD the attachment to the current network and cache the result. On a

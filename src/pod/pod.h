@@ -135,6 +135,7 @@ struct pod_info {
 	char *shm_path;	     /* NULL with host IPC */
 };
 
+/** Free a snapshot. Accepts NULL. */
 void pod_info_free(struct pod_info *p);
 DEFINE_CLEANUP(struct pod_info, pod_info_free)
 /** Free an array of n infos and the array. */
@@ -163,6 +164,8 @@ struct pod_manager;
  *  (a reboot emptied the runroot) becomes NOTREADY; stop/remove still work.
  *  -errno with err on database errors. */
 int pod_manager_new(const struct pod_manager_opts *o, struct pod_manager **ret, struct err *err);
+/** Free the manager; pods, their namespaces and networks stay as they are
+ *  (they outlive ocid). Accepts NULL. */
 void pod_manager_free(struct pod_manager *m);
 DEFINE_CLEANUP(struct pod_manager, pod_manager_free)
 
