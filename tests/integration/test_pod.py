@@ -417,3 +417,18 @@ def test_reboot_pods_notready_then_removed(env, pb):
     # The addresses went back to the pool (host-local keeps one file per address).
     ipam = os.path.join(env.d.root, 'cni', 'networks', 'ocid-default')
     assert [f for f in os.listdir(ipam) if f.startswith(env.prefix)] == []
+
+
+def test_hostport_without_host_ip_answers_on_loopback(env, pb):
+    host_port = 20000 + (os.getpid() + 7) % 20000
+    pid = env.run(env.config('hp', port_mappings=[pb.PortMapping(
+        protocol=pb.TCP, container_port=7070, host_port=host_port)]))
+    srv = serve_in(env.info(pid)['runtime']['netns'], 7070)
+    try:
+        assert dial('127.0.0.1', host_port) == b'hello from pod'
+    finally:
+        srv.kill()
+        srv.wait()
+    env.stop(pid)
+    with pytest.raises(AssertionError):
+        dial('127.0.0.1', host_port, tries=2)
