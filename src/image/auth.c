@@ -261,6 +261,16 @@ void image_token_cache_put(struct image_token_cache *c, const char *key, const c
 	pthread_mutex_unlock(&c->lock);
 }
 
+bool image_token_valid(const char *t)
+{
+	if (str_empty(t) || strlen(t) > IMAGE_TOKEN_MAX)
+		return false;
+	for (; *t; t++)
+		if (*t < 0x21 || *t > 0x7e)
+			return false;
+	return true;
+}
+
 int image_token_parse(const char *data, size_t len, int64_t now, char **ret_token,
 		      int64_t *ret_expires, struct err *err)
 {
@@ -276,6 +286,9 @@ int image_token_parse(const char *data, size_t len, int64_t now, char **ret_toke
 		tok = access;
 	if (str_empty(tok))
 		return err_msg(err, -EINVAL, "token response has no token");
+	if (!image_token_valid(tok))
+		return err_msg(err, -EINVAL,
+			       "token response: the token has characters a header cannot carry");
 	const json_t *e = json_object_get(doc, "expires_in");
 	int64_t expires_in = 60; /* the distribution spec's default */
 	if (json_is_integer(e) && json_integer_value(e) > 0)

@@ -419,9 +419,16 @@ char *image_token_cache_get(struct image_token_cache *c, const char *key, int64_
 void image_token_cache_put(struct image_token_cache *c, const char *key, const char *token,
 			   int64_t expires);
 
+#define IMAGE_TOKEN_MAX 16384
+
+/** true when `t` can be sent in an Authorization header: 1 to
+ *  IMAGE_TOKEN_MAX visible ASCII characters (no spaces, no CR/LF). */
+bool image_token_valid(const char *t);
+
 /** Parse a token endpoint's JSON answer: `token` (or `access_token`) and
  *  `expires_in` (default 60 s). *ret_expires is when to stop using it
- *  (slightly before the real expiry). -EINVAL when there is no token. */
+ *  (slightly before the real expiry). -EINVAL when there is no token or it
+ *  is not image_token_valid. */
 int image_token_parse(const char *data, size_t len, int64_t now, char **ret_token,
 		      int64_t *ret_expires, struct err *err);
 

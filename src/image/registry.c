@@ -92,6 +92,12 @@ int image_registry_new(const struct image_registry_opts *o, struct image_registr
 {
 	if (str_empty(o->domain))
 		return err_msg(err, -EINVAL, "registry: no host");
+	const struct image_creds *cc = o->creds;
+	if (cc && ((!str_empty(cc->registry_token) && !image_token_valid(cc->registry_token)) ||
+		   (!str_empty(cc->identity_token) && !image_token_valid(cc->identity_token))))
+		return err_msg(err, -EINVAL,
+			       "registry %s: the token given has characters a header cannot carry",
+			       o->domain);
 	struct image_registry *r = xnew(struct image_registry);
 	r->o = *o;
 	r->o.domain = xstrdup(o->domain);

@@ -186,6 +186,13 @@ static void test_token_parse(void **state)
 	free(tok);
 	const char *c = "{\"expires_in\": 5}";
 	assert_int_equal(image_token_parse(c, strlen(c), 0, &tok, &exp, &err), -EINVAL);
+	/* a token must fit in a header: no spaces, no CR/LF */
+	const char *e = "{\"token\": \"a\\r\\nX-Evil: 1\"}";
+	assert_int_equal(image_token_parse(e, strlen(e), 0, &tok, &exp, &err), -EINVAL);
+	const char *f = "{\"token\": \"a b\"}";
+	assert_int_equal(image_token_parse(f, strlen(f), 0, &tok, &exp, &err), -EINVAL);
+	assert_true(image_token_valid("eyJhbGciOi.x-y_z~+/="));
+	assert_false(image_token_valid(""));
 	const char *d = "{\"token\": 5}";
 	assert_int_equal(image_token_parse(d, strlen(d), 0, &tok, &exp, &err), -EINVAL);
 	err_done(&err);
