@@ -320,3 +320,14 @@ def test_pull_progress_bar_on_tty(make_daemon, registry, tmp_path):
     assert 'downloading' in out and 'ETA' in out and '/s' in out, out
     assert '[' + '=' * 24 + ']' in out, out
     assert out.rstrip().splitlines()[-1].startswith(img['id']), out
+
+
+def test_mkimage_busybox_tool_imports(daemon, tmp_path):
+    """The README demo's first steps: tools/mkimage-busybox, then import."""
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools',
+                        'mkimage-busybox')
+    subprocess.run([tool, str(tmp_path / 'bb')], check=True, capture_output=True)
+    p = ocic(daemon, ['image', 'import', str(tmp_path / 'bb')])
+    assert p.returncode == 0, p.stderr
+    st = image_status(daemon, 'localhost/ocid-test/busybox:latest')
+    assert list(st.repo_tags) == ['localhost/ocid-test/busybox:latest']

@@ -205,8 +205,9 @@ static int pull_request(const struct ocic_args *a, json_t *req)
 	return 0;
 }
 
-/* Layer count and size of the pulled image, from ImageStatus (verbose). */
-static void image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size)
+/* Layer count and size of the pulled image, from ImageStatus (verbose);
+ * false when the daemon does not know it. */
+static bool image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size)
 {
 	Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
 	Runtime__V1__ImageStatusRequest req = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
@@ -218,9 +219,10 @@ static void image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size
 	*ret_size = 0;
 	if (ocic_call(OCIC_IMAGE_SERVICE "ImageStatus", &req.base,
 		      &runtime__v1__image_status_response__descriptor, &resp) != 0)
-		return;
+		return false;
 	const Runtime__V1__ImageStatusResponse *r = (const void *)resp;
-	if (r->image)
+	bool known = r->image != NULL;
+	if (known)
 		*ret_size = r->image->size;
 	for (size_t i = 0; i < r->n_info; i++) {
 		json_t *info = json_loads(r->info[i]->value, 0, NULL);
@@ -230,6 +232,7 @@ static void image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size
 		json_decref(info);
 	}
 	protobuf_c_message_free_unpacked(resp, NULL);
+	return known;
 }
 
 static void pull_table(const struct ocic_args *a, const ProtobufCMessage *resp)
@@ -241,7 +244,10 @@ static void pull_table(const struct ocic_args *a, const ProtobufCMessage *resp)
 	char sz[32], rate[32];
 
 	watch_stop();
-	image_numbers(id, &n, &size);
+	if (!image_numbers(id, &n, &size)) {
+		printf("%s\n", id);
+		return;
+	}
 	ocic_size_str(size, sz, sizeof(sz));
 	ocic_size_str(secs > 0 ? (uint64_t)((double)size / secs) : size, rate, sizeof(rate));
 	printf("%s  %s: %zu layer%s, %s in %.1fs (%s/s)\n", id, a->operands[0], n,
