@@ -1,0 +1,237 @@
+/* CRI container messages <-> ctr structs: validation, namespace modes,
+ * envs, mounts, labels, pod context, resources, status round trip. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cri/ctr_conv.h"
+
+struct fixture {
+	Runtime__V1__CreateContainerRequest req;
+	Runtime__V1__ContainerConfig cfg;
+	Runtime__V1__ContainerMetadata md;
+	Runtime__V1__ImageSpec img;
+	Runtime__V1__KeyValue env;
+	Runtime__V1__KeyValue *envp[1];
+	Runtime__V1__Mount mount;
+	Runtime__V1__Mount *mountp[1];
+	Runtime__V1__ContainerConfig__LabelsEntry label;
+	Runtime__V1__ContainerConfig__LabelsEntry *labelp[1];
+	Runtime__V1__PodSandboxConfig pod;
+	Runtime__V1__PodSandboxMetadata pmd;
+	Runtime__V1__LinuxPodSandboxConfig plinux;
+	Runtime__V1__LinuxSandboxSecurityContext psc;
+	Runtime__V1__NamespaceOption pns;
+	Runtime__V1__LinuxContainerConfig linux;
+	Runtime__V1__LinuxContainerResources res;
+	char *cmd[2];
+};
+
+static void setup(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->req = (Runtime__V1__CreateContainerRequest)RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
+	f->cfg = (Runtime__V1__ContainerConfig)RUNTIME__V1__CONTAINER_CONFIG__INIT;
+	f->md = (Runtime__V1__ContainerMetadata)RUNTIME__V1__CONTAINER_METADATA__INIT;
+	f->img = (Runtime__V1__ImageSpec)RUNTIME__V1__IMAGE_SPEC__INIT;
+	f->env = (Runtime__V1__KeyValue)RUNTIME__V1__KEY_VALUE__INIT;
+	f->mount = (Runtime__V1__Mount)RUNTIME__V1__MOUNT__INIT;
+	f->label = (Runtime__V1__ContainerConfig__LabelsEntry)
+	    RUNTIME__V1__CONTAINER_CONFIG__LABELS_ENTRY__INIT;
+	f->pod = (Runtime__V1__PodSandboxConfig)RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+	f->pmd = (Runtime__V1__PodSandboxMetadata)RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
+	f->plinux = (Runtime__V1__LinuxPodSandboxConfig)RUNTIME__V1__LINUX_POD_SANDBOX_CONFIG__INIT;
+	f->psc = (Runtime__V1__LinuxSandboxSecurityContext)
+	    RUNTIME__V1__LINUX_SANDBOX_SECURITY_CONTEXT__INIT;
+	f->pns = (Runtime__V1__NamespaceOption)RUNTIME__V1__NAMESPACE_OPTION__INIT;
+	f->linux = (Runtime__V1__LinuxContainerConfig)RUNTIME__V1__LINUX_CONTAINER_CONFIG__INIT;
+	f->res = (Runtime__V1__LinuxContainerResources)RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	f->md.name = "web";
+	f->md.attempt = 2;
+	f->img.image = "busybox";
+	f->env.key = "A";
+	f->env.value = (ProtobufCBinaryData){ 1, (uint8_t *)"1" };
+	f->envp[0] = &f->env;
+	f->mount.container_path = "/data";
+	f->mount.host_path = "/srv";
+	f->mount.readonly = true;
+	f->mount.propagation = RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER;
+	f->mountp[0] = &f->mount;
+	f->label.key = "app";
+	f->label.value = "x";
+	f->labelp[0] = &f->label;
+	f->cmd[0] = "/bin/sh";
+	f->cfg.metadata = &f->md;
+	f->cfg.image = &f->img;
+	f->cfg.command = f->cmd;
+	f->cfg.n_command = 1;
+	f->cfg.envs = f->envp;
+	f->cfg.n_envs = 1;
+	f->cfg.mounts = f->mountp;
+	f->cfg.n_mounts = 1;
+	f->cfg.labels = f->labelp;
+	f->cfg.n_labels = 1;
+	f->cfg.log_path = "web.log";
+	f->res.memory_limit_in_bytes = 1 << 20;
+	f->res.cpu_shares = 512;
+	f->linux.resources = &f->res;
+	f->cfg.linux = &f->linux;
+	f->pmd.name = "pod";
+	f->pmd.namespace_ = "ns";
+	f->pmd.uid = "uid";
+	f->pns.network = RUNTIME__V1__NAMESPACE_MODE__NODE;
+	f->pns.pid = RUNTIME__V1__NAMESPACE_MODE__POD;
+	f->psc.namespace_options = &f->pns;
+	f->plinux.security_context = &f->psc;
+	f->plinux.cgroup_parent = "/kubepods/pod1";
+	f->pod.metadata = &f->pmd;
+	f->pod.linux = &f->plinux;
+	f->pod.log_directory = "/var/log/pods/x";
+	f->pod.hostname = "host1";
+	f->req.pod_sandbox_id = "abc";
+	f->req.config = &f->cfg;
+	f->req.sandbox_config = &f->pod;
+}
+
+static void test_create_conv(void **state)
+{
+	struct fixture f;
+	setup(&f);
+	struct cri_ctr_conv c;
+	struct err err = ERR_INIT;
+	assert_int_equal(cri_ctr_conv_create(&f.req, &c, &err), 0);
+	assert_string_equal(c.req.name, "web");
+	assert_int_equal(c.req.attempt, 2);
+	assert_string_equal(c.req.image, "busybox");
+	assert_string_equal(c.req.pod_id, "abc");
+	assert_string_equal(c.req.pod_name, "pod");
+	assert_string_equal(c.req.pod_namespace, "ns");
+	assert_string_equal(c.req.pod_uid, "uid");
+	assert_string_equal(c.req.log_dir, "/var/log/pods/x");
+	assert_string_equal(c.req.log_path, "web.log");
+	assert_string_equal(c.req.cgroup_parent, "/kubepods/pod1");
+	assert_string_equal(c.req.spec.hostname, "host1");
+	assert_string_equal(c.req.spec.command[0], "/bin/sh");
+	assert_null(c.req.spec.command[1]);
+	assert_null(c.req.spec.args);
+	assert_string_equal(c.req.spec.envs[0], "A=1");
+	assert_int_equal(c.req.spec.n_mounts, 1);
+	assert_string_equal(c.req.spec.mounts[0].container_path, "/data");
+	assert_true(c.req.spec.mounts[0].readonly);
+	assert_int_equal(c.req.spec.mounts[0].propagation, OCI_PROPAGATION_HOST_TO_CONTAINER);
+	assert_int_equal(c.req.n_labels, 1);
+	assert_string_equal(c.req.labels[0].key, "app");
+	/* No container security context: the pod's namespace options. */
+	assert_int_equal(c.req.spec.ns.net.mode, OCI_NS_NODE);
+	assert_int_equal(c.req.spec.ns.pid.mode, OCI_NS_POD);
+	assert_int_equal(c.req.spec.resources.memory_limit_in_bytes, 1 << 20);
+	assert_int_equal(c.req.spec.resources.cpu_shares, 512);
+	/* The stored config is the request's, packed. */
+	Runtime__V1__ContainerConfig *back =
+	    runtime__v1__container_config__unpack(NULL, c.req.cri_config_len, c.req.cri_config);
+	assert_non_null(back);
+	assert_string_equal(back->metadata->name, "web");
+	runtime__v1__container_config__free_unpacked(back, NULL);
+	cri_ctr_conv_done(&c);
+}
+
+static void test_create_invalid(void **state)
+{
+	struct fixture f;
+	struct cri_ctr_conv c;
+	struct err err = ERR_INIT;
+	setup(&f);
+	f.md.name = "";
+	assert_int_equal(cri_ctr_conv_create(&f.req, &c, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "name"));
+	err_done(&err);
+	cri_ctr_conv_done(&c);
+	setup(&f);
+	f.img.image = NULL;
+	assert_int_equal(cri_ctr_conv_create(&f.req, &c, &err), -EINVAL);
+	err_done(&err);
+	cri_ctr_conv_done(&c);
+	setup(&f);
+	f.req.config = NULL;
+	assert_int_equal(cri_ctr_conv_create(&f.req, &c, &err), -EINVAL);
+	err_done(&err);
+	cri_ctr_conv_done(&c);
+	setup(&f);
+	f.req.pod_sandbox_id = "";
+	assert_int_equal(cri_ctr_conv_create(&f.req, &c, &err), -EINVAL);
+	err_done(&err);
+	cri_ctr_conv_done(&c);
+}
+
+static void test_status_and_update(void **state)
+{
+	struct fixture f;
+	setup(&f);
+	size_t len = protobuf_c_message_get_packed_size(&f.cfg.base);
+	uint8_t *buf = xmalloc(len);
+	protobuf_c_message_pack(&f.cfg.base, buf);
+	struct ctr_kv label = { "app", "x" };
+	struct ctr_info i = { .ctr_name = "web",
+			      .attempt = 2,
+			      .image_ref = "busybox",
+			      .image_id = "sha256:1",
+			      .state = CTR_EXITED,
+			      .exit_code = 3,
+			      .reason = "Error",
+			      .message = "",
+			      .log_path = "/l",
+			      .labels = &label,
+			      .n_labels = 1,
+			      .cri_config = buf,
+			      .cri_config_len = len,
+			      .has_user = true,
+			      .uid = 5,
+			      .gid = 6 };
+	memset(i.id, 'a', ID_LEN);
+	struct cri_ctr_status st;
+	cri_ctr_status_build(&i, "{\"pid\":1}", &st);
+	assert_int_equal(st.status.state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED);
+	assert_int_equal(st.status.exit_code, 3);
+	assert_string_equal(st.status.image_ref, "sha256:1");
+	assert_int_equal(st.status.n_mounts, 1);
+	assert_string_equal(st.status.mounts[0]->host_path, "/srv");
+	assert_int_equal(st.status.resources->linux->memory_limit_in_bytes, 1 << 20);
+	assert_int_equal(st.status.user->linux->uid, 5);
+	assert_int_equal(st.n_info, 1);
+	assert_string_equal(st.info[0]->value, "{\"pid\":1}");
+	assert_string_equal(st.status.labels[0]->key, "app");
+	/* The whole thing packs. */
+	size_t n = protobuf_c_message_get_packed_size(&st.status.base);
+	assert_true(n > 0);
+	cri_ctr_status_done(&st);
+
+	Runtime__V1__LinuxContainerResources nr = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	nr.memory_limit_in_bytes = 2 << 20;
+	struct cri_ctr_update u;
+	cri_ctr_update_build(&i, &nr, &u);
+	assert_int_equal(u.res.memory_limit_in_bytes, 2 << 20);
+	Runtime__V1__ContainerConfig *back =
+	    runtime__v1__container_config__unpack(NULL, u.cfg_len, u.cfg);
+	assert_non_null(back);
+	assert_int_equal(back->linux->resources->memory_limit_in_bytes, 2 << 20);
+	assert_string_equal(back->mounts[0]->host_path, "/srv");
+	runtime__v1__container_config__free_unpacked(back, NULL);
+	cri_ctr_update_done(&u);
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_conv),
+		cmocka_unit_test(test_create_invalid),
+		cmocka_unit_test(test_status_and_update),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
