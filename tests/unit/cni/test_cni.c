@@ -310,6 +310,47 @@ static void test_user_config_reload_and_vanish(void **state)
 	cni_free(c);
 }
 
+static void test_capabilities(void **state)
+{
+	/* runtimeConfig reaches a plugin that declares the capability: the
+	 * bandwidth plugin shapes the host side of the pod's veth. */
+	cleanup_err struct err err = ERR_INIT;
+	struct cni *c = new_cni();
+	cleanup_free char *conf =
+	    xasprintf("{\"cniVersion\":\"1.0.0\",\"name\":\"bw\",\"plugins\":[{\"type\":\"bridge\","
+		      "\"bridge\":\"%s\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s/ipam\","
+		      "\"ranges\":[[{\"subnet\":\"%s\"}]]}},{\"type\":\"bandwidth\","
+		      "\"capabilities\":{\"bandwidth\":true}}]}",
+		      bridge, tmp, subnet);
+	write_conf("10-bw.conflist", conf);
+	cleanup_free char *nsdir = tpath("pod4");
+	assert_int_equal(proc_ns_pin(nsdir, PROC_NS_NET, NULL, &err), 0);
+	cleanup_free char *netns = xasprintf("%s/net", nsdir);
+	struct cni_attachment a = { .container_id = ids[0],
+				    .netns = netns,
+				    .ingress_bps = 8000000 };
+	struct cni_result res;
+	if (cni_add(c, &a, &res, &err) < 0)
+		fail_msg("ADD: %s", err_str(&err));
+	json_t *r = json_loads(res.json, 0, NULL);
+	const char *veth = json_string_value(
+	    json_object_get(json_array_get(json_object_get(r, "interfaces"), 1), "name"));
+	assert_non_null(veth);
+	cleanup_free char *cmd = xasprintf("tc qdisc show dev %s", veth);
+	cleanup_free char *out = NULL;
+	assert_int_equal(sh(cmd, &out), 0);
+	assert_non_null(strstr(out, "tbf"));
+	assert_non_null(strstr(out, "rate 8Mbit"));
+	json_decref(r);
+	cni_result_done(&res);
+	if (cni_del(c, &a, &err) < 0)
+		fail_msg("DEL: %s", err_str(&err));
+	assert_int_equal(proc_ns_unpin(nsdir, PROC_NS_NET, &err), 0);
+	cleanup_free char *rm = xasprintf("rm -f %s/net.d/*", tmp);
+	sh(rm, NULL);
+	cni_free(c);
+}
+
 static void test_broken(void **state)
 {
 	cleanup_err struct err err = ERR_INIT;
@@ -388,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_builtin_network),
 		cmocka_unit_test(test_user_config_reload_and_vanish),
+		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_broken),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
