@@ -331,3 +331,37 @@ def test_mkimage_busybox_tool_imports(daemon, tmp_path):
     assert p.returncode == 0, p.stderr
     st = image_status(daemon, 'localhost/ocid-test/busybox:latest')
     assert list(st.repo_tags) == ['localhost/ocid-test/busybox:latest']
+
+
+def test_import_nested_index_gzipped_archive(daemon, tmp_path):
+    """index.json -> an image index (amd64 + an arm64 decoy) -> manifest, in a
+    gzip-compressed tar (as `docker save | gzip` or skopeo multi-arch copies)."""
+    import gzip
+    layers = busybox_layers()
+    files, img_id, mdigest = oci_files(layers)
+    files = [f for f in files if f[0] != 'index.json']
+    man = dict(files)['blobs/sha256/' + mdigest.split(':')[1]]
+    decoy_cfg = make_config(layers, arch='arm64')
+    decoy = json.dumps({'schemaVersion': 2, 'mediaType': OCI_MANIFEST,
+                        'config': {'mediaType': OCI_CONFIG, 'digest': sha256(decoy_cfg),
+                                   'size': len(decoy_cfg)},
+                        'layers': []}).encode()
+    idx = json.dumps({'schemaVersion': 2, 'mediaType': OCI_INDEX, 'manifests': [
+        {'mediaType': OCI_MANIFEST, 'digest': sha256(decoy), 'size': len(decoy),
+         'platform': {'os': 'linux', 'architecture': 'arm64'}},
+        {'mediaType': OCI_MANIFEST, 'digest': mdigest, 'size': len(man),
+         'platform': {'os': 'linux', 'architecture': 'amd64'}}]}).encode()
+    top = {'schemaVersion': 2, 'manifests': [
+        {'mediaType': OCI_INDEX, 'digest': sha256(idx), 'size': len(idx),
+         'annotations': {'io.containerd.image.name': 'localhost/multi:2'}}]}
+    files += [('blobs/sha256/' + sha256(idx)[7:], idx),
+              ('blobs/sha256/' + sha256(decoy)[7:], decoy),
+              ('blobs/sha256/' + sha256(decoy_cfg)[7:], decoy_cfg),
+              ('index.json', json.dumps(top).encode())]
+    path = tmp_path / 'multi.tar.gz'
+    path.write_bytes(gzip.compress(tar_of(files)))
+    p = ocic(daemon, ['image', 'import', str(path)])
+    assert p.returncode == 0, p.stderr
+    st = image_status(daemon, 'localhost/multi:2')
+    assert st.id == img_id
+    assert list(st.repo_digests) == ['localhost/multi@' + sha256(idx)]
