@@ -101,6 +101,7 @@ int image_registry_new(const struct image_registry_opts *o, struct image_registr
 	struct image_registry *r = xnew(struct image_registry);
 	r->o = *o;
 	r->o.domain = xstrdup(o->domain);
+	r->o.creds = NULL; /* borrowed for this call only */
 	r->host = xstrdup(strcmp(o->domain, IMAGE_DOCKER_DOMAIN) == 0 ? "registry-1.docker.io"
 								      : o->domain);
 	load_certs_dir(r);
@@ -112,6 +113,7 @@ int image_registry_new(const struct image_registry_opts *o, struct image_registr
 		cleanup_free char *enc = b64(up);
 		r->basic = xasprintf("Authorization: Basic %s", enc);
 		explicit_bzero(up, strlen(up));
+		explicit_bzero(enc, strlen(enc));
 	}
 	if (c && !str_empty(c->registry_token))
 		r->registry_token = xstrdup(c->registry_token);
@@ -217,8 +219,17 @@ static int fetch_token(struct image_registry *r, const struct image_auth_challen
 	curl_free(sc);
 	curl_easy_cleanup(esc);
 	char *hdrs[] = { r->identity_token ? NULL : r->basic, NULL };
+	/* A token server on the registry's own host trusts the same CAs. */
+	cleanup_free char *realm_origin = origin_of(c->realm);
+	cleanup_free char *reg_origin = xasprintf("https://%s", r->host);
+	for (char *p = reg_origin; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	bool same = strcmp(realm_origin, reg_origin) == 0;
 	struct image_http_opts ho = { .headers = hdrs,
 				      .tls_verify = !r->o.insecure,
+				      .ca_files = same ? r->ca_files : NULL,
+				      .client_cert = same ? r->client_cert : NULL,
+				      .client_key = same ? r->client_key : NULL,
 				      .cancelled = r->o.cancelled,
 				      .cancel_opaque = r->o.cancel_opaque,
 				      .post = form };
@@ -278,7 +289,7 @@ static int answer_challenge(struct image_registry *r, struct image_http *h, stru
 		}
 	}
 	image_www_auth_free(c, n);
-	if (rc == -EACCES && !err->msg)
+	if (rc == -EACCES && (!err || !err->msg))
 		err_msg(err, -EACCES, "registry %s: authentication required%s", r->o.domain,
 			r->basic ? "" : " (no credentials for it)");
 	return rc;
