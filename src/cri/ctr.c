@@ -9,6 +9,7 @@
 
 #include "cri/cri_int.h"
 #include "cri/ctr_conv.h"
+#include "cri/pod_conv.h"
 
 #define RS "runtime.v1.RuntimeService"
 
@@ -211,15 +212,20 @@ static int exec_sync(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct e
 static int send_event(struct cri_ctx *ctx, struct ctr_mgr *m, const struct ctr_event *e)
 {
 	cleanup(ctr_info_free) struct ctr_info *info = NULL;
+	cleanup(pod_info_free) struct pod_info *pinfo = NULL;
 	struct cri_ctr_status st = { 0 };
+	struct cri_pod_status pst;
 	bool have = ctr_status(m, e->id, &info, NULL) == 0;
+	bool have_pod = ctx->deps->pods && pod_get(ctx->deps->pods, e->pod_id, &pinfo, NULL) == 0;
 	Runtime__V1__PodSandboxStatus pod = RUNTIME__V1__POD_SANDBOX_STATUS__INIT;
 	pod.id = (char *)e->pod_id;
+	if (have_pod)
+		cri_pod_conv_status(pinfo, &pst);
 	Runtime__V1__ContainerEventResponse ev = RUNTIME__V1__CONTAINER_EVENT_RESPONSE__INIT;
 	ev.container_id = (char *)e->id;
 	ev.container_event_type = (Runtime__V1__ContainerEventType)e->type;
 	ev.created_at = e->time_ns;
-	ev.pod_sandbox_status = &pod;
+	ev.pod_sandbox_status = have_pod ? &pst.st : &pod;
 	Runtime__V1__ContainerStatus *statuses[1];
 	if (have) {
 		cri_ctr_status_build(info, NULL, &st);
@@ -232,6 +238,8 @@ static int send_event(struct cri_ctx *ctx, struct ctr_mgr *m, const struct ctr_e
 	protobuf_c_message_pack(&ev.base, buf);
 	if (have)
 		cri_ctr_status_done(&st);
+	if (have_pod)
+		cri_pod_status_done(&pst);
 	return rpc_call_send_take(ctx->call, buf, len);
 }
 

@@ -308,6 +308,8 @@ def test_events(env):
     assert all(e.container_id == cid and e.pod_sandbox_status.id == pod for e in got)
     assert got[0].created_at <= got[1].created_at <= got[3].created_at
     assert got[1].containers_statuses[0].state == RUNNING
+    assert got[0].pod_sandbox_status.metadata.name == 'pod'
+    assert got[0].pod_sandbox_status.state == pb.SANDBOX_READY
 
 
 def test_restart_keeps_containers(env):
