@@ -145,7 +145,8 @@ static struct oci_ns ns_of(enum oci_ns_mode mode, const char *path)
 	return (struct oci_ns){ .mode = mode, .path = mode == OCI_NS_POD ? path : NULL };
 }
 
-/* Check the CRI log path: relative to the pod's log directory, no "..". */
+/* Check the CRI log path (relative to the pod's log directory, no "..")
+ * and create its directories, as kubelet expects of a runtime. */
 static int log_path(const struct ctr_create_req *req, char **ret, struct err *err)
 {
 	if (!req->log_path || !*req->log_path) {
@@ -155,12 +156,24 @@ static int log_path(const struct ctr_create_req *req, char **ret, struct err *er
 	if (!req->log_dir || req->log_dir[0] != '/')
 		return err_msg(err, -EINVAL, "log path %s needs an absolute pod log directory",
 			       req->log_path);
-	char *clean = NULL;
-	if (req->log_path[0] == '/' || fs_path_clean(req->log_path, &clean) < 0)
+	cleanup_free char *clean = NULL;
+	cleanup_free char *dir = NULL;
+	if (req->log_path[0] == '/' || fs_path_clean(req->log_path, &clean) < 0 ||
+	    fs_path_clean(req->log_dir, &dir) < 0)
 		return err_msg(err, -EINVAL, "log path %s must be relative and stay inside %s",
 			       req->log_path, req->log_dir);
-	*ret = fs_path_join(req->log_dir, clean);
-	free(clean);
+	cleanup_free char *full = fs_path_join(dir, clean);
+	char *slash = strrchr(full, '/');
+	*slash = '\0';
+	if (*full) {
+		cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int fd = root < 0 ? -errno : fs_mkdir_p_at(root, full + 1, 0755, err);
+		if (fd < 0)
+			return err_set(err, fd, "log directory '%s'", full);
+		close(fd);
+	}
+	*slash = '/';
+	*ret = TAKE_PTR(full);
 	return 0;
 }
 

@@ -70,7 +70,7 @@ class Env:
         cfg = pb.ContainerConfig(
             metadata=pb.ContainerMetadata(name=name, attempt=attempt),
             image=pb.ImageSpec(image=image or self.image), command=cmd,
-            log_path=f'{name}_{attempt}.log', labels=labels or {},
+            log_path=f'{name}/{attempt}.log', labels=labels or {},
             annotations={'note': name})
         return self.d.runtime('CreateContainer', pb.CreateContainerRequest(
             pod_sandbox_id=pod, config=cfg, sandbox_config=self.pod_cfg), timeout=60).container_id
@@ -97,7 +97,7 @@ class Env:
             filter=self.pb.ContainerFilter(**flt))).containers[:]
 
     def log(self, name, attempt=0):
-        with open(os.path.join(self.logs, f'{name}_{attempt}.log')) as f:
+        with open(os.path.join(self.logs, name, f'{attempt}.log')) as f:
             return f.read()
 
 
@@ -118,7 +118,7 @@ def test_lifecycle(env):
     assert st.status.state == RUNNING and st.status.started_at >= st.status.created_at
     assert st.status.image.image == env.image and st.status.image_ref.startswith('sha256:')
     assert st.status.labels['app'] == 'web' and st.status.annotations['note'] == 'web'
-    assert st.status.log_path == os.path.join(env.logs, 'web_0.log')
+    assert st.status.log_path == os.path.join(env.logs, 'web', '0.log')
     assert (st.status.user.linux.uid, st.status.user.linux.gid) == (0, 0)
     info = json.loads(st.info['info'])
     assert info['sandboxID'] == pod and info['pid'] > 0
@@ -168,7 +168,7 @@ def test_lifecycle(env):
     d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid))
     d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid))
     assert list(env.list()) == []
-    assert os.path.exists(os.path.join(env.logs, 'web_0.log'))
+    assert os.path.exists(os.path.join(env.logs, 'web', '0.log'))
     assert not os.path.exists(os.path.join(d.root, 'containers', cid))
     with pytest.raises(grpc.RpcError) as e:
         env.status(cid)
@@ -414,7 +414,7 @@ def test_stats_update_reopen(env):
         raise AssertionError(f'no memory cgroup found for {cg}')
 
     # ReopenContainerLog after a rename starts a new file.
-    path = os.path.join(env.logs, 'busy_0.log')
+    path = os.path.join(env.logs, 'busy', '0.log')
     os.rename(path, path + '.1')
     d.runtime('ReopenContainerLog', pb.ReopenContainerLogRequest(container_id=cid))
     deadline = time.monotonic() + 5
