@@ -1,6 +1,7 @@
 """ImageService against a real docker-registry on loopback."""
 import json
 import os
+import subprocess
 import threading
 
 import grpc
@@ -145,6 +146,24 @@ def test_index_oci_zstd_tags_and_user(started):
     wh = [p for p in found if os.stat(p, follow_symlinks=False).st_rdev == 0
           and (os.stat(p, follow_symlinks=False).st_mode & 0o170000) == 0o020000]
     assert len(wh) == 1
+    # an overlay of the layers (top first) shows exactly the merged image
+    info = json.loads(status(d, img['id'], verbose=True).info['info'])
+    lowers = [os.path.join(d.root, 'layers', l['chainID'].split(':')[1], 'diff')
+              for l in reversed(info['layers'])]
+    mnt = os.path.join(d.tmp, 'mnt')
+    os.makedirs(mnt)
+    subprocess.run(['mount', '-t', 'overlay', 'overlay', '-o', 'ro,lowerdir=' + ':'.join(lowers),
+                    mnt], check=True)
+    try:
+        assert os.path.isfile(os.path.join(mnt, 'bin/busybox'))
+        assert os.path.exists(os.path.join(mnt, 'bin/sh'))
+        assert not os.path.lexists(os.path.join(mnt, 'bin/env'))
+        assert open(os.path.join(mnt, 'www/index.html')).read() == 'hi\n'
+        out = subprocess.run(['chroot', mnt, '/bin/sh', '-c', 'echo ok; ls /bin'],
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert out[0] == 'ok' and len(out) - 1 == 1 + 8 - 1 and 'env' not in out, out
+    finally:
+        subprocess.run(['umount', mnt], check=True)
     # removing by one tag removes all tags
     remove(d, f'{reg.host}/test/oci:b')
     assert list(list_images(d)) == []
@@ -655,3 +674,13 @@ def test_cancelled_pull_is_abandoned(make_daemon, registry, tmp_path):
     finally:
         proxy.closed = True
         proxy.stop()
+
+
+def test_serial_downloads(make_daemon, registry, tmp_path):
+    extra = [('s', 'dir', None, {}), ('s/a', 'file', b'a' * 100000, {})]
+    img = busybox_image(registry, 'serial/app', 'v1', extra=extra)
+    d = make_daemon(extra_args=write_conf(tmp_path, insecure(registry)) +
+                    ['--max-parallel-downloads', '1']).start()
+    assert pull(d, f'{registry.host}/serial/app:v1') == img['id']
+    assert len(layer_dirs(d)) == 2
+    finish(d)
