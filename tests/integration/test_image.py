@@ -684,3 +684,35 @@ def test_serial_downloads(make_daemon, registry, tmp_path):
     assert pull(d, f'{registry.host}/serial/app:v1') == img['id']
     assert len(layer_dirs(d)) == 2
     finish(d)
+
+
+def test_image_content_in_overlay(started):
+    d, reg = started
+    l0 = Layer(busybox_entries(), 'gzip')
+    l1 = Layer([('www', 'dir', None, {}), ('www/old.html', 'file', b'old', {}),
+                ('usr', 'dir', None, {}), ('usr/suid', 'file', b'#!/bin/sh\n', {'mode': 0o4755}),
+                ('usr/owned', 'file', b'x', {'uid': 1003, 'gid': 1004, 'mtime': 1234567890}),
+                ('bin/link', 'symlink', 'busybox', {}), ('usr/fifo', 'fifo', None, {})], 'zstd')
+    l2 = Layer([('www/.wh..wh..opq', 'file', b'', {}), ('www/index.html', 'file', b'new', {}),
+                ('bin/.wh.env', 'file', b'', {})], 'gzip')
+    img = push_image(reg, 'content/app', 'v1', [l0, l1, l2], kind='oci')
+    assert pull(d, f'{reg.host}/content/app:v1') == img['id']
+    info = json.loads(status(d, img['id'], verbose=True).info['info'])
+    lowers = [os.path.join(d.root, 'layers', l['chainID'].split(':')[1], 'diff')
+              for l in reversed(info['layers'])]
+    mnt = os.path.join(d.tmp, 'mnt2')
+    os.makedirs(mnt)
+    subprocess.run(['mount', '-t', 'overlay', 'overlay', '-o', 'ro,lowerdir=' + ':'.join(lowers),
+                    mnt], check=True)
+    try:
+        assert sorted(os.listdir(os.path.join(mnt, 'www'))) == ['index.html']  # opaque
+        assert not os.path.lexists(os.path.join(mnt, 'bin/env'))
+        st = os.stat(os.path.join(mnt, 'usr/suid'))
+        assert st.st_mode & 0o7777 == 0o4755
+        st = os.stat(os.path.join(mnt, 'usr/owned'))
+        assert (st.st_uid, st.st_gid, int(st.st_mtime)) == (1003, 1004, 1234567890)
+        assert os.readlink(os.path.join(mnt, 'bin/link')) == 'busybox'
+        import stat as st_mod
+        assert st_mod.S_ISFIFO(os.stat(os.path.join(mnt, 'usr/fifo')).st_mode)
+    finally:
+        subprocess.run(['umount', mnt], check=True)
