@@ -228,8 +228,26 @@ static void reconcile(struct ctr_mgr *m, struct ctr *c)
 	pthread_mutex_unlock(&c->st);
 }
 
+/* A row written by a create that never learnt its container's pid (ocid
+ * died in between): undo it; its directories go with the orphans. */
+static void rollback_row(struct ctr_mgr *m, struct db_ctr *row)
+{
+	log_info("rolling back a half-done container create", "id=%s", row->id);
+	char *args[] = { "delete", "--force", row->id, NULL };
+	(void)ctr_runtime_run(m, args, NULL, 0, NULL);
+	cleanup_err struct err err = ERR_INIT;
+	if (db_ctr_delete(m->db, row->id, &err) < 0)
+		log_error("cannot delete container record", "id=%s error=%s", row->id,
+			  log_q(err_str(&err)));
+	db_ctr_free(row);
+}
+
 static void load_one(struct ctr_mgr *m, struct db_ctr *row)
 {
+	if (row->state == CTR_CREATED && row->pid <= 0) {
+		rollback_row(m, row);
+		return;
+	}
 	struct ctr *c = ctr_new(row->id);
 	free(c->row.id);
 	c->row = *row;
