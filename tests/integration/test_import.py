@@ -365,3 +365,26 @@ def test_import_nested_index_gzipped_archive(daemon, tmp_path):
     st = image_status(daemon, 'localhost/multi:2')
     assert st.id == img_id
     assert list(st.repo_digests) == ['localhost/multi@' + sha256(idx)]
+
+
+def test_import_client_goes_away_mid_upload(daemon, tmp_path):
+    """Half an upload, then the client closes: nothing is kept, the daemon
+    goes on serving (and a full import afterwards works)."""
+    import socket
+    import time
+    files, img_id, _ = oci_files(busybox_layers(), name='localhost/half:1')
+    data = tar_of(files)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(daemon.socket)
+    s.sendall(f'POST /images/import HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n'
+              f'\r\n'.encode() + data[:len(data) // 2])
+    time.sleep(0.3)
+    s.close()
+    time.sleep(0.5)
+    assert listed(daemon) == {}
+    assert leftovers(daemon) == ([], [])
+    path = tmp_path / 'full.tar'
+    path.write_bytes(data)
+    p = ocic(daemon, ['image', 'import', str(path)])
+    assert p.returncode == 0, p.stderr
+    assert listed(daemon) == {img_id: ['localhost/half:1']}
