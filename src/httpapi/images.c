@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -136,6 +137,10 @@ static void import(void *data, const struct rpc_http_request *req, struct rpc_ht
 	int r = image_import_spool(d->images, &fd, &err);
 	if (r < 0)
 		return fail(&c, r, err_str(&err));
+	struct statvfs vfs;
+	if (fstatvfs(fd, &vfs) == 0 &&
+	    (uint64_t)req->body_len > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+		return fail(&c, -ENOSPC, "not enough free space under the root for the upload");
 	int64_t got = spool(s, fd, &err);
 	if (got < 0) {
 		log_warn("image import aborted", "error=%s", log_q(err_str(&err)));

@@ -388,3 +388,18 @@ def test_import_client_goes_away_mid_upload(daemon, tmp_path):
     p = ocic(daemon, ['image', 'import', str(path)])
     assert p.returncode == 0, p.stderr
     assert listed(daemon) == {img_id: ['localhost/half:1']}
+
+
+def test_import_larger_than_free_space(daemon):
+    """A declared upload larger than the root's free space: 507 before any byte is read."""
+    import socket
+    st = os.statvfs(daemon.root)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(daemon.socket)
+    s.sendall(f'POST /images/import HTTP/1.1\r\nHost: x\r\nContent-Length: '
+              f'{st.f_bavail * st.f_frsize + (1 << 30)}\r\n\r\n'.encode())
+    head = s.recv(4096)
+    s.close()
+    assert head.startswith(b'HTTP/1.1 507'), head
+    assert leftovers(daemon) == ([], [])
