@@ -83,9 +83,10 @@ int ctr_pod_stats_get(struct ctr_mgr *m, const char *pod_id, const char *cgroup,
 			ctr_info_free(ret->ctrs[i].info);
 	}
 	ret->n_ctrs = k;
-	cleanup_free char *path = NULL;
+	char *path = NULL;
 	if (m->stats && cgroup && *cgroup && stats_cgroup_path(cgroup, &path, NULL) == 0)
 		ret->has_cgroup = stats_cgroup_sample(m->stats, pod_id, path, &ret->cg, NULL) == 0;
+	free(path);
 	if (netns && *netns)
 		ret->has_net = stats_net_read(netns, &ret->net, NULL) == 0;
 	return 0;
