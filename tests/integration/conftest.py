@@ -33,6 +33,29 @@ def ocic_bin():
     return os.path.join(build_dir(), 'src', 'cmd', 'ocic', 'ocic')
 
 
+_net_counter = [0]
+
+
+def net_ids():
+    """A bridge name and a /24 prefix ('10.a.b.') of this test's own, so
+    daemons of parallel tests (and a live ocid on 10.88.0.0/16) never share
+    addresses."""
+    _net_counter[0] += 1
+    n = (os.getpid() * 7 + _net_counter[0]) % 40000
+    return f'ocit{n:x}', f'10.{64 + n // 250 % 60}.{n % 250}.'
+
+
+def cleanup_net(bridge, prefix, tmp):
+    """NAT rules of our subnet and their chains, mounts under tmp, the bridge."""
+    subprocess.run(['/bin/sh', '-c', f"""
+for c in $(iptables -t nat -S POSTROUTING | grep -- '-s {prefix}' | grep -o 'CNI-[0-9a-f]*' | sort -u); do
+  iptables -t nat -S POSTROUTING | grep -- "-j $c" | sed 's/^-A /-D /' | while read -r l; do eval iptables -t nat $l; done
+  iptables -t nat -F $c; iptables -t nat -X $c; done
+for m in $(grep -o '{tmp}/[^ ]*' /proc/self/mountinfo | sort -r); do umount -l $m; done
+ip link del {bridge} 2>/dev/null; ip link del {bridge}b 2>/dev/null; true"""],
+                   capture_output=True, timeout=60)
+
+
 def sanitizer_report(text):
     """The first sanitizer marker found in text, or None."""
     for m in SANITIZER_MARKERS:
@@ -126,6 +149,15 @@ class Daemon:
                      '--listen', self.socket, '--config', config or os.path.join(tmp, 'none.conf'),
                      '--config-dir', os.path.join(tmp, 'conf.d'), '--enable-debug-rpc',
                      '--log-level', 'debug'] + list(extra_args)
+        # Pod networks of their own (see net_ids), unless the test chose.
+        self.bridge, self.net_prefix = net_ids()
+        if '--cni-default-bridge' not in extra_args:
+            self.args += ['--cni-default-bridge', self.bridge,
+                          '--cni-default-subnet', self.net_prefix + '0/24']
+        else:
+            self.bridge = extra_args[list(extra_args).index('--cni-default-bridge') + 1]
+        if '--cni-config-dir' not in extra_args:
+            self.args += ['--cni-config-dir', os.path.join(tmp, 'net.d')]
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.log = None
@@ -220,6 +252,7 @@ def make_daemon(pb, tmp_path):
     yield make
     for dm in made:
         dm.kill()
+        cleanup_net(dm.bridge, dm.net_prefix, dm.tmp)
 
 
 @pytest.fixture

@@ -16,29 +16,13 @@ import time
 import grpc
 import pytest
 
+from conftest import cleanup_net as _cleanup_net
+from conftest import net_ids as _net_ids
 from conftest import sanitizer_report
-
-_counter = [0]
-
-
-def _net_ids():
-    _counter[0] += 1
-    n = (os.getpid() * 7 + _counter[0]) % 40000
-    return f'ocit{n:x}', f'10.{64 + n // 250 % 60}.{n % 250}.'
-
 
 def _sh(cmd, check=True):
     return subprocess.run(['/bin/sh', '-c', cmd], capture_output=True, text=True, check=check,
                           timeout=30)
-
-
-def _cleanup_net(bridge, prefix, tmp):
-    """NAT rules of our subnet and their chains, mounts under tmp, the bridge."""
-    _sh(f"""for c in $(iptables -t nat -S POSTROUTING | grep -- '-s {prefix}' | grep -o 'CNI-[0-9a-f]*' | sort -u); do
-  iptables -t nat -S POSTROUTING | grep -- "-j $c" | sed 's/^-A /-D /' | while read -r l; do eval iptables -t nat $l; done
-  iptables -t nat -F $c; iptables -t nat -X $c; done
-for m in $(grep -o '{tmp}/[^ ]*' /proc/self/mountinfo | sort -r); do umount -l $m; done
-ip link del {bridge} 2>/dev/null; ip link del {bridge}b 2>/dev/null; true""", check=False)
 
 
 class PodEnv:
