@@ -357,6 +357,31 @@ static int docker_plan(struct imp_run *run, struct err *err)
 
 /* --------------------------------------------------------- layers -- */
 
+#define PROGRESS_EVERY (16u << 20) /* bytes between progress lines of one layer */
+
+/* A layer being read: progress lines as its bytes go by. */
+struct layer_reader {
+	struct imp_run *run;
+	struct archive *a;
+	const struct image_layer *l;
+	uint64_t done, next;
+};
+
+static ssize_t layer_read(void *opaque, void *buf, size_t len)
+{
+	struct layer_reader *lr = opaque;
+	ssize_t n = imp_entry_read_fn(lr->a, buf, len);
+	if (n > 0)
+		lr->done += (uint64_t)n;
+	if (n > 0 && lr->done >= lr->next) {
+		lr->next = lr->done + PROGRESS_EVERY;
+		emit(lr->run, json_pack("{s:s, s:s, s:I, s:I, s:s}", "status", "layer", "digest",
+					lr->l->digest, "size", (json_int_t)lr->l->size, "done",
+					(json_int_t)lr->done, "state", "unpacking"));
+	}
+	return n;
+}
+
 static int unpack_layer(struct imp_run *run, const struct imp_image *im, size_t i, struct err *err)
 {
 	const struct image_layer *l = &im->m->layers[i];
@@ -371,7 +396,8 @@ static int unpack_layer(struct imp_run *run, const struct imp_image *im, size_t 
 		.size = l->size,
 	};
 	cleanup_free char *chain = NULL;
-	r = storage_layer_unpack(run->svc->st, &so, imp_entry_read_fn, a, &chain, err);
+	struct layer_reader lr = { run, a, l, 0, PROGRESS_EVERY };
+	r = storage_layer_unpack(run->svc->st, &so, layer_read, &lr, &chain, err);
 	archive_read_free(a);
 	return r;
 }

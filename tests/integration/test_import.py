@@ -403,3 +403,18 @@ def test_import_larger_than_free_space(daemon):
     s.close()
     assert head.startswith(b'HTTP/1.1 507'), head
     assert leftovers(daemon) == ([], [])
+
+
+def test_import_big_layer_reports_bytes(daemon, tmp_path):
+    layers = [Layer([('blob', 'file', os.urandom(20 << 20), {})], 'none')]
+    files, img_id, _ = oci_files(layers, name='localhost/big:1')
+    path = tmp_path / 'big.tar'
+    path.write_bytes(tar_of(files))
+    p = ocic(daemon, ['-o', 'json', 'image', 'import', str(path)])
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(l) for l in p.stdout.splitlines()]
+    done = [l['done'] for l in lines if 'done' in l]
+    assert done and done[0] >= 16 << 20 and all(d <= len(layers[0].blob) for d in done), lines
+    assert lines[-1]['id'] == img_id
+    p = ocic(daemon, ['image', 'import', str(path)])  # not a terminal: no byte lines
+    assert p.returncode == 0 and '...' not in p.stdout, p.stdout

@@ -240,14 +240,22 @@ static void on_line(struct import_out *o, const char *line, size_t n)
 	if (arg_output == OCIC_OUTPUT_JSON) {
 		fwrite(line, 1, n, stdout);
 		fputc('\n', stdout);
+	} else if (json_object_get(j, "done")) {
+		/* bytes of a big layer: only worth a line on a terminal */
+		if (isatty(STDOUT_FILENO)) {
+			char done[32];
+			ocic_size_str((uint64_t)json_integer_value(json_object_get(j, "done")),
+				      done, sizeof(done));
+			printf("\r\033[2K  %s...", done);
+		}
 	} else if (json_object_get(j, "state")) {
 		const char *d = json_string_value(json_object_get(j, "digest"));
 		const char *hex = d ? strchr(d, ':') : NULL;
 		char size[32];
 		ocic_size_str((uint64_t)json_integer_value(json_object_get(j, "size")), size,
 			      sizeof(size));
-		printf("layer %.12s %s %s\n", hex ? hex + 1 : "?",
-		       json_string_value(json_object_get(j, "state")), size);
+		printf("%slayer %.12s %s %s\n", isatty(STDOUT_FILENO) ? "\r\033[2K" : "",
+		       hex ? hex + 1 : "?", json_string_value(json_object_get(j, "state")), size);
 	}
 	fflush(stdout);
 	json_decref(o->last);
