@@ -640,6 +640,7 @@ struct image_docker_save {
  *  *ret (array of *ret_n >= 1) freed with image_docker_save_free. */
 int image_docker_save_parse(const char *data, size_t len, struct image_docker_save **ret,
 			    size_t *ret_n, struct err *err);
+/** Free `n` parsed images. Accepts NULL. */
 void image_docker_save_free(struct image_docker_save *v, size_t n);
 
 /* An image an import recorded. */
@@ -665,4 +666,5 @@ int image_import_spool(struct image_service *svc, int *ret_fd, struct err *err);
 int image_import_fd(struct image_service *svc, int fd, const char *tag,
 		    image_import_progress_fn progress, void *opaque, struct image_imported **ret,
 		    size_t *ret_n, struct err *err);
+/** Free `n` import results. Accepts NULL. */
 void image_imported_free(struct image_imported *v, size_t n);
