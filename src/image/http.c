@@ -174,6 +174,8 @@ int image_http_start(const char *url, const struct image_http_opts *o, struct im
 		curl_easy_setopt(h->easy, CURLOPT_NOBODY, 1L);
 	if (o->post)
 		curl_easy_setopt(h->easy, CURLOPT_COPYPOSTFIELDS, o->post);
+	if (o->share)
+		curl_easy_setopt(h->easy, CURLOPT_SHARE, o->share);
 	curl_multi_add_handle(h->multi, h->easy);
 	h->added = true;
 	*ret = h;

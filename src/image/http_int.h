@@ -23,6 +23,7 @@ struct image_http_opts {
 	void *cancel_opaque;
 	bool head;	  /* HEAD instead of GET */
 	const char *post; /* POST this form body instead of GET; may hold secrets */
+	void *share;	  /* a CURLSH: connections, TLS sessions, DNS; may be NULL */
 };
 
 struct image_http {

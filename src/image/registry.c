@@ -38,7 +38,37 @@ struct image_registry {
 	 * share the client across threads: guarded by `lock`. */
 	pthread_mutex_t lock;
 	char *last_auth, *last_scope;
+	/* Requests of one pull reuse connections and TLS sessions. */
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 };
+
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *opaque)
+{
+	struct image_registry *r = opaque;
+	pthread_mutex_lock(&r->share_locks[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *opaque)
+{
+	struct image_registry *r = opaque;
+	pthread_mutex_unlock(&r->share_locks[d]);
+}
+
+static void share_init(struct image_registry *r)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(r->share_locks); i++)
+		pthread_mutex_init(&r->share_locks[i], NULL);
+	r->share = curl_share_init();
+	if (!r->share)
+		return; /* no sharing: every request connects anew */
+	curl_share_setopt(r->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(r->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(r->share, CURLSHOPT_USERDATA, r);
+	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+}
 
 static int64_t now_s(void)
 {
@@ -106,6 +136,7 @@ int image_registry_new(const struct image_registry_opts *o, struct image_registr
 								      : o->domain);
 	load_certs_dir(r);
 	pthread_mutex_init(&r->lock, NULL);
+	share_init(r);
 	const struct image_creds *c = o->creds;
 	if (c && !str_empty(c->username)) {
 		cleanup_free char *up =
@@ -136,6 +167,10 @@ void image_registry_free(struct image_registry *r)
 	free((char *)r->o.domain);
 	free(r->last_scope);
 	pthread_mutex_destroy(&r->lock);
+	if (r->share)
+		curl_share_cleanup(r->share);
+	for (size_t i = 0; i < ARRAY_SIZE(r->share_locks); i++)
+		pthread_mutex_destroy(&r->share_locks[i]);
 	free(r->host);
 	free(r->scheme);
 	strv_free(r->ca_files);
@@ -335,6 +370,7 @@ static int attempt(struct image_registry *r, const char *path, struct req *q, bo
 			.cancelled = r->o.cancelled,
 			.cancel_opaque = r->o.cancel_opaque,
 			.head = head,
+			.share = r->share,
 		};
 		struct image_http *h = NULL;
 		int rc = image_http_start(url, &ho, &h, err);

@@ -453,6 +453,7 @@ class SlowProxy:
         self.target = port
         self.cut_after = cut_after
         self.cuts = 0
+        self.requests = []  # request lines seen ("GET /v2/...")
         self.rate = rate
         self.stall_after = stall_after
         self.sock = socket.socket()
@@ -481,6 +482,8 @@ class SlowProxy:
                 data = src.recv(16384)
                 if not data:
                     break
+                if not answers and data[:4] in (b'GET ', b'HEAD'):
+                    self.requests.append(data.split(b'\r\n', 1)[0].decode('latin-1'))
                 if answers:
                     while self.stall_after is not None and \
                             self.sent + len(data) > self.stall_after and not self.closed:
