@@ -56,10 +56,11 @@ static void write_json(struct import_ctx *c, int status, json_t *o)
 static void on_progress(void *opaque, const char *line)
 {
 	struct import_ctx *c = opaque;
-	json_error_t je;
-	json_t *o = json_loads(line, 0, &je);
-	if (o)
-		write_json(c, 200, o);
+	cleanup_free char *l = xasprintf("%s\n", line);
+	if (!c->began)
+		(void)rpc_http_stream_begin(c->s, 200, "application/json");
+	c->began = true;
+	(void)rpc_http_stream_write(c->s, l, strlen(l));
 }
 
 static void fail(struct import_ctx *c, int r, const char *msg)
