@@ -418,3 +418,28 @@ def test_import_big_layer_reports_bytes(daemon, tmp_path):
     assert lines[-1]['id'] == img_id
     p = ocic(daemon, ['image', 'import', str(path)])  # not a terminal: no byte lines
     assert p.returncode == 0 and '...' not in p.stdout, p.stdout
+
+
+def test_import_kill9_mid_upload_leaves_nothing(make_daemon, tmp_path):
+    """The spool file is anonymous: a daemon killed mid-upload leaves no file
+    under <root>/tmp, and comes back with no image and no layer."""
+    import socket
+    import time
+    d = make_daemon().start()
+    files, _, _ = oci_files(busybox_layers(), name='localhost/k:1')
+    data = tar_of(files)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(d.socket)
+    s.sendall(f'POST /images/import HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n'
+              f'\r\n'.encode() + data[:len(data) // 2])
+    time.sleep(0.3)
+    d.kill()
+    s.close()
+    assert leftovers(d) == ([], [])
+    d.start()
+    try:
+        assert listed(d) == {}
+        assert leftovers(d) == ([], [])
+    finally:
+        assert d.stop() == 0
+        d.kill()
