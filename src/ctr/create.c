@@ -14,6 +14,7 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "ctr/ctr_int.h"
+#include "ev/ev.h"
 #include "mon/mon.h"
 #include "storage/storage.h"
 
@@ -302,21 +303,31 @@ static int create_steps(struct build *b, struct err *err)
 	cleanup_free char *upper = ctr_path_root(m, b->c->id, "upper");
 	cleanup_free char *work = ctr_path_root(m, b->c->id, "work");
 	b->merged = ctr_path_root(m, b->c->id, "merged");
+	uint64_t t0 = ev_now_ns();
 	r = storage_mount_overlay(m->storage, (const char *const *)b->img.layers, b->img.n_layers,
 				  upper, work, b->merged, err);
 	if (r < 0)
 		return r;
+	uint64_t t1 = ev_now_ns();
 	r = write_bundle(b, err);
 	if (r < 0)
 		return r;
+	uint64_t t2 = ev_now_ns();
 	fill_row(b, log);
 	r = db_ctr_put(m->db, &b->c->row, err);
 	if (r < 0)
 		return r;
+	uint64_t t3 = ev_now_ns();
 	r = ctr_watch_add(m, b->c->id, err);
 	if (r < 0)
 		return r;
-	return spawn(b, err);
+	r = spawn(b, err);
+	uint64_t t4 = ev_now_ns();
+	log_debug("container create steps",
+		  "id=%s mount_us=%llu spec_us=%llu db_us=%llu spawn_us=%llu", b->c->id,
+		  (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(t2 - t1) / 1000,
+		  (unsigned long long)(t3 - t2) / 1000, (unsigned long long)(t4 - t3) / 1000);
+	return r;
 }
 
 static int resolve(struct build *b, struct err *err)
