@@ -181,8 +181,9 @@ struct ctr_filter {
 	size_t n_labels;
 };
 
-/** Containers matching `f` (NULL = all), oldest first. Never fails but for
- *  -EINVAL on a malformed id. */
+/** Containers matching `f` (NULL = all), oldest first; their snapshots
+ *  carry no cri_config (ctr_status has it). Never fails but for -EINVAL on
+ *  a malformed id. */
 int ctr_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_info ***ret, size_t *ret_n,
 	     struct err *err);
 

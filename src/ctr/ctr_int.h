@@ -65,8 +65,9 @@ void ctr_refs_free(struct ctr **v, size_t n);
 /** Whether `c` matches `f` (caller holds c->st). `pod_full` is the pod id
  *  the filter's prefix resolved to, or NULL to compare prefixes. */
 bool ctr_matches(const struct ctr *c, const struct ctr_filter *f);
-/** A snapshot of `c` (caller holds c->st). */
-struct ctr_info *ctr_snapshot(const struct ctr *c);
+/** A snapshot of `c` (caller holds c->st); the CRI config bytes only
+ *  `with_config`. */
+struct ctr_info *ctr_snapshot(const struct ctr *c, bool with_config);
 /** Parse a JSON object of strings into kv pairs; "{}" on bad input. */
 void ctr_kv_parse(const char *json, struct ctr_kv **ret, size_t *ret_n);
 /** Serialise kv pairs as a JSON object. malloc'd. */

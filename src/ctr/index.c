@@ -239,7 +239,7 @@ static struct ctr_kv *kv_dup(const struct ctr_kv *kv, size_t n)
 	return out;
 }
 
-struct ctr_info *ctr_snapshot(const struct ctr *c)
+struct ctr_info *ctr_snapshot(const struct ctr *c, bool with_config)
 {
 	struct ctr_info *i = xzalloc(sizeof(*i));
 	const struct db_ctr *r = &c->row;
@@ -263,7 +263,7 @@ struct ctr_info *ctr_snapshot(const struct ctr *c)
 	i->n_labels = c->n_labels;
 	i->annotations = kv_dup(c->annotations, c->n_annotations);
 	i->n_annotations = c->n_annotations;
-	if (r->cri_config) {
+	if (with_config && r->cri_config) {
 		i->cri_config = xmalloc(r->cri_config_len ? r->cri_config_len : 1);
 		memcpy(i->cri_config, r->cri_config, r->cri_config_len);
 		i->cri_config_len = r->cri_config_len;

@@ -203,7 +203,7 @@ int ctr_status(struct ctr_mgr *m, const char *id, struct ctr_info **ret, struct 
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&c->st);
-	*ret = ctr_snapshot(c);
+	*ret = ctr_snapshot(c, true);
 	pthread_mutex_unlock(&c->st);
 	ctr_unref(c);
 	return 0;
@@ -218,7 +218,7 @@ int ctr_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_info ***r
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&all[i]->st);
 		if (ctr_matches(all[i], f))
-			out[k++] = ctr_snapshot(all[i]);
+			out[k++] = ctr_snapshot(all[i], false);
 		pthread_mutex_unlock(&all[i]->st);
 	}
 	ctr_refs_free(all, n);
