@@ -3,10 +3,14 @@
  *        or docker save); answers JSON lines of progress, then
  *        {"id": ..., "repo_tags": [...], "images": [...]} or {"error": ...}.
  *        Errors found before progress began get a 4xx/5xx status.
- *   GET  /images/pulls              pulls in flight with per-layer progress */
+ *   GET  /images/pulls              pulls in flight with per-layer progress
+ *   GET  /images/pulls/watch?ref=REF  that pull's entry as a JSON line each
+ *        time it changes (polled every 250 ms), then {"status": "ended"};
+ *        waits up to 5 s for it to start, else {"status": "no such pull"} */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -17,6 +21,8 @@
 #include "image/image.h"
 
 #define SPOOL_BUF (256u * 1024u)
+#define WATCH_POLL_NS 250000000L
+#define WATCH_START_POLLS 20
 
 struct import_ctx {
 	struct rpc_http_stream *s;
@@ -170,8 +176,67 @@ static void pulls(void *data, const struct rpc_http_request *req, struct rpc_htt
 	resp->body_len = strlen(resp->body);
 }
 
+/* The entry of pull `key` in the progress JSON (compact, malloc'd) or NULL. */
+static char *pull_entry(struct image_service *images, const char *key)
+{
+	cleanup_free char *all = image_pull_progress_json(images);
+	json_t *arr = json_loads(all, 0, NULL);
+	size_t i;
+	json_t *p;
+	char *out = NULL;
+	json_array_foreach(arr, i, p)
+	{
+		const char *name = json_string_value(json_object_get(p, "name"));
+		if (name && strcmp(name, key) == 0) {
+			out = js_dump(p, 0);
+			break;
+		}
+	}
+	json_decref(arr);
+	return out;
+}
+
+static void watch(void *data, const struct rpc_http_request *req, struct rpc_http_stream *s)
+{
+	struct httpapi_deps *d = data;
+	struct import_ctx c = { .s = s };
+	cleanup_err struct err err = ERR_INIT;
+	cleanup_free char *ref_s = query_get(req->query, "ref");
+	cleanup(image_ref_free) struct image_ref *ref = NULL;
+	if (strcmp(req->method, "GET") != 0)
+		return write_json(&c, 405, json_pack("{s:s}", "error", "use GET"));
+	if (!ref_s || image_ref_parse(ref_s, &ref, &err) < 0)
+		return write_json(
+		    &c, 400, json_pack("{s:s}", "error", ref_s ? err_str(&err) : "missing ?ref="));
+	cleanup_free char *key = image_ref_string(ref, IMAGE_REF_FULL);
+	cleanup_free char *last = NULL;
+	for (int idle = 0; !rpc_http_stream_gone(s);) {
+		char *cur = pull_entry(d->images, key);
+		if (!cur && (last || ++idle > WATCH_START_POLLS))
+			break;
+		if (cur && (!last || strcmp(cur, last) != 0)) {
+			cleanup_free char *line = xasprintf("%s\n", cur);
+			if (rpc_http_stream_write(s, line, strlen(line)) < 0) {
+				free(cur);
+				return;
+			}
+		}
+		if (cur) {
+			free(last);
+			last = cur;
+		}
+		struct timespec ts = { 0, WATCH_POLL_NS };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	/* The pull's outcome is the caller's to ask (ImageStatus). */
+	const char *end = last ? "{\"status\":\"ended\"}\n" : "{\"status\":\"no such pull\"}\n";
+	(void)rpc_http_stream_write(s, end, strlen(end));
+}
+
 void httpapi_register_images(struct rpc_server *srv, struct httpapi_deps *deps)
 {
 	rpc_server_add_http_stream(srv, "/images/import", import, deps);
 	rpc_server_add_http(srv, "/images/pulls", pulls, deps);
+	rpc_server_add_http_stream(srv, "/images/pulls/watch", watch, deps);
 }

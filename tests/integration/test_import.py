@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from conftest import ocic_bin
+from conftest import http_unix, ocic_bin
 from registry import (OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, Layer, Registry,
                       SlowProxy, busybox_entries, busybox_image, make_config, sha256)
 
@@ -443,3 +443,52 @@ def test_import_kill9_mid_upload_leaves_nothing(make_daemon, tmp_path):
     finally:
         assert d.stop() == 0
         d.kill()
+
+
+def read_chunked_lines(sock):
+    """Lines of a chunked HTTP response until the final chunk; (status, lines)."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        data += sock.recv(65536)
+    head, _, rest = data.partition(b'\r\n\r\n')
+    status = int(head.split(b' ', 2)[1])
+    while not rest.endswith(b'0\r\n\r\n'):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, [json.loads(l) for l in dechunk(rest).splitlines() if l.strip()]
+
+
+def test_pull_watch_feed(make_daemon, registry, tmp_path):
+    import socket
+    import threading
+    busybox_image(registry, 'test/watch', 'v1', extra=[('big', 'file', os.urandom(3 << 20), {})])
+    proxy = SlowProxy(registry.port, rate=2 << 20)
+    try:
+        d = pull_daemon(make_daemon, tmp_path, proxy.host)
+        ref = f'{proxy.host}/test/watch:v1'
+        pb = d.pb
+        t = threading.Thread(target=lambda: d.image(
+            'PullImage', pb.PullImageRequest(image=pb.ImageSpec(image=ref)), timeout=60))
+        t.start()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(d.socket)
+        s.sendall(f'GET /images/pulls/watch?ref={ref} HTTP/1.1\r\nHost: x\r\n\r\n'.encode())
+        status, lines = read_chunked_lines(s)
+        s.close()
+        t.join()
+    finally:
+        proxy.stop()
+    assert status == 200
+    assert lines[-1] == {'status': 'ended'}, lines
+    assert all(l['name'] == ref for l in lines[:-1]), lines
+    done = [sum(x['done'] for x in l['layers']) for l in lines[:-1] if l['layers']]
+    assert len(done) >= 3 and done == sorted(done), done
+    assert any(x['state'] == 'downloading' for l in lines[:-1] for x in l['layers']), lines
+    status, _, body = http_unix(d.socket, 'GET', '/images/pulls/watch?ref=nothing:here',
+                                timeout=20)
+    assert status == 200 and b'no such pull' in body
+    status, _, body = d.http('GET', '/images/pulls/watch?ref=Bad%20Ref')
+    assert status == 400, body
