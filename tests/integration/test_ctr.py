@@ -269,6 +269,11 @@ def test_exec_timeout_and_stop_zero(env):
     procs = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['ps', '-o', 'args'],
                                                      timeout=5)).stdout
     assert b'sleep 30' not in procs, procs  # the exec'd process's children are gone too
+    # Output is bounded at 16 MiB per stream.
+    r = d.runtime('ExecSync', pb.ExecSyncRequest(
+        container_id=cid, cmd=['/bin/sh', '-c', 'head -c 17000000 /dev/zero; echo done >&2'],
+        timeout=20), timeout=30)
+    assert len(r.stdout) == 16 << 20 and r.stderr == b'done\n' and r.exit_code == 0
     t = time.monotonic()
     d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=0))
     assert time.monotonic() - t < 5
@@ -469,3 +474,38 @@ def test_oom_pod_stop_remove_shared_ipc(env):
     d.runtime('RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=60)
     assert list(env.list(pod_sandbox_id=pod)) == []
     assert os.listdir(os.path.join(d.root, 'containers')) == []
+
+
+def test_example_container(env):
+    """docs/examples/container_redis.json as ocic sends it, in a pod with its
+    own network namespace (the built-in bridge network)."""
+    from google.protobuf import json_format
+    pb, d = env.pb, env.d
+    ns = pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD)
+    env.pod_cfg = pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name='ex', namespace='default', uid='uid-ex'),
+        log_directory=env.logs, hostname='ex',
+        linux=pb.LinuxPodSandboxConfig(
+            security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+    pod = d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(config=env.pod_cfg),
+                    timeout=60).pod_sandbox_id
+    with open(os.path.join(os.path.dirname(__file__), '..', '..', 'docs', 'examples',
+                           'container_redis.json')) as f:
+        doc = json.load(f)
+    doc['image']['image'] = env.image
+    cfg = json_format.ParseDict(doc, pb.ContainerConfig())
+    cid = d.runtime('CreateContainer', pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg), timeout=60).container_id
+    env.start(cid)
+    deadline = time.monotonic() + 5
+    while 'listening' not in env.log('redis'):
+        assert time.monotonic() < deadline, env.log('redis')
+        time.sleep(0.05)
+    out = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=[
+        '/bin/sh', '-c', 'pwd; cat /proc/1/oom_score_adj; grep NoNewPrivs /proc/1/status;'
+        ' hostname; grep CapBnd /proc/1/status'], timeout=5)).stdout.decode().split('\n')
+    assert out[0] == '/data' and out[1] == '500'
+    assert out[2].split() == ['NoNewPrivs:', '1'] and out[3] == 'ex'
+    assert not int(out[4].split()[1], 16) & (1 << 13)  # CAP_NET_RAW dropped
+    st = env.status(cid).status
+    assert st.labels['role'] == 'cache' and st.resources.linux.cpu_shares == 256
