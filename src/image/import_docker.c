@@ -89,7 +89,7 @@ int image_docker_save_parse(const char *data, size_t len, struct image_docker_sa
 		return err_msg(err, -EFBIG, "manifest.json: larger than %u bytes",
 			       IMAGE_MANIFEST_MAX);
 	cleanup(json_decref) json_t *root = NULL;
-	int r = image_json_load("manifest.json", data, len, &root, err);
+	int r = js_load("manifest.json", data, len, IMAGE_MANIFEST_MAX, &root, err);
 	if (r < 0)
 		return r;
 	if (!json_is_array(root) || json_array_size(root) == 0)
