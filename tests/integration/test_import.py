@@ -281,24 +281,39 @@ def test_pull_progress_summary_line(make_daemon, registry, tmp_path):
     assert json.loads(p.stdout)['imageRef'] == img['id']
 
 
-def test_fsinfo(daemon, tmp_path):
+def import_busybox(daemon, tmp_path):
     files, _, _ = oci_files(busybox_layers())
     path = tmp_path / 'a.tar'
     path.write_bytes(tar_of(files))
     assert ocic(daemon, ['image', 'import', str(path)]).returncode == 0
+
+
+def fsinfo_json(daemon):
+    p = ocic(daemon, ['-o', 'json', 'image', 'fsinfo'])
+    assert p.returncode == 0, p.stderr
+    fs = json.loads(p.stdout)['imageFilesystems'][0]
+    assert fs['fsId']['mountpoint'] == os.path.join(daemon.root, 'layers')
+    return int(fs['usedBytes'].get('value', 0))
+
+
+def test_fsinfo(daemon, tmp_path):
+    import_busybox(daemon, tmp_path)
     p = ocic(daemon, ['image', 'fsinfo'])
     assert p.returncode == 0, p.stderr
     rows = [l.split() for l in p.stdout.splitlines()]
     assert rows[0] == ['FILESYSTEM', 'MOUNTPOINT', 'USED', 'INODES'], p.stdout
     assert rows[1][:2] == ['image', os.path.join(daemon.root, 'layers')], p.stdout
     assert rows[1][2].endswith('MB'), p.stdout
-    p = ocic(daemon, ['-o', 'json', 'image', 'fsinfo'])
-    assert p.returncode == 0, p.stderr
-    j = json.loads(p.stdout)
-    fs = j['imageFilesystems'][0]
-    assert fs['fsId']['mountpoint'] == os.path.join(daemon.root, 'layers')
-    # Asked twice: the second walk of the layer store must count it again.
-    assert int(fs['usedBytes'].get('value', 0)) > 900000, j
+    assert rows[2][0] == 'container', p.stdout
+
+
+def test_fsinfo_json_asked_twice(daemon, tmp_path):
+    """Each ImageFsInfo walks the store afresh: the second answer counts the
+    layers too (storage_usage must rewind the shared directory offset)."""
+    import_busybox(daemon, tmp_path)
+    first = fsinfo_json(daemon)
+    assert first > 900000
+    assert fsinfo_json(daemon) == first
 
 
 def test_pull_progress_bar_on_tty(make_daemon, registry, tmp_path):
