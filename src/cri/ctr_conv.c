@@ -159,6 +159,11 @@ int cri_ctr_conv_create(const Runtime__V1__CreateContainerRequest *req, struct c
 	c->req.attempt = cfg->metadata->attempt;
 	c->req.image = cfg->image->image;
 	c->req.log_path = cfg->log_path;
+	if (cfg->stop_signal != RUNTIME__V1__SIGNAL__RUNTIME_DEFAULT) {
+		const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		    &runtime__v1__signal__descriptor, cfg->stop_signal);
+		c->req.stop_signal = v ? v->name : NULL;
+	}
 	struct oci_ctr_config *s = &c->req.spec;
 	s->command = cfg->n_command ? strv_of(cfg->command, cfg->n_command) : NULL;
 	s->args = cfg->n_args ? strv_of(cfg->args, cfg->n_args) : NULL;

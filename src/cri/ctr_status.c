@@ -97,6 +97,12 @@ void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 	s->reason = i->reason;
 	s->message = i->message;
 	s->log_path = i->log_path;
+	const char *sig = i->stop_signal > 0 ? sigabbrev_np(i->stop_signal) : NULL;
+	cleanup_free char *signame = sig ? xasprintf("SIG%s", sig) : NULL;
+	const ProtobufCEnumValue *v = signame ? protobuf_c_enum_descriptor_get_value_by_name(
+						    &runtime__v1__signal__descriptor, signame)
+					      : NULL;
+	s->stop_signal = v ? (Runtime__V1__Signal)v->value : RUNTIME__V1__SIGNAL__RUNTIME_DEFAULT;
 	s->labels =
 	    KV_ENTRIES(Runtime__V1__ContainerStatus__LabelsEntry,
 		       RUNTIME__V1__CONTAINER_STATUS__LABELS_ENTRY__INIT, i->labels, i->n_labels);

@@ -354,7 +354,9 @@ static int resolve(struct build *b, struct err *err)
 	r = ctr_image_resolve(m->db, m->images, req->image, &b->img, err);
 	if (r < 0)
 		return r;
-	int sig = ctr_signal_parse(b->img.config->stop_signal);
+	int sig = ctr_signal_parse(req->stop_signal);
+	if (!sig)
+		sig = ctr_signal_parse(b->img.config->stop_signal);
 	b->c->stop_signal = sig ? sig : SIGTERM;
 	b->c->cgroups_path = cgroups_path(
 	    m, b->pod.cgroup_parent ? b->pod.cgroup_parent : req->cgroup_parent, b->c->id);

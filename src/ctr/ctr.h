@@ -60,6 +60,7 @@ struct ctr_info {
 	char *reason; /* "Completed", "Error", "OOMKilled" or "" */
 	char *message;
 	int32_t pid;
+	int stop_signal; /* the signal StopContainer sends first */
 	char *log_path;
 	struct ctr_kv *labels;
 	size_t n_labels;
@@ -140,6 +141,7 @@ struct ctr_create_req {
 	const char *log_dir;	   /* the pod's log directory ("" = none) */
 	const char *log_path;	   /* relative to log_dir ("" = no log) */
 	const char *cgroup_parent; /* the pod's ("" = ocid's default) */
+	const char *stop_signal;   /* "SIGTERM"...; NULL = the image's StopSignal, else SIGTERM */
 	/* The CRI side of the spec: command, args, envs, working_dir, user,
 	 * mounts, devices, privileged, caps, tty, stdin, resources, seccomp,
 	 * namespace modes (net/ipc/pid: POD or NODE or CONTAINER; paths are

@@ -258,6 +258,7 @@ struct ctr_info *ctr_snapshot(const struct ctr *c, bool with_config)
 	i->reason = xstrdup(r->reason ? r->reason : "");
 	i->message = xstrdup(r->message ? r->message : "");
 	i->pid = r->pid;
+	i->stop_signal = c->stop_signal;
 	i->log_path = xstrdup(r->log_path ? r->log_path : "");
 	i->labels = kv_dup(c->labels, c->n_labels);
 	i->n_labels = c->n_labels;

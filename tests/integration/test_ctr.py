@@ -208,6 +208,21 @@ def test_exit_codes_and_bad_input(env):
     assert st.user.linux.uid == 1234 and 77 in st.user.linux.supplemental_groups
     d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=u), timeout=30)
 
+    # The CRI stop signal wins over the image's (none) and SIGTERM.
+    cfg = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name='sig'), image=pb.ImageSpec(image=env.image),
+        command=['/bin/sh', '-c', "trap 'exit 42' USR1; while true; do sleep 0.1; done"],
+        stop_signal=pb.SIGUSR1)
+    sc = d.runtime('CreateContainer', pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg), timeout=60).container_id
+    env.start(sc)
+    assert env.status(sc).status.stop_signal == pb.SIGUSR1
+    time.sleep(0.3)
+    d.runtime('StopContainer', pb.StopContainerRequest(container_id=sc, timeout=10), timeout=30)
+    st = env.status(sc).status
+    assert (st.exit_code, st.reason) == (42, 'Error')
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=sc), timeout=30)
+
     # Stop of an exited container: fine.
     d.runtime('StopContainer', pb.StopContainerRequest(container_id=ok, timeout=0))
 
