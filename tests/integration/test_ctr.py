@@ -183,6 +183,14 @@ def test_lifecycle(env):
 def test_exit_codes_and_bad_input(env):
     pb, d = env.pb, env.d
     pod = env.pod()
+    longline = env.create(pod, 'long', ['/bin/sh', '-c',
+                                        "head -c 102400 /dev/zero | tr '\\0' a; echo"])
+    env.start(longline)
+    env.wait_state(longline, EXITED)
+    recs = [l.split(' ', 3) for l in env.log('long').splitlines()]
+    assert [r[2] for r in recs] == ['P'] * (len(recs) - 1) + ['F'] and len(recs) > 1
+    assert ''.join(r[3] for r in recs) == 'a' * 102400
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=longline))
     ok = env.create(pod, 'ok', ['/bin/sh', '-c', 'echo done'])
     bad = env.create(pod, 'bad', ['/bin/sh', '-c', 'exit 3'])
     for c in (ok, bad):
