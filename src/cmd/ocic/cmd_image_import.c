@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -54,10 +55,17 @@ static int tar_add(struct archive *a, const FTSENT *f, size_t root_len, struct e
 static int tar_dir(const char *dir, struct err *err)
 {
 	const char *tmp = getenv("TMPDIR");
-	cleanup_close int fd =
-	    open(tmp && *tmp ? tmp : "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	tmp = tmp && *tmp ? tmp : "/var/tmp";
+	cleanup_close int fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+		/* no O_TMPFILE on that file system: a named file, unlinked at once */
+		cleanup_free char *name = xasprintf("%s/ocic-import-XXXXXX", tmp);
+		fd = mkostemp(name, O_CLOEXEC);
+		if (fd >= 0)
+			(void)unlink(name);
+	}
 	if (fd < 0)
-		return err_set(err, -errno, "create a temporary file");
+		return err_set(err, -errno, "create a temporary file in '%s'", tmp);
 	struct archive *a = archive_write_new();
 	(void)archive_write_set_format_pax_restricted(a);
 	if (archive_write_open_fd(a, fd) != ARCHIVE_OK) {
