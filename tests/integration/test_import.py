@@ -507,3 +507,32 @@ def test_pull_watch_feed(make_daemon, registry, tmp_path):
     assert status == 200 and b'no such pull' in body
     status, _, body = d.http('GET', '/images/pulls/watch?ref=Bad%20Ref')
     assert status == 400, body
+
+
+def test_imported_image_runs(daemon, tmp_path):
+    """An image from a docker-save archive runs: its two layers are the
+    container's rootfs (a file of the top layer is read by busybox of the
+    bottom one)."""
+    from test_ctr import EXITED, Env
+    layers = busybox_layers(extra=[('etc/motd', 'file', b'imported and running\n', {})],
+                            compression='none')
+    files, img_id = docker_save_files(layers, ['localhost/run/me:1'])
+    path = tmp_path / 'save.tar'
+    path.write_bytes(tar_of(files))
+    p = ocic(daemon, ['image', 'import', str(path)])
+    assert p.returncode == 0, p.stderr
+    logs = tmp_path / 'logs'
+    logs.mkdir()
+    env = Env(daemon, 'localhost/run/me:1', str(logs))
+    pod = env.pod('imp')
+    cid = env.create(pod, 'motd', ['/bin/cat', '/etc/motd'])
+    env.start(cid)
+    st = env.wait_state(cid, EXITED)
+    assert st.exit_code == 0, st
+    assert st.image_ref == img_id or st.image.image in ('localhost/run/me:1', img_id), st
+    assert 'stdout F imported and running' in env.log('motd')
+    pb = daemon.pb
+    daemon.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid), timeout=30)
+    daemon.runtime('StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=60)
+    daemon.runtime('RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pod),
+                   timeout=60)
