@@ -34,6 +34,8 @@ static void on_signal(struct ev_loop *loop, int signo, void *data)
 	unsigned grace = d->cfg.shutdown_grace_s;
 	pthread_rwlock_unlock(&d->cfg_lock);
 	log_info("shutting down", "signal=SIG%s grace=%us", sigabbrev_np(signo), grace);
+	if (d->ctrs)
+		ctr_events_close(d->ctrs); /* event streams end now, not at the grace's end */
 	rpc_server_shutdown(d->srv, grace * 1000u, shutdown_done, d);
 }
 
