@@ -263,6 +263,8 @@ static int get_events(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct 
 	ctr_events_unsubscribe(sub);
 	if (r == -EPIPE)
 		rpc_call_finish(ctx->call, RPC_ABORTED, "container event stream overflowed");
+	else if (r == -ESHUTDOWN)
+		rpc_call_finish(ctx->call, RPC_UNAVAILABLE, "ocid is shutting down");
 	else
 		rpc_call_finish(ctx->call, RPC_CANCELLED, "cancelled");
 	return 0;

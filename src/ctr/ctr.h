@@ -288,7 +288,10 @@ struct ctr_sub;
 /** Subscribe to container events from now on. Free with ctr_events_unsubscribe. */
 struct ctr_sub *ctr_events_subscribe(struct ctr_mgr *m);
 /** Wait up to `wait_ms` for the next event: 1 with *ret filled, 0 on
- *  timeout, -EPIPE when the subscriber fell too far behind (events lost)
- *  or the manager is shutting down. */
+ *  timeout, -EPIPE when the subscriber fell too far behind (events lost),
+ *  -ESHUTDOWN once ctr_events_close was called. */
 int ctr_events_next(struct ctr_sub *s, uint64_t wait_ms, struct ctr_event *ret);
 void ctr_events_unsubscribe(struct ctr_sub *s);
+/** Shutting down: every subscriber's wait ends with -ESHUTDOWN, so event
+ *  streams finish at once instead of holding the shutdown grace period. */
+void ctr_events_close(struct ctr_mgr *m);

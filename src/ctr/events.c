@@ -100,7 +100,7 @@ int ctr_events_next(struct ctr_sub *s, uint64_t wait_ms, struct ctr_event *ret)
 {
 	struct ctr_bus *b = s->bus;
 	if (!b)
-		return -EPIPE;
+		return -ESHUTDOWN;
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += (time_t)(wait_ms / 1000);
@@ -120,7 +120,7 @@ int ctr_events_next(struct ctr_sub *s, uint64_t wait_ms, struct ctr_event *ret)
 			break;
 		}
 		if (s->overflow || b->closed) {
-			r = -EPIPE;
+			r = s->overflow ? -EPIPE : -ESHUTDOWN;
 			break;
 		}
 		if (pthread_cond_timedwait(&s->cond, &b->lock, &until) == ETIMEDOUT)
@@ -128,6 +128,11 @@ int ctr_events_next(struct ctr_sub *s, uint64_t wait_ms, struct ctr_event *ret)
 	}
 	pthread_mutex_unlock(&b->lock);
 	return r;
+}
+
+void ctr_events_close(struct ctr_mgr *m)
+{
+	ctr_bus_close(&m->bus);
 }
 
 void ctr_events_unsubscribe(struct ctr_sub *s)

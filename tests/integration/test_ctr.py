@@ -341,6 +341,34 @@ def test_events(env):
     assert got[0].pod_sandbox_status.metadata.name == 'pod'
     assert got[0].pod_sandbox_status.state == pb.SANDBOX_READY
 
+    # An open event stream does not hold up SIGTERM (own channel: stop()
+    # closes the daemon's channels first).
+    own = grpc.insecure_channel('unix:' + d.socket)
+    stub2 = own.unary_stream('/runtime.v1.RuntimeService/GetContainerEvents',
+                             request_serializer=lambda r: r.SerializeToString(),
+                             response_deserializer=pb.ContainerEventResponse.FromString)
+    call2 = stub2(pb.GetEventsRequest(), timeout=60)
+    codes = []
+    t2 = threading.Thread(target=lambda: codes.append(_drain(call2)))
+    t2.start()
+    time.sleep(0.3)
+    t = time.monotonic()
+    assert d.stop() == 0
+    assert time.monotonic() - t < 2
+    t2.join(5)
+    assert codes == [grpc.StatusCode.UNAVAILABLE]
+    own.close()
+    d.start()
+
+
+def _drain(call):
+    try:
+        for _ in call:
+            pass
+    except grpc.RpcError as e:
+        return e.code()
+    return None
+
 
 def test_restart_keeps_containers(env):
     pb, d = env.pb, env.d

@@ -170,7 +170,7 @@ static void test_bus(void **state)
 	ctr_events_unsubscribe(s2);
 	struct ctr_sub *s3 = ctr_bus_subscribe(&b);
 	ctr_bus_close(&b);
-	assert_int_equal(ctr_events_next(s3, 1000, &e), -EPIPE);
+	assert_int_equal(ctr_events_next(s3, 1000, &e), -ESHUTDOWN);
 	ctr_events_unsubscribe(s3);
 	ctr_bus_done(&b);
 }
