@@ -160,15 +160,11 @@ static void pull_leave_locked(struct image_service *svc, struct pull *p)
 	pull_free(p);
 }
 
-int image_pull(struct image_service *svc, const char *name, const struct image_pull_opts *o,
-	       char **ret_id, struct err *err)
+/* The key under which callers share a pull: the full name and a digest of
+ * the credentials, so only callers with the same credentials share. */
+static char *pull_key(const struct image_ref *ref, const struct image_pull_opts *o)
 {
-	cleanup(image_ref_free) struct image_ref *ref = NULL;
-	int r = image_ref_parse(name, &ref, err);
-	if (r < 0)
-		return r;
 	cleanup_free char *full = image_ref_string(ref, IMAGE_REF_FULL);
-	/* Only callers with the same credentials share a pull. */
 	const struct image_creds *c = o->creds;
 	cleanup_free char *secret = NULL;
 	if (c && !image_creds_empty(c))
@@ -183,29 +179,16 @@ int image_pull(struct image_service *svc, const char *name, const struct image_p
 			 EVP_sha256(), NULL);
 	if (secret)
 		explicit_bzero(secret, strlen(secret));
-	cleanup_free char *key = xasprintf("%s %02x%02x%02x%02x%02x%02x%02x%02x", full, md[0],
-					   md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
-	bool owner;
-	struct pull_caller me = { o->cancelled, o->cancel_opaque };
-	struct pull *p = pull_join(svc, key, &me, &owner);
-	if (owner) {
-		char *id = NULL;
-		struct err e = ERR_INIT;
-		r = pull_run(svc, p, name, o, &id, &e);
-		pthread_mutex_lock(&svc->lock);
-		p->rc = r;
-		p->id = id;
-		p->msg = e.msg ? xstrdup(e.msg) : NULL;
-		p->finished = true;
-		pthread_cond_broadcast(&svc->cond);
-		pthread_mutex_unlock(&svc->lock);
-		err_done(&e);
-	}
-	pthread_mutex_lock(&svc->lock);
-	bool gone = false;
-	while (!p->finished && !gone) {
-		/* The waiters' cancellation is polled: the rpc layer has no
-		 * callback for it. */
+	return xasprintf("%s %02x%02x%02x%02x%02x%02x%02x%02x", full, md[0], md[1], md[2], md[3],
+			 md[4], md[5], md[6], md[7]);
+}
+
+/* Wait (under svc->lock) until `p` finishes; false when `me` was cancelled
+ * first. The cancellation is polled: the rpc layer has no callback for it. */
+static bool pull_wait_locked(struct image_service *svc, struct pull *p,
+			     const struct pull_caller *me)
+{
+	while (!p->finished) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 200000000L;
@@ -214,11 +197,47 @@ int image_pull(struct image_service *svc, const char *name, const struct image_p
 			ts.tv_nsec -= 1000000000L;
 		}
 		(void)pthread_cond_timedwait(&svc->cond, &svc->lock, &ts);
-		gone = !p->finished && me.fn && me.fn(me.opaque);
+		if (!p->finished && me->fn && me->fn(me->opaque))
+			return false;
 	}
+	return true;
+}
+
+/* Run the pull as its owner and publish the outcome to every waiter. */
+static void pull_own(struct image_service *svc, struct pull *p, const char *name,
+		     const struct image_pull_opts *o)
+{
+	char *id = NULL;
+	struct err e = ERR_INIT;
+	int r = pull_run(svc, p, name, o, &id, &e);
+	pthread_mutex_lock(&svc->lock);
+	p->rc = r;
+	p->id = id;
+	p->msg = e.msg ? xstrdup(e.msg) : NULL;
+	p->finished = true;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
+	err_done(&e);
+}
+
+int image_pull(struct image_service *svc, const char *name, const struct image_pull_opts *o,
+	       char **ret_id, struct err *err)
+{
+	cleanup(image_ref_free) struct image_ref *ref = NULL;
+	int r = image_ref_parse(name, &ref, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *key = pull_key(ref, o);
+	bool owner;
+	struct pull_caller me = { o->cancelled, o->cancel_opaque };
+	struct pull *p = pull_join(svc, key, &me, &owner);
+	if (owner)
+		pull_own(svc, p, name, o);
+	pthread_mutex_lock(&svc->lock);
+	bool done = pull_wait_locked(svc, p, &me);
 	pull_forget_locked(p, &me);
-	r = gone ? -ECANCELED : p->rc;
-	if (gone)
+	r = done ? p->rc : -ECANCELED;
+	if (!done)
 		err_msg(err, r, "cancelled while waiting for a shared pull");
 	else if (r >= 0)
 		*ret_id = xstrdup(p->id);
