@@ -77,7 +77,10 @@ static int usage_walk(int dirfd, struct storage_usage *u, unsigned depth)
 {
 	if (depth > 4096)
 		return -ELOOP;
-	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	/* A new open file description, not a dup: a dup shares the directory
+	 * offset with `dirfd`, so a second walk (or a concurrent one) of the
+	 * store's long-lived layers fd would see nothing. */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
 		int r = -errno;
