@@ -116,6 +116,8 @@ def test_pull_list_status_remove(started):
     fs = d.image('ImageFsInfo').image_filesystems[0]
     assert fs.used_bytes.value > 500000 and fs.inodes_used.value > 5
     assert fs.fs_id.mountpoint.endswith('/layers')
+    again = d.image('ImageFsInfo').image_filesystems[0]
+    assert again.used_bytes.value == fs.used_bytes.value
     remove(d, name)
     assert list(list_images(d)) == []
     assert layer_dirs(d) == []
