@@ -494,6 +494,26 @@ int image_import_spool(struct image_service *svc, int *ret_fd, struct err *err)
 	return 0;
 }
 
+/* One record per image id: the names of a later entry with the same config
+ * join the first (recording an image twice would drop the first's names). */
+static void merge_same(struct imp_run *run)
+{
+	for (size_t j = 0; j < run->n; j++)
+		for (size_t k = j + 1; k < run->n;) {
+			struct imp_image *a = &run->imgs[j], *b = &run->imgs[k];
+			if (strcmp(a->m->config.digest, b->m->config.digest) != 0) {
+				k++;
+				continue;
+			}
+			for (size_t i = 0; b->names && b->names[i]; i++)
+				if (!strv_contains(a->names, b->names[i]))
+					strv_push(&a->names, b->names[i]);
+			imp_image_done(b);
+			memmove(b, b + 1, (run->n - k - 1) * sizeof(*b));
+			run->n--;
+		}
+}
+
 static int plan(struct imp_run *run, int fd, const char *tag, struct err *err)
 {
 	int r = imp_archive_scan(fd, &run->ia, err);
@@ -507,6 +527,8 @@ static int plan(struct imp_run *run, int fd, const char *tag, struct err *err)
 		r = err_msg(
 		    err, -EINVAL,
 		    "neither index.json (OCI layout) nor manifest.json (docker save) in the archive");
+	if (r >= 0)
+		merge_same(run);
 	if (r >= 0 && tag)
 		r = add_name(&run->imgs[0], tag, err);
 	return r;

@@ -536,3 +536,20 @@ def test_imported_image_runs(daemon, tmp_path):
     daemon.runtime('StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=60)
     daemon.runtime('RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pod),
                    timeout=60)
+
+
+def test_import_one_image_many_names(daemon, tmp_path):
+    """index.json naming one manifest three times: one image, three tags."""
+    files, img_id, mdigest = oci_files(busybox_layers())
+    files = dict(files)
+    desc = json.loads(files['index.json'])['manifests'][0]
+    names = ['localhost/multi/a:1', 'localhost/multi/a:2', 'localhost/multi/b:latest']
+    files['index.json'] = json.dumps({'schemaVersion': 2, 'manifests': [
+        dict(desc, annotations={'org.opencontainers.image.ref.name': n}) for n in names]}).encode()
+    path = tmp_path / 'multi.tar'
+    path.write_bytes(tar_of(list(files.items())))
+    p = ocic(daemon, ['-o', 'json', 'image', 'import', str(path)])
+    assert p.returncode == 0, p.stderr
+    last = json.loads(p.stdout.splitlines()[-1])
+    assert len(last['images']) == 1 and sorted(last['repo_tags']) == names, last
+    assert {k: sorted(v) for k, v in listed(daemon).items()} == {img_id: names}
