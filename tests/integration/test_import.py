@@ -205,11 +205,14 @@ def hostile_archives():
     yield 'neither', [('hello', b'x')]
 
 
-@pytest.mark.parametrize('case', [c for c, _ in hostile_archives()])
+@pytest.mark.parametrize('case', [c for c, _ in hostile_archives()] + ['truncated'])
 def test_import_hostile_refused(daemon, tmp_path, case):
-    files = dict(hostile_archives())[case]
     path = tmp_path / 'bad.tar'
-    path.write_bytes(tar_of(files))
+    if case == 'truncated':
+        good = tar_of(oci_files(busybox_layers())[0])
+        path.write_bytes(good[:len(good) * 2 // 3])
+    else:
+        path.write_bytes(tar_of(dict(hostile_archives())[case]))
     p = ocic(daemon, ['image', 'import', str(path)])
     assert p.returncode == 1, (case, p.stdout, p.stderr)
     assert p.stderr.startswith('ocic: '), p.stderr
