@@ -562,7 +562,8 @@ struct image_fs_info {
 };
 
 /** A service over `st` and `db` (both borrowed for its life). Cleans the
- *  store's tmp/ and drops layers no recorded image uses (start-up). */
+ *  store's tmp/ and deletes layers no recorded image uses (start-up: left
+ *  by a pull killed between unpacking and recording). */
 int image_service_new(struct storage *st, struct db *db, struct image_service **ret,
 		      struct err *err);
 

@@ -13,6 +13,21 @@
 #include "image/service_int.h"
 #include "storage/storage.h"
 
+/* Layers no recorded image uses: left by a pull that was killed between
+ * unpacking and recording. Deleted at start-up, before any pull runs. */
+static int drop_orphans(struct storage *st, struct db *db, struct err *err)
+{
+	cleanup(strv_free) char **present = NULL;
+	cleanup(strv_free) char **known = NULL;
+	int r = storage_layer_list(st, &present, err);
+	if (r >= 0)
+		r = db_layer_list(db, &known, err);
+	for (size_t i = 0; r >= 0 && present && present[i]; i++)
+		if (!strv_contains(known, present[i]))
+			r = storage_layer_delete(st, present[i], err);
+	return r;
+}
+
 int image_service_new(struct storage *st, struct db *db, struct image_service **ret,
 		      struct err *err)
 {
@@ -20,6 +35,8 @@ int image_service_new(struct storage *st, struct db *db, struct image_service **
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return err_msg(err, -ENOMEM, "cannot initialise libcurl");
 	int r = storage_tmp_clean(st, err);
+	if (r >= 0)
+		r = drop_orphans(st, db, err);
 	if (r < 0)
 		return r;
 	struct image_service *svc = xnew(struct image_service);

@@ -76,6 +76,10 @@ int storage_layer_unpack(struct storage *s, const struct storage_layer_opts *opt
 int storage_layer_unpack_fd(struct storage *s, const struct storage_layer_opts *opts, int fd,
 			    char **ret_chain_id, struct err *err);
 
+/** Every layer present: chain ids ("sha256:<hex>"), NULL-terminated and
+ *  owned by the caller (strv_free), NULL when there is none. */
+int storage_layer_list(struct storage *s, char ***ret, struct err *err);
+
 /** Path of a layer's diff directory; *ret owned. -ENOENT when absent. */
 int storage_layer_path(struct storage *s, const char *chain_id, char **ret, struct err *err);
 

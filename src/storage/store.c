@@ -131,6 +131,36 @@ int storage_layer_exists(struct storage *s, const char *chain_id)
 	return fstatat(s->layersfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
+static bool hex64(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == 64;
+}
+
+int storage_layer_list(struct storage *s, char ***ret, struct err *err)
+{
+	/* A fresh open: the layers fd's offset is shared with other walks. */
+	int fd = openat(s->layersfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err_set(err, r, "list '%s/layers'", s->root);
+	}
+	char **out = NULL;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (hex64(de->d_name))
+			strv_push_take(&out, xasprintf("sha256:%s", de->d_name));
+	closedir(d);
+	*ret = out;
+	return 0;
+}
+
 int storage_layer_path(struct storage *s, const char *chain_id, char **ret, struct err *err)
 {
 	int r = storage_layer_exists(s, chain_id);

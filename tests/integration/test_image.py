@@ -504,16 +504,23 @@ def test_kill_during_pull_then_restart(make_daemon, registry, tmp_path):
         while time.monotonic() < deadline and not os.listdir(tmp):
             time.sleep(0.01)
         assert os.listdir(tmp), 'the pull never started unpacking'
-        time.sleep(0.3)
+        # kill once the busybox layer is in place and the big one is under way
+        while time.monotonic() < deadline and not layer_dirs(d):
+            time.sleep(0.01)
+        time.sleep(0.2)
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
         t.join()
         assert len(errors) == 1  # the pull was cut off, not finished
         d.kill()
         proxy.rate = None
+        committed = layer_dirs(d)
+        assert committed  # the busybox layer was in place when ocid died
         d2 = make_daemon(extra_args=args).start()
         assert os.listdir(os.path.join(d2.root, 'tmp')) == []
         assert list(list_images(d2)) == []
+        # layers the killed pull had committed are gone too
+        assert layer_dirs(d2) == [], committed
         assert pull(d2, name) == img['id']
         assert list_images(d2)[0].id == img['id']
         finish(d2)
