@@ -246,8 +246,9 @@ static void fill_row(struct build *b, const char *log)
 		r->cri_config_len = req->cri_config_len;
 	}
 	r->spec_path = ctr_path_run(b->m, b->c->id, "config.json");
-	json_t *extra = json_pack("{s:i,s:s,s:O?}", "stop_signal", b->c->stop_signal,
-				  "cgroups_path", b->c->cgroups_path, "user", b->c->user);
+	json_t *extra =
+	    json_pack("{s:i,s:s,s:O?,s:b}", "stop_signal", b->c->stop_signal, "cgroups_path",
+		      b->c->cgroups_path, "user", b->c->user, "tty", b->c->tty);
 	r->extra = js_dump(extra, 0);
 	json_decref(extra);
 	for (size_t i = 0; i < b->img.n_layers; i++)
@@ -361,6 +362,9 @@ static int resolve(struct build *b, struct err *err)
 	b->c->cgroups_path = cgroups_path(
 	    m, b->pod.cgroup_parent ? b->pod.cgroup_parent : req->cgroup_parent, b->c->id);
 	b->c->upper_dir = ctr_path_root(m, b->c->id, "upper");
+	b->c->attach_path = ctr_path_sock(m, b->c->id, "attach");
+	b->c->ctl_path = ctr_path_sock(m, b->c->id, "ctl");
+	b->c->tty = req->spec.tty;
 	b->c->row.name =
 	    ctr_name_make(req->name, req->pod_name, req->pod_namespace, req->pod_uid, req->attempt);
 	return 0;

@@ -71,6 +71,9 @@ struct ctr_info {
 	char *spec_path;    /* config.json of the bundle */
 	char *cgroups_path; /* linux.cgroupsPath of the spec ("" when unknown) */
 	char *upper_dir;    /* the writable layer */
+	char *attach_path;  /* ocimon's attach socket (SOCK_SEQPACKET, mon.h) */
+	char *ctl_path;	    /* ocimon's control socket */
+	bool tty;	    /* the container has a terminal */
 	bool has_user;	    /* the process user below is known */
 	int64_t uid, gid;
 	int64_t *groups; /* additional gids */

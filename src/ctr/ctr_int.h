@@ -24,6 +24,8 @@ struct ctr {
 	int stop_signal;
 	char *cgroups_path;
 	char *upper_dir;
+	char *attach_path, *ctl_path;
+	bool tty;
 	json_t *user; /* process.user of the spec, or NULL */
 	bool visible; /* false while being created: not listed, name held */
 	bool removed;

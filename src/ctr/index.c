@@ -92,6 +92,8 @@ static void ctr_free(struct ctr *c)
 	ctr_kv_free(c->annotations, c->n_annotations);
 	free(c->cgroups_path);
 	free(c->upper_dir);
+	free(c->attach_path);
+	free(c->ctl_path);
 	json_decref(c->user);
 	pthread_mutex_destroy(&c->op);
 	pthread_mutex_destroy(&c->st);
@@ -272,6 +274,9 @@ struct ctr_info *ctr_snapshot(const struct ctr *c, bool with_config)
 	i->spec_path = xstrdup(r->spec_path ? r->spec_path : "");
 	i->cgroups_path = xstrdup(c->cgroups_path ? c->cgroups_path : "");
 	i->upper_dir = xstrdup(c->upper_dir ? c->upper_dir : "");
+	i->attach_path = xstrdup(c->attach_path ? c->attach_path : "");
+	i->ctl_path = xstrdup(c->ctl_path ? c->ctl_path : "");
+	i->tty = c->tty;
 	if (json_is_object(c->user)) {
 		i->has_user = true;
 		i->uid = json_integer_value(json_object_get(c->user, "uid"));
@@ -312,6 +317,8 @@ void ctr_info_free(struct ctr_info *i)
 	free(i->spec_path);
 	free(i->cgroups_path);
 	free(i->upper_dir);
+	free(i->attach_path);
+	free(i->ctl_path);
 	free(i->groups);
 	free(i);
 }

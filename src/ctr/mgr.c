@@ -260,8 +260,11 @@ static void load_one(struct ctr_mgr *m, struct db_ctr *row)
 	const char *cg = json_string_value(json_object_get(extra, "cgroups_path"));
 	c->cgroups_path = xstrdup(cg ? cg : "");
 	c->user = json_incref(json_object_get(extra, "user"));
+	c->tty = json_is_true(json_object_get(extra, "tty"));
 	json_decref(extra);
 	c->upper_dir = ctr_path_root(m, c->id, "upper");
+	c->attach_path = ctr_path_sock(m, c->id, "attach");
+	c->ctl_path = ctr_path_sock(m, c->id, "ctl");
 	c->visible = true;
 	cleanup_err struct err err = ERR_INIT;
 	if (ctr_index_add(&m->index, c, &err) < 0)
