@@ -436,6 +436,14 @@ def test_import_big_layer_reports_bytes(daemon, tmp_path):
     assert lines[-1]['id'] == img_id
     p = ocic(daemon, ['image', 'import', str(path)])  # not a terminal: no byte lines
     assert p.returncode == 0 and '...' not in p.stdout, p.stdout
+    # On a terminal: upload progress, then the layer's bytes, redrawn in place.
+    assert ocic(daemon, ['image', 'remove', img_id]).returncode == 0
+    cmd = f'{ocic_bin()} --socket {daemon.socket} image import {path}'
+    p = subprocess.run(['script', '-qec', cmd, '/dev/null'], capture_output=True, timeout=60)
+    out = p.stdout.decode()
+    assert p.returncode == 0, out
+    assert 'uploading' in out and 'MB...' in out and '\r\x1b[2K' in out, out
+    assert img_id in out.splitlines()[-1], out
 
 
 def test_import_kill9_mid_upload_leaves_nothing(make_daemon, tmp_path):

@@ -21,6 +21,7 @@
 
 #define IO_BUF (64u * 1024u)
 #define LINE_MAX_BYTES (1u << 20)
+#define UPLOAD_STEP (4u << 20) /* bytes per sendfile, between progress updates */
 
 /* Append one file or directory of the layout to the tar. */
 static int tar_add(struct archive *a, const FTSENT *f, size_t root_len, struct err *err)
@@ -224,15 +225,26 @@ static int send_upload(int sock, int fd, const char *tag, struct err *err)
 	if (fs_write_all(sock, head, strlen(head)) < 0)
 		return err_set(err, -errno, "send the request");
 	off_t off = 0;
+	bool tty = arg_output == OCIC_OUTPUT_TABLE && isatty(STDOUT_FILENO);
+	char total[32], done[32];
+	ocic_size_str((uint64_t)st.st_size, total, sizeof(total));
 	while (off < st.st_size) {
-		ssize_t n = sendfile(sock, fd, &off, (size_t)(st.st_size - off));
+		size_t want = (size_t)(st.st_size - off);
+		ssize_t n = sendfile(sock, fd, &off, want < UPLOAD_STEP ? want : UPLOAD_STEP);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
-			return 0; /* the daemon answered early: read why */
+			break; /* the daemon answered early: read why */
 		if (n <= 0)
 			return err_set(err, n < 0 ? -errno : -EIO, "send the archive");
+		if (tty) {
+			printf("\r\033[2Kuploading %s/%s",
+			       ocic_size_str((uint64_t)off, done, sizeof(done)), total);
+			fflush(stdout);
+		}
 	}
+	if (tty)
+		printf("\r\033[2K");
 	return 0;
 }
 
