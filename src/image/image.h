@@ -552,6 +552,7 @@ struct image_info {
 	char *config;	  /* config JSON text */
 	char **chain_ids; /* layers, bottom first */
 	char **layer_digests;
+	int64_t *layer_sizes; /* as pulled (compressed), one per layer */
 };
 
 struct image_fs_info {

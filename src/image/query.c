@@ -146,9 +146,11 @@ static struct image_info *info_from(const struct db_image *img, char *const *pin
 	info->pinned = pinned(pins, img);
 	info->manifest_digest = xstrdup(img->manifest_digest);
 	info->config = xstrdup(img->config);
+	info->layer_sizes = xcalloc(img->n_layers ? img->n_layers : 1, sizeof(int64_t));
 	for (size_t i = 0; i < img->n_layers; i++) {
 		strv_push(&info->chain_ids, img->layers[i].chain_id);
 		strv_push(&info->layer_digests, img->layers[i].digest);
+		info->layer_sizes[i] = img->layers[i].size;
 	}
 	fill_user(info, img->config);
 	return info;
@@ -231,13 +233,15 @@ char *image_info_json(const struct image_info *info)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_string(info->id));
+	json_object_set_new(o, "configDigest", json_string(info->id));
 	json_object_set_new(o, "manifestDigest", json_string(info->manifest_digest));
 	json_object_set_new(o, "size", json_integer((json_int_t)info->size));
 	json_t *layers = json_array();
 	for (size_t i = 0; info->chain_ids && info->chain_ids[i]; i++)
-		json_array_append_new(layers,
-				      json_pack("{s:s, s:s}", "digest", info->layer_digests[i],
-						"chainID", info->chain_ids[i]));
+		json_array_append_new(
+		    layers, json_pack("{s:s, s:s, s:I}", "digest", info->layer_digests[i],
+				      "chainID", info->chain_ids[i], "size",
+				      (json_int_t)(info->layer_sizes ? info->layer_sizes[i] : 0)));
 	json_object_set_new(o, "layers", layers);
 	cleanup(image_config_free) struct image_config *c = NULL;
 	if (image_config_parse(info->config, strlen(info->config), &c, NULL) >= 0) {
@@ -269,6 +273,7 @@ void image_info_free(struct image_info *i)
 	free(i->config);
 	strv_free(i->chain_ids);
 	strv_free(i->layer_digests);
+	free(i->layer_sizes);
 	free(i);
 }
 

@@ -108,6 +108,8 @@ def test_pull_list_status_remove(started):
     assert info['manifestDigest'] == img['digest']
     assert info['platform']['architecture'] == 'amd64'
     assert info['layers'][0]['digest'] == img['layers'][0].digest
+    assert info['layers'][0]['size'] == len(img['layers'][0].blob)
+    assert info['configDigest'] == img['id'] and info['size'] == i.size
     # unknown: empty status, filtered list empty
     assert not status(d, f'{reg.host}/test/nothing:v1').HasField('image')
     assert list(list_images(d, f'{reg.host}/test/nothing:v1')) == []
