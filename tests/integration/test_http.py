@@ -155,9 +155,11 @@ def test_expect_continue(daemon):
     s.settimeout(5)
     s.connect(daemon.socket)
     s.sendall(b'POST /debug/echo HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n')
-    assert s.recv(4096) == b'HTTP/1.1 100 Continue\r\n\r\n'
+    data = s.recv(4096)
+    # a streaming handler may send its head before the body arrives
+    assert data.startswith(b'HTTP/1.1 100 Continue\r\n\r\n'), data
+    data = data[25:]
     s.sendall(b'hello')
-    data = b''
     while not data.endswith(b'0\r\n\r\n'):
         data += s.recv(4096)
     assert data.startswith(b'HTTP/1.1 200')
