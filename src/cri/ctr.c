@@ -195,8 +195,17 @@ static int exec_sync(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct e
 	char **cmd = xcalloc(req->n_cmd + 1, sizeof(*cmd));
 	for (size_t i = 0; i < req->n_cmd; i++)
 		cmd[i] = req->cmd[i];
+	/* Never run past the caller's deadline, even with no exec timeout. */
+	int64_t timeout = req->timeout;
+	uint64_t deadline = rpc_call_deadline(ctx->call), now = ev_now_ns();
+	if (deadline) {
+		int64_t left =
+		    deadline > now ? (int64_t)((deadline - now + 999999999) / 1000000000) : 1;
+		if (timeout <= 0 || left < timeout)
+			timeout = left;
+	}
 	struct ctr_exec_result res;
-	int r = ctr_exec_sync(m, req->container_id, cmd, req->timeout, &res, err);
+	int r = ctr_exec_sync(m, req->container_id, cmd, timeout, &res, err);
 	free(cmd);
 	if (r < 0)
 		return r;

@@ -292,6 +292,18 @@ def test_exec_timeout_and_stop_zero(env):
     procs = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['ps', '-o', 'args'],
                                                      timeout=5)).stdout
     assert b'sleep 30' not in procs, procs  # the exec'd process's children are gone too
+    # No exec timeout: the call's deadline bounds it.
+    t = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['/bin/sleep', '300']),
+                  timeout=2)
+    assert code(e) == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - t < 5
+    deadline = time.monotonic() + 5
+    while b'sleep 300' in d.runtime('ExecSync', pb.ExecSyncRequest(
+            container_id=cid, cmd=['ps', '-o', 'args'], timeout=5)).stdout:
+        assert time.monotonic() < deadline, 'the exec outlived its deadline'
+        time.sleep(0.1)
     # Output is bounded at 16 MiB per stream.
     r = d.runtime('ExecSync', pb.ExecSyncRequest(
         container_id=cid, cmd=['/bin/sh', '-c', 'head -c 17000000 /dev/zero; echo done >&2'],
