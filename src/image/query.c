@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "base/base.h"
+#include "db/ctr.h"
 #include "db/image.h"
 #include "image/image_int.h"
 #include "image/service_int.h"
@@ -219,13 +220,18 @@ int image_remove(struct image_service *svc, const char *name, const char *regist
 	/* Under the lock so a pull cannot pin a layer between the database
 	 * saying it is unused and its files going. */
 	pthread_mutex_lock(&svc->lock);
-	char **unused = NULL;
-	r = db_image_delete(svc->db, id, &unused, err);
+	char **unused = NULL, **in_use = NULL;
+	r = db_ctr_layers_in_use(svc->db, &in_use, err);
+	if (r >= 0)
+		r = db_image_delete(svc->db, id, &unused, err);
+	/* A layer under a container's rootfs stays until that container is
+	 * gone; start-up drops it then (drop_orphans). */
 	for (size_t i = 0; r >= 0 && unused && unused[i]; i++)
-		if (!strv_contains(svc->pins, unused[i]))
+		if (!strv_contains(svc->pins, unused[i]) && !strv_contains(in_use, unused[i]))
 			r = storage_layer_delete(svc->st, unused[i], err);
 	pthread_mutex_unlock(&svc->lock);
 	strv_free(unused);
+	strv_free(in_use);
 	return r < 0 ? err_wrap(err, "remove image %s", id) : 0;
 }
 

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "base/base.h"
+#include "db/ctr.h"
 #include "db/image.h"
 #include "image/image_int.h"
 #include "image/service_int.h"
@@ -19,11 +20,14 @@ static int drop_orphans(struct storage *st, struct db *db, struct err *err)
 {
 	cleanup(strv_free) char **present = NULL;
 	cleanup(strv_free) char **known = NULL;
+	cleanup(strv_free) char **in_use = NULL;
 	int r = storage_layer_list(st, &present, err);
 	if (r >= 0)
 		r = db_layer_list(db, &known, err);
+	if (r >= 0)
+		r = db_ctr_layers_in_use(db, &in_use, err);
 	for (size_t i = 0; r >= 0 && present && present[i]; i++)
-		if (!strv_contains(known, present[i]))
+		if (!strv_contains(known, present[i]) && !strv_contains(in_use, present[i]))
 			r = storage_layer_delete(st, present[i], err);
 	return r;
 }

@@ -572,3 +572,30 @@ def test_example_container(env):
     assert not int(out[4].split()[1], 16) & (1 << 13)  # CAP_NET_RAW dropped
     st = env.status(cid).status
     assert st.labels['role'] == 'cache' and st.resources.linux.cpu_shares == 256
+
+
+def test_image_removed_under_a_container_keeps_its_layers(env):
+    """RemoveImage while a container uses the image: the image goes, its
+    layers stay until the container is gone (then a restart drops them)."""
+    pb, d = env.pb, env.d
+    layers = os.path.join(d.root, 'layers')
+
+    def chains():
+        return sorted(n for n in os.listdir(layers) if n != 'l')
+
+    before = chains()
+    assert before
+    pod = env.pod()
+    cid = env.create(pod, 'keeper', ['/bin/sh', '-c', 'sleep 600'])
+    d.image('RemoveImage', pb.RemoveImageRequest(image=pb.ImageSpec(image=env.image)))
+    assert not d.image('ListImages', pb.ListImagesRequest()).images
+    assert chains() == before
+    env.start(cid)
+    r = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['/bin/echo', 'still'],
+                                                 timeout=10), timeout=20)
+    assert r.exit_code == 0 and r.stdout == b'still\n'
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid), timeout=30)
+    d.stop()
+    d.kill()
+    d.start()
+    assert chains() == []
