@@ -86,10 +86,43 @@ static void conv_security(const Runtime__V1__LinuxContainerSecurityContext *sc,
 		c->ro_paths = strv_of(sc->readonly_paths, sc->n_readonly_paths);
 		s->readonly_paths = c->ro_paths;
 	}
+}
+
+/* The seccomp profile: the `seccomp` field, else the deprecated
+ * seccomp_profile_path ("unconfined", "runtime/default", "docker/default",
+ * "localhost/<host path>"). Neither set means unconfined, as kubelet's
+ * default and the CRI validation suite have it. */
+static int conv_seccomp(const Runtime__V1__LinuxContainerSecurityContext *sc,
+			struct oci_seccomp *ret, struct err *err)
+{
+	ret->kind = OCI_SECCOMP_UNCONFINED;
+	if (!sc)
+		return 0;
 	if (sc->seccomp) {
-		s->seccomp.kind = (enum oci_seccomp_kind)sc->seccomp->profile_type;
-		s->seccomp.localhost_path = sc->seccomp->localhost_ref;
+		ret->kind = (enum oci_seccomp_kind)sc->seccomp->profile_type;
+		ret->localhost_path = sc->seccomp->localhost_ref;
+		return 0;
 	}
+	/* Still sent by older clients (critest 1.26 among them). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	const char *p = sc->seccomp_profile_path;
+#pragma GCC diagnostic pop
+	if (!p || !*p || strcmp(p, "unconfined") == 0)
+		return 0;
+	if (strcmp(p, "runtime/default") == 0 || strcmp(p, "docker/default") == 0) {
+		ret->kind = OCI_SECCOMP_RUNTIME_DEFAULT;
+		return 0;
+	}
+	if (str_has_prefix(p, "localhost/")) {
+		ret->kind = OCI_SECCOMP_LOCALHOST;
+		ret->localhost_path = p + strlen("localhost/");
+		return 0;
+	}
+	return err_msg(err, -EINVAL,
+		       "seccomp profile path '%s' must be unconfined, runtime/default, "
+		       "docker/default or localhost/<absolute path>",
+		       p);
 }
 
 static void conv_lists(const Runtime__V1__ContainerConfig *cfg, struct cri_ctr_conv *c)
@@ -173,6 +206,9 @@ int cri_ctr_conv_create(const Runtime__V1__CreateContainerRequest *req, struct c
 	conv_lists(cfg, c);
 	conv_pod(req->sandbox_config, c);
 	conv_security(cfg->linux ? cfg->linux->security_context : NULL, req->sandbox_config, c);
+	int r = conv_seccomp(cfg->linux ? cfg->linux->security_context : NULL, &s->seccomp, err);
+	if (r < 0)
+		return r;
 	cri_ctr_resources(cfg->linux ? cfg->linux->resources : NULL, &s->resources, &c->unified,
 			  &c->hugepages);
 	size_t len = protobuf_c_message_get_packed_size(&cfg->base);

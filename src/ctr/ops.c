@@ -346,6 +346,41 @@ static void kill_exec(const char *pidfile)
 	(void)proc_kill_wait(pid, SIGKILL, 2000);
 }
 
+#define EXEC_BACKSTOP_MS 5000u
+
+/* The ExecSync timeout. The exec'd process is killed while `runc exec`
+ * still waits for it, so runc reaps it: killed after runc, it would be
+ * reparented to the container's init, which may never reap it. */
+struct exec_watch {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const char *pidfile;
+	uint64_t timeout_ms;
+	bool done, fired;
+};
+
+static void *exec_watch_main(void *arg)
+{
+	struct exec_watch *w = arg;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(w->timeout_ms / 1000);
+	until.tv_nsec += (long)(w->timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (!w->done && pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)
+		;
+	bool fire = !w->done;
+	w->fired = fire;
+	pthread_mutex_unlock(&w->mu);
+	if (fire)
+		kill_exec(w->pidfile);
+	return NULL;
+}
+
 int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t timeout_s,
 		  struct ctr_exec_result *ret, struct err *err)
 {
@@ -375,13 +410,34 @@ int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t t
 	static char *const env[] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL
 	};
-	struct proc_opts o = { .argv = argv,
-			       .env = env,
-			       .max_output = EXEC_OUTPUT_MAX,
-			       .timeout_ms = timeout_s > 0 ? (uint64_t)timeout_s * 1000 : 0 };
+	/* proc_run's own timeout is only a backstop should runc hang. */
+	struct proc_opts o = {
+		.argv = argv,
+		.env = env,
+		.max_output = EXEC_OUTPUT_MAX,
+		.timeout_ms = timeout_s > 0 ? (uint64_t)timeout_s * 1000 + EXEC_BACKSTOP_MS : 0,
+	};
+	struct exec_watch w = { .pidfile = pidfile, .timeout_ms = (uint64_t)timeout_s * 1000 };
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the deadline is monotonic */
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_t watcher;
+	bool watching = timeout_s > 0 && pthread_create(&watcher, NULL, exec_watch_main, &w) == 0;
 	struct proc_result res = { 0 };
 	r = proc_run(&o, &res, err);
-	if (r == -ETIMEDOUT) {
+	if (watching) {
+		pthread_mutex_lock(&w.mu);
+		w.done = true;
+		pthread_cond_signal(&w.cv);
+		pthread_mutex_unlock(&w.mu);
+		pthread_join(watcher, NULL);
+	}
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	if (r == -ETIMEDOUT || w.fired) {
 		kill_exec(pidfile);
 		err_done(err);
 		r = err_msg(err, -ETIMEDOUT, "command timed out after %llds", (long long)timeout_s);

@@ -176,7 +176,7 @@ class Registry:
 
 # -- image content ---------------------------------------------------------
 
-APPLETS = ['sh', 'ls', 'cat', 'echo', 'id', 'true', 'sleep', 'env']
+APPLETS = ['sh', 'ls', 'cat', 'echo', 'id', 'true', 'sleep', 'env', 'ps', 'top']
 
 
 def tar_bytes(entries):

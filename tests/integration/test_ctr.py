@@ -599,3 +599,58 @@ def test_image_removed_under_a_container_keeps_its_layers(env):
     d.kill()
     d.start()
     assert chains() == []
+
+
+def test_exec_timeout_reaps_the_process(env):
+    """What critest checks: after an ExecSync timeout no trace of the command
+    is left, not even a zombie, though the container's init never reaps."""
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'noreap', ['/bin/top'])  # top never reaps
+    env.start(cid)
+    with pytest.raises(grpc.RpcError) as e:
+        d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['sleep', '4321'],
+                                                 timeout=1), timeout=30)
+    assert code(e) == grpc.StatusCode.DEADLINE_EXCEEDED
+    r = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['ps', '-o', 'pid,stat,comm'],
+                                                 timeout=5))
+    assert r.exit_code == 0 and b'top' in r.stdout, r
+    assert b'sleep' not in r.stdout, r.stdout  # not even a zombie
+    # an exec within its time is not disturbed by the timer
+    r = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['/bin/sh', '-c', 'sleep 0.3; echo ok'],
+                                                 timeout=5), timeout=10)
+    assert r.exit_code == 0 and r.stdout == b'ok\n'
+
+
+def test_seccomp_profile_path(env):
+    """The deprecated seccomp_profile_path (critest 1.26 still sends it) and
+    the default when neither it nor `seccomp` is given: unconfined."""
+    pb, d = env.pb, env.d
+    pod = env.pod()
+
+    def make(name, path=None):
+        sc = pb.LinuxContainerSecurityContext(seccomp_profile_path=path) if path is not None \
+            else pb.LinuxContainerSecurityContext()
+        cfg = pb.ContainerConfig(metadata=pb.ContainerMetadata(name=name),
+                                 image=pb.ImageSpec(image=env.image),
+                                 command=['/bin/sleep', '600'], log_path=f'{name}.log',
+                                 linux=pb.LinuxContainerConfig(security_context=sc))
+        return d.runtime('CreateContainer', pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg),
+            timeout=60).container_id
+
+    def seccomp_mode(cid):
+        env.start(cid)
+        out = d.runtime('ExecSync', pb.ExecSyncRequest(
+            container_id=cid, cmd=['cat', '/proc/self/status'], timeout=5)).stdout
+        return [ln for ln in out.decode().splitlines() if ln.startswith('Seccomp:')][0].split()[1]
+
+    assert seccomp_mode(make('plain')) == '0'
+    assert seccomp_mode(make('unconfined', 'unconfined')) == '0'
+    assert seccomp_mode(make('default', 'runtime/default')) == '2'
+    assert seccomp_mode(make('docker', 'docker/default')) == '2'
+    with pytest.raises(grpc.RpcError) as e:
+        make('bogus', '/some/profile.json')
+    assert code(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert 'localhost/' in e.value.details()
+    assert not [c for c in env.list() if c.metadata.name == 'bogus']
