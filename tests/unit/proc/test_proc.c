@@ -179,6 +179,24 @@ static void test_pin(void **state)
 	assert_int_equal(rmdir(tmpl), 0);
 }
 
+/* Whether pid takes SIGTERM: blocked for sigwait (SigBlk) or handled
+ * (SigCgt) in /proc/PID/status. */
+static bool catches_sigterm(pid_t pid)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/status", (int)pid);
+	cleanup_free char *st = NULL;
+	size_t len;
+	if (fs_read_file(AT_FDCWD, path, 1 << 16, &st, &len, NULL) < 0)
+		return false;
+	unsigned long long mask = 0;
+	for (const char *key = "SigBlk:\t"; key; key = key[3] == 'B' ? "SigCgt:\t" : NULL) {
+		const char *p = strstr(st, key);
+		if (p)
+			mask |= strtoull(p + 8, NULL, 16);
+	}
+	return mask & (1ull << (SIGTERM - 1));
+}
+
 static void test_pause(void **state)
 {
 	const char *pause = getenv("OCID_PAUSE");
@@ -205,7 +223,12 @@ static void test_pause(void **state)
 	assert_true(proc_ns_is_pinned(pidns));
 	cleanup_free char *hn = nsenter_out(tmpl, "--uts", "uts", "hostname");
 	assert_string_equal(hn, "p\n");
-	/* SIGTERM ends it. */
+	/* SIGTERM ends it once it blocks SIGTERM for sigwait: before that the
+	 * kernel drops SIGTERM for a namespace's init (the pod code then
+	 * escalates to SIGKILL). */
+	for (int i = 0; i < 500 && !catches_sigterm(pid); i++)
+		usleep(10000);
+	assert_true(catches_sigterm(pid));
 	assert_int_equal(proc_kill_wait(pid, SIGTERM, 5000), 0);
 	assert_int_equal(kill(pid, 0), -1);
 	assert_int_equal(proc_ns_unpin(tmpl, PROC_NS_IPC | PROC_NS_UTS | PROC_NS_PID, &err), 0);
