@@ -207,8 +207,10 @@ int cri_ctr_conv_create(const Runtime__V1__CreateContainerRequest *req, struct c
 	conv_pod(req->sandbox_config, c);
 	conv_security(cfg->linux ? cfg->linux->security_context : NULL, req->sandbox_config, c);
 	int r = conv_seccomp(cfg->linux ? cfg->linux->security_context : NULL, &s->seccomp, err);
-	if (r < 0)
+	if (r < 0) {
+		cri_ctr_conv_done(c);
 		return r;
+	}
 	cri_ctr_resources(cfg->linux ? cfg->linux->resources : NULL, &s->resources, &c->unified,
 			  &c->hugepages);
 	size_t len = protobuf_c_message_get_packed_size(&cfg->base);
