@@ -4,6 +4,7 @@ OCID_BUILD  build directory to test (default: <repo>/build)
 OCID_ASAN   set when the build is sanitized: daemon logs are checked for reports
 """
 import importlib
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ import time
 
 import grpc
 import pytest
+
+from registry import Registry, busybox_image
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO = os.path.join(TOP, 'api', 'runtime', 'v1', 'api.proto')
@@ -266,3 +269,94 @@ def daemon(make_daemon):
     assert rc == 0, f'ocid exited {rc} on SIGTERM; log:\n{log[-4000:]}'
     if os.environ.get('OCID_ASAN'):
         assert sanitizer_report(log) is None, f'sanitizer report:\n{log[-8000:]}'
+
+
+# ContainerState values.
+RUNNING, EXITED, CREATED = 1, 2, 0
+
+
+@pytest.fixture
+def env(make_daemon, tmp_path):
+    """A started ocid with a loopback registry serving a busybox-static image
+    (pulled); yields an Env. Containers and pods are removed at the end."""
+    reg = Registry(tmp_path / 'registry').start()
+    etc = tmp_path / 'etc'
+    etc.mkdir()
+    (etc / 'registries.conf').write_text(
+        f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n')
+    (etc / 'policy.json').write_text(
+        json.dumps({'default': [{'type': 'insecureAcceptAnything'}]}))
+    args = ['--registries-conf', str(etc / 'registries.conf'),
+            '--signature-policy', str(etc / 'policy.json'),
+            '--global-auth-file', str(etc / 'auth.json')]
+    busybox_image(reg, 'test/busybox')
+    d = make_daemon(extra_args=args).start()
+    image = f'{reg.host}/test/busybox:latest'
+    d.image('PullImage', d.pb.PullImageRequest(image=d.pb.ImageSpec(image=image)), timeout=60)
+    logs = tmp_path / 'logs'
+    logs.mkdir()
+    yield Env(d, image, str(logs))
+    for c in d.runtime('ListContainers', d.pb.ListContainersRequest()).containers:
+        d.runtime('RemoveContainer', d.pb.RemoveContainerRequest(container_id=c.id), timeout=30)
+    for p in d.runtime('ListPodSandbox', d.pb.ListPodSandboxRequest()).items:
+        d.runtime('RemovePodSandbox', d.pb.RemovePodSandboxRequest(pod_sandbox_id=p.id),
+                  timeout=60)
+    rc = d.stop()
+    log = d.read_log()
+    reg.stop()
+    assert rc == 0, log[-3000:]
+    if os.environ.get('OCID_ASAN'):
+        assert sanitizer_report(log) is None, log[-8000:]
+
+
+class Env:
+    def __init__(self, d, image, logs):
+        self.d, self.pb, self.image, self.logs = d, d.pb, image, logs
+        self.pod_cfg = None
+
+    def pod(self, name='pod'):
+        pb = self.pb
+        ns = pb.NamespaceOption(network=pb.NODE, pid=pb.CONTAINER, ipc=pb.POD)
+        self.pod_cfg = pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=name, namespace='default', uid='uid-' + name),
+            log_directory=self.logs, hostname=name,
+            linux=pb.LinuxPodSandboxConfig(
+                security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+        r = self.d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(config=self.pod_cfg),
+                           timeout=60)
+        return r.pod_sandbox_id
+
+    def create(self, pod, name, cmd, attempt=0, labels=None, image=None):
+        pb = self.pb
+        cfg = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name=name, attempt=attempt),
+            image=pb.ImageSpec(image=image or self.image), command=cmd,
+            log_path=f'{name}/{attempt}.log', labels=labels or {},
+            annotations={'note': name})
+        return self.d.runtime('CreateContainer', pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=cfg, sandbox_config=self.pod_cfg), timeout=60).container_id
+
+    def start(self, cid):
+        self.d.runtime('StartContainer', self.pb.StartContainerRequest(container_id=cid),
+                       timeout=30)
+
+    def status(self, cid, verbose=False):
+        return self.d.runtime('ContainerStatus', self.pb.ContainerStatusRequest(
+            container_id=cid, verbose=verbose))
+
+    def wait_state(self, cid, state, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.status(cid).status
+            if st.state == state:
+                return st
+            time.sleep(0.05)
+        raise AssertionError(f'{cid} never reached state {state}: {st}')
+
+    def list(self, **flt):
+        return self.d.runtime('ListContainers', self.pb.ListContainersRequest(
+            filter=self.pb.ContainerFilter(**flt))).containers[:]
+
+    def log(self, name, attempt=0):
+        with open(os.path.join(self.logs, name, f'{attempt}.log')) as f:
+            return f.read()
