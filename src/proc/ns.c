@@ -21,8 +21,6 @@
 #include "proc/proc.h"
 #include "proc/proc_int.h"
 
-#define NS_MAX_PATHS 8
-
 static const struct {
 	unsigned bit;
 	const char *name;
@@ -236,20 +234,11 @@ bool proc_ns_is_pinned(const char *path)
 int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write *w, size_t n,
 			struct err *err)
 {
-	int nsfd[NS_MAX_PATHS];
+	int nsfd[PROC_NS_MAX];
 	size_t nns = 0;
-	int r = 0;
-	for (; ns_paths && ns_paths[nns]; nns++) {
-		if (nns == NS_MAX_PATHS) {
-			r = err_msg(err, -E2BIG, "too many namespaces");
-			goto out;
-		}
-		nsfd[nns] = open(ns_paths[nns], O_RDONLY | O_CLOEXEC);
-		if (nsfd[nns] < 0) {
-			r = err_set(err, -errno, "open namespace '%s'", ns_paths[nns]);
-			goto out;
-		}
-	}
+	int r = proc_ns_open_all(ns_paths, nsfd, &nns, err);
+	if (r < 0)
+		goto out;
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		r = err_set(err, -errno, "pipe");
@@ -291,7 +280,32 @@ int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write 
 			err_set(err, r, "namespace helper failed");
 	}
 out:
-	while (nns > 0)
-		close(nsfd[--nns]);
+	proc_ns_close_all(nsfd, nns);
 	return r;
+}
+
+int proc_ns_open_all(const char *const *ns_paths, int fds[PROC_NS_MAX], size_t *ret_n,
+		     struct err *err)
+{
+	size_t n = 0;
+	int r = 0;
+	for (; ns_paths && ns_paths[n]; n++) {
+		if (n == PROC_NS_MAX) {
+			r = err_msg(err, -E2BIG, "too many namespaces");
+			break;
+		}
+		fds[n] = open(ns_paths[n], O_RDONLY | O_CLOEXEC);
+		if (fds[n] < 0) {
+			r = err_set(err, -errno, "open namespace '%s'", ns_paths[n]);
+			break;
+		}
+	}
+	*ret_n = n;
+	return r;
+}
+
+void proc_ns_close_all(int *fds, size_t n)
+{
+	while (n > 0)
+		close(fds[--n]);
 }

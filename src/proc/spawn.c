@@ -14,8 +14,6 @@
 #include "proc/proc.h"
 #include "proc/proc_int.h"
 
-#define SPAWN_MAX_NS 8
-
 /* The pipe carries, in order: the grandchild's pid (written by the
  * intermediate child; negative errno if it failed before forking), then
  * nothing when exec succeeded (EOF) or the exec errno. */
@@ -68,24 +66,15 @@ static ssize_t read_full(int fd, void *buf, size_t len)
 int proc_spawn_pid_ns(char *const *argv, const char *const *ns_paths, pid_t *ret_pid,
 		      struct err *err)
 {
-	int nsfd[SPAWN_MAX_NS];
+	int nsfd[PROC_NS_MAX];
 	size_t nns = 0;
 	int pfd[2] = { -1, -1 };
 	cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int r = 0;
 	if (devnull < 0)
 		return err_set(err, -errno, "open /dev/null");
-	for (; ns_paths && ns_paths[nns]; nns++) {
-		if (nns == SPAWN_MAX_NS) {
-			r = err_msg(err, -E2BIG, "too many namespaces");
-			goto out;
-		}
-		nsfd[nns] = open(ns_paths[nns], O_RDONLY | O_CLOEXEC);
-		if (nsfd[nns] < 0) {
-			r = err_set(err, -errno, "open namespace '%s'", ns_paths[nns]);
-			goto out;
-		}
-	}
+	int r = proc_ns_open_all(ns_paths, nsfd, &nns, err);
+	if (r < 0)
+		goto out;
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		r = err_set(err, -errno, "pipe");
 		goto out;
@@ -120,8 +109,7 @@ out:
 		close(pfd[0]);
 	if (pfd[1] >= 0)
 		close(pfd[1]);
-	while (nns > 0)
-		close(nsfd[--nns]);
+	proc_ns_close_all(nsfd, nns);
 	return r;
 }
 
