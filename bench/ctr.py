@@ -1,16 +1,23 @@
 #!/usr/bin/python3
 """Container benchmark: CreateContainer+StartContainer latency (p50/p90 over
-N, default 50) through ocid against a floor measured in the same run:
-`runc create` + `runc start` by hand of a bundle copied from one of ocid's
-(same spec, same rootfs, a cgroup of its own). Also ListContainers and
-ContainerStatus latency with those N containers (plus BENCH_LIST_N created
-but not started ones, default 0), and ocid's RSS with N running containers.
-Prints milliseconds and ratios (target: create+start <= 1.15 x floor,
-ListContainers p50 <= 5 ms with 1,000 containers). Never fails on a figure.
+N, default 50) through ocid against a floor measured in the same run and
+under the same load: `runc create` + `runc start` by hand of a bundle copied
+from one of ocid's (same spec, same rootfs, a cgroup of its own). The two
+are interleaved in pairs of alternating order, and the floor's containers
+keep running like ocid's, so the i-th of each starts beside 2i others.
+Also ListContainers and ContainerStatus latency with those N containers
+plus BENCH_LIST_N created but not started ones (default 0), and ocid's RSS
+with exactly N running containers. Prints milliseconds, a per-step split
+and ratios (targets: create+start p50 <= 1.15 x floor; ListContainers p50
+<= 5 ms with 1,000 containers: BENCH_N=100 BENCH_LIST_N=900). Never fails
+on a figure; every container (ocid's and the floor's) is removed at the end.
 
 Environment: OCID_BUILD (default <repo>/build), BENCH_N (default 50),
-BENCH_LIST_N (default 0). Run as root; a registry runs on 127.0.0.1 only.
+BENCH_LIST_N (default 0), BENCH_LOG_LEVEL (ocid's, default warn; its log
+is <tmp>/ocid.log), BENCH_KEEP=1 keeps the temp dir. Run as root; a
+registry runs on 127.0.0.1 only.
 """
+import glob
 import importlib
 import json
 import os
@@ -26,6 +33,7 @@ import grpc  # noqa: E402
 from registry import Registry, busybox_image  # noqa: E402
 
 RUNC = shutil.which('runc') or '/usr/sbin/runc'
+FLOOR_CGROUP = 'ocid-bench-floor'
 
 
 def pb_module(tmp):
@@ -80,30 +88,127 @@ def start_daemon(tmp, reg):
     return proc, sock
 
 
-def floor(n, bundle_src, tmp):
-    """runc create + start of copies of one ocid bundle."""
-    spec = json.load(open(os.path.join(bundle_src, 'config.json')))
-    spec['process']['terminal'] = False
-    spec['process']['args'] = ['/bin/sleep', '600']
-    root = os.path.join(tmp, 'floor-runc')
-    times = []
-    for i in range(n):
-        b = os.path.join(tmp, f'floor{i}')
+class Floor:
+    """`runc create` + `runc start` of copies of one ocid bundle (same spec,
+    same rootfs, a cgroup of its own, stdio on /dev/null); its containers
+    stay running, like ocid's, until delete_all()."""
+
+    def __init__(self, bundle_src, tmp):
+        self.spec = json.load(open(os.path.join(bundle_src, 'config.json')))
+        self.spec['process']['terminal'] = False
+        self.spec['process']['args'] = ['/bin/sleep', '600']
+        self.root = os.path.join(tmp, 'floor-runc')
+        self.tmp = tmp
+        self.names = []
+
+    def one(self, i):
+        b = os.path.join(self.tmp, f'floor{i}')
         os.makedirs(b)
-        s = dict(spec)
-        s['linux'] = dict(spec['linux'], cgroupsPath=f'/ocid-bench-floor/f{os.getpid()}-{i}')
+        s = dict(self.spec)
+        s['linux'] = dict(self.spec['linux'],
+                          cgroupsPath=f'/{FLOOR_CGROUP}/f{os.getpid()}-{i}')
         with open(os.path.join(b, 'config.json'), 'w') as f:
             json.dump(s, f)
+        name = f'floor{i}'
         t0 = time.monotonic()
-        subprocess.run([RUNC, '--root', root, 'create', '--bundle', b, f'floor{i}'], check=True,
+        subprocess.run([RUNC, '--root', self.root, 'create', '--bundle', b, name], check=True,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
-        subprocess.run([RUNC, '--root', root, 'start', f'floor{i}'], check=True)
-        times.append(time.monotonic() - t0)
+        self.names.append(name)
+        t1 = time.monotonic()
+        subprocess.run([RUNC, '--root', self.root, 'start', name], check=True)
+        t2 = time.monotonic()
+        return t1 - t0, t2 - t0
+
+    def delete_all(self):
+        for name in self.names:
+            subprocess.run([RUNC, '--root', self.root, 'delete', '--force', name],
+                           stderr=subprocess.DEVNULL)
+        self.names = []
+        for d in glob.glob(f'/sys/fs/cgroup/*/{FLOOR_CGROUP}') + \
+                glob.glob(f'/sys/fs/cgroup/{FLOOR_CGROUP}'):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def rss_kb(pid):
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    return 0
+
+
+def pull(c, pb, image):
+    isvc = pb.DESCRIPTOR.services_by_name['ImageService'].methods_by_name['PullImage']
+    stub = c.ch.unary_unary('/runtime.v1.ImageService/PullImage',
+                            request_serializer=lambda r: r.SerializeToString(),
+                            response_deserializer=getattr(pb, isvc.output_type.name).FromString)
+    stub(pb.PullImageRequest(image=pb.ImageSpec(image=image)), timeout=60)
+
+
+def run_pod(c, pb, tmp):
+    logs = os.path.join(tmp, 'logs')
+    os.makedirs(logs)
+    pod_cfg = pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name='bench', namespace='bench', uid='bench'),
+        log_directory=logs, linux=pb.LinuxPodSandboxConfig(
+            security_context=pb.LinuxSandboxSecurityContext(
+                namespace_options=pb.NamespaceOption(network=pb.NODE))))
+    pod = c.call('RunPodSandbox', pb.RunPodSandboxRequest(config=pod_cfg)).pod_sandbox_id
+    return pod, pod_cfg
+
+
+def measure(c, pb, tmp, n, create):
+    """N ocid create+start and N floor create+start, interleaved in pairs
+    whose order alternates (ocid first, then floor first, ...), so both see
+    the same number of running containers and the same machine state. The
+    first pair is ocid first: the floor copies its bundle."""
+    o = {'create': [], 'total': []}
+    f = {'create': [], 'total': []}
+    ids, fl = [], None
+
+    def ocid_one(i):
+        t0 = time.monotonic()
+        cid = create(f'c{i}')
+        t1 = time.monotonic()
+        c.call('StartContainer', pb.StartContainerRequest(container_id=cid))
+        t2 = time.monotonic()
+        ids.append(cid)
+        o['create'].append(t1 - t0)
+        o['total'].append(t2 - t0)
+
+    def floor_one(i):
+        cr, tot = fl.one(i)
+        f['create'].append(cr)
+        f['total'].append(tot)
+
     for i in range(n):
-        subprocess.run([RUNC, '--root', root, 'delete', '--force', f'floor{i}'],
-                       stderr=subprocess.DEVNULL)
-    return times
+        if i % 2 == 0:
+            ocid_one(i)
+            if fl is None:
+                fl = Floor(os.path.join(tmp, 'run', 'containers', ids[0]), tmp)
+            floor_one(i)
+        else:
+            floor_one(i)
+            ocid_one(i)
+    return o, f, ids, fl
+
+
+def report(n, o, f):
+    ms = lambda v: v * 1000  # noqa: E731
+    start_o = [t - c for t, c in zip(o['total'], o['create'])]
+    start_f = [t - c for t, c in zip(f['total'], f['create'])]
+    print(f'ocid create+start over {n}: p50 {ms(pct(o["total"], 50)):.1f} ms  '
+          f'p90 {ms(pct(o["total"], 90)):.1f} ms  (CreateContainer p50 '
+          f'{ms(pct(o["create"], 50)):.1f}, StartContainer p50 {ms(pct(start_o, 50)):.1f})')
+    print(f'floor runc create+start:   p50 {ms(pct(f["total"], 50)):.1f} ms  '
+          f'p90 {ms(pct(f["total"], 90)):.1f} ms  (runc create p50 '
+          f'{ms(pct(f["create"], 50)):.1f}, runc start p50 {ms(pct(start_f, 50)):.1f})')
+    print(f'ratio p50 {pct(o["total"], 50) / pct(f["total"], 50):.2f}  '
+          f'p90 {pct(o["total"], 90) / pct(f["total"], 90):.2f} (target p50 <= 1.15)')
 
 
 def main():
@@ -112,25 +217,14 @@ def main():
     tmp = tempfile.mkdtemp(prefix='ocid-bench-ctr-')
     pb = pb_module(tmp)
     reg = Registry(os.path.join(tmp, 'registry')).start()
-    proc = None
+    proc, fl = None, None
     try:
         busybox_image(reg, 'bench/busybox')
         image = f'{reg.host}/bench/busybox:latest'
         proc, sock = start_daemon(tmp, reg)
         c = Client(pb, sock)
-        isvc = pb.DESCRIPTOR.services_by_name['ImageService'].methods_by_name['PullImage']
-        pull = c.ch.unary_unary('/runtime.v1.ImageService/PullImage',
-                                request_serializer=lambda r: r.SerializeToString(),
-                                response_deserializer=getattr(pb, isvc.output_type.name).FromString)
-        pull(pb.PullImageRequest(image=pb.ImageSpec(image=image)), timeout=60)
-        logs = os.path.join(tmp, 'logs')
-        os.makedirs(logs)
-        pod_cfg = pb.PodSandboxConfig(
-            metadata=pb.PodSandboxMetadata(name='bench', namespace='bench', uid='bench'),
-            log_directory=logs, linux=pb.LinuxPodSandboxConfig(
-                security_context=pb.LinuxSandboxSecurityContext(
-                    namespace_options=pb.NamespaceOption(network=pb.NODE))))
-        pod = c.call('RunPodSandbox', pb.RunPodSandboxRequest(config=pod_cfg)).pod_sandbox_id
+        pull(c, pb, image)
+        pod, pod_cfg = run_pod(c, pb, tmp)
 
         def create(name):
             cfg = pb.ContainerConfig(metadata=pb.ContainerMetadata(name=name),
@@ -139,18 +233,15 @@ def main():
             return c.call('CreateContainer', pb.CreateContainerRequest(
                 pod_sandbox_id=pod, config=cfg, sandbox_config=pod_cfg)).container_id
 
-        times, ids, ct = [], [], []
-        for i in range(n):
-            t0 = time.monotonic()
-            cid = create(f'c{i}')
-            ct.append(time.monotonic() - t0)
-            c.call('StartContainer', pb.StartContainerRequest(container_id=cid))
-            times.append(time.monotonic() - t0)
-            ids.append(cid)
+        o, f, ids, fl = measure(c, pb, tmp, n, create)
+        running = len(c.call('ListContainers', pb.ListContainersRequest(
+            filter=pb.ContainerFilter(state=pb.ContainerStateValue(
+                state=pb.CONTAINER_RUNNING)))).containers)
+        rss = rss_kb(proc.pid)
         for i in range(list_n):
             create(f'l{i}')
-        fl = floor(n, os.path.join(tmp, 'run', 'containers', ids[0]), tmp)
         lst, st = [], []
+        listed = len(c.call('ListContainers', pb.ListContainersRequest()).containers)
         for _ in range(200):
             t0 = time.monotonic()
             c.call('ListContainers', pb.ListContainersRequest())
@@ -158,25 +249,19 @@ def main():
             t0 = time.monotonic()
             c.call('ContainerStatus', pb.ContainerStatusRequest(container_id=ids[0]))
             st.append(time.monotonic() - t0)
-        rss = 0
-        with open(f'/proc/{proc.pid}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    rss = int(line.split()[1])
         ms = lambda v: v * 1000  # noqa: E731
-        print(f'create+start over {n}: p50 {ms(pct(times, 50)):.1f} ms  '
-              f'p90 {ms(pct(times, 90)):.1f} ms')
-        print(f'floor runc create+start:  p50 {ms(pct(fl, 50)):.1f} ms  '
-              f'p90 {ms(pct(fl, 90)):.1f} ms')
-        print(f'  of which CreateContainer p50 {ms(pct(ct, 50)):.1f} ms')
-        print(f'ratio p50 {pct(times, 50) / pct(fl, 50):.2f} (target <= 1.15)')
-        print(f'ListContainers with {n + list_n}: p50 {ms(pct(lst, 50)):.2f} ms  '
-              f'p90 {ms(pct(lst, 90)):.2f} ms (target p50 <= 5 ms at 1,000)')
+        report(n, o, f)
+        print(f'ListContainers with {listed} ({n} running, {list_n} created): '
+              f'p50 {ms(pct(lst, 50)):.2f} ms  p90 {ms(pct(lst, 90)):.2f} ms '
+              f'(target p50 <= 5 ms at 1,000)')
         print(f'ContainerStatus: p50 {ms(pct(st, 50)):.2f} ms')
-        print(f'ocid RSS with {n} running containers: {rss} KB')
+        print(f'ocid RSS with {running} running containers: {rss} KB')
+        fl.delete_all()
         c.call('StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=300)
         c.call('RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=300)
     finally:
+        if fl:
+            fl.delete_all()
         if proc:
             proc.terminate()
             proc.wait(10)
