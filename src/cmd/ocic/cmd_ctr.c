@@ -51,14 +51,11 @@ static void create_table(const struct ocic_args *a, const ProtobufCMessage *resp
 
 static int stop_request(const struct ocic_args *a, json_t *req)
 {
-	const char *timeout = ocic_arg(a, "timeout");
-	uint64_t ms = 0, secs;
+	int64_t secs;
+	int r = ocic_timeout_secs(a, STOP_DEADLINE_SLACK_MS, &secs);
 
-	if (timeout && ocic_duration_parse(timeout, &ms) < 0)
-		return ocic_usage_error(a->cmd, "bad --timeout '%s'", timeout);
-	secs = (ms + 999) / 1000;
-	if (arg_timeout_ms < secs * 1000 + STOP_DEADLINE_SLACK_MS)
-		arg_timeout_ms = secs * 1000 + STOP_DEADLINE_SLACK_MS;
+	if (r != 0)
+		return r;
 	json_object_set_new(req, "timeout", json_integer((json_int_t)secs));
 	return id_request(a, req);
 }
@@ -286,7 +283,8 @@ static const struct ocic_sub ctr_list = {
 };
 
 static const struct ocic_sub *const ctr_subs[] = {
-	&ctr_create, &ctr_start, &ctr_stop, &ctr_remove, &ctr_status, &ctr_list, NULL,
+	&ctr_create, &ctr_start, &ctr_stop,	 &ctr_remove,
+	&ctr_status, &ctr_list,	 &ocic_ctr_exec, NULL,
 };
 
 static const struct ocic_group ctr_group = { .subs = ctr_subs };
@@ -294,6 +292,6 @@ static const struct ocic_group ctr_group = { .subs = ctr_subs };
 const struct ocic_cmd ocic_cmd_ctr = {
 	.name = "ctr",
 	.usage = "COMMAND [FLAGS]",
-	.summary = "Containers: create, start, stop, remove, status, list.",
+	.summary = "Containers: create, start, stop, remove, status, list, exec.",
 	.group = &ctr_group,
 };

@@ -176,31 +176,85 @@ void ocic_disconnect(void)
 	client = NULL;
 }
 
-int ocic_call(const char *method, const ProtobufCMessage *req,
-	      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret)
+/* Connect if needed, pack `req` and make the call (unary when on_msg is
+ * NULL). Returns 0 with the status in *reply, or an exit code (printed). */
+static int call(const char *method, const ProtobufCMessage *req, uint64_t timeout_ms,
+		rpc_client_msg_fn on_msg, void *data, struct rpc_client_reply *reply)
 {
 	cleanup_err struct err err = ERR_INIT;
-	struct rpc_client_reply reply = { 0 };
 	size_t len = protobuf_c_message_get_packed_size(req);
 	cleanup_free uint8_t *buf = xmalloc(len ? len : 1);
-	int r;
+	int r = connect_daemon();
 
-	r = connect_daemon();
 	if (r != 0)
 		return r;
 	(void)protobuf_c_message_pack(req, buf);
-	(void)rpc_client_call(client, method, buf, len, arg_timeout_ms, &reply, &err);
-	if (reply.code != RPC_OK) {
-		r = ocic_fail("%s: %s", rpc_code_name(reply.code),
-			      reply.message ? reply.message : "(no message)");
-		rpc_client_reply_done(&reply);
-		return r;
-	}
-	*ret = protobuf_c_message_unpack(resp_desc, NULL, reply.len, reply.data);
-	rpc_client_reply_done(&reply);
-	if (!*ret)
-		return ocic_fail("%s: cannot decode the reply as %s", method, resp_desc->name);
+	if (on_msg)
+		(void)rpc_client_call_stream(client, method, buf, len, timeout_ms, on_msg, data,
+					     reply, &err);
+	else
+		(void)rpc_client_call(client, method, buf, len, timeout_ms, reply, &err);
 	return 0;
+}
+
+static int fail_status(const struct rpc_client_reply *reply)
+{
+	return ocic_fail("%s: %s", rpc_code_name(reply->code),
+			 reply->message ? reply->message : "(no message)");
+}
+
+int ocic_call(const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret)
+{
+	struct rpc_client_reply reply = { 0 };
+	int r = call(method, req, arg_timeout_ms, NULL, NULL, &reply);
+
+	if (r == 0 && reply.code != RPC_OK)
+		r = fail_status(&reply);
+	if (r == 0) {
+		*ret = protobuf_c_message_unpack(resp_desc, NULL, reply.len, reply.data);
+		if (!*ret)
+			r = ocic_fail("%s: cannot decode the reply as %s", method, resp_desc->name);
+	}
+	rpc_client_reply_done(&reply);
+	return r;
+}
+
+/* A server-streaming call: each message is unpacked and handed on. */
+struct stream_ctx {
+	const ProtobufCMessageDescriptor *desc;
+	int (*on_msg)(void *data, const ProtobufCMessage *msg);
+	void *data;
+};
+
+static int stream_msg(void *data, const uint8_t *msg, size_t len)
+{
+	struct stream_ctx *s = data;
+	ProtobufCMessage *m = protobuf_c_message_unpack(s->desc, NULL, len, msg);
+	int r;
+
+	if (!m)
+		return ocic_fail("cannot decode a stream message as %s", s->desc->name), -EPROTO;
+	r = s->on_msg(s->data, m);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return r;
+}
+
+int ocic_call_stream(const char *method, const ProtobufCMessage *req,
+		     const ProtobufCMessageDescriptor *msg_desc,
+		     int (*on_msg)(void *data, const ProtobufCMessage *msg), void *data)
+{
+	struct rpc_client_reply reply = { 0 };
+	struct stream_ctx ctx = { msg_desc, on_msg, data };
+	int r = call(method, req, 0, stream_msg, &ctx, &reply);
+
+	/* CANCELLED: on_msg asked to stop (and printed why, if it failed). */
+	if (r == 0 && reply.code == RPC_CANCELLED)
+		r = OCIC_EXIT_FAIL;
+	else if (r == 0 && reply.code != RPC_OK)
+		r = fail_status(&reply);
+	rpc_client_reply_done(&reply);
+	return r;
 }
 
 int ocic_http_json(const char *method, const char *path, const json_t *body, json_t **ret)

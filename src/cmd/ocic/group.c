@@ -111,7 +111,8 @@ static int on_opt(int opt, const char *arg)
 	return 0;
 }
 
-/* Flags anywhere between operands; everything after "--" is an operand. */
+/* Flags anywhere between operands (before the first one with flags_first);
+ * everything after "--" is an operand. */
 static int parse_args(const struct ocic_cmd *c, int argc, char **argv, struct ocic_args *a)
 {
 	const struct ocic_sub *sub = a->sub;
@@ -143,6 +144,11 @@ static int parse_args(const struct ocic_cmd *c, int argc, char **argv, struct oc
 		if (r >= argc)
 			break;
 		if (strcmp(argv[r - 1], "--") == 0 && r - 1 > pos) {
+			for (; r < argc; r++)
+				strv_push(&a->operands, argv[r]);
+			break;
+		}
+		if (sub->flags_first) {
 			for (; r < argc; r++)
 				strv_push(&a->operands, argv[r]);
 			break;
@@ -270,6 +276,20 @@ int ocic_load_config(const char *path, const ProtobufCMessageDescriptor *desc, j
 	 * decoded once more as a whole). */
 	*ret = pbjson_encode(m);
 	protobuf_c_message_free_unpacked(m, NULL);
+	return 0;
+}
+
+int ocic_timeout_secs(const struct ocic_args *a, uint64_t slack_ms, int64_t *ret_secs)
+{
+	const char *timeout = ocic_arg(a, "timeout");
+	uint64_t ms = 0, secs;
+
+	if (timeout && ocic_duration_parse(timeout, &ms) < 0)
+		return ocic_usage_error(a->cmd, "bad --timeout '%s'", timeout);
+	secs = (ms + 999) / 1000;
+	if (secs && arg_timeout_ms < secs * 1000 + slack_ms)
+		arg_timeout_ms = secs * 1000 + slack_ms;
+	*ret_secs = (int64_t)secs;
 	return 0;
 }
 

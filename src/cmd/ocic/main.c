@@ -13,7 +13,8 @@ enum ocic_output arg_output = OCIC_OUTPUT_TABLE;
 uint64_t arg_timeout_ms = DEFAULT_TIMEOUT_MS;
 
 static const struct ocic_cmd *const commands[] = {
-	&ocic_cmd_version, &ocic_cmd_info, &ocic_cmd_pod, &ocic_cmd_ctr, &ocic_cmd_image,
+	&ocic_cmd_version, &ocic_cmd_info,  &ocic_cmd_pod,
+	&ocic_cmd_ctr,	   &ocic_cmd_image, &ocic_cmd_events,
 };
 
 static void help(FILE *f)

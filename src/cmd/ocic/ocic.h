@@ -54,6 +54,10 @@ extern const struct ocic_cmd ocic_cmd_info;
 extern const struct ocic_cmd ocic_cmd_pod;
 extern const struct ocic_cmd ocic_cmd_ctr;
 extern const struct ocic_cmd ocic_cmd_image;
+extern const struct ocic_cmd ocic_cmd_events;
+
+/* Container sub-commands beyond single calls (cmd_ctr_*.c). */
+extern const struct ocic_sub ocic_ctr_logs, ocic_ctr_exec, ocic_ctr_stats, ocic_ctr_update;
 
 /* Image sub-commands beyond single calls (cmd_image_import.c, cmd_image_pull.c). */
 extern const struct ocic_sub ocic_image_import, ocic_image_pull, ocic_image_fsinfo;
@@ -101,6 +105,7 @@ struct ocic_sub {
 	const struct ocic_opt *opts; /* NULL for none */
 	const char *operands;	     /* e.g. "REF", NULL for none */
 	int min_operands, max_operands;
+	bool flags_first;   /* flags end at the first operand (a command line) */
 	const char *method; /* full method path */
 	const ProtobufCMessageDescriptor *req_desc, *resp_desc;
 	int (*request)(const struct ocic_args *a, json_t *req);
@@ -142,6 +147,12 @@ char *const *ocic_arg_list(const struct ocic_args *a, const char *name);
  *  on success *ret is the JSON (new reference). On failure prints
  *  "ocic: PATH: reason" and returns OCIC_EXIT_FAIL. */
 int ocic_load_config(const char *path, const ProtobufCMessageDescriptor *desc, json_t **ret);
+
+/** The --timeout DURATION flag of `a` rounded up to whole seconds (0 when
+ *  absent) into *ret_secs; when not 0, the call's deadline (arg_timeout_ms)
+ *  is raised to at least that plus `slack_ms`. A bad value prints a usage
+ *  error and returns OCIC_EXIT_USAGE; else 0. */
+int ocic_timeout_secs(const struct ocic_args *a, uint64_t slack_ms, int64_t *ret_secs);
 
 /** A word a user types for a flag and the enum value name it stands for. */
 struct ocic_word {
@@ -209,6 +220,15 @@ void ocic_cmd_help(const struct ocic_cmd *cmd);
  *  ("ocic: NOT_FOUND: ...") and returns OCIC_EXIT_FAIL; 0 on success. */
 int ocic_call(const char *method, const ProtobufCMessage *req,
 	      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **ret);
+
+/** Server-streaming CRI call without a deadline: each reply message is
+ *  unpacked as `msg_desc` and passed to `on_msg` (borrowed for the call);
+ *  on_msg returns 0 to go on, < 0 to end the call (it prints why). Returns
+ *  OCIC_EXIT_OK when the server ended the stream with OK, else
+ *  OCIC_EXIT_FAIL (the status printed unless on_msg ended it). */
+int ocic_call_stream(const char *method, const ProtobufCMessage *req,
+		     const ProtobufCMessageDescriptor *msg_desc,
+		     int (*on_msg)(void *data, const ProtobufCMessage *msg), void *data);
 
 /** GET/POST on the daemon's HTTP API; a 2xx JSON body is returned in *ret.
  *  On failure prints the reason and returns OCIC_EXIT_FAIL. `body` may be NULL. */

@@ -1,0 +1,59 @@
+/* ocic ctr exec --sync: run a command in a container (ExecSync), copy its
+ * output to our stdout and stderr and exit with its exit code. */
+#include <stdio.h>
+
+#include "api.pb-c.h"
+#include "ocic.h"
+
+/* The call's deadline is at least the command's timeout plus this. */
+#define EXEC_DEADLINE_SLACK_MS 10000
+
+static int exec_run(const struct ocic_args *a)
+{
+	Runtime__V1__ExecSyncRequest req = RUNTIME__V1__EXEC_SYNC_REQUEST__INIT;
+	Runtime__V1__ExecSyncResponse *resp = NULL;
+	int r;
+
+	if (!ocic_arg_set(a, "sync")) {
+		(void)ocic_fail("interactive exec needs the streaming server, which ocid does not "
+				"have yet; use 'ocic ctr exec --sync'");
+		return OCIC_EXIT_USAGE;
+	}
+	r = ocic_timeout_secs(a, EXEC_DEADLINE_SLACK_MS, &req.timeout);
+	if (r != 0)
+		return r;
+	req.container_id = (char *)ocic_arg(a, "id");
+	req.cmd = a->operands;
+	req.n_cmd = (size_t)a->n_operands;
+	r = ocic_call(OCIC_RUNTIME_SERVICE "ExecSync", &req.base,
+		      &runtime__v1__exec_sync_response__descriptor, (ProtobufCMessage **)&resp);
+	if (r != 0)
+		return r;
+	(void)fwrite(resp->stdout.data, 1, resp->stdout.len, stdout);
+	(void)fflush(stdout);
+	(void)fwrite(resp->stderr.data, 1, resp->stderr.len, stderr);
+	/* Exit codes are 0..255; a negative or larger one still means failure. */
+	r = resp->exit_code >= 0 && resp->exit_code <= 255 ? resp->exit_code : OCIC_EXIT_FAIL;
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return r;
+}
+
+static const struct ocic_opt exec_opts[] = {
+	{ "id", 0, OCIC_OPT_STR, true, "ID", "the container id" },
+	{ "sync", 's', OCIC_OPT_FLAG, false, NULL,
+	  "run to completion and print the output (ExecSync); required for now" },
+	{ "timeout", 0, OCIC_OPT_STR, false, "DURATION",
+	  "kill the command after this long (default: none)" },
+	{ 0 },
+};
+
+const struct ocic_sub ocic_ctr_exec = {
+	.name = "exec",
+	.summary = "Run a command in a running container (ExecSync) and exit with its exit code.",
+	.opts = exec_opts,
+	.operands = "[--] CMD [ARG]...",
+	.min_operands = 1,
+	.max_operands = 1 << 20,
+	.flags_first = true,
+	.run = exec_run,
+};
