@@ -141,3 +141,112 @@ def test_events(env):
         ev.kill()
     p = ocic(env, 'events', 'extra')
     assert p.returncode == 2
+
+
+# ---- logs ----
+
+def joined(text):
+    """(stream, line + newline) of a CRI log, P records joined."""
+    out, part = [], {'stdout': b'', 'stderr': b''}
+    for rec in text.splitlines():
+        _, stream, tag, content = rec.split(' ', 3)
+        part[stream] += content.encode()
+        if tag == 'F':
+            out.append((stream, part[stream] + b'\n'))
+            part[stream] = b''
+    return out
+
+
+def test_logs(env):
+    pod = env.pod()
+    cid = run_to_exit(env, pod, 'talk', 'echo out1; echo err1 >&2; echo out2; echo err2 >&2; '
+                      "head -c 40000 /dev/zero | tr '\\0' a; echo; printf 'no newline'")
+    recs = [line.split(' ', 3) for line in env.log('talk').splitlines()]
+    assert 'P' in [r[2] for r in recs]  # the long line is in pieces
+    p = ocic(env, 'ctr', 'logs', '--id', cid)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b'out1\nout2\n' + b'a' * 40000 + b'\nno newline\n'
+    assert p.stderr == b'err1\nerr2\n'
+
+    # --tail counts lines of both streams (in the file's order, which ocimon
+    # chose); a joined line is one line.
+    want = joined(env.log('talk'))
+    assert len(want) == 6
+    for n in range(1, 8):
+        p = ocic(env, 'ctr', 'logs', '--tail', str(n), '--id', cid[:12])
+        assert p.returncode == 0, p.stderr
+        assert p.stdout == b''.join(t for s, t in want[-n:] if s == 'stdout'), n
+        assert p.stderr == b''.join(t for s, t in want[-n:] if s == 'stderr'), n
+    p = ocic(env, 'ctr', 'logs', '--tail', '0', '--id', cid)
+    assert (p.returncode, p.stdout, p.stderr) == (0, b'', b'')
+    p = ocic(env, 'ctr', 'logs', '--tail', '-1', '--id', cid)
+    assert p.stdout.startswith(b'out1\n')
+
+    # --timestamps: the time of the line's first record, as in the file.
+    p = ocic(env, 'ctr', 'logs', '--timestamps', '--id', cid)
+    first = {}  # the time of each line's first record
+    for r in recs:
+        first.setdefault(r[3][:4], r[0])
+    lines = p.stdout.split(b'\n') + p.stderr.split(b'\n')
+    assert f'{first["out2"]} out2'.encode() in lines
+    assert f'{first["err1"]} err1'.encode() in lines
+    assert f'{first["aaaa"]} '.encode() + b'a' * 40000 in lines
+
+    # A line that is not a record is printed as it is.
+    with open(os.path.join(env.logs, 'talk', '0.log'), 'a') as f:
+        f.write('garbage that is not a record\n2026-01-01T00:00:00Z stdout F tail\n')
+    p = ocic(env, 'ctr', 'logs', '--tail', '2', '--id', cid)
+    assert (p.returncode, p.stdout) == (0, b'garbage that is not a record\ntail\n'), p.stderr
+
+    for bad in (['--tail', 'x'], ['--tail', '-2'], ['--tail'], []):
+        p = ocic(env, 'ctr', 'logs', '--id', cid, *bad) if bad else ocic(env, 'ctr', 'logs')
+        assert p.returncode == 2, (bad, p.stderr)
+    p = ocic(env, 'ctr', 'logs', '--id', 'abcdef0123')
+    assert p.returncode == 1 and b'NOT_FOUND' in p.stderr
+
+
+def test_logs_follow(env):
+    pod = env.pod()
+    cid = env.create(pod, 'slow', ['/bin/sh', '-c',
+                                   'echo first; echo e1 >&2; sleep 1.5; echo second; sleep 0.5;'
+                                   ' echo third'])
+    env.start(cid)
+    f = Lines(env, 'ctr', 'logs', '-f', '--id', cid)
+    try:
+        t = time.monotonic()
+        assert f.next() == 'first\n'
+        # "second" comes only after the sleep, while ocic still follows.
+        assert f.next() == 'second\n' and time.monotonic() - t > 1.0
+        assert f.next() == 'third\n'
+        assert f.next() is None  # ends on its own once the container has exited
+        rc, err = f.wait()
+        assert (rc, err) == (0, 'e1\n')
+    finally:
+        f.kill()
+    assert env.status(cid).status.state == EXITED
+
+
+def test_logs_follow_rotation(env):
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'busy', ['/bin/sh', '-c',
+                                   'i=0; while true; do i=$((i+1)); echo line$i; sleep 0.05; done'])
+    env.start(cid)
+    f = Lines(env, 'ctr', 'logs', '-f', '--tail', '1', '--id', cid)
+    try:
+        first = int(f.next()[4:])
+        path = os.path.join(env.logs, 'busy', '0.log')
+        f.until(lambda line: line == f'line{first + 5}\n')
+        os.rename(path, path + '.1')
+        d.runtime('ReopenContainerLog', pb.ReopenContainerLogRequest(container_id=cid))
+        got = f.until(lambda line: line == f'line{first + 30}\n')
+        with open(path) as new:
+            assert new.read().split(' ', 3)[3] != f'line{first + 6}\n'  # something moved
+        # Nothing lost or doubled across the rotation.
+        assert got == [f'line{i}\n' for i in range(first + 6, first + 31)]
+        d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=0))
+        env.wait_state(cid, EXITED)
+        rc, _ = f.wait(timeout=5)
+        assert rc == 0
+    finally:
+        f.kill()

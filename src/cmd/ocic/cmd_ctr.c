@@ -283,8 +283,8 @@ static const struct ocic_sub ctr_list = {
 };
 
 static const struct ocic_sub *const ctr_subs[] = {
-	&ctr_create, &ctr_start, &ctr_stop,	 &ctr_remove,
-	&ctr_status, &ctr_list,	 &ocic_ctr_exec, NULL,
+	&ctr_create, &ctr_start,     &ctr_stop,	     &ctr_remove, &ctr_status,
+	&ctr_list,   &ocic_ctr_exec, &ocic_ctr_logs, NULL,
 };
 
 static const struct ocic_group ctr_group = { .subs = ctr_subs };
@@ -292,6 +292,6 @@ static const struct ocic_group ctr_group = { .subs = ctr_subs };
 const struct ocic_cmd ocic_cmd_ctr = {
 	.name = "ctr",
 	.usage = "COMMAND [FLAGS]",
-	.summary = "Containers: create, start, stop, remove, status, list, exec.",
+	.summary = "Containers: create, start, stop, remove, status, list, exec, logs.",
 	.group = &ctr_group,
 };
