@@ -250,3 +250,88 @@ def test_logs_follow_rotation(env):
         assert rc == 0
     finally:
         f.kill()
+
+
+# ---- stats, update ----
+
+def test_stats(env):
+    pod = env.pod()
+    busy = env.create(pod, 'busy', ['/bin/sh', '-c', 'while :; do :; done'], labels={'k': 'v'})
+    idle = env.create(pod, 'idle', ['/bin/sleep', '600'])
+    for c in (busy, idle):
+        env.start(c)
+    t = time.monotonic()
+    p = ocic(env, 'ctr', 'stats')
+    assert p.returncode == 0, p.stderr
+    assert time.monotonic() - t >= 1.0  # two samples a second apart
+    head, *rows = p.stdout.decode().splitlines()
+    assert head.split() == ['CONTAINER', 'NAME', 'CPU', '%', 'MEM', 'DISK', 'INODES']
+    by_name = {r.split()[1]: r.split() for r in rows}
+    assert set(by_name) == {'busy', 'idle'}
+    cid, _, cpu, mem, disk, inodes = by_name['busy']
+    assert cid == busy[:13]
+    assert float(cpu) > 20  # a spinning shell takes a good part of a core
+    assert mem[-1] == 'B' and mem[0] != '0', mem
+    assert disk[-1] == 'B' and int(inodes) >= 0
+    assert float(by_name['idle'][2]) < 5
+
+    for args in (['--id', busy], ['--label', 'k=v'], ['-l', 'k=v', '--pod', pod]):
+        p = ocic(env, 'ctr', 'stats', *args)
+        assert [r.split()[1] for r in p.stdout.decode().splitlines()[1:]] == ['busy'], args
+    p = ocic(env, 'ctr', 'stats', '--pod', 'f' * 64)
+    assert (p.returncode, len(p.stdout.decode().splitlines())) == (0, 1)
+
+    t = time.monotonic()
+    p = ocic(env, '-o', 'json', 'ctr', 'stats', '--id', busy)
+    assert p.returncode == 0 and time.monotonic() - t < 1.0
+    j = json.loads(p.stdout)
+    [s] = j['stats']
+    assert s['attributes']['id'] == busy and s['attributes']['labels'] == {'k': 'v'}
+    assert int(s['memory']['workingSetBytes']['value']) > 0
+    assert int(s['cpu']['usageCoreNanoSeconds']['value']) > 0
+    p = ocic(env, 'ctr', 'stats', '--label', 'novalue')
+    assert p.returncode == 2
+
+
+def cgroup_read(env, cid, *names):
+    """The first of the cgroup files `names` that exists for the container."""
+    rel = json.loads(env.status(cid, verbose=True).info['info'])['cgroupsPath'].lstrip('/')
+    for name in names:
+        for base in ('/sys/fs/cgroup', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/cpu'):
+            path = os.path.join(base, rel, name)
+            if os.path.exists(path):
+                with open(path) as f:
+                    return f.read().strip()
+    raise AssertionError(f'none of {names} in the cgroup {rel}')
+
+
+def test_update(env):
+    pod = env.pod()
+    cid = env.create(pod, 'upd', ['/bin/sleep', '600'])
+    env.start(cid)
+    p = ocic(env, 'ctr', 'update', '--id', cid, '--memory', '64m', '--cpu-shares', '512',
+             '--cpu-quota', '50000', '--cpu-period', '100000')
+    assert (p.returncode, p.stdout.decode()) == (0, cid + '\n'), p.stderr
+    assert cgroup_read(env, cid, 'memory.max', 'memory.limit_in_bytes') == str(64 << 20)
+    assert cgroup_read(env, cid, 'cpu.max', 'cpu.cfs_quota_us').split()[0] == '50000'
+    res = env.status(cid).status.resources.linux
+    assert (res.memory_limit_in_bytes, res.cpu_shares, res.cpu_quota, res.cpu_period) == \
+        (64 << 20, 512, 50000, 100000)
+    p = ocic(env, 'ctr', 'update', '--id', cid, '-m', '100MiB')
+    assert p.returncode == 0, p.stderr
+    assert cgroup_read(env, cid, 'memory.max', 'memory.limit_in_bytes') == str(100 << 20)
+    p = ocic(env, 'ctr', 'update', '--id', cid, '--memory', str(96 << 20))
+    assert p.returncode == 0, p.stderr
+    assert cgroup_read(env, cid, 'memory.max', 'memory.limit_in_bytes') == str(96 << 20)
+
+    for bad in ([], ['--memory', '12x'], ['--memory', '-5'], ['--memory', '1m2'],
+                ['--memory', ''], ['--cpu-shares', 'abc'], ['--cpu-shares', '1e3'],
+                ['--cpu-quota', '-2'], ['--oom-score-adj', '2000'],
+                ['--memory', '99999999999999999999'], ['--memory', '9999999999t'],
+                ['--unified', 'novalue']):
+        p = ocic(env, 'ctr', 'update', '--id', cid, *bad)
+        assert p.returncode == 2, (bad, p.stderr)
+        assert p.stderr.startswith(b'ocic: ') and p.stdout == b''
+    assert cgroup_read(env, cid, 'memory.max', 'memory.limit_in_bytes') == str(96 << 20)
+    p = ocic(env, 'ctr', 'update', '--id', 'abcdef0123', '--memory', '1g')
+    assert p.returncode == 1 and b'NOT_FOUND' in p.stderr, p.stderr

@@ -167,8 +167,6 @@ static int list_request(const struct ocic_args *a, json_t *req)
 
 	if (r != 0)
 		return r;
-	if (ocic_arg(a, "pod"))
-		json_object_set_new(filter, "pod_sandbox_id", json_string(ocic_arg(a, "pod")));
 	json_object_set_new(req, "filter", filter);
 	return 0;
 }
@@ -283,8 +281,8 @@ static const struct ocic_sub ctr_list = {
 };
 
 static const struct ocic_sub *const ctr_subs[] = {
-	&ctr_create, &ctr_start,     &ctr_stop,	     &ctr_remove, &ctr_status,
-	&ctr_list,   &ocic_ctr_exec, &ocic_ctr_logs, NULL,
+	&ctr_create,	&ctr_start,	&ctr_stop,	 &ctr_remove,	   &ctr_status, &ctr_list,
+	&ocic_ctr_exec, &ocic_ctr_logs, &ocic_ctr_stats, &ocic_ctr_update, NULL,
 };
 
 static const struct ocic_group ctr_group = { .subs = ctr_subs };
@@ -292,6 +290,7 @@ static const struct ocic_group ctr_group = { .subs = ctr_subs };
 const struct ocic_cmd ocic_cmd_ctr = {
 	.name = "ctr",
 	.usage = "COMMAND [FLAGS]",
-	.summary = "Containers: create, start, stop, remove, status, list, exec, logs.",
+	.summary =
+	    "Containers: create, start, stop, remove, status, list, exec, logs, stats, update.",
 	.group = &ctr_group,
 };

@@ -404,8 +404,7 @@ static const struct ocic_opt logs_opts[] = {
 
 const struct ocic_sub ocic_ctr_logs = {
 	.name = "logs",
-	.summary = "Print a container's log: what it wrote to stdout on stdout, what it wrote to "
-		   "stderr on stderr.",
+	.summary = "Print a container's log: its stdout lines on stdout, stderr lines on stderr.",
 	.opts = logs_opts,
 	.run = logs_run,
 };

@@ -193,11 +193,11 @@ static void expand_info(json_t *reply)
 	}
 }
 
-int ocic_sub_call(const struct ocic_args *a)
+int ocic_sub_fetch(const struct ocic_args *a, ProtobufCMessage **ret)
 {
 	const struct ocic_sub *sub = a->sub;
 	cleanup_err struct err err = ERR_INIT;
-	ProtobufCMessage *req = NULL, *resp = NULL;
+	ProtobufCMessage *req = NULL;
 	json_t *j = json_object();
 	int r = sub->request ? sub->request(a, j) : 0;
 
@@ -205,7 +205,18 @@ int ocic_sub_call(const struct ocic_args *a)
 		r = ocic_fail("bad %s request: %s", sub->req_desc->name, err_str(&err));
 	json_decref(j);
 	if (r == 0)
-		r = ocic_call(sub->method, req, sub->resp_desc, &resp);
+		r = ocic_call(sub->method, req, sub->resp_desc, ret);
+	if (req)
+		protobuf_c_message_free_unpacked(req, NULL);
+	return r;
+}
+
+int ocic_sub_call(const struct ocic_args *a)
+{
+	const struct ocic_sub *sub = a->sub;
+	ProtobufCMessage *resp = NULL;
+	int r = ocic_sub_fetch(a, &resp);
+
 	if (r == 0 && sub->check)
 		r = sub->check(a, resp);
 	if (r == 0 && arg_output == OCIC_OUTPUT_JSON) {
@@ -217,8 +228,6 @@ int ocic_sub_call(const struct ocic_args *a)
 	} else if (r == 0 && sub->table) {
 		sub->table(a, resp);
 	}
-	if (req)
-		protobuf_c_message_free_unpacked(req, NULL);
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	return r;
@@ -341,6 +350,8 @@ int ocic_filter_json(const struct ocic_args *a, const struct ocic_word *states, 
 	}
 	if (ocic_arg(a, "id"))
 		json_object_set_new(filter, "id", json_string(ocic_arg(a, "id")));
+	if (ocic_arg(a, "pod"))
+		json_object_set_new(filter, "pod_sandbox_id", json_string(ocic_arg(a, "pod")));
 	*ret = filter;
 	return 0;
 }

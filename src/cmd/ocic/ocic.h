@@ -70,7 +70,7 @@ enum ocic_opt_kind {
 	OCIC_OPT_LIST, /* --name VALUE, repeatable */
 };
 
-#define OCIC_MAX_OPTS 8
+#define OCIC_MAX_OPTS 12
 
 /** One flag of a sub-command; a table of them ends with a NULL name. */
 struct ocic_opt {
@@ -120,6 +120,11 @@ struct ocic_sub {
  *  reply as the table describes. Returns an exit code. */
 int ocic_sub_call(const struct ocic_args *a);
 
+/** Build the request of `a->sub` and make its CRI call; *ret is the reply
+ *  (free with protobuf_c_message_free_unpacked). Returns 0, or an exit code
+ *  after printing why. */
+int ocic_sub_fetch(const struct ocic_args *a, ProtobufCMessage **ret);
+
 /** Designated initialisers of ocic_sub for CRI method `Method` of
  *  `service` (OCIC_RUNTIME_SERVICE or OCIC_IMAGE_SERVICE) whose messages are
  *  runtime.v1.<Method>Request/Response (`lower` is the snake_case name). */
@@ -161,7 +166,8 @@ struct ocic_word {
 };
 
 /** The list filter of pods and containers as protobuf JSON: "id" from --id,
- *  "state": {"state": V} from --state through `states` (NULL-terminated),
+ *  "pod_sandbox_id" from --pod, "state": {"state": V} from --state through
+ *  `states` (NULL-terminated; NULL when there is no --state),
  *  "label_selector" from --label KEY=VALUE flags. Bad values print a usage
  *  error and return OCIC_EXIT_USAGE; *ret is a new object on success. */
 int ocic_filter_json(const struct ocic_args *a, const struct ocic_word *states, json_t **ret);
