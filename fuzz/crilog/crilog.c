@@ -1,5 +1,6 @@
-/* Fuzz the CRI log record parser and the line joiner of ocic ctr logs: the
- * first byte picks the joiner's line bound, the rest is a log file. */
+/* Fuzz the CRI log record parser, the line joiner and the --tail keeper of
+ * ocic ctr logs: the first byte picks the joiner's line bound and how many
+ * lines are kept, the rest is a log file. */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,6 +26,29 @@ static void emit(void *data, const struct crilog_line *l)
 	for (size_t i = 0; i < l->time_len; i++)
 		s->sum += (unsigned char)l->time[i];
 	s->total += l->len;
+}
+
+/* The same log through a joiner into a tail of data[0] / 64 lines. */
+static void tail_again(const uint8_t *data, size_t size, size_t max)
+{
+	struct seen s = { .max = max };
+	struct crilog_tail t;
+	struct crilog_join j;
+	const char *p = (const char *)data + 1, *end = (const char *)data + size, *nl;
+
+	crilog_tail_init(&t, data[0] / 64);
+	crilog_join_init(&j, max, crilog_tail_push, &t);
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		crilog_join_feed(&j, p, (size_t)(nl - p));
+	}
+	crilog_join_flush(&j);
+	crilog_join_done(&j);
+	assert(t.ends <= t.n);
+	crilog_tail_release(&t, emit, &s);
+	assert(s.total <= size);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -53,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	crilog_join_flush(&j);
 	crilog_join_done(&j);
+	tail_again(data, size, s.max);
 	/* Nothing is made up: the text out is at most the bytes in. */
 	assert(s.total <= size);
 	return 0;

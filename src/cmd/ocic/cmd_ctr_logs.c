@@ -29,18 +29,11 @@
 /* With -f and no inotify: how often the file is looked at. */
 #define READ_POLL_MS 250
 
-struct tail_entry {
-	struct crilog_line line; /* text and time point into buf */
-	char *buf;
-};
-
 struct logs {
 	bool timestamps;
 	/* --tail: lines are kept here until the first end of the file. */
 	bool tailing;
-	uint64_t tail;
-	struct tail_entry *q;
-	size_t q_len, q_cap, q_ends; /* entries, room, entries that end a line */
+	struct crilog_tail tail;
 	/* The file being read. */
 	const char *path;
 	int fd;
@@ -52,8 +45,9 @@ struct logs {
 	struct crilog_join join;
 };
 
-static void print_line(const struct logs *lg, const struct crilog_line *l)
+static void print_line(void *data, const struct crilog_line *l)
 {
+	const struct logs *lg = data;
 	FILE *f = l->stream == MON_STREAM_STDERR ? stderr : stdout;
 
 	if (lg->timestamps && !l->continued && !l->malformed)
@@ -63,57 +57,10 @@ static void print_line(const struct logs *lg, const struct crilog_line *l)
 		fputc('\n', f);
 }
 
-/* Drop the oldest kept line: the first entry that ends a line and the
- * pieces of its stream before it (pieces of the other stream before it
- * belong to a line that ends later). */
-static void tail_drop_first_line(struct logs *lg)
-{
-	size_t k = 0, out = 0;
-
-	while (!lg->q[k].line.end)
-		k++;
-	for (size_t i = 0; i < lg->q_len; i++) {
-		if (i <= k && lg->q[i].line.stream == lg->q[k].line.stream)
-			free(lg->q[i].buf);
-		else
-			lg->q[out++] = lg->q[i];
-	}
-	lg->q_len = out;
-	lg->q_ends--;
-}
-
-/* Keep a line (or piece) for --tail; no more than `tail` lines are kept. */
-static void tail_push(struct logs *lg, const struct crilog_line *l)
-{
-	struct tail_entry *e;
-
-	if (lg->tail == 0)
-		return;
-	if (lg->q_len == lg->q_cap) {
-		lg->q_cap = lg->q_cap ? 2 * lg->q_cap : 64;
-		lg->q = xreallocarray(lg->q, lg->q_cap, sizeof(*lg->q));
-	}
-	e = &lg->q[lg->q_len++];
-	e->buf = xmalloc(l->time_len + l->len + 1);
-	memcpy(e->buf, l->time, l->time_len);
-	memcpy(e->buf + l->time_len, l->text, l->len);
-	e->line = *l;
-	e->line.time = e->buf;
-	e->line.text = e->buf + l->time_len;
-	if (l->end && ++lg->q_ends > lg->tail)
-		tail_drop_first_line(lg);
-}
-
 /* Print what --tail kept and print lines as they come from now on. */
 static void tail_release(struct logs *lg)
 {
-	for (size_t i = 0; i < lg->q_len; i++) {
-		print_line(lg, &lg->q[i].line);
-		free(lg->q[i].buf);
-	}
-	free(lg->q);
-	lg->q = NULL;
-	lg->q_len = lg->q_cap = lg->q_ends = 0;
+	crilog_tail_release(&lg->tail, print_line, lg);
 	lg->tailing = false;
 }
 
@@ -122,7 +69,7 @@ static void on_line(void *data, const struct crilog_line *l)
 	struct logs *lg = data;
 
 	if (lg->tailing)
-		tail_push(lg, l);
+		crilog_tail_push(&lg->tail, l);
 	else
 		print_line(lg, l);
 }
@@ -298,7 +245,7 @@ static void wait_for_change(int ifd, uint64_t ms)
 static int follow(struct logs *lg, const char *id)
 {
 	cleanup_close int ifd = watch_dir(lg->path);
-	uint64_t next_status = now_ms() + STATUS_POLL_MS;
+	uint64_t next_status = now_ms(); /* at once: it may have exited already */
 	int r;
 
 	for (;;) {
@@ -327,6 +274,7 @@ static int follow(struct logs *lg, const char *id)
 static int parse_tail(const struct ocic_args *a, struct logs *lg)
 {
 	const char *s = ocic_arg(a, "tail");
+	unsigned long long n;
 	char *end;
 
 	if (!s)
@@ -335,9 +283,10 @@ static int parse_tail(const struct ocic_args *a, struct logs *lg)
 	if (strcmp(s, "-1") == 0)
 		return 0;
 	errno = 0;
-	lg->tail = strtoull(s, &end, 10);
+	n = strtoull(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end || errno)
 		return ocic_usage_error(a->cmd, "--tail wants a number of lines, got '%s'", s);
+	crilog_tail_init(&lg->tail, n);
 	lg->tailing = true;
 	return 0;
 }

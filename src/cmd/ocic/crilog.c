@@ -178,3 +178,91 @@ void crilog_join_done(struct crilog_join *j)
 		j->s[s].open = false;
 	}
 }
+
+void crilog_tail_init(struct crilog_tail *t, uint64_t n)
+{
+	memset(t, 0, sizeof(*t));
+	t->n = n;
+}
+
+static struct crilog_tail_entry *tail_at(const struct crilog_tail *t, size_t i)
+{
+	return &t->q[(t->head + i) % t->cap];
+}
+
+/* Drop the oldest line. Usually it is the first entry; when the first
+ * entries are pieces of longer lines, only those of the same stream as the
+ * first line end go (the others belong to a line that ends later). */
+static void tail_drop(struct crilog_tail *t)
+{
+	size_t k = 0, out = 0;
+	const struct crilog_line *last;
+
+	while (!tail_at(t, k)->line.end)
+		k++;
+	last = &tail_at(t, k)->line;
+	for (size_t i = 0; i < t->len; i++) {
+		struct crilog_tail_entry *e = tail_at(t, i);
+
+		/* A malformed line has no pieces. */
+		if (i == k || (i < k && !last->malformed && e->line.stream == last->stream))
+			free(e->buf);
+		else
+			*tail_at(t, out++) = *e;
+	}
+	t->len = out;
+	t->ends--;
+}
+
+void crilog_tail_push(void *tail, const struct crilog_line *l)
+{
+	struct crilog_tail *t = tail;
+	struct crilog_tail_entry *e;
+
+	if (t->n == 0)
+		return;
+	if (t->len == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		struct crilog_tail_entry *q = xmalloc(cap * sizeof(*q));
+
+		for (size_t i = 0; i < t->len; i++)
+			q[i] = *tail_at(t, i);
+		free(t->q);
+		t->q = q;
+		t->cap = cap;
+		t->head = 0;
+	}
+	e = tail_at(t, t->len++);
+	e->buf = xmalloc(l->time_len + l->len + 1);
+	memcpy(e->buf, l->time, l->time_len);
+	memcpy(e->buf + l->time_len, l->text, l->len);
+	e->line = *l;
+	e->line.time = e->buf;
+	e->line.text = e->buf + l->time_len;
+	if (!l->end || ++t->ends <= t->n)
+		return;
+	if (tail_at(t, 0)->line.end) {
+		/* The common case: the oldest entry is a whole line. */
+		free(tail_at(t, 0)->buf);
+		t->head = (t->head + 1) % t->cap;
+		t->len--;
+		t->ends--;
+	} else {
+		tail_drop(t);
+	}
+}
+
+void crilog_tail_release(struct crilog_tail *t, crilog_emit_fn emit, void *data)
+{
+	for (size_t i = 0; i < t->len; i++) {
+		struct crilog_tail_entry *e = tail_at(t, i);
+
+		if (emit)
+			emit(data, &e->line);
+		free(e->buf);
+	}
+	free(t->q);
+	t->q = NULL;
+	t->head = t->len = t->cap = 0;
+	t->ends = 0;
+}

@@ -80,3 +80,27 @@ void crilog_join_flush(struct crilog_join *j);
 
 /** Free the buffers; pending lines are dropped. Safe to call twice. */
 void crilog_join_done(struct crilog_join *j);
+
+/** The last `n` lines of a log (--tail): lines and pieces handed to
+ *  crilog_tail_push are copied and kept until more than `n` lines have
+ *  ended; then the oldest line (its end and the pieces of its stream before
+ *  it) is dropped. */
+struct crilog_tail {
+	uint64_t n;
+	struct crilog_tail_entry {
+		struct crilog_line line; /* time and text point into buf */
+		char *buf;
+	} * q; /* a ring: entry i is q[(head + i) % cap] */
+	size_t head, len, cap;
+	uint64_t ends; /* kept entries that end a line */
+};
+
+/** Initialise `t` to keep the last `n` lines (none when 0). */
+void crilog_tail_init(struct crilog_tail *t, uint64_t n);
+
+/** Keep a copy of `l`, a crilog_emit_fn for a joiner. */
+void crilog_tail_push(void *tail, const struct crilog_line *l);
+
+/** Hand what is kept to `emit` in order and free it; `t` is then empty (and
+ *  may be pushed to again). `emit` may be NULL to just free. */
+void crilog_tail_release(struct crilog_tail *t, crilog_emit_fn emit, void *data);

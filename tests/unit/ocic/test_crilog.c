@@ -167,13 +167,84 @@ static void test_join_bound(void **state)
 		   "ec2026-01-01T00:00:07Z|0$\n");
 }
 
+/* Join `lines`, keep the last `n` lines, flush; `want` is what is left. */
+static void check_tail(size_t max, uint64_t n, const char *const *lines, const char *want)
+{
+	struct out o = { "" };
+	struct crilog_tail t;
+	struct crilog_join j;
+
+	crilog_tail_init(&t, n);
+	crilog_join_init(&j, max, crilog_tail_push, &t);
+	for (; *lines; lines++)
+		crilog_join_feed(&j, *lines, strlen(*lines));
+	crilog_join_flush(&j);
+	crilog_join_done(&j);
+	crilog_tail_release(&t, emit, &o);
+	assert_string_equal(o.text, want);
+	assert_int_equal(t.len, 0);
+}
+
+static void test_tail(void **state)
+{
+	static const char *const lines[] = {
+		"2026-01-01T00:00:01Z stdout F 1", "2026-01-01T00:00:02Z stderr F 2", "junk",
+		"2026-01-01T00:00:03Z stdout P 3", "2026-01-01T00:00:04Z stdout F 4", NULL,
+	};
+	char want[4096] = "";
+
+	check_tail(64, 0, lines, "");
+	check_tail(64, 1, lines, "o2026-01-01T00:00:03Z|34$\n");
+	check_tail(64, 2, lines, "m|junk$\no2026-01-01T00:00:03Z|34$\n");
+	check_tail(64, 3, lines, "e2026-01-01T00:00:02Z|2$\nm|junk$\no2026-01-01T00:00:03Z|34$\n");
+	/* All of it, when there are no more lines than asked for. */
+	for (uint64_t n = 4; n < 1000; n *= 10)
+		check_tail(64, n, lines,
+			   "o2026-01-01T00:00:01Z|1$\ne2026-01-01T00:00:02Z|2$\nm|junk$\n"
+			   "o2026-01-01T00:00:03Z|34$\n");
+
+	/* Many lines: the ring wraps and grows. */
+	{
+		static char bufs[300][48];
+		const char *many[301];
+
+		for (int i = 0; i < 300; i++) {
+			snprintf(bufs[i], sizeof(bufs[i]), "2026-01-01T00:00:00Z stdout F %d", i);
+			many[i] = bufs[i];
+		}
+		many[300] = NULL;
+		for (int i = 200; i < 300; i++)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want),
+				 "o2026-01-01T00:00:00Z|%d$\n", i);
+		check_tail(64, 100, many, want);
+	}
+}
+
+/* Pieces of a long stdout line stay while a stderr line before its end is
+ * dropped; dropping the stdout line takes its pieces along. */
+static void test_tail_pieces(void **state)
+{
+	static const char *const lines[] = {
+		"2026-01-01T00:00:01Z stderr F e1", "2026-01-01T00:00:02Z stdout P abcdef",
+		"2026-01-01T00:00:03Z stderr F e2", "2026-01-01T00:00:04Z stdout F gh",
+		"2026-01-01T00:00:05Z stderr F e3", NULL,
+	};
+
+	check_tail(4, 1, lines, "e2026-01-01T00:00:05Z|e3$\n");
+	check_tail(4, 2, lines,
+		   "o2026-01-01T00:00:02Z|abcd\noc2026-01-01T00:00:02Z|efgh$\n"
+		   "e2026-01-01T00:00:05Z|e3$\n");
+	check_tail(4, 3, lines,
+		   "o2026-01-01T00:00:02Z|abcd\ne2026-01-01T00:00:03Z|e2$\n"
+		   "oc2026-01-01T00:00:02Z|efgh$\ne2026-01-01T00:00:05Z|e3$\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_records),
-		cmocka_unit_test(test_parse_rejects),
-		cmocka_unit_test(test_join),
-		cmocka_unit_test(test_join_bound),
+		cmocka_unit_test(test_parse_records), cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_join),	      cmocka_unit_test(test_join_bound),
+		cmocka_unit_test(test_tail),	      cmocka_unit_test(test_tail_pieces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
