@@ -66,6 +66,8 @@ static const struct key keys[] = {
 	  "Registry credentials (containers-auth.json(5)); when it has none for a registry, /root/.docker/config.json is tried." },
 	{ "max_parallel_downloads", KT_UINT, FIELD(max_parallel_downloads), "6", 1, 64, false,
 	  "Layers of one image pull downloaded at once." },
+	{ "layer_sync", KT_BOOL, FIELD(layer_sync), "true", 0, 0, false,
+	  "Flush each unpacked layer to disk before it is committed, so a power loss never leaves a layer with files cut short (slower pulls by the disk's write time)." },
 	{ "pinned_images", KT_PATHLIST, FIELD(pinned_images), "", 0, 0, false,
 	  "Images never garbage-collected by kubelet: exact names or globs (a TOML array; as a flag, a colon list)." },
 	{ "max_recv_msg_size", KT_SIZE, FIELD(max_recv_msg_size), "16777216", 1024, 1024 * MIB,

@@ -43,6 +43,12 @@ struct storage_usage {
  *  Errors: negative errno from mkdir/open. */
 int storage_new(const char *root, struct storage **ret_store, struct err *err);
 
+/** Whether each unpacked layer is flushed to disk (syncfs) before it is
+ *  committed (the default): a layer then never survives a power loss with
+ *  files cut short. Off, a pull is faster by the time the disk takes to
+ *  write it. Call before any unpack. */
+void storage_set_layer_sync(struct storage *s, bool on);
+
 /** Release the store handle (not its files). Accepts NULL. */
 void storage_free(struct storage *s);
 

@@ -57,6 +57,11 @@ int storage_new(const char *root, struct storage **ret_store, struct err *err)
 	return 0;
 }
 
+void storage_set_layer_sync(struct storage *s, bool on)
+{
+	s->no_sync = !on;
+}
+
 void storage_free(struct storage *s)
 {
 	if (!s)

@@ -10,6 +10,7 @@ struct storage {
 	int layersfd;
 	int linksfd;
 	int tmpfd;
+	bool no_sync; /* skip the syncfs before a layer is committed */
 };
 
 #define STORE_SHORT_LEN 26

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 
 import grpc
 import pytest
@@ -695,6 +696,41 @@ def test_serial_downloads(make_daemon, registry, tmp_path):
     d = make_daemon(extra_args=write_conf(tmp_path, insecure(registry)) +
                     ['--max-parallel-downloads', '1']).start()
     assert pull(d, f'{registry.host}/serial/app:v1') == img['id']
+    assert len(layer_dirs(d)) == 2
+    finish(d)
+
+
+def tracer_attached(pid):
+    with open(f'/proc/{pid}/status') as f:
+        return any(line.startswith('TracerPid:') and line.split()[1] != '0' for line in f)
+
+
+def syncfs_calls_during_pull(d, name):
+    """Pull `name` with strace watching ocid's threads for syncfs(2)."""
+    out = os.path.join(d.root, '..', 'strace.out')
+    st = subprocess.Popen(['strace', '-f', '-qq', '-e', 'trace=syncfs', '-o', out,
+                           '-p', str(d.proc.pid)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while not tracer_attached(d.proc.pid):
+        assert time.monotonic() < deadline and st.poll() is None, st.stderr.read()
+        time.sleep(0.05)
+    pull(d, name)
+    st.terminate()
+    st.wait()
+    with open(out) as f:
+        return sum('syncfs(' in line for line in f)
+
+
+def test_layer_sync_option(make_daemon, registry, tmp_path):
+    """Layers are flushed to disk before they are committed unless
+    layer_sync = false."""
+    busybox_image(registry, 'sync/app', 'v1', extra=[('s', 'dir', None, {})])
+    conf = write_conf(tmp_path, insecure(registry))
+    d = make_daemon(extra_args=conf).start()
+    assert syncfs_calls_during_pull(d, f'{registry.host}/sync/app:v1') >= 2  # one per layer
+    finish(d)
+    d = make_daemon(extra_args=conf + ['--layer-sync=false'], subdir='nosync').start()
+    assert syncfs_calls_during_pull(d, f'{registry.host}/sync/app:v1') == 0
     assert len(layer_dirs(d)) == 2
     finish(d)
 

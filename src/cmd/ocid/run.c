@@ -107,6 +107,8 @@ static int start(struct daemon *d, struct err *err)
 		return r;
 	r = storage_new(cfg->root, &d->storage, err);
 	if (r >= 0)
+		storage_set_layer_sync(d->storage, cfg->layer_sync);
+	if (r >= 0)
 		r = image_service_new(d->storage, d->db, &d->images, err);
 	if (r < 0)
 		return r;
