@@ -19,6 +19,8 @@ int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *inpu
 	strv_push(&argv, m->runtime);
 	strv_push(&argv, "--root");
 	strv_push(&argv, m->runtime_root);
+	if (strcmp(m->cgroup_driver, "systemd") == 0)
+		strv_push(&argv, "--systemd-cgroup");
 	for (size_t i = 0; args[i]; i++)
 		strv_push(&argv, args[i]);
 	static char *const env[] = {

@@ -51,6 +51,8 @@ static char **build_argv(const struct mon_spawn_args *a)
 		v[n++] = xstrdup("--stdin");
 	if (a->stdin_open && a->stdin_once)
 		v[n++] = xstrdup("--stdin-once");
+	if (a->systemd_cgroup)
+		v[n++] = xstrdup("--systemd-cgroup");
 	if (a->exec_process) {
 		v[n++] = xstrdup("--exec-process");
 		v[n++] = xstrdup(a->exec_process);

@@ -187,6 +187,7 @@ struct mon_spawn_args {
 	bool tty;	     /* allocate a terminal (--console-socket) */
 	bool stdin_open;     /* keep a stdin pipe for attach */
 	bool stdin_once;     /* close it when the first attach client leaves */
+	bool systemd_cgroup; /* runtime --systemd-cgroup: cgroupsPath is slice:prefix:name */
 	unsigned timeout_ms; /* for the runtime's create; 0 = 60 s */
 };
 

@@ -104,8 +104,8 @@ class Env:
                 'attach': os.path.join(d, 'run', 'attach'), 'tty': tty, 'stdin': stdin,
                 'stdin_once': stdin_once}
 
-    def spawn(self, c):
-        flags = [f for f in ('tty', 'stdin', 'stdin_once') if c[f]]
+    def spawn(self, c, *extra):
+        flags = [f for f in ('tty', 'stdin', 'stdin_once') if c[f]] + list(extra)
         rc, out = driver('spawn', ocimon_bin(), c['id'], c['bundle'], RUNC, self.root, c['log'],
                          c['exit'], c['ctl'], c['attach'], *flags)
         if rc != 0:
@@ -442,6 +442,17 @@ def test_runtime_error(env):
     c = env.container(['/no/such/binary'])
     pid, out = env.spawn(c)
     assert pid is None and '/no/such/binary' in out, out
+
+
+def test_systemd_cgroup_flag_reaches_the_runtime(env):
+    """With the systemd cgroup driver, runc gets --systemd-cgroup; this host
+    has no systemd as PID 1, so runc's own refusal shows the flag arrived."""
+    c = env.container(['true'])
+    pid, out = env.spawn(c, 'systemd_cgroup')
+    # e.g. 'expected cgroupsPath ... for systemd cgroups' or 'systemd not running'
+    assert pid is None and 'systemd' in out, out
+    pid, out = env.spawn(env.container(['true']))
+    assert pid is not None, out
 
 
 def test_bad_ocimon_path(env, tmp_path):

@@ -19,6 +19,7 @@ static void usage(FILE *f)
 	    "usage: ocimon --id ID --bundle DIR --runtime PATH --runtime-root DIR\n"
 	    "              --log-path FILE --exit-file FILE --ctl SOCK --attach SOCK\n"
 	    "              --pid-file FILE --sync-fd N [--timeout-ms N] [--tty] [--stdin [--stdin-once]]\n"
+	    "              [--systemd-cgroup]\n"
 	    "              [--exec-process FILE]\n"
 	    "Normally started by ocid; see ocimon(8).\n",
 	    f);
@@ -43,6 +44,7 @@ static int parse_args(int argc, char **argv)
 		{ "tty", no_argument, NULL, 't' },
 		{ "stdin", no_argument, NULL, 'I' },
 		{ "stdin-once", no_argument, NULL, 'O' },
+		{ "systemd-cgroup", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -94,6 +96,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'O':
 			a->stdin_once = true;
+			break;
+		case 'S':
+			a->systemd_cgroup = true;
 			break;
 		case 'h':
 			return 1;

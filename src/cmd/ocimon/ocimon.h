@@ -17,6 +17,7 @@ struct ocimon_args {
 	const char *ctl_path, *attach_path, *pid_file;
 	const char *exec_process; /* runtime exec --process FILE instead of create */
 	bool tty, stdin_open, stdin_once;
+	bool systemd_cgroup; /* the runtime's --systemd-cgroup (cgroupsPath is slice:prefix:name) */
 	int sync_fd;
 	unsigned timeout_ms;
 };

@@ -180,6 +180,8 @@ static int spawn_runtime(const struct ocimon_args *a, const char *console, int p
 	argv[n++] = (char *)a->runtime;
 	argv[n++] = (char *)"--root";
 	argv[n++] = (char *)a->runtime_root;
+	if (a->systemd_cgroup)
+		argv[n++] = (char *)"--systemd-cgroup";
 	if (a->exec_process) {
 		/* An exec session: the process is reparented to us (the
 		 * subreaper) when `runc exec --detach` exits. */
