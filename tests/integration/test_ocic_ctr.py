@@ -4,6 +4,7 @@ real runc and ocimon)."""
 import json
 import os
 import queue
+import re
 import subprocess
 import threading
 import time
@@ -121,6 +122,7 @@ def test_events(env):
         assert [f[1] for f in mine] == ['created', 'started', 'stopped', 'deleted'], lines
         assert all(f[2] == cid and f[3] == pod for f in mine)
         assert [f[0] for f in mine] == sorted(f[0] for f in mine)
+        assert all(re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z', f[0]) for f in mine)
         assert ev.p.poll() is None  # still following
     finally:
         ev.kill()

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "mon/mon.h"
 #include "ocic.h"
 #include "pbjson.h"
 
@@ -40,9 +41,11 @@ static int on_event(void *data, const ProtobufCMessage *msg)
 		fputc('\n', stdout);
 		json_decref(j);
 	} else {
-		/* Nanoseconds too: events of one container often share a second. */
-		printf("%s.%09lld  %-8s %s  %s\n", ocic_time_str(e->created_at, when, sizeof(when)),
-		       (long long)(e->created_at % 1000000000), event_name(e->container_event_type),
+		/* Nanoseconds too (RFC3339Nano, as in CRI logs): events of one
+		 * container often share a second. */
+		if (mon_log_timestamp(e->created_at, when, sizeof(when)) < 0)
+			snprintf(when, sizeof(when), "-");
+		printf("%s  %-8s %s  %s\n", when, event_name(e->container_event_type),
 		       e->container_id, pod);
 	}
 	/* A reader on a pipe sees each event as it comes. */
