@@ -174,6 +174,10 @@ def test_logs(env):
     # chose); a joined line is one line.
     want = joined(env.log('talk'))
     assert len(want) == 6
+    # Both streams into one pipe: the log's order.
+    both = subprocess.run([ocic_bin(), '--socket', env.d.socket, 'ctr', 'logs', '--id', cid],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    assert both.stdout == b''.join(t for s, t in want)
     for n in range(1, 8):
         p = ocic(env, 'ctr', 'logs', '--tail', str(n), '--id', cid[:12])
         assert p.returncode == 0, p.stderr

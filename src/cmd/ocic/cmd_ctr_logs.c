@@ -50,6 +50,9 @@ static void print_line(void *data, const struct crilog_line *l)
 	const struct logs *lg = data;
 	FILE *f = l->stream == MON_STREAM_STDERR ? stderr : stdout;
 
+	/* Both streams to one file (2>&1) keep the order of the log. */
+	if (f == stderr)
+		(void)fflush(stdout);
 	if (lg->timestamps && !l->continued && !l->malformed)
 		fprintf(f, "%.*s ", (int)l->time_len, l->time);
 	(void)fwrite(l->text, 1, l->len, f);
@@ -331,7 +334,7 @@ static int logs_run(const struct ocic_args *a)
 		crilog_join_init(&lg.join, LOG_LINE_MAX, on_line, &lg);
 		r = logs_of(&lg, a, st->status->id);
 		crilog_join_done(&lg.join);
-		tail_release(&lg);
+		crilog_tail_release(&lg.tail, NULL, NULL); /* after a failure */
 		free(lg.buf);
 		if (lg.fd >= 0)
 			(void)close(lg.fd);
