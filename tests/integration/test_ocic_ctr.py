@@ -198,6 +198,12 @@ def test_logs(env):
     assert f'{first["err1"]} err1'.encode() in lines
     assert f'{first["aaaa"]} '.encode() + b'a' * 40000 in lines
 
+    # -f on a container that has exited: all of it, and it ends at once.
+    t = time.monotonic()
+    p = ocic(env, 'ctr', 'logs', '-f', '--id', cid)
+    assert (p.returncode, p.stderr) == (0, b'err1\nerr2\n')
+    assert p.stdout.endswith(b'\nno newline\n') and time.monotonic() - t < 1
+
     # A line that is not a record is printed as it is.
     with open(os.path.join(env.logs, 'talk', '0.log'), 'a') as f:
         f.write('garbage that is not a record\n2026-01-01T00:00:00Z stdout F tail\n')
