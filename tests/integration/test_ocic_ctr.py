@@ -144,6 +144,18 @@ def test_events(env):
     p = ocic(env, 'events', 'extra')
     assert p.returncode == 2
 
+    # The daemon going away ends the stream: status 1 and why.
+    ev = Lines(env, 'events')
+    try:
+        time.sleep(0.5)
+        assert d.stop() == 0
+        assert ev.next() is None
+        rc, err = ev.wait()
+        assert rc == 1 and err.startswith('ocic: UNAVAILABLE'), err
+    finally:
+        ev.kill()
+        d.start()
+
 
 # ---- logs ----
 
