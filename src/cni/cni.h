@@ -82,7 +82,7 @@ struct cni_attachment {
 	const char *pod_name, *pod_namespace, *pod_uid;
 	const struct cni_port *ports;
 	size_t n_ports;
-	const char *pod_cidr;		  /* "ipRanges" capability; NULL/"" = none */
+	const char *pod_cidr; /* "ipRanges" capability, CIDRs separated by commas; NULL/"" = none */
 	uint64_t ingress_bps, egress_bps; /* "bandwidth" capability; 0 = unset */
 	char *const *dns_servers, *const *dns_searches, *const *dns_options;
 };
@@ -94,6 +94,11 @@ struct cni_result {
 };
 /** Free what a result owns and zero it. Accepts NULL. */
 void cni_result_done(struct cni_result *r);
+
+/** Check a pod CIDR list as kubelet sends it (UpdateRuntimeConfig): CIDRs
+ *  separated by commas, IPv4 or IPv6. NULL/"" is fine (none). -EINVAL with
+ *  the offending entry named. */
+int cni_pod_cidr_check(const char *list, struct err *err);
 
 /** ADD the attachment to the current network and cache the result. On a
  *  plugin failure the chain is deleted again (best effort) and the error

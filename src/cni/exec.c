@@ -1,5 +1,6 @@
 /* Running a plugin chain: ADD, CHECK, DEL; the result cache. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,45 @@ static json_t *strv_json(char *const *v)
 	for (size_t i = 0; v && v[i]; i++)
 		json_array_append_new(a, json_string(v[i]));
 	return a;
+}
+
+static bool cidr_valid(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET6_ADDRSTRLEN];
+	unsigned char buf[sizeof(struct in6_addr)];
+	if (!slash || (size_t)(slash - s) >= sizeof(addr) || !slash[1] || strlen(slash + 1) > 3)
+		return false;
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	int max = inet_pton(AF_INET, addr, buf) == 1	? 32
+		  : inet_pton(AF_INET6, addr, buf) == 1 ? 128
+							: -1;
+	int len = 0;
+	for (const char *p = slash + 1; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		len = len * 10 + (*p - '0');
+	}
+	return max > 0 && len <= max;
+}
+
+int cni_pod_cidr_check(const char *list, struct err *err)
+{
+	if (str_empty(list))
+		return 0;
+	for (const char *p = list;;) {
+		const char *comma = strchr(p, ',');
+		cleanup_free char *one = comma ? xstrndup(p, (size_t)(comma - p)) : xstrdup(p);
+		if (!cidr_valid(one))
+			return err_msg(err, -EINVAL,
+				       "pod CIDR '%s' is not an address/prefix-length (like "
+				       "10.244.1.0/24 or fd00:10:244:1::/64)",
+				       one);
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
 }
 
 /* Every capability value we can offer; each plugin gets those it declares. */
@@ -68,8 +108,17 @@ static json_t *runtime_all(const struct cni_attachment *a)
 				    json_pack("{s:o,s:o,s:o}", "servers", strv_json(a->dns_servers),
 					      "searches", strv_json(a->dns_searches), "options",
 					      strv_json(a->dns_options)));
-	if (!str_empty(a->pod_cidr))
-		json_object_set_new(rc, "ipRanges", json_pack("[[{s:s}]]", "subnet", a->pod_cidr));
+	if (!str_empty(a->pod_cidr)) {
+		/* One range set per CIDR: a dual-stack node gets an address of each family. */
+		json_t *sets = json_array();
+		char **cidrs = strv_split(a->pod_cidr, ',');
+		for (size_t i = 0; cidrs[i]; i++)
+			if (*cidrs[i])
+				json_array_append_new(sets,
+						      json_pack("[{s:s}]", "subnet", cidrs[i]));
+		strv_free(cidrs);
+		json_object_set_new(rc, "ipRanges", sets);
+	}
 	return rc;
 }
 

@@ -161,8 +161,11 @@ static int update_runtime_config(struct cri_ctx *ctx, const ProtobufCMessage *re
 	if (!m)
 		return -ENOSYS;
 	const Runtime__V1__RuntimeConfig *rc = req->runtime_config;
-	if (rc && rc->network_config)
-		pod_manager_set_pod_cidr(m, rc->network_config->pod_cidr);
+	if (rc && rc->network_config) {
+		int r = pod_manager_set_pod_cidr(m, rc->network_config->pod_cidr, err);
+		if (r < 0)
+			return r;
+	}
 	Runtime__V1__UpdateRuntimeConfigResponse resp =
 	    RUNTIME__V1__UPDATE_RUNTIME_CONFIG_RESPONSE__INIT;
 	cri_reply(ctx, &resp.base);

@@ -218,3 +218,26 @@ int db_meta_get(struct db *db, const char *key, char **ret, struct err *err)
 {
 	return text_query(db, "SELECT value FROM meta WHERE key = ?1", key, ret, err);
 }
+
+int db_meta_set(struct db *db, const char *key, const char *value, struct err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+	pthread_mutex_lock(&db->lock);
+	if (sqlite3_prepare_v2(db->conn,
+			       value ? "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)"
+				     : "DELETE FROM meta WHERE key = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = sql_err(err, db->conn, "prepare");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	if (value)
+		sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = sql_err(err, db->conn, "write meta");
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}

@@ -40,6 +40,9 @@ int db_tx(struct db *db, db_tx_fn fn, void *data, struct err *err);
 char *db_journal_mode(struct db *db);
 /** Read a key from the meta table into *ret (malloc'd). -ENOENT if absent. */
 int db_meta_get(struct db *db, const char *key, char **ret, struct err *err);
+/** Store `value` under `key` in the meta table (replacing it); a NULL value
+ *  deletes the key. */
+int db_meta_set(struct db *db, const char *key, const char *value, struct err *err);
 
 /** Test hook: open with an explicit migration list (not for production). */
 int db_open_with(const char *root, const struct db_migration *m, size_t n, struct db **ret,

@@ -14,6 +14,9 @@
 #include "pod/pod_int.h"
 #include "proc/proc.h"
 
+/* The node's pod CIDR in the database's meta table. */
+#define POD_CIDR_KEY "pod_cidr"
+
 static char *dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
@@ -277,6 +280,8 @@ int pod_manager_new(const struct pod_manager_opts *o, struct pod_manager **ret, 
 	m->shm_size = o->shm_size ? o->shm_size : (uint64_t)64 << 20;
 	m->db = o->db;
 	m->cni = o->cni;
+	if (db_meta_get(m->db, POD_CIDR_KEY, &m->pod_cidr, NULL) < 0)
+		m->pod_cidr = NULL;
 	struct db_pod **rows = NULL;
 	size_t n = 0;
 	int r = db_pod_list(m->db, &rows, &n, err);
@@ -465,12 +470,19 @@ int pod_list(struct pod_manager *m, const struct pod_filter *f, struct pod_info 
 	return 0;
 }
 
-void pod_manager_set_pod_cidr(struct pod_manager *m, const char *cidr)
+int pod_manager_set_pod_cidr(struct pod_manager *m, const char *cidr, struct err *err)
 {
+	int r = cni_pod_cidr_check(cidr, err);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&m->lock);
-	free(m->pod_cidr);
-	m->pod_cidr = str_empty(cidr) ? NULL : xstrdup(cidr);
+	r = db_meta_set(m->db, POD_CIDR_KEY, str_empty(cidr) ? NULL : cidr, err);
+	if (r >= 0) {
+		free(m->pod_cidr);
+		m->pod_cidr = str_empty(cidr) ? NULL : xstrdup(cidr);
+	}
 	pthread_mutex_unlock(&m->lock);
+	return r < 0 ? err_wrap(err, "record pod CIDR") : 0;
 }
 
 char *pod_manager_pod_cidr(struct pod_manager *m)

@@ -204,9 +204,12 @@ struct pod_filter {
 int pod_list(struct pod_manager *m, const struct pod_filter *f, struct pod_info ***ret,
 	     size_t *ret_n, struct err *err);
 
-/** Record the node's pod CIDR (UpdateRuntimeConfig); passed to CNI as the
- *  runtimeConfig "ipRanges" capability. NULL/"" clears it. */
-void pod_manager_set_pod_cidr(struct pod_manager *m, const char *cidr);
+/** Record the node's pod CIDR (UpdateRuntimeConfig; CIDRs separated by
+ *  commas on a dual-stack node), also in the database so that it survives a
+ *  restart of ocid; passed to CNI as the runtimeConfig "ipRanges"
+ *  capability. NULL/"" clears it. -EINVAL for a malformed CIDR (nothing
+ *  changed). */
+int pod_manager_set_pod_cidr(struct pod_manager *m, const char *cidr, struct err *err);
 
 /** Whether pod networking is ready: 0, or -errno with a message for the
  *  NetworkReady condition. */

@@ -366,8 +366,43 @@ def test_kill9_restart_keeps_pods(env, pb):
 
 
 def test_update_runtime_config(env, pb):
-    env.d.runtime('UpdateRuntimeConfig', pb.UpdateRuntimeConfigRequest(
-        runtime_config=pb.RuntimeConfig(network_config=pb.NetworkConfig(pod_cidr='10.244.1.0/24'))))
+    """The pod CIDR reaches a network that declares the ipRanges capability
+    and survives a restart of ocid; a malformed one is refused."""
+    conf = {'cniVersion': '1.0.0', 'name': 'ranges', 'plugins': [{
+        'type': 'bridge', 'bridge': env.bridge, 'isGateway': True, 'ipMasq': False,
+        'capabilities': {'ipRanges': True},
+        'ipam': {'type': 'host-local', 'dataDir': os.path.join(env.tmp, 'ipam')}}]}
+    with open(os.path.join(env.netd, '10-ranges.conflist'), 'w') as f:
+        json.dump(conf, f)
+
+    def update(cidr):
+        env.d.runtime('UpdateRuntimeConfig', pb.UpdateRuntimeConfigRequest(
+            runtime_config=pb.RuntimeConfig(network_config=pb.NetworkConfig(pod_cidr=cidr))))
+
+    def pod_ip(name):
+        for _ in range(50):  # the config dir watch may take a moment
+            pid = env.run(env.config(name, uid='u-' + name))
+            if 'ranges' in json.dumps(env.info(pid)):
+                return int(env.status(pid).status.network.ip.rsplit('.', 1)[1])
+            env.stop(pid)
+            env.remove(pid)
+            time.sleep(0.1)
+        raise AssertionError('the ranges network was never used')
+
+    update(env.prefix + '128/25')
+    assert pod_ip('r1') >= 128
+    for bad in ('10.1.2.3', '10.1.2.0/33', 'fd00::/129', 'nonsense/8', '10.0.0.0/8,x/1'):
+        with pytest.raises(grpc.RpcError) as ei:
+            update(bad)
+        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT and bad.split(',')[-1] in \
+            ei.value.details(), (bad, ei.value.details())
+    env.d.stop()
+    env.d.start()
+    assert pod_ip('r2') >= 128  # recorded, not only in memory
+    update('')
+    with pytest.raises(grpc.RpcError) as ei:  # cleared: host-local has no range left
+        env.run(env.config('r3', uid='u-r3'))
+    assert 'range' in ei.value.details()
 
 
 def test_runtime_handler(env, pb):

@@ -385,6 +385,25 @@ static void test_broken(void **state)
 	cni_free(c);
 }
 
+static void test_pod_cidr_check(void **state)
+{
+	static const char *const good[] = {
+		"",	     "10.244.1.0/24", "10.0.0.0/8,fd00:10:244:1::/64",
+		"0.0.0.0/0", "::/0",	      "fd00::/128"
+	};
+	static const char *const bad[] = { "10.1.2.3",	  "10.1.2.0/33",   "fd00::/129",
+					   "x/8",	  "10.0.0.0/8,",   "10.0.0.0/",
+					   "10.0.0.0/2a", "10.0.0.0/0008", " 10.0.0.0/8" };
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		assert_int_equal(cni_pod_cidr_check(good[i], NULL), 0);
+	assert_int_equal(cni_pod_cidr_check(NULL, NULL), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cleanup_err struct err err = ERR_INIT;
+		assert_int_equal(cni_pod_cidr_check(bad[i], &err), -EINVAL);
+		assert_non_null(strstr(err_str(&err), "pod CIDR"));
+	}
+}
+
 static void test_parse(void **state)
 {
 	cleanup_err struct err err = ERR_INIT;
@@ -427,6 +446,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_pod_cidr_check),
 		cmocka_unit_test(test_builtin_network),
 		cmocka_unit_test(test_user_config_reload_and_vanish),
 		cmocka_unit_test(test_capabilities),

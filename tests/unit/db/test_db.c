@@ -42,6 +42,19 @@ static void test_fresh_open(void **state)
 	free(created);
 	assert_int_equal(db_meta_get(db, "nope", &created, &err), -ENOENT);
 	err_done(&err);
+	/* set, replace, delete; survives a reopen */
+	char *v = NULL;
+	assert_int_equal(db_meta_set(db, "k", "one", &err), 0);
+	assert_int_equal(db_meta_set(db, "k", "two", &err), 0);
+	assert_int_equal(db_meta_set(db, "gone", "x", &err), 0);
+	assert_int_equal(db_meta_set(db, "gone", NULL, &err), 0);
+	db_close(db);
+	assert_int_equal(db_open(root, &db, &err), 0);
+	assert_int_equal(db_meta_get(db, "k", &v, &err), 0);
+	assert_string_equal(v, "two");
+	free(v);
+	assert_int_equal(db_meta_get(db, "gone", &v, &err), -ENOENT);
+	err_done(&err);
 	db_close(db);
 	rmroot(root);
 }
