@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cri/cri_int.h"
+#include "oci/oci.h"
 
 static const struct {
 	int err;
@@ -99,6 +100,21 @@ const char *cri_route_path(size_t i, bool *ret_implemented)
 	if (ret_implemented)
 		*ret_implemented = find_impl(svc->name, m->name) != NULL;
 	return buf;
+}
+
+struct oci_kv *cri_kv_borrow(size_t n, void *const *entries)
+{
+	if (n == 0)
+		return NULL;
+	struct oci_kv *v = xcalloc(n, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		/* A map entry message has exactly two fields: key (1), value (2). */
+		const ProtobufCMessage *e = entries[i];
+		const ProtobufCFieldDescriptor *f = e->descriptor->fields;
+		v[i].key = *(char *const *)(const void *)((const char *)e + f[0].offset);
+		v[i].value = *(char *const *)(const void *)((const char *)e + f[1].offset);
+	}
+	return v;
 }
 
 void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg)

@@ -22,6 +22,13 @@ struct cri_impl {
 	cri_impl_fn fn;
 };
 
+struct oci_kv;
+
+/* The key/value pairs of a protobuf-c map<string, string> field (`n`
+ * entries of any *Entry type: a label selector, ...), borrowed from the
+ * message, in a new array to free(); NULL when n is 0. */
+struct oci_kv *cri_kv_borrow(size_t n, void *const *entries);
+
 /* Pack `msg` and send it as the unary answer. */
 void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg);
 

@@ -98,10 +98,7 @@ static int list_containers(struct cri_ctx *ctx, const ProtobufCMessage *reqm, st
 			f.has_state = true;
 			f.state = (enum ctr_state)rf->state->state;
 		}
-		labels = xcalloc(rf->n_label_selector + 1, sizeof(*labels));
-		for (size_t i = 0; i < rf->n_label_selector; i++)
-			labels[i] = (struct oci_kv){ rf->label_selector[i]->key,
-						     rf->label_selector[i]->value };
+		labels = cri_kv_borrow(rf->n_label_selector, (void *const *)rf->label_selector);
 		f.labels = labels;
 		f.n_labels = rf->n_label_selector;
 	}

@@ -167,10 +167,7 @@ int cri_ctr_list_stats(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct
 	if (rf) {
 		f.id = rf->id;
 		f.pod_id = rf->pod_sandbox_id;
-		labels = xcalloc(rf->n_label_selector + 1, sizeof(*labels));
-		for (size_t i = 0; i < rf->n_label_selector; i++)
-			labels[i] = (struct oci_kv){ rf->label_selector[i]->key,
-						     rf->label_selector[i]->value };
+		labels = cri_kv_borrow(rf->n_label_selector, (void *const *)rf->label_selector);
 		f.labels = labels;
 		f.n_labels = rf->n_label_selector;
 	}

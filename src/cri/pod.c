@@ -118,15 +118,12 @@ static int list_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	if (!m)
 		return -ENOSYS;
 	struct pod_filter f = { .state = -1 };
-	cleanup_free struct pod_kv *sel = NULL;
+	cleanup_free struct oci_kv *sel = NULL;
 	const Runtime__V1__PodSandboxFilter *rf = req->filter;
 	if (rf) {
 		f.id = str_empty(rf->id) ? NULL : rf->id;
 		f.state = rf->state ? (int)rf->state->state : -1;
-		sel = rf->n_label_selector ? xcalloc(rf->n_label_selector, sizeof(*sel)) : NULL;
-		for (size_t k = 0; k < rf->n_label_selector; k++)
-			sel[k] = (struct pod_kv){ rf->label_selector[k]->key,
-						  rf->label_selector[k]->value };
+		sel = cri_kv_borrow(rf->n_label_selector, (void *const *)rf->label_selector);
 		f.labels = sel;
 		f.n_labels = rf->n_label_selector;
 	}

@@ -200,13 +200,11 @@ int cri_pod_list_stats(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct
 	if (!ctx->deps->ctrs || !ctx->deps->pods)
 		return err_msg(err, -ENOSYS, "the pod and container managers are not running");
 	struct pod_filter f = { .state = -1 };
-	struct pod_kv *labels = NULL;
+	struct oci_kv *labels = NULL;
 	if (req->filter) {
 		f.id = req->filter->id;
-		labels = xcalloc(req->filter->n_label_selector + 1, sizeof(*labels));
-		for (size_t i = 0; i < req->filter->n_label_selector; i++)
-			labels[i] = (struct pod_kv){ req->filter->label_selector[i]->key,
-						     req->filter->label_selector[i]->value };
+		labels = cri_kv_borrow(req->filter->n_label_selector,
+				       (void *const *)req->filter->label_selector);
 		f.labels = labels;
 		f.n_labels = req->filter->n_label_selector;
 	}

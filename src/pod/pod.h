@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "base/base.h"
+#include "oci/oci.h"
 
 struct db;
 struct cni;
@@ -196,7 +197,7 @@ int pod_get(struct pod_manager *m, const char *id, struct pod_info **ret, struct
 struct pod_filter {
 	const char *id;		     /* full id or prefix; NULL = any */
 	int state;		     /* -1 = any, else enum pod_state */
-	const struct pod_kv *labels; /* all must match; may be NULL */
+	const struct oci_kv *labels; /* all must match; may be NULL */
 	size_t n_labels;
 };
 

@@ -247,12 +247,12 @@ static void test_full_pod(void **state)
 	/* List filters. */
 	struct pod_info **v = NULL;
 	size_t n = 0;
-	struct pod_kv sel[] = { { "app", "web" } };
+	struct oci_kv sel[] = { { "app", "web" } };
 	struct pod_filter f = { .state = POD_READY, .labels = sel, .n_labels = 1 };
 	assert_int_equal(pod_list(e.m, &f, &v, &n, &err), 0);
 	assert_int_equal(n, 1);
 	pod_info_list_free(v, n);
-	struct pod_kv sel2[] = { { "app", "db" } };
+	struct oci_kv sel2[] = { { "app", "db" } };
 	f.labels = sel2;
 	assert_int_equal(pod_list(e.m, &f, &v, &n, &err), 0);
 	assert_int_equal(n, 0);
