@@ -26,70 +26,83 @@ struct key {
 	uint64_t min, max;
 	bool flag_only;
 	const char *help;
+	const char *const *choices; /* KT_STR: the values allowed; NULL = any */
 };
+
+static const char *const volume_modes[] = { "mkdir", "ignore", NULL };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define MIB (UINT64_C(1) << 20)
 
 static const struct key keys[] = {
 	{ "config", KT_STR, FIELD(config_file), DEFAULT_CONFIG_FILE, 0, 0, true,
-	  "Main configuration file (a missing file is fine)." },
+	  "Main configuration file (a missing file is fine).", NULL },
 	{ "config_dir", KT_STR, FIELD(config_dir), DEFAULT_CONFIG_DIR, 0, 0, true,
-	  "Directory of drop-in *.conf files, applied in lexical order after the main file." },
+	  "Directory of drop-in *.conf files, applied in lexical order after the main file.",
+	  NULL },
 	{ "root", KT_STR, FIELD(root), "/var/lib/ocid", 0, 0, false,
-	  "Persistent state: metadata database, image layers, container layers." },
+	  "Persistent state: metadata database, image layers, container layers.", NULL },
 	{ "runroot", KT_STR, FIELD(runroot), "/run/ocid", 0, 0, false,
-	  "Volatile state: pod namespaces, container bundles, monitor sockets." },
+	  "Volatile state: pod namespaces, container bundles, monitor sockets.", NULL },
 	{ "listen", KT_STR, FIELD(listen), "/run/ocid/ocid.sock", 0, 0, false,
-	  "Unix socket serving CRI gRPC and the HTTP/1.1 status API." },
+	  "Unix socket serving CRI gRPC and the HTTP/1.1 status API.", NULL },
 	{ "log_level", KT_LOGLEVEL, FIELD(log_level), "info", 0, 0, false,
-	  "Log level: error, warn, info, debug or trace." },
+	  "Log level: error, warn, info, debug or trace.", NULL },
 	{ "runtime", KT_STR, FIELD(runtime), "runc", 0, 0, false,
-	  "OCI runtime binary; a name without '/' is looked up on PATH at start-up." },
+	  "OCI runtime binary; a name without '/' is looked up on PATH at start-up.", NULL },
 	{ "cni_config_dir", KT_STR, FIELD(cni_config_dir), "/etc/cni/net.d", 0, 0, false,
-	  "Directory of CNI network configurations." },
+	  "Directory of CNI network configurations.", NULL },
 	{ "cni_plugin_dir", KT_PATHLIST, FIELD(cni_plugin_dirs), "/opt/cni/bin:/usr/lib/cni", 0, 0,
-	  false, "Directories searched for CNI plugins (a colon list or a TOML array)." },
+	  false, "Directories searched for CNI plugins (a colon list or a TOML array).", NULL },
 	{ "registries_conf", KT_STR, FIELD(registries_conf), "/etc/containers/registries.conf", 0,
-	  0, false, "Registries configuration, see containers-registries.conf(5)." },
+	  0, false, "Registries configuration, see containers-registries.conf(5).", NULL },
 	{ "signature_policy", KT_STR, FIELD(signature_policy), "/etc/containers/policy.json", 0, 0,
-	  false, "Image signature policy, see containers-policy.json(5)." },
+	  false, "Image signature policy, see containers-policy.json(5).", NULL },
 	{ "stream_address", KT_STR, FIELD(stream_address), "127.0.0.1", 0, 0, false,
-	  "Address of the exec/attach/port-forward streaming server." },
+	  "Address of the exec/attach/port-forward streaming server.", NULL },
 	{ "stream_port", KT_UINT, FIELD(stream_port), "0", 0, 65535, false,
-	  "Port of the streaming server; 0 picks an ephemeral port." },
+	  "Port of the streaming server; 0 picks an ephemeral port.", NULL },
 	{ "pull_progress_timeout", KT_DURATION, FIELD(pull_progress_timeout_s), "0", 0,
 	  UINT64_C(1) << 40, false,
-	  "Cancel an image pull that makes no progress for this long (seconds, or \"30s\", \"5m\", \"1h\"); 0 disables." },
+	  "Cancel an image pull that makes no progress for this long (seconds, or \"30s\", \"5m\", \"1h\"); 0 disables.",
+	  NULL },
 	{ "global_auth_file", KT_STR, FIELD(global_auth_file), "/run/containers/0/auth.json", 0, 0,
 	  false,
-	  "Registry credentials (containers-auth.json(5)); when it has none for a registry, /root/.docker/config.json is tried." },
+	  "Registry credentials (containers-auth.json(5)); when it has none for a registry, /root/.docker/config.json is tried.",
+	  NULL },
 	{ "max_parallel_downloads", KT_UINT, FIELD(max_parallel_downloads), "6", 1, 64, false,
-	  "Layers of one image pull downloaded at once." },
+	  "Layers of one image pull downloaded at once.", NULL },
 	{ "layer_sync", KT_BOOL, FIELD(layer_sync), "true", 0, 0, false,
-	  "Flush each unpacked layer to disk before it is committed, so a power loss never leaves a layer with files cut short (slower pulls by the disk's write time)." },
+	  "Flush each unpacked layer to disk before it is committed, so a power loss never leaves a layer with files cut short (slower pulls by the disk's write time).",
+	  NULL },
+	{ "image_volumes", KT_STR, FIELD(image_volumes), "mkdir", 0, 0, false,
+	  "What an image's VOLUMEs not covered by a CRI mount become: \"mkdir\" (an empty directory in the container's rootfs) or \"ignore\".",
+	  volume_modes },
 	{ "pinned_images", KT_PATHLIST, FIELD(pinned_images), "", 0, 0, false,
-	  "Images never garbage-collected by kubelet: exact names or globs (a TOML array; as a flag, a colon list)." },
+	  "Images never garbage-collected by kubelet: exact names or globs (a TOML array; as a flag, a colon list).",
+	  NULL },
 	{ "max_recv_msg_size", KT_SIZE, FIELD(max_recv_msg_size), "16777216", 1024, 1024 * MIB,
-	  false, "Largest gRPC message accepted, in bytes (or \"16MiB\")." },
+	  false, "Largest gRPC message accepted, in bytes (or \"16MiB\").", NULL },
 	{ "max_send_msg_size", KT_SIZE, FIELD(max_send_msg_size), "83886080", 1024, 1024 * MIB,
-	  false, "Largest gRPC message sent, in bytes (or \"80MiB\")." },
+	  false, "Largest gRPC message sent, in bytes (or \"80MiB\").", NULL },
 	{ "workers", KT_UINT, FIELD(workers), "16", 1, 1024, false,
-	  "Worker threads running RPC handlers." },
+	  "Worker threads running RPC handlers.", NULL },
 	{ "shutdown_grace", KT_DURATION, FIELD(shutdown_grace_s), "3", 0, 3600, false,
-	  "On SIGTERM, in-flight calls get this long to finish (seconds, or \"10s\")." },
+	  "On SIGTERM, in-flight calls get this long to finish (seconds, or \"10s\").", NULL },
 	{ "enable_debug_rpc", KT_BOOL, FIELD(enable_debug_rpc), "false", 0, 0, false,
-	  "Register /ocid.debug.Debug/Sleep (for tests only)." },
+	  "Register /ocid.debug.Debug/Sleep (for tests only).", NULL },
 	{ "cgroup_parent", KT_STR, FIELD(cgroup_parent), "/ocid", 0, 0, false,
-	  "Parent cgroup of pods that name none (cgroupfs: an absolute path; systemd: a slice)." },
+	  "Parent cgroup of pods that name none (cgroupfs: an absolute path; systemd: a slice).",
+	  NULL },
 	{ "shm_size", KT_SIZE, FIELD(shm_size), "67108864", 4096, 1024 * 1024 * MIB, false,
-	  "Size of each pod's /dev/shm tmpfs, in bytes (or \"64MiB\")." },
+	  "Size of each pod's /dev/shm tmpfs, in bytes (or \"64MiB\").", NULL },
 	{ "pause_binary", KT_STR, FIELD(pause_binary), "ocid-pause", 0, 0, false,
-	  "ocid-pause, PID 1 of pods that share a PID namespace; a bare name is looked for next to ocid, then in libexec/ocid." },
+	  "ocid-pause, PID 1 of pods that share a PID namespace; a bare name is looked for next to ocid, then in libexec/ocid.",
+	  NULL },
 	{ "cni_default_bridge", KT_STR, FIELD(cni_default_bridge), "ocid0", 0, 0, false,
-	  "Bridge of the built-in network, used when the CNI config dir holds no network." },
+	  "Bridge of the built-in network, used when the CNI config dir holds no network.", NULL },
 	{ "cni_default_subnet", KT_STR, FIELD(cni_default_subnet), "10.88.0.0/16", 0, 0, false,
-	  "Subnet of the built-in network (host-local IPAM)." },
+	  "Subnet of the built-in network (host-local IPAM).", NULL },
 };
 
 static void *field(struct config *cfg, const struct key *k)
@@ -203,6 +216,18 @@ int config_parse_size(const char *s, uint64_t *ret)
 }
 
 /* Set key `k` from its flag syntax (flags and compiled-in defaults). */
+static int bad_choice(const struct key *k, const char *v, struct err *err)
+{
+	cleanup_free char *want = xstrdup(k->choices[0]);
+	for (size_t i = 1; k->choices[i]; i++) {
+		char *more =
+		    xasprintf("%s%s%s", want, k->choices[i + 1] ? ", " : " or ", k->choices[i]);
+		free(want);
+		want = more;
+	}
+	return err_msg(err, -EINVAL, "invalid value '%s' (expected %s)", v, want);
+}
+
 static int set_from_string(struct config *cfg, const struct key *k, const char *v, struct err *err)
 {
 	uint64_t n = 0;
@@ -210,6 +235,8 @@ static int set_from_string(struct config *cfg, const struct key *k, const char *
 	case KT_STR:
 		if (str_empty(v))
 			return err_msg(err, -EINVAL, "expected a non-empty string");
+		if (k->choices && !strv_contains((char *const *)k->choices, v))
+			return bad_choice(k, v, err);
 		free(*(char **)field(cfg, k));
 		*(char **)field(cfg, k) = xstrdup(v);
 		return 0;

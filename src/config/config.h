@@ -29,6 +29,7 @@ struct config {
 	uint64_t pull_progress_timeout_s; /* --pull-progress-timeout, seconds, default 0 = off */
 	char *global_auth_file; /* --global-auth-file, default /run/containers/0/auth.json */
 	unsigned max_parallel_downloads; /* layers downloaded at once per pull, default 6 */
+	char *image_volumes;		 /* "mkdir" (default) or "ignore" */
 	bool layer_sync;		 /* syncfs each layer before commit, default true */
 	char **pinned_images;		 /* names or globs reported as pinned, default none */
 	uint64_t max_recv_msg_size;	 /* default 16 MiB */

@@ -20,6 +20,15 @@ static struct ctr_mgr *mgr(struct cri_ctx *ctx, struct err *err)
 	return ctx->deps->ctrs;
 }
 
+/* The image_volumes setting (reloadable, so read per call). */
+static enum oci_volumes_mode image_volumes(struct cri_ctx *ctx)
+{
+	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
+	bool ignore = strcmp(ctx->deps->cfg->image_volumes, "ignore") == 0;
+	pthread_rwlock_unlock(ctx->deps->cfg_lock);
+	return ignore ? OCI_VOLUMES_IGNORE : OCI_VOLUMES_MKDIR;
+}
+
 static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
 {
 	const Runtime__V1__CreateContainerRequest *req =
@@ -31,6 +40,7 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	int r = cri_ctr_conv_create(req, &conv, err);
 	if (r < 0)
 		return r;
+	conv.req.spec.volumes = image_volumes(ctx);
 	char id[ID_LEN + 1];
 	r = ctr_create(m, &conv.req, id, err);
 	cri_ctr_conv_done(&conv);

@@ -295,7 +295,9 @@ def env(make_daemon, tmp_path):
     d.image('PullImage', d.pb.PullImageRequest(image=d.pb.ImageSpec(image=image)), timeout=60)
     logs = tmp_path / 'logs'
     logs.mkdir()
-    yield Env(d, image, str(logs))
+    e = Env(d, image, str(logs))
+    e.reg = reg
+    yield e
     for c in d.runtime('ListContainers', d.pb.ListContainersRequest()).containers:
         d.runtime('RemoveContainer', d.pb.RemoveContainerRequest(container_id=c.id), timeout=30)
     for p in d.runtime('ListPodSandbox', d.pb.ListPodSandboxRequest()).items:

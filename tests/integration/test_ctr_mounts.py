@@ -2,13 +2,17 @@
 created as a directory, mount propagation (private, HostToContainer,
 Bidirectional) with the host-side checks it needs, and the mounts echoed in
 ContainerStatus. Real ocid, runc and kernel mounts; host pods."""
+import json
 import os
+import signal
 import subprocess
+import time
 
 import grpc
 import pytest
 
 from conftest import RUNNING
+from registry import Layer, busybox_entries, make_config, push_image
 
 
 def sh(*args):
@@ -30,10 +34,10 @@ def hostdirs(tmp_path):
         subprocess.run(['umount', '-R', '-l', p])
 
 
-def create(env, name, mounts, privileged=False):
+def create(env, name, mounts, privileged=False, image=None):
     pb = env.pb
     cfg = pb.ContainerConfig(
-        metadata=pb.ContainerMetadata(name=name), image=pb.ImageSpec(image=env.image),
+        metadata=pb.ContainerMetadata(name=name), image=pb.ImageSpec(image=image or env.image),
         command=['/bin/sleep', '600'], log_path=f'{name}.log', mounts=mounts)
     if privileged:
         cfg.linux.security_context.privileged = True
@@ -127,3 +131,42 @@ def test_propagation(env, hostdirs):
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert want in e.value.details() and private in e.value.details()
         assert len(os.listdir(os.path.join(env.d.root, 'containers'))) == n
+
+
+def test_image_volumes(env):
+    """An image VOLUME not covered by a CRI mount becomes an empty directory
+    (image_volumes = "mkdir", the default) or nothing ("ignore", here set by
+    a drop-in and SIGHUP)."""
+    pb, d = env.pb, env.d
+    layers = [Layer(busybox_entries(), 'gzip')]
+    cfg = json.loads(make_config(layers, cmd=['/bin/sleep', '600']))
+    cfg['config']['Volumes'] = {'/data': {}, '/srv/cache': {}, '/mounted': {}}
+    push_image(env.reg, 'test/volumes', 'v1', layers,
+               config=json.dumps(cfg, sort_keys=True).encode())
+    image = f'{env.reg.host}/test/volumes:v1'
+    d.image('PullImage', pb.PullImageRequest(image=pb.ImageSpec(image=image)), timeout=60)
+    env.pod_id = env.pod()
+    host = os.path.join(d.tmp, 'hostvol')
+    os.makedirs(host)
+
+    with open(os.path.join(host, 'from-host'), 'w') as f:
+        f.write('x')
+
+    def volumes(name):
+        c = create(env, name, [pb.Mount(container_path='/mounted', host_path=host)],
+                   image=image)
+        env.start(c)
+        return run(env, c, 'for v in /data /srv/cache; do test -d $v && ls -A $v && echo $v;'
+                           ' done; ls -A /mounted')[1].split()
+
+    # The CRI mount wins over the VOLUME at the same path.
+    assert volumes('mk') == ['/data', '/srv/cache', 'from-host']
+    os.makedirs(os.path.join(d.tmp, 'conf.d'), exist_ok=True)
+    with open(os.path.join(d.tmp, 'conf.d', '50-volumes.conf'), 'w') as f:
+        f.write('image_volumes = "ignore"\n')
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while 'image_volumes' not in d.read_log():
+        assert time.monotonic() < deadline, 'no reload logged'
+        time.sleep(0.05)
+    assert volumes('ign') == ['from-host']
