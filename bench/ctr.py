@@ -17,6 +17,7 @@ BENCH_LIST_N (default 0), BENCH_LOG_LEVEL (ocid's, default warn; its log
 is <tmp>/ocid.log), BENCH_KEEP=1 keeps the temp dir. Run as root; a
 registry runs on 127.0.0.1 only.
 """
+import ctypes
 import glob
 import importlib
 import json
@@ -34,6 +35,7 @@ from registry import Registry, busybox_image  # noqa: E402
 
 RUNC = shutil.which('runc') or '/usr/sbin/runc'
 FLOOR_CGROUP = 'ocid-bench-floor'
+LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def pb_module(tmp):
@@ -100,6 +102,26 @@ class Floor:
         self.root = os.path.join(tmp, 'floor-runc')
         self.tmp = tmp
         self.names = []
+        self.mounts = []
+        self.layers = os.path.join(tmp, 'root', 'layers')
+        self.lower = overlay_lower(self.spec['root']['path'])
+
+    def mount(self, d):
+        """A fresh overlay of the same layers, as each ocid container has
+        (its first run copies up the mount points runc creates)."""
+        for sub in ('upper', 'work', 'merged'):
+            os.makedirs(os.path.join(d, sub))
+        opts = f'lowerdir={self.lower},upperdir={d}/upper,workdir={d}/work'
+        cwd = os.getcwd()
+        os.chdir(self.layers)  # the short lower paths are relative to layers/
+        try:
+            r = LIBC.mount(b'overlay', f'{d}/merged'.encode(), b'overlay', 0, opts.encode())
+        finally:
+            os.chdir(cwd)
+        if r < 0:
+            raise OSError(ctypes.get_errno(), 'mount overlay on ' + d)
+        self.mounts.append(f'{d}/merged')
+        return f'{d}/merged'
 
     def one(self, i):
         b = os.path.join(self.tmp, f'floor{i}')
@@ -107,10 +129,11 @@ class Floor:
         s = dict(self.spec)
         s['linux'] = dict(self.spec['linux'],
                           cgroupsPath=f'/{FLOOR_CGROUP}/f{os.getpid()}-{i}')
-        with open(os.path.join(b, 'config.json'), 'w') as f:
-            json.dump(s, f)
         name = f'floor{i}'
         t0 = time.monotonic()
+        s['root'] = dict(self.spec['root'], path=self.mount(b))
+        with open(os.path.join(b, 'config.json'), 'w') as f:
+            json.dump(s, f)
         subprocess.run([RUNC, '--root', self.root, 'create', '--bundle', b, name], check=True,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
@@ -125,12 +148,27 @@ class Floor:
             subprocess.run([RUNC, '--root', self.root, 'delete', '--force', name],
                            stderr=subprocess.DEVNULL)
         self.names = []
+        for m in self.mounts:
+            LIBC.umount2(m.encode(), 2)  # MNT_DETACH
+        self.mounts = []
         for d in glob.glob(f'/sys/fs/cgroup/*/{FLOOR_CGROUP}') + \
                 glob.glob(f'/sys/fs/cgroup/{FLOOR_CGROUP}'):
             try:
                 os.rmdir(d)
             except OSError:
                 pass
+
+
+def overlay_lower(merged):
+    """The lowerdir option of the overlay mounted on `merged`."""
+    with open('/proc/self/mountinfo') as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == merged:
+                for opt in fields[-1].split(','):
+                    if opt.startswith('lowerdir='):
+                        return opt[len('lowerdir='):]
+    raise SystemExit('no overlay mounted on ' + merged)
 
 
 def rss_kb(pid):
