@@ -192,7 +192,7 @@ struct mon_spawn_args {
 };
 
 /** Start ocimon with `a` (posix_spawn; stdio /dev/null, no fds but the sync
- *  pipe); it detaches (new session, double fork) and runs `<runtime> create`. Waits on a CLOEXEC sync pipe for its report:
+ *  pipe); it detaches (new session, one fork) and runs `<runtime> create`. Waits on a CLOEXEC sync pipe for its report:
  *  on success *ret_pid is the container's init pid and *ret_mon_pid (may be
  *  NULL) the monitor's. On failure -errno with err holding the runtime's
  *  own error text (its stderr), or why ocimon could not run (e.g. -ENOENT,

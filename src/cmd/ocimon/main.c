@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "ocimon.h"
 
@@ -113,24 +114,45 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
-/* New session, double fork: the monitor is nobody's child but init's (or
- * a subreaper's above ocid), so ocid can die or restart freely. The first
- * process exits at once so mon_spawn reaps it without waiting. */
+/* Detach: a new session, then one fork, so the monitor is nobody's child
+ * but init's (or a subreaper's above ocid) and ocid can die or restart
+ * freely. The first process, which mon_spawn reaps, exits at once; the
+ * second is not a session leader, so no terminal can become its
+ * controlling one (what a classic second fork would buy). */
 static int detach(void)
 {
+	if (getsid(0) != getpid() && setsid() < 0)
+		return -errno;
 	pid_t p = fork();
 	if (p < 0)
 		return -errno;
 	if (p > 0)
 		_exit(0);
-	if (setsid() < 0)
-		return -errno;
-	p = fork();
-	if (p < 0)
-		return -errno;
-	if (p > 0)
-		_exit(0);
 	return 0;
+}
+
+/* Starting a monitor is a chain: ocid spawns ocimon, which forks the
+ * monitor and exits, which forks the runtime and waits. Each parent exits
+ * or sleeps right after its fork, so the child is best run on the CPU the
+ * parent leaves; placed on another one, it waits behind whatever runs
+ * there (milliseconds on a busy node). The runtime and the monitor get the
+ * saved affinity back as soon as the chain is done. */
+void ocimon_cpu_pin(struct ocimon_args *a)
+{
+	int cpu = sched_getcpu();
+	if (cpu < 0 || sched_getaffinity(0, sizeof(a->cpus), &a->cpus) < 0 ||
+	    !CPU_ISSET(cpu, &a->cpus))
+		return;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	a->pinned = sched_setaffinity(0, sizeof(one), &one) == 0;
+}
+
+void ocimon_cpu_unpin(const struct ocimon_args *a)
+{
+	if (a->pinned)
+		(void)sched_setaffinity(0, sizeof(a->cpus), &a->cpus);
 }
 
 static void report(int fd, const struct mon_msg *m)
@@ -184,6 +206,7 @@ int main(int argc, char **argv)
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGINT, SIG_IGN);
 	cleanup_err struct err err = ERR_INIT;
+	ocimon_cpu_pin(&arg_mon);
 	r = detach();
 	if (r >= 0 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		r = -errno;

@@ -1,6 +1,7 @@
 /* ocimon internals shared by its files (not a module header). */
 #pragma once
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,7 +21,19 @@ struct ocimon_args {
 	bool systemd_cgroup; /* the runtime's --systemd-cgroup (cgroupsPath is slice:prefix:name) */
 	int sync_fd;
 	unsigned timeout_ms;
+	/* The affinity ocimon was started with, while it runs pinned to
+	 * one CPU (ocimon_cpu_pin); restored for the runtime and for the
+	 * monitor itself. */
+	cpu_set_t cpus;
+	bool pinned;
 };
+
+/** Pin the calling process to the CPU it runs on, saving its affinity in
+ *  `a` (nothing when that fails). */
+void ocimon_cpu_pin(struct ocimon_args *a);
+/** Give the calling thread back the affinity saved by ocimon_cpu_pin.
+ *  Async-signal-safe (one system call). */
+void ocimon_cpu_unpin(const struct ocimon_args *a);
 
 /* What `<runtime> create` left us. */
 struct ocimon_create {

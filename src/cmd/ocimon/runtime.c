@@ -18,8 +18,10 @@ struct child_fds {
 };
 
 /* Between fork and exec: async-signal-safe calls only. */
-__attribute__((noreturn)) static void exec_runtime(char **argv, struct child_fds f)
+__attribute__((noreturn)) static void exec_runtime(const struct ocimon_args *a, char **argv,
+						   struct child_fds f)
 {
+	ocimon_cpu_unpin(a);
 	/* ocimon ignores SIGPIPE, SIGHUP and SIGINT, and glibc's posix_spawn
 	 * leaves its two internal signals (32, 33) ignored; ignored signals
 	 * survive exec, and the container must not inherit them. The raw
@@ -209,10 +211,12 @@ static int spawn_runtime(const struct ocimon_args *a, const char *console, int p
 			       .out = p[1][1] >= 0 ? p[1][1] : p[2][1],
 			       .err = p[2][1] };
 	pid_t pid = fork();
+	if (pid == 0)
+		exec_runtime(a, argv, f);
+	/* The chain is done (see ocimon_cpu_pin): the monitor runs anywhere. */
+	ocimon_cpu_unpin(a);
 	if (pid < 0)
 		return err_set(err, -errno, "fork");
-	if (pid == 0)
-		exec_runtime(argv, f);
 	return pid;
 }
 
