@@ -114,15 +114,12 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
-/* Detach: a new session, then one fork, so the monitor is nobody's child
- * but init's (or a subreaper's above ocid) and ocid can die or restart
- * freely. The first process, which mon_spawn reaps, exits at once; the
- * second is not a session leader, so no terminal can become its
- * controlling one (what a classic second fork would buy). */
+/* Detach: one fork, so the monitor is nobody's child but init's (or a
+ * subreaper's above ocid) and ocid can die or restart freely. The first
+ * process, which mon_spawn reaps, exits at once. The new session comes
+ * after the sync report (see main). */
 static int detach(void)
 {
-	if (getsid(0) != getpid() && setsid() < 0)
-		return -errno;
 	pid_t p = fork();
 	if (p < 0)
 		return -errno;
@@ -239,6 +236,11 @@ int main(int argc, char **argv)
 	m->sync.mon_pid = getpid();
 	report(arg_mon.sync_fd, m);
 	free(m);
+	/* Our own session only now: with scheduler autogroups, a new session
+	 * is a new task group that starts behind every other on a busy CPU,
+	 * and the runtime's create (its child) would have run in it. Cannot
+	 * fail: a forked process leads no process group. */
+	(void)setsid();
 	r = ocimon_run(&arg_mon, &c, log, ctl_fd, &at, &err);
 	if (r < 0) {
 		/* Nobody reads our stderr (it is /dev/null under ocid); the

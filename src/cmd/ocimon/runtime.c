@@ -21,6 +21,9 @@ struct child_fds {
 __attribute__((noreturn)) static void exec_runtime(const struct ocimon_args *a, char **argv,
 						   struct child_fds f)
 {
+	/* Out of ocid's process group (terminal signals); ocimon's own
+	 * session comes later (see main). */
+	(void)setpgid(0, 0);
 	ocimon_cpu_unpin(a);
 	/* ocimon ignores SIGPIPE, SIGHUP and SIGINT, and glibc's posix_spawn
 	 * leaves its two internal signals (32, 33) ignored; ignored signals
