@@ -295,6 +295,7 @@ static int create_steps(struct build *b, struct err *err)
 	struct ctr_mgr *m = b->m;
 	const struct ctr_create_req *req = b->req;
 	cleanup_free char *log = NULL;
+	uint64_t tp = ev_now_ns();
 	int r = log_path(req, &log, err);
 	if (r < 0)
 		return r;
@@ -325,7 +326,8 @@ static int create_steps(struct build *b, struct err *err)
 	r = spawn(b, err);
 	uint64_t t4 = ev_now_ns();
 	log_debug("container create steps",
-		  "id=%s mount_us=%llu spec_us=%llu db_us=%llu spawn_us=%llu", b->c->id,
+		  "id=%s dirs_us=%llu mount_us=%llu spec_us=%llu db_us=%llu spawn_us=%llu",
+		  b->c->id, (unsigned long long)(t0 - tp) / 1000,
 		  (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(t2 - t1) / 1000,
 		  (unsigned long long)(t3 - t2) / 1000, (unsigned long long)(t4 - t3) / 1000);
 	return r;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctr/ctr_int.h"
+#include "ev/ev.h"
 #include "mon/mon.h"
 #include "proc/proc.h"
 
@@ -46,9 +47,11 @@ int ctr_start(struct ctr_mgr *m, const char *id, struct err *err)
 		goto out;
 	}
 	char *args[] = { "start", c->id, NULL };
+	uint64_t t0 = ev_now_ns();
 	r = ctr_runtime_run(m, args, NULL, 0, err);
 	if (r < 0)
 		goto out;
+	uint64_t t1 = ev_now_ns();
 	pthread_mutex_lock(&c->st);
 	c->row.started_ns = now_ns();
 	if (ctr_state_can((enum ctr_state)c->row.state, CTR_RUNNING) && c->row.state == CTR_CREATED)
@@ -57,6 +60,9 @@ int ctr_start(struct ctr_mgr *m, const char *id, struct err *err)
 	pthread_cond_broadcast(&c->changed);
 	pthread_mutex_unlock(&c->st);
 	log_info("container started", "id=%s", c->id);
+	log_debug("container start steps", "id=%s runtime_us=%llu state_us=%llu", c->id,
+		  (unsigned long long)(t1 - t0) / 1000,
+		  (unsigned long long)(ev_now_ns() - t1) / 1000);
 	ctr_bus_publish(&m->bus, CTR_EVENT_STARTED, c->id, c->row.pod_id);
 	(void)ctr_exit_check(m, c);
 out:
