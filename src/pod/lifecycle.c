@@ -425,7 +425,10 @@ void pod_teardown(struct pod_manager *m, struct pod *p, bool final)
 	unsigned unpin = PROC_NS_IPC | PROC_NS_UTS | PROC_NS_PID;
 	if (!p->cni_pending || final)
 		unpin |= PROC_NS_NET;
-	if (is_our_pause(i) && proc_kill_wait(i->pause_pid, SIGTERM, PAUSE_STOP_MS) < 0 &&
+	/* A pause that has not yet set up its sigwait would lose the SIGTERM. */
+	if (is_our_pause(i) &&
+	    (proc_signal_wait_deliverable(i->pause_pid, SIGTERM, PAUSE_STOP_MS) < 0 ||
+	     proc_kill_wait(i->pause_pid, SIGTERM, PAUSE_STOP_MS) < 0) &&
 	    proc_kill_wait(i->pause_pid, SIGKILL, PAUSE_STOP_MS) < 0)
 		log_warn("ocid-pause did not exit", "pod=%s pid=%d", i->id, (int)i->pause_pid);
 	i->pause_pid = 0;

@@ -98,6 +98,25 @@ int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write 
 int proc_spawn_pid_ns(char *const *argv, const char *const *ns_paths, pid_t *ret_pid,
 		      struct err *err);
 
+/* Signal state of a process, from /proc/PID/status. */
+struct proc_sig_status {
+	bool ns_init;	  /* pid 1 of its own PID namespace (last NSpid entry) */
+	uint64_t caught;  /* SigCgt: bit n-1 = signal n has a handler */
+	uint64_t blocked; /* SigBlk */
+};
+
+/** Parse /proc/PID/status text. -EBADMSG when NSpid, SigCgt or SigBlk is
+ *  missing or malformed. */
+int proc_status_parse(const char *text, struct proc_sig_status *ret);
+
+/** Wait until `sig` sent to `pid` would be taken, up to timeout_ms: the
+ *  kernel drops a signal that the init of a PID namespace leaves at its
+ *  default action, so for such an init this waits until it has a handler
+ *  for `sig`, or blocks it and collects it through sigwait or a signalfd.
+ *  0 at once for SIGKILL/SIGSTOP, a process that is not a namespace init,
+ *  or one that is gone; -ETIMEDOUT when it never came to take it. */
+int proc_signal_wait_deliverable(pid_t pid, int sig, uint64_t timeout_ms);
+
 /** Send `sig` to `pid` through a pidfd and wait up to timeout_ms for it to
  *  go away (it need not be our child). 0 when it is gone (or never
  *  existed); -ETIMEDOUT when it still runs. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -182,14 +183,62 @@ static void test_pin(void **state)
 /* Whether pid waits in sigtimedwait (syscall 128 on x86-64), i.e. takes
  * SIGTERM now; /proc/PID/status cannot tell, as the waited-for signals
  * are unblocked for the wait. */
-static bool catches_sigterm(pid_t pid)
+static void test_status_parse(void **state)
 {
-	cleanup_free char *path = xasprintf("/proc/%d/syscall", (int)pid);
-	cleanup_free char *st = NULL;
-	size_t len;
-	if (fs_read_file(AT_FDCWD, path, 4096, &st, &len, NULL) < 0)
-		return false;
-	return strncmp(st, "128 ", 4) == 0;
+	struct proc_sig_status st;
+	assert_int_equal(proc_status_parse("Name:\tsh\nNSpid:\t4242\t1\nSigBlk:\t0000000000010000\n"
+					   "SigIgn:\t0\nSigCgt:\t0000000000004002\n",
+					   &st),
+			 0);
+	assert_true(st.ns_init);
+	assert_int_equal(st.caught, 0x4002);
+	assert_int_equal(st.blocked, 0x10000);
+	assert_int_equal(proc_status_parse("NSpid:\t4242\t31\nSigCgt:\t0\nSigBlk:\t0", &st), 0);
+	assert_false(st.ns_init);
+	assert_int_equal(proc_status_parse("NSpid:\t4242 11\nSigCgt:\t0\nSigBlk:\t0\n", &st), 0);
+	assert_false(st.ns_init);
+	static const char *const bad[] = {
+		"",
+		"NSpid:\t1\nSigCgt:\t0\n",
+		"NSpid:\t\nSigCgt:\t0\nSigBlk:\t0\n",
+		"NSpid:\t7\nSigCgt:\txyz\nSigBlk:\t0\n",
+		"NSpid:\t7\nSigCgt:\t0 1\nSigBlk:\t0\n",
+		"NSpid:\t7\nSigCgt:\t1ffffffffffffffff\nSigBlk:\t0\n",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(proc_status_parse(bad[i], &st), -EBADMSG);
+}
+
+/* The stop signal waits until a namespace init can take it. */
+static void test_signal_deliverable(void **state)
+{
+	cleanup_err struct err err = ERR_INIT;
+	/* Not a namespace init, and SIGKILL: at once. */
+	assert_int_equal(proc_signal_wait_deliverable(getpid(), SIGTERM, 0), 0);
+	char *never[] = { "/bin/sleep", "60", NULL };
+	pid_t pid = 0;
+	assert_int_equal(proc_spawn_pid_ns(never, NULL, &pid, &err), 0);
+	assert_int_equal(proc_signal_wait_deliverable(pid, SIGKILL, 0), 0);
+	/* sleep as init never handles SIGTERM: the kernel would drop it. */
+	assert_int_equal(proc_signal_wait_deliverable(pid, SIGTERM, 100), -ETIMEDOUT);
+	assert_int_equal(proc_kill_wait(pid, SIGTERM, 300), -ETIMEDOUT);
+	assert_int_equal(proc_kill_wait(pid, SIGKILL, 5000), 0);
+	/* A shell that sets its trap a moment after it starts. */
+	char *late[] = { "/bin/sh", "-c",
+			 "sleep 0.3; trap 'exit 0' TERM; while :; do sleep 0.02; done", NULL };
+	assert_int_equal(proc_spawn_pid_ns(late, NULL, &pid, &err), 0);
+	assert_int_equal(proc_signal_wait_deliverable(pid, SIGTERM, 10000), 0);
+	assert_int_equal(proc_kill_wait(pid, SIGTERM, 5000), 0);
+	assert_int_equal(proc_signal_wait_deliverable(pid, SIGTERM, 1000), 0); /* gone */
+	/* One that collects SIGTERM through a signalfd (as catatonit does). */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	char *sfd[] = { self, "--signalfd-init", NULL };
+	assert_int_equal(proc_spawn_pid_ns(sfd, NULL, &pid, &err), 0);
+	assert_int_equal(proc_signal_wait_deliverable(pid, SIGTERM, 10000), 0);
+	assert_int_equal(proc_kill_wait(pid, SIGTERM, 5000), 0);
 }
 
 static void test_pause(void **state)
@@ -221,9 +270,7 @@ static void test_pause(void **state)
 	/* SIGTERM ends it once it blocks SIGTERM for sigwait: before that the
 	 * kernel drops SIGTERM for a namespace's init (the pod code then
 	 * escalates to SIGKILL). */
-	for (int i = 0; i < 500 && !catches_sigterm(pid); i++)
-		usleep(10000);
-	assert_true(catches_sigterm(pid));
+	assert_int_equal(proc_signal_wait_deliverable(pid, SIGTERM, 5000), 0);
 	assert_int_equal(proc_kill_wait(pid, SIGTERM, 5000), 0);
 	assert_int_equal(kill(pid, 0), -1);
 	assert_int_equal(proc_ns_unpin(tmpl, PROC_NS_IPC | PROC_NS_UTS | PROC_NS_PID, &err), 0);
@@ -234,16 +281,34 @@ static void test_pause(void **state)
 	assert_int_equal(rmdir(tmpl), 0);
 }
 
-int main(void)
+/* `test-proc --signalfd-init`: a namespace init that, after a moment
+ * without any handling, takes SIGTERM through a signalfd and exits 0. */
+static int signalfd_init(void)
 {
+	usleep(300000);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	int fd = signalfd(-1, &set, SFD_CLOEXEC);
+	struct signalfd_siginfo si;
+	return fd >= 0 && read(fd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGTERM ? 0
+											     : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--signalfd-init") == 0)
+		return signalfd_init();
 	signal(SIGPIPE, SIG_IGN);
 	/* The detached pause is reparented to us, so proc_kill_wait reaps it. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capture),	  cmocka_unit_test(test_signal_and_missing),
-		cmocka_unit_test(test_timeout),	  cmocka_unit_test(test_bound),
-		cmocka_unit_test(test_big_input), cmocka_unit_test(test_no_fd_leak),
-		cmocka_unit_test(test_pin),	  cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_capture),	     cmocka_unit_test(test_signal_and_missing),
+		cmocka_unit_test(test_timeout),	     cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_big_input),    cmocka_unit_test(test_no_fd_leak),
+		cmocka_unit_test(test_pin),	     cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_status_parse), cmocka_unit_test(test_signal_deliverable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
