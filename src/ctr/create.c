@@ -279,6 +279,7 @@ static int spawn(struct build *b, struct err *err)
 		.pid_file = pidfile,
 		.tty = b->req->spec.tty,
 		.stdin_open = b->req->spec.stdin,
+		.systemd_cgroup = strcmp(m->cgroup_driver, "systemd") == 0,
 	};
 	pid_t pid = 0;
 	int r = mon_spawn(&a, &pid, NULL, err);

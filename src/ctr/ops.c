@@ -131,7 +131,13 @@ static int stop_locked(struct ctr_mgr *m, struct ctr *c, int64_t timeout_s, stru
 	if (timeout_s > 0 && s == CTR_RUNNING) {
 		log_info("stopping container", "id=%s signal=%s timeout=%llds", c->id,
 			 sigabbrev_np(c->stop_signal), (long long)timeout_s);
-		r = proc_kill_wait(pid, c->stop_signal, (uint64_t)timeout_s * 1000);
+		/* Right after start the program may not handle the signal yet:
+		 * as its namespace's init it would lose it. */
+		uint64_t grace = (uint64_t)timeout_s * 1000, t0 = ev_now_ns();
+		r = proc_signal_wait_deliverable(pid, c->stop_signal, grace);
+		uint64_t spent = (ev_now_ns() - t0) / 1000000;
+		if (r == 0)
+			r = proc_kill_wait(pid, c->stop_signal, spent < grace ? grace - spent : 0);
 	}
 	if (r == -ETIMEDOUT)
 		r = proc_kill_wait(pid, SIGKILL, STOP_KILL_WAIT_MS);

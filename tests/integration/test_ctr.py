@@ -185,6 +185,22 @@ def test_exit_codes_and_bad_input(env):
     assert code(e) == grpc.StatusCode.NOT_FOUND
 
 
+def test_stop_right_after_start_waits_for_the_handler(env):
+    """A stop signal sent before the container's program handles it would be
+    dropped by the kernel (it is its PID namespace's init); the stop waits
+    until the program can take it instead of running into SIGKILL."""
+    pod = env.pod()
+    cid = env.create(pod, 'late-trap', ['/bin/sh', '-c', 'sleep 0.5; exec /bin/sh -c '
+                                        '"trap \'exit 7\' TERM; while :; do sleep 0.05; done"'])
+    env.start(cid)
+    t = time.monotonic()
+    env.d.runtime('StopContainer', env.pb.StopContainerRequest(container_id=cid, timeout=20),
+                  timeout=40)
+    st = env.status(cid).status
+    assert (st.exit_code, st.reason) == (7, 'Error'), st
+    assert time.monotonic() - t < 15  # not the grace period and a SIGKILL
+
+
 def test_exec_timeout_and_stop_zero(env):
     pb, d = env.pb, env.d
     pod = env.pod()
