@@ -194,11 +194,15 @@ static int wait_child(pid_t pid, int *ret_status)
 	return 0;
 }
 
+/* Close both ends and forget them: proc_run closes its pairs again on the
+ * way out, and a second close could hit another thread's new fd. */
 static void fd_pair_close(int p[2])
 {
 	for (int i = 0; i < 2; i++)
-		if (p[i] >= 0)
+		if (p[i] >= 0) {
 			close(p[i]);
+			p[i] = -1;
+		}
 }
 
 int proc_run(const struct proc_opts *o, struct proc_result *ret, struct err *err)
