@@ -29,9 +29,12 @@ static int exec_run(const struct ocic_args *a)
 		      &runtime__v1__exec_sync_response__descriptor, (ProtobufCMessage **)&resp);
 	if (r != 0)
 		return r;
-	(void)fwrite(resp->stdout.data, 1, resp->stdout.len, stdout);
+	/* An empty bytes field has no data pointer at all. */
+	if (resp->stdout.len)
+		(void)fwrite(resp->stdout.data, 1, resp->stdout.len, stdout);
 	(void)fflush(stdout);
-	(void)fwrite(resp->stderr.data, 1, resp->stderr.len, stderr);
+	if (resp->stderr.len)
+		(void)fwrite(resp->stderr.data, 1, resp->stderr.len, stderr);
 	/* Exit codes are 0..255; a negative or larger one still means failure. */
 	r = resp->exit_code >= 0 && resp->exit_code <= 255 ? resp->exit_code : OCIC_EXIT_FAIL;
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
