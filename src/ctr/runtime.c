@@ -5,7 +5,6 @@
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctr/ctr_int.h"
+#include "proc/proc.h"
 
 #define RUNTIME_TIMEOUT_MS 120000
 #define RUNTIME_ERR_MAX 65536
@@ -27,53 +27,17 @@ struct call {
 	size_t err_len;
 };
 
-/* posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc) rather than
- * proc_run's fork: these calls sit on the StartContainer path, and a
- * vfork neither copies the daemon's page tables nor leaves the child
- * waiting for another CPU while this thread runs on. The child has
- * stdin (the input pipe or /dev/null), stdout on /dev/null, stderr on
- * the error pipe, nothing else, and default signals (ocid ignores
- * SIGPIPE and blocks the signals of its signalfd). */
+/* posix_spawn rather than proc_run's fork: these calls sit on the
+ * StartContainer path. The child has stdin (the input pipe or /dev/null),
+ * stdout on /dev/null and stderr on the error pipe. */
 static int spawn(char **argv, int in_r, int err_w, pid_t *ret)
 {
 	static char *const env[] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		NULL,
 	};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	int r = posix_spawn_file_actions_init(&fa);
-	if (r != 0)
-		return -r;
-	r = posix_spawnattr_init(&at);
-	if (r != 0) {
-		(void)posix_spawn_file_actions_destroy(&fa);
-		return -r;
-	}
-	if (in_r >= 0)
-		r = posix_spawn_file_actions_adddup2(&fa, in_r, 0);
-	else
-		r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (r == 0)
-		r = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (r == 0)
-		r = posix_spawn_file_actions_adddup2(&fa, err_w, 2);
-	if (r == 0)
-		r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	if (r == 0)
-		r = posix_spawnattr_setsigmask(&at, &none);
-	if (r == 0)
-		r = posix_spawnattr_setsigdefault(&at, &all);
-	if (r == 0)
-		r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (r == 0)
-		r = posix_spawn(ret, argv[0], &fa, &at, argv, env);
-	(void)posix_spawn_file_actions_destroy(&fa);
-	(void)posix_spawnattr_destroy(&at);
-	return -r;
+	const int fds[] = { in_r, -1, err_w };
+	return proc_spawn_fds(argv, env, fds, 3, ret);
 }
 
 static uint64_t now_ms(void)

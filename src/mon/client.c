@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 
 #include "mon/mon.h"
+#include "proc/proc.h"
 
 #define SYNC_FD 3
 #define CTL_TIMEOUT_S 5
@@ -61,44 +61,16 @@ static char **build_argv(const struct mon_spawn_args *a)
 	return v;
 }
 
-/* posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc) rather than fork:
- * ocid's address space is large and multi-threaded, and exec failures come
- * back as the return value. The child gets /dev/null as stdio, the sync
- * pipe as SYNC_FD, nothing else, default signal handlers and an empty mask. */
+/* posix_spawn rather than fork: ocid's address space is large and
+ * multi-threaded, and exec failures come back as the return value. The
+ * child gets /dev/null as stdio and the sync pipe as SYNC_FD. */
 static int spawn_child(char **argv, int sync_w, int devnull, pid_t *ret, struct err *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	int r = posix_spawn_file_actions_init(&fa);
-	if (r != 0)
-		return err_set(err, -r, "spawn ocimon");
-	r = posix_spawnattr_init(&at);
-	if (r != 0) {
-		(void)posix_spawn_file_actions_destroy(&fa);
-		return err_set(err, -r, "spawn ocimon");
-	}
-	/* glibc clears FD_CLOEXEC when a dup2 action names the same fd. */
-	for (int fd = 0; fd < 3 && r == 0; fd++)
-		r = posix_spawn_file_actions_adddup2(&fa, devnull, fd);
-	if (r == 0)
-		r = posix_spawn_file_actions_adddup2(&fa, sync_w, SYNC_FD);
-	if (r == 0)
-		r = posix_spawn_file_actions_addclosefrom_np(&fa, SYNC_FD + 1);
-	if (r == 0)
-		r = posix_spawnattr_setsigmask(&at, &none);
-	if (r == 0)
-		r = posix_spawnattr_setsigdefault(&at, &all);
-	if (r == 0)
-		r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (r == 0)
-		r = posix_spawn(ret, argv[0], &fa, &at, argv, environ);
-	(void)posix_spawn_file_actions_destroy(&fa);
-	(void)posix_spawnattr_destroy(&at);
-	if (r != 0)
-		return err_set(err, -r, "exec ocimon '%s'", argv[0]);
+	const int fds[] = { devnull, devnull, devnull, sync_w };
+	_Static_assert(SYNC_FD == 3, "the sync pipe follows stdio");
+	int r = proc_spawn_fds(argv, environ, fds, SYNC_FD + 1, ret);
+	if (r < 0)
+		return err_set(err, r, "exec ocimon '%s'", argv[0]);
 	return 0;
 }
 

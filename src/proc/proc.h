@@ -89,6 +89,15 @@ struct proc_ns_write {
 int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write *w, size_t n,
 			struct err *err);
 
+/** posix_spawn `argv` (clone with CLONE_VM|CLONE_VFORK in glibc: neither
+ *  the caller's page tables are copied nor does the child wait for a CPU
+ *  while the caller runs on) with environment `env`. In the child, fd i is
+ *  fds[i] for i < n_fds (-1: /dev/null, read-write), every other fd is
+ *  closed, the signal mask is empty and every signal is at its default
+ *  (ocid ignores SIGPIPE and blocks the signals of its signalfd). 0 with
+ *  *ret_pid, or -errno (an exec failure included). */
+int proc_spawn_fds(char *const *argv, char *const *env, const int *fds, int n_fds, pid_t *ret_pid);
+
 /** Start `argv` as PID 1 of a new PID namespace, after joining the
  *  namespaces in `ns_paths` (NULL-terminated, may be NULL). The process is
  *  detached: an intermediate child forks it and exits, so it is reparented

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -131,4 +132,38 @@ int proc_kill_wait(pid_t pid, int sig, uint64_t timeout_ms)
 	siginfo_t si;
 	(void)waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG);
 	return 0;
+}
+
+int proc_spawn_fds(char *const *argv, char *const *env, const int *fds, int n_fds, pid_t *ret_pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	int r = posix_spawn_file_actions_init(&fa);
+	if (r != 0)
+		return -r;
+	r = posix_spawnattr_init(&at);
+	if (r != 0) {
+		(void)posix_spawn_file_actions_destroy(&fa);
+		return -r;
+	}
+	/* glibc clears FD_CLOEXEC when a dup2 action names the same fd. */
+	for (int i = 0; i < n_fds && r == 0; i++)
+		r = fds[i] >= 0 ? posix_spawn_file_actions_adddup2(&fa, fds[i], i)
+				: posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0);
+	if (r == 0)
+		r = posix_spawn_file_actions_addclosefrom_np(&fa, n_fds);
+	if (r == 0)
+		r = posix_spawnattr_setsigmask(&at, &none);
+	if (r == 0)
+		r = posix_spawnattr_setsigdefault(&at, &all);
+	if (r == 0)
+		r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (r == 0)
+		r = posix_spawn(ret_pid, argv[0], &fa, &at, argv, env);
+	(void)posix_spawn_file_actions_destroy(&fa);
+	(void)posix_spawnattr_destroy(&at);
+	return -r;
 }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,6 +184,38 @@ static void test_pin(void **state)
 /* Whether pid waits in sigtimedwait (syscall 128 on x86-64), i.e. takes
  * SIGTERM now; /proc/PID/status cannot tell, as the waited-for signals
  * are unblocked for the wait. */
+/* proc_spawn_fds: the fd map, /dev/null, nothing else open, default signals. */
+static void test_spawn_fds(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	char *argv[] = { "/bin/sh", "-c",
+			 "read x || echo eof; ls /proc/self/fd | wc -l; "
+			 "grep -E '^Sig(Blk|Ign)' /proc/self/status",
+			 NULL };
+	char *env[] = { "PATH=/usr/bin:/bin", NULL };
+	const int fds[] = { -1, p[1], p[1] };
+	pid_t pid = 0;
+	signal(SIGUSR1, SIG_IGN);
+	assert_int_equal(proc_spawn_fds(argv, env, fds, 3, &pid), 0);
+	signal(SIGUSR1, SIG_DFL);
+	close(p[1]);
+	char buf[512] = { 0 };
+	size_t n = 0;
+	for (ssize_t k; (k = read(p[0], buf + n, sizeof(buf) - 1 - n)) > 0;)
+		n += (size_t)k;
+	close(p[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	/* stdin at EOF, 4 fds in ls (0-2 and its own), nothing blocked, no
+	 * standard signal ignored (glibc keeps its own, 32 and 33, to itself) */
+	const char *want = "eof\n4\nSigBlk:\t0000000000000000\nSigIgn:\t";
+	assert_memory_equal(buf, want, strlen(want));
+	assert_int_equal(strtoull(buf + strlen(want), NULL, 16) & 0x7fffffff, 0);
+	char *bad[] = { "/nonexistent/x", NULL };
+	assert_int_equal(proc_spawn_fds(bad, env, fds, 0, &pid), -ENOENT);
+}
+
 static void test_status_parse(void **state)
 {
 	struct proc_sig_status st;
@@ -304,11 +337,17 @@ int main(int argc, char **argv)
 	/* The detached pause is reparented to us, so proc_kill_wait reaps it. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capture),	     cmocka_unit_test(test_signal_and_missing),
-		cmocka_unit_test(test_timeout),	     cmocka_unit_test(test_bound),
-		cmocka_unit_test(test_big_input),    cmocka_unit_test(test_no_fd_leak),
-		cmocka_unit_test(test_pin),	     cmocka_unit_test(test_pause),
-		cmocka_unit_test(test_status_parse), cmocka_unit_test(test_signal_deliverable),
+		cmocka_unit_test(test_capture),
+		cmocka_unit_test(test_signal_and_missing),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_big_input),
+		cmocka_unit_test(test_no_fd_leak),
+		cmocka_unit_test(test_pin),
+		cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_status_parse),
+		cmocka_unit_test(test_spawn_fds),
+		cmocka_unit_test(test_signal_deliverable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
