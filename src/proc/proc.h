@@ -94,8 +94,10 @@ int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write 
  *  while the caller runs on) with environment `env`. In the child, fd i is
  *  fds[i] for i < n_fds (-1: /dev/null, read-write), every other fd is
  *  closed, the signal mask is empty and every signal is at its default
- *  (ocid ignores SIGPIPE and blocks the signals of its signalfd). 0 with
- *  *ret_pid, or -errno (an exec failure included). */
+ *  (ocid ignores SIGPIPE and blocks the signals of its signalfd). At most
+ *  PROC_SPAWN_MAX_FDS fds. 0 with *ret_pid, or -errno (an exec failure
+ *  included). */
+#define PROC_SPAWN_MAX_FDS 8
 int proc_spawn_fds(char *const *argv, char *const *env, const int *fds, int n_fds, pid_t *ret_pid);
 
 /** Start `argv` as PID 1 of a new PID namespace, after joining the

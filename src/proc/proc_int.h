@@ -1,10 +1,5 @@
-/* proc internals shared by run.c, ns.c and spawn.c. */
+/* proc internals shared by ns.c and spawn.c. */
 #pragma once
-
-/* In a forked child: default SIGPIPE, empty signal mask (async-signal-safe). */
-void proc_child_reset_signals(void);
-/* In a forked child: write errno `code` to `fd` and _exit(127). */
-__attribute__((noreturn)) void proc_child_fail(int fd, int code);
 
 struct err;
 

@@ -1,4 +1,4 @@
-/* proc_run: fork + exec with CLOEXEC pipes, bounded capture, timeout. */
+/* proc_run: spawn with CLOEXEC pipes, bounded capture, timeout. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,51 +11,6 @@
 
 #include "base/base.h"
 #include "proc/proc.h"
-#include "proc/proc_int.h"
-
-void proc_child_reset_signals(void)
-{
-	/* Async-signal-safe: sigaction and sigprocmask only. The daemon
-	 * blocks signals (they go through a signalfd) and ignores SIGPIPE;
-	 * neither may leak into a plugin. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	(void)sigaction(SIGPIPE, &sa, NULL);
-	sigset_t all;
-	sigemptyset(&all);
-	(void)sigprocmask(SIG_SETMASK, &all, NULL);
-}
-
-void proc_child_fail(int fd, int code)
-{
-	int e = code > 0 ? code : EIO;
-	(void)!write(fd, &e, sizeof(e));
-	_exit(127);
-}
-
-/* Child side: move the pipe ends to 0, 1, 2 and 3 (exec-error pipe, still
- * CLOEXEC) and close everything else. */
-static void child_exec(int in_r, int out_w, int err_w, int ep_w, char *const *argv,
-		       char *const *env)
-{
-	static char *const empty_env[] = { NULL };
-	proc_child_reset_signals();
-	/* Move everything above 3 first so the dup2()s below cannot clobber
-	 * an end that happens to sit on 0..3. */
-	int fds[4] = { in_r, out_w, err_w, ep_w };
-	for (int i = 0; i < 4; i++) {
-		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
-		if (fds[i] < 0)
-			proc_child_fail(ep_w, errno);
-	}
-	if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 ||
-	    dup3(fds[3], 3, O_CLOEXEC) < 0)
-		proc_child_fail(fds[3], errno);
-	(void)close_range(4, ~0U, 0);
-	execve(argv[0], argv, env ? env : empty_env);
-	proc_child_fail(3, errno);
-}
 
 struct sink {
 	char *buf;
@@ -173,16 +128,6 @@ static void io_close(struct io *io)
 	free(io->errs.buf);
 }
 
-static int read_exec_error(int fd)
-{
-	int e = 0;
-	ssize_t n;
-	do
-		n = read(fd, &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	return n == sizeof(e) ? -e : 0;
-}
-
 static int wait_child(pid_t pid, int *ret_status)
 {
 	int st;
@@ -207,37 +152,34 @@ static void fd_pair_close(int p[2])
 
 int proc_run(const struct proc_opts *o, struct proc_result *ret, struct err *err)
 {
+	static char *const empty_env[] = { NULL };
 	memset(ret, 0, sizeof(*ret));
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 };
 	struct io io = { .in_w = -1, .out_r = -1, .err_r = -1, .pidfd = -1 };
+	pid_t pid = -1;
 	int r;
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0 ||
-	    pipe2(ep, O_CLOEXEC) < 0) {
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0) {
 		r = err_set(err, -errno, "pipe");
 		goto out;
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		r = err_set(err, -errno, "fork %s", o->argv[0]);
+	const int fds[] = { in[0], out[1], er[1] };
+	r = proc_spawn_fds(o->argv, o->env ? o->env : empty_env, fds, 3, &pid);
+	if (r < 0) {
+		r = err_set(err, r, "exec %s", o->argv[0]);
 		goto out;
 	}
-	if (pid == 0)
-		child_exec(in[0], out[1], er[1], ep[1], o->argv, o->env);
-	close(ep[1]);
-	ep[1] = -1;
 	io.in_w = TAKE_FD(in[1]);
 	io.out_r = TAKE_FD(out[0]);
 	io.err_r = TAKE_FD(er[0]);
 	fd_pair_close(in);
 	fd_pair_close(out);
 	fd_pair_close(er);
-	r = read_exec_error(ep[0]);
 	io.pidfd = (int)pidfd_open(pid, 0);
-	if (r < 0 || io.pidfd < 0) {
+	if (io.pidfd < 0) {
+		r = err_set(err, -errno, "pidfd_open");
+		(void)kill(pid, SIGKILL); /* not reaped yet: the pid is still its */
 		int st;
 		(void)wait_child(pid, &st);
-		r = r < 0 ? err_set(err, r, "exec %s", o->argv[0])
-			  : err_set(err, -errno, "pidfd_open");
 		goto out;
 	}
 	if (!o->input_len) {
@@ -277,7 +219,6 @@ out:
 	fd_pair_close(in);
 	fd_pair_close(out);
 	fd_pair_close(er);
-	fd_pair_close(ep);
 	io_close(&io);
 	return r;
 }

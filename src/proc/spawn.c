@@ -18,6 +18,21 @@
 /* The pipe carries, in order: the grandchild's pid (written by the
  * intermediate child; negative errno if it failed before forking), then
  * nothing when exec succeeded (EOF) or the exec errno. */
+/* In the forked child: default SIGPIPE, empty signal mask. */
+static void child_reset_signals(void)
+{
+	/* Async-signal-safe: sigaction and sigprocmask only. The daemon
+	 * blocks signals (they go through a signalfd) and ignores SIGPIPE;
+	 * neither may leak into a plugin. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sigset_t all;
+	sigemptyset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
 static __attribute__((noreturn)) void mid_fail(int fd, int e)
 {
 	int v = -(e ? e : EIO);
@@ -29,7 +44,7 @@ static __attribute__((noreturn)) void intermediate(int wfd, const int *nsfd, siz
 						   char *const *argv, int devnull)
 {
 	static char *const empty_env[] = { NULL };
-	proc_child_reset_signals();
+	child_reset_signals();
 	for (size_t i = 0; i < nns; i++)
 		if (setns(nsfd[i], 0) < 0)
 			mid_fail(wfd, errno);
@@ -136,6 +151,8 @@ int proc_kill_wait(pid_t pid, int sig, uint64_t timeout_ms)
 
 int proc_spawn_fds(char *const *argv, char *const *env, const int *fds, int n_fds, pid_t *ret_pid)
 {
+	if (n_fds < 0 || n_fds > PROC_SPAWN_MAX_FDS)
+		return -EINVAL;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
@@ -149,9 +166,21 @@ int proc_spawn_fds(char *const *argv, char *const *env, const int *fds, int n_fd
 		(void)posix_spawn_file_actions_destroy(&fa);
 		return -r;
 	}
+	/* The actions run in order: a source below n_fds that is not its own
+	 * target could be overwritten by an earlier one, so it is moved up
+	 * first (a caller whose stdio was closed gets pipes on 0..2). */
+	int src[PROC_SPAWN_MAX_FDS];
+	memcpy(src, fds, (size_t)n_fds * sizeof(*fds));
+	for (int i = 0; i < n_fds && r == 0; i++) {
+		if (fds[i] >= 0 && fds[i] < n_fds && fds[i] != i) {
+			src[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, n_fds);
+			if (src[i] < 0)
+				r = errno;
+		}
+	}
 	/* glibc clears FD_CLOEXEC when a dup2 action names the same fd. */
 	for (int i = 0; i < n_fds && r == 0; i++)
-		r = fds[i] >= 0 ? posix_spawn_file_actions_adddup2(&fa, fds[i], i)
+		r = src[i] >= 0 ? posix_spawn_file_actions_adddup2(&fa, src[i], i)
 				: posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0);
 	if (r == 0)
 		r = posix_spawn_file_actions_addclosefrom_np(&fa, n_fds);
@@ -165,5 +194,8 @@ int proc_spawn_fds(char *const *argv, char *const *env, const int *fds, int n_fd
 		r = posix_spawn(ret_pid, argv[0], &fa, &at, argv, env);
 	(void)posix_spawn_file_actions_destroy(&fa);
 	(void)posix_spawnattr_destroy(&at);
+	for (int i = 0; i < n_fds; i++)
+		if (src[i] != fds[i] && src[i] >= 0)
+			close(src[i]);
 	return -r;
 }

@@ -214,6 +214,31 @@ static void test_spawn_fds(void **state)
 	assert_int_equal(strtoull(buf + strlen(want), NULL, 16) & 0x7fffffff, 0);
 	char *bad[] = { "/nonexistent/x", NULL };
 	assert_int_equal(proc_spawn_fds(bad, env, fds, 0, &pid), -ENOENT);
+
+	/* A source that is another target's number: the child's stderr is our
+	 * fd 1 while its stdout is a pipe (set up in the order 0, 1, 2, our fd
+	 * 1 would be gone by the time stderr is set). */
+	int a[2], b[2];
+	assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+	int saved = dup(1);
+	assert_int_equal(dup2(b[1], 1), 1);
+	char *both[] = { "/bin/sh", "-c", "echo out; echo err >&2", NULL };
+	const int swap[] = { -1, a[1], 1 };
+	int r = proc_spawn_fds(both, env, swap, 3, &pid);
+	assert_int_equal(dup2(saved, 1), 1);
+	close(saved);
+	assert_int_equal(r, 0);
+	close(a[1]);
+	close(b[1]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	char got_a[64] = { 0 }, got_b[64] = { 0 };
+	assert_true(read(a[0], got_a, sizeof(got_a) - 1) > 0);
+	assert_true(read(b[0], got_b, sizeof(got_b) - 1) > 0);
+	assert_string_equal(got_a, "out\n");
+	assert_string_equal(got_b, "err\n");
+	close(a[0]);
+	close(b[0]);
 }
 
 static void test_status_parse(void **state)
