@@ -19,7 +19,6 @@ registry runs on 127.0.0.1 only.
 """
 import ctypes
 import glob
-import importlib
 import json
 import os
 import shutil
@@ -31,24 +30,12 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 import grpc  # noqa: E402
+from benchlib import pb_module, pct  # noqa: E402
 from registry import Registry, busybox_image  # noqa: E402
 
 RUNC = shutil.which('runc') or '/usr/sbin/runc'
 FLOOR_CGROUP = 'ocid-bench-floor'
 LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def pb_module(tmp):
-    proto = os.path.join(TOP, 'api', 'runtime', 'v1', 'api.proto')
-    subprocess.run(['protoc', '--proto_path=' + os.path.dirname(proto), '--python_out=' + tmp,
-                    proto], check=True)
-    sys.path.insert(0, tmp)
-    return importlib.import_module('api_pb2')
-
-
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(len(v) * p / 100))]
 
 
 class Client:

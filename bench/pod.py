@@ -9,7 +9,6 @@ subnet of its own. Prints milliseconds and RunPodSandbox/floor (target:
 Environment: OCID_BUILD (default <repo>/build), BENCH_N (default 50).
 Run as root; traffic stays on bridges and namespaces made here.
 """
-import importlib
 import json
 import os
 import shutil
@@ -21,21 +20,9 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 import grpc  # noqa: E402
+from benchlib import pb_module, pct  # noqa: E402
 
 PLUGINS = '/usr/lib/cni'
-
-
-def pb_module(tmp):
-    proto = os.path.join(TOP, 'api', 'runtime', 'v1', 'api.proto')
-    subprocess.run(['protoc', '--proto_path=' + os.path.dirname(proto), '--python_out=' + tmp,
-                    proto], check=True)
-    sys.path.insert(0, tmp)
-    return importlib.import_module('api_pb2')
-
-
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(len(v) * p / 100))]
 
 
 def conflist(bridge, subnet, data_dir):

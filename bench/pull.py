@@ -14,7 +14,6 @@ seconds and ocid/floor (target: <= 1.3). Never fails on a figure.
 Environment: OCID_BUILD (default <repo>/build), BENCH_MB (default 100),
 BENCH_REPS (default 5).
 """
-import importlib
 import os
 import shutil
 import statistics
@@ -26,15 +25,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 import grpc  # noqa: E402
+from benchlib import pb_module  # noqa: E402
 from registry import Layer, Registry, busybox_entries, push_image  # noqa: E402
-
-
-def pb_module(tmp):
-    proto = os.path.join(TOP, 'api', 'runtime', 'v1', 'api.proto')
-    subprocess.run(['protoc', '--proto_path=' + os.path.dirname(proto), '--python_out=' + tmp,
-                    proto], check=True)
-    sys.path.insert(0, tmp)
-    return importlib.import_module('api_pb2')
 
 
 def layers_for(total_mb, compression):
