@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/cleanup.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/id.h"

@@ -64,9 +64,7 @@ static char tag_timer, tag_signal, tag_post;
 
 uint64_t ev_now_ns(void)
 {
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return mono_ns();
 }
 
 static int add_internal(struct ev_loop *loop, int fd, void *tag)

@@ -16,13 +16,6 @@
 
 #define BUF_HIGH (1u << 20) /* pause the transfer above this many buffered bytes */
 
-static int64_t now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t on_body(char *p, size_t sz, size_t nm, void *opaque)
 {
 	struct image_http *h = opaque;
@@ -49,7 +42,7 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *opaque)
 	memcpy(h->buf + h->len, p, n);
 	h->len += n;
 	h->received += n;
-	h->last_progress = now_mono();
+	h->last_progress = (int64_t)mono_ms();
 	return n;
 }
 
@@ -160,7 +153,7 @@ int image_http_start(const char *url, const struct image_http_opts *o, struct im
 	struct image_http *h = xnew(struct image_http);
 	h->opts = *o;
 	h->content_length = -1;
-	h->last_progress = now_mono();
+	h->last_progress = (int64_t)mono_ms();
 	for (size_t i = 0; o->headers && o->headers[i]; i++)
 		h->headers = curl_slist_append(h->headers, o->headers[i]);
 	h->easy = curl_easy_init();
@@ -230,7 +223,7 @@ static int pump(struct image_http *h, bool want_headers, struct err *err)
 		if (h->done || (want_headers ? h->headers_done : h->pos < h->len))
 			break;
 		if (h->opts.progress_timeout_ms &&
-		    now_mono() - h->last_progress > (int64_t)h->opts.progress_timeout_ms)
+		    (int64_t)mono_ms() - h->last_progress > (int64_t)h->opts.progress_timeout_ms)
 			return err_msg(err, -ETIMEDOUT, "no progress for %llu seconds",
 				       (unsigned long long)(h->opts.progress_timeout_ms / 1000));
 		(void)curl_multi_poll(h->multi, NULL, 0, 200, NULL);

@@ -74,19 +74,12 @@ static int spawn_child(char **argv, int sync_w, int devnull, pid_t *ret, struct 
 	return 0;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read one message from the sync pipe within `timeout_ms`. */
 static int read_sync(int fd, unsigned timeout_ms, struct mon_msg *m, struct err *err)
 {
 	uint8_t buf[MON_MSG_MAX_SIZE];
 	size_t len = 0;
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = (int64_t)mono_ms() + timeout_ms;
 	for (;;) {
 		int r = mon_msg_decode(buf, len, m);
 		if (r >= 0)
@@ -94,7 +87,7 @@ static int read_sync(int fd, unsigned timeout_ms, struct mon_msg *m, struct err 
 		if (r != -EAGAIN)
 			return err_msg(err, -EPROTO, "ocimon sync report: malformed (%s)",
 				       strerror(-r));
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - (int64_t)mono_ms();
 		if (left <= 0)
 			return err_msg(err, -ETIMEDOUT, "ocimon did not report within %u ms",
 				       timeout_ms);

@@ -43,13 +43,6 @@ static int sink_read(int fd, struct sink *s)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 struct io {
 	int in_w, out_r, err_r, pidfd;
 	const char *input;
@@ -61,7 +54,7 @@ struct io {
  * are drained. Returns 0, -ETIMEDOUT or -errno. */
 static int pump(struct io *io, uint64_t timeout_ms)
 {
-	uint64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
+	uint64_t deadline = timeout_ms ? mono_ms() + timeout_ms : 0;
 	bool exited = false;
 	while (io->out_r >= 0 || io->err_r >= 0) {
 		struct pollfd p[4] = {
@@ -72,7 +65,7 @@ static int pump(struct io *io, uint64_t timeout_ms)
 		};
 		int wait = -1;
 		if (deadline) {
-			uint64_t t = now_ms();
+			uint64_t t = mono_ms();
 			if (t >= deadline)
 				return -ETIMEDOUT;
 			wait = (int)(deadline - t);

@@ -103,13 +103,6 @@ static bool signalfd_takes(pid_t pid, uint64_t bit)
 	return found;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* 1 when `sig` sent now would reach the process, 0 when the kernel would
  * drop it, -ESRCH when it is gone. */
 static int takes_now(pid_t pid, int sig)

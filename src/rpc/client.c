@@ -49,13 +49,6 @@ struct rpc_client {
 	size_t out_len, out_off, out_cap;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void rpc_client_reply_done(struct rpc_client_reply *r)
 {
 	if (!r)
@@ -504,7 +497,7 @@ int rpc_client_start(struct rpc_client *c, const struct rpc_client_req *req, str
 	if (req->len)
 		memcpy(s->out + FRAME_HDR, req->msg, req->len);
 	if (req->timeout_ms)
-		s->deadline_ns = now_ns() + req->timeout_ms * 1000000u;
+		s->deadline_ns = mono_ns() + req->timeout_ms * 1000000u;
 	prov.source.ptr = s;
 	prov.read_callback = read_request;
 	/* :path and grpc-timeout are copied here (no NO_COPY flag), so the
@@ -539,7 +532,7 @@ static void run_done(struct rpc_client *c)
 /* Cancel calls past their deadline; return the poll timeout in ms. */
 static int check_deadlines(struct rpc_client *c)
 {
-	uint64_t now = now_ns(), next = 0;
+	uint64_t now = mono_ns(), next = 0;
 
 	for (struct client_stream *s = c->active; s; s = s->next) {
 		if (!s->deadline_ns || s->ended)

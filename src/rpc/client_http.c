@@ -17,13 +17,6 @@ struct http_buf {
 	size_t len, cap;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 void rpc_client_http_reply_done(struct rpc_client_http_reply *r)
 {
 	if (!r)

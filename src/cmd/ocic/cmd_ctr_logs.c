@@ -172,14 +172,6 @@ static int follow_rotation(struct logs *lg)
 	return r != 0 ? -r : 1;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ContainerStatus of `id`: 0 with *ret, or an exit code (printed). */
 static int container_status(const char *id, Runtime__V1__ContainerStatusResponse **ret)
 {
@@ -248,7 +240,7 @@ static void wait_for_change(int ifd, uint64_t ms)
 static int follow(struct logs *lg, const char *id)
 {
 	cleanup_close int ifd = watch_dir(lg->path);
-	uint64_t next_status = now_ms(); /* at once: it may have exited already */
+	uint64_t next_status = mono_ms(); /* at once: it may have exited already */
 	int r;
 
 	for (;;) {
@@ -260,13 +252,13 @@ static int follow(struct logs *lg, const char *id)
 			return -r;
 		if (r == 1)
 			continue;
-		if (now_ms() >= next_status) {
+		if (mono_ms() >= next_status) {
 			r = still_running(id);
 			if (r <= 0)
 				break;
-			next_status = now_ms() + STATUS_POLL_MS;
+			next_status = mono_ms() + STATUS_POLL_MS;
 		}
-		wait_for_change(ifd, next_status > now_ms() ? next_status - now_ms() : 0);
+		wait_for_change(ifd, next_status > mono_ms() ? next_status - mono_ms() : 0);
 	}
 	/* ocimon writes the last records before the exit is known. */
 	if (read_log(lg) == 0 && follow_rotation(lg) == 1)

@@ -35,13 +35,6 @@ struct watch {
 
 static struct watch watch = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The pull in `all` that is ours: the operand as normalised by the daemon
  * ends with "/<operand>" (or ":latest" added), or the only one. */
 static const json_t *pick(const json_t *all, const char *want)
@@ -136,7 +129,7 @@ static void poll_once(struct watch *w)
 	const json_t *p = all ? pick(all, w->want) : NULL;
 	pthread_mutex_lock(&w->lock);
 	if (p)
-		update(w, p, now_ns());
+		update(w, p, mono_ns());
 	if (p && w->tty)
 		draw(w);
 	pthread_mutex_unlock(&w->lock);
@@ -238,7 +231,7 @@ static bool image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size
 static void pull_table(const struct ocic_args *a, const ProtobufCMessage *resp)
 {
 	const char *id = ((const Runtime__V1__PullImageResponse *)resp)->image_ref;
-	double secs = (double)(now_ns() - watch.start_ns) / 1e9;
+	double secs = (double)(mono_ns() - watch.start_ns) / 1e9;
 	size_t n = 0;
 	uint64_t size = 0;
 	char sz[32], rate[32];
@@ -258,7 +251,7 @@ static int pull_run(const struct ocic_args *a)
 {
 	watch.want = a->operands[0];
 	watch.tty = arg_output == OCIC_OUTPUT_TABLE && isatty(STDOUT_FILENO);
-	watch.start_ns = now_ns();
+	watch.start_ns = mono_ns();
 	if (watch.tty)
 		watcher_running = pthread_create(&watcher_thread, NULL, watcher, &watch) == 0;
 	int r = ocic_sub_call(a);

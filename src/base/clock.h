@@ -1,0 +1,9 @@
+/* The monotonic clock, for deadlines and durations. */
+#pragma once
+
+#include <stdint.h>
+
+/** CLOCK_MONOTONIC in nanoseconds. */
+uint64_t mono_ns(void);
+/** CLOCK_MONOTONIC in milliseconds. */
+uint64_t mono_ms(void);
