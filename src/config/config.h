@@ -31,6 +31,7 @@ struct config {
 	unsigned max_parallel_downloads; /* layers downloaded at once per pull, default 6 */
 	char *image_volumes;		 /* "mkdir" (default) or "ignore" */
 	bool layer_sync;		 /* syncfs each layer before commit, default true */
+	bool exec_fifo_start;		 /* start via runc's exec fifo, default true */
 	char **pinned_images;		 /* names or globs reported as pinned, default none */
 	uint64_t max_recv_msg_size;	 /* default 16 MiB */
 	uint64_t max_send_msg_size;	 /* default 80 MiB */

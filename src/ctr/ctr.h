@@ -110,6 +110,10 @@ struct ctr_config {
 	const char *runtime;	   /* OCI runtime binary (absolute) */
 	const char *ocimon;	   /* monitor binary; NULL = found next to /proc/self/exe */
 	const char *cgroup_driver; /* "systemd" or "cgroupfs" */
+	/* Start a container the runtime left waiting on <runtime root>/<id>/
+	 * exec.fifo (runc) by reading that fifo, as `runc start` does,
+	 * instead of running `<runtime> start`. */
+	bool exec_fifo_start;
 	struct db *db;
 	struct storage *storage;      /* layer store; NULL = opened on root */
 	struct image_service *images; /* image lookup; NULL = the image tables directly */

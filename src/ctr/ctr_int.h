@@ -105,6 +105,7 @@ struct ctr_mgr {
 	struct stats *stats; /* NULL when no cgroup hierarchy was found */
 	char *containers_dir;
 	bool own_storage;
+	bool exec_fifo_start;
 	ctr_pod_lookup_fn pod_lookup;
 	void *pod_lookup_data;
 	struct oci_host host;
@@ -145,6 +146,12 @@ int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *inpu
 		    struct err *err);
 /** Parse a signal name or number ("SIGTERM", "TERM", "15"); 0 when unknown. */
 int ctr_signal_parse(const char *s);
+/** CREATED -> running: `<runtime> start`, or, with exec_fifo_start and a
+ *  runc-style exec fifo, what `runc start` does without the runc process:
+ *  read the fifo until the container's init has exec'd the program, then
+ *  remove it. `pid` is the init's. */
+int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, struct err *err);
+
 /** Resources as the runtime's `update --resources` JSON. malloc'd. */
 char *ctr_resources_json(const struct oci_resources *r);
 

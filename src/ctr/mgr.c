@@ -327,6 +327,7 @@ static int mgr_init(struct ctr_mgr *m, const struct ctr_config *cfg, struct err 
 	m->runtime_root = xasprintf("%s/runtime", cfg->runroot);
 	m->ocimon = cfg->ocimon ? xstrdup(cfg->ocimon) : find_ocimon();
 	m->cgroup_driver = xstrdup(cfg->cgroup_driver ? cfg->cgroup_driver : "cgroupfs");
+	m->exec_fifo_start = cfg->exec_fifo_start;
 	m->db = cfg->db;
 	m->images = cfg->images;
 	m->pod_lookup = cfg->pod_lookup;

@@ -46,9 +46,11 @@ int ctr_start(struct ctr_mgr *m, const char *id, struct err *err)
 			    ctr_state_name(s));
 		goto out;
 	}
-	char *args[] = { "start", c->id, NULL };
+	pthread_mutex_lock(&c->st);
+	pid_t pid = c->row.pid;
+	pthread_mutex_unlock(&c->st);
 	uint64_t t0 = ev_now_ns();
-	r = ctr_runtime_run(m, args, NULL, 0, err);
+	r = ctr_runtime_start(m, c->id, pid, err);
 	if (r < 0)
 		goto out;
 	uint64_t t1 = ev_now_ns();

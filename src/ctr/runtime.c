@@ -1,11 +1,16 @@
 /* OCI runtime CLI calls (runc and compatible), signal names, the resources
  * document of `<runtime> update`. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "ctr/ctr_int.h"
 #include "proc/proc.h"
@@ -47,6 +52,67 @@ int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *inpu
 	}
 	proc_result_done(&res);
 	strv_free(argv);
+	return r;
+}
+
+/* The fifo's side of a start. runc create leaves the container's init
+ * blocked opening the fifo for writing; once a reader has it open, the
+ * init writes a byte and execs the program, which closes its end. Data
+ * then end of file means started; the init gone without writing means
+ * the container died before it could start. */
+static int read_exec_fifo(int fd, pid_t pid, const char *id, struct err *err)
+{
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0 || !ctr_pid_is(pid, id))
+		return err_msg(err, -ESRCH, "container %s: its process is already dead", id);
+	bool got = false;
+	uint64_t deadline = mono_ms() + RUNTIME_TIMEOUT_MS;
+	for (;;) {
+		char buf[64];
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n > 0) {
+			got = true;
+			continue;
+		}
+		/* Before a writer ever came, an empty fifo reads as end of file too. */
+		if (n == 0 && got)
+			return 0;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return err_set(err, -errno, "container %s: read its exec fifo", id);
+		uint64_t now = mono_ms();
+		if (now >= deadline)
+			return err_msg(err, -ETIMEDOUT,
+				       "container %s: its init did not exec within %u ms", id,
+				       RUNTIME_TIMEOUT_MS);
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = pidfd, .events = POLLIN } };
+		if (poll(p, 2, (int)(deadline - now)) < 0 && errno != EINTR)
+			return err_set(err, -errno, "poll");
+		if (p[1].revents) {
+			/* Gone: started (and already done) only if it wrote first. */
+			if (read(fd, buf, sizeof(buf)) > 0 || got)
+				return 0;
+			return err_msg(err, -ESRCH, "container %s: its process is already dead",
+				       id);
+		}
+	}
+}
+
+int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, struct err *err)
+{
+	cleanup_free char *fifo = xasprintf("%s/%s/exec.fifo", m->runtime_root, id);
+	cleanup_close int fd = -1;
+	struct stat st;
+	if (m->exec_fifo_start)
+		fd = open(fifo, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		char *args[] = { "start", (char *)id, NULL };
+		return ctr_runtime_run(m, args, NULL, 0, err);
+	}
+	int r = read_exec_fifo(fd, pid, id, err);
+	/* As runc: without the fifo, the runtime reports the container running. */
+	if (r >= 0 && unlink(fifo) < 0 && errno != ENOENT)
+		r = err_set(err, -errno, "remove '%s'", fifo);
 	return r;
 }
 

@@ -276,9 +276,11 @@ RUNNING, EXITED, CREATED = 1, 2, 0
 
 
 @pytest.fixture
-def env(make_daemon, tmp_path):
-    """A started ocid with a loopback registry serving a busybox-static image
-    (pulled); yields an Env. Containers and pods are removed at the end."""
+def make_env(make_daemon, tmp_path):
+    """Factory: make_env(extra_args=(), subdir='d') -> a started ocid (with
+    extra_args) beside a loopback registry serving a busybox-static image,
+    pulled, as an Env. At the end its containers and pods are removed and
+    SIGTERM must exit 0 with no sanitizer report."""
     reg = Registry(tmp_path / 'registry').start()
     etc = tmp_path / 'etc'
     etc.mkdir()
@@ -290,25 +292,42 @@ def env(make_daemon, tmp_path):
             '--signature-policy', str(etc / 'policy.json'),
             '--global-auth-file', str(etc / 'auth.json')]
     busybox_image(reg, 'test/busybox')
-    d = make_daemon(extra_args=args).start()
     image = f'{reg.host}/test/busybox:latest'
-    d.image('PullImage', d.pb.PullImageRequest(image=d.pb.ImageSpec(image=image)), timeout=60)
-    logs = tmp_path / 'logs'
-    logs.mkdir()
-    e = Env(d, image, str(logs))
-    e.reg = reg
-    yield e
-    for c in d.runtime('ListContainers', d.pb.ListContainersRequest()).containers:
-        d.runtime('RemoveContainer', d.pb.RemoveContainerRequest(container_id=c.id), timeout=30)
-    for p in d.runtime('ListPodSandbox', d.pb.ListPodSandboxRequest()).items:
-        d.runtime('RemovePodSandbox', d.pb.RemovePodSandboxRequest(pod_sandbox_id=p.id),
-                  timeout=60)
-    rc = d.stop()
-    log = d.read_log()
+    made = []
+
+    def make(extra_args=(), subdir='d'):
+        d = make_daemon(extra_args=args + list(extra_args), subdir=subdir).start()
+        d.image('PullImage', d.pb.PullImageRequest(image=d.pb.ImageSpec(image=image)),
+                timeout=60)
+        logs = tmp_path / subdir / 'logs'
+        logs.mkdir()
+        e = Env(d, image, str(logs))
+        e.reg = reg
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        d = e.d
+        for c in d.runtime('ListContainers', d.pb.ListContainersRequest()).containers:
+            d.runtime('RemoveContainer', d.pb.RemoveContainerRequest(container_id=c.id),
+                      timeout=30)
+        for p in d.runtime('ListPodSandbox', d.pb.ListPodSandboxRequest()).items:
+            d.runtime('RemovePodSandbox', d.pb.RemovePodSandboxRequest(pod_sandbox_id=p.id),
+                      timeout=60)
+        rc = d.stop()
+        log = d.read_log()
+        assert rc == 0, log[-3000:]
+        if os.environ.get('OCID_ASAN'):
+            assert sanitizer_report(log) is None, log[-8000:]
     reg.stop()
-    assert rc == 0, log[-3000:]
-    if os.environ.get('OCID_ASAN'):
-        assert sanitizer_report(log) is None, log[-8000:]
+
+
+@pytest.fixture
+def env(make_env):
+    """A started ocid with a loopback registry serving a busybox-static image
+    (pulled); yields an Env. Containers and pods are removed at the end."""
+    return make_env()
 
 
 class Env:

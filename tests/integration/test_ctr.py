@@ -3,6 +3,7 @@ busybox-static image, real runc and ocimon. Pods use the host network (no
 CNI needed)."""
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -199,6 +200,61 @@ def test_stop_right_after_start_waits_for_the_handler(env):
     st = env.status(cid).status
     assert (st.exit_code, st.reason) == (7, 'Error'), st
     assert time.monotonic() - t < 15  # not the grace period and a SIGKILL
+
+
+def logging_runc(tmp_path):
+    """A runtime that is runc, logging each call's arguments."""
+    calls = tmp_path / 'runc-calls'
+    wrapper = tmp_path / 'runc-logged'
+    runc = shutil.which('runc') or '/usr/sbin/runc'
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {runc} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper), calls
+
+
+def runc_state(env, cid):
+    out = subprocess.run(['runc', '--root', os.path.join(env.d.runroot, 'runtime'), 'state', cid],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)['status']
+
+
+def test_start_through_the_exec_fifo(make_env, tmp_path):
+    """StartContainer reads runc's exec fifo itself (no `runc start`):
+    the program runs, runc reports it running, and a container whose init
+    died before the start is refused with a message and shows EXITED.
+    exec_fifo_start = false runs `runc start`."""
+    wrapper, calls = logging_runc(tmp_path)
+    env = make_env(['--runtime', wrapper])
+    pod = env.pod()
+    cid = env.create(pod, 'fifo', ['/bin/sh', '-c', 'echo started; exec sleep 100'])
+    fifo = os.path.join(env.d.runroot, 'runtime', cid, 'exec.fifo')
+    assert os.path.exists(fifo) and runc_state(env, cid) == 'created'
+    env.start(cid)
+    assert env.status(cid).status.state == RUNNING
+    assert not os.path.exists(fifo) and runc_state(env, cid) == 'running'
+    deadline = time.monotonic() + 10
+    while 'started' not in env.log('fifo') and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert 'stdout F started' in env.log('fifo')
+    verbs = [ln.split()[2] for ln in calls.read_text().splitlines()]  # --root R <verb>
+    assert 'create' in verbs and 'start' not in verbs, verbs
+
+    # The init killed while it waits for the start.
+    dead = env.create(pod, 'dead', ['/bin/true'])
+    info = json.loads(env.status(dead, verbose=True).info['info'])
+    os.kill(info['pid'], signal.SIGKILL)
+    with pytest.raises(grpc.RpcError) as e:
+        env.start(dead)
+    assert 'already dead' in e.value.details(), e.value.details()
+    assert env.wait_state(dead, EXITED).exit_code == 137
+
+    # Off: the runtime's own start.
+    calls.write_text('')
+    off = make_env(['--runtime', wrapper, '--exec-fifo-start=false'], subdir='off')
+    cid = off.create(off.pod(), 'ran', ['/bin/sleep', '100'])
+    off.start(cid)
+    assert off.status(cid).status.state == RUNNING and runc_state(off, cid) == 'running'
+    assert f'start {cid}' in calls.read_text(), calls.read_text()
 
 
 def test_exec_timeout_and_stop_zero(env):

@@ -137,6 +137,7 @@ static int start(struct daemon *d, struct err *err)
 				 .runroot = cfg->runroot,
 				 .runtime = cfg->runtime,
 				 .cgroup_driver = driver,
+				 .exec_fifo_start = cfg->exec_fifo_start,
 				 .db = d->db,
 				 .storage = d->storage,
 				 .images = d->images };
