@@ -166,7 +166,8 @@ struct ctr_create_req {
 int ctr_create(struct ctr_mgr *m, const struct ctr_create_req *req, char ret_id[ID_LEN + 1],
 	       struct err *err);
 
-/** `<runtime> start`: CREATED -> RUNNING. -ENOENT unknown id, -EINVAL when not CREATED. */
+/** CREATED -> RUNNING (ctr_runtime_start: runc's exec fifo or `<runtime>
+ *  start`). -ENOENT unknown id, -EINVAL when not CREATED. */
 int ctr_start(struct ctr_mgr *m, const char *id, struct err *err);
 
 /** Stop: the stop signal (image StopSignal or SIGTERM), up to `timeout_s`

@@ -378,8 +378,9 @@ def test_restart_keeps_containers(env):
     env.wait_state(done, EXITED)
     later = env.create(pod, 'later', ['/bin/sleep', '600'])
     env.start(later)
-    more = [env.create(pod, f'm{i}', ['/bin/sleep', '600']) for i in range(12)]
-    for c in more[:8]:
+    # 20 containers in all: running, created, exited, and exited while ocid is down.
+    more = [env.create(pod, f'm{i}', ['/bin/sleep', '600']) for i in range(16)]
+    for c in more[:10]:
         env.start(c)
     pid = json.loads(env.status(running, verbose=True).info['info'])['pid']
     later_pid = json.loads(env.status(later, verbose=True).info['info'])['pid']
@@ -406,7 +407,7 @@ def test_restart_keeps_containers(env):
     d.start()
     states = {c.metadata.name: c.state for c in env.list()}
     want = {'run': RUNNING, 'made': CREATED, 'done': EXITED, 'later': EXITED}
-    want.update({f'm{i}': RUNNING if i < 8 else CREATED for i in range(12) if i != 10})
+    want.update({f'm{i}': RUNNING if i < 10 else CREATED for i in range(16) if i != 14})
     assert states == want
     for base in (d.root, d.runroot):
         assert not os.path.exists(os.path.join(base, 'containers', half))
