@@ -212,10 +212,14 @@ def logging_runc(tmp_path):
     return str(wrapper), calls
 
 
-def runc_state(env, cid):
+def runc_state(env, cid, key='status'):
     out = subprocess.run(['runc', '--root', os.path.join(env.d.runroot, 'runtime'), 'state', cid],
                          capture_output=True, text=True, check=True).stdout
-    return json.loads(out)['status']
+    return json.loads(out)[key]
+
+
+def runc_pid(env, cid):
+    return runc_state(env, cid, 'pid')
 
 
 def test_start_through_the_exec_fifo(make_env, tmp_path):
@@ -238,6 +242,12 @@ def test_start_through_the_exec_fifo(make_env, tmp_path):
     assert 'stdout F started' in env.log('fifo')
     verbs = [ln.split()[2] for ln in calls.read_text().splitlines()]  # --root R <verb>
     assert 'create' in verbs and 'start' not in verbs, verbs
+    # ocimon learns the pid as the init's subreaper: runc writes no pid file
+    # (with O_SYNC), ocimon does, and ocid has the pid runc reports.
+    assert '--pid-file' not in calls.read_text(), calls.read_text()
+    pid = json.loads(env.status(cid, verbose=True).info['info'])['pid']
+    with open(os.path.join(env.d.runroot, 'containers', cid, 'pidfile')) as f:
+        assert int(f.read()) == pid == runc_pid(env, cid)
 
     # The init killed while it waits for the start.
     dead = env.create(pod, 'dead', ['/bin/true'])

@@ -5,11 +5,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ocimon.h"
 
@@ -105,6 +107,44 @@ static int read_pid_file(const char *path, pid_t *ret, struct err *err)
 	return 0;
 }
 
+/* The children file of this (single-threaded) process, if the kernel has
+ * them (CONFIG_PROC_CHILDREN). */
+static bool children_path(char *path, size_t size)
+{
+	snprintf(path, size, "/proc/self/task/%d/children", (int)getpid());
+	return access(path, R_OK) == 0;
+}
+
+/* The runtime's create (or exec --detach) leaves one process behind, the
+ * container's init (or the exec'd process); by the time the runtime has
+ * exited it was reparented to us, the subreaper, and is our only child.
+ * This spares the runtime its pid file, which runc writes with O_SYNC: a
+ * journal commit (about a millisecond) when the run dir is not a tmpfs. */
+static int only_child(const char *path, pid_t *ret, struct err *err)
+{
+	cleanup_free char *s = NULL;
+	size_t len = 0;
+	int r = fs_read_file(AT_FDCWD, path, 4096, &s, &len, err);
+	if (r < 0)
+		return r;
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+	if (end == s || v <= 0 || v > INT32_MAX || *end != ' ' || end[1] != '\0')
+		return err_msg(err, -ESRCH, "the runtime left %s processes behind",
+			       end == s ? "no" : "several");
+	*ret = (pid_t)v;
+	return 0;
+}
+
+/* The pid file as the runtime would have written it (without its O_SYNC:
+ * the run dir does not outlive a reboot that loses it). */
+static int write_pid_file(const char *path, pid_t pid, struct err *err)
+{
+	char text[16];
+	int n = snprintf(text, sizeof(text), "%d", (int)pid);
+	return fs_write_file_atomic(AT_FDCWD, path, text, (size_t)n, 0644, 0, err);
+}
+
 /* The console socket: a listening unix socket whose path runc connects to,
  * beside the ctl socket, with a short name unique to this monitor (several
  * may share that directory). Removed once the terminal has arrived. */
@@ -177,8 +217,8 @@ static int make_pipes(const struct ocimon_args *a, int p[3][2], struct err *err)
 	return 0;
 }
 
-static int spawn_runtime(const struct ocimon_args *a, const char *console, int p[3][2],
-			 struct err *err)
+static int spawn_runtime(const struct ocimon_args *a, const char *console, bool pid_file,
+			 int p[3][2], struct err *err)
 {
 	char *argv[16];
 	size_t n = 0;
@@ -199,8 +239,10 @@ static int spawn_runtime(const struct ocimon_args *a, const char *console, int p
 		argv[n++] = (char *)"--bundle";
 		argv[n++] = (char *)a->bundle;
 	}
-	argv[n++] = (char *)"--pid-file";
-	argv[n++] = (char *)a->pid_file;
+	if (pid_file) {
+		argv[n++] = (char *)"--pid-file";
+		argv[n++] = (char *)a->pid_file;
+	}
 	if (console) {
 		argv[n++] = (char *)"--console-socket";
 		argv[n++] = (char *)console;
@@ -233,7 +275,9 @@ int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret
 		lfd = console_listen(a->ctl_path, console, sizeof(console), err);
 		r = lfd;
 	}
-	pid_t pid = r < 0 ? r : spawn_runtime(a, a->tty ? console : NULL, p, err);
+	char children[64];
+	bool by_child = children_path(children, sizeof(children));
+	pid_t pid = r < 0 ? r : spawn_runtime(a, a->tty ? console : NULL, !by_child, p, err);
 	/* Our copies of the child's ends go; the container holds its own. */
 	for (int i = 0; i < 3; i++) {
 		int *child_end = &p[i][i == 0 ? 0 : 1];
@@ -249,6 +293,10 @@ int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret
 		char text[MON_MSG_MAX_TEXT + 1];
 		read_errors(p[2][0], text, sizeof(text));
 		r = err_msg(err, -EIO, "%s", text[0] ? text : "runtime create failed");
+	} else if (r >= 0 && by_child) {
+		r = only_child(children, &ret->pid, err);
+		if (r >= 0)
+			r = write_pid_file(a->pid_file, ret->pid, err);
 	} else if (r >= 0) {
 		r = read_pid_file(a->pid_file, &ret->pid, err);
 	}
