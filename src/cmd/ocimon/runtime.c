@@ -92,21 +92,6 @@ static void read_errors(int fd, char *buf, size_t size)
 	buf[len] = '\0';
 }
 
-static int read_pid_file(const char *path, pid_t *ret, struct err *err)
-{
-	cleanup_free char *s = NULL;
-	size_t len = 0;
-	int r = fs_read_file(AT_FDCWD, path, 32, &s, &len, err);
-	if (r < 0)
-		return r;
-	char *end = NULL;
-	long v = strtol(s, &end, 10);
-	if (end == s || v <= 0 || v > INT32_MAX)
-		return err_msg(err, -EBADMSG, "pid file '%s': no pid", path);
-	*ret = (pid_t)v;
-	return 0;
-}
-
 /* The children file of this (single-threaded) process, if the kernel has
  * them (CONFIG_PROC_CHILDREN). */
 static bool children_path(char *path, size_t size)
@@ -115,12 +100,14 @@ static bool children_path(char *path, size_t size)
 	return access(path, R_OK) == 0;
 }
 
-/* The runtime's create (or exec --detach) leaves one process behind, the
- * container's init (or the exec'd process); by the time the runtime has
- * exited it was reparented to us, the subreaper, and is our only child.
- * This spares the runtime its pid file, which runc writes with O_SYNC: a
- * journal commit (about a millisecond) when the run dir is not a tmpfs. */
-static int only_child(const char *path, pid_t *ret, struct err *err)
+/* The pid in the runtime's pid file or, with `children`, in our children
+ * file: the runtime's create (or exec --detach) leaves one process behind,
+ * the container's init (or the exec'd process), and by the time the
+ * runtime has exited it was reparented to us, the subreaper, and is our
+ * only child. That spares the runtime its pid file, which runc writes with
+ * O_SYNC: a journal commit (about a millisecond) when the run dir is not a
+ * tmpfs. */
+static int read_pid(const char *path, bool children, pid_t *ret, struct err *err)
 {
 	cleanup_free char *s = NULL;
 	size_t len = 0;
@@ -129,9 +116,12 @@ static int only_child(const char *path, pid_t *ret, struct err *err)
 		return r;
 	char *end = NULL;
 	long v = strtol(s, &end, 10);
-	if (end == s || v <= 0 || v > INT32_MAX || *end != ' ' || end[1] != '\0')
+	bool one = end != s && v > 0 && v <= INT32_MAX;
+	if (children && (!one || strcmp(end, " ") != 0))
 		return err_msg(err, -ESRCH, "the runtime left %s processes behind",
 			       end == s ? "no" : "several");
+	if (!one)
+		return err_msg(err, -EBADMSG, "pid file '%s': no pid", path);
 	*ret = (pid_t)v;
 	return 0;
 }
@@ -293,12 +283,10 @@ int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret
 		char text[MON_MSG_MAX_TEXT + 1];
 		read_errors(p[2][0], text, sizeof(text));
 		r = err_msg(err, -EIO, "%s", text[0] ? text : "runtime create failed");
-	} else if (r >= 0 && by_child) {
-		r = only_child(children, &ret->pid, err);
-		if (r >= 0)
-			r = write_pid_file(a->pid_file, ret->pid, err);
 	} else if (r >= 0) {
-		r = read_pid_file(a->pid_file, &ret->pid, err);
+		r = read_pid(by_child ? children : a->pid_file, by_child, &ret->pid, err);
+		if (r >= 0 && by_child)
+			r = write_pid_file(a->pid_file, ret->pid, err);
 	}
 	if (r >= 0 && a->tty) {
 		int m = console_receive(lfd, err);
