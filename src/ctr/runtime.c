@@ -16,6 +16,7 @@
 #include "proc/proc.h"
 
 #define RUNTIME_TIMEOUT_MS 120000
+#define EXEC_WAIT_MS 5000
 
 int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
 		    struct err *err)
@@ -101,18 +102,27 @@ static int read_exec_fifo(int fd, pid_t pid, const char *id, struct err *err)
 int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, struct err *err)
 {
 	cleanup_free char *fifo = xasprintf("%s/%s/exec.fifo", m->runtime_root, id);
+	/* The init, still waiting, as it is before its exec. */
+	size_t len = 0;
+	cleanup_free char *auxv = pid > 0 ? proc_auxv(pid, &len) : NULL;
 	cleanup_close int fd = -1;
 	struct stat st;
 	if (m->exec_fifo_start)
 		fd = open(fifo, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	int r;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
 		char *args[] = { "start", (char *)id, NULL };
-		return ctr_runtime_run(m, args, NULL, 0, err);
+		r = ctr_runtime_run(m, args, NULL, 0, err);
+	} else {
+		r = read_exec_fifo(fd, pid, id, err);
+		/* As runc: without the fifo, the runtime reports it running. */
+		if (r >= 0 && unlink(fifo) < 0 && errno != ENOENT)
+			r = err_set(err, -errno, "remove '%s'", fifo);
 	}
-	int r = read_exec_fifo(fd, pid, id, err);
-	/* As runc: without the fifo, the runtime reports the container running. */
-	if (r >= 0 && unlink(fifo) < 0 && errno != ENOENT)
-		r = err_set(err, -errno, "remove '%s'", fifo);
+	/* Started means the program's own signal handling from now on: a
+	 * stop signal sent mid-exec would be dropped (see proc_exec_wait). */
+	if (r >= 0 && auxv && proc_exec_wait(pid, auxv, len, EXEC_WAIT_MS) < 0)
+		log_warn("container program not exec'd yet", "id=%s pid=%d", id, (int)pid);
 	return r;
 }
 

@@ -128,6 +128,20 @@ int proc_status_parse(const char *text, struct proc_sig_status *ret);
  *  or one that is gone; -ETIMEDOUT when it never came to take it. */
 int proc_signal_wait_deliverable(pid_t pid, int sig, uint64_t timeout_ms);
 
+/** The auxiliary vector of `pid` (/proc/PID/auxv, malloc'd, length in
+ *  *len), or NULL when it cannot be read (gone). */
+char *proc_auxv(pid_t pid, size_t *len);
+
+/** Wait up to timeout_ms until `pid` has finished an exec that started
+ *  after `before` (its proc_auxv, `len` bytes) was read. An exec closes the
+ *  old program's close-on-exec files (how a runtime's exec fifo tells that
+ *  the program started), and only later resets the signal handlers, which
+ *  meanwhile still show the old program's; the kernel builds the new
+ *  program's auxiliary vector after that reset, so a vector that differs
+ *  from `before` means the program runs as itself. 0 then, or when the
+ *  process is gone; -ETIMEDOUT. */
+int proc_exec_wait(pid_t pid, const char *before, size_t len, uint64_t timeout_ms);
+
 /** Send `sig` to `pid` through a pidfd and wait up to timeout_ms for it to
  *  go away (it need not be our child). 0 when it is gone (or never
  *  existed); -ETIMEDOUT when it still runs. */

@@ -74,12 +74,14 @@ static char *read_proc(pid_t pid, const char *what)
 	return fs_read_file(AT_FDCWD, path, 1 << 16, &text, NULL, NULL) < 0 ? NULL : text;
 }
 
-static bool in_sigwait(pid_t pid)
+/* Whether the process sleeps in system call `nr` (/proc/PID/syscall shows
+ * the number only while it is blocked). */
+static bool in_syscall(pid_t pid, long nr)
 {
 	cleanup_free char *text = read_proc(pid, "syscall");
 	char *end;
-	long nr = text ? strtol(text, &end, 10) : -1;
-	return text && end != text && *end == ' ' && nr == SYS_rt_sigtimedwait;
+	long n = text ? strtol(text, &end, 10) : -1;
+	return text && end != text && *end == ' ' && n == nr;
 }
 
 static bool signalfd_takes(pid_t pid, uint64_t bit)
@@ -107,6 +109,10 @@ static bool signalfd_takes(pid_t pid, uint64_t bit)
  * drop it, -ESRCH when it is gone. */
 static int takes_now(pid_t pid, int sig)
 {
+	/* Mid-exec the old program's handlers still show, and the new one
+	 * starts with none (see proc_exec_wait). */
+	if (in_syscall(pid, SYS_execve) || in_syscall(pid, SYS_execveat))
+		return 0;
 	cleanup_free char *text = read_proc(pid, "status");
 	struct proc_sig_status st;
 	if (!text || proc_status_parse(text, &st) < 0)
@@ -115,7 +121,8 @@ static int takes_now(pid_t pid, int sig)
 	if (!st.ns_init || (st.caught & bit))
 		return 1;
 	/* In sigwait the waited-for signals leave SigBlk for the wait. */
-	return in_sigwait(pid) || ((st.blocked & bit) && signalfd_takes(pid, bit));
+	return in_syscall(pid, SYS_rt_sigtimedwait) ||
+	       ((st.blocked & bit) && signalfd_takes(pid, bit));
 }
 
 int proc_signal_wait_deliverable(pid_t pid, int sig, uint64_t timeout_ms)
@@ -129,6 +136,30 @@ int proc_signal_wait_deliverable(pid_t pid, int sig, uint64_t timeout_ms)
 		if (mono_ms() >= deadline)
 			return -ETIMEDOUT;
 		struct timespec ts = { 0, POLL_MS * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+char *proc_auxv(pid_t pid, size_t *len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	char *text = NULL;
+	return fs_read_file(AT_FDCWD, path, 1 << 16, &text, len, NULL) < 0 ? NULL : text;
+}
+
+int proc_exec_wait(pid_t pid, const char *before, size_t len, uint64_t timeout_ms)
+{
+	uint64_t deadline = mono_ms() + timeout_ms;
+	for (;;) {
+		size_t n = 0;
+		cleanup_free char *now = proc_auxv(pid, &n);
+		/* Empty: the new program's memory, its vector not built yet. */
+		if (!now || (n && (n != len || memcmp(now, before, n) != 0)))
+			return 0;
+		if (mono_ms() >= deadline)
+			return -ETIMEDOUT;
+		struct timespec ts = { 0, 100000L };
 		nanosleep(&ts, NULL);
 	}
 }

@@ -267,6 +267,44 @@ def test_start_through_the_exec_fifo(make_env, tmp_path):
     assert f'start {cid}' in calls.read_text(), calls.read_text()
 
 
+def test_stop_right_after_a_fast_start(env):
+    """StartContainer returns once the program runs as itself. runc's init
+    closes the exec fifo a moment before its exec, and the exec resets the
+    init's signal handlers later still; a stop in between saw init's SIGTERM
+    handler, sent SIGTERM, and the program (its namespace's init, with no
+    handler yet) lost it: the stop ran into SIGKILL after the whole grace
+    period (critest's "should support stopping container" hit it). Here
+    each stop is queued behind its start, so it runs the moment the start
+    returns."""
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    raced = 0
+    for i in range(40):
+        cid = env.create(pod, f'quick{i}', ['/bin/sh', '-c', 'trap "exit 3" TERM; while :; do :; done'])
+        out = {}
+
+        def start():
+            try:
+                env.start(cid)
+                out['started'] = time.monotonic()
+            except grpc.RpcError as e:
+                out['error'] = e.details()
+
+        th = threading.Thread(target=start)
+        th.start()
+        time.sleep(0.0005)  # the start takes the container's lock first
+        t = time.monotonic()
+        d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=20),
+                  timeout=40)
+        th.join()
+        st = env.status(cid).status
+        if 'started' in out:
+            raced += 1
+            assert (st.exit_code, time.monotonic() - t < 10) == (3, True), (i, st)
+        d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid))
+    assert raced >= 10, raced  # the stop did not overtake most starts
+
+
 def test_exec_timeout_and_stop_zero(env):
     pb, d = env.pb, env.d
     pod = env.pod()

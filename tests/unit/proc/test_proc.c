@@ -299,6 +299,54 @@ static void test_signal_deliverable(void **state)
 	assert_int_equal(proc_kill_wait(pid, SIGTERM, 5000), 0);
 }
 
+static void on_term(int sig)
+{
+	(void)sig;
+}
+
+/* proc_exec_wait returns once an exec has fully replaced the program: its
+ * handlers reset, its name the new one; it waits while nothing changes. */
+static void test_exec_wait(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* As runc init: a SIGTERM handler, waiting to be released. */
+		signal(SIGTERM, on_term);
+		char c;
+		if (read(p[0], &c, 1) == 1)
+			execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	size_t len = 0;
+	char *before = proc_auxv(pid, &len); /* a copy of ours until it execs */
+	assert_non_null(before);
+	assert_true(len > 0);
+	/* Nothing happens: it waits out the timeout. */
+	assert_int_equal(proc_exec_wait(pid, before, len, 50), -ETIMEDOUT);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(proc_exec_wait(pid, before, len, 5000), 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	char *text = NULL;
+	assert_int_equal(fs_read_file(AT_FDCWD, path, 1 << 16, &text, NULL, NULL), 0);
+	assert_non_null(strstr(text, "Name:\tsleep\n"));
+	struct proc_sig_status st;
+	assert_int_equal(proc_status_parse(text, &st), 0);
+	assert_false(st.caught & (UINT64_C(1) << (SIGTERM - 1)));
+	free(text);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* Gone: at once. */
+	assert_int_equal(proc_exec_wait(pid, before, len, 5000), 0);
+	assert_null(proc_auxv(pid, &len));
+	free(before);
+	close(p[1]);
+}
+
 static void test_pause(void **state)
 {
 	const char *pause = getenv("OCID_PAUSE");
@@ -373,6 +421,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_status_parse),
 		cmocka_unit_test(test_spawn_fds),
 		cmocka_unit_test(test_signal_deliverable),
+		cmocka_unit_test(test_exec_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
