@@ -242,7 +242,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix='ocid-bench-ctr-')
     pb = pb_module(tmp)
     reg = Registry(os.path.join(tmp, 'registry')).start()
-    proc, fl = None, None
+    proc, fl, c, pod = None, None, None, None
     try:
         busybox_image(reg, 'bench/busybox')
         image = f'{reg.host}/bench/busybox:latest'
@@ -281,12 +281,12 @@ def main():
               f'(target p50 <= 5 ms at 1,000)')
         print(f'ContainerStatus: p50 {ms(pct(st, 50)):.2f} ms')
         print(f'ocid RSS with {running} running containers: {rss} KB')
-        fl.delete_all()
-        c.call('StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=300)
-        c.call('RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=300)
     finally:
         if fl:
             fl.delete_all()
+        if pod:  # ocid's containers, even when the run broke off (they outlive ocid)
+            c.call('StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=300)
+            c.call('RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=300)
         if proc:
             proc.terminate()
             proc.wait(10)
