@@ -148,8 +148,8 @@ int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *inpu
 int ctr_signal_parse(const char *s);
 /** CREATED -> running: `<runtime> start`, or, with exec_fifo_start and a
  *  runc-style exec fifo, what `runc start` does without the runc process:
- *  read the fifo until the container's init has exec'd the program, then
- *  remove it. `pid` is the init's. */
+ *  read the fifo to its end, then remove it. Either way it returns once the
+ *  program's exec has finished (proc_exec_wait). `pid` is the init's. */
 int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, struct err *err);
 
 /** Resources as the runtime's `update --resources` JSON. malloc'd. */

@@ -58,9 +58,10 @@ int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *inpu
 
 /* The fifo's side of a start. runc create leaves the container's init
  * blocked opening the fifo for writing; once a reader has it open, the
- * init writes a byte and execs the program, which closes its end. Data
- * then end of file means started; the init gone without writing means
- * the container died before it could start. */
+ * init writes a byte and closes its end on its way to exec the program
+ * (the exec itself finishes later: see ctr_runtime_start). Data then end
+ * of file means released; the init gone without writing means the
+ * container died before it could start. */
 static int read_exec_fifo(int fd, pid_t pid, const char *id, struct err *err)
 {
 	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

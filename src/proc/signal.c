@@ -66,22 +66,23 @@ int proc_status_parse(const char *text, struct proc_sig_status *ret)
 	return 0;
 }
 
-static char *read_proc(pid_t pid, const char *what)
+/* /proc/PID/<what> (its length in *len unless NULL), or NULL. */
+static char *read_proc(pid_t pid, const char *what, size_t *len)
 {
 	char path[80];
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	char *text = NULL;
-	return fs_read_file(AT_FDCWD, path, 1 << 16, &text, NULL, NULL) < 0 ? NULL : text;
+	return fs_read_file(AT_FDCWD, path, 1 << 16, &text, len, NULL) < 0 ? NULL : text;
 }
 
-/* Whether the process sleeps in system call `nr` (/proc/PID/syscall shows
+/* The system call the process sleeps in, or -1 (/proc/PID/syscall shows
  * the number only while it is blocked). */
-static bool in_syscall(pid_t pid, long nr)
+static long blocked_in(pid_t pid)
 {
-	cleanup_free char *text = read_proc(pid, "syscall");
+	cleanup_free char *text = read_proc(pid, "syscall", NULL);
 	char *end;
 	long n = text ? strtol(text, &end, 10) : -1;
-	return text && end != text && *end == ' ' && n == nr;
+	return text && end != text && *end == ' ' ? n : -1;
 }
 
 static bool signalfd_takes(pid_t pid, uint64_t bit)
@@ -96,7 +97,7 @@ static bool signalfd_takes(pid_t pid, uint64_t bit)
 		if (e->d_name[0] == '.')
 			continue;
 		cleanup_free char *what = xasprintf("fdinfo/%s", e->d_name);
-		cleanup_free char *text = read_proc(pid, what);
+		cleanup_free char *text = read_proc(pid, what, NULL);
 		const char *m = text ? field(text, "sigmask") : NULL;
 		uint64_t mask = 0;
 		found = m && sig_mask(m, &mask) == 0 && (mask & bit);
@@ -111,9 +112,10 @@ static int takes_now(pid_t pid, int sig)
 {
 	/* Mid-exec the old program's handlers still show, and the new one
 	 * starts with none (see proc_exec_wait). */
-	if (in_syscall(pid, SYS_execve) || in_syscall(pid, SYS_execveat))
+	long nr = blocked_in(pid);
+	if (nr == SYS_execve || nr == SYS_execveat)
 		return 0;
-	cleanup_free char *text = read_proc(pid, "status");
+	cleanup_free char *text = read_proc(pid, "status", NULL);
 	struct proc_sig_status st;
 	if (!text || proc_status_parse(text, &st) < 0)
 		return -ESRCH;
@@ -121,8 +123,7 @@ static int takes_now(pid_t pid, int sig)
 	if (!st.ns_init || (st.caught & bit))
 		return 1;
 	/* In sigwait the waited-for signals leave SigBlk for the wait. */
-	return in_syscall(pid, SYS_rt_sigtimedwait) ||
-	       ((st.blocked & bit) && signalfd_takes(pid, bit));
+	return nr == SYS_rt_sigtimedwait || ((st.blocked & bit) && signalfd_takes(pid, bit));
 }
 
 int proc_signal_wait_deliverable(pid_t pid, int sig, uint64_t timeout_ms)
@@ -142,10 +143,7 @@ int proc_signal_wait_deliverable(pid_t pid, int sig, uint64_t timeout_ms)
 
 char *proc_auxv(pid_t pid, size_t *len)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
-	char *text = NULL;
-	return fs_read_file(AT_FDCWD, path, 1 << 16, &text, len, NULL) < 0 ? NULL : text;
+	return read_proc(pid, "auxv", len);
 }
 
 int proc_exec_wait(pid_t pid, const char *before, size_t len, uint64_t timeout_ms)
