@@ -1,0 +1,219 @@
+/* stream internals shared by its files: the byte buffer, the transport
+ * (plain TCP or TLS), the HTTP upgrade head, SPDY/3.1 and WebSocket
+ * framing. Only src/stream/ (and its unit tests and fuzz targets) include
+ * this header. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/base.h"
+
+/* ---- byte buffer (buf.c) ------------------------------------------------ */
+
+/* Bytes p[off..len) are pending; cap is the allocation. */
+struct sbuf {
+	uint8_t *p;
+	size_t off, len, cap;
+};
+
+/** Append n bytes (grows with xrealloc; never fails). */
+void sbuf_add(struct sbuf *b, const void *p, size_t n);
+/** Drop n pending bytes from the front (n <= sbuf_pending). */
+void sbuf_take(struct sbuf *b, size_t n);
+/** Pending bytes. */
+static inline size_t sbuf_pending(const struct sbuf *b)
+{
+	return b->len - b->off;
+}
+/** Free the storage and zero the buffer. */
+void sbuf_done(struct sbuf *b);
+
+/* ---- HTTP/1.1 request head of an upgrade (upgrade.c) -------------------- */
+
+/* A bound on the head (request line + headers). */
+#define STREAM_HEAD_MAX (16u * 1024u)
+#define STREAM_HEADERS_MAX 64
+
+struct stream_head {
+	char *method, *path, *query; /* point into buf; query "" when none */
+	size_t n;
+	struct {
+		char *name, *value; /* name as sent; value trimmed */
+	} h[STREAM_HEADERS_MAX];
+	char *buf;
+};
+
+/** Length of the head at p through its blank line; 0 while incomplete;
+ *  -E2BIG when no blank line appears within STREAM_HEAD_MAX bytes. */
+ssize_t stream_head_len(const uint8_t *p, size_t len);
+/** Parse a complete head. -EINVAL with err for a malformed request line or
+ *  header, more than STREAM_HEADERS_MAX headers, or not HTTP/1.1. */
+int stream_head_parse(const uint8_t *p, size_t len, struct stream_head *h, struct err *err);
+/** The idx-th value of header `name` (case-insensitive), counting each
+ *  comma-separated element of every header line of that name as one value
+ *  (so "a, b" then "c" gives a, b, c); NULL past the end. The returned
+ *  string is malloc'd. */
+char *stream_head_value(const struct stream_head *h, const char *name, size_t idx);
+/** Does header `name` hold `token` among its comma-separated elements
+ *  (case-insensitive)? ("Connection: keep-alive, Upgrade" holds upgrade.) */
+bool stream_head_has_token(const struct stream_head *h, const char *name, const char *token);
+void stream_head_done(struct stream_head *h);
+
+/** Value of query parameter `key` (percent-decoded), idx-th occurrence,
+ *  malloc'd; NULL when absent. */
+char *stream_query_value(const char *query, const char *key, size_t idx);
+
+/* ---- SPDY/3.1 framing (spdy.c): what Kubernetes' spdystream speaks ----- */
+
+enum spdy_type {
+	SPDY_DATA = 0,
+	SPDY_SYN_STREAM = 1,
+	SPDY_SYN_REPLY = 2,
+	SPDY_RST_STREAM = 3,
+	SPDY_SETTINGS = 4,
+	SPDY_PING = 6,
+	SPDY_GOAWAY = 7,
+	SPDY_HEADERS = 8,
+	SPDY_WINDOW_UPDATE = 9,
+};
+#define SPDY_FLAG_FIN 0x01
+#define SPDY_FLAG_UNIDIRECTIONAL 0x02
+/* Frames with a longer payload are refused (-EMSGSIZE). */
+#define SPDY_MAX_PAYLOAD (256u * 1024u)
+/* Bounds on a decoded header block. */
+#define SPDY_MAX_HEADERS 64
+#define SPDY_MAX_HEADER_BLOCK (64u * 1024u)
+
+/* RST_STREAM status codes. */
+enum spdy_rst {
+	SPDY_PROTOCOL_ERROR = 1,
+	SPDY_INVALID_STREAM = 2,
+	SPDY_REFUSED_STREAM = 3,
+	SPDY_CANCEL = 5,
+	SPDY_INTERNAL_ERROR = 6,
+	SPDY_FLOW_CONTROL_ERROR = 7,
+	SPDY_STREAM_IN_USE = 8,
+	SPDY_STREAM_ALREADY_CLOSED = 9,
+	SPDY_FRAME_TOO_LARGE = 11,
+};
+
+struct spdy_frame {
+	enum spdy_type type; /* SPDY_DATA for a data frame */
+	uint8_t flags;
+	uint32_t stream_id; /* DATA, SYN_*, RST, HEADERS, WINDOW_UPDATE (0 = session);
+			       GOAWAY: the last good stream id */
+	uint32_t assoc_id;  /* SYN_STREAM */
+	uint8_t priority;   /* SYN_STREAM, 0..7 */
+	uint32_t status;    /* RST_STREAM, GOAWAY */
+	uint32_t delta;	    /* WINDOW_UPDATE */
+	uint32_t ping_id;   /* PING */
+	/* DATA: the payload; SYN_STREAM, SYN_REPLY, HEADERS: the compressed
+	 * header block; SETTINGS and unknown control types: the raw payload.
+	 * Points into the parsed buffer. */
+	const uint8_t *data;
+	size_t len;
+};
+
+/** Parse one frame from p[0..len). Returns the bytes it takes (header +
+ *  payload) and fills *f; -EAGAIN when p holds only part of a frame;
+ *  -EMSGSIZE when its payload passes SPDY_MAX_PAYLOAD (known from the
+ *  8-byte header alone); -EPROTO for a control frame of another version;
+ *  -EBADMSG for a payload too short for its type. Unknown control types
+ *  parse (the caller ignores them, as SPDY asks). */
+ssize_t spdy_frame_parse(const uint8_t *p, size_t len, struct spdy_frame *f);
+
+/* One direction's zlib stream for header blocks, primed with SPDY/3's
+ * dictionary; a session has one of each, kept for its whole life. */
+struct spdy_zin;
+struct spdy_zout;
+struct spdy_zin *spdy_zin_new(void);
+void spdy_zin_free(struct spdy_zin *z);
+struct spdy_zout *spdy_zout_new(void);
+void spdy_zout_free(struct spdy_zout *z);
+
+struct spdy_headers {
+	size_t n;
+	struct {
+		char *name;  /* lower-case, NUL-terminated */
+		char *value; /* NUL-separated values, NUL-terminated; value_len excludes the final NUL */
+		size_t value_len;
+	} h[SPDY_MAX_HEADERS];
+};
+
+/** Inflate and decode a header block. -EBADMSG with err for a corrupt zlib
+ *  stream or a malformed block (lengths past the end, an empty or
+ *  upper-case name, a repeated name); -EMSGSIZE when it inflates past
+ *  SPDY_MAX_HEADER_BLOCK or holds more than SPDY_MAX_HEADERS pairs. After
+ *  an error the zlib stream is unusable: the session must end. */
+int spdy_headers_decode(struct spdy_zin *z, const uint8_t *p, size_t len, struct spdy_headers *ret,
+			struct err *err);
+/** The (first) value of `name` (lower-case), or NULL. */
+const char *spdy_headers_get(const struct spdy_headers *h, const char *name);
+void spdy_headers_done(struct spdy_headers *h);
+
+/* Encoders append one whole frame to `out`. Header lists are
+ * NULL-terminated name, value, name, value, ... arrays. */
+void spdy_put_syn_stream(struct sbuf *out, struct spdy_zout *z, uint32_t id, uint8_t flags,
+			 const char *const *kv);
+void spdy_put_syn_reply(struct sbuf *out, struct spdy_zout *z, uint32_t id, uint8_t flags,
+			const char *const *kv);
+void spdy_put_data(struct sbuf *out, uint32_t id, uint8_t flags, const void *p, size_t n);
+void spdy_put_rst(struct sbuf *out, uint32_t id, uint32_t status);
+void spdy_put_ping(struct sbuf *out, uint32_t ping_id);
+void spdy_put_goaway(struct sbuf *out, uint32_t last_good, uint32_t status);
+void spdy_put_window_update(struct sbuf *out, uint32_t id, uint32_t delta);
+
+/* ---- WebSocket framing (ws.c, RFC 6455, server side) -------------------- */
+
+/* Messages (after reassembly of fragments) longer than this close the
+ * connection with 1009. */
+#define WS_MAX_MESSAGE (1u << 20)
+
+enum ws_opcode {
+	WS_CONT = 0x0,
+	WS_TEXT = 0x1,
+	WS_BINARY = 0x2,
+	WS_CLOSE = 0x8,
+	WS_PING = 0x9,
+	WS_PONG = 0xa,
+};
+
+/** Sec-WebSocket-Accept for a client's Sec-WebSocket-Key: base64(SHA-1(key
+ *  + the RFC's GUID)), NUL-terminated in out (29 bytes). -EINVAL for a key
+ *  that is not base64 of 16 bytes. */
+int ws_accept_key(const char *key, char out[29]);
+
+struct ws_parser {
+	/* private state of the incremental frame parser and reassembly */
+	struct sbuf msg;
+	uint8_t msg_opcode;
+	bool in_msg;
+};
+
+struct ws_event {
+	enum ws_opcode opcode; /* WS_TEXT/WS_BINARY (whole message), WS_CLOSE, WS_PING, WS_PONG */
+	const uint8_t *data;   /* valid until the next ws_parse call */
+	size_t len;
+	uint16_t close_code; /* WS_CLOSE: the code sent, 1005 when none */
+};
+
+/** Parse client frames from p[0..len) (client frames must be masked).
+ *  Returns the bytes taken (>= 0) and sets *have_event when one complete
+ *  message or control frame is in *ev (call again with the rest);
+ *  -EAGAIN is never returned: an incomplete frame takes 0 bytes.
+ *  -EPROTO with *ret_close set to the close code to send (1002 protocol
+ *  error, 1007 invalid UTF-8 in a text message, 1009 too big). */
+ssize_t ws_parse(struct ws_parser *ps, const uint8_t *p, size_t len, struct ws_event *ev,
+		 bool *have_event, uint16_t *ret_close);
+void ws_parser_done(struct ws_parser *ps);
+
+/** Append one unmasked server frame (FIN set) to out. */
+void ws_put_frame(struct sbuf *out, enum ws_opcode op, const void *p, size_t n);
+/** Append a close frame with `code` and a reason (may be NULL). */
+void ws_put_close(struct sbuf *out, uint16_t code, const char *reason);
+/** Append one masked client frame (for ocic and tests). */
+void ws_put_client_frame(struct sbuf *out, enum ws_opcode op, const void *p, size_t n,
+			 const uint8_t mask[4]);
