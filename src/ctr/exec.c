@@ -1,0 +1,274 @@
+/* Exec sessions for the streaming server: `<runtime> exec` in the
+ * foreground as our child, its stdio on pipes or on a terminal.
+ *
+ * With a terminal, runc (in the foreground) makes the container's pty
+ * itself and copies between it and its own stdio, which must then be a
+ * terminal too: we give it the slave of a host pty, whose master is the
+ * session's end. runc puts that slave in raw mode (bytes pass unchanged)
+ * and, on SIGWINCH, copies its size to the container's pty; so a resize is
+ * TIOCSWINSZ on our master, then SIGWINCH to runc. The runtime's exit code
+ * is the program's (128 + signal when killed). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "ctr/ctr_int.h"
+#include "proc/proc.h"
+
+static char *const exec_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				  NULL };
+
+void ctr_exec_proc_init(struct ctr_exec_proc *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->pidfd = p->in_fd = p->out_fd = p->err_fd = -1;
+	p->pid = -1;
+}
+
+/* A host pty: *master for the session, *slave for the runtime's stdio. */
+static int open_pty(int *master, int *slave, struct err *err)
+{
+	cleanup_close int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return err_set(err, -errno, "open a pty");
+	char name[64];
+	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0)
+		return err_set(err, -errno, "set up a pty");
+	int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		return err_set(err, -errno, "open '%s'", name);
+	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+	(void)ioctl(m, TIOCSWINSZ, &ws);
+	*master = TAKE_FD(m);
+	*slave = s;
+	return 0;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			(void)close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/* The child's stdio (fds for proc_spawn_fds) and our ends in *p. */
+static int make_stdio(bool tty, bool in, bool out, bool errout, int child[3], struct ctr_exec_proc *p,
+		      struct err *err)
+{
+	child[0] = child[1] = child[2] = -1;
+	if (tty) {
+		int master = -1, slave = -1;
+		int r = open_pty(&master, &slave, err);
+		if (r < 0)
+			return r;
+		child[0] = slave;
+		child[1] = child[2] = slave;
+		p->out_fd = master;
+		p->in_fd = in ? fcntl(master, F_DUPFD_CLOEXEC, 3) : -1;
+		return 0;
+	}
+	int pipes[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	bool want[3] = { in, out, errout };
+	for (int i = 0; i < 3; i++) {
+		if (!want[i])
+			continue;
+		if (pipe2(pipes[i], O_CLOEXEC) < 0) {
+			int r = err_set(err, -errno, "pipe");
+			for (int j = 0; j < i; j++)
+				close_fds(pipes[j], 2);
+			return r;
+		}
+	}
+	child[0] = pipes[0][0];
+	p->in_fd = pipes[0][1];
+	child[1] = pipes[1][1];
+	p->out_fd = pipes[1][0];
+	child[2] = pipes[2][1];
+	p->err_fd = pipes[2][0];
+	return 0;
+}
+
+int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts *o,
+		   struct ctr_exec_proc *ret, struct err *err)
+{
+	ctr_exec_proc_init(ret);
+	if (!o->cmd || !o->cmd[0])
+		return err_msg(err, -EINVAL, "exec: no command given");
+	struct ctr *c = NULL;
+	int r = ctr_index_get(&m->index, id, &c, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->st);
+	bool running = c->row.state == CTR_RUNNING;
+	pthread_mutex_unlock(&c->st);
+	if (!running) {
+		r = err_msg(err, -EINVAL, "container %s is not running", c->id);
+		ctr_unref(c);
+		return r;
+	}
+	char rnd[ID_LEN + 1];
+	(void)id_new(rnd);
+	cleanup_free char *name = xasprintf("exec-%.16s.pid", rnd);
+	ret->pidfile = ctr_path_run(m, c->id, name);
+	ret->tty = o->tty;
+	char **argv = NULL;
+	const char *head[] = { m->runtime, "--root", m->runtime_root, "exec", "--pid-file",
+			       ret->pidfile };
+	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
+		strv_push(&argv, head[i]);
+	if (o->tty) {
+		strv_push(&argv, "--tty");
+		strv_push(&argv, "--env");
+		strv_push(&argv, "TERM=xterm");
+	}
+	strv_push(&argv, c->id);
+	for (size_t i = 0; o->cmd[i]; i++)
+		strv_push(&argv, o->cmd[i]);
+	int child[3];
+	r = make_stdio(o->tty, o->in, o->out, o->err, child, ret, err);
+	if (r >= 0) {
+		r = proc_spawn_fds(argv, exec_env, child, 3, &ret->pid);
+		if (r < 0)
+			err_set(err, r, "exec '%s'", m->runtime);
+	}
+	/* The child's ends are the child's alone (a tty's slave is all three). */
+	if (child[0] >= 0)
+		(void)close(child[0]);
+	if (child[1] >= 0 && child[1] != child[0])
+		(void)close(child[1]);
+	if (child[2] >= 0 && child[2] != child[0] && child[2] != child[1])
+		(void)close(child[2]);
+	strv_free(argv);
+	ctr_unref(c);
+	if (r >= 0) {
+		ret->pidfd = (int)syscall(SYS_pidfd_open, ret->pid, 0);
+		if (ret->pidfd < 0)
+			r = err_set(err, -errno, "pidfd_open");
+	}
+	if (r < 0)
+		ctr_exec_proc_done(ret);
+	return r;
+}
+
+int ctr_exec_proc_resize(struct ctr_exec_proc *p, unsigned width, unsigned height)
+{
+	if (!p->tty || p->out_fd < 0)
+		return -ENOTTY;
+	if (width == 0 || height == 0 || width > 65535 || height > 65535)
+		return -EINVAL;
+	struct winsize ws = { .ws_row = (unsigned short)height, .ws_col = (unsigned short)width };
+	if (ioctl(p->out_fd, TIOCSWINSZ, &ws) < 0)
+		return -errno;
+	/* The runtime copies the size on to the container's terminal. */
+	if (p->pid > 0 && !p->reaped)
+		(void)kill(p->pid, SIGWINCH);
+	return 0;
+}
+
+int ctr_exec_proc_reap(struct ctr_exec_proc *p, bool block)
+{
+	if (p->reaped)
+		return p->exit_code;
+	int st = 0;
+	pid_t r;
+	while ((r = waitpid(p->pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -EAGAIN;
+	p->reaped = true;
+	p->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return p->exit_code;
+}
+
+void ctr_exec_proc_kill(struct ctr_exec_proc *p)
+{
+	if (p->pidfile)
+		ctr_exec_kill_tree(p->pidfile);
+	if (p->pid > 0 && !p->reaped)
+		(void)kill(p->pid, SIGKILL);
+}
+
+void ctr_exec_proc_done(struct ctr_exec_proc *p)
+{
+	int fds[] = { p->pidfd, p->in_fd, p->out_fd, p->err_fd };
+	close_fds(fds, ARRAY_SIZE(fds));
+	if (p->pid > 0 && !p->reaped) {
+		/* Still running: the session ended without it. */
+		ctr_exec_proc_kill(p);
+		(void)ctr_exec_proc_reap(p, true);
+	}
+	if (p->pidfile)
+		(void)unlink(p->pidfile);
+	free(p->pidfile);
+	ctr_exec_proc_init(p);
+}
+
+/* ---- the exec'd process and what it started ---- */
+
+static pid_t ppid_of(const char *pid)
+{
+	cleanup_free char *path = xasprintf("/proc/%s/stat", pid);
+	char *text = NULL;
+	size_t len = 0;
+	if (fs_read_file(AT_FDCWD, path, 4096, &text, &len, NULL) < 0)
+		return -1;
+	/* "pid (comm) state ppid ...": comm may hold anything, even ") ". */
+	const char *q = strrchr(text, ')');
+	int ppid = -1;
+	if (!q || sscanf(q + 1, " %*c %d", &ppid) != 1)
+		ppid = -1;
+	free(text);
+	return ppid;
+}
+
+/* `root` and every process below it, found by walking /proc. */
+static size_t descendants(pid_t root, pid_t *out, size_t max)
+{
+	size_t n = 0;
+	out[n++] = root;
+	for (size_t done = 0; done < n && n < max; done++) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		while (d && (de = readdir(d)) && n < max) {
+			if (de->d_name[0] < '1' || de->d_name[0] > '9')
+				continue;
+			if (ppid_of(de->d_name) == out[done])
+				out[n++] = (pid_t)strtol(de->d_name, NULL, 10);
+		}
+		if (d)
+			closedir(d);
+	}
+	return n;
+}
+
+void ctr_exec_kill_tree(const char *pidfile)
+{
+	char *text = NULL;
+	size_t len = 0;
+	if (fs_read_file(AT_FDCWD, pidfile, 64, &text, &len, NULL) < 0)
+		return;
+	char *end = NULL;
+	long v = strtol(text, &end, 10);
+	free(text);
+	if (end == NULL || v <= 1 || v > INT32_MAX)
+		return;
+	pid_t pid = (pid_t)v;
+	pid_t pids[256];
+	size_t n = descendants(pid, pids, ARRAY_SIZE(pids));
+	for (size_t i = 0; i < n; i++)
+		(void)kill(pids[i], SIGKILL);
+	(void)proc_kill_wait(pid, SIGKILL, 2000);
+}
