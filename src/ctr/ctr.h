@@ -172,14 +172,17 @@ int ctr_start(struct ctr_mgr *m, const char *id, struct err *err);
 
 /** Stop: the stop signal (image StopSignal or SIGTERM), up to `timeout_s`
  *  seconds, then SIGKILL; returns once the container exited. timeout 0
- *  kills at once. Idempotent (an exited container is 0). -ENOENT unknown. */
+ *  kills at once. Idempotent: an exited container and an id that names
+ *  nothing (unknown, or not hex at all) are 0; -ENOTUNIQ for an ambiguous
+ *  prefix. */
 int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, struct err *err);
 
 /** Remove: stops if needed, `<runtime> delete`, unmounts, removes its
  *  directories (not the log). An unknown id is 0. */
 int ctr_remove(struct ctr_mgr *m, const char *id, struct err *err);
 
-/** A snapshot of `id` (full or unique prefix). -ENOENT when unknown. */
+/** A snapshot of `id` (full or unique prefix). -ENOENT when it names
+ *  nothing, -ENOTUNIQ for an ambiguous prefix. */
 int ctr_status(struct ctr_mgr *m, const char *id, struct ctr_info **ret, struct err *err);
 
 struct ctr_filter {

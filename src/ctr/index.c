@@ -163,7 +163,9 @@ int ctr_index_get(struct ctr_index *x, const char *id, struct ctr **ret, struct 
 	pthread_rwlock_rdlock(&x->lock);
 	const char *full = NULL;
 	int r = id_set_lookup(&x->ids, id, &full, err);
-	if (r == -ENOENT)
+	/* A string that is not hex (critest's UUIDs, "../x") names nothing:
+	 * not found, like an unknown id; it never reaches a path. */
+	if (r == -ENOENT || r == -EINVAL)
 		r = err_msg(err, -ENOENT, "container %s not found", id);
 	else if (r == -ENOTUNIQ)
 		r = err_wrap(err, "container %s", id);

@@ -155,9 +155,12 @@ static int stop_locked(struct ctr_mgr *m, struct ctr *c, int64_t timeout_s, stru
 int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, struct err *err)
 {
 	struct ctr *c = NULL;
-	int r = ctr_index_get(&m->index, id, &c, err);
+	cleanup_err struct err e = ERR_INIT;
+	int r = ctr_index_get(&m->index, id, &c, &e);
+	if (r == -ENOENT)
+		return 0;
 	if (r < 0)
-		return r;
+		return err_move(err, &e);
 	pthread_mutex_lock(&c->op);
 	r = c->removed ? 0 : stop_locked(m, c, timeout_s, err);
 	pthread_mutex_unlock(&c->op);

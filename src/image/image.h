@@ -589,8 +589,9 @@ int image_pull(struct image_service *svc, const char *name, const struct image_p
 char *image_pull_progress_json(struct image_service *svc);
 
 /** Resolve `name` (id, unique id prefix, "repo:tag", "repo@digest", short
- *  name) to an image id (*ret owned). -ENOENT when unknown, -EINVAL for an
- *  ambiguous prefix or a bad reference. `registries_conf` may be NULL. */
+ *  name) to an image id (*ret owned). -ENOENT when unknown (64 hex digits
+ *  no image has included), -ENOTUNIQ for an ambiguous id prefix, -EINVAL
+ *  for an empty name or a bad reference. `registries_conf` may be NULL. */
 int image_resolve(struct image_service *svc, const char *name, const char *registries_conf,
 		  char **ret, struct err *err);
 
@@ -605,7 +606,9 @@ int image_status(struct image_service *svc, const char *name, const char *regist
 		 char *const *pinned, struct image_info **ret, struct err *err);
 
 /** Remove the image `name` resolves to, with all its names, and the layers
- *  no other image uses. An unknown image is not an error (0). */
+ *  no other image uses. A name that names nothing (an unknown image, or no
+ *  reference at all) is not an error (0); -EINVAL for an empty name,
+ *  -ENOTUNIQ for an ambiguous id prefix. */
 int image_remove(struct image_service *svc, const char *name, const char *registries_conf,
 		 struct err *err);
 

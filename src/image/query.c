@@ -23,11 +23,14 @@ static bool all_hex(const char *s)
 	return true;
 }
 
-/* An id or a unique id prefix: 1 found (*ret), 0 not an id, <0 error. */
+/* An id or a unique id prefix: 1 found (*ret), 0 not an id, <0 error.
+ * 64 hex digits are an id even when no image has it (-ENOENT): they
+ * cannot be a repository name. */
 static int resolve_id(struct image_service *svc, const char *name, char **ret, struct err *err)
 {
 	const char *hex = str_has_prefix(name, "sha256:") ? name + 7 : name;
-	if (!all_hex(hex) || strlen(hex) > 64)
+	size_t len = strlen(hex);
+	if (!all_hex(hex) || len > 64)
 		return 0;
 	cleanup_free char *prefix = xasprintf("sha256:%s", hex);
 	char **ids = NULL;
@@ -39,8 +42,10 @@ static int resolve_id(struct image_service *svc, const char *name, char **ret, s
 		*ret = xstrdup(ids[0]);
 	strv_free(ids);
 	if (n > 1)
-		return err_msg(err, -EINVAL, "image id prefix '%s' is ambiguous (%zu images)", name,
-			       n);
+		return err_msg(err, -ENOTUNIQ, "image id prefix '%s' is ambiguous (%zu images)",
+			       name, n);
+	if (n == 0 && len == 64)
+		return err_msg(err, -ENOENT, "image %s not found", name);
 	return n == 1;
 }
 
@@ -165,7 +170,7 @@ int image_list(struct image_service *svc, const char *filter, const char *regist
 	if (!str_empty(filter)) {
 		struct image_info *one = NULL;
 		int r = image_status(svc, filter, registries_conf, pins, &one, err);
-		if (r == -ENOENT || r == -EINVAL) {
+		if (r == -ENOENT || r == -EINVAL || r == -ENOTUNIQ) {
 			err_done(err);
 			return 0;
 		}
@@ -209,9 +214,14 @@ int image_status(struct image_service *svc, const char *name, const char *regist
 int image_remove(struct image_service *svc, const char *name, const char *registries_conf,
 		 struct err *err)
 {
+	if (str_empty(name))
+		return err_msg(err, -EINVAL, "no image name given");
 	cleanup_free char *id = NULL;
 	int r = image_resolve(svc, name, registries_conf, &id, err);
-	if (r == -ENOENT) {
+	/* Idempotent, as the CRI asks: an unknown image and a string that is
+	 * no reference at all (-EINVAL) name nothing to remove. An ambiguous
+	 * prefix (-ENOTUNIQ) names something and stays an error. */
+	if (r == -ENOENT || r == -EINVAL) {
 		err_done(err);
 		return 0;
 	}

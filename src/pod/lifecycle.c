@@ -511,9 +511,12 @@ int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, st
 int pod_stop(struct pod_manager *m, const char *id, struct err *err)
 {
 	struct pod *p = NULL;
-	int r = pod_find_ref(m, id, &p, err);
+	cleanup_err struct err e = ERR_INIT;
+	int r = pod_find_ref(m, id, &p, &e);
+	if (r == -ENOENT)
+		return 0;
 	if (r < 0)
-		return r;
+		return err_move(err, &e);
 	if (m->stop_ctrs && (r = m->stop_ctrs(m->ctrs_data, p->info.id, err)) < 0) {
 		pod_unref(m, p);
 		return err_wrap(err, "stop containers of pod %s", p->info.id);

@@ -182,7 +182,8 @@ int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, st
  *  the stop), CNI DEL, stop ocid-pause, unpin namespaces, unmount shm;
  *  the pod becomes NOTREADY. Idempotent; a failing CNI DEL is logged and
  *  retried at the next stop or remove, it never fails the stop. `id` may
- *  be a unique prefix. -ENOENT for an unknown pod. */
+ *  be a unique prefix. An id that names nothing is 0 (idempotent, as the CRI
+ *  asks); -ENOTUNIQ for an ambiguous prefix. */
 int pod_stop(struct pod_manager *m, const char *id, struct err *err);
 
 /** RemovePodSandbox: remove the containers (remove_ctrs), stop, remove the

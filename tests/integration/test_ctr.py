@@ -688,3 +688,65 @@ def test_seccomp_profile_path(env):
     assert code(e) == grpc.StatusCode.INVALID_ARGUMENT
     assert 'localhost/' in e.value.details()
     assert not [c for c in env.list() if c.metadata.name == 'bogus']
+
+
+UUID = '56d052c7-a050-411a-8fd0-4e745e97c28e'  # what critest v1.32 sends
+
+
+def _tree(top):
+    """Every path under `top` with its type and size, the log left out."""
+    out = set()
+    for dirpath, dirs, files in os.walk(top):
+        for n in dirs + files:
+            p = os.path.join(dirpath, n)
+            if n == 'ocid.log':
+                continue
+            st = os.lstat(p)
+            out.add((os.path.relpath(p, top), st.st_mode, 0 if os.path.isdir(p) else st.st_size))
+    return out
+
+
+def test_stop_and_remove_of_what_names_nothing_answer_ok(env):
+    """StopContainer and RemoveContainer are idempotent: an id that names
+    nothing (unknown, a UUID, a path) answers OK and touches nothing; the
+    status calls say NOT_FOUND; an ambiguous prefix names something and
+    stays an error."""
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'bystander', ['/bin/sh', '-c', 'sleep 600'])
+    env.start(cid)
+    # <runroot>/containers/../../etc and <root>/containers/../../etc
+    sentinel = os.path.join(d.tmp, 'etc')
+    os.makedirs(sentinel)
+    open(os.path.join(sentinel, 'keep'), 'w').close()
+    before = _tree(d.tmp)
+    for bad in (UUID, '0' * 64, '../../etc', '../' + cid, cid + '/..', 'ZZ'):
+        d.runtime('StopContainer', pb.StopContainerRequest(container_id=bad, timeout=1))
+        d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=bad))
+        for m, req in (('ContainerStatus', pb.ContainerStatusRequest(container_id=bad)),
+                       ('StartContainer', pb.StartContainerRequest(container_id=bad))):
+            with pytest.raises(grpc.RpcError) as e:
+                d.runtime(m, req)
+            assert code(e) == grpc.StatusCode.NOT_FOUND, (m, bad, e.value.details())
+    assert _tree(d.tmp) == before
+    assert os.path.exists(os.path.join(sentinel, 'keep'))
+    assert env.status(cid).status.state == RUNNING
+    # An empty id is a malformed request, not an idempotent no-op.
+    with pytest.raises(grpc.RpcError) as e:
+        d.runtime('StopContainer', pb.StopContainerRequest(container_id='', timeout=1))
+    assert code(e) == grpc.StatusCode.INVALID_ARGUMENT
+    # Two containers whose ids start alike (16 first digits: at most 17 tries).
+    ids = {cid[0]: cid}
+    while True:
+        c = env.create(pod, f'twin{len(ids)}', ['/bin/true'])
+        if c[0] in ids:
+            break
+        ids[c[0]] = c
+    with pytest.raises(grpc.RpcError) as e:
+        d.runtime('StopContainer', pb.StopContainerRequest(container_id=c[0], timeout=1))
+    assert code(e) != grpc.StatusCode.OK and 'ambiguous' in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=c[0]))
+    assert 'ambiguous' in e.value.details()
+    assert env.status(cid).status.state == RUNNING
+    assert env.status(c).status.state == CREATED

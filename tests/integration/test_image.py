@@ -9,7 +9,8 @@ import grpc
 import pytest
 
 from conftest import sanitizer_report
-from registry import APPLETS, Layer, Registry, busybox_entries, busybox_image, push_image
+from registry import (APPLETS, Layer, Registry, busybox_entries, busybox_image, make_config,
+                      push_image, sha256)
 
 
 @pytest.fixture
@@ -341,6 +342,57 @@ def test_shared_layers_fetched_once(started):
     assert len(layer_dirs(d)) == 2  # busybox stays for b
     remove(d, b['id'][7:20])
     assert layer_dirs(d) == []
+
+
+def _tree(top):
+    out = set()
+    for dirpath, dirs, files in os.walk(top):
+        for n in dirs + files:
+            p = os.path.join(dirpath, n)
+            if n != 'ocid.log':
+                st = os.lstat(p)
+                out.add((os.path.relpath(p, top), st.st_mode,
+                         0 if os.path.isdir(p) else st.st_size))
+    return out
+
+
+def test_remove_of_what_names_nothing_answers_ok(started):
+    """RemoveImage is idempotent: a full id no image has (critest sends 64
+    zeros), a UUID, a path answer OK and remove nothing; an ambiguous id
+    prefix names two images and stays an error."""
+    d, reg = started
+    layer = Layer(busybox_entries())
+    # Two configs whose digests share their first hex digit (17 tries at most).
+    seen = {}
+    for i in range(17):
+        cfg = make_config([layer], user=str(i))
+        first = sha256(cfg)[7]
+        if first in seen:
+            break
+        seen[first] = cfg
+    a = push_image(reg, 'twins/a', 'v1', [layer], config=seen[first])
+    b = push_image(reg, 'twins/b', 'v1', [layer], config=cfg)
+    assert a['id'][7] == b['id'][7] and a['id'] != b['id']
+    pull(d, f'{reg.host}/twins/a:v1')
+    pull(d, f'{reg.host}/twins/b:v1')
+    sentinel = os.path.join(d.tmp, 'etc')  # <root>/layers/../../etc
+    os.makedirs(sentinel, exist_ok=True)
+    open(os.path.join(sentinel, 'keep'), 'w').close()
+    before = _tree(d.tmp)
+    for bad in ('0' * 64, 'sha256:' + '0' * 64, '56d052c7-a050-411a-8fd0-4e745e97c28e',
+                '../../etc', '/etc', f'{reg.host}/twins/c:v1', 'UPPER:case'):
+        remove(d, bad)
+    for unknown in ('0' * 64, 'sha256:' + '0' * 64, f'{reg.host}/twins/c:v1'):
+        assert not status(d, unknown).HasField('image'), unknown
+    assert _tree(d.tmp) == before
+    assert len(list_images(d)) == 2
+    with pytest.raises(grpc.RpcError) as e:
+        remove(d, a['id'][7])
+    assert 'ambiguous' in e.value.details()
+    assert len(list_images(d)) == 2
+    with pytest.raises(grpc.RpcError) as e:
+        remove(d, '')
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_pinned(make_daemon, registry, tmp_path):

@@ -294,13 +294,40 @@ def test_list_filters(env, pb):
     assert list(env.list(label_selector={'app': 'x', 'tier': 'nope'})) == []
 
 
+def _tree(top):
+    out = set()
+    for dirpath, dirs, files in os.walk(top):
+        for n in dirs + files:
+            p = os.path.join(dirpath, n)
+            if n != 'ocid.log':
+                st = os.lstat(p)
+                out.add((os.path.relpath(p, top), st.st_mode,
+                         0 if os.path.isdir(p) else st.st_size))
+    return out
+
+
 def test_unknown_ids(env, pb):
-    env.remove('0' * 64)
-    for m, req in (('PodSandboxStatus', pb.PodSandboxStatusRequest(pod_sandbox_id='0' * 64)),
-                   ('StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id='0' * 64))):
+    """Stop and remove of an id that names nothing (unknown, critest's UUID,
+    a path) answer OK and touch nothing, as the CRI asks; the status says
+    NOT_FOUND; an empty id is refused."""
+    pid = env.run(env.config('bystander'))
+    # <runroot>/pods/../../etc
+    sentinel = os.path.join(env.d.tmp, 'etc')
+    os.makedirs(sentinel)
+    open(os.path.join(sentinel, 'keep'), 'w').close()
+    before = _tree(env.d.tmp)
+    for bad in ('0' * 64, '56d052c7-a050-411a-8fd0-4e745e97c28e', '../../etc', '../' + pid):
+        env.stop(bad)
+        env.remove(bad)
         with pytest.raises(grpc.RpcError) as ei:
-            env.d.runtime(m, req)
-        assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+            env.status(bad)
+        assert ei.value.code() == grpc.StatusCode.NOT_FOUND, bad
+    assert _tree(env.d.tmp) == before
+    assert os.path.exists(os.path.join(sentinel, 'keep'))
+    assert env.status(pid).status.state == pb.SANDBOX_READY
+    with pytest.raises(grpc.RpcError) as ei:
+        env.stop('')
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_broken_cni_config_leaks_nothing(env, pb):

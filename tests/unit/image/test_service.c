@@ -105,8 +105,13 @@ static void test_resolve(void **state)
 	free(id);
 	assert_int_equal(image_resolve(svc, "sha256:ab0", "/nonexistent", &id, &err), 0);
 	free(id);
-	assert_int_equal(image_resolve(svc, "a", "/nonexistent", &id, &err), -EINVAL);
+	assert_int_equal(image_resolve(svc, "a", "/nonexistent", &id, &err), -ENOTUNIQ);
 	assert_non_null(strstr(err_str(&err), "ambiguous"));
+	/* 64 hex digits are an id, never a name: unknown, not a bad name */
+	char zeros[65];
+	memset(zeros, '0', 64);
+	zeros[64] = 0;
+	assert_int_equal(image_resolve(svc, zeros, "/nonexistent", &id, &err), -ENOENT);
 	/* short names normalise; implicit :latest */
 	assert_int_equal(image_resolve(svc, "busybox", "/nonexistent", &id, &err), 0);
 	assert_string_equal(id, D("e"));
@@ -172,7 +177,14 @@ static void test_remove_and_progress(void **state)
 	assert_int_equal(image_resolve(svc, "reg.io/app:1", NULL, &id, &err), -ENOENT);
 	/* idempotent */
 	assert_int_equal(image_remove(svc, "reg.io/app:latest", NULL, &err), 0);
-	assert_int_equal(image_remove(svc, "Bad/Name", NULL, &err), -EINVAL);
+	/* what names nothing is removed: no reference at all, an unknown id */
+	assert_int_equal(image_remove(svc, "Bad/Name", NULL, &err), 0);
+	assert_int_equal(image_remove(svc, "../../etc", NULL, &err), 0);
+	char unknown[72];
+	snprintf(unknown, sizeof(unknown), "sha256:%064d", 0);
+	assert_int_equal(image_remove(svc, unknown, NULL, &err), 0);
+	assert_int_equal(image_remove(svc, "", NULL, &err), -EINVAL);
+	err_done(&err);
 	struct image_fs_info fi = { 0 };
 	assert_int_equal(image_fs_info(svc, &fi, &err), 0);
 	assert_true(str_has_suffix(fi.mountpoint, "/layers"));
