@@ -134,7 +134,8 @@ void ctr_watch_remove(struct ctr_mgr *m, const char *id);
  *  event published). Returns 1 when it exited, 0 when still running. */
 int ctr_exit_check(struct ctr_mgr *m, struct ctr *c);
 /** Whether process `pid` still is container `id`'s (its cgroup names the
- *  id): a pid recorded before a restart may have been reused since. */
+ *  id): a pid recorded before a restart may have been reused since. A
+ *  zombie is not: it has exited. */
 bool ctr_pid_is(pid_t pid, const char *id);
 /** Persist the run-time fields of `c` (caller holds c->st); logged on failure. */
 void ctr_save_state(struct ctr_mgr *m, struct ctr *c);

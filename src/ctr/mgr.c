@@ -196,9 +196,18 @@ bool ctr_pid_is(pid_t pid, const char *id)
 {
 	if (pid <= 0)
 		return false;
+	/* A zombie has exited (its monitor died before reaping it); only its
+	 * exit status is left, and /proc still shows its cgroup. */
+	cleanup_free char *stat_path = xasprintf("/proc/%d/stat", (int)pid);
+	cleanup_free char *stat = NULL;
+	size_t len = 0;
+	if (fs_read_file(AT_FDCWD, stat_path, 4096, &stat, &len, NULL) < 0)
+		return false;
+	const char *state = strrchr(stat, ')'); /* after "pid (comm)" */
+	if (!state || state[1] != ' ' || state[2] == 'Z' || state[2] == 'X')
+		return false;
 	cleanup_free char *path = xasprintf("/proc/%d/cgroup", (int)pid);
 	char *text = NULL;
-	size_t len = 0;
 	if (fs_read_file(AT_FDCWD, path, 1 << 16, &text, &len, NULL) < 0)
 		return false;
 	bool yes = strstr(text, id) != NULL;

@@ -1,6 +1,7 @@
 /* Container manager internals: index (prefix lookup, name reservation,
  * filters), state machine, event bus; and the container tables. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -221,6 +223,37 @@ static void test_signal_and_resources(void **state)
 			       "\"pids\":{\"limit\":10}}");
 }
 
+/* A zombie has exited, though /proc still shows its cgroup (issue 18). */
+static void test_pid_is_zombie(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char c;
+		close(p[1]);
+		(void)!read(p[0], &c, 1);
+		_exit(0);
+	}
+	close(p[0]);
+	/* Every line of /proc/PID/cgroup holds a '/'. */
+	assert_true(ctr_pid_is(pid, "/"));
+	close(p[1]); /* the child exits, unreaped */
+	cleanup_free char *path = xasprintf("/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 500; i++) {
+		cleanup_free char *st = NULL;
+		size_t len = 0;
+		assert_int_equal(fs_read_file(AT_FDCWD, path, 4096, &st, &len, NULL), 0);
+		if (strstr(st, ") Z "))
+			break;
+		usleep(10000);
+	}
+	assert_false(ctr_pid_is(pid, "/"));
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_false(ctr_pid_is(pid, "/"));
+}
+
 static void test_db_rows(void **state)
 {
 	char root[] = "/tmp/ocid-test-ctr-XXXXXX";
@@ -299,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_bus_wakes_waiter),
 		cmocka_unit_test(test_signal_and_resources),
 		cmocka_unit_test(test_db_rows),
+		cmocka_unit_test(test_pid_is_zombie),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
