@@ -49,8 +49,11 @@ struct stream_head {
 /** Length of the head at p through its blank line; 0 while incomplete;
  *  -E2BIG when no blank line appears within STREAM_HEAD_MAX bytes. */
 ssize_t stream_head_len(const uint8_t *p, size_t len);
-/** Parse a complete head. -EINVAL with err for a malformed request line or
- *  header, more than STREAM_HEADERS_MAX headers, or not HTTP/1.1. */
+/** Parse a complete head: p[0..len) as stream_head_len measured it. -EINVAL
+ *  with err for a malformed request line or header, more than
+ *  STREAM_HEADERS_MAX headers, or not HTTP/1.1; -E2BIG when len passes
+ *  STREAM_HEAD_MAX. *h is always set: call stream_head_done even after an
+ *  error. */
 int stream_head_parse(const uint8_t *p, size_t len, struct stream_head *h, struct err *err);
 /** The idx-th value of header `name` (case-insensitive), counting each
  *  comma-separated element of every header line of that name as one value
@@ -63,7 +66,8 @@ bool stream_head_has_token(const struct stream_head *h, const char *name, const 
 void stream_head_done(struct stream_head *h);
 
 /** Value of query parameter `key` (percent-decoded), idx-th occurrence,
- *  malloc'd; NULL when absent. */
+ *  malloc'd; NULL when absent. '+' is not a space; pairs with a malformed
+ *  escape or %00 are skipped; "key" without '=' has the value "". */
 char *stream_query_value(const char *query, const char *key, size_t idx);
 
 /* ---- SPDY/3.1 framing (spdy.c): what Kubernetes' spdystream speaks ----- */
@@ -186,26 +190,33 @@ enum ws_opcode {
  *  that is not base64 of 16 bytes. */
 int ws_accept_key(const char *key, char out[29]);
 
+/* Zero-initialise ({ 0 }) before the first ws_parse. The fields are the
+ * parser's own. */
 struct ws_parser {
-	/* private state of the incremental frame parser and reassembly */
-	struct sbuf msg;
-	uint8_t msg_opcode;
-	bool in_msg;
+	struct sbuf msg;    /* the data message being reassembled, unmasked */
+	uint8_t msg_opcode; /* WS_TEXT or WS_BINARY */
+	bool in_msg;	    /* a message's first fragment came, its last did not */
+	bool msg_out;	    /* msg went out as an event: drop it on the next call */
+	size_t text_ok;	    /* WS_TEXT: bytes of msg known to be whole UTF-8 characters */
+	uint16_t failed;    /* the close code of an earlier error: it sticks */
+	uint8_t ctl[125];   /* the last control frame's payload, unmasked */
 };
 
 struct ws_event {
 	enum ws_opcode opcode; /* WS_TEXT/WS_BINARY (whole message), WS_CLOSE, WS_PING, WS_PONG */
-	const uint8_t *data;   /* valid until the next ws_parse call */
+	const uint8_t *data;   /* valid until the next ws_parse call; WS_CLOSE: the reason */
 	size_t len;
 	uint16_t close_code; /* WS_CLOSE: the code sent, 1005 when none */
 };
 
 /** Parse client frames from p[0..len) (client frames must be masked).
  *  Returns the bytes taken (>= 0) and sets *have_event when one complete
- *  message or control frame is in *ev (call again with the rest);
+ *  message or control frame is in *ev (call again with the rest: it stops
+ *  after each event, and may take fragments without one);
  *  -EAGAIN is never returned: an incomplete frame takes 0 bytes.
  *  -EPROTO with *ret_close set to the close code to send (1002 protocol
- *  error, 1007 invalid UTF-8 in a text message, 1009 too big). */
+ *  error, 1007 invalid UTF-8 in a text message or close reason, 1009 too
+ *  big); every later call fails the same way. */
 ssize_t ws_parse(struct ws_parser *ps, const uint8_t *p, size_t len, struct ws_event *ev,
 		 bool *have_event, uint16_t *ret_close);
 void ws_parser_done(struct ws_parser *ps);
