@@ -125,8 +125,11 @@ struct spdy_frame {
  *  payload) and fills *f; -EAGAIN when p holds only part of a frame;
  *  -EMSGSIZE when its payload passes SPDY_MAX_PAYLOAD (known from the
  *  8-byte header alone); -EPROTO for a control frame of another version;
- *  -EBADMSG for a payload too short for its type. Unknown control types
- *  parse (the caller ignores them, as SPDY asks). */
+ *  -EBADMSG for a payload too short for its type (RST_STREAM, PING, GOAWAY
+ *  and WINDOW_UPDATE must be exactly their size, SETTINGS as long as its
+ *  count says). Unknown control types parse (the caller ignores them, as
+ *  SPDY asks). Stream ids are not checked here (0 on DATA is the caller's
+ *  to refuse). */
 ssize_t spdy_frame_parse(const uint8_t *p, size_t len, struct spdy_frame *f);
 
 /* One direction's zlib stream for header blocks, primed with SPDY/3's
