@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /** Number of entries of a NULL-terminated vector (0 for NULL). */
 size_t strv_len(char *const *v);
@@ -35,3 +36,15 @@ static inline int str_hexval(int c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+/** Parse all of `s` as an unsigned number in `base` (10 or 16): digits
+ *  only, so no sign, space, "0x" or trailing text (trim a newline first),
+ *  and at most `max`. 0 with *ret set; -EINVAL when `s` is NULL, empty or
+ *  holds anything but digits; -ERANGE above `max`. *ret is untouched on
+ *  failure. The one integer parser for input: no atoi, no unchecked
+ *  strtoul. */
+int str_to_u64(const char *s, int base, uint64_t max, uint64_t *ret);
+
+/** Parse all of `s` as a decimal number with an optional leading '-', in
+ *  [min, max]. Errors as str_to_u64. */
+int str_to_i64(const char *s, int64_t min, int64_t max, int64_t *ret);

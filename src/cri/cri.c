@@ -7,17 +7,31 @@
 #include "cri/cri_int.h"
 #include "oci/oci.h"
 
+/* ENOTUNIQ (an ambiguous id prefix) and ENAMETOOLONG are the caller's
+ * argument; EFBIG is input over its bound (a manifest, an archive, a
+ * header); EBADMSG is data that should be well-formed and is not (an exit
+ * file, a cgroup file, a registry's answer): corrupt, not a bug of ours. */
 static const struct {
 	int err;
 	enum rpc_code code;
 } errno_codes[] = {
-	{ ENOENT, RPC_NOT_FOUND },	    { EEXIST, RPC_ALREADY_EXISTS },
-	{ EINVAL, RPC_INVALID_ARGUMENT },   { ETIMEDOUT, RPC_DEADLINE_EXCEEDED },
-	{ EPERM, RPC_PERMISSION_DENIED },   { EACCES, RPC_PERMISSION_DENIED },
-	{ ENOSPC, RPC_RESOURCE_EXHAUSTED }, { EBUSY, RPC_FAILED_PRECONDITION },
-	{ ECANCELED, RPC_CANCELLED },	    { ENOSYS, RPC_UNIMPLEMENTED },
-	{ EOPNOTSUPP, RPC_UNIMPLEMENTED },  { ECONNREFUSED, RPC_UNAVAILABLE },
+	{ ENOENT, RPC_NOT_FOUND },
+	{ EEXIST, RPC_ALREADY_EXISTS },
+	{ EINVAL, RPC_INVALID_ARGUMENT },
+	{ ETIMEDOUT, RPC_DEADLINE_EXCEEDED },
+	{ EPERM, RPC_PERMISSION_DENIED },
+	{ EACCES, RPC_PERMISSION_DENIED },
+	{ ENOSPC, RPC_RESOURCE_EXHAUSTED },
+	{ EBUSY, RPC_FAILED_PRECONDITION },
+	{ ECANCELED, RPC_CANCELLED },
+	{ ENOSYS, RPC_UNIMPLEMENTED },
+	{ EOPNOTSUPP, RPC_UNIMPLEMENTED },
+	{ ECONNREFUSED, RPC_UNAVAILABLE },
 	{ EHOSTUNREACH, RPC_UNAVAILABLE },
+	{ ENOTUNIQ, RPC_INVALID_ARGUMENT },
+	{ ENAMETOOLONG, RPC_INVALID_ARGUMENT },
+	{ EFBIG, RPC_RESOURCE_EXHAUSTED },
+	{ EBADMSG, RPC_DATA_LOSS },
 };
 
 enum rpc_code cri_errno_to_code(int neg_errno)

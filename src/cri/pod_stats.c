@@ -185,7 +185,7 @@ int cri_pod_stats(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 		return r;
 	struct pod_msg *m = pod_stats(ctx->deps->ctrs, p, err);
 	if (!m)
-		return -EIO;
+		return err->code < 0 ? err->code : -EIO;
 	Runtime__V1__PodSandboxStatsResponse resp = RUNTIME__V1__POD_SANDBOX_STATS_RESPONSE__INIT;
 	resp.stats = &m->s;
 	cri_reply(ctx, &resp.base);

@@ -144,13 +144,9 @@ static int status_hex(const char *status, const char *key, uint64_t *ret)
 	size_t kl = strlen(key);
 	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (strncmp(p, key, kl) == 0 && p[kl] == ':') {
-			char *end;
-			errno = 0;
-			unsigned long long v = strtoull(p + kl + 1, &end, 16);
-			if (errno || end == p + kl + 1)
-				return -EIO;
-			*ret = v;
-			return 0;
+			const char *v = p + kl + 1 + strspn(p + kl + 1, " \t");
+			cleanup_free char *hex = xstrndup(v, strcspn(v, "\n"));
+			return str_to_u64(hex, 16, UINT64_MAX, ret) < 0 ? -EIO : 0;
 		}
 	}
 	return -EIO;
@@ -196,7 +192,13 @@ int oci_host_probe(struct oci_host *ret, struct err *err)
 	r = fs_read_file(AT_FDCWD, "/proc/self/oom_score_adj", 64, &oom, &len, err);
 	if (r < 0)
 		return r;
-	ret->oom_score_adj_min = atoi(oom);
+	oom[strcspn(oom, "\n")] = '\0';
+	int64_t adj;
+	if (str_to_i64(oom, -1000, 1000, &adj) < 0)
+		return err_msg(err, -EIO,
+			       "/proc/self/oom_score_adj: '%s' is not a number in [-1000, 1000]",
+			       oom);
+	ret->oom_score_adj_min = (int)adj;
 	/* Without CAP_SYS_RESOURCE the kernel refuses to lower oom_score_adj
 	 * below what this process has; with it, anything goes. */
 	if (ret->cap_effective & (UINT64_C(1) << CAP_SYS_RESOURCE))
@@ -217,11 +219,13 @@ int oci_host_probe(struct oci_host *ret, struct err *err)
  * is mnt_id, or -ENOENT. */
 static int line_propagation(const char *line, size_t len, uint64_t mnt_id)
 {
-	char *end;
 	cleanup_free char *l = xstrndup(line, len);
-	errno = 0;
-	unsigned long long id = strtoull(l, &end, 10);
-	if (errno || end == l || *end != ' ' || id != mnt_id)
+	char *end = strchr(l, ' ');
+	if (!end)
+		return -ENOENT;
+	*end++ = '\0';
+	uint64_t id;
+	if (str_to_u64(l, 10, UINT64_MAX, &id) < 0 || id != mnt_id)
 		return -ENOENT;
 	/* Skip 5 more fields, then optional fields until "-". */
 	char *save = NULL, *tok = strtok_r(end, " ", &save);

@@ -238,11 +238,15 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
 			return 0;
 		memcpy(num, value, valuelen);
 		num[valuelen] = '\0';
+		uint64_t v;
 		if (name[0] == ':') {
-			s->http_status = atoi(num);
+			/* A malformed :status is not 200: -1, reported as UNKNOWN. */
+			s->http_status = str_to_u64(num, 10, 999, &v) == 0 ? (int)v : -1;
 		} else if (!s->ended) {
+			/* A grpc-status that is no number is UNKNOWN, as gRPC says. */
 			s->have_status = true;
-			s->reply.code = (enum rpc_code)atoi(num);
+			s->reply.code = str_to_u64(num, 10, INT32_MAX, &v) == 0 ? (enum rpc_code)v
+										: RPC_UNKNOWN;
 		}
 	} else if (name_is(name, namelen, "grpc-message") && !s->ended) {
 		free(s->reply.message);

@@ -388,7 +388,7 @@ def test_remove_of_what_names_nothing_answers_ok(started):
     assert len(list_images(d)) == 2
     with pytest.raises(grpc.RpcError) as e:
         remove(d, a['id'][7])
-    assert 'ambiguous' in e.value.details()
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and 'ambiguous' in e.value.details()
     assert len(list_images(d)) == 2
     with pytest.raises(grpc.RpcError) as e:
         remove(d, '')

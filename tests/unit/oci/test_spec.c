@@ -436,6 +436,8 @@ static const char mountinfo[] = "22 27 0:21 / /proc rw,relatime - proc proc rw\n
 				"40 27 0:40 / /mnt/s rw shared:7 master:3 - tmpfs t rw\n"
 				"41 27 0:41 / /mnt/sl rw master:3 - tmpfs t rw\n"
 				"42 27 0:42 / /mnt/p rw - tmpfs t rw\n"
+				"+43 27 0:43 / /mnt/x rw shared:9 - tmpfs t rw\n"
+				" 44 27 0:44 / /mnt/y rw shared:9 - tmpfs t rw\n"
 				"garbage\n";
 
 static void test_mountinfo(void **state)
@@ -444,7 +446,9 @@ static void test_mountinfo(void **state)
 	assert_int_equal(oci_mountinfo_propagation(mountinfo, 40), 2);
 	assert_int_equal(oci_mountinfo_propagation(mountinfo, 41), 1);
 	assert_int_equal(oci_mountinfo_propagation(mountinfo, 42), 0);
+	/* strtoull read "+43" and " 44" as ids: not ids */
 	assert_int_equal(oci_mountinfo_propagation(mountinfo, 43), -ENOENT);
+	assert_int_equal(oci_mountinfo_propagation(mountinfo, 44), -ENOENT);
 	assert_int_equal(oci_mountinfo_propagation("", 1), -ENOENT);
 }
 
