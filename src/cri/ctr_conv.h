@@ -27,6 +27,10 @@ void cri_ctr_conv_done(struct cri_ctr_conv *c);
 void cri_ctr_resources(const Runtime__V1__LinuxContainerResources *r, struct oci_resources *ret,
 		       struct oci_kv **ret_unified, struct oci_hugepage_limit **ret_hp);
 
+/** CRI's Signal for signal number `sig` (SIGRTMIN+3 is SIGRTMINPLUS3);
+ *  RUNTIME_DEFAULT for a number the enum has no name for. */
+Runtime__V1__Signal cri_signal_from_number(int sig);
+
 struct cri_ctr_list {
 	Runtime__V1__Container **items;
 	size_t n;

@@ -1,6 +1,7 @@
 /* ctr -> CRI: Container (list), ContainerStatus, and the stored config
  * with updated resources. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,22 @@ static void entries_free(void **v, size_t n)
 	for (size_t i = 0; v && i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+Runtime__V1__Signal cri_signal_from_number(int sig)
+{
+	char buf[OCI_SIGNAL_NAME_MAX], name[OCI_SIGNAL_NAME_MAX + 8];
+	const char *n = oci_signal_name(sig, buf);
+	/* "SIGRTMIN+3" is SIGRTMINPLUS3 in the enum, "SIGRTMAX-2" SIGRTMAXMINUS2. */
+	size_t k = strcspn(n, "+-");
+	snprintf(name, sizeof(name), "%.*s%s%s", (int)k, n,
+		 n[k] == '+'   ? "PLUS"
+		 : n[k] == '-' ? "MINUS"
+			       : "",
+		 n[k] ? n + k + 1 : "");
+	const ProtobufCEnumValue *v =
+	    protobuf_c_enum_descriptor_get_value_by_name(&runtime__v1__signal__descriptor, name);
+	return v ? (Runtime__V1__Signal)v->value : RUNTIME__V1__SIGNAL__RUNTIME_DEFAULT;
 }
 
 void cri_ctr_list_build(struct ctr_info *const *v, size_t n, struct cri_ctr_list *ret)
@@ -97,12 +114,7 @@ void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 	s->reason = i->reason;
 	s->message = i->message;
 	s->log_path = i->log_path;
-	const char *sig = i->stop_signal > 0 ? sigabbrev_np(i->stop_signal) : NULL;
-	cleanup_free char *signame = sig ? xasprintf("SIG%s", sig) : NULL;
-	const ProtobufCEnumValue *v = signame ? protobuf_c_enum_descriptor_get_value_by_name(
-						    &runtime__v1__signal__descriptor, signame)
-					      : NULL;
-	s->stop_signal = v ? (Runtime__V1__Signal)v->value : RUNTIME__V1__SIGNAL__RUNTIME_DEFAULT;
+	s->stop_signal = cri_signal_from_number(i->stop_signal);
 	s->labels =
 	    KV_ENTRIES(Runtime__V1__ContainerStatus__LabelsEntry,
 		       RUNTIME__V1__CONTAINER_STATUS__LABELS_ENTRY__INIT, i->labels, i->n_labels);

@@ -358,10 +358,12 @@ static int resolve(struct build *b, struct err *err)
 	r = ctr_image_resolve(m->db, m->images, req->image, &b->img, err);
 	if (r < 0)
 		return r;
-	int sig = ctr_signal_parse(req->stop_signal);
-	if (!sig)
-		sig = ctr_signal_parse(b->img.config->stop_signal);
-	b->c->stop_signal = sig ? sig : SIGTERM;
+	/* CRI's stop_signal, else the image's StopSignal, else SIGTERM. */
+	bool from_cri = !str_empty(req->stop_signal);
+	r = oci_signal_parse(from_cri ? req->stop_signal : b->img.config->stop_signal, err);
+	if (r < 0)
+		return err_wrap(err, "%s", from_cri ? "stop_signal" : "the image's StopSignal");
+	b->c->stop_signal = r;
 	b->c->cgroups_path = cgroups_path(
 	    m, b->pod.cgroup_parent ? b->pod.cgroup_parent : req->cgroup_parent, b->c->id);
 	b->c->upper_dir = ctr_path_root(m, b->c->id, "upper");

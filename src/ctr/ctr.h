@@ -200,8 +200,10 @@ struct ctr_filter {
 int ctr_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_info ***ret, size_t *ret_n,
 	     struct err *err);
 
-/** `<runtime> update` with `r`; stores `cri_config` (may be NULL) as the
- *  container's new config. -EINVAL when the container is not running or created. */
+/** `<runtime> update` with `r` as oci_resources_build makes it (same checks
+ *  and host bounds as a create); stores `cri_config` (may be NULL) as the
+ *  container's new config. -EINVAL when the container is not running or
+ *  created, or for resources oci_resources_build refuses. */
 int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_resources *r,
 			 const uint8_t *cri_config, size_t cri_config_len, struct err *err);
 

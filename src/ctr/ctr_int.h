@@ -145,16 +145,11 @@ void ctr_save_state(struct ctr_mgr *m, struct ctr *c);
 /** `<runtime> --root R <args...>`; -errno with the runtime's stderr in err. */
 int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
 		    struct err *err);
-/** Parse a signal name or number ("SIGTERM", "TERM", "15"); 0 when unknown. */
-int ctr_signal_parse(const char *s);
 /** CREATED -> running: `<runtime> start`, or, with exec_fifo_start and a
  *  runc-style exec fifo, what `runc start` does without the runc process:
  *  read the fifo to its end, then remove it. Either way it returns once the
  *  program's exec has finished (proc_exec_wait). `pid` is the init's. */
 int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, struct err *err);
-
-/** Resources as the runtime's `update --resources` JSON. malloc'd. */
-char *ctr_resources_json(const struct oci_resources *r);
 
 /* ---- create.c ---- */
 

@@ -131,8 +131,9 @@ static int stop_locked(struct ctr_mgr *m, struct ctr *c, int64_t timeout_s, stru
 	/* A created container's process is the runtime's init waiting to exec:
 	 * nothing there handles a polite signal. */
 	if (timeout_s > 0 && s == CTR_RUNNING) {
+		char sig[OCI_SIGNAL_NAME_MAX];
 		log_info("stopping container", "id=%s signal=%s timeout=%llds", c->id,
-			 sigabbrev_np(c->stop_signal), (long long)timeout_s);
+			 oci_signal_name(c->stop_signal, sig), (long long)timeout_s);
 		/* Right after start the program may not handle the signal yet:
 		 * as its namespace's init it would lose it. */
 		uint64_t grace = (uint64_t)timeout_s * 1000, t0 = ev_now_ns();
@@ -261,11 +262,15 @@ int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_res
 		return r;
 	pthread_mutex_lock(&c->op);
 	r = need_live(c, err);
+	json_t *j = NULL;
+	if (r >= 0)
+		r = oci_resources_build(res, &m->host, &j, err);
 	if (r >= 0) {
-		cleanup_free char *doc = ctr_resources_json(res);
+		cleanup_free char *doc = js_dump(j, 0);
 		char *args[] = { "update", "--resources", "-", c->id, NULL };
 		r = ctr_runtime_run(m, args, doc, strlen(doc), err);
 	}
+	json_decref(j);
 	if (r >= 0 && cri_config) {
 		r = db_ctr_put_config(m->db, c->id, cri_config, cri_config_len, err);
 		if (r >= 0) {

@@ -331,10 +331,18 @@ json_t *oci_seccomp_default(void);
 int oci_exec_process_build(const json_t *spec, char *const *argv, bool tty, json_t **ret,
 			   struct err *err);
 
-/** A signal as an image config's StopSignal writes it: "SIGTERM", "TERM",
- *  "15", "SIGRTMIN+3", "RTMAX-1" (any case). NULL or "" gives SIGTERM.
- *  Returns the number, or -EINVAL naming the string. */
+/** A signal as an image config's StopSignal or CRI's Signal enum writes
+ *  it: "SIGTERM", "TERM", "15", "SIGRTMIN+3", "RTMIN+3", "RTMAX-1",
+ *  "SIGRTMINPLUS3", "SIGRTMAXMINUS1" (any case); realtime signals count
+ *  from SIGRTMIN. NULL or "" gives SIGTERM. Returns the number, or -EINVAL
+ *  naming the string. */
 int oci_signal_parse(const char *s, struct err *err);
+
+#define OCI_SIGNAL_NAME_MAX 16
+/** The name of `sig` in `buf`, which it returns: "SIGTERM", "SIGRTMIN",
+ *  "SIGRTMIN+3" (up to +15), "SIGRTMAX-2", "SIGRTMAX"; the decimal number
+ *  for anything else. oci_signal_parse reads every one back. */
+const char *oci_signal_name(int sig, char buf[OCI_SIGNAL_NAME_MAX]);
 
 /** linux.resources for `res` without device rules: the object
  *  `<runtime> update --resources FILE` takes (UpdateContainerResources).

@@ -1,6 +1,10 @@
-/* Signal names as image configs write them (StopSignal). */
+/* Signal names as image configs (StopSignal) and CRI's Signal enum write
+ * them. Realtime signals count from this process's SIGRTMIN (34 with
+ * glibc), as runc, containerd and moby do. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,29 +24,37 @@ static const struct {
 	{ "TSTP", SIGTSTP },	 { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },     { "URG", SIGURG },
 	{ "XCPU", SIGXCPU },	 { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
 	{ "WINCH", SIGWINCH },	 { "IO", SIGIO },     { "POLL", SIGPOLL },     { "PWR", SIGPWR },
-	{ "SYS", SIGSYS },
+	{ "SYS", SIGSYS },	 { "CLD", SIGCHLD },
 };
 
-/* A small decimal number (no sign, at most 3 digits), or -1. */
+/* A decimal number of at most 3 digits, or -1. */
 static int small_number(const char *s)
 {
-	if (!*s || strlen(s) > 3 || strspn(s, "0123456789") != strlen(s))
-		return -1;
-	return atoi(s);
+	uint64_t v;
+	return str_to_u64(s, 10, 999, &v) == 0 ? (int)v : -1;
 }
 
-/* "RTMIN", "RTMIN+n", "RTMAX", "RTMAX-n". */
+/* `s` starts with `word` (any case): what follows, else NULL. */
+static const char *after(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+	return strncasecmp(s, word, n) == 0 ? s + n : NULL;
+}
+
+/* "RTMIN", "RTMIN+n", "RTMAX", "RTMAX-n", and CRI's "RTMINPLUSn",
+ * "RTMAXMINUSn". */
 static int realtime(const char *s)
 {
-	bool min = strncasecmp(s, "RTMIN", 5) == 0, max = strncasecmp(s, "RTMAX", 5) == 0;
-	if (!min && !max)
+	const char *rest = after(s, "RTMIN");
+	bool min = rest != NULL;
+	if (!rest && !(rest = after(s, "RTMAX")))
 		return -1;
-	s += 5;
-	if (!*s)
+	if (!*rest)
 		return min ? SIGRTMIN : SIGRTMAX;
-	if (*s != (min ? '+' : '-'))
-		return -1;
-	int n = small_number(s + 1);
+	const char *num = after(rest, min ? "+" : "-");
+	if (!num)
+		num = after(rest, min ? "PLUS" : "MINUS");
+	int n = num ? small_number(num) : -1;
 	int sig = n < 0 ? -1 : min ? SIGRTMIN + n : SIGRTMAX - n;
 	return sig >= SIGRTMIN && sig <= SIGRTMAX ? sig : -1;
 }
@@ -63,4 +75,26 @@ int oci_signal_parse(const char *s, struct err *err)
 		return n;
 	return err_msg(err, -EINVAL, "unknown signal '%s' (use a name like SIGTERM or a number)",
 		       s);
+}
+
+const char *oci_signal_name(int sig, char buf[OCI_SIGNAL_NAME_MAX])
+{
+	for (size_t i = 0; i < ARRAY_SIZE(signals); i++) {
+		if (signals[i].sig == sig) {
+			snprintf(buf, OCI_SIGNAL_NAME_MAX, "SIG%s", signals[i].name);
+			return buf;
+		}
+	}
+	int min = SIGRTMIN, max = SIGRTMAX;
+	if (sig < min || sig > max)
+		snprintf(buf, OCI_SIGNAL_NAME_MAX, "%d", sig);
+	else if (sig == min)
+		snprintf(buf, OCI_SIGNAL_NAME_MAX, "SIGRTMIN");
+	else if (sig == max)
+		snprintf(buf, OCI_SIGNAL_NAME_MAX, "SIGRTMAX");
+	else if (sig - min <= 15)
+		snprintf(buf, OCI_SIGNAL_NAME_MAX, "SIGRTMIN+%d", sig - min);
+	else
+		snprintf(buf, OCI_SIGNAL_NAME_MAX, "SIGRTMAX-%d", max - sig);
+	return buf;
 }

@@ -751,3 +751,91 @@ def test_stop_and_remove_of_what_names_nothing_answer_ok(env):
     assert code(e) == grpc.StatusCode.INVALID_ARGUMENT and 'ambiguous' in e.value.details()
     assert env.status(cid).status.state == RUNNING
     assert env.status(c).status.state == CREATED
+
+
+def _cgroup_file(env, cid, v1_name, v2_name):
+    cg = json.loads(env.status(cid, verbose=True).info['info'])['cgroupsPath']
+    for path in (f'/sys/fs/cgroup/memory{cg}/{v1_name}', f'/sys/fs/cgroup{cg}/{v2_name}'):
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def test_update_resources_checked_and_bounded_as_create(env):
+    """UpdateContainerResources goes through oci_resources_build, as a create
+    does: bad values are INVALID_ARGUMENT naming the field (not a runtime
+    failure), and a memory limit leaves no swap beyond it where the host
+    accounts swap."""
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'upd', ['/bin/sh', '-c', 'sleep 600'])
+    env.start(cid)
+    for bad, words in ((dict(memory_limit_in_bytes=64 << 20,
+                             memory_swap_limit_in_bytes=32 << 20), 'memory plus swap'),
+                       (dict(memory_limit_in_bytes=-5), 'negative'),
+                       (dict(cpu_shares=-1), 'must not be negative')):
+        with pytest.raises(grpc.RpcError) as e:
+            d.runtime('UpdateContainerResources', pb.UpdateContainerResourcesRequest(
+                container_id=cid, linux=pb.LinuxContainerResources(**bad)))
+        assert code(e) == grpc.StatusCode.INVALID_ARGUMENT, (bad, e.value.details())
+        assert words in e.value.details(), e.value.details()
+    assert env.status(cid).status.resources.linux.memory_limit_in_bytes == 0
+    d.runtime('UpdateContainerResources', pb.UpdateContainerResourcesRequest(
+        container_id=cid, linux=pb.LinuxContainerResources(memory_limit_in_bytes=64 << 20)))
+    memsw = _cgroup_file(env, cid, 'memory.memsw.limit_in_bytes', 'memory.swap.max')
+    if memsw is None:
+        pytest.skip('this host does not account swap')
+    want = str(64 << 20) if memsw.endswith('limit_in_bytes') else '0'
+    assert open(memsw).read().strip() == want
+
+
+def _stop_signal_image(reg, repo, stop_signal):
+    from registry import Layer, busybox_entries, make_config, push_image
+    layer = Layer(busybox_entries())
+    cfg = json.loads(make_config([layer]))
+    if stop_signal:
+        cfg['config']['StopSignal'] = stop_signal
+    push_image(reg, repo, 'v1', [layer], config=json.dumps(cfg, sort_keys=True).encode())
+    return f'{reg.host}/{repo}:v1'
+
+
+# Traps 37 (SIGRTMIN+3), 39 (SIGRTMIN+5) and TERM, and says which came.
+TRAP = ("trap 'echo got-37; exit 37' 37; trap 'echo got-39; exit 39' 39; "
+        "trap 'echo got-TERM; exit 15' TERM; echo ready; while :; do sleep 0.05; done")
+
+
+def test_stop_signal_from_image_and_cri(env):
+    """An image's StopSignal "SIGRTMIN+3" (systemd images) is exactly what
+    StopContainer sends, and so is CRI's SIGRTMINPLUS5; neither becomes
+    SIGTERM. ContainerStatus names them back."""
+    pb, d = env.pb, env.d
+    rt = _stop_signal_image(env.reg, 'test/rtmin', 'SIGRTMIN+3')
+    plain = _stop_signal_image(env.reg, 'test/plain', None)
+    for img in (rt, plain):
+        d.image('PullImage', pb.PullImageRequest(image=pb.ImageSpec(image=img)), timeout=60)
+    pod = env.pod()
+    a = env.create(pod, 'img-signal', ['/bin/sh', '-c', TRAP], image=rt)
+    cfg = pb.ContainerConfig(metadata=pb.ContainerMetadata(name='cri-signal'),
+                             image=pb.ImageSpec(image=plain), command=['/bin/sh', '-c', TRAP],
+                             log_path='cri-signal/0.log', stop_signal=pb.SIGRTMINPLUS5)
+    b = d.runtime('CreateContainer', pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg), timeout=60).container_id
+    assert env.status(a).status.stop_signal == pb.SIGRTMINPLUS3
+    assert env.status(b).status.stop_signal == pb.SIGRTMINPLUS5
+    for cid, name, sig in ((a, 'img-signal', 37), (b, 'cri-signal', 39)):
+        env.start(cid)
+        deadline = time.monotonic() + 10
+        while 'ready' not in env.log(name):
+            assert time.monotonic() < deadline, env.log(name)
+            time.sleep(0.05)
+        d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=20),
+                  timeout=40)
+        st = env.status(cid).status
+        assert (st.state, st.exit_code) == (EXITED, sig), (name, st.exit_code, env.log(name))
+        assert f'got-{sig}' in env.log(name)
+    # An image StopSignal nothing knows is refused at create, naming it.
+    bad = _stop_signal_image(env.reg, 'test/badsig', 'SIGNOPE')
+    d.image('PullImage', pb.PullImageRequest(image=pb.ImageSpec(image=bad)), timeout=60)
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, 'bad-signal', ['/bin/true'], image=bad)
+    assert code(e) == grpc.StatusCode.INVALID_ARGUMENT and 'SIGNOPE' in e.value.details()

@@ -2,6 +2,7 @@
  * envs, mounts, labels, pod context, resources, status round trip. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -226,12 +227,38 @@ static void test_status_and_update(void **state)
 	free(buf);
 }
 
+/* Every name of CRI's Signal enum means a signal to oci_signal_parse (what
+ * CreateContainer's stop_signal becomes), and the status names it back. */
+static void test_signal_enum(void **state)
+{
+	const ProtobufCEnumDescriptor *d = &runtime__v1__signal__descriptor;
+	for (unsigned i = 0; i < d->n_values; i++) {
+		const ProtobufCEnumValue *v = &d->values[i];
+		if (v->value == RUNTIME__V1__SIGNAL__RUNTIME_DEFAULT)
+			continue;
+		int sig = oci_signal_parse(v->name, NULL);
+		if (sig <= 0)
+			fail_msg("%s: %d", v->name, sig);
+		Runtime__V1__Signal back = cri_signal_from_number(sig);
+		const ProtobufCEnumValue *bv = protobuf_c_enum_descriptor_get_value(d, back);
+		/* aliases (SIGCLD, SIGIOT, SIGPOLL) come back as the main name */
+		if (!bv || oci_signal_parse(bv->name, NULL) != sig)
+			fail_msg("%s (%d) came back as %d", v->name, sig, (int)back);
+	}
+	assert_int_equal(oci_signal_parse("SIGRTMINPLUS3", NULL), 37);
+	assert_int_equal(cri_signal_from_number(37), RUNTIME__V1__SIGNAL__SIGRTMINPLUS3);
+	assert_int_equal(cri_signal_from_number(SIGRTMAX - 1), RUNTIME__V1__SIGNAL__SIGRTMAXMINUS1);
+	assert_int_equal(cri_signal_from_number(SIGTERM), RUNTIME__V1__SIGNAL__SIGTERM);
+	assert_int_equal(cri_signal_from_number(0), RUNTIME__V1__SIGNAL__RUNTIME_DEFAULT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_conv),
 		cmocka_unit_test(test_create_invalid),
 		cmocka_unit_test(test_status_and_update),
+		cmocka_unit_test(test_signal_enum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -207,22 +207,6 @@ static void test_bus_wakes_waiter(void **state)
 	ctr_bus_done(&b);
 }
 
-static void test_signal_and_resources(void **state)
-{
-	assert_int_equal(ctr_signal_parse("SIGTERM"), 15);
-	assert_int_equal(ctr_signal_parse("quit"), 3);
-	assert_int_equal(ctr_signal_parse("9"), 9);
-	assert_int_equal(ctr_signal_parse("SIGNOPE"), 0);
-	assert_int_equal(ctr_signal_parse("0"), 0);
-	assert_int_equal(ctr_signal_parse(NULL), 0);
-	struct oci_resources r = { .cpu_shares = 512,
-				   .memory_limit_in_bytes = 1 << 26,
-				   .pids_limit = 10 };
-	cleanup_free char *j = ctr_resources_json(&r);
-	assert_string_equal(j, "{\"cpu\":{\"shares\":512},\"memory\":{\"limit\":67108864},"
-			       "\"pids\":{\"limit\":10}}");
-}
-
 /* A zombie has exited, though /proc still shows its cgroup (issue 18). */
 static void test_pid_is_zombie(void **state)
 {
@@ -324,13 +308,9 @@ static void test_db_rows(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name),
-		cmocka_unit_test(test_index_names_and_prefix),
-		cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_state_machine),
-		cmocka_unit_test(test_bus),
-		cmocka_unit_test(test_bus_wakes_waiter),
-		cmocka_unit_test(test_signal_and_resources),
+		cmocka_unit_test(test_name),	cmocka_unit_test(test_index_names_and_prefix),
+		cmocka_unit_test(test_filters), cmocka_unit_test(test_state_machine),
+		cmocka_unit_test(test_bus),	cmocka_unit_test(test_bus_wakes_waiter),
 		cmocka_unit_test(test_db_rows),
 		cmocka_unit_test(test_pid_is_zombie),
 	};

@@ -657,6 +657,38 @@ static void test_signal(void **state)
 			fail_msg("'%s': %d, want %d", cases[i].s ? cases[i].s : "(null)", r, want);
 		err_done(&err);
 	}
+	/* What images (STOPSIGNAL) and CRI (the Signal enum's names) write,
+	 * with glibc's SIGRTMIN of 34, as runc and containerd count. */
+	assert_int_equal(SIGRTMIN, 34);
+	static const struct {
+		const char *s;
+		int want;
+	} abs[] = {
+		{ "SIGRTMIN+3", 37 },	     { "RTMIN+3", 37 },	       { "37", 37 },
+		{ "SIGRTMINPLUS3", 37 },     { "sigrtminplus15", 49 }, { "SIGRTMAXMINUS14", 50 },
+		{ "SIGRTMAXMINUS1", 63 },    { "SIGRTMAX", 64 },       { "SIGCLD", SIGCHLD },
+		{ "SIGRTMINPLUS", -EINVAL }, { "RTMIN-3", -EINVAL },   { "RTMAXPLUS1", -EINVAL },
+		{ " 15", -EINVAL },	     { "+15", -EINVAL },       { "15 ", -EINVAL },
+		{ "65", -EINVAL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(abs); i++) {
+		int r = oci_signal_parse(abs[i].s, NULL);
+		if (r != abs[i].want)
+			fail_msg("'%s': %d, want %d", abs[i].s, r, abs[i].want);
+	}
+	/* Names read back. */
+	char buf[OCI_SIGNAL_NAME_MAX];
+	assert_string_equal(oci_signal_name(SIGTERM, buf), "SIGTERM");
+	assert_string_equal(oci_signal_name(SIGABRT, buf), "SIGABRT");
+	assert_string_equal(oci_signal_name(37, buf), "SIGRTMIN+3");
+	assert_string_equal(oci_signal_name(34, buf), "SIGRTMIN");
+	assert_string_equal(oci_signal_name(50, buf), "SIGRTMAX-14");
+	assert_string_equal(oci_signal_name(64, buf), "SIGRTMAX");
+	assert_string_equal(oci_signal_name(0, buf), "0");
+	for (int sig = 1; sig <= SIGRTMAX; sig++) {
+		if (oci_signal_parse(oci_signal_name(sig, buf), NULL) != sig)
+			fail_msg("%d: '%s' does not read back", sig, buf);
+	}
 }
 
 static void test_exec_process(void **state)
