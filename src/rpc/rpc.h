@@ -112,8 +112,9 @@ struct rpc_server_config {
 	unsigned max_queue;	 /* default 4096 when 0 */
 };
 
-/** Bind the socket (0660, created atomically; a stale socket is replaced)
- *  and register it on `loop`. */
+/** Bind the socket (0660, created atomically) and register it on `loop`.
+ *  A socket file nobody accepts on (stale) is replaced; one that accepts a
+ *  connection is refused with -EADDRINUSE; any other file with -EEXIST. */
 int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 		   struct rpc_server **ret, struct err *err);
 /** Register a gRPC method by full path. Before rpc_server_start... any time on the loop thread. */
@@ -131,7 +132,12 @@ void rpc_server_set_limits(struct rpc_server *srv, size_t max_recv, size_t max_s
 /** Stop accepting; once in-flight calls are done or `grace_ms` passed, call
  *  done(loop, data) on the loop thread. */
 void rpc_server_shutdown(struct rpc_server *srv, unsigned grace_ms, ev_fn done, void *data);
-/** Close everything, unlink the socket, free. Accepts NULL. */
+/** Handlers queued or still running on the worker pool (any thread).
+ *  After a shutdown whose grace ran out, a count above 0 means
+ *  rpc_server_free would wait for them. */
+unsigned rpc_server_busy(struct rpc_server *srv);
+/** Close everything, unlink the socket (only while the path is still the
+ *  socket this server bound), free. Waits for running handlers. Accepts NULL. */
 void rpc_server_free(struct rpc_server *srv);
 DEFINE_CLEANUP(struct rpc_server, rpc_server_free)
 

@@ -34,6 +34,8 @@ struct rpc_server {
 	struct ev_pool *pool;
 	char *path;
 	int lfd;
+	dev_t sock_dev; /* the socket file we bound: unlinked at exit only if */
+	ino_t sock_ino; /* the path still names it */
 	_Atomic size_t max_recv, max_send;
 	struct rpc_method *methods;
 	size_t nmethods;

@@ -270,17 +270,45 @@ static void on_accept(struct ev_loop *loop, int fd, uint32_t events, void *data)
 
 /* ---- the socket ---- */
 
-static int bind_socket(const char *path, int *ret_fd, struct err *err)
+/* A socket file at `path`: 1 when something accepts connections on it,
+ * 0 when nothing does (stale, left by a daemon that died). */
+static int socket_live(const char *path, struct err *err)
 {
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(err, -errno, "socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN)
+		return 1; /* EAGAIN: listening, its backlog full */
+	if (errno == ECONNREFUSED || errno == ENOENT)
+		return 0;
+	return err_set(err, -errno, "connect to %s to see whether it is in use", path);
+}
+
+static int bind_socket(struct rpc_server *srv, struct err *err)
+{
+	const char *path = srv->path;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	cleanup_free char *tmp = xasprintf("%s.%d.tmp", path, (int)getpid());
 	if (strlen(tmp) >= sizeof(sa.sun_path))
 		return err_msg(err, -ENAMETOOLONG, "socket path %s is too long (at most %zu bytes)",
 			       path, sizeof(sa.sun_path) - 1 - (strlen(tmp) - strlen(path)));
 	struct stat st;
-	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+	bool exists = lstat(path, &st) == 0;
+	if (exists && !S_ISSOCK(st.st_mode))
 		return err_msg(err, -EEXIST,
 			       "%s exists and is not a socket; refusing to replace it", path);
+	if (exists) {
+		int live = socket_live(path, err);
+		if (live < 0)
+			return live;
+		if (live)
+			return err_msg(
+			    err, -EADDRINUSE,
+			    "%s is in use: another process (another ocid?) accepts connections on it; refusing to take it over",
+			    path);
+	}
 	memcpy(sa.sun_path, tmp, strlen(tmp) + 1);
 	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -288,13 +316,26 @@ static int bind_socket(const char *path, int *ret_fd, struct err *err)
 	(void)unlink(tmp);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return err_set(err, -errno, "bind %s", tmp);
-	if (chmod(tmp, 0660) < 0 || listen(fd, 512) < 0 || rename(tmp, path) < 0) {
+	/* A stale socket is replaced atomically by the rename. */
+	if (chmod(tmp, 0660) < 0 || listen(fd, 512) < 0 || lstat(tmp, &st) < 0 ||
+	    rename(tmp, path) < 0) {
 		int e = -errno;
 		(void)unlink(tmp);
 		return err_set(err, e, "listen on %s", path);
 	}
-	*ret_fd = TAKE_FD(fd);
+	srv->sock_dev = st.st_dev;
+	srv->sock_ino = st.st_ino;
+	srv->lfd = TAKE_FD(fd);
 	return 0;
+}
+
+/* Remove the socket file only while it is the one we bound: another daemon
+ * may have replaced it since (after ours was removed by hand, say). */
+static void unlink_socket(struct rpc_server *srv)
+{
+	struct stat st;
+	if (lstat(srv->path, &st) == 0 && st.st_dev == srv->sock_dev && st.st_ino == srv->sock_ino)
+		(void)unlink(srv->path);
 }
 
 int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
@@ -312,13 +353,13 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 	int r = ev_pool_new(cfg->workers ? cfg->workers : RPC_DEFAULT_WORKERS,
 			    cfg->max_queue ? cfg->max_queue : RPC_DEFAULT_QUEUE, &srv->pool, err);
 	if (r >= 0)
-		r = bind_socket(srv->path, &srv->lfd, err);
+		r = bind_socket(srv, err);
 	if (r >= 0)
 		r = ev_fd_add(loop, srv->lfd, EPOLLIN, on_accept, srv, err);
 	if (r < 0) {
 		if (srv->lfd >= 0) {
 			close(srv->lfd);
-			(void)unlink(srv->path);
+			unlink_socket(srv);
 			srv->lfd = -1;
 		}
 		rpc_server_free(srv);
@@ -440,7 +481,7 @@ void rpc_server_shutdown(struct rpc_server *srv, unsigned grace_ms, ev_fn done, 
 		ev_fd_del(srv->loop, srv->lfd);
 		close(srv->lfd);
 		srv->lfd = -1;
-		(void)unlink(srv->path);
+		unlink_socket(srv);
 	}
 	for (struct rpc_conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
@@ -453,6 +494,11 @@ void rpc_server_shutdown(struct rpc_server *srv, unsigned grace_ms, ev_fn done, 
 	shutdown_poll(srv->loop, srv);
 }
 
+unsigned rpc_server_busy(struct rpc_server *srv)
+{
+	return ev_pool_pending(srv->pool);
+}
+
 void rpc_server_free(struct rpc_server *srv)
 {
 	if (!srv)
@@ -463,7 +509,7 @@ void rpc_server_free(struct rpc_server *srv)
 	if (srv->lfd >= 0) {
 		ev_fd_del(srv->loop, srv->lfd);
 		close(srv->lfd);
-		(void)unlink(srv->path);
+		unlink_socket(srv);
 	}
 	/* Workers finish (their calls are cancelled), then what they posted
 	 * runs and drops the last references. */
