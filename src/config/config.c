@@ -1,6 +1,6 @@
 /* config: one table of keys drives defaults, files, flags, TOML output and
  * usage. A key's flag is its name with '_' written as '-'. */
-#include "config/config.h"
+#include "config/config_int.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -16,7 +16,21 @@
 #define DEFAULT_CONFIG_FILE "/etc/ocid/ocid.conf"
 #define DEFAULT_CONFIG_DIR "/etc/ocid/ocid.conf.d"
 
-enum ktype { KT_STR, KT_PATHLIST, KT_LOGLEVEL, KT_UINT, KT_SIZE, KT_DURATION, KT_BOOL };
+/* KT_PATHLIST: a colon list (or a TOML array); KT_LIST: a comma list (or a
+ * TOML array), whose flag may also be repeated -- for values such as image
+ * references, which hold colons. KT_DURATION counts whole seconds (a
+ * sub-second rest is rounded up), KT_DURATION_MS milliseconds. */
+enum ktype {
+	KT_STR,
+	KT_PATHLIST,
+	KT_LIST,
+	KT_LOGLEVEL,
+	KT_UINT,
+	KT_SIZE,
+	KT_DURATION,
+	KT_DURATION_MS,
+	KT_BOOL
+};
 
 struct key {
 	const char *name; /* TOML key; the flag is this with '_' as '-' */
@@ -27,6 +41,7 @@ struct key {
 	bool flag_only;
 	const char *help;
 	const char *const *choices; /* KT_STR: the values allowed; NULL = any */
+	config_check_fn check;	    /* KT_STR, KT_PATHLIST (each entry): NULL = any */
 };
 
 static const char *const volume_modes[] = { "mkdir", "ignore", NULL };
@@ -36,76 +51,85 @@ static const char *const volume_modes[] = { "mkdir", "ignore", NULL };
 
 static const struct key keys[] = {
 	{ "config", KT_STR, FIELD(config_file), DEFAULT_CONFIG_FILE, 0, 0, true,
-	  "Main configuration file (a missing file is fine).", NULL },
+	  "Main configuration file (a missing file is fine).", NULL, NULL },
 	{ "config_dir", KT_STR, FIELD(config_dir), DEFAULT_CONFIG_DIR, 0, 0, true,
-	  "Directory of drop-in *.conf files, applied in lexical order after the main file.",
+	  "Directory of drop-in *.conf files, applied in lexical order after the main file.", NULL,
 	  NULL },
 	{ "root", KT_STR, FIELD(root), "/var/lib/ocid", 0, 0, false,
-	  "Persistent state: metadata database, image layers, container layers.", NULL },
+	  "Persistent state: metadata database, image layers, container layers.", NULL,
+	  config_check_abs_path },
 	{ "runroot", KT_STR, FIELD(runroot), "/run/ocid", 0, 0, false,
-	  "Volatile state: pod namespaces, container bundles, monitor sockets.", NULL },
+	  "Volatile state: pod namespaces, container bundles, monitor sockets.", NULL,
+	  config_check_abs_path },
 	{ "listen", KT_STR, FIELD(listen), "/run/ocid/ocid.sock", 0, 0, false,
-	  "Unix socket serving CRI gRPC and the HTTP/1.1 status API.", NULL },
+	  "Unix socket serving CRI gRPC and the HTTP/1.1 status API.", NULL,
+	  config_check_socket_path },
 	{ "log_level", KT_LOGLEVEL, FIELD(log_level), "info", 0, 0, false,
-	  "Log level: error, warn, info, debug or trace.", NULL },
+	  "Log level: error, warn, info, debug or trace.", NULL, NULL },
 	{ "runtime", KT_STR, FIELD(runtime), "runc", 0, 0, false,
-	  "OCI runtime binary; a name without '/' is looked up on PATH at start-up.", NULL },
+	  "OCI runtime binary; a name without '/' is looked up on PATH at start-up.", NULL,
+	  config_check_program },
 	{ "cni_config_dir", KT_STR, FIELD(cni_config_dir), "/etc/cni/net.d", 0, 0, false,
-	  "Directory of CNI network configurations.", NULL },
+	  "Directory of CNI network configurations.", NULL, config_check_abs_path },
 	{ "cni_plugin_dir", KT_PATHLIST, FIELD(cni_plugin_dirs), "/opt/cni/bin:/usr/lib/cni", 0, 0,
-	  false, "Directories searched for CNI plugins (a colon list or a TOML array).", NULL },
+	  false, "Directories searched for CNI plugins (a colon list or a TOML array).", NULL,
+	  config_check_abs_path },
 	{ "registries_conf", KT_STR, FIELD(registries_conf), "/etc/containers/registries.conf", 0,
-	  0, false, "Registries configuration, see containers-registries.conf(5).", NULL },
+	  0, false, "Registries configuration, see containers-registries.conf(5).", NULL,
+	  config_check_abs_path },
 	{ "signature_policy", KT_STR, FIELD(signature_policy), "/etc/containers/policy.json", 0, 0,
-	  false, "Image signature policy, see containers-policy.json(5).", NULL },
+	  false, "Image signature policy, see containers-policy.json(5).", NULL,
+	  config_check_abs_path },
 	{ "stream_address", KT_STR, FIELD(stream_address), "127.0.0.1", 0, 0, false,
-	  "Address of the exec/attach/port-forward streaming server.", NULL },
+	  "Address of the exec/attach/port-forward streaming server.", NULL, config_check_ip },
 	{ "stream_port", KT_UINT, FIELD(stream_port), "0", 0, 65535, false,
-	  "Port of the streaming server; 0 picks an ephemeral port.", NULL },
+	  "Port of the streaming server; 0 picks an ephemeral port.", NULL, NULL },
 	{ "pull_progress_timeout", KT_DURATION, FIELD(pull_progress_timeout_s), "0", 0,
 	  UINT64_C(1) << 40, false,
-	  "Cancel an image pull that makes no progress for this long (seconds, or \"30s\", \"5m\", \"1h\"); 0 disables.",
-	  NULL },
+	  "Cancel an image pull that makes no progress for this long (seconds, or \"30s\", \"5m\", \"1h\"; rounded up to whole seconds); 0 disables.",
+	  NULL, NULL },
 	{ "global_auth_file", KT_STR, FIELD(global_auth_file), "/run/containers/0/auth.json", 0, 0,
 	  false,
 	  "Registry credentials (containers-auth.json(5)); when it has none for a registry, /root/.docker/config.json is tried.",
-	  NULL },
+	  NULL, config_check_abs_path },
 	{ "max_parallel_downloads", KT_UINT, FIELD(max_parallel_downloads), "6", 1, 64, false,
-	  "Layers of one image pull downloaded at once.", NULL },
+	  "Layers of one image pull downloaded at once.", NULL, NULL },
 	{ "layer_sync", KT_BOOL, FIELD(layer_sync), "true", 0, 0, false,
 	  "Flush each unpacked layer to disk before it is committed, so a power loss never leaves a layer with files cut short (slower pulls by the disk's write time).",
-	  NULL },
+	  NULL, NULL },
 	{ "exec_fifo_start", KT_BOOL, FIELD(exec_fifo_start), "true", 0, 0, false,
 	  "StartContainer releases a runc-created container by opening its exec fifo, as `runc start` does, instead of running `<runtime> start` (one runtime process less per start); false always runs the runtime.",
-	  NULL },
+	  NULL, NULL },
 	{ "image_volumes", KT_STR, FIELD(image_volumes), "mkdir", 0, 0, false,
 	  "What an image's VOLUMEs not covered by a CRI mount become: \"mkdir\" (an empty directory in the container's rootfs) or \"ignore\".",
-	  volume_modes },
-	{ "pinned_images", KT_PATHLIST, FIELD(pinned_images), "", 0, 0, false,
-	  "Images never garbage-collected by kubelet: exact names or globs (a TOML array; as a flag, a colon list).",
-	  NULL },
+	  volume_modes, NULL },
+	{ "pinned_images", KT_LIST, FIELD(pinned_images), "", 0, 0, false,
+	  "Images never garbage-collected by kubelet: exact names or globs (a TOML array or a comma-separated string; as a flag, comma-separated or repeated).",
+	  NULL, NULL },
 	{ "max_recv_msg_size", KT_SIZE, FIELD(max_recv_msg_size), "16777216", 1024, 1024 * MIB,
-	  false, "Largest gRPC message accepted, in bytes (or \"16MiB\").", NULL },
+	  false, "Largest gRPC message accepted, in bytes (or \"16MiB\").", NULL, NULL },
 	{ "max_send_msg_size", KT_SIZE, FIELD(max_send_msg_size), "83886080", 1024, 1024 * MIB,
-	  false, "Largest gRPC message sent, in bytes (or \"80MiB\").", NULL },
+	  false, "Largest gRPC message sent, in bytes (or \"80MiB\").", NULL, NULL },
 	{ "workers", KT_UINT, FIELD(workers), "16", 1, 1024, false,
-	  "Worker threads running RPC handlers.", NULL },
-	{ "shutdown_grace", KT_DURATION, FIELD(shutdown_grace_s), "3", 0, 3600, false,
-	  "On SIGTERM, in-flight calls get this long to finish (seconds, or \"10s\").", NULL },
+	  "Worker threads running RPC handlers.", NULL, NULL },
+	{ "shutdown_grace", KT_DURATION_MS, FIELD(shutdown_grace_ms), "3", 0, 3600000, false,
+	  "On SIGTERM, in-flight calls get this long to finish, then ocid exits anyway (seconds, or \"10s\", \"500ms\").",
+	  NULL, NULL },
 	{ "enable_debug_rpc", KT_BOOL, FIELD(enable_debug_rpc), "false", 0, 0, false,
-	  "Register /ocid.debug.Debug/Sleep (for tests only).", NULL },
+	  "Register /ocid.debug.Debug/Sleep (for tests only).", NULL, NULL },
 	{ "cgroup_parent", KT_STR, FIELD(cgroup_parent), "/ocid", 0, 0, false,
 	  "Parent cgroup of pods that name none (cgroupfs: an absolute path; systemd: a slice).",
-	  NULL },
+	  NULL, config_check_cgroup_parent },
 	{ "shm_size", KT_SIZE, FIELD(shm_size), "67108864", 4096, 1024 * 1024 * MIB, false,
-	  "Size of each pod's /dev/shm tmpfs, in bytes (or \"64MiB\").", NULL },
+	  "Size of each pod's /dev/shm tmpfs, in bytes (or \"64MiB\").", NULL, NULL },
 	{ "pause_binary", KT_STR, FIELD(pause_binary), "ocid-pause", 0, 0, false,
 	  "ocid-pause, PID 1 of pods that share a PID namespace; a bare name is looked for next to ocid, then in libexec/ocid.",
-	  NULL },
+	  NULL, config_check_program },
 	{ "cni_default_bridge", KT_STR, FIELD(cni_default_bridge), "ocid0", 0, 0, false,
-	  "Bridge of the built-in network, used when the CNI config dir holds no network.", NULL },
+	  "Bridge of the built-in network, used when the CNI config dir holds no network.", NULL,
+	  config_check_ifname },
 	{ "cni_default_subnet", KT_STR, FIELD(cni_default_subnet), "10.88.0.0/16", 0, 0, false,
-	  "Subnet of the built-in network (host-local IPAM).", NULL },
+	  "Subnet of the built-in network (host-local IPAM).", NULL, config_check_cidr },
 };
 
 static void *field(struct config *cfg, const struct key *k)
@@ -163,8 +187,8 @@ static int eat_u64(const char **s, uint64_t *ret)
 	return 0;
 }
 
-/* Seconds as "90", or Go-style "1h30m", "45s", "1500ms" (whole seconds). */
-int config_parse_duration(const char *s, uint64_t *ret)
+/* Seconds as "90", or Go-style "1h30m", "45s", "1500ms"; in milliseconds. */
+int config_parse_duration_ms(const char *s, uint64_t *ret)
 {
 	static const struct {
 		const char *unit;
@@ -174,7 +198,9 @@ int config_parse_duration(const char *s, uint64_t *ret)
 	if (eat_u64(&s, &v) < 0)
 		return -EINVAL;
 	if (!*s) {
-		*ret = v;
+		if (v > UINT64_MAX / 1000)
+			return -EINVAL;
+		*ret = v * 1000;
 		return 0;
 	}
 	for (;;) {
@@ -190,9 +216,7 @@ int config_parse_duration(const char *s, uint64_t *ret)
 		if (eat_u64(&s, &v) < 0)
 			return -EINVAL;
 	}
-	if (total % 1000)
-		return -EINVAL;
-	*ret = total / 1000;
+	*ret = total;
 	return 0;
 }
 
@@ -218,7 +242,6 @@ int config_parse_size(const char *s, uint64_t *ret)
 	return -EINVAL;
 }
 
-/* Set key `k` from its flag syntax (flags and compiled-in defaults). */
 static int bad_choice(const struct key *k, const char *v, struct err *err)
 {
 	cleanup_free char *want = xstrdup(k->choices[0]);
@@ -231,22 +254,69 @@ static int bad_choice(const struct key *k, const char *v, struct err *err)
 	return err_msg(err, -EINVAL, "invalid value '%s' (expected %s)", v, want);
 }
 
+static int check_value(const struct key *k, const char *v, struct err *err)
+{
+	return k->check ? k->check(v, err) : 0;
+}
+
+/* Split a comma list, each entry without surrounding blanks; none empty. */
+static char **split_commas(const char *v)
+{
+	cleanup(strv_free) char **parts = strv_split(v, ',');
+	char **out = xzalloc(sizeof(char *));
+	for (size_t i = 0; parts[i]; i++) {
+		const char *b = parts[i] + strspn(parts[i], " \t");
+		size_t n = strlen(b);
+		while (n && (b[n - 1] == ' ' || b[n - 1] == '\t'))
+			n--;
+		if (n)
+			strv_push_take(&out, xstrndup(b, n));
+	}
+	return out;
+}
+
+/* A list key from one string: colons (KT_PATHLIST) or commas (KT_LIST);
+ * `append` adds to the current entries (a repeated flag). */
+static int set_list(struct config *cfg, const struct key *k, const char *v, bool append,
+		    struct err *err)
+{
+	cleanup(strv_free) char **l = k->type == KT_LIST ? split_commas(v) : strv_split(v, ':');
+	for (size_t i = 0; l[i]; i++) {
+		int r = check_value(k, l[i], err);
+		if (r < 0)
+			return r;
+	}
+	char ***f = (char ***)field(cfg, k);
+	if (!append) {
+		strv_free(*f);
+		*f = TAKE_PTR(l);
+		return 0;
+	}
+	for (size_t i = 0; l[i]; i++)
+		strv_push(f, l[i]);
+	return 0;
+}
+
+/* Set key `k` from its flag syntax (flags and compiled-in defaults). */
 static int set_from_string(struct config *cfg, const struct key *k, const char *v, struct err *err)
 {
 	uint64_t n = 0;
+	int r;
 	switch (k->type) {
 	case KT_STR:
 		if (str_empty(v))
 			return err_msg(err, -EINVAL, "expected a non-empty string");
 		if (k->choices && !strv_contains((char *const *)k->choices, v))
 			return bad_choice(k, v, err);
+		r = check_value(k, v, err);
+		if (r < 0)
+			return r;
 		free(*(char **)field(cfg, k));
 		*(char **)field(cfg, k) = xstrdup(v);
 		return 0;
 	case KT_PATHLIST:
-		strv_free(*(char ***)field(cfg, k));
-		*(char ***)field(cfg, k) = strv_split(v, ':');
-		return 0;
+	case KT_LIST:
+		return set_list(cfg, k, v, false, err);
 	case KT_LOGLEVEL:
 		if (log_level_parse(v, (enum log_level *)field(cfg, k)) < 0)
 			return err_msg(
@@ -264,11 +334,14 @@ static int set_from_string(struct config *cfg, const struct key *k, const char *
 				       v);
 		return set_number(cfg, k, n, err);
 	case KT_DURATION:
-		if (config_parse_duration(v, &n) < 0)
+	case KT_DURATION_MS:
+		if (config_parse_duration_ms(v, &n) < 0)
 			return err_msg(
 			    err, -EINVAL,
-			    "invalid duration '%s' (seconds, or e.g. \"30s\", \"5m\", \"1h\")", v);
-		return set_number(cfg, k, n, err);
+			    "invalid duration '%s' (seconds, or e.g. \"30s\", \"5m\", \"1h\", \"500ms\")",
+			    v);
+		return set_number(cfg, k, k->type == KT_DURATION ? n / 1000 + (n % 1000 != 0) : n,
+				  err);
 	case KT_BOOL:
 		if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
 			*(bool *)field(cfg, k) = true;
@@ -281,14 +354,18 @@ static int set_from_string(struct config *cfg, const struct key *k, const char *
 	return -EINVAL;
 }
 
-static int set_pathlist_array(struct config *cfg, const struct key *k, const struct toml *v,
-			      struct err *err)
+static int set_list_array(struct config *cfg, const struct key *k, const struct toml *v,
+			  struct err *err)
 {
 	cleanup(strv_free) char **l = NULL;
 	for (size_t i = 0; i < toml_len(v); i++) {
 		const struct toml *e = toml_at(v, i);
-		if (toml_type(e) != TOML_STRING || str_empty(toml_string(e)))
+		if (toml_type(e) != TOML_STRING || str_empty(toml_string(e)) ||
+		    strlen(toml_string(e)) != toml_string_len(e))
 			return err_msg(err, -EINVAL, "expected an array of non-empty strings");
+		int r = check_value(k, toml_string(e), err);
+		if (r < 0)
+			return r;
 		strv_push(&l, toml_string(e));
 	}
 	if (!l)
@@ -305,10 +382,12 @@ static int set_from_toml(struct config *cfg, const struct key *k, const struct t
 	enum toml_type t = toml_type(v);
 	if (t == TOML_STRING && strlen(toml_string(v)) != toml_string_len(v))
 		return err_msg(err, -EINVAL, "NUL character in string");
+	uint64_t unit = k->type == KT_DURATION_MS ? 1000 : 1; /* a TOML integer is seconds */
 	switch (k->type) {
 	case KT_PATHLIST:
+	case KT_LIST:
 		if (t == TOML_ARRAY)
-			return set_pathlist_array(cfg, k, v, err);
+			return set_list_array(cfg, k, v, err);
 		/* fall through */
 	case KT_STR:
 	case KT_LOGLEVEL:
@@ -318,6 +397,7 @@ static int set_from_toml(struct config *cfg, const struct key *k, const struct t
 		return set_from_string(cfg, k, toml_string(v), err);
 	case KT_SIZE:
 	case KT_DURATION:
+	case KT_DURATION_MS:
 		if (t == TOML_STRING)
 			return set_from_string(cfg, k, toml_string(v), err);
 		/* fall through */
@@ -327,7 +407,9 @@ static int set_from_toml(struct config *cfg, const struct key *k, const struct t
 				       toml_type_name(t));
 		if (toml_int(v) < 0)
 			return err_msg(err, -EINVAL, "expected a non-negative integer");
-		return set_number(cfg, k, (uint64_t)toml_int(v), err);
+		if ((uint64_t)toml_int(v) > UINT64_MAX / unit)
+			return err_msg(err, -EINVAL, "%" PRId64 " is too large", toml_int(v));
+		return set_number(cfg, k, (uint64_t)toml_int(v) * unit, err);
 	case KT_BOOL:
 		if (t != TOML_BOOL)
 			return err_msg(err, -EINVAL, "expected true or false, got %s",
@@ -355,7 +437,7 @@ void config_done(struct config *cfg)
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		if (keys[i].type == KT_STR)
 			free(*(char **)field(cfg, &keys[i]));
-		else if (keys[i].type == KT_PATHLIST)
+		else if (keys[i].type == KT_PATHLIST || keys[i].type == KT_LIST)
 			strv_free(*(char ***)field(cfg, &keys[i]));
 	}
 	strv_free(cfg->flags);
@@ -388,6 +470,26 @@ static int apply_table(struct config *cfg, const char *name, const struct toml *
 	return 0;
 }
 
+/* A key both at the top level and under [ocid] of one file: which one was
+ * meant is anyone's guess, so neither is taken. */
+static int check_twice(const char *name, const struct toml *root, struct err *err)
+{
+	const struct toml *sec = toml_get(root, "ocid");
+	if (!sec || toml_type(sec) != TOML_TABLE)
+		return 0;
+	for (size_t i = 0; i < toml_len(sec); i++) {
+		const char *kn = toml_key_at(sec, i);
+		const struct toml *top = toml_get(root, kn);
+		if (top && strcmp(kn, "ocid") != 0)
+			return err_msg(
+			    err, -EINVAL,
+			    "%s:%u:%u: %s is set both at the top level (line %u) and under [ocid]; keep one",
+			    name, toml_line(toml_at(sec, i)), toml_col(toml_at(sec, i)), kn,
+			    toml_line(top));
+	}
+	return 0;
+}
+
 int config_load_text(struct config *cfg, const char *name, const char *text, size_t len,
 		     struct err *err)
 {
@@ -395,6 +497,9 @@ int config_load_text(struct config *cfg, const char *name, const char *text, siz
 	int r = toml_parse(name, text, len, &t, err);
 	if (r < 0)
 		return r == -EINVAL ? r : err_msg(err, -EINVAL, "%s", err_str(err));
+	r = check_twice(name, t, err);
+	if (r < 0)
+		return r;
 	return apply_table(cfg, name, t, true, err);
 }
 
@@ -422,10 +527,11 @@ static int cmp_str(const void *a, const void *b)
 static int load_dir(struct config *cfg, const char *dir, struct err *err)
 {
 	DIR *d = opendir(dir);
+	if (!d && errno == ENOTDIR)
+		return err_msg(err, -EINVAL, "config directory '%s' is not a directory", dir);
 	if (!d)
-		return errno == ENOENT || errno == ENOTDIR
-			   ? 0
-			   : err_set(err, -errno, "open config directory '%s'", dir);
+		return errno == ENOENT ? 0
+				       : err_set(err, -errno, "open config directory '%s'", dir);
 	cleanup(strv_free) char **names = NULL;
 	struct dirent *de;
 	while ((de = readdir(d)))
@@ -463,8 +569,11 @@ static const struct key *flag_find(const char *name, size_t len)
 	return NULL;
 }
 
+/* A repeated list flag adds to what the same pass already set; its first
+ * use replaces what the files said. */
 static int apply_flags(struct config *cfg, int argc, char **argv, struct err *err)
 {
+	bool seen[ARRAY_SIZE(keys)] = { false };
 	for (int i = 0; argv && i < argc; i++) {
 		const char *a = argv[i];
 		if (!str_has_prefix(a, "--") || !a[2])
@@ -475,13 +584,17 @@ static int apply_flags(struct config *cfg, int argc, char **argv, struct err *er
 		if (!k)
 			return err_msg(err, -EINVAL, "unknown flag --%.*s", (int)len, a + 2);
 		const char *v = eq ? eq + 1 : NULL;
-		if (!v && k->type == KT_BOOL)
+		/* A boolean alone means true; "--flag false" is the flag and its value. */
+		if (!v && k->type == KT_BOOL && (i + 1 >= argc || argv[i + 1][0] == '-'))
 			v = "true";
 		if (!v && i + 1 >= argc)
 			return err_msg(err, -EINVAL, "flag --%.*s needs a value", (int)len, a + 2);
 		if (!v)
 			v = argv[++i];
-		int r = set_from_string(cfg, k, v, err);
+		size_t ki = (size_t)(k - keys);
+		int r = k->type == KT_LIST ? set_list(cfg, k, v, seen[ki], err)
+					   : set_from_string(cfg, k, v, err);
+		seen[ki] = true;
 		if (r < 0)
 			return err_wrap(err, "flag --%.*s", (int)len, a + 2);
 	}
@@ -562,7 +675,8 @@ static char *value_to_toml(const struct config *cfg, const struct key *k)
 	switch (k->type) {
 	case KT_STR:
 		return toml_quote(*(char *const *)cfield(cfg, k));
-	case KT_PATHLIST: {
+	case KT_PATHLIST:
+	case KT_LIST: {
 		char *const *l = *(char **const *)cfield(cfg, k);
 		char *s = xstrdup("[");
 		for (size_t i = 0; l && l[i]; i++) {
@@ -577,6 +691,12 @@ static char *value_to_toml(const struct config *cfg, const struct key *k)
 	}
 	case KT_LOGLEVEL:
 		return toml_quote(log_level_name(*(const enum log_level *)cfield(cfg, k)));
+	case KT_DURATION_MS: {
+		uint64_t ms = get_number(cfg, k);
+		if (ms % 1000)
+			return xasprintf("\"%" PRIu64 "ms\"", ms);
+		return xasprintf("%" PRIu64, ms / 1000);
+	}
 	case KT_UINT:
 	case KT_SIZE:
 	case KT_DURATION:
@@ -585,6 +705,41 @@ static char *value_to_toml(const struct config *cfg, const struct key *k)
 		return xstrdup(*(const bool *)cfield(cfg, k) ? "true" : "false");
 	}
 	return xstrdup("\"\"");
+}
+
+char *config_key_value(const struct config *cfg, const char *key)
+{
+	const struct key *k = key_find(key);
+	return k ? value_to_toml(cfg, k) : NULL;
+}
+
+void config_key_copy(struct config *dst, const struct config *src, const char *key)
+{
+	const struct key *k = key_find(key);
+	assert(k);
+	switch (k->type) {
+	case KT_STR:
+		free(*(char **)field(dst, k));
+		*(char **)field(dst, k) = xstrdup(*(char *const *)cfield(src, k));
+		return;
+	case KT_PATHLIST:
+	case KT_LIST: {
+		char ***d = (char ***)field(dst, k);
+		strv_free(*d);
+		*d = xzalloc(sizeof(char *));
+		for (char *const *l = *(char **const *)cfield(src, k); l && *l; l++)
+			strv_push(d, *l);
+		return;
+	}
+	case KT_LOGLEVEL:
+	case KT_UINT:
+	case KT_SIZE:
+	case KT_DURATION:
+	case KT_DURATION_MS:
+	case KT_BOOL:
+		memcpy(field(dst, k), cfield(src, k), k->size);
+		return;
+	}
 }
 
 char *config_to_toml(const struct config *cfg)

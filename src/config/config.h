@@ -32,19 +32,24 @@ struct config {
 	char *image_volumes;		 /* "mkdir" (default) or "ignore" */
 	bool layer_sync;		 /* syncfs each layer before commit, default true */
 	bool exec_fifo_start;		 /* start via runc's exec fifo, default true */
-	char **pinned_images;		 /* names or globs reported as pinned, default none */
-	uint64_t max_recv_msg_size;	 /* default 16 MiB */
-	uint64_t max_send_msg_size;	 /* default 80 MiB */
-	unsigned workers;		 /* rpc worker threads, default 16 */
-	unsigned shutdown_grace_s;	 /* in-flight calls get this long on SIGTERM, default 3 */
-	bool enable_debug_rpc; /* registers /ocid.debug.Debug/Sleep for tests, default false */
-	char *cgroup_parent;   /* --cgroup-parent: pods' default parent cgroup, default /ocid */
-	uint64_t shm_size;     /* --shm-size: each pod's /dev/shm tmpfs, default 64 MiB */
+	char **pinned_images; /* names or globs reported as pinned (a comma list), default none */
+	uint64_t max_recv_msg_size; /* default 16 MiB */
+	uint64_t max_send_msg_size; /* default 80 MiB */
+	unsigned workers;	    /* rpc worker threads, default 16 */
+	uint64_t shutdown_grace_ms; /* in-flight calls get this long on SIGTERM, default 3 s */
+	bool enable_debug_rpc;	    /* registers /ocid.debug.Debug/Sleep for tests, default false */
+	char *cgroup_parent; /* --cgroup-parent: pods' default parent cgroup, default /ocid */
+	uint64_t shm_size;   /* --shm-size: each pod's /dev/shm tmpfs, default 64 MiB */
 	char *
 	    pause_binary; /* --pause-binary: default "ocid-pause", a bare name = found next to ocid */
 	char *cni_default_bridge; /* --cni-default-bridge: built-in network's bridge, ocid0 */
 	char *cni_default_subnet; /* --cni-default-subnet: built-in network, 10.88.0.0/16 */
-	char **flags;		  /* copy of the flags given to config_load (for config_reload) */
+	/* Every value is checked as it is set: paths (root, runroot, listen, the
+	 * CNI dirs, registries_conf, signature_policy, global_auth_file) must be
+	 * absolute; runtime and pause_binary a bare name or an absolute path;
+	 * cgroup_parent an absolute path or a systemd slice; cni_default_subnet a
+	 * CIDR; cni_default_bridge an interface name; stream_address an IP. */
+	char **flags; /* copy of the flags given to config_load (for config_reload) */
 };
 
 /** Fill `cfg` with the compiled-in defaults. */
@@ -59,15 +64,17 @@ void config_done(struct config *cfg);
  *  (hidden files and directories skipped), then the flags again, so flags
  *  win. A missing main file or drop-in dir is fine (logged at info level
  *  when --config names a file that does not exist). Keys may be top-level or
- *  inside an [ocid] table. Unknown keys are logged as warnings naming
- *  file:line and otherwise ignored. A runtime given as a bare name is then
+ *  inside an [ocid] table, not both in one file. Unknown keys are logged as
+ *  warnings naming file:line and otherwise ignored. A runtime given as a bare name is then
  *  resolved on PATH (kept as is when not found).
- *  Flags: "--key value" or "--key=value" for every key ('_' or '-'); a bare
- *  boolean flag means true. `argv` holds only flags (the subcommand is
+ *  Flags: "--key value" or "--key=value" for every key ('_' or '-'); a
+ *  boolean flag not followed by a value (the end, or another flag) means
+ *  true; a list flag (pinned_images) may be repeated, each adding entries. `argv` holds only flags (the subcommand is
  *  removed by the caller); "--help" is not handled here.
  *  Errors (-EINVAL, err set): "FILE:LINE:COL: ..." for broken TOML or a bad
- *  value ("FILE:LINE:COL: key: why"), "unknown flag --foo",
- *  "flag --x: why", "flag --x needs a value", "unexpected argument 'x'";
+ *  value ("FILE:LINE:COL: key: why"), a key given twice in one file,
+ *  "unknown flag --foo", "flag --x: why", "flag --x needs a value",
+ *  "unexpected argument 'x'", a --config-dir that is not a directory;
  *  other read errors of a file (e.g. -EACCES) as they come.
  *  On success cfg->flags holds a copy of argv (for config_reload). */
 int config_load(struct config *cfg, int argc, char **argv, struct err *err);
@@ -91,10 +98,18 @@ void config_usage(FILE *out);
 int config_load_text(struct config *cfg, const char *name, const char *text, size_t len,
 		     struct err *err);
 
-/** Parse a duration: whole seconds ("90") or Go-style units h, m, s, ms
- *  ("1h30m", "45s", "1500ms"), which must add up to whole seconds.
- *  -EINVAL when malformed or on overflow. */
-int config_parse_duration(const char *s, uint64_t *ret_seconds);
+/** Parse a duration into milliseconds: whole seconds ("90") or Go-style
+ *  units h, m, s, ms ("1h30m", "45s", "1500ms"). -EINVAL when malformed or
+ *  on overflow. */
+int config_parse_duration_ms(const char *s, uint64_t *ret_ms);
+
+/** The value of `key` as config_to_toml writes it (malloc'd), NULL for an
+ *  unknown key. Two values are the same setting when these are equal. */
+char *config_key_value(const struct config *cfg, const char *key);
+
+/** Set `key` of `dst` to its value in `src` (for settings that change only
+ *  at restart). `key` must be a known key. */
+void config_key_copy(struct config *dst, const struct config *src, const char *key);
 
 /** Parse a byte size: "1048576", or with a binary suffix K/KB/KiB, M/MB/MiB,
  *  G/GB/GiB, T/TiB ("16MiB" = 16 << 20). -EINVAL when malformed or on overflow. */

@@ -1,7 +1,9 @@
 /* /info and /config. */
 #include "httpapi/httpapi.h"
 
+#include <inttypes.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +47,14 @@ char *httpapi_config_json(const struct config *cfg)
 	json_object_set_new(o, "max_send_msg_size",
 			    json_integer((json_int_t)cfg->max_send_msg_size));
 	json_object_set_new(o, "workers", json_integer(cfg->workers));
-	json_object_set_new(o, "shutdown_grace", json_integer(cfg->shutdown_grace_s));
+	/* Seconds, as the TOML form; a sub-second grace as "500ms". */
+	char grace[32];
+	snprintf(grace, sizeof(grace), "%" PRIu64 "ms", cfg->shutdown_grace_ms);
+	if (cfg->shutdown_grace_ms % 1000)
+		json_object_set_new(o, "shutdown_grace", json_string(grace));
+	else
+		json_object_set_new(o, "shutdown_grace",
+				    json_integer((json_int_t)(cfg->shutdown_grace_ms / 1000)));
 	json_object_set_new(o, "enable_debug_rpc", json_boolean(cfg->enable_debug_rpc));
 	return dump(o);
 }

@@ -1,7 +1,8 @@
 /* ocid: the CRI daemon. Subcommands: (none) runs the daemon, `config`
- * prints the effective configuration, `version`, `--help`. */
+ * prints the effective configuration, `version` (or --version), `--help`. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/ocid/ocid.h"
 
@@ -9,7 +10,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "Usage: ocid [FLAGS]           run the daemon\n"
 		     "       ocid config [FLAGS]    print the effective configuration (TOML)\n"
-		     "       ocid version           print the version\n"
+		     "       ocid version           print the version (also --version)\n"
 		     "       ocid --help            this text\n\n");
 	config_usage(out);
 }
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
+		if (strcmp(argv[i], "--version") == 0)
+			sub = "version";
 	}
 	if (strcmp(sub, "help") == 0) {
 		usage(stdout);
@@ -53,5 +56,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ocid: unknown command '%s' (try ocid --help)\n", sub);
 		return 2;
 	}
-	return ocid_run(argc - 1, argv + 1);
+	bool abandon = false;
+	int r = ocid_run(argc - 1, argv + 1, &abandon);
+	if (abandon) {
+		/* Worker threads still run abandoned calls: no exit handlers,
+		 * no destructors under their feet. Locks go with our fds. */
+		(void)fflush(stdout);
+		(void)fflush(stderr);
+		_exit(r);
+	}
+	return r;
 }

@@ -31,8 +31,11 @@ struct daemon {
 
 /** Run the daemon with the given flags (no subcommand). Returns the exit
  *  status: 0 after SIGTERM/SIGINT, 1 on a start-up failure, 2 on a config
- *  error. */
-int ocid_run(int argc, char **argv);
+ *  error. *ret_abandon is set when calls still run on worker threads after
+ *  the shutdown grace: nothing was freed, and the caller must _exit() with
+ *  the status at once (returning from main would run exit handlers under
+ *  those threads). */
+int ocid_run(int argc, char **argv, bool *ret_abandon);
 
 /** Take an exclusive flock on `<dir>/ocid.lock` (created, CLOEXEC) and write
  *  our pid into it. -EBUSY when another process holds it, with err naming

@@ -67,27 +67,41 @@ static char *describe_changes(const struct config *old, const struct config *fre
 	return changes ? strv_join(changes, " ") : NULL;
 }
 
-/* Settings bound at start-up keep their running value until a restart. */
-static void keep_startup_settings(struct config *fresh, struct config *running)
+/* Settings that objects built at start-up copied (the socket, the worker
+ * pool, the pod and container managers, CNI, storage): a reload cannot
+ * change them, so they keep their running value -- also in /config, which
+ * shows what is in effect -- until a restart. */
+static const char *const restart_only[] = {
+	"root",
+	"runroot",
+	"listen",
+	"workers",
+	"runtime",
+	"exec_fifo_start",
+	"layer_sync",
+	"cgroup_parent",
+	"shm_size",
+	"pause_binary",
+	"cni_config_dir",
+	"cni_plugin_dir",
+	"cni_default_bridge",
+	"cni_default_subnet",
+	"stream_address",
+	"stream_port",
+};
+
+static void keep_startup_settings(struct config *fresh, const struct config *running)
 {
-	char **fields[][2] = {
-		{ &fresh->root, &running->root },
-		{ &fresh->runroot, &running->runroot },
-		{ &fresh->listen, &running->listen },
-	};
-	static const char *const names[] = { "root", "runroot", "listen" };
-	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-		if (strcmp(*fields[i][0], *fields[i][1]) != 0)
-			log_warn("setting changes only at restart", "key=%s old=%s new=%s",
-				 names[i], log_q(*fields[i][1]), log_q(*fields[i][0]));
-		char *t = *fields[i][0];
-		*fields[i][0] = *fields[i][1];
-		*fields[i][1] = t;
+	for (size_t i = 0; i < ARRAY_SIZE(restart_only); i++) {
+		cleanup_free char *old = config_key_value(running, restart_only[i]);
+		cleanup_free char *new = config_key_value(fresh, restart_only[i]);
+		if (strcmp(old, new) == 0)
+			continue;
+		log_warn("setting changes only at restart, keeping the running value",
+			 "key=%s running=%s new=%s", restart_only[i], log_q(unquote(old)),
+			 log_q(unquote(new)));
+		config_key_copy(fresh, running, restart_only[i]);
 	}
-	if (fresh->workers != running->workers)
-		log_warn("setting changes only at restart", "key=workers old=%u new=%u",
-			 running->workers, fresh->workers);
-	fresh->workers = running->workers;
 }
 
 void ocid_reload(struct daemon *d)
@@ -107,11 +121,13 @@ void ocid_reload(struct daemon *d)
 	d->cfg = fresh;
 	pthread_rwlock_unlock(&d->cfg_lock);
 	config_done(&old);
+	/* Logged at warn, before the new level applies: a reload that raises
+	 * the level (info -> warn) must not hide its own report. */
+	if (changes)
+		log_warn("configuration reloaded", "%s", changes);
+	else
+		log_info("configuration reloaded, nothing changed", NULL);
 	/* Only this thread writes the config, so reading it unlocked is fine. */
 	log_level_set(d->cfg.log_level);
 	rpc_server_set_limits(d->srv, d->cfg.max_recv_msg_size, d->cfg.max_send_msg_size);
-	if (changes)
-		log_info("configuration reloaded", "%s", changes);
-	else
-		log_info("configuration reloaded, nothing changed", NULL);
 }

@@ -1,5 +1,6 @@
 /* The daemon's life: start-up, signals, shutdown. */
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,12 +32,13 @@ static void on_signal(struct ev_loop *loop, int signo, void *data)
 	}
 	d->stopping = true;
 	pthread_rwlock_rdlock(&d->cfg_lock);
-	unsigned grace = d->cfg.shutdown_grace_s;
+	uint64_t grace_ms = d->cfg.shutdown_grace_ms;
 	pthread_rwlock_unlock(&d->cfg_lock);
-	log_info("shutting down", "signal=SIG%s grace=%us", sigabbrev_np(signo), grace);
+	log_info("shutting down", "signal=SIG%s grace=%" PRIu64 "ms", sigabbrev_np(signo),
+		 grace_ms);
 	if (d->ctrs)
 		ctr_events_close(d->ctrs); /* event streams end now, not at the grace's end */
-	rpc_server_shutdown(d->srv, grace * 1000u, shutdown_done, d);
+	rpc_server_shutdown(d->srv, (unsigned)grace_ms, shutdown_done, d);
 }
 
 static int make_dirs(const struct config *cfg, struct err *err)
@@ -183,13 +185,34 @@ static void stop(struct daemon *d)
 	pthread_rwlock_destroy(&d->cfg_lock);
 }
 
-int ocid_run(int argc, char **argv)
+/* What config_load cannot check without knowing the cgroup driver: under
+ * cgroupfs a slice name would fail every RunPodSandbox that names no parent. */
+static int check_for_driver(const struct config *cfg, struct err *err)
+{
+	if (oci_cgroup_driver_detect() == OCI_CGROUP_CGROUPFS && cfg->cgroup_parent[0] != '/')
+		return err_msg(
+		    err, -EINVAL,
+		    "cgroup_parent: '%s' is a systemd slice, but the cgroup driver is cgroupfs (systemd is not PID 1); give an absolute cgroup path",
+		    cfg->cgroup_parent);
+	return 0;
+}
+
+/* Calls cut off at the grace's end were told they are cancelled; give the
+ * ones that notice a moment to return, so that a clean exit stays the rule. */
+static bool calls_ended(struct rpc_server *srv)
+{
+	for (int i = 0; i < 25 && rpc_server_busy(srv) > 0; i++)
+		(void)usleep(10000);
+	return rpc_server_busy(srv) == 0;
+}
+
+int ocid_run(int argc, char **argv, bool *ret_abandon)
 {
 	struct daemon d = { .root_lock = -1, .run_lock = -1 };
 	cleanup_err struct err err = ERR_INIT;
 	pthread_rwlock_init(&d.cfg_lock, NULL);
 	config_init(&d.cfg);
-	if (config_load(&d.cfg, argc, argv, &err) < 0) {
+	if (config_load(&d.cfg, argc, argv, &err) < 0 || check_for_driver(&d.cfg, &err) < 0) {
 		fprintf(stderr, "ocid: %s\n", err_str(&err));
 		stop(&d);
 		return 2;
@@ -213,6 +236,18 @@ int ocid_run(int argc, char **argv)
 	int r = ev_loop_run(d.loop);
 	if (r < 0)
 		log_error("event loop failed", "error=%s", strerror(-r));
+	if (d.stopping && !calls_ended(d.srv)) {
+		/* The grace is over: the calls still running (a stop waiting out
+		 * its container's grace period, a long ExecSync) are abandoned.
+		 * Freeing the daemon would wait for them and keep the lock and the
+		 * root busy; the containers keep running under their monitors, and
+		 * the next start picks up where they are. */
+		log_warn("calls still running at the end of the shutdown grace are abandoned",
+			 "calls=%u", rpc_server_busy(d.srv));
+		log_info("ocid stopped", NULL);
+		*ret_abandon = true;
+		return 0;
+	}
 	log_info("ocid stopped", NULL);
 	stop(&d);
 	return r < 0 ? 1 : 0;

@@ -83,7 +83,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_recv_msg_size, 16 << 20);
 	assert_int_equal(c.max_send_msg_size, 80 << 20);
 	assert_int_equal(c.workers, 16);
-	assert_int_equal(c.shutdown_grace_s, 3);
+	assert_int_equal(c.shutdown_grace_ms, 3000);
+	assert_true(c.layer_sync);
+	assert_int_equal(strv_len(c.pinned_images), 0);
 	assert_false(c.enable_debug_rpc);
 	config_done(&c);
 	config_done(NULL);
@@ -123,7 +125,7 @@ static void test_merge_order(void **state)
 		   "workers = 9\nstream_port = 5555\nshutdown_grace = \"1m\"\n");
 	struct config fresh;
 	assert_int_equal(config_reload(&c, &fresh, &err), 0);
-	assert_int_equal(fresh.shutdown_grace_s, 60);
+	assert_int_equal(fresh.shutdown_grace_ms, 60000);
 	assert_int_equal(fresh.workers, 5);
 	assert_int_equal(fresh.stream_port, 4444);
 	config_done(&fresh);
@@ -188,7 +190,7 @@ static void test_errors(void **state)
 		     "err.conf:1:20: enable_debug_rpc: expected true or false, got string");
 	expect_error(
 	    "pull_progress_timeout = \"5 min\"\n", NULL,
-	    "err.conf:1:25: pull_progress_timeout: invalid duration '5 min' (seconds, or e.g. \"30s\", \"5m\", \"1h\")");
+	    "err.conf:1:25: pull_progress_timeout: invalid duration '5 min' (seconds, or e.g. \"30s\", \"5m\", \"1h\", \"500ms\")");
 	expect_error("cni_plugin_dir = [1]\n", NULL,
 		     "err.conf:1:18: cni_plugin_dir: expected an array of non-empty strings");
 
@@ -205,7 +207,7 @@ static void test_errors(void **state)
 	const char *dur[] = { "--pull-progress-timeout", "10x", NULL };
 	expect_error(
 	    NULL, dur,
-	    "flag --pull-progress-timeout: invalid duration '10x' (seconds, or e.g. \"30s\", \"5m\", \"1h\")");
+	    "flag --pull-progress-timeout: invalid duration '10x' (seconds, or e.g. \"30s\", \"5m\", \"1h\", \"500ms\")");
 
 	/* a drop-in error names the drop-in */
 	cleanup_free char *dd = tpath("bad.d");
@@ -324,17 +326,21 @@ static void test_runtime_on_path(void **state)
 static void test_parse_helpers(void **state)
 {
 	uint64_t v;
-	assert_int_equal(config_parse_duration("90", &v), 0);
-	assert_int_equal(v, 90);
-	assert_int_equal(config_parse_duration("1h30m15s", &v), 0);
-	assert_int_equal(v, 5415);
-	assert_int_equal(config_parse_duration("2000ms", &v), 0);
-	assert_int_equal(v, 2);
-	assert_int_equal(config_parse_duration("1500ms", &v), -EINVAL);
-	assert_int_equal(config_parse_duration("", &v), -EINVAL);
-	assert_int_equal(config_parse_duration("h", &v), -EINVAL);
-	assert_int_equal(config_parse_duration("5d", &v), -EINVAL);
-	assert_int_equal(config_parse_duration("99999999999999999999999", &v), -EINVAL);
+	assert_int_equal(config_parse_duration_ms("90", &v), 0);
+	assert_int_equal(v, 90000);
+	assert_int_equal(config_parse_duration_ms("1h30m15s", &v), 0);
+	assert_int_equal(v, 5415000);
+	assert_int_equal(config_parse_duration_ms("2000ms", &v), 0);
+	assert_int_equal(v, 2000);
+	assert_int_equal(config_parse_duration_ms("1s500ms", &v), 0);
+	assert_int_equal(v, 1500);
+	assert_int_equal(config_parse_duration_ms("500ms", &v), 0);
+	assert_int_equal(v, 500);
+	assert_int_equal(config_parse_duration_ms("", &v), -EINVAL);
+	assert_int_equal(config_parse_duration_ms("h", &v), -EINVAL);
+	assert_int_equal(config_parse_duration_ms("5d", &v), -EINVAL);
+	assert_int_equal(config_parse_duration_ms("99999999999999999999999", &v), -EINVAL);
+	assert_int_equal(config_parse_duration_ms("99999999999999999", &v), -EINVAL);
 	assert_int_equal(config_parse_size("16MiB", &v), 0);
 	assert_int_equal(v, 16 << 20);
 	assert_int_equal(config_parse_size("512K", &v), 0);
@@ -343,6 +349,198 @@ static void test_parse_helpers(void **state)
 	assert_int_equal(v, 7);
 	assert_int_equal(config_parse_size("1X", &v), -EINVAL);
 	assert_int_equal(config_parse_size("99999999999999T", &v), -EINVAL);
+}
+
+/* Image references hold colons: pinned_images splits at commas only (issue 18). */
+static void test_pinned_images_lists(void **state)
+{
+	struct config c;
+	cleanup_err struct err err = ERR_INIT;
+	const char *f1[] = { "--pinned-images", "127.0.0.1:5000/pause:3.9", NULL };
+	assert_int_equal(load(&c, "none.conf", "none.d", f1, &err), 0);
+	assert_int_equal(strv_len(c.pinned_images), 1);
+	assert_string_equal(c.pinned_images[0], "127.0.0.1:5000/pause:3.9");
+	config_done(&c);
+
+	const char *f2[] = { "--pinned-images", "registry.k8s.io/pause:3.9, a/b:*",
+			     "--pinned-images=127.0.0.1:5000/x@sha256:ab", NULL };
+	assert_int_equal(load(&c, "none.conf", "none.d", f2, &err), 0);
+	assert_int_equal(strv_len(c.pinned_images), 3);
+	assert_string_equal(c.pinned_images[0], "registry.k8s.io/pause:3.9");
+	assert_string_equal(c.pinned_images[1], "a/b:*");
+	assert_string_equal(c.pinned_images[2], "127.0.0.1:5000/x@sha256:ab");
+	config_done(&c);
+
+	/* TOML: an array, or one comma-separated string; a flag replaces them */
+	write_file("pin.conf", "pinned_images = [\"127.0.0.1:5000/pause:3.9\", \"x:1\"]\n");
+	assert_int_equal(load(&c, "pin.conf", "none.d", NULL, &err), 0);
+	assert_int_equal(strv_len(c.pinned_images), 2);
+	assert_string_equal(c.pinned_images[0], "127.0.0.1:5000/pause:3.9");
+	config_done(&c);
+	write_file("pin.conf",
+		   "pinned_images = \"registry.k8s.io/pause:3.9,127.0.0.1:5000/p:1\"\n");
+	assert_int_equal(load(&c, "pin.conf", "none.d", NULL, &err), 0);
+	assert_int_equal(strv_len(c.pinned_images), 2);
+	assert_string_equal(c.pinned_images[0], "registry.k8s.io/pause:3.9");
+	assert_string_equal(c.pinned_images[1], "127.0.0.1:5000/p:1");
+	cleanup_free char *toml = config_to_toml(&c);
+	assert_non_null(strstr(
+	    toml, "\npinned_images = [\"registry.k8s.io/pause:3.9\", \"127.0.0.1:5000/p:1\"]\n"));
+	config_done(&c);
+	assert_int_equal(load(&c, "pin.conf", "none.d", f1, &err), 0);
+	assert_int_equal(strv_len(c.pinned_images), 1);
+	config_done(&c);
+}
+
+/* Each bad value is refused where it is set, naming the key (issue 18). */
+static void test_values_checked(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "--cni-default-subnet", "banana" },
+		{ "--cni-default-subnet", "10.88.0.0" },
+		{ "--cni-default-subnet", "10.88.0.0/33" },
+		{ "--cni-default-subnet", "10.88.0.300/16" },
+		{ "--cgroup-parent", "relative/x" },
+		{ "--cgroup-parent", "/a/../b" },
+		{ "--root", "relroot" },
+		{ "--runroot", "./run" },
+		{ "--listen", "ocid.sock" },
+		{ "--cni-config-dir", "net.d" },
+		{ "--cni-plugin-dir", "lib/cni" },
+		{ "--registries-conf", "registries.conf" },
+		{ "--signature-policy", "policy.json" },
+		{ "--global-auth-file", "auth.json" },
+		{ "--runtime", "bin/runc" },
+		{ "--pause-binary", "./ocid-pause" },
+		{ "--cni-default-bridge", "a-name-far-too-long" },
+		{ "--cni-default-bridge", "br/0" },
+		{ "--stream-address", "localhost:1" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct config c;
+		cleanup_err struct err err = ERR_INIT;
+		const char *f[] = { bad[i][0], bad[i][1], NULL };
+		int r = load(&c, "none.conf", "none.d", f, &err);
+		cleanup_free char *want = xasprintf("flag %s: ", bad[i][0]);
+		if (r != -EINVAL || !str_has_prefix(err_str(&err), want) ||
+		    !strstr(err_str(&err), bad[i][1]))
+			fail_msg("%s %s: r=%d \"%s\"", bad[i][0], bad[i][1], r, err_str(&err));
+		config_done(&c);
+	}
+	expect_error("root = \"relroot\"\n", NULL,
+		     "err.conf:1:8: root: 'relroot' is not an absolute path");
+	expect_error(
+	    "[ocid]\ncni_default_subnet = \"banana\"\n", NULL,
+	    "err.conf:2:22: cni_default_subnet: 'banana' is not a subnet in CIDR notation (e.g. 10.88.0.0/16)");
+	expect_error("cni_plugin_dir = [\"/ok\", \"rel\"]\n", NULL,
+		     "err.conf:1:18: cni_plugin_dir: 'rel' is not an absolute path");
+
+	static const char *const good[][2] = {
+		{ "--cni-default-subnet", "10.89.0.0/24" },
+		{ "--cni-default-subnet", "fd00:88::/64" },
+		{ "--cgroup-parent", "/kubepods/burstable" },
+		{ "--cgroup-parent", "kubepods-burstable.slice" },
+		{ "--runtime", "crun" },
+		{ "--runtime", "/usr/sbin/runc" },
+		{ "--stream-address", "::1" },
+		{ "--cni-default-bridge", "cni0" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		struct config c;
+		cleanup_err struct err err = ERR_INIT;
+		const char *f[] = { good[i][0], good[i][1], NULL };
+		if (load(&c, "none.conf", "none.d", f, &err) < 0)
+			fail_msg("%s %s: \"%s\"", good[i][0], good[i][1], err_str(&err));
+		config_done(&c);
+	}
+}
+
+/* "500ms" is a duration too (issue 18); second keys round up. */
+static void test_durations_ms(void **state)
+{
+	struct config c, d;
+	cleanup_err struct err err = ERR_INIT;
+	const char *f[] = { "--shutdown-grace", "500ms", "--pull-progress-timeout=1500ms", NULL };
+	assert_int_equal(load(&c, "none.conf", "none.d", f, &err), 0);
+	assert_int_equal(c.shutdown_grace_ms, 500);
+	assert_int_equal(c.pull_progress_timeout_s, 2);
+	cleanup_free char *toml = config_to_toml(&c);
+	assert_non_null(strstr(toml, "\nshutdown_grace = \"500ms\"\n"));
+	config_init(&d);
+	assert_int_equal(config_load_text(&d, "rt.conf", toml, strlen(toml), &err), 0);
+	assert_int_equal(d.shutdown_grace_ms, 500);
+	config_done(&d);
+	config_done(&c);
+	write_file("d.conf", "shutdown_grace = 7\n");
+	assert_int_equal(load(&c, "d.conf", "none.d", NULL, &err), 0);
+	assert_int_equal(c.shutdown_grace_ms, 7000);
+	config_done(&c);
+	const char *big[] = { "--shutdown-grace", "2h", NULL };
+	assert_int_equal(load(&c, "none.conf", "none.d", big, &err), -EINVAL);
+	config_done(&c);
+}
+
+/* Booleans take "--flag value" as well as "--flag=value" and "--flag" (issue 18). */
+static void test_bool_flag_forms(void **state)
+{
+	struct config c;
+	cleanup_err struct err err = ERR_INIT;
+	const char *f1[] = { "--layer-sync", "false", "--exec-fifo-start", "0", NULL };
+	assert_int_equal(load(&c, "none.conf", "none.d", f1, &err), 0);
+	assert_false(c.layer_sync);
+	assert_false(c.exec_fifo_start);
+	config_done(&c);
+	const char *f2[] = { "--layer-sync=false", "--enable-debug-rpc", "--workers", "3", NULL };
+	assert_int_equal(load(&c, "none.conf", "none.d", f2, &err), 0);
+	assert_false(c.layer_sync);
+	assert_true(c.enable_debug_rpc);
+	assert_int_equal(c.workers, 3);
+	config_done(&c);
+	const char *f3[] = { "--layer-sync", "false", "--enable-debug-rpc", NULL };
+	assert_int_equal(load(&c, "none.conf", "none.d", f3, &err), 0);
+	assert_true(c.enable_debug_rpc);
+	config_done(&c);
+	const char *bad[] = { "--layer-sync", "banana", NULL };
+	expect_error(NULL, bad, "flag --layer-sync: expected true or false");
+}
+
+/* One key at the top level and under [ocid]; a --config-dir that is a file. */
+static void test_ambiguous_sources(void **state)
+{
+	expect_error(
+	    "workers = 3\n\n[ocid]\nworkers = 4\n", NULL,
+	    "err.conf:4:11: workers is set both at the top level (line 1) and under [ocid]; keep one");
+	write_file("file.d", "workers = 3\n");
+	struct config c;
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(load(&c, "none.conf", "file.d", NULL, &err), -EINVAL);
+	cleanup_free char *want =
+	    xasprintf("config directory '%s/file.d' is not a directory", tmpdir);
+	assert_string_equal(err_str(&err), want);
+	config_done(&c);
+}
+
+static void test_key_copy(void **state)
+{
+	struct config a, b;
+	cleanup_err struct err err = ERR_INIT;
+	const char *f[] = { "--cgroup-parent",	"/x",	 "--shm-size",	       "1MiB",
+			    "--cni-plugin-dir", "/a:/b", "--layer-sync=false", NULL };
+	assert_int_equal(load(&a, "none.conf", "none.d", f, &err), 0);
+	config_init(&b);
+	static const char *const names[] = { "cgroup_parent", "shm_size", "cni_plugin_dir",
+					     "layer_sync" };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		cleanup_free char *va = config_key_value(&a, names[i]);
+		cleanup_free char *vb = config_key_value(&b, names[i]);
+		assert_string_not_equal(va, vb);
+		config_key_copy(&b, &a, names[i]);
+		cleanup_free char *vc = config_key_value(&b, names[i]);
+		assert_string_equal(va, vc);
+	}
+	assert_null(config_key_value(&a, "no_such_key"));
+	config_done(&a);
+	config_done(&b);
 }
 
 static void test_usage(void **state)
@@ -370,6 +568,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_runtime_on_path, setup, teardown),
 		cmocka_unit_test(test_parse_helpers),
 		cmocka_unit_test(test_usage),
+		cmocka_unit_test_setup_teardown(test_pinned_images_lists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_durations_ms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bool_flag_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ambiguous_sources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_copy, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
