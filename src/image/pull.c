@@ -404,6 +404,28 @@ static int pull_endpoint(struct image_service *svc, struct pull *p, const struct
 	return r;
 }
 
+/* A source that could not be reached gave no answer about the image. */
+static bool unreachable(int r)
+{
+	return r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH || r == -ETIMEDOUT;
+}
+
+/* The last endpoint's error `r` (in err), with what the earlier ones
+ * answered; NOT_FOUND (-ENOENT) when every source that answered said the
+ * image is unknown, so that a typo on an air-gapped node (mirror: 404,
+ * upstream: no DNS) does not read as a network outage. */
+static int endpoints_failed(int r, char *const *tried, bool any_unknown, bool only_unknown,
+			    struct err *err)
+{
+	if (!tried)
+		return r;
+	cleanup_free char *last = xstrdup(err_str(err));
+	cleanup_free char *others = strv_join(tried, "; ");
+	err_done(err);
+	return err_msg(err, any_unknown && only_unknown ? -ENOENT : r,
+		       "%s (mirrors also failed: [%s])", last, others);
+}
+
 /* Try the endpoints of one candidate: mirrors in order, then the source. */
 static int pull_candidate(struct image_service *svc, struct pull *p,
 			  const struct image_registries *regs, const struct image_policy *pol,
@@ -419,16 +441,24 @@ static int pull_candidate(struct image_service *svc, struct pull *p,
 	r = image_registries_endpoints(regs, asked, &eps, &n, err);
 	if (r < 0)
 		return r;
+	cleanup(strv_free) char **tried = NULL; /* "location: answer" of each failed one */
+	bool any_unknown = false, only_unknown = true;
 	for (size_t i = 0; i < n; i++) {
 		err_done(err);
 		r = pull_endpoint(svc, p, asked, &eps[i], o, ret_id, err);
 		if (r >= 0 || r == -ECANCELED)
 			break;
-		if (eps[i].mirror)
+		any_unknown = any_unknown || r == -ENOENT;
+		only_unknown = only_unknown && (r == -ENOENT || unreachable(r));
+		if (i + 1 < n)
+			strv_push_take(&tried, xasprintf("%s: %s", eps[i].location, err_str(err)));
+		else if (eps[i].mirror)
 			(void)err_wrap(err, "mirror %s", eps[i].location);
 	}
 	image_endpoints_free(eps, n);
-	return r;
+	if (r >= 0 || r == -ECANCELED)
+		return r;
+	return endpoints_failed(r, tried, any_unknown, only_unknown, err);
 }
 
 int pull_run(struct image_service *svc, struct pull *p, const char *name,

@@ -483,10 +483,34 @@ static int request(struct image_registry *r, const char *path, struct req *q, bo
 	return rc;
 }
 
+/* What the registry said in an error body ({"errors": [{"code",
+ * "message"}]}), as " (message)", or "" when it said nothing readable. */
+static char *registry_says(struct image_http *h)
+{
+	cleanup_free char *body = NULL;
+	size_t len = 0;
+	json_t *j = NULL;
+	if (image_http_read_all(h, 16384, &body, &len, NULL) < 0 ||
+	    js_load("error", body, len, 16384, &j, NULL) < 0)
+		return xstrdup("");
+	json_t *e0 = json_array_get(json_object_get(j, "errors"), 0);
+	const char *m = json_string_value(json_object_get(e0, "message"));
+	if (str_empty(m))
+		m = json_string_value(json_object_get(e0, "code"));
+	char *out = str_empty(m) ? xstrdup("") : xasprintf(" (%.200s)", m);
+	json_decref(j);
+	return out;
+}
+
 /* Map a final status other than 200 to an error. */
 static int status_error(struct image_registry *r, struct image_http *h, const char *what,
 			struct err *err)
 {
+	if (h->status == 404) {
+		cleanup_free char *says = registry_says(h);
+		return err_msg(err, -ENOENT, "registry %s: %s: not found%s", r->o.domain, what,
+			       says);
+	}
 	switch (h->status) {
 	case 200:
 		return 0;
@@ -495,8 +519,6 @@ static int status_error(struct image_registry *r, struct image_http *h, const ch
 			       r->basic ? " (credentials rejected)" : "");
 	case 403:
 		return err_msg(err, -EACCES, "registry %s: %s: access denied", r->o.domain, what);
-	case 404:
-		return err_msg(err, -ENOENT, "registry %s: %s: not found", r->o.domain, what);
 	case 429:
 		return err_msg(err, -EAGAIN, "registry %s: %s: too many requests", r->o.domain,
 			       what);
