@@ -133,6 +133,21 @@ def test_import_oci_layout_dir(daemon, tmp_path):
     assert st.size > 900000
 
 
+def test_import_layout_through_a_symlink(daemon, tmp_path):
+    """Issue 18: PATH may be a symlink to the layout directory; links inside
+    it are still refused (a layout holds files and directories only)."""
+    layers = busybox_layers()
+    files, img_id, _ = oci_files(layers, name='localhost/demo/link:1.0')
+    write_dir(str(tmp_path / 'layout'), files)
+    os.symlink(tmp_path / 'layout', tmp_path / 'link')
+    p = ocic(daemon, ['image', 'import', str(tmp_path / 'link')])
+    assert p.returncode == 0, p.stderr
+    assert listed(daemon) == {img_id: ['localhost/demo/link:1.0']}
+    os.symlink('/etc/passwd', tmp_path / 'layout' / 'stray')
+    p = ocic(daemon, ['image', 'import', str(tmp_path / 'link')])
+    assert p.returncode != 0 and 'only files and directories' in p.stderr, p.stderr
+
+
 def test_import_oci_archive_json_progress(daemon, tmp_path):
     layers = busybox_layers(compression='zstd')
     files, img_id, _ = oci_files(layers, name='latest',

@@ -487,3 +487,73 @@ def test_flag_placement(pb, peer):
     assert peer.last('RemoveImage').image.image == '-odd'
     p = run(peer, ['image', 'remove', '-odd'])
     assert p.returncode == 2
+
+
+def _grpc_timeout_of(args, tmp_path):
+    """Run ocic with args against a one-shot fake gRPC server; returns the
+    seconds of the call's grpc-timeout header (None when it sent none)."""
+    import socket
+    import threading
+
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    path = str(tmp_path / 'fake.sock')
+    if os.path.exists(path):
+        os.unlink(path)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(20)
+    got = {}
+
+    def serve():
+        c, _ = srv.accept()
+        c.settimeout(20)
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        c.sendall(conn.data_to_send())
+        while 'headers' not in got:
+            data = c.recv(65536)
+            if not data:
+                break
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    got['headers'] = {k.decode(): v.decode() for k, v in ev.headers}
+                    conn.send_headers(ev.stream_id, [(':status', '200'),
+                                                     ('content-type', 'application/grpc'),
+                                                     ('grpc-status', '14'),
+                                                     ('grpc-message', 'fake')],
+                                      end_stream=True)
+            c.sendall(conn.data_to_send())
+        c.close()
+
+    th = threading.Thread(target=serve)
+    th.start()
+    try:
+        p = ocic(['--socket', path] + args)
+    finally:
+        th.join(25)
+        srv.close()
+    assert p.returncode != 0 and 'fake' in p.stderr, (p.returncode, p.stderr)
+    v = got['headers'].get('grpc-timeout')
+    if v is None:
+        return None
+    units = {'H': 3600, 'M': 60, 'S': 1, 'm': 1e-3, 'u': 1e-6, 'n': 1e-9}
+    return int(v[:-1]) * units[v[-1]]
+
+
+def test_exec_deadline_follows_its_timeout(tmp_path):
+    """Issue 18: without --timeout ExecSync has no limit, so neither has the
+    call (the 30 s default deadline cut it off); with one, the deadline is
+    that plus some slack; the global --timeout still sets one."""
+    exec_args = ['ctr', 'exec', '--sync', '--id', 'c1']
+    assert _grpc_timeout_of(exec_args + ['sleep', '40'], tmp_path) is None
+    t = _grpc_timeout_of(exec_args + ['--timeout', '45s', 'sleep', '40'], tmp_path)
+    assert 45 < t <= 60, t
+    t = _grpc_timeout_of(['--timeout', '2s'] + exec_args + ['sleep', '40'], tmp_path)
+    assert 1 < t <= 2, t
+    # other calls keep the 30 s default
+    t = _grpc_timeout_of(['version'], tmp_path)
+    assert 20 < t <= 30, t

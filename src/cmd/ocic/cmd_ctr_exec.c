@@ -22,6 +22,10 @@ static int exec_run(const struct ocic_args *a)
 	r = ocic_timeout_secs(a, EXEC_DEADLINE_SLACK_MS, &req.timeout);
 	if (r != 0)
 		return r;
+	/* The call's deadline follows the command's: none without --timeout,
+	 * unless the global --timeout asks for one. */
+	if (!req.timeout && !arg_timeout_given)
+		arg_timeout_ms = 0;
 	req.container_id = (char *)ocic_arg(a, "id");
 	req.cmd = a->operands;
 	req.n_cmd = (size_t)a->n_operands;
@@ -46,7 +50,7 @@ static const struct ocic_opt exec_opts[] = {
 	{ "sync", 's', OCIC_OPT_FLAG, false, NULL,
 	  "run to completion and print the output (ExecSync); required for now" },
 	{ "timeout", 0, OCIC_OPT_STR, false, "DURATION",
-	  "kill the command after this long (default: none)" },
+	  "kill the command after this long; the call waits that long plus 10 s (default: no limit, unless the global --timeout sets one)" },
 	{ 0 },
 };
 

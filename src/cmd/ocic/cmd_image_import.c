@@ -74,7 +74,8 @@ static int tar_dir(const char *dir, struct err *err)
 		return err_msg(err, -EIO, "tar: cannot start");
 	}
 	char *paths[] = { (char *)dir, NULL };
-	FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+	/* COMFOLLOW: PATH itself may be a symlink to the layout; nothing under it is followed. */
+	FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_COMFOLLOW | FTS_NOCHDIR, NULL);
 	int r = fts ? 0 : err_set(err, -errno, "walk '%s'", dir);
 	FTSENT *f;
 	while (r >= 0 && (f = fts_read(fts)))

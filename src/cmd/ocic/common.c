@@ -97,6 +97,7 @@ static int global_opt(const struct ocic_cmd *cmd, int opt, const char *arg)
 	case 'T':
 		if (ocic_duration_parse(arg, &arg_timeout_ms) < 0 || arg_timeout_ms == 0)
 			return ocic_usage_error(cmd, "bad timeout '%s'", arg), -1;
+		arg_timeout_given = true;
 		return 1;
 	default:
 		return 0;

@@ -11,6 +11,7 @@
 const char *arg_socket = DEFAULT_SOCKET;
 enum ocic_output arg_output = OCIC_OUTPUT_TABLE;
 uint64_t arg_timeout_ms = DEFAULT_TIMEOUT_MS;
+bool arg_timeout_given;
 
 static const struct ocic_cmd *const commands[] = {
 	&ocic_cmd_version, &ocic_cmd_info,  &ocic_cmd_pod,

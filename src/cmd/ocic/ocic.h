@@ -35,6 +35,7 @@ enum ocic_output {
 extern const char *arg_socket;
 extern enum ocic_output arg_output;
 extern uint64_t arg_timeout_ms;
+extern bool arg_timeout_given; /* --timeout was on the command line */
 
 struct ocic_group;
 
