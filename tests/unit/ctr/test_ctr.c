@@ -311,8 +311,7 @@ int main(void)
 		cmocka_unit_test(test_name),	cmocka_unit_test(test_index_names_and_prefix),
 		cmocka_unit_test(test_filters), cmocka_unit_test(test_state_machine),
 		cmocka_unit_test(test_bus),	cmocka_unit_test(test_bus_wakes_waiter),
-		cmocka_unit_test(test_db_rows),
-		cmocka_unit_test(test_pid_is_zombie),
+		cmocka_unit_test(test_db_rows), cmocka_unit_test(test_pid_is_zombie),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
