@@ -216,6 +216,8 @@ static int exec_sync(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct e
 	free(cmd);
 	if (r < 0)
 		return r;
+	/* ctr bounded the output (CTR_EXEC_OUTPUT_MAX) so that this reply
+	 * stays below kubelet's 16 MiB message limit. */
 	Runtime__V1__ExecSyncResponse resp = RUNTIME__V1__EXEC_SYNC_RESPONSE__INIT;
 	resp.stdout = (ProtobufCBinaryData){ res.out_len, (uint8_t *)res.out };
 	resp.stderr = (ProtobufCBinaryData){ res.err_len, (uint8_t *)res.errout };

@@ -219,8 +219,16 @@ struct ctr_exec_result {
 };
 void ctr_exec_result_done(struct ctr_exec_result *r);
 
+/** The bound of ExecSync's output, both streams together: with the reply's
+ *  protobuf framing (a tag and a length of at most 5 bytes per stream, the
+ *  exit code) it stays below kubelet's 16 MiB message limit. */
+#define CTR_EXEC_OUTPUT_MAX (((size_t)16 << 20) - 4096)
+
 /** Run `cmd` in the container (`<runtime> exec`, the container's user, env
- *  and cwd) and capture its output (each stream at most 16 MiB). With
+ *  and cwd) and capture its output: stdout and stderr together at most
+ *  CTR_EXEC_OUTPUT_MAX, the start of each kept (a stream under half of it
+ *  whole, the other cut to the rest; the process's output past the bound
+ *  is read and dropped, so it never blocks). With
  *  timeout_s > 0 the process is killed when it passes and -ETIMEDOUT is
  *  returned. -EINVAL when not running or cmd is empty. */
 int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t timeout_s,

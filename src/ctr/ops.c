@@ -15,7 +15,6 @@
 #include "mon/mon.h"
 #include "proc/proc.h"
 
-#define EXEC_OUTPUT_MAX ((size_t)16 << 20)
 #define STOP_KILL_WAIT_MS 10000
 
 static int64_t now_ns(void)
@@ -403,6 +402,31 @@ static void *exec_watch_main(void *arg)
 	return NULL;
 }
 
+/* Both streams together within CTR_EXEC_OUTPUT_MAX, keeping the start of
+ * each (what kubelet's probes read): a stream under half the bound keeps
+ * all of it, the other gets the rest. */
+static void exec_output_fit(struct proc_result *res, const char *id)
+{
+	size_t out = res->out_len, errl = res->err_len, max = CTR_EXEC_OUTPUT_MAX;
+	if (out + errl <= max && !res->truncated)
+		return;
+	if (out + errl > max) {
+		if (out <= max / 2)
+			errl = max - out;
+		else if (errl <= max / 2)
+			out = max - errl;
+		else {
+			out = max / 2;
+			errl = max - out;
+		}
+	}
+	log_info("exec output truncated", "id=%s stdout=%zu stderr=%zu", id, out, errl);
+	res->out_len = out;
+	res->out[out] = '\0';
+	res->err_len = errl;
+	res->errout[errl] = '\0';
+}
+
 int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t timeout_s,
 		  struct ctr_exec_result *ret, struct err *err)
 {
@@ -436,7 +460,7 @@ int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t t
 	struct proc_opts o = {
 		.argv = argv,
 		.env = env,
-		.max_output = EXEC_OUTPUT_MAX,
+		.max_output = CTR_EXEC_OUTPUT_MAX,
 		.timeout_ms = timeout_s > 0 ? (uint64_t)timeout_s * 1000 + EXEC_BACKSTOP_MS : 0,
 	};
 	struct exec_watch w = { .pidfile = pidfile, .timeout_ms = (uint64_t)timeout_s * 1000 };
@@ -465,6 +489,7 @@ int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t t
 		r = err_msg(err, -ETIMEDOUT, "command timed out after %llds", (long long)timeout_s);
 	}
 	if (r >= 0) {
+		exec_output_fit(&res, c->id);
 		ret->exit_code = res.status >= 0 ? res.status : 128 - res.status;
 		ret->out = TAKE_PTR(res.out);
 		ret->out_len = res.out_len;

@@ -337,11 +337,11 @@ def test_exec_timeout_and_stop_zero(env):
             container_id=cid, cmd=['ps', '-o', 'args'], timeout=5)).stdout:
         assert time.monotonic() < deadline, 'the exec outlived its deadline'
         time.sleep(0.1)
-    # Output is bounded at 16 MiB per stream.
+    # Output is bounded below 16 MiB, both streams together (4 KiB for framing).
     r = d.runtime('ExecSync', pb.ExecSyncRequest(
         container_id=cid, cmd=['/bin/sh', '-c', 'head -c 17000000 /dev/zero; echo done >&2'],
         timeout=20), timeout=30)
-    assert len(r.stdout) == 16 << 20 and r.stderr == b'done\n' and r.exit_code == 0
+    assert len(r.stdout) == (16 << 20) - 4096 - 5 and r.stderr == b'done\n' and r.exit_code == 0
     t = time.monotonic()
     d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=0))
     assert time.monotonic() - t < 5
@@ -654,6 +654,42 @@ def test_exec_timeout_reaps_the_process(env):
     r = d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['/bin/sh', '-c', 'sleep 0.3; echo ok'],
                                                  timeout=5), timeout=10)
     assert r.exit_code == 0 and r.stdout == b'ok\n'
+
+
+def test_exec_sync_reply_fits_kubelets_limit(env):
+    """ExecSync output is bounded as a whole, framing included: a client that
+    receives at most 16 MiB (kubelet's limit) gets the reply, with the start
+    of each stream; a short stream beside a long one stays whole."""
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'chatty', ['/bin/sh', '-c', 'sleep 600'])
+    env.start(cid)
+    ch = grpc.insecure_channel('unix:' + d.socket, options=[
+        ('grpc.max_receive_message_length', 16 << 20)])
+
+    def run(script):
+        return d.call('RuntimeService', 'ExecSync', pb.ExecSyncRequest(
+            container_id=cid, cmd=['/bin/sh', '-c', script], timeout=60), channel=ch,
+            timeout=90)
+
+    try:
+        r = run('head -c 20000000 /dev/zero')
+        assert r.exit_code == 0 and r.stderr == b''
+        assert 16 << 19 < len(r.stdout) < 16 << 20 and r.stdout.count(b'\0') == len(r.stdout)
+        assert r.ByteSize() <= 16 << 20
+        r = run('head -c 10000000 /dev/zero; head -c 10000000 /dev/zero | tr "\\0" e >&2; exit 3')
+        assert r.exit_code == 3 and r.ByteSize() <= 16 << 20
+        assert len(r.stdout) == len(r.stderr) or abs(len(r.stdout) - len(r.stderr)) == 1
+        assert len(r.stdout) + len(r.stderr) > (16 << 20) - 8192
+        assert set(r.stderr) == {ord('e')}
+        r = run('echo oops >&2; head -c 20000000 /dev/zero')
+        assert r.stderr == b'oops\n' and r.ByteSize() <= 16 << 20
+        assert len(r.stdout) > (16 << 20) - 8192
+        # below the bound nothing changes
+        r = run('head -c 5000000 /dev/zero; head -c 5000000 /dev/zero >&2')
+        assert (len(r.stdout), len(r.stderr)) == (5000000, 5000000)
+    finally:
+        ch.close()
 
 
 def test_seccomp_profile_path(env):
