@@ -59,10 +59,7 @@ struct route {
 };
 
 static const struct cri_impl *const impl_tables[] = {
-	cri_runtime_impls,
-	cri_image_impls,
-	cri_pod_impls,
-	cri_ctr_impls,
+	cri_runtime_impls, cri_image_impls, cri_pod_impls, cri_ctr_impls, cri_stream_impls,
 };
 
 static const struct cri_impl *find_impl(const char *svc, const char *method)

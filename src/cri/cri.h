@@ -15,6 +15,7 @@
 #include "image/image.h"
 #include "pod/pod.h"
 #include "rpc/rpc.h"
+#include "stream/stream.h"
 
 /** What handlers need; owned by the caller and outliving the server. */
 struct cri_deps {
@@ -31,6 +32,9 @@ struct cri_deps {
 	/* Pod sandboxes (pod/pod.h); NULL answers UNIMPLEMENTED. Also the
 	 * source of Status's NetworkReady. */
 	struct pod_manager *pods;
+	/* The streaming server (stream/stream.h); NULL answers Exec, Attach
+	 * and PortForward with UNIMPLEMENTED. */
+	struct stream_server *stream;
 	/* The host's cgroup driver ("systemd" or "cgroupfs"). */
 	const char *cgroup_driver;
 	/* Render the effective config as a JSON object (malloc'd), for

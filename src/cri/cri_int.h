@@ -38,5 +38,6 @@ extern const struct cri_impl cri_runtime_impls[]; /* runtime.c */
 extern const struct cri_impl cri_image_impls[];	  /* image.c */
 extern const struct cri_impl cri_pod_impls[];	  /* pod.c */
 extern const struct cri_impl cri_ctr_impls[];	  /* ctr.c */
+extern const struct cri_impl cri_stream_impls[];  /* stream.c */
 
 void cri_debug_sleep(void *data, struct rpc_call *call, const uint8_t *req, size_t len);

@@ -203,6 +203,7 @@ int cri_ctr_conv_create(const Runtime__V1__CreateContainerRequest *req, struct c
 	s->working_dir = cfg->working_dir;
 	s->tty = cfg->tty;
 	s->stdin = cfg->stdin;
+	s->stdin_once = cfg->stdin && cfg->stdin_once;
 	conv_lists(cfg, c);
 	conv_pod(req->sandbox_config, c);
 	conv_security(cfg->linux ? cfg->linux->security_context : NULL, req->sandbox_config, c);

@@ -36,8 +36,12 @@ static int exec(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *e
 	char **cmd = xcalloc(req->n_cmd + 1, sizeof(*cmd));
 	for (size_t i = 0; i < req->n_cmd; i++)
 		cmd[i] = req->cmd[i];
-	struct stream_exec_req r = { .ctr_id = req->container_id, .cmd = cmd, .tty = req->tty,
-				     .in = req->stdin, .out = req->stdout, .err = req->stderr };
+	struct stream_exec_req r = { .ctr_id = req->container_id,
+				     .cmd = cmd,
+				     .tty = req->tty,
+				     .in = req->stdin,
+				     .out = req->stdout,
+				     .err = req->stderr };
 	char *url = NULL;
 	int rc = stream_exec_url(s, &r, &url, err);
 	free(cmd);
@@ -53,8 +57,11 @@ static int attach(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 	struct stream_server *s = server(ctx, err);
 	if (!s)
 		return -ENOSYS;
-	struct stream_exec_req r = { .ctr_id = req->container_id, .tty = req->tty,
-				     .in = req->stdin, .out = req->stdout, .err = req->stderr };
+	struct stream_exec_req r = { .ctr_id = req->container_id,
+				     .tty = req->tty,
+				     .in = req->stdin,
+				     .out = req->stdout,
+				     .err = req->stderr };
 	char *url = NULL;
 	int rc = stream_attach_url(s, &r, &url, err);
 	if (rc < 0)

@@ -246,9 +246,9 @@ static void fill_row(struct build *b, const char *log)
 		r->cri_config_len = req->cri_config_len;
 	}
 	r->spec_path = ctr_path_run(b->m, b->c->id, "config.json");
-	json_t *extra =
-	    json_pack("{s:i,s:s,s:O?,s:b}", "stop_signal", b->c->stop_signal, "cgroups_path",
-		      b->c->cgroups_path, "user", b->c->user, "tty", b->c->tty);
+	json_t *extra = json_pack("{s:i,s:s,s:O?,s:b,s:b}", "stop_signal", b->c->stop_signal,
+				  "cgroups_path", b->c->cgroups_path, "user", b->c->user, "tty",
+				  b->c->tty, "stdin_once", b->c->stdin_once);
 	r->extra = js_dump(extra, 0);
 	json_decref(extra);
 	for (size_t i = 0; i < b->img.n_layers; i++)
@@ -279,6 +279,7 @@ static int spawn(struct build *b, struct err *err)
 		.pid_file = pidfile,
 		.tty = b->req->spec.tty,
 		.stdin_open = b->req->spec.stdin,
+		.stdin_once = b->req->spec.stdin_once,
 		.systemd_cgroup = strcmp(m->cgroup_driver, "systemd") == 0,
 	};
 	pid_t pid = 0;
@@ -370,6 +371,7 @@ static int resolve(struct build *b, struct err *err)
 	b->c->attach_path = ctr_path_sock(m, b->c->id, "attach");
 	b->c->ctl_path = ctr_path_sock(m, b->c->id, "ctl");
 	b->c->tty = req->spec.tty;
+	b->c->stdin_once = req->spec.stdin_once;
 	b->c->row.name =
 	    ctr_name_make(req->name, req->pod_name, req->pod_namespace, req->pod_uid, req->attempt);
 	return 0;

@@ -74,6 +74,7 @@ struct ctr_info {
 	char *attach_path;  /* ocimon's attach socket (SOCK_SEQPACKET, mon.h) */
 	char *ctl_path;	    /* ocimon's control socket */
 	bool tty;	    /* the container has a terminal */
+	bool stdin_once;    /* its stdin closes when the first attach ends */
 	bool has_user;	    /* the process user below is known */
 	int64_t uid, gid;
 	int64_t *groups; /* additional gids */
@@ -233,6 +234,45 @@ void ctr_exec_result_done(struct ctr_exec_result *r);
  *  returned. -EINVAL when not running or cmd is empty. */
 int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t timeout_s,
 		  struct ctr_exec_result *ret, struct err *err);
+
+/* ---- exec sessions (exec.c), for the streaming server ---- */
+
+struct ctr_exec_opts {
+	char *const *cmd;  /* argv, NULL-terminated, non-empty */
+	bool tty;	   /* a terminal: stdout carries both streams */
+	bool in, out, err; /* which streams the session wants */
+};
+
+/* A running `<runtime> exec` (our child) and our ends of its stdio. */
+struct ctr_exec_proc {
+	pid_t pid;     /* the runtime process */
+	int pidfd;     /* readable once it exited */
+	int in_fd;     /* its stdin: a pipe, the pty master (a dup) or -1 */
+	int out_fd;    /* its stdout: a pipe, the pty master or -1 */
+	int err_fd;    /* its stderr: a pipe or -1 (always -1 with a tty) */
+	char *pidfile; /* where the runtime writes the exec'd process's pid */
+	bool tty;
+	bool reaped;
+	int exit_code; /* once reaped: 0..255, 128 + signal when killed */
+};
+
+void ctr_exec_proc_init(struct ctr_exec_proc *p);
+
+/** Start `o->cmd` in running container `id` (the container's user, env,
+ *  cwd; TERM=xterm with a tty). -ENOENT unknown id, -EINVAL when it is not
+ *  running or the command is empty, else -errno with err. */
+int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts *o,
+		   struct ctr_exec_proc *ret, struct err *err);
+/** Resize the session's terminal. -ENOTTY without one, -EINVAL for 0. */
+int ctr_exec_proc_resize(struct ctr_exec_proc *p, unsigned width, unsigned height);
+/** Reap the runtime: its exit code, -EAGAIN while it runs (block false). */
+int ctr_exec_proc_reap(struct ctr_exec_proc *p, bool block);
+/** Kill the exec'd process, what it started and the runtime. */
+void ctr_exec_proc_kill(struct ctr_exec_proc *p);
+/** Close our ends; a runtime still running is killed and reaped. */
+void ctr_exec_proc_done(struct ctr_exec_proc *p);
+/** SIGKILL the process whose pid `pidfile` holds and every descendant. */
+void ctr_exec_kill_tree(const char *pidfile);
 
 /** Verbose ContainerStatus info as JSON (malloc'd): sandboxID, pid, name,
  *  cgroupsPath and the OCI spec as runtimeSpec (when readable). */

@@ -26,8 +26,9 @@ struct ctr {
 	char *upper_dir;
 	char *attach_path, *ctl_path;
 	bool tty;
-	json_t *user; /* process.user of the spec, or NULL */
-	bool visible; /* false while being created: not listed, name held */
+	bool stdin_once; /* stdin closes when the first attach client leaves */
+	json_t *user;	 /* process.user of the spec, or NULL */
+	bool visible;	 /* false while being created: not listed, name held */
 	bool removed;
 	int refs; /* guarded by the index lock */
 	pthread_mutex_t op;

@@ -24,8 +24,9 @@
 #include "ctr/ctr_int.h"
 #include "proc/proc.h"
 
-static char *const exec_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				  NULL };
+static char *const exec_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL
+};
 
 void ctr_exec_proc_init(struct ctr_exec_proc *p)
 {
@@ -63,8 +64,8 @@ static void close_fds(int *fds, size_t n)
 }
 
 /* The child's stdio (fds for proc_spawn_fds) and our ends in *p. */
-static int make_stdio(bool tty, bool in, bool out, bool errout, int child[3], struct ctr_exec_proc *p,
-		      struct err *err)
+static int make_stdio(bool tty, bool in, bool out, bool errout, int child[3],
+		      struct ctr_exec_proc *p, struct err *err)
 {
 	child[0] = child[1] = child[2] = -1;
 	if (tty) {
@@ -123,8 +124,8 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 	ret->pidfile = ctr_path_run(m, c->id, name);
 	ret->tty = o->tty;
 	char **argv = NULL;
-	const char *head[] = { m->runtime, "--root", m->runtime_root, "exec", "--pid-file",
-			       ret->pidfile };
+	const char *head[] = { m->runtime, "--root",	 m->runtime_root,
+			       "exec",	   "--pid-file", ret->pidfile };
 	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
 		strv_push(&argv, head[i]);
 	if (o->tty) {

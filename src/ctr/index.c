@@ -279,6 +279,7 @@ struct ctr_info *ctr_snapshot(const struct ctr *c, bool with_config)
 	i->attach_path = xstrdup(c->attach_path ? c->attach_path : "");
 	i->ctl_path = xstrdup(c->ctl_path ? c->ctl_path : "");
 	i->tty = c->tty;
+	i->stdin_once = c->stdin_once;
 	if (json_is_object(c->user)) {
 		i->has_user = true;
 		i->uid = json_integer_value(json_object_get(c->user, "uid"));

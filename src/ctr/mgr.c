@@ -270,6 +270,7 @@ static void load_one(struct ctr_mgr *m, struct db_ctr *row)
 	c->cgroups_path = xstrdup(cg ? cg : "");
 	c->user = json_incref(json_object_get(extra, "user"));
 	c->tty = json_is_true(json_object_get(extra, "tty"));
+	c->stdin_once = json_is_true(json_object_get(extra, "stdin_once"));
 	json_decref(extra);
 	c->upper_dir = ctr_path_root(m, c->id, "upper");
 	c->attach_path = ctr_path_sock(m, c->id, "attach");

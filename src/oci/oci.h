@@ -164,6 +164,7 @@ struct oci_ctr_config {
 	bool readonly_rootfs;
 	bool tty;		     /* process.terminal (and TERM=xterm when unset) */
 	bool stdin;		     /* not in the spec: for the monitor, kept here for callers */
+	bool stdin_once;	     /* likewise: stdin closes when the first attach ends */
 	char *const *cap_add;	     /* "NET_ADMIN" or "CAP_NET_ADMIN" or "ALL" */
 	char *const *cap_drop;	     /* same */
 	char *const *masked_paths;   /* NULL = the defaults; empty vector = none */

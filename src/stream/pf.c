@@ -41,9 +41,11 @@ int pf_init(struct sess *s, struct err *err)
 
 static int dial(uint16_t port, char *why, size_t why_len)
 {
-	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in a4 = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(port),
 				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	const struct sockaddr *addrs[] = { (const struct sockaddr *)&a4,
 					   (const struct sockaddr *)&a6 };
@@ -77,12 +79,13 @@ void pf_open(struct sess *s, uint32_t data_key, uint32_t error_key, uint16_t por
 	char why[160];
 	int fd = -1;
 	if (slot == PF_MAX_CONNS)
-		snprintf(why, sizeof(why), "too many connections in one session (%d)", PF_MAX_CONNS);
+		snprintf(why, sizeof(why), "too many connections in one session (%d)",
+			 PF_MAX_CONNS);
 	else
 		fd = dial(port, why, sizeof(why));
 	if (fd < 0) {
-		cleanup_free char *msg = xasprintf("error forwarding port %u to pod %s: %s", port,
-						   s->job->id, why);
+		cleanup_free char *msg =
+		    xasprintf("error forwarding port %u to pod %s: %s", port, s->job->id, why);
 		log_info("port-forward refused", "pod=%.12s port=%u error=%s", s->job->id, port,
 			 log_q(why));
 		sess_send(s, error_key, msg, strlen(msg));

@@ -82,6 +82,7 @@ static int start_attach(struct sess *s, struct err *err)
 	if (s->attach_fd < 0)
 		return s->attach_fd;
 	s->ctl_path = ci->ctl_path ? xstrdup(ci->ctl_path) : NULL;
+	s->stdin_once = ci->stdin_once;
 	return 0;
 }
 
@@ -104,9 +105,14 @@ static void close_stdin(struct sess *s)
 		(void)close(s->ex.in_fd);
 		s->ex.in_fd = -1;
 	}
-	/* A terminal has no end of input but ^D; an attached container's
-	 * stdin belongs to the container (stdin_once closes it when we
-	 * leave, in the monitor). */
+	/* A terminal has no end of input but ^D. An attached container's
+	 * stdin is the container's: it ends with this client's input only
+	 * for stdin_once (CRI's StdinOnce), by an empty stdin packet. */
+	if (s->job->kind == STREAM_ATTACH && s->stdin_once && s->attach_fd >= 0) {
+		uint8_t eof = MON_ATTACH_STDIN;
+		(void)send(s->attach_fd, &eof, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		s->stdin_once = false;
+	}
 }
 
 /* Pass on the stdin held; true when all of it went. */
@@ -255,7 +261,7 @@ static void attach_packet(struct sess *s)
 		/* The monitor went away: the container has ended. */
 		s->exited = true;
 	} else if (n > 0) {
-		int ch = pkt[0] == MON_ATTACH_STDOUT ? RC_STDOUT
+		int ch = pkt[0] == MON_ATTACH_STDOUT   ? RC_STDOUT
 			 : pkt[0] == MON_ATTACH_STDERR ? RC_STDERR
 						       : -1;
 		struct mon_msg m;

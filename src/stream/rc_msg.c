@@ -22,8 +22,8 @@ char *rc_status_json(int exit_code, const char *msg)
 		/* What client-go turns into an exit code (kubectl exec's own). */
 		char code[16];
 		snprintf(code, sizeof(code), "%d", exit_code);
-		cleanup_free char *text =
-		    xasprintf("command terminated with non-zero exit code: exit status %d", exit_code);
+		cleanup_free char *text = xasprintf(
+		    "command terminated with non-zero exit code: exit status %d", exit_code);
 		json_object_set_new(st, "status", json_string("Failure"));
 		json_object_set_new(st, "message", json_string(text));
 		json_object_set_new(st, "reason", json_string("NonZeroExitCode"));

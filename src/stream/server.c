@@ -58,9 +58,10 @@ static int token_add(struct stream_server *s, struct stream_job *job, char **ret
 	tokens_expire(s, mono_ns());
 	if (s->n_tokens >= TOKENS_MAX) {
 		pthread_mutex_unlock(&s->mu);
-		return err_msg(err, -ENOSPC,
-			       "%d streaming URLs are outstanding (unused, younger than a minute): try again later",
-			       TOKENS_MAX);
+		return err_msg(
+		    err, -ENOSPC,
+		    "%d streaming URLs are outstanding (unused, younger than a minute): try again later",
+		    TOKENS_MAX);
 	}
 	s->tokens = xreallocarray(s->tokens, s->n_tokens + 1, sizeof(*s->tokens));
 	s->tokens[s->n_tokens++] = t;

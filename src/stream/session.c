@@ -366,8 +366,8 @@ static int ws_input(struct sess *s, struct err *err)
 		struct ws_event ev;
 		bool have = false;
 		uint16_t code = 0;
-		ssize_t n = ws_parse(&s->wsp, s->in.p + s->in.off, sbuf_pending(&s->in), &ev,
-				     &have, &code);
+		ssize_t n =
+		    ws_parse(&s->wsp, s->in.p + s->in.off, sbuf_pending(&s->in), &ev, &have, &code);
 		if (n < 0) {
 			ws_put_close(&s->out, code, "protocol error");
 			s->ws_closed = true;
@@ -420,18 +420,21 @@ static int upgrade_spdy(struct sess *s, const struct stream_head *h)
 	bool offered;
 	int k = pick(h, "X-Stream-Protocol-Version", names, n, &offered);
 	if (k < 0) {
-		reply_plain(s->fd, offered ? 403 : 400, offered ? "Forbidden" : "Bad Request", NULL,
-			    offered ? "unable to upgrade: unable to negotiate protocol: no protocol the server supports\n"
-				    : "unable to upgrade: X-Stream-Protocol-Version is required\n");
+		reply_plain(
+		    s->fd, offered ? 403 : 400, offered ? "Forbidden" : "Bad Request", NULL,
+		    offered
+			? "unable to upgrade: unable to negotiate protocol: no protocol the server supports\n"
+			: "unable to upgrade: X-Stream-Protocol-Version is required\n");
 		return -EPROTONOSUPPORT;
 	}
 	s->proto = SESS_SPDY;
 	s->version = s->job->kind == STREAM_PORTFORWARD ? 0 : rc_spdy_protos[k].version;
 	s->zin = spdy_zin_new();
 	s->zout = spdy_zout_new();
-	cleanup_free char *msg = xasprintf("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-					   "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: %s\r\n\r\n",
-					   names[k]);
+	cleanup_free char *msg =
+	    xasprintf("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+		      "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: %s\r\n\r\n",
+		      names[k]);
 	sbuf_add(&s->out, msg, strlen(msg));
 	return 0;
 }
@@ -442,8 +445,9 @@ static int upgrade_ws(struct sess *s, const struct stream_head *h)
 	cleanup_free char *ver = stream_head_value(h, "Sec-WebSocket-Version", 0);
 	char accept[29];
 	if (!key || !ver || strcmp(ver, "13") != 0 || ws_accept_key(key, accept) < 0) {
-		reply_plain(s->fd, 400, "Bad Request", "Sec-WebSocket-Version: 13\r\n",
-			    "a WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version 13\n");
+		reply_plain(
+		    s->fd, 400, "Bad Request", "Sec-WebSocket-Version: 13\r\n",
+		    "a WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version 13\n");
 		return -EPROTO;
 	}
 	static const char *const pf_names[] = { "portforward.k8s.io", "base64.portforward.k8s.io" };
@@ -459,8 +463,9 @@ static int upgrade_ws(struct sess *s, const struct stream_head *h)
 	bool offered;
 	int k = pick(h, "Sec-WebSocket-Protocol", names, n, &offered);
 	if (k < 0 && offered) {
-		reply_plain(s->fd, 400, "Bad Request", NULL,
-			    "unable to upgrade: none of the WebSocket sub-protocols offered is supported\n");
+		reply_plain(
+		    s->fd, 400, "Bad Request", NULL,
+		    "unable to upgrade: none of the WebSocket sub-protocols offered is supported\n");
 		return -EPROTONOSUPPORT;
 	}
 	s->proto = SESS_WS;
@@ -472,11 +477,12 @@ static int upgrade_ws(struct sess *s, const struct stream_head *h)
 		s->version = k < 0 ? 1 : rc_ws_protos[k].version;
 		s->b64 = k >= 0 && rc_ws_protos[k].b64;
 	}
-	cleanup_free char *proto = k >= 0 ? xasprintf("Sec-WebSocket-Protocol: %s\r\n", names[k])
-					  : xstrdup("");
-	cleanup_free char *msg = xasprintf("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-					   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-					   accept, proto);
+	cleanup_free char *proto =
+	    k >= 0 ? xasprintf("Sec-WebSocket-Protocol: %s\r\n", names[k]) : xstrdup("");
+	cleanup_free char *msg =
+	    xasprintf("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+		      accept, proto);
 	sbuf_add(&s->out, msg, strlen(msg));
 	return 0;
 }

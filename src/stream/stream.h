@@ -21,12 +21,12 @@
 struct stream_server;
 
 struct stream_config {
-	const char *address; /* listen address (IPv4 or IPv6 literal) */
-	unsigned port;	     /* 0 = an ephemeral port */
-	unsigned idle_timeout_s;  /* a session with no traffic this long is closed; 0 = never */
-	unsigned max_sessions;	  /* sessions at once; more are answered 503 */
+	const char *address;	 /* listen address (IPv4 or IPv6 literal) */
+	unsigned port;		 /* 0 = an ephemeral port */
+	unsigned idle_timeout_s; /* a session with no traffic this long is closed; 0 = never */
+	unsigned max_sessions;	 /* sessions at once; more are answered 503 */
 	const char *tls_cert, *tls_key; /* PEM files: serve HTTPS (TLS 1.2+); NULL = plain */
-	const char *tls_ca;		/* verify client certificates against this CA; NULL = none */
+	const char *tls_ca; /* verify client certificates against this CA; NULL = none */
 	struct ctr_mgr *ctrs;
 	struct pod_manager *pods;
 };

@@ -4,12 +4,15 @@
  * this header. */
 #pragma once
 
+#include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "base/base.h"
+#include "stream/stream.h"
 
 /* ---- byte buffer (buf.c) ------------------------------------------------ */
 
@@ -144,8 +147,9 @@ void spdy_zout_free(struct spdy_zout *z);
 struct spdy_headers {
 	size_t n;
 	struct {
-		char *name;  /* lower-case, NUL-terminated */
-		char *value; /* NUL-separated values, NUL-terminated; value_len excludes the final NUL */
+		char *name; /* lower-case, NUL-terminated */
+		char *
+		    value; /* NUL-separated values, NUL-terminated; value_len excludes the final NUL */
 		size_t value_len;
 	} h[SPDY_MAX_HEADERS];
 };
@@ -231,3 +235,162 @@ void ws_put_close(struct sbuf *out, uint16_t code, const char *reason);
 /** Append one masked client frame (for ocic and tests). */
 void ws_put_client_frame(struct sbuf *out, enum ws_opcode op, const void *p, size_t n,
 			 const uint8_t mask[4]);
+
+/* ---- the server and its sessions (server.c, session.c, rc.c, pf.c) ----- */
+
+enum stream_kind { STREAM_EXEC, STREAM_ATTACH, STREAM_PORTFORWARD };
+
+/* What a token stands for, taken by the session that presents it. */
+struct stream_job {
+	enum stream_kind kind;
+	char id[ID_LEN + 1]; /* the container's (exec, attach) or pod's full id */
+	char **cmd;	     /* exec */
+	bool tty, in, out, err;
+	int32_t *ports; /* port-forward: the ports of the request (may be none) */
+	size_t n_ports;
+};
+void stream_job_free(struct stream_job *j);
+DEFINE_CLEANUP(struct stream_job, stream_job_free)
+
+struct stream_token {
+	char token[33]; /* 32 hex digits: 128 random bits */
+	uint64_t expires_ns;
+	struct stream_job *job;
+};
+
+struct stream_server {
+	struct stream_config cfg;
+	char *address, *base_url;
+	unsigned port;
+	int listen_fd, wake_fd;
+	pthread_t acceptor;
+	bool acceptor_started;
+	pthread_mutex_t mu;
+	pthread_cond_t idle; /* signalled when a session ends */
+	struct stream_token *tokens;
+	size_t n_tokens;
+	int *session_fds; /* open sessions' client sockets, for shutdown */
+	size_t n_sessions, max_sessions;
+	bool stopping;
+};
+
+/** Take the job behind `token` (single use): NULL when unknown, used or
+ *  expired. */
+struct stream_job *stream_token_take(struct stream_server *s, const char *token);
+
+/** Serve one accepted client connection to its end; closes fd. */
+void stream_session_serve(struct stream_server *s, int fd);
+
+/* ---- one session (session.c: transport and protocol; rc.c: exec and
+ * attach; pf.c: port-forward) ---- */
+
+/* Channels of the remote command protocols (exec, attach): the SPDY
+ * `streamtype` names and the WebSocket channel numbers alike. */
+enum rc_chan { RC_STDIN = 0, RC_STDOUT = 1, RC_STDERR = 2, RC_ERROR = 3, RC_RESIZE = 4, RC_N = 5 };
+
+enum sess_proto { SESS_SPDY, SESS_WS };
+
+/* A SPDY stream the client opened. */
+struct sess_stream {
+	uint32_t id;
+	int type; /* enum rc_chan, or SST_PF_DATA / SST_PF_ERROR */
+	uint16_t port;
+	char request_id[24];
+	bool rx_fin, tx_fin;
+};
+#define SST_PF_DATA 16
+#define SST_PF_ERROR 17
+#define SESS_MAX_STREAMS 256
+
+/* One port-forward connection: a TCP socket inside the pod and the
+ * protocol channel (SPDY data stream id / WebSocket channel) it feeds. */
+struct pf_conn {
+	uint32_t data_key, error_key;
+	uint16_t port;
+	int fd;
+	struct sbuf to_pod; /* client data the socket has not taken yet */
+	bool rx_eof;	    /* the client finished sending */
+	bool pod_eof;	    /* the socket read EOF (FIN sent to the client) */
+	bool shut_wr;	    /* SHUT_WR done on the socket */
+};
+#define PF_MAX_CONNS 128
+
+struct sess {
+	struct stream_server *srv;
+	int fd;
+	struct stream_job *job;
+	enum sess_proto proto;
+	int version; /* remote command protocol version 1..5; 0 for port-forward */
+	bool b64;    /* WebSocket base64 channel protocol */
+	struct sbuf in, out;
+	uint64_t last_ns;
+	bool client_eof, failed;
+	/* SPDY */
+	struct spdy_zin *zin;
+	struct spdy_zout *zout;
+	struct sess_stream *st;
+	size_t n_st;
+	/* WebSocket */
+	struct ws_parser wsp;
+	bool ws_closed;
+	/* exec / attach (rc.c) */
+	uint32_t key[RC_N]; /* SPDY stream id (WebSocket: the channel number) */
+	bool have[RC_N];
+	bool started, finished;
+	uint64_t setup_deadline_ns;
+	struct ctr_exec_proc ex;
+	int attach_fd;
+	bool stdin_once; /* attach: the container closes stdin after its first client */
+	char *ctl_path;
+	bool out_open[RC_N]; /* stdout/stderr not yet at EOF */
+	bool exited;
+	uint64_t exit_ns;
+	int exit_code;
+	struct sbuf to_stdin;
+	bool stdin_eof;
+	struct sbuf resize;
+	/* port-forward (pf.c) */
+	int netns_fd;
+	struct pf_conn *conns[PF_MAX_CONNS];
+};
+
+/* What session.c offers the backends. A key is a SPDY stream id, or a
+ * WebSocket channel number. */
+void sess_send(struct sess *s, uint32_t key, const void *p, size_t n);
+void sess_fin(struct sess *s, uint32_t key);
+/** Bytes queued for the client; backends stop reading above a bound. */
+size_t sess_backlog(const struct sess *s);
+#define SESS_BACKLOG_MAX (256u * 1024u)
+
+/* rc.c */
+/** Are the channels the job needs all open (SPDY), so the command can run? */
+bool rc_ready(const struct sess *s);
+/** Start the command (exec) or connect to the monitor (attach). On failure
+ *  the status goes to the error channel and the session finishes. */
+void rc_start(struct sess *s);
+void rc_input(struct sess *s, int ch, const uint8_t *p, size_t n);
+void rc_input_eof(struct sess *s, int ch);
+/** Add the backend's fds to p (at most max); the count. */
+size_t rc_pollfds(struct sess *s, struct pollfd *p, size_t max);
+void rc_events(struct sess *s, const struct pollfd *p, size_t n);
+void rc_done(struct sess *s);
+
+/* pf.c */
+int pf_init(struct sess *s, struct err *err);
+/** A client channel pair for `port`: dial it inside the pod. */
+void pf_open(struct sess *s, uint32_t data_key, uint32_t error_key, uint16_t port);
+void pf_input(struct sess *s, uint32_t data_key, const uint8_t *p, size_t n);
+void pf_input_eof(struct sess *s, uint32_t data_key);
+void pf_reset(struct sess *s, uint32_t data_key);
+size_t pf_pollfds(struct sess *s, struct pollfd *p, size_t max);
+void pf_events(struct sess *s, const struct pollfd *p, size_t n);
+void pf_done(struct sess *s);
+
+/* rc_msg.c: what the remote command channels carry (pure) */
+/** The v4 error-channel Status for an exit code (0: Success) or, with
+ *  `msg`, a failure; malloc'd JSON. */
+char *rc_status_json(int exit_code, const char *msg);
+/** Take complete resize messages ({"Width":W,"Height":H}, concatenated
+ *  JSON values) from the front of b; for each, call fn. -EBADMSG for a
+ *  malformed message, -EMSGSIZE when b holds more than 4 KiB without one. */
+int rc_resize_parse(struct sbuf *b, void (*fn)(void *data, unsigned w, unsigned h), void *data);

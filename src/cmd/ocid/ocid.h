@@ -22,6 +22,7 @@ struct daemon {
 	struct ctr_mgr *ctrs;
 	struct cni *cni;
 	struct pod_manager *pods;
+	struct stream_server *stream;
 	int root_lock;
 	int run_lock;
 	struct cri_deps cri;

@@ -13,6 +13,7 @@
 #include "oci/oci.h"
 #include "pod/pod.h"
 #include "storage/storage.h"
+#include "stream/stream.h"
 
 static void shutdown_done(struct ev_loop *loop, void *data)
 {
@@ -92,6 +93,23 @@ static int start_pods(struct daemon *d, const char *driver, struct err *err)
 	return pod_manager_new(&po, &d->pods, err);
 }
 
+static int start_stream(struct daemon *d, struct err *err)
+{
+	const struct config *cfg = &d->cfg;
+	struct stream_config sc = {
+		.address = cfg->stream_address,
+		.port = cfg->stream_port,
+		.idle_timeout_s = 4 * 3600,
+		.max_sessions = 256,
+		.ctrs = d->ctrs,
+		.pods = d->pods,
+	};
+	int r = stream_server_new(&sc, &d->stream, err);
+	if (r >= 0)
+		log_info("streaming server listening", "url=%s", stream_server_base_url(d->stream));
+	return r;
+}
+
 static int start(struct daemon *d, struct err *err)
 {
 	const struct config *cfg = &d->cfg;
@@ -149,6 +167,9 @@ static int start(struct daemon *d, struct err *err)
 	if (r < 0)
 		return r;
 	ctr_mgr_set_pods(d->ctrs, d->pods);
+	r = start_stream(d, err);
+	if (r < 0)
+		return r;
 	d->cri = (struct cri_deps){
 		.cfg = cfg,
 		.cfg_lock = &d->cfg_lock,
@@ -156,6 +177,7 @@ static int start(struct daemon *d, struct err *err)
 		.images = d->images,
 		.ctrs = d->ctrs,
 		.pods = d->pods,
+		.stream = d->stream,
 		.cgroup_driver = driver,
 		.config_json = httpapi_config_json,
 	};
@@ -171,6 +193,7 @@ static void stop(struct daemon *d)
 {
 	rpc_server_free(d->srv);
 	ev_loop_free(d->loop);
+	stream_server_free(d->stream);
 	ctr_mgr_free(d->ctrs);
 	pod_manager_free(d->pods);
 	cni_free(d->cni);
