@@ -40,6 +40,9 @@ char *httpapi_config_json(const struct config *cfg)
 	json_object_set_new(o, "signature_policy", str_or_null(cfg->signature_policy));
 	json_object_set_new(o, "stream_address", str_or_null(cfg->stream_address));
 	json_object_set_new(o, "stream_port", json_integer(cfg->stream_port));
+	json_object_set_new(o, "stream_idle_timeout",
+			    json_integer((json_int_t)cfg->stream_idle_timeout_s));
+	json_object_set_new(o, "stream_max_sessions", json_integer(cfg->stream_max_sessions));
 	json_object_set_new(o, "pull_progress_timeout",
 			    json_integer((json_int_t)cfg->pull_progress_timeout_s));
 	json_object_set_new(o, "max_recv_msg_size",
@@ -92,6 +95,8 @@ static void info(void *data, const struct rpc_http_request *req, struct rpc_http
 	pthread_rwlock_unlock(d->cfg_lock);
 	json_object_set_new(o, "storage_driver", json_string("overlay"));
 	json_object_set_new(o, "cgroup_driver", json_string(d->cgroup_driver));
+	/* The port in use, also when stream_port = 0 picked one. */
+	json_object_set_new(o, "stream_url", str_or_null(d->stream_url));
 	resp->status = 200;
 	resp->content_type = "application/json";
 	resp->body = dump(o);

@@ -17,6 +17,7 @@ struct httpapi_deps {
 	pthread_rwlock_t *cfg_lock;   /* SIGHUP replaces *cfg under the write lock */
 	const char *cgroup_driver;    /* "systemd" or "cgroupfs" */
 	struct image_service *images; /* NULL: no image endpoints */
+	const char *stream_url;	      /* the streaming server's base URL, or NULL */
 };
 
 /** Register /info and /config on `srv`. `deps` is borrowed for the

@@ -88,6 +88,8 @@ static const char *const restart_only[] = {
 	"cni_default_subnet",
 	"stream_address",
 	"stream_port",
+	"stream_idle_timeout",
+	"stream_max_sessions",
 };
 
 static void keep_startup_settings(struct config *fresh, const struct config *running)

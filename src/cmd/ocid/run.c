@@ -99,8 +99,8 @@ static int start_stream(struct daemon *d, struct err *err)
 	struct stream_config sc = {
 		.address = cfg->stream_address,
 		.port = cfg->stream_port,
-		.idle_timeout_s = 4 * 3600,
-		.max_sessions = 256,
+		.idle_timeout_s = (unsigned)cfg->stream_idle_timeout_s,
+		.max_sessions = cfg->stream_max_sessions,
 		.ctrs = d->ctrs,
 		.pods = d->pods,
 	};
@@ -181,9 +181,11 @@ static int start(struct daemon *d, struct err *err)
 		.cgroup_driver = driver,
 		.config_json = httpapi_config_json,
 	};
-	d->http = (struct httpapi_deps){
-		.cfg = cfg, .cfg_lock = &d->cfg_lock, .cgroup_driver = driver, .images = d->images
-	};
+	d->http = (struct httpapi_deps){ .cfg = cfg,
+					 .cfg_lock = &d->cfg_lock,
+					 .cgroup_driver = driver,
+					 .images = d->images,
+					 .stream_url = stream_server_base_url(d->stream) };
 	cri_register(d->srv, &d->cri);
 	httpapi_register(d->srv, &d->http);
 	return 0;
