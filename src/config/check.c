@@ -18,6 +18,11 @@ int config_check_abs_path(const char *v, struct err *err)
 	return 0;
 }
 
+int config_check_abs_path_or_empty(const char *v, struct err *err)
+{
+	return *v ? config_check_abs_path(v, err) : 0;
+}
+
 int config_check_socket_path(const char *v, struct err *err)
 {
 	int r = config_check_abs_path(v, err);

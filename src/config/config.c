@@ -88,6 +88,14 @@ static const struct key keys[] = {
 	  UINT64_C(1) << 32, false,
 	  "Close an exec, attach or port-forward session with no traffic for this long (\"30s\", \"5m\", \"4h\"); 0 never.",
 	  NULL, NULL },
+	{ "stream_tls_cert", KT_STR, FIELD(stream_tls_cert), "", 0, 0, false,
+	  "PEM certificate (chain) of the streaming server: with it, the server speaks HTTPS (TLS 1.2 or newer) and its URLs are https.",
+	  NULL, config_check_abs_path_or_empty },
+	{ "stream_tls_key", KT_STR, FIELD(stream_tls_key), "", 0, 0, false,
+	  "PEM private key of stream_tls_cert.", NULL, config_check_abs_path_or_empty },
+	{ "stream_tls_ca", KT_STR, FIELD(stream_tls_ca), "", 0, 0, false,
+	  "PEM CA file: streaming clients must present a certificate it signed (kubelet's client certificate).",
+	  NULL, config_check_abs_path_or_empty },
 	{ "stream_max_sessions", KT_UINT, FIELD(stream_max_sessions), "256", 1, 65535, false,
 	  "Exec, attach and port-forward sessions served at once; more are answered 503.", NULL,
 	  NULL },
@@ -311,7 +319,8 @@ static int set_from_string(struct config *cfg, const struct key *k, const char *
 	int r;
 	switch (k->type) {
 	case KT_STR:
-		if (str_empty(v))
+		/* Empty only where the default is: that key's "off". */
+		if (str_empty(v) && !str_empty(k->def))
 			return err_msg(err, -EINVAL, "expected a non-empty string");
 		if (k->choices && !strv_contains((char *const *)k->choices, v))
 			return bad_choice(k, v, err);

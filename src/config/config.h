@@ -26,8 +26,10 @@ struct config {
 	char *signature_policy; /* --signature-policy, default /etc/containers/policy.json */
 	char *stream_address;	/* --stream-address, default 127.0.0.1 */
 	unsigned stream_port;	/* --stream-port, default 0 (an ephemeral port) */
-	uint64_t stream_idle_timeout_s;	  /* --stream-idle-timeout, default 4 h; 0 = never */
-	unsigned stream_max_sessions;	  /* --stream-max-sessions, default 256 */
+	uint64_t stream_idle_timeout_s; /* --stream-idle-timeout, default 4 h; 0 = never */
+	unsigned stream_max_sessions;	/* --stream-max-sessions, default 256 */
+	char *stream_tls_cert, *stream_tls_key,
+	    *stream_tls_ca;		  /* "" = plain HTTP, no client certs */
 	uint64_t pull_progress_timeout_s; /* --pull-progress-timeout, seconds, default 0 = off */
 	char *global_auth_file; /* --global-auth-file, default /run/containers/0/auth.json */
 	unsigned max_parallel_downloads; /* layers downloaded at once per pull, default 6 */

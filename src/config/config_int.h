@@ -9,6 +9,8 @@ typedef int (*config_check_fn)(const char *v, struct err *err);
 
 /** An absolute path. */
 int config_check_abs_path(const char *v, struct err *err);
+/** An absolute path, or "" (the feature off). */
+int config_check_abs_path_or_empty(const char *v, struct err *err);
 /** A unix socket path: absolute and short enough for sockaddr_un. */
 int config_check_socket_path(const char *v, struct err *err);
 /** A program: a bare name (looked up later) or an absolute path. */

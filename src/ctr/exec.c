@@ -49,6 +49,13 @@ static int open_pty(int *master, int *slave, struct err *err)
 		return err_set(err, -errno, "open '%s'", name);
 	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
 	(void)ioctl(m, TIOCSWINSZ, &ws);
+	/* Raw from the start: runc makes it raw too, but only once it runs;
+	 * until then the line discipline would echo what the client types. */
+	struct termios t;
+	if (tcgetattr(s, &t) == 0) {
+		cfmakeraw(&t);
+		(void)tcsetattr(s, TCSANOW, &t);
+	}
 	*master = TAKE_FD(m);
 	*slave = s;
 	return 0;

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "base/clock.h"
 #include "stream/stream_int.h"
 
@@ -220,7 +222,9 @@ static void session_start(struct stream_server *s, int fd)
 		s->session_fds[s->n_sessions++] = fd;
 	pthread_mutex_unlock(&s->mu);
 	if (full) {
-		(void)!write(fd, busy_reply, sizeof(busy_reply) - 1);
+		/* A TLS client would read the answer as garbage: it gets a close. */
+		if (!s->tls)
+			(void)!write(fd, busy_reply, sizeof(busy_reply) - 1);
 		(void)close(fd);
 		return;
 	}
@@ -316,7 +320,16 @@ int stream_server_new(const struct stream_config *cfg, struct stream_server **re
 	s->session_fds = xcalloc(s->max_sessions, sizeof(*s->session_fds));
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->idle, NULL);
-	int r = listen_on(s->address, cfg->port, &s->listen_fd, &s->port, err);
+	int r = 0;
+	bool cert = cfg->tls_cert && *cfg->tls_cert, key = cfg->tls_key && *cfg->tls_key;
+	if (cert != key)
+		r = err_msg(err, -EINVAL, "stream_tls_cert and stream_tls_key go together");
+	else if (!cert && cfg->tls_ca && *cfg->tls_ca)
+		r = err_msg(err, -EINVAL, "stream_tls_ca needs stream_tls_cert and stream_tls_key");
+	else if (cert)
+		r = sconn_tls_ctx_new(cfg->tls_cert, cfg->tls_key, cfg->tls_ca, &s->tls, err);
+	if (r >= 0)
+		r = listen_on(s->address, cfg->port, &s->listen_fd, &s->port, err);
 	if (r >= 0 && (s->wake_fd = eventfd(0, EFD_CLOEXEC)) < 0)
 		r = err_set(err, -errno, "eventfd");
 	if (r >= 0) {
@@ -328,8 +341,8 @@ int stream_server_new(const struct stream_config *cfg, struct stream_server **re
 		else if (strcmp(host, "::") == 0)
 			host = "::1";
 		bool v6 = strchr(host, ':') != NULL;
-		s->base_url = xasprintf("%s://%s%s%s:%u", cfg->tls_cert ? "https" : "http",
-					v6 ? "[" : "", host, v6 ? "]" : "", s->port);
+		s->base_url = xasprintf("%s://%s%s%s:%u", s->tls ? "https" : "http", v6 ? "[" : "",
+					host, v6 ? "]" : "", s->port);
 		int e = pthread_create(&s->acceptor, NULL, acceptor_main, s);
 		if (e != 0)
 			r = err_set(err, -e, "start the streaming server");
@@ -397,6 +410,7 @@ void stream_server_free(struct stream_server *s)
 	free(s->session_fds);
 	free(s->address);
 	free(s->base_url);
+	SSL_CTX_free(s->tls);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->idle);
 	free(s);

@@ -44,15 +44,16 @@ static const struct {
 
 /* ---- plain HTTP replies before the upgrade ---- */
 
-static void reply_plain(int fd, int code, const char *reason, const char *extra, const char *body)
+static void reply_plain(struct sess *s, int code, const char *reason, const char *extra,
+			const char *body)
 {
 	cleanup_free char *msg = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
 					   "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
 					   code, reason, strlen(body), extra ? extra : "", body);
-	(void)fs_write_all(fd, msg, strlen(msg));
+	(void)sconn_write_all(&s->conn, msg, strlen(msg), mono_ms() + HEAD_TIMEOUT_MS);
 }
 
-static int read_head(int fd, struct sbuf *in, size_t *ret_len)
+static int read_head(struct sconn *c, struct sbuf *in, size_t *ret_len)
 {
 	uint64_t deadline = mono_ms() + HEAD_TIMEOUT_MS;
 	for (;;) {
@@ -64,23 +65,22 @@ static int read_head(int fd, struct sbuf *in, size_t *ret_len)
 			*ret_len = (size_t)hl;
 			return 0;
 		}
+		uint8_t buf[2048];
+		ssize_t n = sconn_read(c, buf, sizeof(buf));
+		if (n > 0) {
+			sbuf_add(in, buf, (size_t)n);
+			continue;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (n != -EAGAIN)
+			return (int)n;
 		uint64_t now = mono_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int r = poll(&p, 1, (int)(deadline - now));
-		if (r < 0 && errno != EINTR)
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(deadline - now)) < 0 && errno != EINTR)
 			return -errno;
-		if (r <= 0)
-			continue;
-		uint8_t buf[2048];
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno != EINTR && errno != EAGAIN)
-			return -errno;
-		if (n == 0)
-			return -ECONNRESET;
-		if (n > 0)
-			sbuf_add(in, buf, (size_t)n);
 	}
 }
 
@@ -145,12 +145,9 @@ size_t sess_backlog(const struct sess *s)
 static int flush_out(struct sess *s)
 {
 	while (sbuf_pending(&s->out) > 0) {
-		ssize_t n = write(s->fd, s->out.p + s->out.off, sbuf_pending(&s->out));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -errno;
-		}
+		ssize_t n = sconn_write(&s->conn, s->out.p + s->out.off, sbuf_pending(&s->out));
+		if (n < 0)
+			return n == -EAGAIN ? 0 : (int)n;
 		sbuf_take(&s->out, (size_t)n);
 		s->last_ns = mono_ns();
 	}
@@ -421,7 +418,7 @@ static int upgrade_spdy(struct sess *s, const struct stream_head *h)
 	int k = pick(h, "X-Stream-Protocol-Version", names, n, &offered);
 	if (k < 0) {
 		reply_plain(
-		    s->fd, offered ? 403 : 400, offered ? "Forbidden" : "Bad Request", NULL,
+		    s, offered ? 403 : 400, offered ? "Forbidden" : "Bad Request", NULL,
 		    offered
 			? "unable to upgrade: unable to negotiate protocol: no protocol the server supports\n"
 			: "unable to upgrade: X-Stream-Protocol-Version is required\n");
@@ -446,7 +443,7 @@ static int upgrade_ws(struct sess *s, const struct stream_head *h)
 	char accept[29];
 	if (!key || !ver || strcmp(ver, "13") != 0 || ws_accept_key(key, accept) < 0) {
 		reply_plain(
-		    s->fd, 400, "Bad Request", "Sec-WebSocket-Version: 13\r\n",
+		    s, 400, "Bad Request", "Sec-WebSocket-Version: 13\r\n",
 		    "a WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version 13\n");
 		return -EPROTO;
 	}
@@ -464,7 +461,7 @@ static int upgrade_ws(struct sess *s, const struct stream_head *h)
 	int k = pick(h, "Sec-WebSocket-Protocol", names, n, &offered);
 	if (k < 0 && offered) {
 		reply_plain(
-		    s->fd, 400, "Bad Request", NULL,
+		    s, 400, "Bad Request", NULL,
 		    "unable to upgrade: none of the WebSocket sub-protocols offered is supported\n");
 		return -EPROTONOSUPPORT;
 	}
@@ -523,11 +520,11 @@ static int route(struct sess *s, const struct stream_head *h)
 		s->job = stream_token_take(s->srv, token);
 	if (!s->job || (int)s->job->kind != kind) {
 		/* Unknown, used, expired, or for another kind: nothing else. */
-		reply_plain(s->fd, 404, "Not Found", NULL, "");
+		reply_plain(s, 404, "Not Found", NULL, "");
 		return -ENOENT;
 	}
 	if (strcmp(h->method, "GET") != 0 && strcmp(h->method, "POST") != 0) {
-		reply_plain(s->fd, 405, "Method Not Allowed", "Allow: GET, POST\r\n", "");
+		reply_plain(s, 405, "Method Not Allowed", "Allow: GET, POST\r\n", "");
 		return -EINVAL;
 	}
 	int r;
@@ -536,7 +533,7 @@ static int route(struct sess *s, const struct stream_head *h)
 	else if (stream_head_has_token(h, "Upgrade", "websocket"))
 		r = upgrade_ws(s, h);
 	else {
-		reply_plain(s->fd, 400, "Bad Request", NULL,
+		reply_plain(s, 400, "Bad Request", NULL,
 			    "this URL needs an upgrade to SPDY/3.1 or websocket\n");
 		r = -EPROTO;
 	}
@@ -616,9 +613,13 @@ static int client_read(struct sess *s, struct err *err)
 			s->in.cap = s->in.len + READ_CHUNK;
 		}
 	}
-	ssize_t n = read(s->fd, s->in.p + s->in.len, READ_CHUNK);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	ssize_t n = sconn_read(&s->conn, s->in.p + s->in.len, READ_CHUNK);
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0) {
+		s->client_eof = true;
+		return 0;
+	}
 	if (n == 0) {
 		s->client_eof = true;
 		return 0;
@@ -651,14 +652,20 @@ static void loop(struct sess *s)
 		if (s->client_eof || s->ws_closed)
 			break;
 		size_t n = 1;
-		p[0] = (struct pollfd){ .fd = s->fd };
+		p[0] = (struct pollfd){ .fd = s->conn.fd };
 		if (sbuf_pending(&s->in) < IN_MAX && held_input(s) < SESS_BACKLOG_MAX)
 			p[0].events |= POLLIN;
 		if (sbuf_pending(&s->out) > 0)
 			p[0].events |= POLLOUT;
 		n += rc_kind(s) ? rc_pollfds(s, p + 1, ARRAY_SIZE(p) - 1)
 				: pf_pollfds(s, p + 1, ARRAY_SIZE(p) - 1);
-		int r = poll(p, n, poll_timeout(s));
+		/* Bytes TLS decrypted already: no poll would report them. */
+		bool pending = (p[0].events & POLLIN) && sconn_pending(&s->conn);
+		int r = poll(p, n, pending ? 0 : poll_timeout(s));
+		if (pending) {
+			p[0].revents |= POLLIN;
+			r = r < 0 ? 1 : r + 1;
+		}
 		if (r < 0 && errno != EINTR)
 			break;
 		if (r <= 0) {
@@ -682,27 +689,11 @@ static void loop(struct sess *s)
 	}
 }
 
-/* After a whole answer, half-close and let the client read it: closing
- * with its bytes unread would reset the connection under them. */
-static void linger(int fd)
-{
-	(void)shutdown(fd, SHUT_WR);
-	uint64_t until = mono_ms() + 1000;
-	for (uint64_t now; (now = mono_ms()) < until;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, (int)(until - now)) <= 0)
-			break;
-		uint8_t buf[4096];
-		if (read(fd, buf, sizeof(buf)) <= 0)
-			break;
-	}
-}
-
 void stream_session_serve(struct stream_server *srv, int fd)
 {
 	struct sess *s = xzalloc(sizeof(*s));
 	s->srv = srv;
-	s->fd = fd;
+	s->conn = (struct sconn){ .fd = fd };
 	s->attach_fd = -1;
 	s->netns_fd = -1;
 	ctr_exec_proc_init(&s->ex);
@@ -710,13 +701,19 @@ void stream_session_serve(struct stream_server *srv, int fd)
 	cleanup_err struct err err = ERR_INIT;
 	size_t head_len = 0;
 	struct stream_head h = { 0 };
-	int r = read_head(fd, &s->in, &head_len);
+	(void)fs_fd_set_nonblock(fd, true);
+	int r = sconn_accept(&s->conn, srv->tls, mono_ms() + HEAD_TIMEOUT_MS, &err);
+	if (r < 0)
+		log_debug("streaming session: TLS handshake failed", "error=%s",
+			  log_q(err_str(&err)));
+	if (r >= 0)
+		r = read_head(&s->conn, &s->in, &head_len);
 	if (r == -E2BIG)
-		reply_plain(fd, 431, "Request Header Fields Too Large", NULL, "");
+		reply_plain(s, 431, "Request Header Fields Too Large", NULL, "");
 	if (r >= 0) {
 		r = stream_head_parse(s->in.p + s->in.off, head_len, &h, &err);
 		if (r < 0)
-			reply_plain(fd, 400, "Bad Request", NULL, err_str(&err));
+			reply_plain(s, 400, "Bad Request", NULL, err_str(&err));
 	}
 	if (r >= 0) {
 		sbuf_take(&s->in, head_len);
@@ -724,21 +721,21 @@ void stream_session_serve(struct stream_server *srv, int fd)
 	}
 	stream_head_done(&h);
 	if (r >= 0) {
-		(void)fs_fd_set_nonblock(fd, true);
 		loop(s);
 		if (s->proto == SESS_SPDY && !s->client_eof)
 			spdy_put_goaway(&s->out, 0, 0);
 		else if (s->proto == SESS_WS && !s->ws_closed)
 			ws_put_close(&s->out, 1000, NULL);
-		(void)fs_fd_set_nonblock(fd, false);
-		(void)flush_out(s);
+		if (sbuf_pending(&s->out) > 0)
+			(void)sconn_write_all(&s->conn, s->out.p + s->out.off,
+					      sbuf_pending(&s->out), mono_ms() + 5000);
 		if (rc_kind(s))
 			rc_done(s);
 		else
 			pf_done(s);
 	}
-	linger(fd);
-	(void)close(fd);
+	sconn_linger(&s->conn);
+	sconn_close(&s->conn);
 	sbuf_done(&s->in);
 	sbuf_done(&s->out);
 	spdy_zin_free(s->zin);

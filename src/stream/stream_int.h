@@ -236,6 +236,36 @@ void ws_put_close(struct sbuf *out, uint16_t code, const char *reason);
 void ws_put_client_frame(struct sbuf *out, enum ws_opcode op, const void *p, size_t n,
 			 const uint8_t mask[4]);
 
+/* ---- the client connection (conn.c): plain TCP or TLS ------------------ */
+
+#include <openssl/types.h>
+
+/* fd is non-blocking; ssl is NULL for plain TCP. */
+struct sconn {
+	int fd;
+	SSL *ssl;
+};
+
+/** A server TLS context: TLS 1.2 or newer, cert (PEM chain) and key; with
+ *  a CA file, clients must present a certificate it signed. */
+int sconn_tls_ctx_new(const char *cert, const char *key, const char *ca, SSL_CTX **ret,
+		      struct err *err);
+/** With a context, the TLS handshake (until deadline_ms, mono_ms clock);
+ *  without, nothing. -EPROTO or -ETIMEDOUT with err. */
+int sconn_accept(struct sconn *c, SSL_CTX *ctx, uint64_t deadline_ms, struct err *err);
+/** Bytes read, 0 at EOF, -EAGAIN when nothing is there now, -errno. */
+ssize_t sconn_read(struct sconn *c, void *buf, size_t n);
+/** Bytes written, -EAGAIN when none fit now, -errno. */
+ssize_t sconn_write(struct sconn *c, const void *buf, size_t n);
+/** TLS holds decrypted bytes not read yet (no poll would tell). */
+bool sconn_pending(const struct sconn *c);
+/** Write everything, waiting until deadline_ms. */
+int sconn_write_all(struct sconn *c, const void *buf, size_t n, uint64_t deadline_ms);
+/** End our side (close_notify, FIN) and read what the client still sends
+ *  for up to a second, so our last bytes are not reset under it. */
+void sconn_linger(struct sconn *c);
+void sconn_close(struct sconn *c);
+
 /* ---- the server and its sessions (server.c, session.c, rc.c, pf.c) ----- */
 
 enum stream_kind { STREAM_EXEC, STREAM_ATTACH, STREAM_PORTFORWARD };
@@ -262,6 +292,7 @@ struct stream_server {
 	struct stream_config cfg;
 	char *address, *base_url;
 	unsigned port;
+	SSL_CTX *tls; /* NULL: plain HTTP */
 	int listen_fd, wake_fd;
 	pthread_t acceptor;
 	bool acceptor_started;
@@ -317,7 +348,7 @@ struct pf_conn {
 
 struct sess {
 	struct stream_server *srv;
-	int fd;
+	struct sconn conn;
 	struct stream_job *job;
 	enum sess_proto proto;
 	int version; /* remote command protocol version 1..5; 0 for port-forward */

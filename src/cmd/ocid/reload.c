@@ -90,6 +90,9 @@ static const char *const restart_only[] = {
 	"stream_port",
 	"stream_idle_timeout",
 	"stream_max_sessions",
+	"stream_tls_cert",
+	"stream_tls_key",
+	"stream_tls_ca",
 };
 
 static void keep_startup_settings(struct config *fresh, const struct config *running)

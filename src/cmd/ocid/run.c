@@ -101,6 +101,9 @@ static int start_stream(struct daemon *d, struct err *err)
 		.port = cfg->stream_port,
 		.idle_timeout_s = (unsigned)cfg->stream_idle_timeout_s,
 		.max_sessions = cfg->stream_max_sessions,
+		.tls_cert = cfg->stream_tls_cert,
+		.tls_key = cfg->stream_tls_key,
+		.tls_ca = cfg->stream_tls_ca,
 		.ctrs = d->ctrs,
 		.pods = d->pods,
 	};
