@@ -131,10 +131,20 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 	ret->pidfile = ctr_path_run(m, c->id, name);
 	ret->tty = o->tty;
 	char **argv = NULL;
+	/* Without a terminal, the runtime runs detached under ocimon's exec
+	 * reaper (src/cmd/ocimon/reaper.c): a program that leaves a child
+	 * holding its output must not keep the session open. */
+	if (!o->tty) {
+		strv_push(&argv, m->ocimon);
+		strv_push(&argv, "--exec-reaper");
+		strv_push(&argv, ret->pidfile);
+	}
 	const char *head[] = { m->runtime, "--root",	 m->runtime_root,
 			       "exec",	   "--pid-file", ret->pidfile };
 	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
 		strv_push(&argv, head[i]);
+	if (!o->tty)
+		strv_push(&argv, "--detach");
 	if (o->tty) {
 		strv_push(&argv, "--tty");
 		strv_push(&argv, "--env");

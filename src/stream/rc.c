@@ -16,7 +16,7 @@
 #define OUT_CHUNK (32u * 1024u)
 /* After the command exits, output still buffered in its pipes is read for
  * at most this long (a background child may hold them open forever). */
-#define DRAIN_NS (2ULL * 1000000000ULL)
+#define DRAIN_NS (500ULL * 1000000ULL)
 
 bool rc_ready(const struct sess *s)
 {

@@ -576,8 +576,8 @@ static int poll_timeout(const struct sess *s)
 		until = s->last_ns + (uint64_t)idle * 1000000000ULL;
 	if (s->setup_deadline_ns && !s->started && s->setup_deadline_ns < until)
 		until = s->setup_deadline_ns;
-	if (s->exited && !s->finished && s->exit_ns + 2000000000ULL < until)
-		until = s->exit_ns + 2000000000ULL;
+	if (s->exited && !s->finished && s->exit_ns + 500000000ULL < until)
+		until = s->exit_ns + 500000000ULL;
 	if (until == UINT64_MAX)
 		return -1;
 	return until <= now ? 0 : (int)((until - now) / 1000000 + 1);

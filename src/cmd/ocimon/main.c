@@ -189,6 +189,8 @@ static int setup(struct ev_loop *loop, struct mon_log **log, int *ctl_fd, struct
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--exec-reaper") == 0)
+		return ocimon_exec_reaper(argc - 2, argv + 2);
 	int r = parse_args(argc, argv);
 	if (r != 0) {
 		usage(r > 0 ? stdout : stderr);

@@ -28,6 +28,15 @@ struct ocimon_args {
 	bool pinned;
 };
 
+/** The pid in a runtime's pid file (or, with `children`, the one pid of a
+ *  /proc/.../children file). -EBADMSG / -ESRCH with err. */
+int ocimon_read_pid(const char *path, bool children, pid_t *ret, struct err *err);
+
+/** `ocimon --exec-reaper PIDFILE RUNTIME ARGS...`: run the runtime's
+ *  `exec --detach` (ARGS) as a subreaper and exit with the exit code of
+ *  the process it started (128 + signal when killed). Returns that code. */
+int ocimon_exec_reaper(int argc, char **argv);
+
 /** Pin the calling process to the CPU it runs on, saving its affinity in
  *  `a` (nothing when that fails). */
 void ocimon_cpu_pin(struct ocimon_args *a);

@@ -107,7 +107,7 @@ static bool children_path(char *path, size_t size)
  * only child. That spares the runtime its pid file, which runc writes with
  * O_SYNC: a journal commit (about a millisecond) when the run dir is not a
  * tmpfs. */
-static int read_pid(const char *path, bool children, pid_t *ret, struct err *err)
+int ocimon_read_pid(const char *path, bool children, pid_t *ret, struct err *err)
 {
 	cleanup_free char *s = NULL;
 	size_t len = 0;
@@ -284,7 +284,7 @@ int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret
 		read_errors(p[2][0], text, sizeof(text));
 		r = err_msg(err, -EIO, "%s", text[0] ? text : "runtime create failed");
 	} else if (r >= 0) {
-		r = read_pid(by_child ? children : a->pid_file, by_child, &ret->pid, err);
+		r = ocimon_read_pid(by_child ? children : a->pid_file, by_child, &ret->pid, err);
 		if (r >= 0 && by_child)
 			r = write_pid_file(a->pid_file, ret->pid, err);
 	}
