@@ -62,7 +62,7 @@ void cri_ctr_list_build(struct ctr_info *const *v, size_t n, struct cri_ctr_list
 		*img = (Runtime__V1__ImageSpec)RUNTIME__V1__IMAGE_SPEC__INIT;
 		img->image = i->image_ref;
 		c->image = img;
-		c->image_ref = i->image_id;
+		c->image_ref = i->repo_digest ? i->repo_digest : i->image_id;
 		c->state = (Runtime__V1__ContainerState)i->state;
 		c->created_at = i->created_ns;
 		c->labels =
@@ -109,7 +109,9 @@ void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 	s->finished_at = i->finished_ns;
 	s->exit_code = i->exit_code;
 	s->image = &ret->image;
-	s->image_ref = i->image_id;
+	/* The repo digest, as containerd and CRI-O report it: kubelet shows
+	 * it as the pod's imageID. An image without one: its id. */
+	s->image_ref = i->repo_digest ? i->repo_digest : i->image_id;
 	s->image_id = i->image_id;
 	s->reason = i->reason;
 	s->message = i->message;

@@ -209,29 +209,55 @@ static int remove_image(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struc
 	return 0;
 }
 
+/* One FilesystemUsage and what it points to. */
+struct fs_msg {
+	Runtime__V1__FilesystemUsage u;
+	Runtime__V1__FilesystemIdentifier id;
+	Runtime__V1__UInt64Value bytes, inodes;
+	Runtime__V1__FilesystemUsage *p;
+};
+
+static void fs_msg_init(struct fs_msg *m, const char *mountpoint, uint64_t bytes, uint64_t inodes,
+			int64_t timestamp_ns)
+{
+	m->id = (Runtime__V1__FilesystemIdentifier)RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT;
+	m->id.mountpoint = (char *)mountpoint;
+	m->bytes = (Runtime__V1__UInt64Value)RUNTIME__V1__UINT64_VALUE__INIT;
+	m->bytes.value = bytes;
+	m->inodes = (Runtime__V1__UInt64Value)RUNTIME__V1__UINT64_VALUE__INIT;
+	m->inodes.value = inodes;
+	m->u = (Runtime__V1__FilesystemUsage)RUNTIME__V1__FILESYSTEM_USAGE__INIT;
+	m->u.timestamp = timestamp_ns;
+	m->u.fs_id = &m->id;
+	m->u.used_bytes = &m->bytes;
+	m->u.inodes_used = &m->inodes;
+	m->p = &m->u;
+}
+
+/* The image store (<root>/layers) and the writable layers
+ * (<root>/containers, what container stats report). */
 static int image_fs_info_h(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
 {
 	struct image_fs_info fi = { 0 };
 	int r = image_fs_info(ctx->deps->images, &fi, err);
 	if (r < 0)
 		return r;
-	Runtime__V1__FilesystemIdentifier id = RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT;
-	id.mountpoint = fi.mountpoint;
-	Runtime__V1__UInt64Value bytes = RUNTIME__V1__UINT64_VALUE__INIT;
-	Runtime__V1__UInt64Value inodes = RUNTIME__V1__UINT64_VALUE__INIT;
-	bytes.value = fi.bytes;
-	inodes.value = fi.inodes;
-	Runtime__V1__FilesystemUsage u = RUNTIME__V1__FILESYSTEM_USAGE__INIT;
-	u.timestamp = fi.timestamp_ns;
-	u.fs_id = &id;
-	u.used_bytes = &bytes;
-	u.inodes_used = &inodes;
-	Runtime__V1__FilesystemUsage *up = &u;
+	struct stats_fs_usage cu = { 0 };
+	if (ctx->deps->ctrs && (r = ctr_fs_usage(ctx->deps->ctrs, &cu, err)) < 0) {
+		image_fs_info_done(&fi);
+		return r;
+	}
+	struct fs_msg img, ctrs;
+	fs_msg_init(&img, fi.mountpoint, fi.bytes, fi.inodes, fi.timestamp_ns);
 	Runtime__V1__ImageFsInfoResponse resp = RUNTIME__V1__IMAGE_FS_INFO_RESPONSE__INIT;
-	resp.image_filesystems = &up;
+	resp.image_filesystems = &img.p;
 	resp.n_image_filesystems = 1;
-	resp.container_filesystems = &up;
-	resp.n_container_filesystems = 1;
+	if (ctx->deps->ctrs) {
+		fs_msg_init(&ctrs, ctr_fs_mountpoint(ctx->deps->ctrs), cu.bytes, cu.inodes,
+			    (int64_t)cu.timestamp_ns);
+		resp.container_filesystems = &ctrs.p;
+		resp.n_container_filesystems = 1;
+	}
 	cri_reply(ctx, &resp.base);
 	image_fs_info_done(&fi);
 	return 0;

@@ -246,9 +246,10 @@ static void fill_row(struct build *b, const char *log)
 		r->cri_config_len = req->cri_config_len;
 	}
 	r->spec_path = ctr_path_run(b->m, b->c->id, "config.json");
-	json_t *extra = json_pack("{s:i,s:s,s:O?,s:b,s:b}", "stop_signal", b->c->stop_signal,
-				  "cgroups_path", b->c->cgroups_path, "user", b->c->user, "tty",
-				  b->c->tty, "stdin_once", b->c->stdin_once);
+	json_t *extra =
+	    json_pack("{s:i,s:s,s:O?,s:b,s:b,s:s?}", "stop_signal", b->c->stop_signal,
+		      "cgroups_path", b->c->cgroups_path, "user", b->c->user, "tty", b->c->tty,
+		      "stdin_once", b->c->stdin_once, "repo_digest", b->c->repo_digest);
 	r->extra = js_dump(extra, 0);
 	json_decref(extra);
 	for (size_t i = 0; i < b->img.n_layers; i++)
@@ -365,6 +366,7 @@ static int resolve(struct build *b, struct err *err)
 	if (r < 0)
 		return err_wrap(err, "%s", from_cri ? "stop_signal" : "the image's StopSignal");
 	b->c->stop_signal = r;
+	b->c->repo_digest = b->img.repo_digest ? xstrdup(b->img.repo_digest) : NULL;
 	b->c->cgroups_path = cgroups_path(
 	    m, b->pod.cgroup_parent ? b->pod.cgroup_parent : req->cgroup_parent, b->c->id);
 	b->c->upper_dir = ctr_path_root(m, b->c->id, "upper");

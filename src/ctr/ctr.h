@@ -52,8 +52,9 @@ struct ctr_info {
 	char *name;	/* the reserved name */
 	char *ctr_name; /* CRI metadata name */
 	uint32_t attempt;
-	char *image_ref;
-	char *image_id;
+	char *image_ref;   /* the image as CreateContainer named it */
+	char *image_id;	   /* its config digest */
+	char *repo_digest; /* "repo@sha256:..." it was known by at create, or NULL */
 	enum ctr_state state;
 	int64_t created_ns, started_ns, finished_ns;
 	int32_t exit_code;
@@ -327,6 +328,12 @@ void ctr_pod_stats_done(struct ctr_pod_stats *s);
 
 /** The directory holding the writable layers (FilesystemIdentifier). */
 const char *ctr_fs_mountpoint(const struct ctr_mgr *m);
+
+/** Usage of ctr_fs_mountpoint (ImageFsInfo's container filesystem): what
+ *  the writable layers and their work directories hold, rootfs mounts not
+ *  entered; the walk is cached for a few seconds as the per-container
+ *  walks are. Errors as stats_fs_usage. */
+int ctr_fs_usage(struct ctr_mgr *m, struct stats_fs_usage *ret, struct err *err);
 
 /* ---- events ---- */
 

@@ -22,6 +22,7 @@ struct ctr {
 	struct ctr_kv *annotations;
 	size_t n_annotations;
 	int stop_signal;
+	char *repo_digest; /* of the image at create (ContainerStatus.image_ref), or NULL */
 	char *cgroups_path;
 	char *upper_dir;
 	char *attach_path, *ctl_path;
@@ -161,6 +162,7 @@ void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id);
 
 struct ctr_image {
 	char *id;
+	char *repo_digest; /* "repo@sha256:..." (the named repository's if any), or NULL */
 	struct image_config *config;
 	char **layers; /* chain ids, top-most first */
 	size_t n_layers;

@@ -49,6 +49,23 @@ static int by_id(struct db *db, const char *name, char **ret, struct err *err)
 	return -ENOENT;
 }
 
+/* The repo digest to report for an image named `name`: the one of the
+ * same repository, else the first; NULL when the image has none (a copy). */
+static char *pick_digest(char *const *digests, const char *name)
+{
+	if (!digests || !digests[0])
+		return NULL;
+	cleanup(image_ref_free) struct image_ref *ref = NULL;
+	if (image_ref_parse(name, &ref, NULL) == 0) {
+		cleanup_free char *repo = image_ref_string(ref, IMAGE_REF_NAME);
+		size_t n = strlen(repo);
+		for (size_t i = 0; digests[i]; i++)
+			if (strncmp(digests[i], repo, n) == 0 && digests[i][n] == '@')
+				return xstrdup(digests[i]);
+	}
+	return xstrdup(digests[0]);
+}
+
 static int from_service(struct image_service *svc, const char *name, struct ctr_image *ret,
 			struct err *err)
 {
@@ -57,6 +74,7 @@ static int from_service(struct image_service *svc, const char *name, struct ctr_
 	if (r < 0)
 		return r;
 	ret->id = xstrdup(info->id);
+	ret->repo_digest = pick_digest(info->digests, name);
 	r = image_config_parse(info->config, strlen(info->config), &ret->config, err);
 	if (r < 0) {
 		ctr_image_done(ret);
@@ -96,6 +114,7 @@ int ctr_image_resolve(struct db *db, struct image_service *svc, const char *name
 		return err_wrap(err, "image %s", name);
 	}
 	ret->id = id;
+	ret->repo_digest = pick_digest(img->digests, name);
 	r = image_config_parse(img->config, strlen(img->config), &ret->config, err);
 	if (r < 0) {
 		ctr_image_done(ret);
@@ -114,6 +133,7 @@ int ctr_image_resolve(struct db *db, struct image_service *svc, const char *name
 void ctr_image_done(struct ctr_image *i)
 {
 	free(i->id);
+	free(i->repo_digest);
 	image_config_free(i->config);
 	strv_free(i->layers);
 	memset(i, 0, sizeof(*i));

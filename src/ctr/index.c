@@ -90,6 +90,7 @@ static void ctr_free(struct ctr *c)
 	strv_free(c->row.layers);
 	ctr_kv_free(c->labels, c->n_labels);
 	ctr_kv_free(c->annotations, c->n_annotations);
+	free(c->repo_digest);
 	free(c->cgroups_path);
 	free(c->upper_dir);
 	free(c->attach_path);
@@ -254,6 +255,7 @@ struct ctr_info *ctr_snapshot(const struct ctr *c, bool with_config)
 	i->attempt = r->attempt;
 	i->image_ref = xstrdup(r->image_ref);
 	i->image_id = xstrdup(r->image_id);
+	i->repo_digest = c->repo_digest ? xstrdup(c->repo_digest) : NULL;
 	i->state = (enum ctr_state)r->state;
 	i->created_ns = r->created_ns;
 	i->started_ns = r->started_ns;
@@ -311,6 +313,7 @@ void ctr_info_free(struct ctr_info *i)
 	free(i->ctr_name);
 	free(i->image_ref);
 	free(i->image_id);
+	free(i->repo_digest);
 	free(i->reason);
 	free(i->message);
 	free(i->log_path);

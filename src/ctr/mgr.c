@@ -268,6 +268,8 @@ static void load_one(struct ctr_mgr *m, struct db_ctr *row)
 	c->stop_signal = sig > 0 ? (int)sig : SIGTERM;
 	const char *cg = json_string_value(json_object_get(extra, "cgroups_path"));
 	c->cgroups_path = xstrdup(cg ? cg : "");
+	const char *rd = json_string_value(json_object_get(extra, "repo_digest"));
+	c->repo_digest = rd ? xstrdup(rd) : NULL; /* none from before it was kept */
 	c->user = json_incref(json_object_get(extra, "user"));
 	c->tty = json_is_true(json_object_get(extra, "tty"));
 	c->stdin_once = json_is_true(json_object_get(extra, "stdin_once"));

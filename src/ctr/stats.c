@@ -59,6 +59,15 @@ const char *ctr_fs_mountpoint(const struct ctr_mgr *m)
 	return m->containers_dir;
 }
 
+int ctr_fs_usage(struct ctr_mgr *m, struct stats_fs_usage *ret, struct err *err)
+{
+	/* The cache key is no container id (those are 64 hex digits). */
+	if (m->stats)
+		return stats_fs_usage_cached(m->stats, "containers", m->containers_dir,
+					     FS_USAGE_MAX_AGE_NS, ret, err);
+	return stats_fs_usage(m->containers_dir, 0, ret, err);
+}
+
 void ctr_stats_free(struct ctr_stats *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)

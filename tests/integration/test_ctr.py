@@ -32,7 +32,9 @@ def test_lifecycle(env):
     env.start(cid)
     st = env.status(cid, verbose=True)
     assert st.status.state == RUNNING and st.status.started_at >= st.status.created_at
-    assert st.status.image.image == env.image and st.status.image_ref.startswith('sha256:')
+    assert st.status.image.image == env.image
+    assert st.status.image_ref.startswith(env.image.rsplit(':', 1)[0] + '@sha256:')
+    assert st.status.image_id.startswith('sha256:')
     assert st.status.labels['app'] == 'web' and st.status.annotations['note'] == 'web'
     assert st.status.log_path == os.path.join(env.logs, 'web', '0.log')
     assert (st.status.user.linux.uid, st.status.user.linux.gid) == (0, 0)
@@ -875,3 +877,62 @@ def test_stop_signal_from_image_and_cri(env):
     with pytest.raises(grpc.RpcError) as e:
         env.create(pod, 'bad-signal', ['/bin/true'], image=bad)
     assert code(e) == grpc.StatusCode.INVALID_ARGUMENT and 'SIGNOPE' in e.value.details()
+
+
+def test_image_ref_is_the_repo_digest(env, tmp_path):
+    """ContainerStatus.image_ref (kubelet's imageID) is the repo digest, as
+    containerd and CRI-O report it, in lists too and after a restart; an
+    image without one (a `docker save` import) gives its id."""
+    from test_import import busybox_layers, docker_save_files, ocic, tar_of
+    pb, d = env.pb, env.d
+    img = d.image('ImageStatus', pb.ImageStatusRequest(image=pb.ImageSpec(image=env.image))).image
+    digest = img.repo_digests[0]
+    assert digest.startswith(env.image.rsplit(':', 1)[0] + '@sha256:'), digest
+    files, saved_id = docker_save_files(
+        busybox_layers(extra=[('etc/motd', 'file', b'saved\n', {})]), ['example.com/x/y:1'])
+    path = tmp_path / 'save.tar'
+    path.write_bytes(tar_of(files))
+    p = ocic(d, ['image', 'import', str(path)])
+    assert p.returncode == 0, p.stderr
+    pod = env.pod()
+    a = env.create(pod, 'pulled', ['/bin/true'])
+    b = env.create(pod, 'saved', ['/bin/true'], image='example.com/x/y:1')
+    c = env.create(pod, 'by-id', ['/bin/true'], image=img.id)
+
+    def refs():
+        st = {cid: env.status(cid).status for cid in (a, b, c)}
+        listed = {x.id: x.image_ref for x in env.list()}
+        for cid, s in st.items():
+            assert listed[cid] == s.image_ref and s.image_id in (img.id, saved_id)
+        return [st[cid].image_ref for cid in (a, b, c)]
+
+    assert refs() == [digest, saved_id, digest]
+    assert env.status(a).status.image_id == img.id
+    d.stop()
+    d.kill()
+    d.start()
+    assert refs() == [digest, saved_id, digest]
+
+
+def test_image_fs_info_container_filesystem(env):
+    """ImageFsInfo reports the writable layers' filesystem (<root>/containers,
+    what container stats use) apart from the image store (<root>/layers)."""
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'writer',
+                     ['/bin/sh', '-c', 'head -c 3000000 /dev/urandom > /big; sleep 600'])
+    env.start(cid)
+    deadline = time.monotonic() + 10
+    while d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=[
+            '/bin/sh', '-c', 'test $(wc -c < /big) = 3000000'], timeout=5)).exit_code:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    r = d.image('ImageFsInfo')
+    img, ctr = r.image_filesystems[0], r.container_filesystems[0]
+    assert img.fs_id.mountpoint == os.path.join(d.root, 'layers')
+    assert ctr.fs_id.mountpoint == os.path.join(d.root, 'containers')
+    stats = d.runtime('ContainerStats', pb.ContainerStatsRequest(container_id=cid)).stats
+    assert stats.writable_layer.fs_id.mountpoint == ctr.fs_id.mountpoint
+    # the writable layer's 3 MB are counted there, not the image's ~2 MB
+    assert ctr.used_bytes.value >= 3000000 and img.used_bytes.value < 3000000
+    assert ctr.inodes_used.value >= 3 and ctr.timestamp > 0
