@@ -196,8 +196,8 @@ static int entry_owner(struct archive_entry *e, uid_t *uid, gid_t *gid, const ch
 /* Ownership, then mode (chown clears setuid/setgid), then xattrs, times. */
 static int meta_fd(struct archive_entry *e, int fd, const char *p, bool times, struct err *err)
 {
-	uid_t uid;
-	gid_t gid;
+	uid_t uid = 0; /* set whenever entry_owner succeeds; -O3 cannot tell */
+	gid_t gid = 0;
 	int r = entry_owner(e, &uid, &gid, p, err);
 	if (r < 0)
 		return r;
@@ -219,8 +219,8 @@ static int meta_fd(struct archive_entry *e, int fd, const char *p, bool times, s
 static int meta_at(struct archive_entry *e, int pfd, const char *name, bool chmod, const char *p,
 		   struct err *err)
 {
-	uid_t uid;
-	gid_t gid;
+	uid_t uid = 0; /* set whenever entry_owner succeeds; -O3 cannot tell */
+	gid_t gid = 0;
 	int r = entry_owner(e, &uid, &gid, p, err);
 	if (r < 0)
 		return r;
