@@ -2,36 +2,25 @@
 HTTP refused, client certificates required with stream_tls_ca."""
 import json
 import ssl
-import subprocess
 import urllib.parse
 
 import pytest
 
+from registry import make_ca, make_cert
 from spdy import SpdyClient
-
-
-def openssl(*args, cwd):
-    subprocess.run(['openssl', *args], cwd=cwd, check=True, capture_output=True)
 
 
 @pytest.fixture
 def pki(tmp_path):
-    """A CA, a server certificate for 127.0.0.1 signed by it, and a client
-    certificate signed by it (and one signed by nobody we know)."""
+    """A CA, a server certificate for 127.0.0.1 and a client certificate
+    signed by it, and a client certificate of another CA."""
     d = tmp_path / 'pki'
     d.mkdir()
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=test-ca',
-            '-keyout', 'ca.key', '-out', 'ca.pem', cwd=d)
-    for name, cn in (('server', '127.0.0.1'), ('client', 'kubelet')):
-        openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', f'/CN={cn}', '-keyout',
-                f'{name}.key', '-out', f'{name}.csr', cwd=d)
-        (d / f'{name}.ext').write_text('subjectAltName=IP:127.0.0.1\n')
-        openssl('x509', '-req', '-in', f'{name}.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
-                '-CAcreateserial', '-days', '1', '-extfile', f'{name}.ext', '-out', f'{name}.pem',
-                cwd=d)
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=stranger',
-            '-keyout', 'stranger.key', '-out', 'stranger.pem', cwd=d)
-    return d
+    ca = make_ca(d)
+    other = make_ca(d, 'other')
+    return {'ca': ca[0], 'server': make_cert(d, ca, 'server'),
+            'client': make_cert(d, ca, 'client', client=True),
+            'stranger': make_cert(d, other, 'stranger', client=True)}
 
 
 def running(env, cmd=('sleep', '1000')):
@@ -55,10 +44,10 @@ def tls_client(url, ctx):
 
 
 def context(pki, cert=None):
-    ctx = ssl.create_default_context(cafile=str(pki / 'ca.pem'))
+    ctx = ssl.create_default_context(cafile=pki['ca'])
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if cert:
-        ctx.load_cert_chain(str(pki / f'{cert}.pem'), str(pki / f'{cert}.key'))
+        ctx.load_cert_chain(*pki[cert])
     return ctx
 
 
@@ -75,8 +64,7 @@ def run_exec(c, path):
 
 
 def test_exec_over_tls(make_env, pki):
-    env = make_env(['--stream-tls-cert', str(pki / 'server.pem'),
-                    '--stream-tls-key', str(pki / 'server.key')])
+    env = make_env(['--stream-tls-cert', pki['server'][0], '--stream-tls-key', pki['server'][1]])
     cid = running(env)
     url = exec_url(env, cid, ['sh', '-c', 'echo -n hello'])
     assert url.startswith('https://127.0.0.1:')
@@ -98,9 +86,8 @@ def test_exec_over_tls(make_env, pki):
 
 
 def test_client_certificates(make_env, pki):
-    env = make_env(['--stream-tls-cert', str(pki / 'server.pem'),
-                    '--stream-tls-key', str(pki / 'server.key'),
-                    '--stream-tls-ca', str(pki / 'ca.pem')])
+    env = make_env(['--stream-tls-cert', pki['server'][0], '--stream-tls-key', pki['server'][1],
+                    '--stream-tls-ca', pki['ca']])
     cid = running(env)
     for cert in (None, 'stranger'):
         c, path = tls_client(exec_url(env, cid, ['true']), context(pki, cert))
@@ -117,12 +104,12 @@ def test_client_certificates(make_env, pki):
 
 
 def test_tls_settings_checked(make_daemon, pki):
-    d = make_daemon(extra_args=['--stream-tls-cert', str(pki / 'server.pem')])
+    d = make_daemon(extra_args=['--stream-tls-cert', pki['server'][0]])
     d.start(wait=False)
     assert d.proc.wait(timeout=20) != 0
     assert 'stream_tls_cert and stream_tls_key go together' in d.read_log()
-    d = make_daemon(extra_args=['--stream-tls-cert', str(pki / 'server.pem'),
-                                '--stream-tls-key', str(pki / 'stranger.key')], subdir='d2')
+    d = make_daemon(extra_args=['--stream-tls-cert', pki['server'][0],
+                                '--stream-tls-key', pki['stranger'][1]], subdir='d2')
     d.start(wait=False)
     assert d.proc.wait(timeout=20) != 0
     assert 'stream_tls_key' in d.read_log() and 'mismatch' in d.read_log()
