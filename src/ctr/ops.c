@@ -1,6 +1,5 @@
 /* Lifecycle operations on existing containers: start, stop, remove,
  * status, list, update, reopen log, exec, and the pod-wide stop/remove. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -312,61 +311,6 @@ void ctr_exec_result_done(struct ctr_exec_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static pid_t ppid_of(const char *pid)
-{
-	cleanup_free char *path = xasprintf("/proc/%s/stat", pid);
-	char *text = NULL;
-	size_t len = 0;
-	if (fs_read_file(AT_FDCWD, path, 4096, &text, &len, NULL) < 0)
-		return -1;
-	/* "pid (comm) state ppid ...": comm may hold anything, even ") ". */
-	const char *p = strrchr(text, ')');
-	int ppid = -1;
-	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-		ppid = -1;
-	free(text);
-	return ppid;
-}
-
-/* `root` and every process below it, found by walking /proc. */
-static size_t descendants(pid_t root, pid_t *out, size_t max)
-{
-	size_t n = 0;
-	out[n++] = root;
-	for (size_t done = 0; done < n && n < max; done++) {
-		DIR *d = opendir("/proc");
-		struct dirent *de;
-		while (d && (de = readdir(d)) && n < max) {
-			if (de->d_name[0] < '1' || de->d_name[0] > '9')
-				continue;
-			if (ppid_of(de->d_name) == out[done])
-				out[n++] = (pid_t)atoi(de->d_name);
-		}
-		if (d)
-			closedir(d);
-	}
-	return n;
-}
-
-/* The exec'd process outlived the runtime we killed: kill it and what it
- * started (found through its pid file), so nothing of it is left. */
-static void kill_exec(const char *pidfile)
-{
-	char *text = NULL;
-	size_t len = 0;
-	if (fs_read_file(AT_FDCWD, pidfile, 64, &text, &len, NULL) < 0)
-		return;
-	pid_t pid = (pid_t)atoi(text);
-	free(text);
-	if (pid <= 1)
-		return;
-	pid_t pids[256];
-	size_t n = descendants(pid, pids, ARRAY_SIZE(pids));
-	for (size_t i = 0; i < n; i++)
-		(void)kill(pids[i], SIGKILL);
-	(void)proc_kill_wait(pid, SIGKILL, 2000);
-}
-
 #define EXEC_BACKSTOP_MS 5000u
 
 /* The ExecSync timeout. The exec'd process is killed while `runc exec`
@@ -398,7 +342,7 @@ static void *exec_watch_main(void *arg)
 	w->fired = fire;
 	pthread_mutex_unlock(&w->mu);
 	if (fire)
-		kill_exec(w->pidfile);
+		ctr_exec_kill_tree(w->pidfile);
 	return NULL;
 }
 
@@ -484,7 +428,7 @@ int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t t
 	pthread_cond_destroy(&w.cv);
 	pthread_mutex_destroy(&w.mu);
 	if (r == -ETIMEDOUT || w.fired) {
-		kill_exec(pidfile);
+		ctr_exec_kill_tree(pidfile);
 		err_done(err);
 		r = err_msg(err, -ETIMEDOUT, "command timed out after %llds", (long long)timeout_s);
 	}
