@@ -20,7 +20,7 @@ static bool is_tchar(unsigned char ch)
 	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-static bool token_ok(const char *s)
+bool rpc_http_token_ok(const char *s)
 {
 	if (!*s)
 		return false;
@@ -60,7 +60,7 @@ static int request_line(char *line, struct rpc_http_head *h, struct err *err)
 	const char *version = sp2 + 1;
 	h->method = line;
 	h->path = sp1 + 1;
-	if (!token_ok(h->method))
+	if (!rpc_http_token_ok(h->method))
 		return err_msg(err, -EINVAL, "malformed method");
 	if (strncmp(version, "HTTP/1.", 7) != 0 || version[7] < '0' || version[7] > '9' ||
 	    version[8])
@@ -101,7 +101,7 @@ static int header(char *line, struct rpc_http_head *h, struct err *err)
 	if (!colon)
 		return err_msg(err, -EINVAL, "header line without a colon");
 	*colon = '\0';
-	if (!token_ok(line))
+	if (!rpc_http_token_ok(line))
 		return err_msg(err, -EINVAL, "malformed header name");
 	char *v = trim(colon + 1);
 	if (!value_ok(v))

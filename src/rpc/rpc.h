@@ -197,3 +197,5 @@ int rpc_deframer_feed(struct rpc_deframer *d, const uint8_t *p, size_t len, size
 uint8_t *rpc_deframer_take(struct rpc_deframer *d, size_t *ret_len);
 /** true at a message boundary (no partial prefix or body buffered). */
 bool rpc_deframer_idle(const struct rpc_deframer *d);
+/** Is s a non-empty HTTP token (RFC 9110 tchar*): a method, a header name? */
+bool rpc_http_token_ok(const char *s);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rpc/rpc.h"
 #include "stream/stream_int.h"
 
 ssize_t stream_head_len(const uint8_t *p, size_t len)
@@ -20,22 +21,6 @@ ssize_t stream_head_len(const uint8_t *p, size_t len)
 			return (ssize_t)(i + 1);
 	}
 	return len >= STREAM_HEAD_MAX ? -E2BIG : 0;
-}
-
-static bool is_tchar(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-static bool token_ok(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!is_tchar((unsigned char)*s))
-			return false;
-	return true;
 }
 
 static bool is_ows(char c)
@@ -52,7 +37,7 @@ static int request_line(char *line, struct stream_head *h, struct err *err)
 	*sp1 = *sp2 = '\0';
 	h->method = line;
 	h->path = sp1 + 1;
-	if (!token_ok(h->method))
+	if (!rpc_http_token_ok(h->method))
 		return err_msg(err, -EINVAL, "malformed method");
 	if (strcmp(sp2 + 1, "HTTP/1.1") != 0)
 		return err_msg(err, -EINVAL, "not an HTTP/1.1 request");
@@ -76,7 +61,7 @@ static int header(char *line, struct stream_head *h, struct err *err)
 	if (!colon)
 		return err_msg(err, -EINVAL, "header line without a colon");
 	*colon = '\0';
-	if (!token_ok(line))
+	if (!rpc_http_token_ok(line))
 		return err_msg(err, -EINVAL, "malformed header name");
 	if (h->n == STREAM_HEADERS_MAX)
 		return err_msg(err, -EINVAL, "more than %d headers", STREAM_HEADERS_MAX);
