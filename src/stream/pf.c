@@ -168,8 +168,10 @@ void pf_input_eof(struct sess *s, uint32_t data_key)
 void pf_reset(struct sess *s, uint32_t data_key)
 {
 	struct pf_conn **slot = find(s, data_key);
-	if (slot)
-		conn_free(slot);
+	if (!slot)
+		return;
+	sess_fin(s, (*slot)->error_key);
+	conn_free(slot);
 }
 
 size_t pf_pollfds(struct sess *s, struct pollfd *p, size_t max)

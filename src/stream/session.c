@@ -563,6 +563,17 @@ static int route(struct sess *s, const struct stream_head *h)
 
 /* ---- the loop ---- */
 
+/* Port-forward streams finished both ways leave the table, so a session
+ * serves any number of connections over its life, not SESS_MAX_STREAMS. */
+static void forget_done_streams(struct sess *s)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < s->n_st; i++)
+		if (!(s->st[i].rx_fin && s->st[i].tx_fin))
+			s->st[k++] = s->st[i];
+	s->n_st = k;
+}
+
 static bool rc_kind(const struct sess *s)
 {
 	return s->job->kind != STREAM_PORTFORWARD;
@@ -682,10 +693,12 @@ static void loop(struct sess *s)
 				break;
 			}
 		}
-		if (rc_kind(s))
+		if (rc_kind(s)) {
 			rc_events(s, p + 1, n - 1);
-		else
+		} else {
 			pf_events(s, p + 1, n - 1);
+			forget_done_streams(s);
+		}
 	}
 }
 
