@@ -138,7 +138,8 @@ static void conv_lists(const Runtime__V1__ContainerConfig *cfg, struct cri_ctr_c
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		const Runtime__V1__Mount *mt = cfg->mounts[i];
 		c->mounts[i] = (struct oci_mount){ mt->container_path, mt->host_path, mt->readonly,
-						   (enum oci_propagation)mt->propagation };
+						   (enum oci_propagation)mt->propagation,
+						   mt->recursive_read_only };
 	}
 	s->mounts = c->mounts;
 	s->n_mounts = cfg->n_mounts;

@@ -40,6 +40,28 @@ static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 	Runtime__V1__StatusResponse resp = RUNTIME__V1__STATUS_RESPONSE__INIT;
 	resp.status = &st;
 
+	/* The default handler ("") and its name, as CRI-O and containerd list
+	 * them; both are the one configured runtime. */
+	struct ctr_features f = { 0 };
+	if (ctx->deps->ctrs)
+		ctr_mgr_features(ctx->deps->ctrs, &f);
+	Runtime__V1__RuntimeHandlerFeatures hf = RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT;
+	hf.recursive_read_only_mounts = f.recursive_read_only;
+	hf.user_namespaces = f.user_namespaces;
+	Runtime__V1__RuntimeHandler h_default = RUNTIME__V1__RUNTIME_HANDLER__INIT;
+	Runtime__V1__RuntimeHandler h_named = RUNTIME__V1__RUNTIME_HANDLER__INIT;
+	h_default.name = "";
+	h_default.features = &hf;
+	h_named.features = &hf;
+	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
+	const char *rt = ctx->deps->cfg->runtime ? ctx->deps->cfg->runtime : "";
+	cleanup_free char *rt_name = xstrdup(strrchr(rt, '/') ? strrchr(rt, '/') + 1 : rt);
+	pthread_rwlock_unlock(ctx->deps->cfg_lock);
+	h_named.name = rt_name;
+	Runtime__V1__RuntimeHandler *handlers[] = { &h_default, &h_named };
+	resp.runtime_handlers = handlers;
+	resp.n_runtime_handlers = str_empty(rt_name) ? 1 : 2;
+
 	Runtime__V1__StatusResponse__InfoEntry e_version =
 	    RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT;
 	Runtime__V1__StatusResponse__InfoEntry e_config =

@@ -287,6 +287,16 @@ int ctr_pod_remove(struct ctr_mgr *m, const char *pod_id, struct err *err);
 int ctr_pod_stop_hook(void *m, const char *pod_id, struct err *err);
 int ctr_pod_remove_hook(void *m, const char *pod_id, struct err *err);
 
+/* What the runtime handler can do, for CRI Status. */
+struct ctr_features {
+	bool recursive_read_only; /* "rro" mounts: kernel mount_setattr + runtime support */
+	bool user_namespaces;	  /* pods in their own user namespace (mode POD) */
+};
+
+/** The features found at start (the runtime's `features` command and the
+ *  kernel were probed once then). Never fails. */
+void ctr_mgr_features(const struct ctr_mgr *m, struct ctr_features *ret);
+
 /** Every chain id used by some container's rootfs (db_ctr_layers_in_use). */
 int ctr_layers_in_use(struct ctr_mgr *m, char ***ret, struct err *err);
 

@@ -111,6 +111,7 @@ struct ctr_mgr {
 	ctr_pod_lookup_fn pod_lookup;
 	void *pod_lookup_data;
 	struct oci_host host;
+	struct oci_runtime_features features; /* `<runtime> features`, probed once at start */
 	struct ctr_index index;
 	struct ctr_bus bus;
 	/* exit watching */
@@ -147,6 +148,10 @@ void ctr_save_state(struct ctr_mgr *m, struct ctr *c);
 /** `<runtime> --root R <args...>`; -errno with the runtime's stderr in err. */
 int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
 		    struct err *err);
+/** Run `<runtime> features` once and keep what it says in m->features
+ *  and m->host.rro. A runtime without the command has no features (logged
+ *  at info level); never fails. */
+void ctr_runtime_features_probe(struct ctr_mgr *m);
 /** CREATED -> running: `<runtime> start`, or, with exec_fifo_start and a
  *  runc-style exec fifo, what `runc start` does without the runc process:
  *  read the fifo to its end, then remove it. Either way it returns once the

@@ -354,6 +354,7 @@ static int mgr_init(struct ctr_mgr *m, const struct ctr_config *cfg, struct err 
 	int r = oci_host_probe(&m->host, err);
 	if (r < 0)
 		return r;
+	ctr_runtime_features_probe(m);
 	if (cfg->storage) {
 		m->storage = cfg->storage;
 	} else {
@@ -435,6 +436,11 @@ void ctr_mgr_free(struct ctr_mgr *m)
 	free(m->ocimon);
 	free(m->cgroup_driver);
 	free(m);
+}
+
+void ctr_mgr_features(const struct ctr_mgr *m, struct ctr_features *ret)
+{
+	*ret = (struct ctr_features){ .recursive_read_only = m->host.rro };
 }
 
 int ctr_layers_in_use(struct ctr_mgr *m, char ***ret, struct err *err)

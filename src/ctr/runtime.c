@@ -56,6 +56,36 @@ int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *inpu
 	return r;
 }
 
+void ctr_runtime_features_probe(struct ctr_mgr *m)
+{
+	char *argv[] = { m->runtime, "features", NULL };
+	static char *const env[] = {
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		NULL,
+	};
+	struct proc_opts o = {
+		.argv = argv, .env = env, .max_output = 1 << 20, .timeout_ms = 10000
+	};
+	struct proc_result res = { 0 };
+	cleanup_err struct err err = ERR_INIT;
+	m->features = (struct oci_runtime_features){ 0 };
+	/* A runtime without the command (or with a broken one) has none of
+	 * the features: they stay unreported and refused. */
+	int r = proc_run(&o, &res, &err);
+	if (r >= 0 && res.status == 0)
+		r = oci_runtime_features_parse(res.out, res.out_len, &m->features, &err);
+	else if (r >= 0)
+		r = err_msg(&err, -EOPNOTSUPP, "%s features: exit status %d", m->runtime,
+			    res.status);
+	if (r < 0)
+		log_info("OCI runtime features unknown", "runtime=%s error=%s", m->runtime,
+			 log_q(err_str(&err)));
+	proc_result_done(&res);
+	m->host.rro = m->host.mount_setattr && m->features.rro;
+	log_info("OCI runtime features", "runtime=%s rro=%d mount_setattr=%d", m->runtime,
+		 m->features.rro, m->host.mount_setattr);
+}
+
 /* The fifo's side of a start. runc create leaves the container's init
  * blocked opening the fifo for writing; once a reader has it open, the
  * init writes a byte and closes its end on its way to exec the program

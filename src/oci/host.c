@@ -1,6 +1,7 @@
 /* Host facts that bound a spec: capabilities, the oom_score_adj floor,
- * RLIMIT_NOFILE, cgroup layout, swap accounting; capability names and the
- * CRI add/drop rules; mount propagation of host paths. */
+ * RLIMIT_NOFILE, cgroup layout, swap accounting, mount_setattr; the OCI
+ * runtime's features document; capability names and the CRI add/drop
+ * rules; mount propagation of host paths. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -211,6 +213,37 @@ int oci_host_probe(struct oci_host *ret, struct err *err)
 	ret->swap_accounting =
 	    ret->cgroup2 ? v2_swap_accounting()
 			 : file_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
+	/* A bad fd and no attributes: the kernel answers EBADF or EINVAL when
+	 * it has the call, ENOSYS when it does not; nothing is changed. */
+	ret->mount_setattr = syscall(SYS_mount_setattr, -1, "", 0, NULL, 0) == 0 || errno != ENOSYS;
+	return 0;
+}
+
+static bool json_strv_has(const json_t *a, const char *s)
+{
+	size_t i;
+	const json_t *v;
+	json_array_foreach(a, i, v) if (json_is_string(v) &&
+					strcmp(json_string_value(v), s) == 0) return true;
+	return false;
+}
+
+int oci_runtime_features_parse(const char *buf, size_t len, struct oci_runtime_features *ret,
+			       struct err *err)
+{
+	*ret = (struct oci_runtime_features){ 0 };
+	json_error_t je;
+	json_t *o = json_loadb(buf, len, 0, &je);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return err_msg(err, -EINVAL, "runtime features: not a JSON object (%s)", je.text);
+	}
+	const json_t *linux = json_object_get(o, "linux");
+	ret->rro = json_strv_has(json_object_get(o, "mountOptions"), "rro");
+	ret->userns = json_strv_has(json_object_get(linux, "namespaces"), "user");
+	ret->idmap = json_is_true(json_object_get(
+	    json_object_get(json_object_get(linux, "mountExtensions"), "idmap"), "enabled"));
+	json_decref(o);
 	return 0;
 }
 

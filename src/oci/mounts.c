@@ -149,14 +149,44 @@ static void add_defaults(const struct oci_ctr_config *c, json_t *a, const struct
 		add_default(a, v, n, "/etc/hostname", "bind", pf->hostname, bind);
 }
 
-/* Check one CRI mount's paths; nothing is created here. */
-static int cri_mount_validate(const struct oci_mount *m, char **ret_dest, struct err *err)
+/* The CRI's rules for recursive_read_only, as kubelet and the CRI
+ * validation suite have them. */
+static int rro_validate(const struct oci_mount *m, const char *cp, const struct oci_host *h,
+			struct err *err)
+{
+	if (!m->recursive_readonly)
+		return 0;
+	if (!m->readonly)
+		return err_msg(err, -EINVAL,
+			       "mount '%s': recursive_read_only needs readonly to be true as well",
+			       cp);
+	if (m->propagation != OCI_PROPAGATION_PRIVATE)
+		return err_msg(
+		    err, -EINVAL,
+		    "mount '%s': recursive_read_only needs propagation PRIVATE, not %s", cp,
+		    m->propagation == OCI_PROPAGATION_BIDIRECTIONAL ? "BIDIRECTIONAL"
+								    : "HOST_TO_CONTAINER");
+	if (!h->rro)
+		return err_msg(
+		    err, -EINVAL,
+		    "mount '%s': recursive_read_only is not supported on this node (%s)", cp,
+		    h->mount_setattr ? "the OCI runtime has no 'rro' mount option"
+				     : "the kernel has no mount_setattr, 5.12 or later needed");
+	return 0;
+}
+
+/* Check one CRI mount's paths and options; nothing is created here. */
+static int cri_mount_validate(const struct oci_mount *m, const struct oci_host *h, char **ret_dest,
+			      struct err *err)
 {
 	const char *cp = m->container_path ? m->container_path : "";
 	if (cp[0] != '/')
 		return err_msg(
 		    err, -EINVAL,
 		    "mount container path '%s' is relative: container paths must be absolute", cp);
+	int r = rro_validate(m, cp, h, err);
+	if (r < 0)
+		return r;
 	if (str_empty(m->host_path) || m->host_path[0] != '/')
 		return err_msg(err, -EINVAL,
 			       "mount host path '%s' (for '%s') must be an absolute path",
@@ -248,15 +278,16 @@ static const char *propagation_opt(enum oci_propagation p)
 							: "rprivate";
 }
 
-int oci_mounts_build(const struct oci_ctr_config *c, int rootfd, const struct oci_user *u,
-		     json_t **ret, const char **ret_rootfs_propagation, struct err *err)
+int oci_mounts_build(const struct oci_ctr_config *c, const struct oci_host *h, int rootfd,
+		     const struct oci_user *u, json_t **ret, const char **ret_rootfs_propagation,
+		     struct err *err)
 {
 	size_t n = c->n_mounts;
 	struct cri_mount *v = xcalloc(n + 1, sizeof(*v));
 	int r = 0;
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		v[i].m = &c->mounts[i];
-		r = cri_mount_validate(&c->mounts[i], &v[i].dest, err);
+		r = cri_mount_validate(&c->mounts[i], h, &v[i].dest, err);
 		if (r >= 0 && covered(v, i, v[i].dest))
 			r = err_msg(err, -EINVAL, "duplicate mount container path '%s'", v[i].dest);
 	}
@@ -274,8 +305,9 @@ int oci_mounts_build(const struct oci_ctr_config *c, int rootfd, const struct oc
 	int prop = OCI_PROPAGATION_PRIVATE;
 	for (size_t i = 0; i < n; i++) {
 		const struct oci_mount *m = v[i].m;
-		cleanup_free char *opts = xasprintf("rbind,%s%s", propagation_opt(m->propagation),
-						    m->readonly ? ",ro" : "");
+		cleanup_free char *opts =
+		    xasprintf("rbind,%s%s%s", propagation_opt(m->propagation),
+			      m->readonly ? ",ro" : "", m->recursive_readonly ? ",rro" : "");
 		json_array_append_new(a, mount_json(v[i].dest, "bind", m->host_path, opts));
 		if (m->propagation == OCI_PROPAGATION_BIDIRECTIONAL ||
 		    (m->propagation == OCI_PROPAGATION_HOST_TO_CONTAINER &&

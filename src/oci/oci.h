@@ -63,6 +63,9 @@ struct oci_mount {
 	const char *host_path;	    /* absolute */
 	bool readonly;
 	enum oci_propagation propagation;
+	/* Read-only submounts too ("rro"): needs readonly, PRIVATE propagation
+	 * and a host that can (oci_host.rro). */
+	bool recursive_readonly;
 };
 
 /* A CRI device: host_path may be a device node or a directory of them. */
@@ -191,7 +194,24 @@ struct oci_host {
 	uint64_t nofile_hard;	/* RLIMIT_NOFILE hard limit of this process */
 	bool cgroup2;		/* unified hierarchy only */
 	bool swap_accounting;	/* memory+swap limits can be set */
+	bool mount_setattr;	/* the kernel has mount_setattr(2) (5.12+) */
+	/* Recursive read-only mounts work: mount_setattr and a runtime whose
+	 * features list "rro". oci_host_probe leaves it false; the caller that
+	 * knows the runtime (oci_runtime_features_parse) sets it. */
+	bool rro;
 };
+
+/* What `<runtime> features` (OCI runtime features document) says. */
+struct oci_runtime_features {
+	bool rro;    /* mountOptions lists "rro" */
+	bool userns; /* linux.namespaces lists "user" */
+	bool idmap;  /* linux.mountExtensions.idmap.enabled */
+};
+
+/** Parse the JSON output of `<runtime> features` (`len` bytes). -EINVAL
+ *  with err when it is not a JSON object; fields it lacks read as false. */
+int oci_runtime_features_parse(const char *buf, size_t len, struct oci_runtime_features *ret,
+			       struct err *err);
 
 /** Read the host facts: CapBnd/CapEff from /proc/self/status, the floor
  *  for oom_score_adj (our own /proc/self/oom_score_adj unless we hold
@@ -210,9 +230,10 @@ int oci_host_probe(struct oci_host *ret, struct err *err);
  *  c->rootfs (openat2 RESOLVE_IN_ROOT, owned by the container user when
  *  new); a CRI mount's missing host path is created as a directory.
  *  Errors (-EINVAL unless said): no command at all, a relative or duplicate
- *  container path, a propagation the host mount cannot give, an unknown
- *  capability, RunAsGroup without RunAsUser/RunAsUsername, a user or group
- *  the rootfs does not know, a POD/TARGET namespace without a path,
+ *  container path, a propagation the host mount cannot give, a
+ *  recursive_readonly mount that is not readonly and PRIVATE or on a host
+ *  without h->rro, an unknown capability, RunAsGroup without
+ *  RunAsUser/RunAsUsername, a user or group the rootfs does not know, a POD/TARGET namespace without a path,
  *  unified resources on a cgroup v1 host, a bad device or seccomp profile;
  *  -ENOTDIR when the working directory path runs into a file; I/O errors
  *  as -errno. Argument checks run before anything is created. Privileged

@@ -12,8 +12,9 @@ int oci_process_build(const struct oci_ctr_config *c, const struct oci_host *h,
 
 /* The spec's "mounts" array (CRI mounts checked, host dirs created, image
  * VOLUMEs made under rootfd) and linux.rootfsPropagation (NULL = unset). */
-int oci_mounts_build(const struct oci_ctr_config *c, int rootfd, const struct oci_user *u,
-		     json_t **ret, const char **ret_rootfs_propagation, struct err *err);
+int oci_mounts_build(const struct oci_ctr_config *c, const struct oci_host *h, int rootfd,
+		     const struct oci_user *u, json_t **ret, const char **ret_rootfs_propagation,
+		     struct err *err);
 
 /* The spec's "linux" object: namespaces, cgroupsPath, resources, devices,
  * masked/readonly paths, sysctls, seccomp. */

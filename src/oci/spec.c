@@ -51,7 +51,7 @@ static int build_in_root(const struct oci_ctr_config *c, const struct oci_host *
 	if (r >= 0)
 		r = oci_process_build(c, h, &u, cwd, &proc, err);
 	if (r >= 0)
-		r = oci_mounts_build(c, rootfd, &u, &mounts, &rprop, err);
+		r = oci_mounts_build(c, h, rootfd, &u, &mounts, &rprop, err);
 	if (r >= 0 && (r = oci_mkdir_in_root(rootfd, cwd, u.uid, u.gid, err)) < 0)
 		err_wrap(err, "working directory");
 	oci_user_done(&u);

@@ -123,7 +123,7 @@ static void test_runc_run(void **state)
 	};
 	char *env[] = { "FOO=bar", NULL };
 	char *img_env[] = { "FOO=image", NULL };
-	struct oci_mount m[] = { { "/data", hostdir, true, OCI_PROPAGATION_PRIVATE } };
+	struct oci_mount m[] = { { "/data", hostdir, true, OCI_PROPAGATION_PRIVATE, false } };
 	char cg[96];
 	snprintf(cg, sizeof(cg), "/ocid-oci-test-%d", (int)getpid());
 	struct oci_ctr_config c = {

@@ -1,6 +1,7 @@
 /* Spec building from plain structs: kubelet's args rules, env merge,
  * capabilities, oom_score_adj floor, rlimits, resources, namespaces,
- * mounts (validation, host dirs, propagation), working dir, seccomp. */
+ * mounts (validation, host dirs, propagation, recursive read-only),
+ * working dir, seccomp, the runtime's features document. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -357,10 +358,10 @@ static void test_mounts(void **state)
 	snprintf(deep, sizeof(deep), "%s/missing/a/b", tmp);
 	assert_int_equal(mkdir(src, 0755), 0);
 	struct oci_mount m[] = {
-		{ "/data/sub", src, false, OCI_PROPAGATION_PRIVATE },
-		{ "/data//", src, true, OCI_PROPAGATION_PRIVATE },
-		{ "/new", deep, false, OCI_PROPAGATION_PRIVATE },
-		{ "/etc/hosts", src, false, OCI_PROPAGATION_PRIVATE },
+		{ "/data/sub", src, false, OCI_PROPAGATION_PRIVATE, false },
+		{ "/data//", src, true, OCI_PROPAGATION_PRIVATE, false },
+		{ "/new", deep, false, OCI_PROPAGATION_PRIVATE, false },
+		{ "/etc/hosts", src, false, OCI_PROPAGATION_PRIVATE, false },
 	};
 	char *vols[] = { "/vol/one", "/data", NULL };
 	struct oci_ctr_config c = { .mounts = m,
@@ -408,26 +409,100 @@ static void test_mounts(void **state)
 	assert_int_equal(stat(vol, &st), -1);
 	json_decref(s);
 
-	struct oci_mount rel[] = { { "relative/path", src, false, 0 } };
+	struct oci_mount rel[] = { { "relative/path", src, false, 0, false } };
 	struct oci_ctr_config r = { .mounts = rel, .n_mounts = 1 };
 	(void)build(&r, NULL, -EINVAL, &err);
 	assert_non_null(strstr(err_str(&err), "'relative/path' is relative"));
 	/* a refused request creates nothing: the missing source stays missing */
 	char never[160];
 	snprintf(never, sizeof(never), "%s/never", tmp);
-	struct oci_mount mixed[] = { { "/ok", never, false, 0 }, { "rel", src, false, 0 } };
+	struct oci_mount mixed[] = { { "/ok", never, false, 0, false },
+				     { "rel", src, false, 0, false } };
 	struct oci_ctr_config mx = { .mounts = mixed, .n_mounts = 2, .working_dir = "/never-wd" };
 	(void)build(&mx, NULL, -EINVAL, &err);
 	assert_int_equal(stat(never, &st), -1);
 	snprintf(never, sizeof(never), "%s/never-wd", root);
 	assert_int_equal(stat(never, &st), -1);
-	struct oci_mount dup[] = { { "/a", src, false, 0 }, { "/a/", src, true, 0 } };
+	struct oci_mount dup[] = { { "/a", src, false, 0, false }, { "/a/", src, true, 0, false } };
 	struct oci_ctr_config du = { .mounts = dup, .n_mounts = 2 };
 	(void)build(&du, NULL, -EINVAL, &err);
 	assert_non_null(strstr(err_str(&err), "duplicate"));
-	struct oci_mount dotdot[] = { { "/a/../../etc", src, false, 0 } };
+	struct oci_mount dotdot[] = { { "/a/../../etc", src, false, 0, false } };
 	struct oci_ctr_config dd = { .mounts = dotdot, .n_mounts = 1 };
 	(void)build(&dd, NULL, -EINVAL, &err);
+	err_done(&err);
+}
+
+/* recursive_read_only: "rro" next to "ro" where the host can; refused
+ * without readonly, with a propagation other than PRIVATE, or on a host
+ * without it; nothing is created by a refused request. */
+static void test_mounts_rro(void **state)
+{
+	struct err err = ERR_INIT;
+	char src[128], missing[160];
+	snprintf(src, sizeof(src), "%s/rro-src", tmp);
+	snprintf(missing, sizeof(missing), "%s/rro-missing", tmp);
+	assert_int_equal(mkdir(src, 0755), 0);
+	struct oci_host h = host;
+	h.mount_setattr = h.rro = true;
+
+	struct oci_mount ok[] = { { "/r", src, true, OCI_PROPAGATION_PRIVATE, true },
+				  { "/n", src, true, OCI_PROPAGATION_PRIVATE, false } };
+	struct oci_ctr_config c = { .mounts = ok, .n_mounts = 2 };
+	json_t *s = build(&c, &h, 0, &err);
+	assert_true(mount_has_opt(find_mount(s, "/r"), "rro") &&
+		    mount_has_opt(find_mount(s, "/r"), "ro") &&
+		    mount_has_opt(find_mount(s, "/r"), "rprivate"));
+	assert_false(mount_has_opt(find_mount(s, "/n"), "rro"));
+	assert_true(mount_has_opt(find_mount(s, "/n"), "ro"));
+	json_decref(s);
+
+	static const struct {
+		bool readonly;
+		enum oci_propagation p;
+		bool host_rro, host_setattr;
+		const char *msg;
+	} bad[] = {
+		{ false, OCI_PROPAGATION_PRIVATE, true, true, "needs readonly" },
+		{ true, OCI_PROPAGATION_HOST_TO_CONTAINER, true, true, "not HOST_TO_CONTAINER" },
+		{ true, OCI_PROPAGATION_BIDIRECTIONAL, true, true, "not BIDIRECTIONAL" },
+		{ true, OCI_PROPAGATION_PRIVATE, false, true, "no 'rro' mount option" },
+		{ true, OCI_PROPAGATION_PRIVATE, false, false, "no mount_setattr" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct oci_mount m[] = { { "/ok", missing, false, 0, false },
+					 { "/r", src, bad[i].readonly, bad[i].p, true } };
+		struct oci_ctr_config b = { .mounts = m, .n_mounts = 2 };
+		h.rro = bad[i].host_rro;
+		h.mount_setattr = bad[i].host_setattr;
+		(void)build(&b, &h, -EINVAL, &err);
+		if (!strstr(err_str(&err), bad[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err_str(&err), bad[i].msg);
+		err_done(&err);
+		struct stat st;
+		assert_int_equal(stat(missing, &st), -1);
+	}
+}
+
+static void test_runtime_features(void **state)
+{
+	struct err err = ERR_INIT;
+	struct oci_runtime_features f;
+	static const char runc[] =
+	    "{\"ociVersionMin\":\"1.0.0\",\"mountOptions\":[\"ro\",\"rro\",\"rbind\"],"
+	    "\"linux\":{\"namespaces\":[\"mount\",\"user\"],"
+	    "\"mountExtensions\":{\"idmap\":{\"enabled\":true}}}}";
+	assert_int_equal(oci_runtime_features_parse(runc, strlen(runc), &f, &err), 0);
+	assert_true(f.rro && f.userns && f.idmap);
+	static const char old[] = "{\"mountOptions\":[\"ro\",\"rbind\"],\"linux\":{}}";
+	assert_int_equal(oci_runtime_features_parse(old, strlen(old), &f, &err), 0);
+	assert_false(f.rro || f.userns || f.idmap);
+	static const char odd[] = "{\"mountOptions\":\"rro\",\"linux\":[1]}";
+	assert_int_equal(oci_runtime_features_parse(odd, strlen(odd), &f, &err), 0);
+	assert_false(f.rro || f.userns || f.idmap);
+	assert_int_equal(oci_runtime_features_parse("[]", 2, &f, &err), -EINVAL);
+	err_done(&err);
+	assert_int_equal(oci_runtime_features_parse("nope", 4, &f, &err), -EINVAL);
 	err_done(&err);
 }
 
@@ -471,7 +546,7 @@ static void test_propagation_checks(void **state)
 	assert_non_null(strstr(err_str(&err), "private"));
 
 	/* a spec asking for rshared on a private mount fails the same way */
-	struct oci_mount m[] = { { "/shared", p, false, OCI_PROPAGATION_BIDIRECTIONAL } };
+	struct oci_mount m[] = { { "/shared", p, false, OCI_PROPAGATION_BIDIRECTIONAL, false } };
 	struct oci_ctr_config c = { .mounts = m, .n_mounts = 1 };
 	(void)build(&c, NULL, -EINVAL, &err);
 
@@ -801,6 +876,8 @@ static void test_host_probe(void **state)
 	assert_true(h.cap_bounding & 1); /* tests run as root */
 	assert_true(h.nofile_hard > 0);
 	assert_true(h.oom_score_adj_min >= -1000 && h.oom_score_adj_min <= 1000);
+	assert_true(h.mount_setattr); /* this kernel is 5.12 or later */
+	assert_false(h.rro);	      /* left to the caller that knows the runtime */
 }
 
 int main(void)
@@ -813,6 +890,8 @@ int main(void)
 		cmocka_unit_test(test_resources),
 		cmocka_unit_test(test_namespaces),
 		cmocka_unit_test(test_mounts),
+		cmocka_unit_test(test_mounts_rro),
+		cmocka_unit_test(test_runtime_features),
 		cmocka_unit_test(test_mountinfo),
 		cmocka_unit_test(test_working_dir),
 		cmocka_unit_test(test_privileged_and_paths),
