@@ -70,6 +70,7 @@ static void conv_security(const Runtime__V1__LinuxContainerSecurityContext *sc,
 	s->run_as_username = sc->run_as_username;
 	s->supplemental_groups = sc->supplemental_groups;
 	s->n_supplemental_groups = sc->n_supplemental_groups;
+	s->groups_policy = (enum oci_groups_policy)sc->supplemental_groups_policy;
 	if (sc->capabilities) {
 		c->cap_add = strv_of(sc->capabilities->add_capabilities,
 				     sc->capabilities->n_add_capabilities);

@@ -61,6 +61,11 @@ static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 	Runtime__V1__RuntimeHandler *handlers[] = { &h_default, &h_named };
 	resp.runtime_handlers = handlers;
 	resp.n_runtime_handlers = str_empty(rt_name) ? 1 : 2;
+	/* Merge and Strict, and ContainerStatus.user: what the spec gives the
+	 * process (oci_user_resolve), the same for every runtime. */
+	Runtime__V1__RuntimeFeatures features = RUNTIME__V1__RUNTIME_FEATURES__INIT;
+	features.supplemental_groups_policy = true;
+	resp.features = &features;
 
 	Runtime__V1__StatusResponse__InfoEntry e_version =
 	    RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT;

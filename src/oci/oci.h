@@ -139,6 +139,14 @@ struct oci_pod_files {
 	const char *shm;	 /* -> /dev/shm (else a private 64 MiB tmpfs) */
 };
 
+/* How the process's groups are made. The values match CRI's
+ * SupplementalGroupsPolicy. */
+enum oci_groups_policy {
+	OCI_GROUPS_MERGE = 0,  /* the primary gid, the user's groups in the image's
+				* /etc/group, then CRI's supplemental groups */
+	OCI_GROUPS_STRICT = 1, /* the primary gid and CRI's supplemental groups only */
+};
+
 /* One container request: image config + CRI ContainerConfig + pod context. */
 struct oci_ctr_config {
 	const char *rootfs; /* host path of the mounted root filesystem */
@@ -156,6 +164,7 @@ struct oci_ctr_config {
 	int64_t run_as_group;
 	const int64_t *supplemental_groups;
 	size_t n_supplemental_groups;
+	enum oci_groups_policy groups_policy;
 
 	const struct oci_mount *mounts;
 	size_t n_mounts;
@@ -291,17 +300,19 @@ void oci_user_spec_done(struct oci_user_spec *u);
 struct oci_user {
 	uint32_t uid;
 	uint32_t gid;
-	gid_t *groups; /* additional gids: primary first, then memberships, then CRI's */
+	gid_t *groups; /* additional gids: primary first, then memberships (Merge), then CRI's */
 	size_t n_groups;
 	char *home; /* NULL when the user has no passwd entry */
 };
 
 /** Resolve the container user of `c` inside the rootfs open at `rootfd`:
  *  CRI run_as_username, else run_as_user, else the image's User ("" =
- *  root); run_as_group overrides the gid. /etc/passwd and /etc/group are
+ *  root); run_as_group overrides the gid; the image's group memberships
+ *  count only with OCI_GROUPS_MERGE. /etc/passwd and /etc/group are
  *  opened with RESOLVE_IN_ROOT, so symlinks cannot leave the rootfs.
- *  -EINVAL (message names the user or group) when a name is unknown or
- *  RunAsGroup comes without a user. Free with oci_user_done. */
+ *  -EINVAL (message names the user or group) when a name is unknown,
+ *  RunAsGroup comes without a user or the groups policy is unknown. Free
+ *  with oci_user_done. */
 int oci_user_resolve(int rootfd, const struct oci_ctr_config *c, struct oci_user *ret,
 		     struct err *err);
 void oci_user_done(struct oci_user *u);

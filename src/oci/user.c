@@ -295,6 +295,10 @@ static int check_cri_ids(const struct oci_ctr_config *c, struct err *err)
 	if (c->has_run_as_group && (c->run_as_group < 0 || c->run_as_group >= UINT32_MAX))
 		return err_msg(err, -EINVAL, "run_as_group %lld is not a valid gid",
 			       (long long)c->run_as_group);
+	if (c->groups_policy != OCI_GROUPS_MERGE && c->groups_policy != OCI_GROUPS_STRICT)
+		return err_msg(err, -EINVAL,
+			       "supplemental_groups_policy %d is neither Merge (0) nor Strict (1)",
+			       (int)c->groups_policy);
 	for (size_t i = 0; i < c->n_supplemental_groups; i++)
 		if (c->supplemental_groups[i] < 0 || c->supplemental_groups[i] >= UINT32_MAX)
 			return err_msg(err, -EINVAL, "supplemental group %lld is not a valid gid",
@@ -328,7 +332,8 @@ int oci_user_resolve(int rootfd, const struct oci_ctr_config *c, struct oci_user
 		if (c->has_run_as_group)
 			u.gid = (uint32_t)c->run_as_group;
 		add_gid(&u, u.gid);
-		if (ent.name)
+		/* Strict: the groups a pod asks for and nothing the image adds. */
+		if (ent.name && c->groups_policy == OCI_GROUPS_MERGE)
 			add_memberships(group, ent.name, &u);
 		for (size_t i = 0; i < c->n_supplemental_groups; i++)
 			add_gid(&u, (gid_t)c->supplemental_groups[i]);

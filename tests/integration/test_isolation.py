@@ -64,6 +64,7 @@ def test_status_reports_handlers_and_features(env):
     # mount_setattr: the feature is real, so it is reported.
     assert got[''].recursive_read_only_mounts and got['runc'].recursive_read_only_mounts
     assert not got[''].user_namespaces
+    assert st.features.supplemental_groups_policy
 
 
 def test_recursive_readonly_mount(env, rro_dir):
@@ -75,14 +76,14 @@ def test_recursive_readonly_mount(env, rro_dir):
     cid = create(env, 'rro', mounts)
     env.start(cid)
     # Plain read-only: the top is read-only, the submount under it is not.
-    rc, _, err = run(env, cid, 'touch /ro/x')
+    rc, _, err = run(env, cid, ': > /ro/x')
     assert rc != 0 and 'Read-only file system' in err
     assert run(env, cid, 'echo w > /ro/tmpfs/plain')[0] == 0
     assert open(os.path.join(rro_dir, 'tmpfs', 'plain')).read() == 'w\n'
     # Recursive read-only: the submount is read-only too.
-    rc, _, err = run(env, cid, 'touch /rro/tmpfs/rec')
+    rc, _, err = run(env, cid, ': > /rro/tmpfs/rec')
     assert rc != 0 and 'Read-only file system' in err, err
-    rc, _, err = run(env, cid, 'touch /rro/x')
+    rc, _, err = run(env, cid, ': > /rro/x')
     assert rc != 0 and 'Read-only file system' in err
     assert not os.path.exists(os.path.join(rro_dir, 'tmpfs', 'rec'))
     assert run(env, cid, 'cat /rro/f')[1] == 'top\n'
@@ -107,3 +108,50 @@ def test_recursive_readonly_refused(env, rro_dir, readonly, prop, words):
     msg = create(env, 'bad', [m], expect=grpc.StatusCode.INVALID_ARGUMENT)
     assert words in msg and '/rro' in msg
     assert env.list() == []
+
+
+def groups_image(env):
+    """busybox with default-user (1000:1000), a member of group 50000 in the
+    image's /etc/group, as critest's test-image-predefined-group has it."""
+    extra = [('etc', 'dir', None, {}),
+             ('etc/passwd', 'file', b'root:x:0:0:root:/root:/bin/sh\n'
+              b'default-user:x:1000:1000::/home/default-user:/bin/sh\n', {}),
+             ('etc/group', 'file', b'root:x:0:\ndefault-user:x:1000:\n'
+              b'group-defined-in-image:x:50000:default-user\n', {})]
+    layers = [Layer(busybox_entries()), Layer(extra)]
+    cfg = make_config(layers, user='default-user')
+    push_image(env.reg, 'test/groups', 'v1', layers, config=cfg)
+    image = f'{env.reg.host}/test/groups:v1'
+    env.d.image('PullImage', env.pb.PullImageRequest(image=env.pb.ImageSpec(image=image)),
+                timeout=60)
+    return image
+
+
+@pytest.mark.parametrize('policy,want', [
+    (None, [1000, 1234, 50000]),        # Merge, the default
+    ('Merge', [1000, 1234, 50000]),
+    ('Strict', [1000, 1234]),           # the image's group 50000 is left out
+])
+def test_supplemental_groups_policy(env, policy, want):
+    pb = env.pb
+    env.pod_id = env.pod()
+    image = groups_image(env)
+    sc = pb.LinuxContainerSecurityContext(run_as_user=pb.Int64Value(value=1000),
+                                          supplemental_groups=[1234])
+    if policy:
+        sc.supplemental_groups_policy = getattr(pb, policy)
+    cid = create(env, 'groups', sc=sc, image=image)
+    env.start(cid)
+    u = env.status(cid).status.user.linux
+    assert (u.uid, u.gid, sorted(u.supplemental_groups)) == (1000, 1000, want)
+    # What the process really has, and an exec'd one too.
+    assert run(env, cid, 'id -G') == (0, ' '.join(map(str, want)) + '\n', '')
+    assert run(env, cid, 'id -u; id -g')[1] == '1000\n1000\n'
+
+
+def test_supplemental_groups_policy_unknown(env):
+    pb = env.pb
+    env.pod_id = env.pod()
+    sc = pb.LinuxContainerSecurityContext(supplemental_groups_policy=7)
+    msg = create(env, 'bad', sc=sc, expect=grpc.StatusCode.INVALID_ARGUMENT)
+    assert 'supplemental_groups_policy 7' in msg

@@ -134,6 +134,36 @@ static void test_memberships_and_supplemental(void **state)
 	oci_user_done(&u);
 }
 
+/* Strict: the primary gid and CRI's groups, none of the image's. */
+static void test_groups_policy_strict(void **state)
+{
+	int64_t sup[] = { 500, 44 };
+	struct oci_ctr_config c = { .image.user = "app",
+				    .supplemental_groups = sup,
+				    .n_supplemental_groups = 2,
+				    .groups_policy = OCI_GROUPS_STRICT };
+	struct oci_user u;
+	struct err err = ERR_INIT;
+	assert_int_equal(resolve(&c, &u, &err), 0);
+	assert_int_equal(u.n_groups, 3);
+	assert_int_equal(u.groups[0], 1001);
+	assert_int_equal(u.groups[1], 500);
+	assert_int_equal(u.groups[2], 44); /* asked for, so kept */
+	assert_false(has_gid(&u, 10));	   /* wheel: the image's only */
+	oci_user_done(&u);
+
+	struct oci_ctr_config as_root = { .groups_policy = OCI_GROUPS_STRICT };
+	assert_int_equal(resolve(&as_root, &u, &err), 0);
+	assert_int_equal(u.n_groups, 1);
+	assert_int_equal(u.groups[0], 0);
+	oci_user_done(&u);
+
+	struct oci_ctr_config bad = { .groups_policy = (enum oci_groups_policy)2 };
+	assert_int_equal(resolve(&bad, &u, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "supplemental_groups_policy 2"));
+	err_done(&err);
+}
+
 static void test_cri_overrides_image(void **state)
 {
 	struct oci_user u;
@@ -283,6 +313,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_user_forms),
 		cmocka_unit_test(test_memberships_and_supplemental),
+		cmocka_unit_test(test_groups_policy_strict),
 		cmocka_unit_test(test_cri_overrides_image),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_symlink_escape),
