@@ -37,13 +37,15 @@ struct config {
 	bool layer_sync;		 /* syncfs each layer before commit, default true */
 	bool exec_fifo_start;		 /* start via runc's exec fifo, default true */
 	char **pinned_images; /* names or globs reported as pinned (a comma list), default none */
-	uint64_t max_recv_msg_size; /* default 16 MiB */
-	uint64_t max_send_msg_size; /* default 80 MiB */
-	unsigned workers;	    /* rpc worker threads, default 16 */
-	uint64_t shutdown_grace_ms; /* in-flight calls get this long on SIGTERM, default 3 s */
-	bool enable_debug_rpc;	    /* registers /ocid.debug.Debug/Sleep for tests, default false */
-	char *cgroup_parent; /* --cgroup-parent: pods' default parent cgroup, default /ocid */
-	uint64_t shm_size;   /* --shm-size: each pod's /dev/shm tmpfs, default 64 MiB */
+	uint64_t max_recv_msg_size;    /* default 16 MiB */
+	uint64_t max_send_msg_size;    /* default 80 MiB */
+	unsigned workers;	       /* rpc worker threads (short calls), default 16 */
+	unsigned long_workers;	       /* rpc worker threads for long calls, default 32 */
+	unsigned max_concurrent_pulls; /* pulls at once (their own pool), default 8 */
+	uint64_t shutdown_grace_ms;    /* in-flight calls get this long on SIGTERM, default 3 s */
+	bool enable_debug_rpc; /* registers /ocid.debug.Debug/Sleep for tests, default false */
+	char *cgroup_parent;   /* --cgroup-parent: pods' default parent cgroup, default /ocid */
+	uint64_t shm_size;     /* --shm-size: each pod's /dev/shm tmpfs, default 64 MiB */
 	char *
 	    pause_binary; /* --pause-binary: default "ocid-pause", a bare name = found next to ocid */
 	char *cni_default_bridge; /* --cni-default-bridge: built-in network's bridge, ocid0 */

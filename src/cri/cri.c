@@ -183,11 +183,19 @@ void cri_register(struct rpc_server *srv, struct cri_deps *deps)
 	}
 	for (size_t i = 0; i < nroutes; i++) {
 		routes[i].deps = deps;
-		rpc_server_add_method(srv, routes[i].path, dispatch, &routes[i]);
+		enum rpc_class cls;
+		if (cri_method_class(routes[i].svc->name, routes[i].m->name, &cls) < 0)
+			log_error(
+			    "CRI method without a concurrency class (class.c); it runs as long",
+			    "method=%s", routes[i].path);
+		rpc_server_add_method(srv, routes[i].path, cls, dispatch, &routes[i]);
 	}
 	pthread_rwlock_rdlock(deps->cfg_lock);
 	bool debug = deps->cfg->enable_debug_rpc;
 	pthread_rwlock_unlock(deps->cfg_lock);
+	enum rpc_class sleep_cls;
+	(void)cri_method_class("ocid.debug.Debug", "Sleep", &sleep_cls);
 	if (debug)
-		rpc_server_add_method(srv, "/ocid.debug.Debug/Sleep", cri_debug_sleep, deps);
+		rpc_server_add_method(srv, "/ocid.debug.Debug/Sleep", sleep_cls, cri_debug_sleep,
+				      deps);
 }

@@ -50,6 +50,13 @@ void cri_register(struct rpc_server *srv, struct cri_deps *deps);
 /** Map a negative errno to a gRPC status code (0 → OK). */
 enum rpc_code cri_errno_to_code(int neg_errno);
 
+/** The concurrency class of `service`/`method` ("runtime.v1.RuntimeService",
+ *  "Version"), from the one table in class.c: 0 with *ret set, or -ENOENT
+ *  with *ret = RPC_LONG for a method the table lacks. */
+int cri_method_class(const char *service, const char *method, enum rpc_class *ret);
+/** "short", "long", "pull" or "streaming". */
+const char *cri_class_name(enum rpc_class cls);
+
 /** Number of CRI routes (every method of both services). */
 size_t cri_route_count(void);
 /** Route i: full path ("/runtime.v1.RuntimeService/Version") and whether

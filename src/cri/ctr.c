@@ -261,30 +261,55 @@ static int send_event(struct cri_ctx *ctx, struct ctr_mgr *m, const struct ctr_e
 	return rpc_call_send_take(ctx->call, buf, len);
 }
 
-/* Server streaming: runs on its worker until the client cancels. */
+/* A parked event stream (class RPC_STREAM): no worker waits for events;
+ * the rpc loop watches the subscriber's eventfd and pumps on a short worker. */
+struct event_stream {
+	struct cri_deps *deps;
+	struct ctr_mgr *m;
+	struct ctr_sub *sub;
+};
+
+static bool events_pump(void *state, struct rpc_call *call)
+{
+	struct event_stream *es = state;
+	struct cri_ctx ctx = { .deps = es->deps, .call = call, .replied = true };
+	struct ctr_event e;
+	int r, sent = 0;
+	while ((r = ctr_events_next(es->sub, 0, &e)) == 1 &&
+	       (sent = send_event(&ctx, es->m, &e)) >= 0)
+		;
+	if (sent == -ECANCELED)
+		return false;
+	if (r == -EPIPE || sent == -ENOBUFS) /* the client reads too slowly */
+		rpc_call_finish(call, RPC_ABORTED, "container event stream overflowed");
+	else if (r == -ESHUTDOWN)
+		rpc_call_finish(call, RPC_UNAVAILABLE, "ocid is shutting down");
+	else if (sent < 0)
+		rpc_call_finish(call, RPC_INTERNAL, "container event: %s", strerror(-sent));
+	else
+		return true;
+	return false;
+}
+
+static void events_done(void *state)
+{
+	struct event_stream *es = state;
+	ctr_events_unsubscribe(es->sub);
+	free(es);
+}
+
 static int get_events(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
 {
 	struct ctr_mgr *m = mgr(ctx, err);
 	if (!m)
 		return -ENOSYS;
 	struct ctr_sub *sub = ctr_events_subscribe(m);
+	if (!sub)
+		return err_set(err, -errno, "subscribe to container events");
+	struct event_stream *es = xnew(struct event_stream);
+	*es = (struct event_stream){ .deps = ctx->deps, .m = m, .sub = sub };
 	ctx->replied = true;
-	int r = 0;
-	while (!rpc_call_cancelled(ctx->call)) {
-		struct ctr_event e;
-		r = ctr_events_next(sub, 200, &e);
-		if (r < 0)
-			break;
-		if (r == 1 && send_event(ctx, m, &e) < 0)
-			break;
-	}
-	ctr_events_unsubscribe(sub);
-	if (r == -EPIPE)
-		rpc_call_finish(ctx->call, RPC_ABORTED, "container event stream overflowed");
-	else if (r == -ESHUTDOWN)
-		rpc_call_finish(ctx->call, RPC_UNAVAILABLE, "ocid is shutting down");
-	else
-		rpc_call_finish(ctx->call, RPC_CANCELLED, "cancelled");
+	rpc_call_park(ctx->call, ctr_events_fd(sub), 0, events_pump, events_done, es);
 	return 0;
 }
 

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctr/ctr_int.h"
 
@@ -18,7 +20,21 @@ struct ctr_sub {
 	struct ctr_event q[CTR_SUB_QUEUE];
 	size_t head, len;
 	bool overflow;
+	int efd; /* see ctr_events_fd */
 };
+
+/* Under the bus lock: wake a subscriber that waits on its eventfd. */
+static void sub_wake(struct ctr_sub *s)
+{
+	uint64_t one = 1;
+	(void)!write(s->efd, &one, sizeof(one)); /* EAGAIN only at 2^64-2: already set */
+}
+
+static void sub_clear(struct ctr_sub *s)
+{
+	uint64_t v;
+	(void)!read(s->efd, &v, sizeof(v)); /* EAGAIN: was not set */
+}
 
 void ctr_bus_init(struct ctr_bus *b)
 {
@@ -30,8 +46,10 @@ void ctr_bus_close(struct ctr_bus *b)
 {
 	pthread_mutex_lock(&b->lock);
 	b->closed = true;
-	for (struct ctr_sub *s = b->subs; s; s = s->next)
+	for (struct ctr_sub *s = b->subs; s; s = s->next) {
 		pthread_cond_broadcast(&s->cond);
+		sub_wake(s);
+	}
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -57,6 +75,12 @@ struct ctr_sub *ctr_bus_subscribe(struct ctr_bus *b)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->efd < 0) {
+		pthread_cond_destroy(&s->cond);
+		free(s);
+		return NULL;
+	}
 	s->bus = b;
 	pthread_mutex_lock(&b->lock);
 	s->next = b->subs;
@@ -87,6 +111,7 @@ void ctr_bus_publish(struct ctr_bus *b, enum ctr_event_type type, const char *id
 			s->len++;
 		}
 		pthread_cond_signal(&s->cond);
+		sub_wake(s);
 	}
 	pthread_mutex_unlock(&b->lock);
 }
@@ -123,6 +148,10 @@ int ctr_events_next(struct ctr_sub *s, uint64_t wait_ms, struct ctr_event *ret)
 			r = s->overflow ? -EPIPE : -ESHUTDOWN;
 			break;
 		}
+		if (wait_ms == 0) {
+			sub_clear(s);
+			break;
+		}
 		if (pthread_cond_timedwait(&s->cond, &b->lock, &until) == ETIMEDOUT)
 			break;
 	}
@@ -151,5 +180,11 @@ void ctr_events_unsubscribe(struct ctr_sub *s)
 		pthread_mutex_unlock(&b->lock);
 	}
 	pthread_cond_destroy(&s->cond);
+	close(s->efd);
 	free(s);
+}
+
+int ctr_events_fd(const struct ctr_sub *s)
+{
+	return s->efd;
 }

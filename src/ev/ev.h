@@ -47,8 +47,8 @@ void ev_post(struct ev_loop *loop, ev_fn fn, void *data);
 
 /** Run the callbacks posted so far, now (loop thread, or any thread while
  *  the loop is not running, e.g. to drain replies before freeing what they
- *  point to). */
-void ev_loop_run_posted(struct ev_loop *loop);
+ *  point to). Returns how many ran (those they post wait for the next call). */
+unsigned ev_loop_run_posted(struct ev_loop *loop);
 
 /** Run until ev_loop_quit(). Returns 0, or -errno if epoll fails. */
 int ev_loop_run(struct ev_loop *loop);

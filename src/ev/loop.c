@@ -373,8 +373,9 @@ void ev_post(struct ev_loop *loop, ev_fn fn, void *data)
 	}
 }
 
-void ev_loop_run_posted(struct ev_loop *loop)
+unsigned ev_loop_run_posted(struct ev_loop *loop)
 {
+	unsigned n = 0;
 	uint64_t buf;
 	(void)!read(loop->postfd, &buf, sizeof(buf));
 	pthread_mutex_lock(&loop->post_mu);
@@ -387,7 +388,9 @@ void ev_loop_run_posted(struct ev_loop *loop)
 		p->fn(loop, p->data);
 		free(p);
 		p = next;
+		n++;
 	}
+	return n;
 }
 
 /* ---- running ---- */
@@ -400,7 +403,7 @@ static void dispatch(struct ev_loop *loop, struct epoll_event *ev)
 	} else if (tag == &tag_signal) {
 		run_signals(loop);
 	} else if (tag == &tag_post) {
-		ev_loop_run_posted(loop);
+		(void)ev_loop_run_posted(loop);
 	} else {
 		struct watcher *w = tag;
 		if (!w->dead)

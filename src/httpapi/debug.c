@@ -52,6 +52,6 @@ static void ticks(void *data, const struct rpc_http_request *req, struct rpc_htt
 
 void httpapi_register_debug(struct rpc_server *srv)
 {
-	rpc_server_add_http_stream(srv, "/debug/echo", echo, NULL);
-	rpc_server_add_http_stream(srv, "/debug/ticks", ticks, NULL);
+	rpc_server_add_http_stream(srv, "/debug/echo", RPC_LONG, echo, NULL);
+	rpc_server_add_http_stream(srv, "/debug/ticks", RPC_LONG, ticks, NULL);
 }

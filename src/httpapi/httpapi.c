@@ -118,8 +118,8 @@ static void config(void *data, const struct rpc_http_request *req, struct rpc_ht
 
 void httpapi_register(struct rpc_server *srv, struct httpapi_deps *deps)
 {
-	rpc_server_add_http(srv, "/info", info, deps);
-	rpc_server_add_http(srv, "/config", config, deps);
+	rpc_server_add_http(srv, "/info", RPC_SHORT, info, deps);
+	rpc_server_add_http(srv, "/config", RPC_SHORT, config, deps);
 	if (deps->images)
 		httpapi_register_images(srv, deps);
 	pthread_rwlock_rdlock(deps->cfg_lock);

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -21,7 +20,7 @@
 #include "image/image.h"
 
 #define SPOOL_BUF (256u * 1024u)
-#define WATCH_POLL_NS 250000000L
+#define WATCH_POLL_MS 250
 #define WATCH_START_POLLS 20
 
 struct import_ctx {
@@ -196,6 +195,48 @@ static char *pull_entry(struct image_service *images, const char *key)
 	return out;
 }
 
+/* A watch is parked (class RPC_STREAM): it polls the pull every 250 ms from
+ * the rpc loop's timer and holds no worker in between. */
+struct watch {
+	struct image_service *images;
+	char *key;  /* the pull's name */
+	char *last; /* the entry last sent */
+	int idle;   /* polls before the pull began */
+};
+
+static void watch_line(struct rpc_http_stream *s, const char *line)
+{
+	cleanup_free char *l = xasprintf("%s\n", line);
+	(void)rpc_http_stream_write(s, l, strlen(l));
+}
+
+static bool watch_pump(void *state, struct rpc_http_stream *s)
+{
+	struct watch *w = state;
+	cleanup_free char *cur = pull_entry(w->images, w->key);
+	if (!cur && (w->last || ++w->idle > WATCH_START_POLLS)) {
+		/* The pull's outcome is the caller's to ask (ImageStatus). */
+		watch_line(s, w->last ? "{\"status\":\"ended\"}" : "{\"status\":\"no such pull\"}");
+		return false;
+	}
+	if (cur && (!w->last || strcmp(cur, w->last) != 0)) {
+		cleanup_free char *line = xasprintf("%s\n", cur);
+		if (rpc_http_stream_write(s, line, strlen(line)) < 0)
+			return false;
+		free(w->last);
+		w->last = TAKE_PTR(cur);
+	}
+	return true;
+}
+
+static void watch_done(void *state)
+{
+	struct watch *w = state;
+	free(w->key);
+	free(w->last);
+	free(w);
+}
+
 static void watch(void *data, const struct rpc_http_request *req, struct rpc_http_stream *s)
 {
 	struct httpapi_deps *d = data;
@@ -208,35 +249,16 @@ static void watch(void *data, const struct rpc_http_request *req, struct rpc_htt
 	if (!ref_s || image_ref_parse(ref_s, &ref, &err) < 0)
 		return write_json(
 		    &c, 400, json_pack("{s:s}", "error", ref_s ? err_str(&err) : "missing ?ref="));
-	cleanup_free char *key = image_ref_string(ref, IMAGE_REF_FULL);
-	cleanup_free char *last = NULL;
-	for (int idle = 0; !rpc_http_stream_gone(s);) {
-		char *cur = pull_entry(d->images, key);
-		if (!cur && (last || ++idle > WATCH_START_POLLS))
-			break;
-		if (cur && (!last || strcmp(cur, last) != 0)) {
-			cleanup_free char *line = xasprintf("%s\n", cur);
-			if (rpc_http_stream_write(s, line, strlen(line)) < 0) {
-				free(cur);
-				return;
-			}
-		}
-		if (cur) {
-			free(last);
-			last = cur;
-		}
-		struct timespec ts = { 0, WATCH_POLL_NS };
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
-	}
-	/* The pull's outcome is the caller's to ask (ImageStatus). */
-	const char *end = last ? "{\"status\":\"ended\"}\n" : "{\"status\":\"no such pull\"}\n";
-	(void)rpc_http_stream_write(s, end, strlen(end));
+	struct watch *w = xnew(struct watch);
+	w->images = d->images;
+	w->key = image_ref_string(ref, IMAGE_REF_FULL);
+	(void)rpc_http_stream_begin(s, 200, "application/json");
+	rpc_http_stream_park(s, -1, WATCH_POLL_MS, watch_pump, watch_done, w);
 }
 
 void httpapi_register_images(struct rpc_server *srv, struct httpapi_deps *deps)
 {
-	rpc_server_add_http_stream(srv, "/images/import", import, deps);
-	rpc_server_add_http(srv, "/images/pulls", pulls, deps);
-	rpc_server_add_http_stream(srv, "/images/pulls/watch", watch, deps);
+	rpc_server_add_http_stream(srv, "/images/import", RPC_LONG, import, deps);
+	rpc_server_add_http(srv, "/images/pulls", RPC_SHORT, pulls, deps);
+	rpc_server_add_http_stream(srv, "/images/pulls/watch", RPC_STREAM, watch, deps);
 }

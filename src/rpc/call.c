@@ -3,6 +3,7 @@
  * woken with ev_post() and feeds them to nghttp2. The first status set
  * wins: a deadline or cancellation seen on the loop thread makes a later
  * finish from the handler a no-op. */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -76,6 +77,7 @@ void rpc_call_detach(struct rpc_call *call)
 	atomic_store(&call->cancelled, true);
 	pthread_cond_broadcast(&call->cv);
 	pthread_mutex_unlock(&call->mu);
+	rpc_park_stop(&call->park); /* the park holds a reference of its own */
 	rpc_call_unref(call);
 }
 
@@ -133,6 +135,7 @@ void rpc_call_fail(struct rpc_call *call, enum rpc_code code, const char *fmt, .
 	log_debug("rpc status", "method=%s code=%s message=%s",
 		  log_q(call->method ? call->method : ""), rpc_code_name(code), log_q(msg));
 	rpc_h2_call_flush(call);
+	rpc_park_stop(&call->park);
 }
 
 size_t rpc_call_take_bytes(struct rpc_call *call, uint8_t *buf, size_t len, bool *eof)
@@ -165,6 +168,63 @@ size_t rpc_call_take_bytes(struct rpc_call *call, uint8_t *buf, size_t len, bool
 	return n;
 }
 
+/* ---- parked calls (park.c does the waiting) ---- */
+
+static bool call_finished(struct rpc_call *call)
+{
+	pthread_mutex_lock(&call->mu);
+	bool finished = call->finished;
+	pthread_mutex_unlock(&call->mu);
+	return finished;
+}
+
+static bool park_run(struct rpc_park *p)
+{
+	struct rpc_call *call = p->owner;
+	if (rpc_call_cancelled(call) || call_finished(call))
+		return false;
+	return call->pump(call->park_state, call) && !call_finished(call);
+}
+
+static void park_over(struct rpc_park *p)
+{
+	struct rpc_call *call = p->owner;
+	if (!call_finished(call))
+		rpc_call_finish(call, RPC_CANCELLED, "%s: cancelled", call->method);
+	call->park_done(call->park_state);
+	rpc_call_unref(call); /* the worker's, which the park took over */
+}
+
+/* Loop thread: the handler parked its call and returned. */
+static void park_start(struct ev_loop *loop, void *data)
+{
+	struct rpc_call *call = data;
+	call->park = (struct rpc_park){ .srv = call->srv,
+					.owner = call,
+					.fd = call->park.fd,
+					.interval_ms = call->park.interval_ms,
+					.run = park_run,
+					.over = park_over };
+	if (!call->conn || rpc_call_cancelled(call) || call_finished(call)) {
+		call->park.st = PARK_OVER;
+		park_over(&call->park);
+		return;
+	}
+	rpc_park_begin(&call->park);
+}
+
+void rpc_call_park(struct rpc_call *call, int fd, unsigned interval_ms, rpc_pump_fn pump,
+		   rpc_park_done_fn done, void *state)
+{
+	assert(!call->park_wanted);
+	call->park_wanted = true;
+	call->park.fd = fd;
+	call->park.interval_ms = interval_ms;
+	call->pump = pump;
+	call->park_done = done;
+	call->park_state = state;
+}
+
 static void work(void *data)
 {
 	struct rpc_call *call = data;
@@ -172,9 +232,12 @@ static void work(void *data)
 		call->fn(call->fn_data, call, call->req, call->req_len);
 	free(call->req);
 	call->req = NULL;
-	pthread_mutex_lock(&call->mu);
-	bool finished = call->finished;
-	pthread_mutex_unlock(&call->mu);
+	if (call->park_wanted) {
+		/* Our reference goes to the park. */
+		ev_post(call->srv->loop, park_start, call);
+		return;
+	}
+	bool finished = call_finished(call);
 	if (!finished) {
 		if (atomic_load(&call->cancelled))
 			rpc_call_finish(call, RPC_CANCELLED, "%s: cancelled", call->method);
@@ -202,11 +265,12 @@ void rpc_call_dispatch(struct rpc_call *call)
 		m = &srv->fallback;
 	call->fn = m->fn;
 	call->fn_data = m->data;
+	struct ev_pool *pool = rpc_server_pool(srv, m->cls);
 	rpc_call_ref(call);
-	if (ev_pool_submit(srv->pool, work, call) < 0) {
+	if (ev_pool_submit(pool, work, call) < 0) {
 		rpc_call_unref(call);
 		rpc_call_fail(call, RPC_UNAVAILABLE, "ocid is busy: %u calls are queued; retry",
-			      ev_pool_pending(srv->pool));
+			      ev_pool_pending(pool));
 	}
 }
 
@@ -223,6 +287,13 @@ static int queue_out(struct rpc_call *call, struct rpc_out *o, bool last)
 		free(o);
 		return -ECANCELED;
 	}
+	if (call->park_wanted && !last && call->out_bytes > SEND_HIGH_WATER) {
+		/* Parked: never block a worker for a client that does not read. */
+		pthread_mutex_unlock(&call->mu);
+		free(o->msg);
+		free(o);
+		return -ENOBUFS;
+	}
 	*call->out_tail = o;
 	call->out_tail = &o->next;
 	call->out_bytes += o->len + 5;
@@ -234,7 +305,7 @@ static int queue_out(struct rpc_call *call, struct rpc_out *o, bool last)
 	pthread_mutex_unlock(&call->mu);
 	if (post)
 		post_flush(call);
-	if (last)
+	if (last || call->park_wanted)
 		return 0;
 	pthread_mutex_lock(&call->mu);
 	while (call->out_bytes > SEND_HIGH_WATER && !atomic_load(&call->cancelled))

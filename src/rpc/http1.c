@@ -24,6 +24,12 @@ struct rpc_http_stream {
 	struct rpc_buf in;  /* streaming: body bytes for the worker */
 	struct rpc_buf out; /* streaming: response bytes for the loop */
 	bool body_end, gone, begun, post_pending;
+	/* parked (rpc_http_stream_park): set by the handler, then the loop's */
+	bool park_wanted;
+	struct rpc_park park;
+	rpc_http_pump_fn pump;
+	rpc_park_done_fn park_done;
+	void *park_state;
 };
 
 #define STREAM_BUF_MAX (1u << 20)
@@ -176,6 +182,59 @@ static void job_done(struct ev_loop *loop, void *data)
 	rpc_conn_flush(c);
 }
 
+/* ---- parked streams (park.c does the waiting) ---- */
+
+static bool job_gone(struct rpc_http_stream *job)
+{
+	pthread_mutex_lock(&job->mu);
+	bool gone = job->gone;
+	pthread_mutex_unlock(&job->mu);
+	return gone;
+}
+
+static bool park_run(struct rpc_park *p)
+{
+	struct rpc_http_stream *job = p->owner;
+	return !job_gone(job) && job->pump(job->park_state, job);
+}
+
+/* The response ends as a handler's would; posted, since the park may end
+ * inside rpc_conn_close, which job_done must not run under. */
+static void park_over(struct rpc_park *p)
+{
+	struct rpc_http_stream *job = p->owner;
+	job->park_done(job->park_state);
+	ev_post(job->srv->loop, job_done, job);
+}
+
+static void park_start(struct ev_loop *loop, void *data)
+{
+	struct rpc_http_stream *job = data;
+	job->park = (struct rpc_park){ .srv = job->srv,
+				       .owner = job,
+				       .fd = job->park.fd,
+				       .interval_ms = job->park.interval_ms,
+				       .run = park_run,
+				       .over = park_over };
+	if (job_gone(job)) {
+		job->park.st = PARK_OVER;
+		park_over(&job->park);
+		return;
+	}
+	rpc_park_begin(&job->park);
+}
+
+void rpc_http_stream_park(struct rpc_http_stream *s, int fd, unsigned interval_ms,
+			  rpc_http_pump_fn pump, rpc_park_done_fn done, void *state)
+{
+	s->park_wanted = true;
+	s->park.fd = fd;
+	s->park.interval_ms = interval_ms;
+	s->pump = pump;
+	s->park_done = done;
+	s->park_state = state;
+}
+
 static void job_run(void *data)
 {
 	struct rpc_http_stream *job = data;
@@ -190,7 +249,7 @@ static void job_run(void *data)
 		job->route->stream(job->route->data, &req, job);
 	else
 		job->route->fn(job->route->data, &req, &job->resp);
-	ev_post(job->srv->loop, job_done, job);
+	ev_post(job->srv->loop, job->park_wanted ? park_start : job_done, job);
 }
 
 /* Loop thread: hand body bytes from the connection to a streaming job. */
@@ -228,6 +287,7 @@ void rpc_http1_gone(struct rpc_conn *c)
 	job->gone = true;
 	pthread_cond_broadcast(&job->cv);
 	pthread_mutex_unlock(&job->mu);
+	rpc_park_stop(&job->park);
 }
 
 void rpc_http1_eof(struct rpc_conn *c)
@@ -272,7 +332,7 @@ static void request(struct rpc_conn *c, struct rpc_http_head *head, size_t head_
 	}
 	c->http_busy = true;
 	c->job = job;
-	if (ev_pool_submit(srv->pool, job_run, job) < 0) {
+	if (ev_pool_submit(rpc_server_pool(srv, route->cls), job_run, job) < 0) {
 		c->http_busy = false;
 		c->job = NULL;
 		c->closing = job->body_left > 0;
@@ -329,11 +389,18 @@ static int queue_out(struct rpc_http_stream *s, const void *p, size_t n)
 		pthread_mutex_unlock(&s->mu);
 		return -ECONNRESET;
 	}
+	if (s->park_wanted && s->out.len - s->out.off > STREAM_BUF_MAX) {
+		/* Parked: never block a worker for a client that does not read. */
+		pthread_mutex_unlock(&s->mu);
+		return -ENOBUFS;
+	}
 	rpc_buf_append(&s->out, p, n);
 	bool post = wants_post(s);
 	pthread_mutex_unlock(&s->mu);
 	if (post)
 		ev_post(s->srv->loop, job_flush, s);
+	if (s->park_wanted)
+		return 0;
 	pthread_mutex_lock(&s->mu);
 	while (s->out.len - s->out.off > STREAM_BUF_MAX && !s->gone)
 		pthread_cond_wait(&s->cv, &s->mu);

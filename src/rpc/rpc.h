@@ -3,9 +3,10 @@
  * Knows nothing of CRI: handlers get and give serialized messages.
  *
  * Threads: the loop thread owns every socket and nghttp2 session. Each
- * request runs on a worker of the pool; replies are handed back to the
- * loop thread with ev_post(). So a slow handler never stalls other streams
- * of the same connection. */
+ * request runs on a worker of the pool its class names (enum rpc_class);
+ * replies are handed back to the loop thread with ev_post(). So a slow
+ * handler never stalls other streams of the same connection, and a call of
+ * one class never queues behind calls of another. */
 #pragma once
 
 #include <stdbool.h>
@@ -43,6 +44,21 @@ const char *rpc_code_name(enum rpc_code c);
 struct rpc_server;
 struct rpc_call;
 
+/** Concurrency classes (DESIGN section 3). Every method and HTTP route has
+ *  one; it names the pool its handler runs on, each pool bounded and with
+ *  a queue of its own, so that a class never waits for another's workers. */
+enum rpc_class {
+	RPC_SHORT,  /* answers from memory or a few small reads, in milliseconds:
+		     * the short pool (rpc_server_config.workers) */
+	RPC_LONG,   /* may take seconds to minutes (runtimes, monitors, CNI,
+		     * disk): the long pool (long_workers) */
+	RPC_PULL,   /* a long call that downloads: a pool of its own
+		     * (pull_workers); calls beyond it wait in its queue, on
+		     * no thread */
+	RPC_STREAM, /* server streaming: the handler starts on the short pool
+		     * and parks the call (rpc_call_park) to wait on no thread */
+};
+
 /** A gRPC method handler, run on a worker thread. `req` (the deframed
  *  request message, `len` bytes) is valid until the handler returns. The
  *  handler answers with rpc_call_reply() (unary) or any number of
@@ -54,6 +70,26 @@ typedef void (*rpc_handler_fn)(void *data, struct rpc_call *call, const uint8_t 
  *  while the peer's flow-control window is full. -ECANCELED once the call is
  *  cancelled or past its deadline, -EMSGSIZE above the send limit. */
 int rpc_call_send_take(struct rpc_call *call, uint8_t *msg, size_t len);
+/** Pump of a parked call: send what is ready and return true to wait
+ *  again, or finish the call and return false. Runs on a short worker and
+ *  must not block. */
+typedef bool (*rpc_pump_fn)(void *state, struct rpc_call *call);
+/** Frees a parked call's state once the call is over. */
+typedef void (*rpc_park_done_fn)(void *state);
+/** Wait for outside events on no thread: a handler that would otherwise
+ *  block until something happens (an event bus, a progress feed) calls this
+ *  and returns. From then on the loop thread watches `fd` (readable means
+ *  there may be something to send; -1 for none) and, when `interval_ms` is
+ *  not 0, a timer of that period; each time one fires, pump(state, call)
+ *  runs on a short worker (once at once, too). For a parked call
+ *  rpc_call_send_take never blocks: it answers -ENOBUFS once 4 MiB wait
+ *  unsent (a client that does not read). When the call ends any other way
+ *  (client gone, deadline, shutdown) pump is not called again; the status
+ *  is CANCELLED unless set. done(state) runs exactly once, after the last
+ *  pump, on the loop thread. `fd` stays the state's to close in done. */
+void rpc_call_park(struct rpc_call *call, int fd, unsigned interval_ms, rpc_pump_fn pump,
+		   rpc_park_done_fn done, void *state);
+
 /** Finish with a status; `fmt` may be NULL for OK. Call once. */
 void rpc_call_finish(struct rpc_call *call, enum rpc_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -103,13 +139,24 @@ int rpc_http_stream_begin(struct rpc_http_stream *s, int status, const char *con
 int rpc_http_stream_write(struct rpc_http_stream *s, const void *p, size_t n);
 /** true once the client closed the connection. */
 bool rpc_http_stream_gone(struct rpc_http_stream *s);
+/** Pump of a parked HTTP stream: as rpc_pump_fn. Returning false ends the
+ *  response. */
+typedef bool (*rpc_http_pump_fn)(void *state, struct rpc_http_stream *s);
+/** rpc_call_park for a streaming HTTP handler (response already begun or
+ *  not): the handler returns and the response goes on from pump, which
+ *  writes with rpc_http_stream_write (-ENOBUFS instead of blocking once
+ *  1 MiB waits unsent). done(state) runs once, after the last pump. */
+void rpc_http_stream_park(struct rpc_http_stream *s, int fd, unsigned interval_ms,
+			  rpc_http_pump_fn pump, rpc_park_done_fn done, void *state);
 
 struct rpc_server_config {
 	const char *listen_path; /* unix socket path */
 	size_t max_recv_bytes;	 /* default 16 MiB when 0 */
 	size_t max_send_bytes;	 /* default 80 MiB when 0 */
-	unsigned workers;	 /* default 16 when 0 */
-	unsigned max_queue;	 /* default 4096 when 0 */
+	unsigned workers;	 /* short pool (and pumps of parked calls); default 16 when 0 */
+	unsigned long_workers;	 /* long pool; default 32 when 0 */
+	unsigned pull_workers;	 /* pull pool; default 8 when 0 */
+	unsigned max_queue;	 /* per pool; default 4096 when 0 */
 };
 
 /** Bind the socket (0660, created atomically) and register it on `loop`.
@@ -117,22 +164,25 @@ struct rpc_server_config {
  *  connection is refused with -EADDRINUSE; any other file with -EEXIST. */
 int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 		   struct rpc_server **ret, struct err *err);
-/** Register a gRPC method by full path. Before rpc_server_start... any time on the loop thread. */
-void rpc_server_add_method(struct rpc_server *srv, const char *path, rpc_handler_fn fn, void *data);
-/** Handler for methods not registered: by default UNIMPLEMENTED naming the method. */
+/** Register a gRPC method by full path, of class `cls`. On the loop thread. */
+void rpc_server_add_method(struct rpc_server *srv, const char *path, enum rpc_class cls,
+			   rpc_handler_fn fn, void *data);
+/** Handler for methods not registered (run as RPC_SHORT): by default
+ *  UNIMPLEMENTED naming the method. */
 void rpc_server_set_fallback(struct rpc_server *srv, rpc_handler_fn fn, void *data);
 /** Register an HTTP/1.1 handler for an exact path or, when `path` ends in
  *  '/', a prefix. Unknown paths answer 404 with a JSON error. */
-void rpc_server_add_http(struct rpc_server *srv, const char *path, rpc_http_fn fn, void *data);
+void rpc_server_add_http(struct rpc_server *srv, const char *path, enum rpc_class cls,
+			 rpc_http_fn fn, void *data);
 /** Register a streaming HTTP/1.1 handler (exact path, or prefix ending in '/'). */
-void rpc_server_add_http_stream(struct rpc_server *srv, const char *path, rpc_http_stream_fn fn,
-				void *data);
+void rpc_server_add_http_stream(struct rpc_server *srv, const char *path, enum rpc_class cls,
+				rpc_http_stream_fn fn, void *data);
 /** Change the log-relevant / size limits at run time (SIGHUP). */
 void rpc_server_set_limits(struct rpc_server *srv, size_t max_recv, size_t max_send);
 /** Stop accepting; once in-flight calls are done or `grace_ms` passed, call
  *  done(loop, data) on the loop thread. */
 void rpc_server_shutdown(struct rpc_server *srv, unsigned grace_ms, ev_fn done, void *data);
-/** Handlers queued or still running on the worker pool (any thread).
+/** Handlers queued or still running on the worker pools (any thread).
  *  After a shutdown whose grace ran out, a count above 0 means
  *  rpc_server_free would wait for them. */
 unsigned rpc_server_busy(struct rpc_server *srv);
@@ -172,6 +222,8 @@ ssize_t rpc_http_head_len(const uint8_t *p, size_t len);
 int rpc_http_head_parse(const uint8_t *p, size_t len, struct rpc_http_head *h, struct err *err);
 /** Free what a parsed head holds. Accepts a zeroed struct. */
 void rpc_http_head_done(struct rpc_http_head *h);
+/** Is s a non-empty HTTP token (RFC 9110 tchar*): a method, a header name? */
+bool rpc_http_token_ok(const char *s);
 
 /* Incremental gRPC message deframer (5-byte prefix: compressed flag, then a
  * 4-byte big-endian length). Bytes may arrive in any split. */
@@ -197,5 +249,3 @@ int rpc_deframer_feed(struct rpc_deframer *d, const uint8_t *p, size_t len, size
 uint8_t *rpc_deframer_take(struct rpc_deframer *d, size_t *ret_len);
 /** true at a message boundary (no partial prefix or body buffered). */
 bool rpc_deframer_idle(const struct rpc_deframer *d);
-/** Is s a non-empty HTTP token (RFC 9110 tchar*): a method, a header name? */
-bool rpc_http_token_ok(const char *s);

@@ -11,10 +11,17 @@
 #define RPC_DEFAULT_MAX_RECV (16u << 20)
 #define RPC_DEFAULT_MAX_SEND (80u << 20)
 #define RPC_DEFAULT_WORKERS 16u
+#define RPC_DEFAULT_LONG_WORKERS 32u
+#define RPC_DEFAULT_PULL_WORKERS 8u
 #define RPC_DEFAULT_QUEUE 4096u
+
+/* The pools by class: RPC_STREAM handlers and every pump run on the short
+ * pool. */
+enum { POOL_SHORT, POOL_LONG, POOL_PULL, POOL_COUNT };
 
 struct rpc_method {
 	char *path;
+	enum rpc_class cls;
 	rpc_handler_fn fn;
 	void *data;
 };
@@ -22,16 +29,40 @@ struct rpc_method {
 struct rpc_http_route {
 	char *path;
 	bool prefix;
+	enum rpc_class cls;
 	rpc_http_fn fn;		   /* buffered, or */
 	rpc_http_stream_fn stream; /* streaming */
 	void *data;
 };
 
+/* A parked call or HTTP stream (park.c): waits on the loop thread for its
+ * fd or timer, then runs `run` on a short worker. Loop thread only, but
+ * for `keep`, which the worker sets before it posts. */
+enum park_state { PARK_OFF, PARK_WAITING, PARK_RUNNING, PARK_OVER };
+struct rpc_park {
+	struct rpc_server *srv;
+	void *owner; /* the call or HTTP stream */
+	int fd;
+	unsigned interval_ms;
+	bool (*run)(struct rpc_park *p);  /* worker: one pump; false = over */
+	void (*over)(struct rpc_park *p); /* loop: the owner ends; called once */
+	enum park_state st;
+	bool stop, keep, watching;
+	struct ev_timer *timer;
+};
+/* Loop thread: start waiting (and pump once at once). */
+void rpc_park_begin(struct rpc_park *p);
+/* Loop thread: end the park: now when waiting, after the pump when one
+ * runs; nothing when not parked or already over. */
+void rpc_park_stop(struct rpc_park *p);
+/* Any thread: the pool for a class. */
+struct ev_pool *rpc_server_pool(struct rpc_server *srv, enum rpc_class cls);
+
 struct rpc_conn;
 
 struct rpc_server {
 	struct ev_loop *loop;
-	struct ev_pool *pool;
+	struct ev_pool *pools[POOL_COUNT];
 	char *path;
 	int lfd;
 	dev_t sock_dev; /* the socket file we bound: unlinked at exit only if */
@@ -97,6 +128,12 @@ struct rpc_call {
 	bool rx_done; /* request complete or refused: further DATA is ignored */
 	rpc_handler_fn fn;
 	void *fn_data;
+	/* parked (rpc_call_park): set by the handler, then the loop's */
+	bool park_wanted;
+	struct rpc_park park;
+	rpc_pump_fn pump;
+	rpc_park_done_fn park_done;
+	void *park_state;
 	/* set before dispatch, read-only afterwards */
 	char *method;
 	uint64_t deadline;

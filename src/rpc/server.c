@@ -228,9 +228,14 @@ static void on_conn(struct ev_loop *loop, int fd, uint32_t events, void *data)
 		if (r < 0) {
 			if (c->kind == CONN_HTTP1 && r == -EPIPE && c->http_busy) {
 				/* The answer is still written once it is ready;
-				 * a body cut short is an error for the handler. */
+				 * a body cut short is an error for the handler.
+				 * A peer closed both ways (HUP, not a half-close)
+				 * reads no answer: its handler may stop. */
 				c->closing = true;
-				rpc_http1_eof(c);
+				if (events & EPOLLHUP)
+					rpc_http1_gone(c);
+				else
+					rpc_http1_eof(c);
 			} else {
 				rpc_conn_close(c);
 				return;
@@ -350,8 +355,15 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 	atomic_init(&srv->max_send,
 		    cfg->max_send_bytes ? cfg->max_send_bytes : RPC_DEFAULT_MAX_SEND);
 	atomic_init(&srv->live_calls, 0);
-	int r = ev_pool_new(cfg->workers ? cfg->workers : RPC_DEFAULT_WORKERS,
-			    cfg->max_queue ? cfg->max_queue : RPC_DEFAULT_QUEUE, &srv->pool, err);
+	const unsigned threads[POOL_COUNT] = {
+		[POOL_SHORT] = cfg->workers ? cfg->workers : RPC_DEFAULT_WORKERS,
+		[POOL_LONG] = cfg->long_workers ? cfg->long_workers : RPC_DEFAULT_LONG_WORKERS,
+		[POOL_PULL] = cfg->pull_workers ? cfg->pull_workers : RPC_DEFAULT_PULL_WORKERS,
+	};
+	unsigned queue = cfg->max_queue ? cfg->max_queue : RPC_DEFAULT_QUEUE;
+	int r = 0;
+	for (size_t i = 0; i < POOL_COUNT && r >= 0; i++)
+		r = ev_pool_new(threads[i], queue, &srv->pools[i], err);
 	if (r >= 0)
 		r = bind_socket(srv, err);
 	if (r >= 0)
@@ -371,17 +383,33 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 
 /* ---- routing ---- */
 
-void rpc_server_add_method(struct rpc_server *srv, const char *path, rpc_handler_fn fn, void *data)
+struct ev_pool *rpc_server_pool(struct rpc_server *srv, enum rpc_class cls)
+{
+	switch (cls) {
+	case RPC_LONG:
+		return srv->pools[POOL_LONG];
+	case RPC_PULL:
+		return srv->pools[POOL_PULL];
+	case RPC_SHORT:
+	case RPC_STREAM:
+		break;
+	}
+	return srv->pools[POOL_SHORT];
+}
+
+void rpc_server_add_method(struct rpc_server *srv, const char *path, enum rpc_class cls,
+			   rpc_handler_fn fn, void *data)
 {
 	for (size_t i = 0; i < srv->nmethods; i++) {
 		if (strcmp(srv->methods[i].path, path) == 0) {
+			srv->methods[i].cls = cls;
 			srv->methods[i].fn = fn;
 			srv->methods[i].data = data;
 			return;
 		}
 	}
 	srv->methods = xreallocarray(srv->methods, srv->nmethods + 1, sizeof(*srv->methods));
-	srv->methods[srv->nmethods++] = (struct rpc_method){ xstrdup(path), fn, data };
+	srv->methods[srv->nmethods++] = (struct rpc_method){ xstrdup(path), cls, fn, data };
 }
 
 const struct rpc_method *rpc_server_find(struct rpc_server *srv, const char *path)
@@ -398,28 +426,30 @@ void rpc_server_set_fallback(struct rpc_server *srv, rpc_handler_fn fn, void *da
 	srv->fallback.data = data;
 }
 
-static void add_route(struct rpc_server *srv, const char *path, rpc_http_fn fn,
+static void add_route(struct rpc_server *srv, const char *path, enum rpc_class cls, rpc_http_fn fn,
 		      rpc_http_stream_fn stream, void *data)
 {
 	srv->routes = xreallocarray(srv->routes, srv->nroutes + 1, sizeof(*srv->routes));
 	srv->routes[srv->nroutes++] = (struct rpc_http_route){
 		.path = xstrdup(path),
 		.prefix = str_has_suffix(path, "/"),
+		.cls = cls,
 		.fn = fn,
 		.stream = stream,
 		.data = data,
 	};
 }
 
-void rpc_server_add_http(struct rpc_server *srv, const char *path, rpc_http_fn fn, void *data)
+void rpc_server_add_http(struct rpc_server *srv, const char *path, enum rpc_class cls,
+			 rpc_http_fn fn, void *data)
 {
-	add_route(srv, path, fn, NULL, data);
+	add_route(srv, path, cls, fn, NULL, data);
 }
 
-void rpc_server_add_http_stream(struct rpc_server *srv, const char *path, rpc_http_stream_fn fn,
-				void *data)
+void rpc_server_add_http_stream(struct rpc_server *srv, const char *path, enum rpc_class cls,
+				rpc_http_stream_fn fn, void *data)
 {
-	add_route(srv, path, NULL, fn, data);
+	add_route(srv, path, cls, NULL, fn, data);
 }
 
 void rpc_server_set_limits(struct rpc_server *srv, size_t max_recv, size_t max_send)
@@ -496,7 +526,10 @@ void rpc_server_shutdown(struct rpc_server *srv, unsigned grace_ms, ev_fn done, 
 
 unsigned rpc_server_busy(struct rpc_server *srv)
 {
-	return ev_pool_pending(srv->pool);
+	unsigned n = 0;
+	for (size_t i = 0; i < POOL_COUNT; i++)
+		n += ev_pool_pending(srv->pools[i]);
+	return n;
 }
 
 void rpc_server_free(struct rpc_server *srv)
@@ -512,9 +545,12 @@ void rpc_server_free(struct rpc_server *srv)
 		unlink_socket(srv);
 	}
 	/* Workers finish (their calls are cancelled), then what they posted
-	 * runs and drops the last references. */
-	ev_pool_free(srv->pool);
-	ev_loop_run_posted(srv->loop);
+	 * runs and drops the last references (a parked call's end posts once
+	 * more). */
+	for (size_t i = 0; i < POOL_COUNT; i++)
+		ev_pool_free(srv->pools[i]);
+	while (ev_loop_run_posted(srv->loop) > 0)
+		;
 	for (size_t i = 0; i < srv->nmethods; i++)
 		free(srv->methods[i].path);
 	free(srv->methods);

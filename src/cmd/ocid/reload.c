@@ -76,6 +76,8 @@ static const char *const restart_only[] = {
 	"runroot",
 	"listen",
 	"workers",
+	"long_workers",
+	"max_concurrent_pulls",
 	"runtime",
 	"exec_fifo_start",
 	"layer_sync",

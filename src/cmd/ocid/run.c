@@ -151,6 +151,8 @@ static int start(struct daemon *d, struct err *err)
 		.max_recv_bytes = cfg->max_recv_msg_size,
 		.max_send_bytes = cfg->max_send_msg_size,
 		.workers = cfg->workers,
+		.long_workers = cfg->long_workers,
+		.pull_workers = cfg->max_concurrent_pulls,
 	};
 	r = rpc_server_new(d->loop, &rc, &d->srv, err);
 	if (r < 0)

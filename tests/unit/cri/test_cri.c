@@ -83,11 +83,73 @@ static void test_every_method_routed(void **state)
 	assert_false(routed("runtime.v1.RuntimeService", "NoSuchMethod", &impl));
 }
 
+static enum rpc_class class_of(const char *svc, const char *method)
+{
+	enum rpc_class cls;
+	assert_int_equal(cri_method_class(svc, method, &cls), 0);
+	return cls;
+}
+
+/* A method added to api.proto must be given a concurrency class in
+ * src/cri/class.c: this fails until it is. */
+static void test_every_method_has_a_class(void **state)
+{
+	const ProtobufCServiceDescriptor *svcs[] = {
+		&runtime__v1__runtime_service__descriptor,
+		&runtime__v1__image_service__descriptor,
+	};
+	for (size_t s = 0; s < 2; s++) {
+		for (unsigned i = 0; i < svcs[s]->n_methods; i++) {
+			const ProtobufCMethodDescriptor *m = &svcs[s]->methods[i];
+			enum rpc_class cls;
+			if (cri_method_class(svcs[s]->name, m->name, &cls) < 0)
+				fail_msg("%s/%s has no concurrency class in src/cri/class.c",
+					 svcs[s]->name, m->name);
+			/* Server streams are streaming, and only they. */
+			bool streams = strncmp(m->name, "Stream", 6) == 0 ||
+				       strcmp(m->name, "GetContainerEvents") == 0;
+			if (streams != (cls == RPC_STREAM))
+				fail_msg("%s/%s: class %s", svcs[s]->name, m->name,
+					 cri_class_name(cls));
+		}
+	}
+	enum rpc_class cls;
+	assert_int_equal(cri_method_class("runtime.v1.RuntimeService", "NoSuchMethod", &cls),
+			 -ENOENT);
+	assert_int_equal(cls, RPC_LONG); /* a forgotten method never delays short calls */
+	const char *rs = "runtime.v1.RuntimeService", *is = "runtime.v1.ImageService";
+	const char *shorts[] = { "Version",
+				 "Status",
+				 "ListPodSandbox",
+				 "ListContainers",
+				 "PodSandboxStatus",
+				 "ContainerStatus",
+				 "ContainerStats",
+				 "ListContainerStats",
+				 "ListPodSandboxStats",
+				 "ListPodSandboxMetrics" };
+	for (size_t i = 0; i < ARRAY_SIZE(shorts); i++)
+		assert_int_equal(class_of(rs, shorts[i]), RPC_SHORT);
+	const char *longs[] = { "RunPodSandbox",   "StopPodSandbox", "RemovePodSandbox",
+				"CreateContainer", "StartContainer", "StopContainer",
+				"RemoveContainer", "ExecSync" };
+	for (size_t i = 0; i < ARRAY_SIZE(longs); i++)
+		assert_int_equal(class_of(rs, longs[i]), RPC_LONG);
+	assert_int_equal(class_of(is, "ListImages"), RPC_SHORT);
+	assert_int_equal(class_of(is, "ImageStatus"), RPC_SHORT);
+	assert_int_equal(class_of(is, "ImageFsInfo"), RPC_SHORT);
+	assert_int_equal(class_of(is, "PullImage"), RPC_PULL);
+	assert_int_equal(class_of(is, "RemoveImage"), RPC_LONG);
+	assert_int_equal(class_of("ocid.debug.Debug", "Sleep"), RPC_LONG);
+	assert_string_equal(cri_class_name(RPC_STREAM), "streaming");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errno_map),
 		cmocka_unit_test(test_every_method_routed),
+		cmocka_unit_test(test_every_method_has_a_class),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

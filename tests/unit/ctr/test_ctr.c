@@ -2,6 +2,7 @@
  * filters), state machine, event bus; and the container tables. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -177,6 +178,42 @@ static void test_bus(void **state)
 	ctr_bus_done(&b);
 }
 
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 0) == 1;
+}
+
+/* The eventfd of a subscriber: set by a publish, cleared by the
+ * ctr_events_next(0) that finds the queue empty, set by close. */
+static void test_bus_fd(void **state)
+{
+	struct ctr_bus b;
+	ctr_bus_init(&b);
+	struct ctr_sub *s = ctr_bus_subscribe(&b);
+	assert_non_null(s);
+	int fd = ctr_events_fd(s);
+	struct ctr_event e;
+	assert_false(readable(fd));
+	ctr_bus_publish(&b, CTR_EVENT_CREATED, "c1", "p1");
+	ctr_bus_publish(&b, CTR_EVENT_STARTED, "c1", "p1");
+	assert_true(readable(fd));
+	assert_int_equal(ctr_events_next(s, 0, &e), 1);
+	assert_int_equal(ctr_events_next(s, 0, &e), 1);
+	assert_true(readable(fd)); /* cleared only by the empty answer */
+	assert_int_equal(ctr_events_next(s, 0, &e), 0);
+	assert_false(readable(fd));
+	ctr_bus_publish(&b, CTR_EVENT_STOPPED, "c1", "p1");
+	assert_true(readable(fd));
+	assert_int_equal(ctr_events_next(s, 0, &e), 1);
+	assert_int_equal(ctr_events_next(s, 0, &e), 0);
+	ctr_bus_close(&b);
+	assert_true(readable(fd));
+	assert_int_equal(ctr_events_next(s, 0, &e), -ESHUTDOWN);
+	ctr_events_unsubscribe(s);
+	ctr_bus_done(&b);
+}
+
 struct waiter {
 	struct ctr_sub *sub;
 	int r;
@@ -308,10 +345,15 @@ static void test_db_rows(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name),	cmocka_unit_test(test_index_names_and_prefix),
-		cmocka_unit_test(test_filters), cmocka_unit_test(test_state_machine),
-		cmocka_unit_test(test_bus),	cmocka_unit_test(test_bus_wakes_waiter),
-		cmocka_unit_test(test_db_rows), cmocka_unit_test(test_pid_is_zombie),
+		cmocka_unit_test(test_name),
+		cmocka_unit_test(test_index_names_and_prefix),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_state_machine),
+		cmocka_unit_test(test_bus),
+		cmocka_unit_test(test_bus_fd),
+		cmocka_unit_test(test_bus_wakes_waiter),
+		cmocka_unit_test(test_db_rows),
+		cmocka_unit_test(test_pid_is_zombie),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
