@@ -68,6 +68,11 @@ const char *err_str(const struct err *err)
 
 int err_move(struct err *dst, struct err *src)
 {
+	if (!dst) { /* like err_set: a caller may pass no err */
+		int code = src->code;
+		err_done(src);
+		return code;
+	}
 	err_done(dst);
 	*dst = *src;
 	src->msg = NULL;

@@ -34,7 +34,8 @@ int err_wrap(struct err *err, const char *fmt, ...) __attribute__((format(printf
 /** The recorded message, or "unknown error" when none. Never NULL. */
 const char *err_str(const struct err *err);
 
-/** Move the error from `src` to `dst` (dst's old error is freed). Returns the code. */
+/** Move the error from `src` to `dst` (dst's old error is freed). Returns the code.
+ *  `dst` may be NULL: src's error is then dropped. */
 int err_move(struct err *dst, struct err *src);
 
 /** Forget the recorded error. Accepts NULL. */
