@@ -39,10 +39,10 @@ static int verify(const struct storage_layer_opts *o, const struct unpack_result
 	if (o->size >= 0 && r->size != (uint64_t)o->size)
 		return err_msg(err, -EINVAL, "layer size mismatch: expected %lld bytes, got %llu",
 			       (long long)o->size, (unsigned long long)r->size);
-	if (strcmp(o->digest, r->digest))
+	if (strcmp(o->digest, r->digest) != 0)
 		return err_msg(err, -EINVAL, "layer digest mismatch: expected %s, got %s",
 			       o->digest, r->digest);
-	if (strcmp(o->diff_id, r->diff_id))
+	if (strcmp(o->diff_id, r->diff_id) != 0)
 		return err_msg(err, -EINVAL, "layer diffID mismatch: expected %s, got %s",
 			       o->diff_id, r->diff_id);
 	return 0;
