@@ -226,7 +226,7 @@ def httpd(port, text):
                              f'exec busybox httpd -f -p {port} -h /www']
 
 
-# ---- WebSocket ----
+# ---- WebSocket helpers ----
 
 def ws_open(url, protocols, query=''):
     return websocket.create_connection('ws' + url[len('http'):] + query,
@@ -280,6 +280,9 @@ def test_exec_stdin_reaches_eof(ctr):
     assert (out, err, status) == (data, b'', SUCCESS)
     # Only the end of stdin ends wc: its count proves every byte and the EOF came.
     assert run_exec(env, cid, ['busybox', 'wc', '-c'], stdin=b'abc')[0].split() == [b'3']
+    # Much more output than any buffer on the way.
+    out, err, status = run_exec(env, cid, ['busybox', 'head', '-c', '8388608', '/dev/zero'])
+    assert (out == bytes(8 << 20), err, status) == (True, b'', SUCCESS)
 
 
 def test_exec_tty_resize_and_exit_code(ctr):
@@ -495,6 +498,36 @@ def test_portforward_pod_network(env):
         pf.close()
 
 
+def test_portforward_bulk_and_many(env):
+    pod = pod_net(env)
+    big = 4 << 20
+    web = run_ctr(env, pod, 'web', ['/bin/sh', '-c', 'busybox mkdir -p /www && '
+                                    f'busybox head -c {big} /dev/zero > /www/big && '
+                                    'exec busybox httpd -f -p 8080 -h /www'])
+    nc = run_ctr(env, pod, 'wc', ['busybox', 'nc', '-ll', '-p', '8081', '-e', 'busybox', 'wc',
+                                  '-c'])
+    wait_listen(env, web, 8080)
+    wait_listen(env, nc, 8081)
+    pf = Pf(pf_url(env, pod))
+    try:
+        resp, err = pf.exchange(8080, b'GET /big HTTP/1.0\r\n\r\n', timeout=30)
+        head, _, body = resp.partition(b'\r\n\r\n')
+        assert head.startswith(b'HTTP/1.1 200 OK') and body == bytes(big) and err == b''
+        assert pf.exchange(8081, b'y' * big, fin=True, timeout=30) == (b'%d\n' % big, b'')
+        # Connections that ended both ways leave room for more: many, one
+        # after another, in one session (FIN after the request, as kubectl
+        # does when its local client is done).
+        for _ in range(150):
+            assert pf.exchange(8081, b'abc', fin=True) == (b'3\n', b'')
+        # A reset data stream ends its error stream too.
+        e, d = pf.open(8081)
+        pf.c.reset(d)
+        assert pf.c.wait_fin(e) and pf.c.data(e) == b''
+        assert pf.exchange(8081, b'ok', fin=True) == (b'2\n', b'')
+    finally:
+        pf.close()
+
+
 def test_portforward_two_ports_concurrent(env):
     pod = pod_net(env)
     a = run_ctr(env, pod, 'a', httpd(8080, 'page-a'))
@@ -526,6 +559,44 @@ def test_portforward_host_network(env):
         pf.close()
     assert_page(resp, b'host-pf\n')
     assert err == b''
+
+
+def test_portforward_small_writes_not_delayed(env):
+    """A reply and the end of the connection right after it reach the client
+    at once: small writes are not held back until the client acknowledges the
+    previous one (Nagle's algorithm against a delayed ACK costs 40 ms; Go,
+    kubelet's language, sets TCP_NODELAY on every connection)."""
+    pod = env.pod('hostpod')
+    ls = socket.create_server(('127.0.0.1', 0))
+
+    def serve():  # a count of what it read, then close
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            with c:
+                n = 0
+                while (b := c.recv(4096)):
+                    n += len(b)
+                c.sendall(b'%d\n' % n)
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = ls.getsockname()[1]
+    pf = Pf(pf_url(env, pod))
+    gaps = []
+    try:
+        for _ in range(10):
+            e, d = pf.open(port)
+            pf.c.send(d, b'abc', fin=True)
+            assert pf.c.wait(lambda: pf.c.data(d) == b'3\n')
+            t = time.monotonic()
+            assert pf.c.wait_fin(d)
+            gaps.append(time.monotonic() - t)
+    finally:
+        pf.close()
+        ls.close()
+    assert sorted(gaps)[len(gaps) // 2] < 0.02, ['%.1f ms' % (g * 1e3) for g in gaps]
 
 
 # ---- WebSocket ----
