@@ -281,8 +281,9 @@ static const struct ocic_sub ctr_list = {
 };
 
 static const struct ocic_sub *const ctr_subs[] = {
-	&ctr_create,	&ctr_start,	&ctr_stop,	 &ctr_remove,	   &ctr_status, &ctr_list,
-	&ocic_ctr_exec, &ocic_ctr_logs, &ocic_ctr_stats, &ocic_ctr_update, NULL,
+	&ctr_create,	&ctr_start,	 &ctr_stop,	   &ctr_remove,
+	&ctr_status,	&ctr_list,	 &ocic_ctr_exec,   &ocic_ctr_attach,
+	&ocic_ctr_logs, &ocic_ctr_stats, &ocic_ctr_update, NULL,
 };
 
 static const struct ocic_group ctr_group = { .subs = ctr_subs };
@@ -291,6 +292,6 @@ const struct ocic_cmd ocic_cmd_ctr = {
 	.name = "ctr",
 	.usage = "COMMAND [FLAGS]",
 	.summary =
-	    "Containers: create, start, stop, remove, status, list, exec, logs, stats, update.",
+	    "Containers: create, start, stop, remove, status, list, exec, attach, logs, stats, update.",
 	.group = &ctr_group,
 };

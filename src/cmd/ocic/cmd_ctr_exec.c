@@ -1,12 +1,43 @@
-/* ocic ctr exec --sync: run a command in a container (ExecSync), copy its
- * output to our stdout and stderr and exit with its exit code. */
+/* ocic ctr exec: run a command in a container and exit with its exit
+ * code. --sync: ExecSync, the output copied when the command has ended.
+ * Without: Exec, then a streaming session (remote.c) with our stdin (-i)
+ * and a terminal (-t), as crictl exec and kubectl exec do. */
 #include <stdio.h>
 
 #include "api.pb-c.h"
 #include "ocic.h"
+#include "remote.h"
 
 /* The call's deadline is at least the command's timeout plus this. */
 #define EXEC_DEADLINE_SLACK_MS 10000
+
+/* Exec: the URL of a session, then the session. */
+static int exec_stream(const struct ocic_args *a)
+{
+	Runtime__V1__ExecRequest req = RUNTIME__V1__EXEC_REQUEST__INIT;
+	Runtime__V1__ExecResponse *resp = NULL;
+	struct ocic_remote rem = { .tty = ocic_arg_set(a, "tty"), .in = ocic_arg_set(a, "stdin") };
+	int r;
+
+	if (ocic_arg(a, "timeout"))
+		return ocic_usage_error(a->cmd, "--timeout is a flag of --sync");
+	req.container_id = (char *)ocic_arg(a, "id");
+	req.cmd = a->operands;
+	req.n_cmd = (size_t)a->n_operands;
+	req.tty = rem.tty;
+	req.stdin = rem.in;
+	req.stdout = true;
+	/* A terminal has one output stream (kubelet refuses stderr with tty). */
+	req.stderr = !rem.tty;
+	r = ocic_call(OCIC_RUNTIME_SERVICE "Exec", &req.base,
+		      &runtime__v1__exec_response__descriptor, (ProtobufCMessage **)&resp);
+	if (r != 0)
+		return r;
+	rem.url = resp->url;
+	r = ocic_remote_run(&rem);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return r;
+}
 
 static int exec_run(const struct ocic_args *a)
 {
@@ -14,11 +45,10 @@ static int exec_run(const struct ocic_args *a)
 	Runtime__V1__ExecSyncResponse *resp = NULL;
 	int r;
 
-	if (!ocic_arg_set(a, "sync")) {
-		(void)ocic_fail("interactive exec needs the streaming server, which ocid does not "
-				"have yet; use 'ocic ctr exec --sync'");
-		return OCIC_EXIT_USAGE;
-	}
+	if (!ocic_arg_set(a, "sync"))
+		return exec_stream(a);
+	if (ocic_arg_set(a, "stdin") || ocic_arg_set(a, "tty"))
+		return ocic_usage_error(a->cmd, "--sync takes no -i or -t");
 	r = ocic_timeout_secs(a, EXEC_DEADLINE_SLACK_MS, &req.timeout);
 	if (r != 0)
 		return r;
@@ -47,16 +77,20 @@ static int exec_run(const struct ocic_args *a)
 
 static const struct ocic_opt exec_opts[] = {
 	{ "id", 0, OCIC_OPT_STR, true, "ID", "the container id" },
+	{ "stdin", 'i', OCIC_OPT_FLAG, false, NULL, "pass our standard input to the command" },
+	{ "tty", 't', OCIC_OPT_FLAG, false, NULL,
+	  "give the command a terminal (ours in raw mode with -i, when stdin is one)" },
 	{ "sync", 's', OCIC_OPT_FLAG, false, NULL,
-	  "run to completion and print the output (ExecSync); required for now" },
+	  "run to completion, then print the output (ExecSync); no -i or -t" },
 	{ "timeout", 0, OCIC_OPT_STR, false, "DURATION",
-	  "kill the command after this long; the call waits that long plus 10 s (default: no limit, unless the global --timeout sets one)" },
+	  "with --sync: kill the command after this long; the call waits that long plus 10 s (default: no limit, unless the global --timeout sets one)" },
 	{ 0 },
 };
 
 const struct ocic_sub ocic_ctr_exec = {
 	.name = "exec",
-	.summary = "Run a command in a running container (ExecSync) and exit with its exit code.",
+	.summary =
+	    "Run a command in a running container (Exec, or ExecSync with --sync) and exit with its exit code.",
 	.opts = exec_opts,
 	.operands = "[--] CMD [ARG]...",
 	.min_operands = 1,

@@ -219,7 +219,7 @@ static const struct ocic_sub pod_list = {
 };
 
 static const struct ocic_sub *const pod_subs[] = {
-	&pod_create, &pod_status, &pod_stop, &pod_remove, &pod_list, NULL,
+	&pod_create, &pod_status, &pod_stop, &pod_remove, &pod_list, &ocic_pod_port_forward, NULL,
 };
 
 static const struct ocic_group pod_group = { .subs = pod_subs };
@@ -227,6 +227,6 @@ static const struct ocic_group pod_group = { .subs = pod_subs };
 const struct ocic_cmd ocic_cmd_pod = {
 	.name = "pod",
 	.usage = "COMMAND [FLAGS]",
-	.summary = "Pod sandboxes: create, status, stop, remove, list.",
+	.summary = "Pod sandboxes: create, status, stop, remove, list, port-forward.",
 	.group = &pod_group,
 };

@@ -58,7 +58,11 @@ extern const struct ocic_cmd ocic_cmd_image;
 extern const struct ocic_cmd ocic_cmd_events;
 
 /* Container sub-commands beyond single calls (cmd_ctr_*.c). */
-extern const struct ocic_sub ocic_ctr_logs, ocic_ctr_exec, ocic_ctr_stats, ocic_ctr_update;
+extern const struct ocic_sub ocic_ctr_logs, ocic_ctr_exec, ocic_ctr_stats, ocic_ctr_update,
+    ocic_ctr_attach;
+
+/* Pod sub-commands beyond single calls (cmd_pod_portforward.c). */
+extern const struct ocic_sub ocic_pod_port_forward;
 
 /* Image sub-commands beyond single calls (cmd_image_import.c, cmd_image_pull.c). */
 extern const struct ocic_sub ocic_image_import, ocic_image_pull, ocic_image_fsinfo;
