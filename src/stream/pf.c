@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <string.h>
@@ -59,6 +60,8 @@ static int dial(uint16_t port, char *why, size_t why_len)
 		}
 		/* Loopback answers at once: connected or refused. */
 		if (connect(fd, addrs[i], lens[i]) == 0) {
+			int one = 1;
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			(void)fs_fd_set_nonblock(fd, true);
 			return fd;
 		}

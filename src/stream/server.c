@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -268,6 +269,10 @@ static void *acceptor_main(void *data)
 			}
 			continue;
 		}
+		/* Frames are written whole: Nagle would hold a small one back
+		 * for the client's delayed ACK (~40 ms), as Go's net does not. */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		session_start(s, fd);
 	}
 	return NULL;
