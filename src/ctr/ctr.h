@@ -367,14 +367,14 @@ struct ctr_sub;
  *  ctr_events_unsubscribe. NULL with errno set when no eventfd can be made
  *  (EMFILE, ENFILE). */
 struct ctr_sub *ctr_events_subscribe(struct ctr_mgr *m);
-/** Wait up to `wait_ms` for the next event: 1 with *ret filled, 0 on
- *  timeout, -EPIPE when the subscriber fell too far behind (events lost),
 /** An eventfd (non-blocking, CLOEXEC, the subscriber's) that is readable
  *  while events may wait, the subscriber overflowed, or the bus closed: a
  *  caller that waits on no thread (an event loop) polls it, then calls
  *  ctr_events_next with wait_ms 0 until it answers 0, which also clears
  *  it (under the bus lock, so an event published later sets it again). */
 int ctr_events_fd(const struct ctr_sub *s);
+/** Wait up to `wait_ms` for the next event: 1 with *ret filled, 0 on
+ *  timeout, -EPIPE when the subscriber fell too far behind (events lost),
  *  -ESHUTDOWN once ctr_events_close was called. */
 int ctr_events_next(struct ctr_sub *s, uint64_t wait_ms, struct ctr_event *ret);
 void ctr_events_unsubscribe(struct ctr_sub *s);
