@@ -85,6 +85,10 @@ struct cni_attachment {
 	const char *pod_cidr; /* "ipRanges" capability, CIDRs separated by commas; NULL/"" = none */
 	uint64_t ingress_bps, egress_bps; /* "bandwidth" capability; 0 = unset */
 	char *const *dns_servers, *const *dns_searches, *const *dns_options;
+	/* ADD: what the whole chain may take (the caller's deadline, less
+	 * time to undo it); a plugin still running then is killed and the
+	 * ADD fails with -ETIMEDOUT naming it. 0 = the per-plugin timeout only. */
+	uint64_t timeout_ms;
 };
 
 struct cni_result {

@@ -143,7 +143,17 @@ struct call {
 	const struct cni_attachment *a;
 	const char *cmd;
 	const json_t *rc_all;
+	uint64_t end_ms; /* CLOCK_MONOTONIC ms by which the chain must be done; 0 = none */
 };
+
+/* A plugin's timeout: the per-plugin one, cut to what is left of the call's. */
+static uint64_t plugin_timeout(const struct call *k)
+{
+	if (!k->end_ms)
+		return k->c->timeout_ms;
+	uint64_t now = mono_ms(), left = k->end_ms > now ? k->end_ms - now : 1;
+	return left < k->c->timeout_ms ? left : k->c->timeout_ms;
+}
 
 static char **plugin_env(const struct call *k)
 {
@@ -210,7 +220,7 @@ static int run_plugin(const struct call *k, const json_t *plugin, const json_t *
 			       .input = input,
 			       .input_len = strlen(input),
 			       .max_output = PLUGIN_OUTPUT_MAX,
-			       .timeout_ms = k->c->timeout_ms };
+			       .timeout_ms = plugin_timeout(k) };
 	struct proc_result res;
 	r = proc_run(&o, &res, err);
 	if (r < 0) {
@@ -294,7 +304,7 @@ int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *re
 	if (r < 0)
 		return r;
 	json_t *rc_all = runtime_all(a);
-	struct call k = { c, net, a, "ADD", rc_all };
+	struct call k = { c, net, a, "ADD", rc_all, a->timeout_ms ? mono_ms() + a->timeout_ms : 0 };
 	json_t *prev = NULL;
 	size_t i;
 	json_t *p;
@@ -317,7 +327,7 @@ int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *re
 	}
 	if (r < 0) {
 		err_wrap(err, "network %s", net->name);
-		struct call d = { c, net, a, "DEL", rc_all };
+		struct call d = { c, net, a, "DEL", rc_all, 0 };
 		(void)chain_del(&d, prev, NULL);
 		cleanup_free char *cp = cache_path(c, a);
 		(void)unlink(cp);
@@ -376,7 +386,7 @@ int cni_del(struct cni *c, const struct cni_attachment *a, struct err *err)
 	} else if (r < 0) {
 		return err_move(err, &cerr);
 	}
-	struct call k = { c, net, a, "DEL", rc_all };
+	struct call k = { c, net, a, "DEL", rc_all, 0 };
 	r = chain_del(&k, prev, err);
 	if (r >= 0) {
 		cleanup_free char *cp = cache_path(c, a);
@@ -402,7 +412,7 @@ int cni_check(struct cni *c, const struct cni_attachment *a, struct err *err)
 	if (r < 0)
 		return r;
 	if (cni_version_ge(net->version, "0.4.0") && !net->disable_check) {
-		struct call k = { c, net, a, "CHECK", rc_all };
+		struct call k = { c, net, a, "CHECK", rc_all, 0 };
 		size_t i;
 		json_t *p;
 		json_array_foreach(net->plugins, i, p)

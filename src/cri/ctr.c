@@ -41,6 +41,7 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	if (r < 0)
 		return r;
 	conv.req.spec.volumes = image_volumes(ctx);
+	conv.req.deadline_ns = rpc_call_deadline(ctx->call);
 	char id[ID_LEN + 1];
 	r = ctr_create(m, &conv.req, id, err);
 	cri_ctr_conv_done(&conv);
@@ -57,7 +58,7 @@ static int start_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, st
 	const Runtime__V1__StartContainerRequest *req =
 	    (const Runtime__V1__StartContainerRequest *)reqm;
 	struct ctr_mgr *m = mgr(ctx, err);
-	int r = m ? ctr_start(m, req->container_id, err) : -ENOSYS;
+	int r = m ? ctr_start(m, req->container_id, rpc_call_deadline(ctx->call), err) : -ENOSYS;
 	if (r < 0)
 		return r;
 	Runtime__V1__StartContainerResponse resp = RUNTIME__V1__START_CONTAINER_RESPONSE__INIT;

@@ -46,7 +46,7 @@ static int run_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, st
 	r = cri_pod_conv_config(req->config, req->runtime_handler, &conv, err);
 	cleanup_free char *id = NULL;
 	if (r >= 0)
-		r = pod_run(m, &conv.cfg, &id, err);
+		r = pod_run_until(m, &conv.cfg, rpc_call_deadline(ctx->call), &id, err);
 	cri_pod_conv_done(&conv);
 	if (r < 0)
 		return r;

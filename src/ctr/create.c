@@ -18,6 +18,9 @@
 #include "mon/mon.h"
 #include "storage/storage.h"
 
+/* The runtime's create without a caller's deadline (mon_spawn's default). */
+#define SPAWN_TIMEOUT_MS 60000u
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -282,15 +285,20 @@ static int spawn(struct build *b, struct err *err)
 		.stdin_open = b->req->spec.stdin,
 		.stdin_once = b->req->spec.stdin_once,
 		.systemd_cgroup = strcmp(m->cgroup_driver, "systemd") == 0,
+		.timeout_ms = ctr_deadline_budget_ms(b->req->deadline_ns, SPAWN_TIMEOUT_MS),
 	};
-	pid_t pid = 0;
-	int r = mon_spawn(&a, &pid, NULL, err);
+	pid_t pid = 0, mon_pid = 0;
+	int r = mon_spawn(&a, &pid, &mon_pid, err);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&b->c->st);
 	b->c->row.pid = pid;
 	pthread_mutex_unlock(&b->c->st);
-	return db_ctr_put_state(m->db, &b->c->row, err);
+	r = db_ctr_put_state(m->db, &b->c->row, err);
+	if (r < 0)
+		return r;
+	/* A monitor dead already fails the create (which undoes it all). */
+	return ctr_monitor_watch(m, b->c->id, mon_pid, err);
 }
 
 static int create_steps(struct build *b, struct err *err)

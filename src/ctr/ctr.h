@@ -161,6 +161,10 @@ struct ctr_create_req {
 	size_t cri_config_len;
 };
 
+	/* The caller's deadline (ev_now_ns clock; 0 = none): the runtime's
+	 * create is killed in time to undo it all and answer -ETIMEDOUT
+	 * before then. */
+	uint64_t deadline_ns;
 /** Create a container: reserve its name (-EEXIST naming the holder), resolve
  *  the image (-ENOENT naming it) and the pod (-ENOENT), mount its rootfs,
  *  write the bundle and start an ocimon that runs `<runtime> create`.
@@ -169,8 +173,10 @@ int ctr_create(struct ctr_mgr *m, const struct ctr_create_req *req, char ret_id[
 	       struct err *err);
 
 /** CREATED -> RUNNING (ctr_runtime_start: runc's exec fifo or `<runtime>
- *  start`). -ENOENT unknown id, -EINVAL when not CREATED. */
-int ctr_start(struct ctr_mgr *m, const char *id, struct err *err);
+ *  start`). -ENOENT unknown id, -EINVAL when not CREATED. `deadline_ns`
+ *  (ev_now_ns clock; 0 = none): a runtime that has not answered in time is
+ *  killed, -ETIMEDOUT naming it, and the container stays CREATED. */
+int ctr_start(struct ctr_mgr *m, const char *id, uint64_t deadline_ns, struct err *err);
 
 /** Stop: the stop signal (image StopSignal or SIGTERM), up to `timeout_s`
  *  seconds, then SIGKILL; returns once the container exited. timeout 0

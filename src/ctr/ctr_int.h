@@ -123,6 +123,12 @@ struct ctr_mgr {
 	struct watch *watches;
 	size_t n_watches;
 };
+	/* monitor watching: a pidfd per container's ocimon, in `epfd` beside
+	 * the inotify and stop fds (under watch_lock) */
+	int epfd;
+	struct mon_watch *mons;
+	size_t n_mons;
+	uint64_t next_token;
 
 /** Paths of a container (malloc'd). */
 char *ctr_path_run(const struct ctr_mgr *m, const char *id, const char *name);
@@ -141,14 +147,35 @@ int ctr_exit_check(struct ctr_mgr *m, struct ctr *c);
  *  zombie is not: it has exited. */
 bool ctr_pid_is(pid_t pid, const char *id);
 /** Persist the run-time fields of `c` (caller holds c->st); logged on failure. */
+/** Watch container `id`'s monitor, process `mon_pid`, through a pidfd: when
+ *  it exits without having written the exit file, ctr_monitor_lost runs (on
+ *  the watcher thread, within milliseconds). -ESRCH when it is gone already.
+ *  ctr_watch_remove ends the watch. */
+int ctr_monitor_watch(struct ctr_mgr *m, const char *id, pid_t mon_pid, struct err *err);
+/** The monitor of `c` (pid `mon_pid`, 0 when unknown) is gone. An exit it
+ *  recorded is taken as usual; else nothing is left to collect the
+ *  container's output and exit status: its process is killed, and it moves
+ *  to EXITED (137, or 255 when it was gone already) with reason Error and a
+ *  message that says the monitor died, through an exit file written for the
+ *  monitor (so a stop waiting for one ends too). */
+void ctr_monitor_lost(struct ctr_mgr *m, struct ctr *c, pid_t mon_pid);
 void ctr_save_state(struct ctr_mgr *m, struct ctr *c);
 
 /* ---- runtime.c: OCI runtime CLI calls ---- */
 
-/** `<runtime> --root R <args...>`; -errno with the runtime's stderr in err. */
+/** `<runtime> --root R <args...>`; -errno with the runtime's stderr in err.
+ *  Killed after 120 s (-ETIMEDOUT naming the runtime and the verb). */
 int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
 		    struct err *err);
 /** Run `<runtime> features` once and keep what it says in m->features
+/** ctr_runtime_run killed after `timeout_ms`. */
+int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *input,
+			size_t input_len, unsigned timeout_ms, struct err *err);
+/** The time a runtime call may take within a call's deadline (ev_now_ns
+ *  clock; 0 = none, then `dflt_ms`): what is left, less a quarter (at most
+ *  a second) kept to undo what the call made and answer; at least 1 ms,
+ *  at most `dflt_ms`. */
+unsigned ctr_deadline_budget_ms(uint64_t deadline_ns, unsigned dflt_ms);
  *  and m->host.rro. A runtime without the command has no features (logged
  *  at info level); never fails. */
 void ctr_runtime_features_probe(struct ctr_mgr *m);
@@ -156,7 +183,8 @@ void ctr_runtime_features_probe(struct ctr_mgr *m);
  *  runc-style exec fifo, what `runc start` does without the runc process:
  *  read the fifo to its end, then remove it. Either way it returns once the
  *  program's exec has finished (proc_exec_wait). `pid` is the init's. */
-int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, struct err *err);
+int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, unsigned timeout_ms,
+		      struct err *err);
 
 /* ---- create.c ---- */
 

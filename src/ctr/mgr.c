@@ -5,13 +5,14 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -19,12 +20,28 @@
 
 #include "ctr/ctr_int.h"
 #include "mon/mon.h"
+#include "proc/proc.h"
 #include "storage/storage.h"
 
 struct watch {
 	int wd;
 	char id[ID_LEN + 1];
 };
+
+/* A monitor's pidfd in the watcher's epoll set; `token` is its epoll data
+ * (looked up under watch_lock, so a watch removed meanwhile is no harm). */
+struct mon_watch {
+	uint64_t token;
+	int pidfd;
+	pid_t pid;
+	char id[ID_LEN + 1];
+};
+
+#define TOKEN_INOTIFY 1
+#define TOKEN_STOP 2
+#define TOKEN_FIRST_MON 16
+/* How long a container whose monitor died may take to die of SIGKILL. */
+#define LOST_KILL_WAIT_MS 2000
 
 char *ctr_path_run(const struct ctr_mgr *m, const char *id, const char *name)
 {
@@ -123,6 +140,14 @@ int ctr_watch_add(struct ctr_mgr *m, const char *id, struct err *err)
 	return 0;
 }
 
+/* Under watch_lock. */
+static void mon_unwatch_at(struct ctr_mgr *m, size_t i)
+{
+	(void)epoll_ctl(m->epfd, EPOLL_CTL_DEL, m->mons[i].pidfd, NULL);
+	close(m->mons[i].pidfd);
+	m->mons[i] = m->mons[--m->n_mons];
+}
+
 void ctr_watch_remove(struct ctr_mgr *m, const char *id)
 {
 	pthread_mutex_lock(&m->watch_lock);
@@ -133,7 +158,111 @@ void ctr_watch_remove(struct ctr_mgr *m, const char *id)
 		m->watches[i] = m->watches[--m->n_watches];
 		break;
 	}
+	for (size_t i = 0; i < m->n_mons; i++) {
+		if (strcmp(m->mons[i].id, id) == 0) {
+			mon_unwatch_at(m, i);
+			break;
+		}
+	}
 	pthread_mutex_unlock(&m->watch_lock);
+}
+
+int ctr_monitor_watch(struct ctr_mgr *m, const char *id, pid_t mon_pid, struct err *err)
+{
+	int fd = (int)pidfd_open(mon_pid, 0);
+	if (fd < 0)
+		return err_set(err, -errno, "pidfd_open of monitor %d", (int)mon_pid);
+	pthread_mutex_lock(&m->watch_lock);
+	struct mon_watch w = { .token = m->next_token++, .pidfd = fd, .pid = mon_pid };
+	snprintf(w.id, sizeof(w.id), "%s", id);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = w.token };
+	int r = epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	if (r == 0) {
+		m->mons = xreallocarray(m->mons, m->n_mons + 1, sizeof(*m->mons));
+		m->mons[m->n_mons++] = w;
+	}
+	pthread_mutex_unlock(&m->watch_lock);
+	if (r < 0) {
+		close(fd);
+		return err_set(err, r, "watch monitor %d", (int)mon_pid);
+	}
+	return 0;
+}
+
+void ctr_monitor_lost(struct ctr_mgr *m, struct ctr *c, pid_t mon_pid)
+{
+	if (ctr_exit_check(m, c))
+		return; /* it recorded the exit, then ended as it should */
+	pthread_mutex_lock(&c->st);
+	bool over = c->row.state == CTR_EXITED || c->removed;
+	pid_t pid = c->row.pid;
+	pthread_mutex_unlock(&c->st);
+	if (over)
+		return;
+	/* Its output has nowhere to go and its exit nobody to record it: a
+	 * container left running so is one kubelet believes in and nothing
+	 * watches. Kill it, and say why. */
+	bool alive = ctr_pid_is(pid, c->id);
+	if (alive && proc_kill_wait(pid, SIGKILL, LOST_KILL_WAIT_MS) < 0)
+		log_warn("container of a dead monitor did not die of SIGKILL", "id=%s pid=%d",
+			 c->id, (int)pid);
+	cleanup_free char *who = mon_pid > 0
+				     ? xasprintf("its monitor (ocimon, pid %d)", (int)mon_pid)
+				     : xstrdup("its monitor (ocimon)");
+	cleanup_free char *msg =
+	    alive ? xasprintf("%s died without recording an exit; the container was killed, as "
+			      "nothing was left to collect its output and exit status",
+			      who)
+		  : xasprintf("%s died without recording an exit, and the container's process is "
+			      "gone: its exit status is unknown",
+			      who);
+	log_warn("container monitor died", "id=%s monitor_pid=%d killed=%d", c->id, (int)mon_pid,
+		 (int)alive);
+	pthread_mutex_lock(&c->st);
+	set_str(&c->row.message, msg);
+	pthread_mutex_unlock(&c->st);
+	struct mon_exit e = { .exit_code = alive ? 128 + SIGKILL : 255,
+			      .signal = alive ? SIGKILL : 0,
+			      .finished_ns = now_ns() };
+	cleanup_free char *path = ctr_path_run(m, c->id, "exit");
+	cleanup_err struct err err = ERR_INIT;
+	if (mon_exit_write(path, &e, &err) < 0) {
+		log_error("cannot write the exit file of a dead monitor", "id=%s error=%s", c->id,
+			  log_q(err_str(&err)));
+		pthread_mutex_lock(&c->st);
+		bool changed = c->row.state != CTR_EXITED && !c->removed;
+		if (changed) {
+			apply_exit(c, &e);
+			ctr_save_state(m, c);
+		}
+		pthread_mutex_unlock(&c->st);
+		if (changed)
+			ctr_bus_publish(&m->bus, CTR_EVENT_STOPPED, c->id, c->row.pod_id);
+		return;
+	}
+	(void)ctr_exit_check(m, c);
+}
+
+/* The watcher saw monitor `token` exit. */
+static void on_monitor_exit(struct ctr_mgr *m, uint64_t token)
+{
+	char id[ID_LEN + 1] = "";
+	pid_t pid = 0;
+	pthread_mutex_lock(&m->watch_lock);
+	for (size_t i = 0; i < m->n_mons; i++) {
+		if (m->mons[i].token == token) {
+			memcpy(id, m->mons[i].id, sizeof(id));
+			pid = m->mons[i].pid;
+			mon_unwatch_at(m, i);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->watch_lock);
+	struct ctr *c = NULL;
+	if (!*id || ctr_index_get(&m->index, id, &c, NULL) < 0)
+		return;
+	ctr_monitor_lost(m, c, pid);
+	ctr_unref(c);
 }
 
 static void on_exit_file(struct ctr_mgr *m, int wd)
@@ -164,30 +293,42 @@ static void check_all(struct ctr_mgr *m)
 	ctr_refs_free(all, n);
 }
 
+static void read_inotify(struct ctr_mgr *m)
+{
+	_Alignas(struct inotify_event) char buf[16384];
+	ssize_t n = read(m->inotify_fd, buf, sizeof(buf));
+	for (char *q = buf; n > 0 && q < buf + n;) {
+		const struct inotify_event *ev = (const struct inotify_event *)q;
+		if (ev->mask & IN_Q_OVERFLOW)
+			check_all(m);
+		else if (ev->len && strcmp(ev->name, "exit") == 0)
+			on_exit_file(m, ev->wd);
+		q += sizeof(*ev) + ev->len;
+	}
+}
+
+/* Exit files through inotify, monitors through their pidfds. */
 static void *watcher_main(void *data)
 {
 	struct ctr_mgr *m = data;
-	_Alignas(struct inotify_event) char buf[16384];
 	for (;;) {
-		struct pollfd p[2] = { { m->inotify_fd, POLLIN, 0 }, { m->stop_fd, POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (p[1].revents)
-			break;
-		ssize_t n = read(m->inotify_fd, buf, sizeof(buf));
-		if (n <= 0)
+		struct epoll_event evs[16];
+		int n = epoll_wait(m->epfd, evs, ARRAY_SIZE(evs), -1);
+		if (n < 0 && errno == EINTR)
 			continue;
-		for (char *q = buf; q < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)q;
-			if (ev->mask & IN_Q_OVERFLOW)
-				check_all(m);
-			else if (ev->len && strcmp(ev->name, "exit") == 0)
-				on_exit_file(m, ev->wd);
-			q += sizeof(*ev) + ev->len;
+		if (n < 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 == TOKEN_STOP)
+				return NULL;
+			if (evs[i].data.u64 == TOKEN_INOTIFY)
+				read_inotify(m);
 		}
+		/* Monitors after exit files: one that wrote its exit file
+		 * and ended is then seen as done, not lost. */
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.u64 >= TOKEN_FIRST_MON)
+				on_monitor_exit(m, evs[i].data.u64);
 	}
 	return NULL;
 }
@@ -227,8 +368,20 @@ static void reconcile(struct ctr_mgr *m, struct ctr *c)
 		log_warn("cannot watch container", "id=%s error=%s", c->id, log_q(err_str(&err)));
 	if (ctr_exit_check(m, c))
 		return;
-	if (ctr_pid_is(c->row.pid, c->id))
+	if (ctr_pid_is(c->row.pid, c->id)) {
+		/* Running: watch its monitor, or handle one that died while
+		 * we were away. */
+		pid_t mon = 0;
+		int r = mon_ctl_peer_pid(c->ctl_path, &mon, &err);
+		if (r >= 0)
+			r = ctr_monitor_watch(m, c->id, mon, &err);
+		if (r == -ENOENT || r == -ECONNREFUSED || r == -ESRCH)
+			ctr_monitor_lost(m, c, mon);
+		else if (r < 0)
+			log_warn("cannot watch the container's monitor", "id=%s error=%s", c->id,
+				 log_q(err_str(&err)));
 		return;
+	}
 	pthread_mutex_lock(&c->st);
 	struct mon_exit e = { .exit_code = 255, .finished_ns = now_ns() };
 	apply_exit(c, &e);
@@ -344,7 +497,7 @@ static int mgr_init(struct ctr_mgr *m, const struct ctr_config *cfg, struct err 
 	m->images = cfg->images;
 	m->pod_lookup = cfg->pod_lookup;
 	m->pod_lookup_data = cfg->pod_lookup_data;
-	m->inotify_fd = m->stop_fd = -1;
+	m->inotify_fd = m->stop_fd = m->epfd = -1;
 	ctr_index_init(&m->index);
 	ctr_bus_init(&m->bus);
 	pthread_mutex_init(&m->watch_lock, NULL);
@@ -383,6 +536,15 @@ static int mgr_init(struct ctr_mgr *m, const struct ctr_config *cfg, struct err 
 
 int ctr_mgr_new(const struct ctr_config *cfg, struct ctr_mgr **ret, struct err *err)
 {
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (m->epfd < 0)
+		return err_set(err, -errno, "epoll_create1");
+	m->next_token = TOKEN_FIRST_MON;
+	struct epoll_event in = { .events = EPOLLIN, .data.u64 = TOKEN_INOTIFY };
+	struct epoll_event stop = { .events = EPOLLIN, .data.u64 = TOKEN_STOP };
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->inotify_fd, &in) < 0 ||
+	    epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->stop_fd, &stop) < 0)
+		return err_set(err, -errno, "epoll_ctl");
 	struct ctr_mgr *m = xzalloc(sizeof(*m));
 	int r = mgr_init(m, cfg, err);
 	struct db_ctr **rows = NULL;
@@ -428,6 +590,11 @@ void ctr_mgr_free(struct ctr_mgr *m)
 	if (m->own_storage)
 		storage_free(m->storage);
 	stats_free(m->stats);
+	while (m->n_mons)
+		mon_unwatch_at(m, m->n_mons - 1);
+	free(m->mons);
+	if (m->epfd >= 0)
+		close(m->epfd);
 	free(m->containers_dir);
 	free(m->root);
 	free(m->runroot);

@@ -15,6 +15,7 @@
 #include "proc/proc.h"
 
 #define STOP_KILL_WAIT_MS 10000
+#define START_TIMEOUT_MS 120000u
 
 static int64_t now_ns(void)
 {
@@ -31,7 +32,7 @@ static enum ctr_state state_of(struct ctr *c)
 	return s;
 }
 
-int ctr_start(struct ctr_mgr *m, const char *id, struct err *err)
+int ctr_start(struct ctr_mgr *m, const char *id, uint64_t deadline_ns, struct err *err)
 {
 	struct ctr *c = NULL;
 	int r = ctr_index_get(&m->index, id, &c, err);
@@ -48,7 +49,8 @@ int ctr_start(struct ctr_mgr *m, const char *id, struct err *err)
 	pid_t pid = c->row.pid;
 	pthread_mutex_unlock(&c->st);
 	uint64_t t0 = ev_now_ns();
-	r = ctr_runtime_start(m, c->id, pid, err);
+	r = ctr_runtime_start(m, c->id, pid, ctr_deadline_budget_ms(deadline_ns, START_TIMEOUT_MS),
+			      err);
 	if (r < 0)
 		goto out;
 	uint64_t t1 = ev_now_ns();

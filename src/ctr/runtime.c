@@ -13,13 +13,32 @@
 #include <unistd.h>
 
 #include "ctr/ctr_int.h"
+#include "ev/ev.h"
 #include "proc/proc.h"
 
 #define RUNTIME_TIMEOUT_MS 120000
 #define EXEC_WAIT_MS 5000
 
+unsigned ctr_deadline_budget_ms(uint64_t deadline_ns, unsigned dflt_ms)
+{
+	if (!deadline_ns)
+		return dflt_ms;
+	uint64_t now = ev_now_ns();
+	uint64_t left = deadline_ns > now ? (deadline_ns - now) / 1000000 : 0;
+	/* Keep a quarter (at most a second) to undo what was made and answer. */
+	uint64_t keep = left / 4 < 1000 ? left / 4 : 1000;
+	uint64_t ms = left - keep;
+	return ms < 1 ? 1 : ms < dflt_ms ? (unsigned)ms : dflt_ms;
+}
+
 int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
 		    struct err *err)
+{
+	return ctr_runtime_run_for(m, args, input, input_len, RUNTIME_TIMEOUT_MS, err);
+}
+
+int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *input,
+			size_t input_len, unsigned timeout_ms, struct err *err)
 {
 	char **argv = NULL;
 	strv_push(&argv, m->runtime);
@@ -39,10 +58,13 @@ int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *inpu
 		.input = input,
 		.input_len = input_len,
 		.max_output = 1 << 20,
-		.timeout_ms = RUNTIME_TIMEOUT_MS,
+		.timeout_ms = timeout_ms,
 	};
 	struct proc_result res = { 0 };
 	int r = proc_run(&o, &res, err);
+	if (r == -ETIMEDOUT)
+		r = err_msg(err, r, "%s %s: no answer within %u ms (killed)", m->runtime, args[0],
+			    timeout_ms);
 	if (r >= 0 && res.status != 0) {
 		/* Trim the runtime's trailing newline: the text becomes a status message. */
 		size_t n = res.err_len;
@@ -92,13 +114,13 @@ void ctr_runtime_features_probe(struct ctr_mgr *m)
  * (the exec itself finishes later: see ctr_runtime_start). Data then end
  * of file means released; the init gone without writing means the
  * container died before it could start. */
-static int read_exec_fifo(int fd, pid_t pid, const char *id, struct err *err)
+static int read_exec_fifo(int fd, pid_t pid, const char *id, unsigned timeout_ms, struct err *err)
 {
 	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0 || !ctr_pid_is(pid, id))
 		return err_msg(err, -ESRCH, "container %s: its process is already dead", id);
 	bool got = false;
-	uint64_t deadline = mono_ms() + RUNTIME_TIMEOUT_MS;
+	uint64_t deadline = mono_ms() + timeout_ms;
 	for (;;) {
 		char buf[64];
 		ssize_t n = read(fd, buf, sizeof(buf));
@@ -115,7 +137,7 @@ static int read_exec_fifo(int fd, pid_t pid, const char *id, struct err *err)
 		if (now >= deadline)
 			return err_msg(err, -ETIMEDOUT,
 				       "container %s: its init did not exec within %u ms", id,
-				       RUNTIME_TIMEOUT_MS);
+				       timeout_ms);
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
 				       { .fd = pidfd, .events = POLLIN } };
 		if (poll(p, 2, (int)(deadline - now)) < 0 && errno != EINTR)
@@ -130,7 +152,8 @@ static int read_exec_fifo(int fd, pid_t pid, const char *id, struct err *err)
 	}
 }
 
-int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, struct err *err)
+int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, unsigned timeout_ms,
+		      struct err *err)
 {
 	cleanup_free char *fifo = xasprintf("%s/%s/exec.fifo", m->runtime_root, id);
 	/* The init, still waiting, as it is before its exec. */
@@ -143,9 +166,9 @@ int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, struct
 	int r;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
 		char *args[] = { "start", (char *)id, NULL };
-		r = ctr_runtime_run(m, args, NULL, 0, err);
+		r = ctr_runtime_run_for(m, args, NULL, 0, timeout_ms, err);
 	} else {
-		r = read_exec_fifo(fd, pid, id, err);
+		r = read_exec_fifo(fd, pid, id, timeout_ms, err);
 		/* As runc: without the fifo, the runtime reports it running. */
 		if (r >= 0 && unlink(fifo) < 0 && errno != ENOENT)
 			r = err_set(err, -errno, "remove '%s'", fifo);

@@ -156,7 +156,8 @@ int mon_spawn(const struct mon_spawn_args *a, pid_t *ret_pid, pid_t *ret_mon_pid
 	return r;
 }
 
-int mon_ctl_request(const char *ctl_path, const struct mon_msg *req, struct err *err)
+/* A connected ctl socket (CLOEXEC, with the ctl timeouts), or -errno. */
+static int ctl_connect(const char *ctl_path, struct err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(ctl_path) >= sizeof(sa.sun_path))
@@ -170,6 +171,28 @@ int mon_ctl_request(const char *ctl_path, const struct mon_msg *req, struct err 
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return err_set(err, -errno, "connect to monitor '%s'", ctl_path);
+	return TAKE_FD(fd);
+}
+
+int mon_ctl_peer_pid(const char *ctl_path, pid_t *ret, struct err *err)
+{
+	cleanup_close int fd = ctl_connect(ctl_path, err);
+	if (fd < 0)
+		return fd;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return err_set(err, -errno, "SO_PEERCRED of monitor '%s'", ctl_path);
+	/* Closing without a request: the monitor drops the connection. */
+	*ret = cr.pid;
+	return 0;
+}
+
+int mon_ctl_request(const char *ctl_path, const struct mon_msg *req, struct err *err)
+{
+	cleanup_close int fd = ctl_connect(ctl_path, err);
+	if (fd < 0)
+		return fd;
 	uint8_t buf[MON_MSG_MAX_SIZE];
 	int n = mon_msg_encode(req, buf, sizeof(buf));
 	if (n < 0)

@@ -208,6 +208,11 @@ int mon_reopen_log(const char *ctl_path, struct err *err);
  *  container has none; -EINVAL for a zero size. */
 int mon_resize(const char *ctl_path, unsigned width, unsigned height, struct err *err);
 
+/** The pid of the monitor listening on `ctl_path` (its SO_PEERCRED: the
+ *  process that listens), for a daemon that starts while monitors run.
+ *  -ENOENT or -ECONNREFUSED when no monitor listens there (it is gone). */
+int mon_ctl_peer_pid(const char *ctl_path, pid_t *ret, struct err *err);
+
 /** Send one request message over the ctl socket and return the monitor's
  *  reply status (0 or -errno, with err). 5 s timeout (-ETIMEDOUT). */
 int mon_ctl_request(const char *ctl_path, const struct mon_msg *req, struct err *err);

@@ -334,6 +334,12 @@ static int cni_attach(struct pod_manager *m, struct pod *p, struct err *err)
 	if (r >= 0) {
 		p->info.network_name = TAKE_PTR(res.network);
 		p->info.ips = TAKE_PTR(res.ips);
+	if (p->deadline_ns) {
+		/* What is left, less a quarter (at most a second) to undo it. */
+		uint64_t now = mono_ns(), left = p->deadline_ns > now ? p->deadline_ns - now : 0;
+		uint64_t keep = left / 4 < 1000000000u ? left / 4 : 1000000000u;
+		a.timeout_ms = (left - keep) / 1000000 ? (left - keep) / 1000000 : 1;
+	}
 	} else {
 		/* cni_add deleted what it had added. */
 		p->cni_pending = false;
@@ -478,6 +484,12 @@ int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, st
 	r = id_new(p->info.id);
 	if (r < 0) {
 		pthread_mutex_destroy(&p->lock);
+{
+	return pod_run_until(m, c, 0, ret_id, err);
+}
+
+int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t deadline_ns,
+		  char **ret_id, struct err *err)
 		free(p);
 		return err_set(err, r, "new pod id");
 	}
@@ -490,6 +502,7 @@ int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, st
 		p->refs = 1;
 		pod_unref(m, p);
 		return r;
+	p->deadline_ns = deadline_ns;
 	}
 	pthread_mutex_lock(&p->lock);
 	r = setup(m, p, err);
@@ -501,6 +514,7 @@ int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, st
 		pthread_mutex_unlock(&p->lock);
 		pod_index_remove(m, p);
 		return r;
+	p->deadline_ns = 0;
 	}
 	*ret_id = xstrdup(p->info.id);
 	pthread_mutex_unlock(&p->lock);

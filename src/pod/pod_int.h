@@ -23,6 +23,7 @@ struct pod {
 	struct pod_info info; /* guarded by `lock` */
 	bool cni_pending;     /* a CNI DEL is still owed */
 	bool creating;	      /* RunPodSandbox in progress: invisible to lookups */
+	uint64_t deadline_ns; /* RunPodSandbox's (mono_ns clock; 0 = none) while it runs */
 	bool removed;	      /* gone from the index; freed at the last unref */
 	unsigned refs;	      /* guarded by the manager's lock */
 	pthread_mutex_t lock; /* serialises run/stop/remove of this pod */

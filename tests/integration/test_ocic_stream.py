@@ -1,6 +1,7 @@
 """ocic as a streaming client: ctr exec (pipes and a terminal), ctr attach
 and pod port-forward against a real ocid (the env fixture of conftest.py:
 busybox-static from a loopback registry, real runc, ocimon and CNI)."""
+import concurrent.futures
 import fcntl
 import os
 import pty
@@ -361,6 +362,14 @@ def test_port_forward(env):
             err += f.stderr()
         assert re.search(rf'error occurred forwarding {refused_local} -> 9: .*connect', err), err
         assert http_get(local).endswith(b'hi\n')
+        # Many connections over the session's life (each pair of streams
+        # must leave the server's table: ocic finishes its error stream at
+        # once, as client-go does), and some at once.
+        for _ in range(300):
+            assert http_get(local).endswith(b'hi\n')
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            replies = list(pool.map(lambda _: http_get(local), range(40)))
+        assert all(r.endswith(b'hi\n') for r in replies)
         assert f.p.poll() is None
     finally:
         rc, err = f.stop()

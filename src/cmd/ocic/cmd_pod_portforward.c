@@ -100,6 +100,9 @@ static void conn_accept(struct pf *p, const struct listener *l)
 		(void)close(fd);
 		return;
 	}
+	/* We send nothing on the error stream: finished at once (client-go
+	 * does so too), so the pair leaves the server's table when done. */
+	stream_client_fin(p->c, (uint32_t)eid);
 	printf("Handling connection for %u\n", l->spec.remote);
 	(void)fflush(stdout);
 	k = xnew(struct conn);

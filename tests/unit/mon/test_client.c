@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -99,6 +100,27 @@ static void test_requests(void **state)
 	reap(p);
 }
 
+/* The monitor's pid is the listener's (SO_PEERCRED); none listening:
+ * -ENOENT for no socket, -ECONNREFUSED for a stale one. */
+static void test_peer_pid(void **state)
+{
+	struct err err = ERR_INIT;
+	int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, sock);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	pid_t pid = 0;
+	assert_int_equal(mon_ctl_peer_pid(sock, &pid, &err), 0);
+	assert_int_equal(pid, getpid());
+	close(l);
+	assert_int_equal(mon_ctl_peer_pid(sock, &pid, &err), -ECONNREFUSED);
+	err_done(&err);
+	unlink(sock);
+	assert_int_equal(mon_ctl_peer_pid(sock, &pid, &err), -ENOENT);
+	err_done(&err);
+}
+
 static void test_bad_args(void **state)
 {
 	struct err err = ERR_INIT;
@@ -124,6 +146,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_requests),
+		cmocka_unit_test(test_peer_pid),
 		cmocka_unit_test(test_bad_args),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,330 @@
+"""Faults the node meets (issue 10): a monitor killed, a runtime or a CNI
+plugin that fails or hangs, metadata beyond its bound, a full disk, a
+broken database."""
+import json
+import os
+import signal
+import time
+
+import grpc
+import pytest
+
+from conftest import EXITED, RUNNING
+
+
+def ocimon_pid(cid):
+    """The pid of the ocimon monitoring container `cid`."""
+    for p in os.listdir('/proc'):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f'/proc/{p}/cmdline', 'rb') as f:
+                argv = f.read().split(b'\0')
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b'ocimon') and cid.encode() in argv and \
+                b'--exec-process' not in argv:
+            return int(p)
+    raise AssertionError(f'no ocimon for {cid}')
+
+
+def ctr_pid(env, cid):
+    return json.loads(env.status(cid, verbose=True).info['info'])['pid']
+
+
+def alive(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+    except OSError:
+        return False
+
+
+def test_monitor_killed(env):
+    """kill -9 of a container's ocimon: within a second the container is
+    EXITED, killed, with a message that says its monitor died -- never left
+    RUNNING with nothing watching it."""
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'victim', ['/bin/sleep', '600'])
+    env.start(cid)
+    other = env.create(pod, 'bystander', ['/bin/sleep', '600'])
+    env.start(other)
+    pid = ctr_pid(env, cid)
+    t0 = time.monotonic()
+    os.kill(ocimon_pid(cid), signal.SIGKILL)
+    while env.status(cid).status.state != EXITED and time.monotonic() - t0 < 5:
+        time.sleep(0.02)
+    dt = time.monotonic() - t0
+    st = env.status(cid).status
+    assert st.state == EXITED, st
+    assert dt < 1.0, f'noticed after {dt:.2f}s'
+    assert st.reason == 'Error' and st.exit_code == 137, st
+    assert 'monitor' in st.message and 'died' in st.message, st.message
+    assert not alive(pid), 'the container of a dead monitor still runs'
+    # The other container is untouched; the dead one can be removed.
+    assert env.status(other).status.state == RUNNING
+    d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid), timeout=30)
+    assert [c.id for c in env.list()] == [other]
+
+
+def test_monitor_killed_while_ocid_down(env):
+    """A monitor killed while ocid is stopped: at start the container is
+    reported EXITED with the reason, and its process no longer runs; a
+    monitor alive at start is watched again (kill -9 noticed at once)."""
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    gone = env.create(pod, 'gone', ['/bin/sleep', '600'])
+    env.start(gone)
+    kept = env.create(pod, 'kept', ['/bin/sleep', '600'])
+    env.start(kept)
+    gone_pid = ctr_pid(env, gone)
+    assert d.stop() == 0
+    os.kill(ocimon_pid(gone), signal.SIGKILL)
+    time.sleep(0.2)
+    d.start()
+    st = env.status(gone).status
+    assert st.state == EXITED and 'monitor' in st.message, st
+    assert not alive(gone_pid)
+    assert env.status(kept).status.state == RUNNING
+    t0 = time.monotonic()
+    os.kill(ocimon_pid(kept), signal.SIGKILL)
+    while env.status(kept).status.state != EXITED and time.monotonic() - t0 < 5:
+        time.sleep(0.02)
+    assert time.monotonic() - t0 < 1.0
+    assert 'monitor' in env.status(kept).status.message
+
+
+def faulty_runc(tmp_path):
+    """A runtime that is runc, except for the verb and the fault named in
+    the file `mode` (e.g. 'create fail-after': runc creates, then the
+    runtime says it failed; 'start hang': `start` never answers)."""
+    import shutil
+    runc = shutil.which('runc') or '/usr/sbin/runc'
+    mode = tmp_path / 'mode'
+    mode.write_text('none pass\n')
+    wrapper = tmp_path / 'runc-faulty'
+    wrapper.write_text(f"""#!/bin/sh
+read verb fault < {mode}
+case " $* " in *" $verb "*) ;; *) exec {runc} "$@";; esac
+case "$fault" in
+fail) echo "boom: the runtime refuses to $verb" >&2; exit 1;;
+hang) exec sleep 600;;
+fail-after) {runc} "$@" >/dev/null 2>&1; echo "boom: $verb went wrong halfway" >&2; exit 1;;
+hang-after) {runc} "$@" >/dev/null 2>&1; exec sleep 600;;
+esac
+exec {runc} "$@"
+""")
+    wrapper.chmod(0o755)
+    return str(wrapper), mode
+
+
+def leftovers(env, runtime, cid_known=()):
+    """What a failed create could leave: container dirs, runtime
+    containers, monitors, database rows, runtime processes, cgroups."""
+    import subprocess
+    d = env.d
+    out = {}
+    for base in (d.root, d.runroot):
+        p = os.path.join(base, 'containers')
+        out[p] = sorted(set(os.listdir(p)) - set(cid_known)) if os.path.isdir(p) else []
+    r = subprocess.run(['runc', '--root', os.path.join(d.runroot, 'runtime'), 'list', '-q'],
+                       capture_output=True, text=True)
+    out['runc'] = sorted(set(r.stdout.split()) - set(cid_known))
+    out['rows'] = sorted(set(c.id for c in env.list()) - set(cid_known))
+    procs = []
+    for p in os.listdir('/proc'):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f'/proc/{p}/cmdline', 'rb') as f:
+                argv = f.read().split(b'\0')
+        except OSError:
+            continue
+        if (d.runroot.encode() in b' '.join(argv) and argv[0].endswith(b'ocimon')) or \
+                (argv[:2] == [b'sleep', b'600'] and False) or argv[0] == runtime.encode() or \
+                (len(argv) > 1 and argv[1] == runtime.encode()):
+            if not any(c.encode() in b' '.join(argv) for c in cid_known):
+                procs.append(b' '.join(argv).decode())
+    out['procs'] = procs
+    return out
+
+
+def clean(env, runtime, known=(), within=5.0):
+    deadline = time.monotonic() + within
+    while True:
+        left = leftovers(env, runtime, known)
+        if not any(left.values()) or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+def ctr_cgroup_dir(cid, pid):
+    """The cgroup v2 (or v1 memory) directory of the container's process."""
+    with open(f'/proc/{pid}/cgroup') as f:
+        for line in f:
+            hid, ctrls, path = line.rstrip('\n').split(':', 2)
+            if ctrls in ('', 'memory') and cid in path:
+                base = '/sys/fs/cgroup' if ctrls == '' and os.path.exists(
+                    '/sys/fs/cgroup/cgroup.controllers') else '/sys/fs/cgroup/' + (
+                    ctrls or 'unified')
+                return base + path
+    raise AssertionError(f'no cgroup for {cid}')
+
+
+@pytest.mark.parametrize('fault', ['fail', 'fail-after'])
+def test_runtime_create_fails(make_env, tmp_path, fault):
+    """The runtime's create fails (at once, or after making the container):
+    CreateContainer says so with the runtime's words, and nothing is left:
+    no directories, runtime container, monitor, row or cgroup."""
+    runtime, mode = faulty_runc(tmp_path)
+    env = make_env(['--runtime', runtime])
+    pod = env.pod()
+    good = env.create(pod, 'good', ['/bin/sleep', '600'])
+    env.start(good)
+    cg_parent = os.path.dirname(ctr_cgroup_dir(good, ctr_pid(env, good)))
+    before = sorted(os.listdir(cg_parent))
+    mode.write_text(f'create {fault}\n')
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, 'bad', ['/bin/sleep', '600'])
+    assert time.monotonic() - t0 < 10
+    assert 'boom' in e.value.details(), e.value.details()
+    assert e.value.code() != grpc.StatusCode.DEADLINE_EXCEEDED
+    assert clean(env, runtime, [good]) == {k: [] for k in leftovers(env, runtime, [good])}
+    assert sorted(os.listdir(cg_parent)) == before
+    mode.write_text('none pass\n')
+    env.start(env.create(pod, 'again', ['/bin/sleep', '600']))  # the name is free again
+
+
+@pytest.mark.parametrize('fault', ['hang', 'hang-after'])
+def test_runtime_create_hangs(make_env, tmp_path, fault):
+    """The runtime's create never answers: CreateContainer fails within its
+    deadline with a message naming the runtime, and what it made is undone."""
+    runtime, mode = faulty_runc(tmp_path)
+    env = make_env(['--runtime', runtime])
+    pod = env.pod()
+    mode.write_text(f'create {fault}\n')
+    pb = env.pb
+    cfg = pb.ContainerConfig(metadata=pb.ContainerMetadata(name='stuck'),
+                             image=pb.ImageSpec(image=env.image), command=['/bin/sleep', '600'],
+                             log_path='stuck/0.log')
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        env.d.runtime('CreateContainer', pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg), timeout=6)
+    dt = time.monotonic() - t0
+    assert dt < 6.5, dt
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value
+    # Ours, not the client library's: it names the runtime.
+    assert 'create' in e.value.details() and 'runc-faulty' in e.value.details(), \
+        e.value.details()
+    assert clean(env, runtime) == {k: [] for k in leftovers(env, runtime)}
+    mode.write_text('none pass\n')
+    env.start(env.create(pod, 'stuck', ['/bin/sleep', '600']))
+
+
+@pytest.mark.parametrize('fault', ['fail', 'hang'])
+def test_runtime_start_fails_or_hangs(make_env, tmp_path, fault):
+    """`<runtime> start` fails or hangs (exec_fifo_start = false): a clear
+    error within StartContainer's deadline; the container stays CREATED and
+    can be removed, leaving nothing."""
+    runtime, mode = faulty_runc(tmp_path)
+    env = make_env(['--runtime', runtime, '--exec-fifo-start=false'])
+    pod = env.pod()
+    cid = env.create(pod, 'nostart', ['/bin/sleep', '600'])
+    mode.write_text(f'start {fault}\n')
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        env.d.runtime('StartContainer', env.pb.StartContainerRequest(container_id=cid),
+                      timeout=5)
+    assert time.monotonic() - t0 < 5.5
+    if fault == 'fail':
+        assert 'boom' in e.value.details(), e.value.details()
+    else:
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert 'start' in e.value.details() and 'runc-faulty' in e.value.details(), \
+            e.value.details()
+    assert env.status(cid).status.state in (0, EXITED)  # CREATED, or its init gone
+    mode.write_text('none pass\n')
+    env.d.runtime('RemoveContainer', env.pb.RemoveContainerRequest(container_id=cid),
+                  timeout=30)
+    assert clean(env, runtime) == {k: [] for k in leftovers(env, runtime)}
+
+
+SLEEPER = """#!/bin/sh
+cat >/dev/null
+case "$CNI_COMMAND" in
+ADD) exec sleep 600;;
+VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}';;
+esac
+exit 0
+"""
+
+
+def test_cni_add_hangs(make_daemon, tmp_path, pb):
+    """A plugin that hangs on ADD after the bridge made a veth and took an
+    IP: RunPodSandbox fails within its deadline naming the plugin, and the
+    namespaces, the IP and the veth are released."""
+    import subprocess
+    from test_pod import PodEnv
+    env = PodEnv(make_daemon, tmp_path, pb)
+    with open(os.path.join(env.plugins, 'sleeper'), 'w') as f:
+        f.write(SLEEPER)
+    os.chmod(os.path.join(env.plugins, 'sleeper'), 0o755)
+    data = os.path.join(env.tmp, 'ipam')
+    with open(os.path.join(env.netd, '10-hang.conflist'), 'w') as f:
+        json.dump({'cniVersion': '1.0.0', 'name': 'hangnet', 'plugins': [
+            {'type': 'bridge', 'bridge': env.bridge, 'isGateway': True,
+             'ipam': {'type': 'host-local', 'dataDir': data,
+                      'ranges': [[{'subnet': env.subnet}]]}},
+            {'type': 'sleeper'}]}, f)
+    env.d.start()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(grpc.RpcError) as e:
+            env.run(env.config('hang'), timeout=6)
+        assert time.monotonic() - t0 < 6.5
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value
+        assert 'sleeper' in e.value.details(), e.value.details()
+
+        def left():
+            out = {'pods': env.pod_dirs()}
+            with open('/proc/self/mountinfo') as f:
+                out['mounts'] = [ln.split()[4] for ln in f if env.d.runroot in ln]
+            ips = os.path.join(data, 'hangnet')
+            out['ips'] = [n for n in (os.listdir(ips) if os.path.isdir(ips) else [])
+                          if n[0].isdigit() and not n.startswith('last_reserved')]
+            out['veths'] = subprocess.run(['ip', '-o', 'link', 'show', 'master', env.bridge],
+                                          capture_output=True, text=True).stdout.split('\n')[:-1]
+            out['sleep'] = [p for p in os.listdir('/proc') if p.isdigit() and
+                            _cmdline(p) == [b'sleep', b'600', b''] and
+                            _environ_has(p, b'CNI_NETNS=' + env.d.runroot.encode())]
+            out['rows'] = [p.id for p in env.list()]
+            return out
+        deadline = time.monotonic() + 5
+        while any(left().values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(left().values()), left()
+        # The network works again once the plugin does.
+        os.unlink(os.path.join(env.netd, '10-hang.conflist'))
+        env.run(env.config('fine'))
+    finally:
+        env.cleanup()
+        assert env.d.stop() == 0
+
+
+def _cmdline(pid):
+    try:
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            return f.read().split(b'\0')
+    except OSError:
+        return []
+
+
+def _environ_has(pid, prefix):
+    try:
+        with open(f'/proc/{pid}/environ', 'rb') as f:
+            return any(v.startswith(prefix) for v in f.read().split(b'\0'))
+    except OSError:
+        return False
