@@ -159,12 +159,12 @@ struct ctr_create_req {
 	struct oci_ctr_config spec;
 	const uint8_t *cri_config; /* stored and handed back in ctr_info */
 	size_t cri_config_len;
-};
-
 	/* The caller's deadline (ev_now_ns clock; 0 = none): the runtime's
 	 * create is killed in time to undo it all and answer -ETIMEDOUT
 	 * before then. */
 	uint64_t deadline_ns;
+};
+
 /** Create a container: reserve its name (-EEXIST naming the holder), resolve
  *  the image (-ENOENT naming it) and the pod (-ENOENT), mount its rootfs,
  *  write the bundle and start an ocimon that runs `<runtime> create`.

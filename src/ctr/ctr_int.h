@@ -122,13 +122,13 @@ struct ctr_mgr {
 	pthread_mutex_t watch_lock;
 	struct watch *watches;
 	size_t n_watches;
-};
 	/* monitor watching: a pidfd per container's ocimon, in `epfd` beside
 	 * the inotify and stop fds (under watch_lock) */
 	int epfd;
 	struct mon_watch *mons;
 	size_t n_mons;
 	uint64_t next_token;
+};
 
 /** Paths of a container (malloc'd). */
 char *ctr_path_run(const struct ctr_mgr *m, const char *id, const char *name);
@@ -146,7 +146,6 @@ int ctr_exit_check(struct ctr_mgr *m, struct ctr *c);
  *  id): a pid recorded before a restart may have been reused since. A
  *  zombie is not: it has exited. */
 bool ctr_pid_is(pid_t pid, const char *id);
-/** Persist the run-time fields of `c` (caller holds c->st); logged on failure. */
 /** Watch container `id`'s monitor, process `mon_pid`, through a pidfd: when
  *  it exits without having written the exit file, ctr_monitor_lost runs (on
  *  the watcher thread, within milliseconds). -ESRCH when it is gone already.
@@ -159,6 +158,7 @@ int ctr_monitor_watch(struct ctr_mgr *m, const char *id, pid_t mon_pid, struct e
  *  message that says the monitor died, through an exit file written for the
  *  monitor (so a stop waiting for one ends too). */
 void ctr_monitor_lost(struct ctr_mgr *m, struct ctr *c, pid_t mon_pid);
+/** Persist the run-time fields of `c` (caller holds c->st); logged on failure. */
 void ctr_save_state(struct ctr_mgr *m, struct ctr *c);
 
 /* ---- runtime.c: OCI runtime CLI calls ---- */
@@ -167,7 +167,6 @@ void ctr_save_state(struct ctr_mgr *m, struct ctr *c);
  *  Killed after 120 s (-ETIMEDOUT naming the runtime and the verb). */
 int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
 		    struct err *err);
-/** Run `<runtime> features` once and keep what it says in m->features
 /** ctr_runtime_run killed after `timeout_ms`. */
 int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *input,
 			size_t input_len, unsigned timeout_ms, struct err *err);
@@ -176,6 +175,7 @@ int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *
  *  a second) kept to undo what the call made and answer; at least 1 ms,
  *  at most `dflt_ms`. */
 unsigned ctr_deadline_budget_ms(uint64_t deadline_ns, unsigned dflt_ms);
+/** Run `<runtime> features` once and keep what it says in m->features
  *  and m->host.rro. A runtime without the command has no features (logged
  *  at info level); never fails. */
 void ctr_runtime_features_probe(struct ctr_mgr *m);

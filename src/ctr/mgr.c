@@ -531,11 +531,6 @@ static int mgr_init(struct ctr_mgr *m, const struct ctr_config *cfg, struct err 
 	m->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (m->stop_fd < 0)
 		return err_set(err, -errno, "eventfd");
-	return 0;
-}
-
-int ctr_mgr_new(const struct ctr_config *cfg, struct ctr_mgr **ret, struct err *err)
-{
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (m->epfd < 0)
 		return err_set(err, -errno, "epoll_create1");
@@ -545,6 +540,11 @@ int ctr_mgr_new(const struct ctr_config *cfg, struct ctr_mgr **ret, struct err *
 	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->inotify_fd, &in) < 0 ||
 	    epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->stop_fd, &stop) < 0)
 		return err_set(err, -errno, "epoll_ctl");
+	return 0;
+}
+
+int ctr_mgr_new(const struct ctr_config *cfg, struct ctr_mgr **ret, struct err *err)
+{
 	struct ctr_mgr *m = xzalloc(sizeof(*m));
 	int r = mgr_init(m, cfg, err);
 	struct db_ctr **rows = NULL;
@@ -585,16 +585,16 @@ void ctr_mgr_free(struct ctr_mgr *m)
 		close(m->inotify_fd);
 	if (m->stop_fd >= 0)
 		close(m->stop_fd);
-	free(m->watches);
-	pthread_mutex_destroy(&m->watch_lock);
-	if (m->own_storage)
-		storage_free(m->storage);
-	stats_free(m->stats);
 	while (m->n_mons)
 		mon_unwatch_at(m, m->n_mons - 1);
 	free(m->mons);
 	if (m->epfd >= 0)
 		close(m->epfd);
+	free(m->watches);
+	pthread_mutex_destroy(&m->watch_lock);
+	if (m->own_storage)
+		storage_free(m->storage);
+	stats_free(m->stats);
 	free(m->containers_dir);
 	free(m->root);
 	free(m->runroot);

@@ -328,18 +328,18 @@ static int cni_attach(struct pod_manager *m, struct pod *p, struct err *err)
 	cleanup_free char *cidr = pod_manager_pod_cidr(m);
 	struct cni_attachment a;
 	pod_attachment(p, cidr, ports, &a);
-	struct cni_result res;
-	p->cni_pending = true;
-	int r = cni_add(m->cni, &a, &res, err);
-	if (r >= 0) {
-		p->info.network_name = TAKE_PTR(res.network);
-		p->info.ips = TAKE_PTR(res.ips);
 	if (p->deadline_ns) {
 		/* What is left, less a quarter (at most a second) to undo it. */
 		uint64_t now = mono_ns(), left = p->deadline_ns > now ? p->deadline_ns - now : 0;
 		uint64_t keep = left / 4 < 1000000000u ? left / 4 : 1000000000u;
 		a.timeout_ms = (left - keep) / 1000000 ? (left - keep) / 1000000 : 1;
 	}
+	struct cni_result res;
+	p->cni_pending = true;
+	int r = cni_add(m->cni, &a, &res, err);
+	if (r >= 0) {
+		p->info.network_name = TAKE_PTR(res.network);
+		p->info.ips = TAKE_PTR(res.ips);
 	} else {
 		/* cni_add deleted what it had added. */
 		p->cni_pending = false;
@@ -477,6 +477,12 @@ static int64_t now_ns(void)
 
 int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, struct err *err)
 {
+	return pod_run_until(m, c, 0, ret_id, err);
+}
+
+int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t deadline_ns,
+		  char **ret_id, struct err *err)
+{
 	int r = validate(m, c, err);
 	if (r < 0)
 		return r;
@@ -484,16 +490,11 @@ int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, st
 	r = id_new(p->info.id);
 	if (r < 0) {
 		pthread_mutex_destroy(&p->lock);
-{
-	return pod_run_until(m, c, 0, ret_id, err);
-}
-
-int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t deadline_ns,
-		  char **ret_id, struct err *err)
 		free(p);
 		return err_set(err, r, "new pod id");
 	}
 	pod_config_copy(&p->info.cfg, c);
+	p->deadline_ns = deadline_ns;
 	p->info.reserved_name = pod_config_reserved_name(c);
 	p->info.created_ns = now_ns();
 	p->info.state = POD_READY;
@@ -502,10 +503,10 @@ int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t de
 		p->refs = 1;
 		pod_unref(m, p);
 		return r;
-	p->deadline_ns = deadline_ns;
 	}
 	pthread_mutex_lock(&p->lock);
 	r = setup(m, p, err);
+	p->deadline_ns = 0;
 	if (r >= 0)
 		r = pod_save(m, p, err);
 	if (r < 0) {
@@ -514,7 +515,6 @@ int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t de
 		pthread_mutex_unlock(&p->lock);
 		pod_index_remove(m, p);
 		return r;
-	p->deadline_ns = 0;
 	}
 	*ret_id = xstrdup(p->info.id);
 	pthread_mutex_unlock(&p->lock);

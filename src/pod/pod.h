@@ -177,6 +177,12 @@ DEFINE_CLEANUP(struct pod_manager, pod_manager_free)
  *  step (a CNI error carries the plugin's message). Nothing leaks on
  *  failure: namespaces unpinned, CNI deleted, dirs removed. */
 int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, struct err *err);
+/** pod_run within the caller's deadline (CLOCK_MONOTONIC ns, ev_now_ns's
+ *  clock; 0 = none): CNI plugins still running when the ADD's share of it
+ *  is spent are killed, the chain is deleted and everything undone, and
+ *  the run fails with -ETIMEDOUT naming the plugin, before the deadline. */
+int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t deadline_ns,
+		  char **ret_id, struct err *err);
 
 /** StopPodSandbox: stop the pod's containers (stop_ctrs; its failure fails
  *  the stop), CNI DEL, stop ocid-pause, unpin namespaces, unmount shm;
@@ -189,12 +195,6 @@ int pod_stop(struct pod_manager *m, const char *id, struct err *err);
 /** RemovePodSandbox: remove the containers (remove_ctrs), stop, remove the
  *  cgroup, the directory, the record and
  *  the name reservation. An unknown id is success (idempotent). */
-/** pod_run within the caller's deadline (CLOCK_MONOTONIC ns, ev_now_ns's
- *  clock; 0 = none): CNI plugins still running when the ADD's share of it
- *  is spent are killed, the chain is deleted and everything undone, and
- *  the run fails with -ETIMEDOUT naming the plugin, before the deadline. */
-int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t deadline_ns,
-		  char **ret_id, struct err *err);
 int pod_remove(struct pod_manager *m, const char *id, struct err *err);
 
 /** A snapshot of pod `id` (full id or unique prefix). -ENOENT when unknown,
