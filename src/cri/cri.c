@@ -128,6 +128,28 @@ struct oci_kv *cri_kv_borrow(size_t n, void *const *entries)
 	return v;
 }
 
+/* The bytes of a map's keys and values. */
+static size_t kv_bytes(size_t n, void *const *entries)
+{
+	size_t total = 0;
+	cleanup_free struct oci_kv *v = cri_kv_borrow(n, entries);
+	for (size_t i = 0; i < n; i++)
+		total += (v[i].key ? strlen(v[i].key) : 0) + (v[i].value ? strlen(v[i].value) : 0);
+	return total;
+}
+
+int cri_metadata_check(const char *what, size_t n_labels, void *const *labels, size_t n_annotations,
+		       void *const *annotations, struct err *err)
+{
+	size_t total = kv_bytes(n_labels, labels) + kv_bytes(n_annotations, annotations);
+	if (total > CRI_METADATA_MAX)
+		return err_msg(err, -EINVAL,
+			       "the labels and annotations of the %s take %zu bytes; at most %u "
+			       "(256 KiB, Kubernetes' limit for annotations) are accepted",
+			       what, total, CRI_METADATA_MAX);
+	return 0;
+}
+
 void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg)
 {
 	size_t len = protobuf_c_message_get_packed_size(msg);

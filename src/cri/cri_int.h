@@ -29,6 +29,14 @@ struct oci_kv;
  * message, in a new array to free(); NULL when n is 0. */
 struct oci_kv *cri_kv_borrow(size_t n, void *const *entries);
 
+/* Labels and annotations of one pod or container, keys and values
+ * together: stored, and returned by every list, so bounded. */
+#define CRI_METADATA_MAX (256u * 1024u)
+/* -EINVAL naming the limit when the labels and annotations (protobuf-c map
+ * entries) of `what` ("pod sandbox", "container") exceed CRI_METADATA_MAX. */
+int cri_metadata_check(const char *what, size_t n_labels, void *const *labels, size_t n_annotations,
+		       void *const *annotations, struct err *err);
+
 /* Pack `msg` and send it as the unary answer. */
 void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg);
 

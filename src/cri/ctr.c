@@ -36,6 +36,13 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	struct ctr_mgr *m = mgr(ctx, err);
 	if (!m)
 		return -ENOSYS;
+	if (req->config) {
+		int q = cri_metadata_check(
+		    "container", req->config->n_labels, (void *const *)req->config->labels,
+		    req->config->n_annotations, (void *const *)req->config->annotations, err);
+		if (q < 0)
+			return q;
+	}
 	struct cri_ctr_conv conv;
 	int r = cri_ctr_conv_create(req, &conv, err);
 	if (r < 0)

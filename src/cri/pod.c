@@ -40,6 +40,10 @@ static int run_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, st
 	if (!m)
 		return -ENOSYS;
 	int r = handler_check(ctx, req->runtime_handler, err);
+	if (r >= 0 && req->config)
+		r = cri_metadata_check(
+		    "pod sandbox", req->config->n_labels, (void *const *)req->config->labels,
+		    req->config->n_annotations, (void *const *)req->config->annotations, err);
 	if (r < 0)
 		return r;
 	struct cri_pod_conv conv;

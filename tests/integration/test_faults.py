@@ -328,3 +328,41 @@ def _environ_has(pid, prefix):
             return any(v.startswith(prefix) for v in f.read().split(b'\0'))
     except OSError:
         return False
+
+
+def test_metadata_bounded(env):
+    """Labels and annotations of one pod or container: 256 KiB together at
+    most (Kubernetes' limit for annotations), else INVALID_ARGUMENT naming
+    the limit; just under it is fine."""
+    pb, d = env.pb, env.d
+    big = {f'k{i:05d}': 'v' * 1024 for i in range(5000)}  # ~5 MiB
+    ns = pb.NamespaceOption(network=pb.NODE, pid=pb.CONTAINER, ipc=pb.POD)
+
+    def pod_cfg(name, labels=None, annotations=None):
+        return pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=name, namespace='default', uid='u-' + name),
+            log_directory=env.logs, labels=labels or {}, annotations=annotations or {},
+            linux=pb.LinuxPodSandboxConfig(
+                security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+    for labels, annotations in ((big, None), (None, big),
+                                ({'a': 'x' * (130 << 10)}, {'b': 'y' * (130 << 10)})):
+        with pytest.raises(grpc.RpcError) as e:
+            d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(
+                config=pod_cfg('big', labels, annotations)), timeout=30)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value
+        assert '256 KiB' in e.value.details() and 'pod' in e.value.details(), e.value.details()
+    assert list(d.runtime('ListPodSandbox', pb.ListPodSandboxRequest()).items) == []
+    # Just under the bound: accepted, and stored whole.
+    fits = {'a': 'x' * (127 << 10), 'b': 'y' * (127 << 10)}
+    pod = d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(
+        config=pod_cfg('fits', annotations=fits)), timeout=60).pod_sandbox_id
+    st = d.runtime('PodSandboxStatus', pb.PodSandboxStatusRequest(pod_sandbox_id=pod)).status
+    assert dict(st.annotations) == fits
+    env.pod_cfg = pod_cfg('fits', annotations=fits)
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, 'big', ['/bin/true'], labels=big)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value
+    assert '256 KiB' in e.value.details() and 'container' in e.value.details()
+    assert env.list() == []
+    cid = env.create(pod, 'fits', ['/bin/true'], labels={'l': 'z' * (200 << 10)})
+    assert len(env.status(cid).status.labels['l']) == 200 << 10
