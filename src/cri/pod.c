@@ -32,6 +32,19 @@ static int handler_check(struct cri_ctx *ctx, const char *h, struct err *err)
 		       basename(rt));
 }
 
+/* A pod user namespace only where Status reports the feature. */
+static int userns_check(struct cri_ctx *ctx, const struct pod_config *c, struct err *err)
+{
+	struct ctr_features f = { 0 };
+	if (ctx->deps->ctrs)
+		ctr_mgr_features(ctx->deps->ctrs, &f);
+	if (pod_config_userns(c) && !f.user_namespaces)
+		return err_msg(
+		    err, -EINVAL,
+		    "user namespaces (userns_options mode POD) are not supported on this node: the log of ocid's start says why");
+	return 0;
+}
+
 static int run_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
 {
 	const Runtime__V1__RunPodSandboxRequest *req =
@@ -49,6 +62,8 @@ static int run_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, st
 	struct cri_pod_conv conv;
 	r = cri_pod_conv_config(req->config, req->runtime_handler, &conv, err);
 	cleanup_free char *id = NULL;
+	if (r >= 0)
+		r = userns_check(ctx, &conv.cfg, err);
 	if (r >= 0)
 		r = pod_run_until(m, &conv.cfg, rpc_call_deadline(ctx->call), &id, err);
 	cri_pod_conv_done(&conv);

@@ -34,6 +34,27 @@ static char **strv_borrow(size_t n, char **v)
 	return out;
 }
 
+static struct oci_idmap *idmaps_of(Runtime__V1__IDMapping *const *v, size_t n)
+{
+	struct oci_idmap *out = xcalloc(n + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct oci_idmap){ v[i]->container_id, v[i]->host_id, v[i]->length };
+	return out;
+}
+
+/* userns_options as given; pod_run checks the mode and the mappings. */
+static void conv_userns(const Runtime__V1__UserNamespace *u, struct pod_config *pc)
+{
+	if (!u)
+		return;
+	pc->has_userns = true;
+	pc->ns_user = (enum pod_ns_mode)u->mode;
+	pc->uid_maps = idmaps_of(u->uids, u->n_uids);
+	pc->n_uid_maps = u->n_uids;
+	pc->gid_maps = idmaps_of(u->gids, u->n_gids);
+	pc->n_gid_maps = u->n_gids;
+}
+
 int cri_pod_conv_config(const Runtime__V1__PodSandboxConfig *c, const char *handler,
 			struct cri_pod_conv *ret, struct err *err)
 {
@@ -79,6 +100,7 @@ int cri_pod_conv_config(const Runtime__V1__PodSandboxConfig *c, const char *hand
 				pc->ns_network = (enum pod_ns_mode)sc->namespace_options->network;
 				pc->ns_pid = (enum pod_ns_mode)sc->namespace_options->pid;
 				pc->ns_ipc = (enum pod_ns_mode)sc->namespace_options->ipc;
+				conv_userns(sc->namespace_options->userns_options, pc);
 			}
 		}
 	}
@@ -95,6 +117,8 @@ void cri_pod_conv_done(struct cri_pod_conv *c)
 	free(pc->labels);
 	free(pc->annotations);
 	free(pc->sysctls);
+	free(pc->uid_maps);
+	free(pc->gid_maps);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -40,6 +40,7 @@ void ctr_pod_done(struct ctr_pod *p)
 	free(p->shm);
 	free(p->cgroup_parent);
 	free(p->hostname);
+	free(p->userns);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -121,13 +122,23 @@ void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id)
 	}
 }
 
-static int make_dirs(struct ctr_mgr *m, const char *id, struct err *err)
+/* <root>/containers/<id>/{upper,work,merged} and the bundle directory. In
+ * a user namespace the runtime's init, root only there, must still reach
+ * the rootfs: the container's directory is searchable by others and the
+ * upper directory (the rootfs's own root) belongs to the mapped root. */
+static int make_dirs(struct ctr_mgr *m, const char *id, const struct ctr_pod *pod, struct err *err)
 {
 	const char *names[] = { NULL, "upper", "work", "merged" };
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		cleanup_free char *p = ctr_path_root(m, id, names[i]);
-		if (mkdir(p, i == 1 ? 0755 : 0700) < 0)
+		mode_t mode = i == 1 ? 0755 : i == 0 && pod->userns ? 0711 : 0700;
+		/* mkdir's mode is masked by the umask; chmod is not. */
+		if (mkdir(p, mode) < 0 || (pod->userns && chmod(p, mode) < 0))
 			return err_set(err, -errno, "mkdir '%s'", p);
+		if (i == 1 && pod->userns &&
+		    chown(p, oci_idmap_to_host(&pod->uid_map, 0),
+			  oci_idmap_to_host(&pod->gid_map, 0)) < 0)
+			return err_set(err, -errno, "chown '%s' to the pod's root", p);
 	}
 	cleanup_free char *run = ctr_path_run(m, id, NULL);
 	if (mkdir(run, 0700) < 0)
@@ -205,6 +216,8 @@ static int write_bundle(struct build *b, struct err *err)
 	oc.ns.ipc = ns_of(oc.ns.ipc.mode, b->pod.ipcns);
 	oc.ns.uts = ns_of(OCI_NS_POD, b->pod.utsns);
 	oc.ns.pid = ns_of(oc.ns.pid.mode, b->pod.pidns);
+	if (b->pod.userns)
+		oc.ns.user = (struct oci_userns){ b->pod.userns, b->pod.uid_map, b->pod.gid_map };
 	oc.cgroups_path = b->c->cgroups_path;
 	if (b->pod.hostname)
 		oc.hostname = b->pod.hostname;
@@ -301,6 +314,25 @@ static int spawn(struct build *b, struct err *err)
 	return ctr_monitor_watch(m, b->c->id, mon_pid, err);
 }
 
+/* The overlay rootfs; in a pod user namespace its layers are idmapped
+ * through that namespace, so the image's files belong to its root. */
+static int mount_rootfs(struct build *b, struct err *err)
+{
+	struct ctr_mgr *m = b->m;
+	cleanup_free char *upper = ctr_path_root(m, b->c->id, "upper");
+	cleanup_free char *work = ctr_path_root(m, b->c->id, "work");
+	const char *const *layers = (const char *const *)b->img.layers;
+	b->merged = ctr_path_root(m, b->c->id, "merged");
+	if (!b->pod.userns)
+		return storage_mount_overlay(m->storage, layers, b->img.n_layers, upper, work,
+					     b->merged, err);
+	cleanup_close int fd = open(b->pod.userns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, -errno, "open the pod's user namespace '%s'", b->pod.userns);
+	return storage_mount_overlay_idmapped(m->storage, layers, b->img.n_layers, upper, work,
+					      b->merged, fd, err);
+}
+
 static int create_steps(struct build *b, struct err *err)
 {
 	struct ctr_mgr *m = b->m;
@@ -310,15 +342,11 @@ static int create_steps(struct build *b, struct err *err)
 	int r = log_path(req, &log, err);
 	if (r < 0)
 		return r;
-	r = make_dirs(m, b->c->id, err);
+	r = make_dirs(m, b->c->id, &b->pod, err);
 	if (r < 0)
 		return r;
-	cleanup_free char *upper = ctr_path_root(m, b->c->id, "upper");
-	cleanup_free char *work = ctr_path_root(m, b->c->id, "work");
-	b->merged = ctr_path_root(m, b->c->id, "merged");
 	uint64_t t0 = ev_now_ns();
-	r = storage_mount_overlay(m->storage, (const char *const *)b->img.layers, b->img.n_layers,
-				  upper, work, b->merged, err);
+	r = mount_rootfs(b, err);
 	if (r < 0)
 		return r;
 	uint64_t t1 = ev_now_ns();

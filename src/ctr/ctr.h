@@ -97,6 +97,8 @@ struct ctr_pod {
 	char *hostname_file, *hosts, *resolv_conf, *shm;
 	char *cgroup_parent; /* the pod's cgroup (parent of its containers'), or NULL */
 	char *hostname;	     /* or NULL */
+	char *userns;	     /* the pod's own user namespace, or NULL (the host's) */
+	struct oci_idmap uid_map, gid_map; /* its ranges, when userns is set */
 };
 void ctr_pod_done(struct ctr_pod *p);
 

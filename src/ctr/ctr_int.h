@@ -112,6 +112,7 @@ struct ctr_mgr {
 	void *pod_lookup_data;
 	struct oci_host host;
 	struct oci_runtime_features features; /* `<runtime> features`, probed once at start */
+	bool userns; /* pods in user namespaces work here (ctr_userns_probe) */
 	struct ctr_index index;
 	struct ctr_bus bus;
 	/* exit watching */
@@ -179,6 +180,13 @@ unsigned ctr_deadline_budget_ms(uint64_t deadline_ns, unsigned dflt_ms);
  *  and m->host.rro. A runtime without the command has no features (logged
  *  at info level); never fails. */
 void ctr_runtime_features_probe(struct ctr_mgr *m);
+/** userns.c: whether containers of pods with their own user namespace
+ *  work here, in m->userns: the runtime knows user namespaces, the kernel
+ *  has mount_setattr, an idmapped overlay works on the root's filesystem
+ *  (storage_idmap_probe) and every directory above <root>/containers and
+ *  <runroot>/pods is searchable by others. Logs what fails; never fails.
+ *  Call after the runtime's features and the storage are known. */
+void ctr_userns_probe(struct ctr_mgr *m);
 /** CREATED -> running: `<runtime> start`, or, with exec_fifo_start and a
  *  runc-style exec fifo, what `runc start` does without the runc process:
  *  read the fifo to its end, then remove it. Either way it returns once the

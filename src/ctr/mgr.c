@@ -522,9 +522,14 @@ static int mgr_init(struct ctr_mgr *m, const struct ctr_config *cfg, struct err 
 		if (mkdir(p, 0700) < 0 && errno != EEXIST)
 			return err_set(err, -errno, "mkdir '%s'", p);
 	}
+	/* Searchable by others: the init of a container in a user namespace
+	 * (root only there) walks this path to its rootfs. What is inside
+	 * stays private (each container's directory is 0700 unless it needs
+	 * the same). */
 	cleanup_free char *p = xasprintf("%s/containers", cfg->root);
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+	if ((mkdir(p, 0711) < 0 && errno != EEXIST) || chmod(p, 0711) < 0)
 		return err_set(err, -errno, "mkdir '%s'", p);
+	ctr_userns_probe(m);
 	m->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (m->inotify_fd < 0)
 		return err_set(err, -errno, "inotify_init1");
@@ -607,7 +612,8 @@ void ctr_mgr_free(struct ctr_mgr *m)
 
 void ctr_mgr_features(const struct ctr_mgr *m, struct ctr_features *ret)
 {
-	*ret = (struct ctr_features){ .recursive_read_only = m->host.rro };
+	*ret = (struct ctr_features){ .recursive_read_only = m->host.rro,
+				      .user_namespaces = m->userns };
 }
 
 int ctr_layers_in_use(struct ctr_mgr *m, char ***ret, struct err *err)

@@ -39,6 +39,11 @@ static int from_pods(void *data, const char *pod_id, struct ctr_pod *ret, struct
 	ret->resolv_conf = file_in(p->dir, "resolv.conf");
 	ret->cgroup_parent = dup_or_null(p->cgroup_parent);
 	ret->hostname = dup_or_null(p->hostname);
+	if (p->userns_path && pod_config_userns(&p->cfg)) {
+		ret->userns = xstrdup(p->userns_path);
+		ret->uid_map = p->cfg.uid_maps[0];
+		ret->gid_map = p->cfg.gid_maps[0];
+	}
 	return 0;
 }
 

@@ -80,7 +80,8 @@ int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *
 
 void ctr_runtime_features_probe(struct ctr_mgr *m)
 {
-	char *argv[] = { m->runtime, "features", NULL };
+	/* --root as every other call has it (wrappers and logs expect it). */
+	char *argv[] = { m->runtime, "--root", m->runtime_root, "features", NULL };
 	static char *const env[] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		NULL,

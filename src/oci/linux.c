@@ -53,10 +53,30 @@ static int ns_add(json_t *a, const char *type, const struct oci_ns *ns, struct e
 	return err_msg(err, -EINVAL, "%s namespace: unknown mode %d", type, (int)ns->mode);
 }
 
+uint32_t oci_idmap_to_host(const struct oci_idmap *m, uint32_t id)
+{
+	if (id < m->container_id || id - m->container_id >= m->length)
+		return 65534;
+	return m->host_id + (id - m->container_id);
+}
+
+static json_t *idmap_json(const struct oci_idmap *m)
+{
+	return json_pack("[{s:I,s:I,s:I}]", "containerID", (json_int_t)m->container_id, "hostID",
+			 (json_int_t)m->host_id, "size", (json_int_t)m->length);
+}
+
 static int namespaces_json(const struct oci_namespaces *ns, json_t **ret, struct err *err)
 {
 	json_t *a = json_pack("[{s:s}]", "type", "mount");
-	int r = ns_add(a, "pid", &ns->pid, err);
+	int r = 0;
+	/* The user namespace first: the others are owned by it. */
+	if (ns->user.path) {
+		struct oci_ns u = { .mode = OCI_NS_POD, .path = ns->user.path };
+		r = ns_add(a, "user", &u, err);
+	}
+	if (r >= 0)
+		r = ns_add(a, "pid", &ns->pid, err);
 	if (r >= 0)
 		r = ns_add(a, "network", &ns->net, err);
 	if (r >= 0)
@@ -319,6 +339,10 @@ int oci_linux_build(const struct oci_ctr_config *c, const struct oci_host *h, ui
 	if (r < 0)
 		return r;
 	json_t *l = json_pack("{s:o}", "namespaces", ns);
+	if (c->ns.user.path) {
+		json_object_set_new(l, "uidMappings", idmap_json(&c->ns.user.uid));
+		json_object_set_new(l, "gidMappings", idmap_json(&c->ns.user.gid));
+	}
 	json_t *res = json_object();
 	json_object_set_new(l, "resources", res);
 	if (!str_empty(c->cgroups_path))

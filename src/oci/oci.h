@@ -45,10 +45,30 @@ struct oci_ns {
 	const char *path; /* required for POD and TARGET */
 };
 
+/* One range of a user namespace's uid or gid map. */
+struct oci_idmap {
+	uint32_t container_id;
+	uint32_t host_id;
+	uint32_t length;
+};
+
+/* The pod's user namespace, joined by its containers. path NULL: none (the
+ * host's). The maps are the namespace's own, repeated in the spec because
+ * runtimes want them (runc chowns its exec fifo to the mapped root). */
+struct oci_userns {
+	const char *path;
+	struct oci_idmap uid, gid;
+};
+
 struct oci_namespaces {
 	struct oci_ns pid, net, ipc, uts;
 	bool cgroup; /* a new cgroup namespace (cgroup v2 hosts) */
+	struct oci_userns user;
 };
+
+/** The host id that container id `id` is through `m`; an id outside the
+ *  range is the overflow id 65534, as the kernel shows it. */
+uint32_t oci_idmap_to_host(const struct oci_idmap *m, uint32_t id);
 
 /* Mount propagation. The values match CRI's MountPropagation. */
 enum oci_propagation {

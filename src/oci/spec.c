@@ -50,9 +50,16 @@ static int build_in_root(const struct oci_ctr_config *c, const struct oci_host *
 	 * then the working directory. */
 	if (r >= 0)
 		r = oci_process_build(c, h, &u, cwd, &proc, err);
+	/* Directories made for the container are owned by its user as the
+	 * host sees it: in a user namespace, the mapped ids. */
+	struct oci_user owner = u;
+	if (c->ns.user.path) {
+		owner.uid = oci_idmap_to_host(&c->ns.user.uid, u.uid);
+		owner.gid = oci_idmap_to_host(&c->ns.user.gid, u.gid);
+	}
 	if (r >= 0)
-		r = oci_mounts_build(c, h, rootfd, &u, &mounts, &rprop, err);
-	if (r >= 0 && (r = oci_mkdir_in_root(rootfd, cwd, u.uid, u.gid, err)) < 0)
+		r = oci_mounts_build(c, h, rootfd, &owner, &mounts, &rprop, err);
+	if (r >= 0 && (r = oci_mkdir_in_root(rootfd, cwd, owner.uid, owner.gid, err)) < 0)
 		err_wrap(err, "working directory");
 	oci_user_done(&u);
 	if (r < 0) {

@@ -1,5 +1,6 @@
 /* struct pod_config: free, copy, JSON for the database, reserved name. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -39,6 +40,15 @@ static struct pod_kv *kv_copy(const struct pod_kv *v, size_t n)
 	return out;
 }
 
+static struct oci_idmap *idmaps_copy(const struct oci_idmap *v, size_t n)
+{
+	if (!n)
+		return NULL;
+	struct oci_idmap *out = xcalloc(n, sizeof(*out));
+	memcpy(out, v, n * sizeof(*out));
+	return out;
+}
+
 void pod_config_done(struct pod_config *c)
 {
 	if (!c)
@@ -59,6 +69,8 @@ void pod_config_done(struct pod_config *c)
 	kv_free(c->sysctls, c->n_sysctls);
 	free(c->cgroup_parent);
 	free(c->runtime_handler);
+	free(c->uid_maps);
+	free(c->gid_maps);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -83,6 +95,13 @@ void pod_config_copy(struct pod_config *d, const struct pod_config *s)
 	d->sysctls = kv_copy(s->sysctls, s->n_sysctls);
 	d->cgroup_parent = dup_or_null(s->cgroup_parent);
 	d->runtime_handler = dup_or_null(s->runtime_handler);
+	d->uid_maps = idmaps_copy(s->uid_maps, s->n_uid_maps);
+	d->gid_maps = idmaps_copy(s->gid_maps, s->n_gid_maps);
+}
+
+bool pod_config_userns(const struct pod_config *c)
+{
+	return c->has_userns && c->ns_user == POD_NS_POD;
 }
 
 char *pod_config_reserved_name(const struct pod_config *c)
@@ -110,6 +129,16 @@ static void set_str(json_t *o, const char *k, const char *v)
 {
 	if (v)
 		json_object_set_new(o, k, json_string(v));
+}
+
+static json_t *idmaps_json(const struct oci_idmap *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a,
+				      json_pack("[I,I,I]", (json_int_t)v[i].container_id,
+						(json_int_t)v[i].host_id, (json_int_t)v[i].length));
+	return a;
 }
 
 char *pod_config_to_json(const struct pod_config *c)
@@ -147,6 +176,12 @@ char *pod_config_to_json(const struct pod_config *c)
 	json_object_set_new(o, "ns_ipc", json_integer(c->ns_ipc));
 	json_object_set_new(o, "privileged", json_boolean(c->privileged));
 	set_str(o, "runtime_handler", c->runtime_handler);
+	/* Absent: the host's user namespace (also what older records mean). */
+	if (pod_config_userns(c))
+		json_object_set_new(o, "userns",
+				    json_pack("{s:i,s:o,s:o}", "mode", (int)c->ns_user, "uids",
+					      idmaps_json(c->uid_maps, c->n_uid_maps), "gids",
+					      idmaps_json(c->gid_maps, c->n_gid_maps)));
 	char *s = js_dump(o, JS_DUMP_SORTED);
 	json_decref(o);
 	return s;
@@ -244,6 +279,45 @@ static int get_enums(const json_t *o, struct pod_config *c, struct err *err)
 	return r;
 }
 
+static int get_idmaps(const json_t *o, const char *key, struct oci_idmap **ret, size_t *ret_n,
+		      struct err *err)
+{
+	const json_t *a = json_object_get(o, key);
+	if (!json_is_array(a))
+		return err_msg(err, -EINVAL, "userns.%s: expected an array", key);
+	size_t i;
+	json_t *v;
+	*ret = json_array_size(a) ? xcalloc(json_array_size(a), sizeof(**ret)) : NULL;
+	json_array_foreach(a, i, v)
+	{
+		json_int_t f[3] = { -1, -1, -1 };
+		if (json_unpack(v, "[III]", &f[0], &f[1], &f[2]) < 0 || f[0] < 0 ||
+		    f[0] > UINT32_MAX || f[1] < 0 || f[1] > UINT32_MAX || f[2] < 0 ||
+		    f[2] > UINT32_MAX)
+			return err_msg(err, -EINVAL, "userns.%s[%zu]: expected 3 uint32", key, i);
+		(*ret)[(*ret_n)++] =
+		    (struct oci_idmap){ (uint32_t)f[0], (uint32_t)f[1], (uint32_t)f[2] };
+	}
+	return 0;
+}
+
+static int get_userns(const json_t *o, struct pod_config *c, struct err *err)
+{
+	const json_t *u = NULL;
+	int r = js_get(o, "", "userns", JSON_OBJECT, false, &u, err);
+	if (r < 0 || !u)
+		return r;
+	int64_t mode = 0;
+	r = js_get_int(u, "userns", "mode", 0, &mode, err);
+	c->has_userns = true;
+	c->ns_user = (enum pod_ns_mode)mode;
+	if (r >= 0)
+		r = get_idmaps(u, "uids", &c->uid_maps, &c->n_uid_maps, err);
+	if (r >= 0)
+		r = get_idmaps(u, "gids", &c->gid_maps, &c->n_gid_maps, err);
+	return r;
+}
+
 static int from_json(const json_t *o, struct pod_config *c, struct err *err)
 {
 	static const struct {
@@ -282,6 +356,8 @@ static int from_json(const json_t *o, struct pod_config *c, struct err *err)
 		r = get_kv(o, "annotations", &c->annotations, &c->n_annotations, err);
 	if (r >= 0)
 		r = get_kv(o, "sysctls", &c->sysctls, &c->n_sysctls, err);
+	if (r >= 0)
+		r = get_userns(o, c, err);
 	return r;
 }
 

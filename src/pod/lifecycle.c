@@ -79,6 +79,8 @@ static int validate(const struct pod_manager *m, const struct pod_config *c, str
 		r = field_check("metadata.uid", c->uid, 253, err);
 	if (r < 0)
 		return r;
+	if ((r = pod_userns_check(c, err)) < 0)
+		return r;
 	if ((c->ns_network != POD_NS_POD && c->ns_network != POD_NS_NODE) ||
 	    (c->ns_ipc != POD_NS_POD && c->ns_ipc != POD_NS_NODE) || c->ns_pid > POD_NS_NODE)
 		return err_msg(
@@ -230,8 +232,12 @@ static int apply_sysctls(struct pod *p, struct err *err)
 
 static int start_pause(struct pod_manager *m, struct pod *p, struct err *err)
 {
-	const char *ns[4] = { NULL };
+	const char *ns[5] = { NULL };
 	size_t n = 0;
+	/* The user namespace first: the others are owned by it, and the new
+	 * PID namespace will be too. */
+	if (p->info.userns_path)
+		ns[n++] = p->info.userns_path;
 	if (p->info.netns_path)
 		ns[n++] = p->info.netns_path;
 	if (p->info.ipcns_path)
@@ -366,7 +372,9 @@ static int setup(struct pod_manager *m, struct pod *p, struct err *err)
 	}
 	cleanup_free char *nsdir = xasprintf("%s/ns", p->info.dir);
 	unsigned which = (host_net ? 0 : PROC_NS_NET | PROC_NS_UTS) | (host_ipc ? 0 : PROC_NS_IPC);
-	int r = proc_ns_pin(nsdir, which, host_net ? NULL : p->info.hostname, err);
+	const char *hn = host_net ? NULL : p->info.hostname;
+	int r = pod_config_userns(c) ? pod_userns_pin(p, nsdir, which, hn, err)
+				     : proc_ns_pin(nsdir, which, hn, err);
 	if (r < 0)
 		return err_wrap(err, "pin namespaces");
 	if (!host_net) {
@@ -428,7 +436,7 @@ void pod_teardown(struct pod_manager *m, struct pod *p, bool final)
 	/* While a CNI DEL is owed, the network namespace stays pinned: the
 	 * plugins need it to find what to undo (bridge finds its masquerade
 	 * rules from the addresses inside). A remove gives up on it. */
-	unsigned unpin = PROC_NS_IPC | PROC_NS_UTS | PROC_NS_PID;
+	unsigned unpin = PROC_NS_IPC | PROC_NS_UTS | PROC_NS_PID | PROC_NS_USER;
 	if (!p->cni_pending || final)
 		unpin |= PROC_NS_NET;
 	/* A pause that has not yet set up its sigwait would lose the SIGTERM. */

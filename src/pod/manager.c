@@ -34,6 +34,7 @@ void pod_info_free(struct pod_info *p)
 	free(p->ipcns_path);
 	free(p->utsns_path);
 	free(p->pidns_path);
+	free(p->userns_path);
 	free(p->cgroup_parent);
 	free(p->network_name);
 	free(p->hostname);
@@ -63,6 +64,7 @@ struct pod_info *pod_info_dup(const struct pod_info *s)
 	d->ipcns_path = dup_or_null(s->ipcns_path);
 	d->utsns_path = dup_or_null(s->utsns_path);
 	d->pidns_path = dup_or_null(s->pidns_path);
+	d->userns_path = dup_or_null(s->userns_path);
 	d->pause_pid = s->pause_pid;
 	d->cgroup_parent = dup_or_null(s->cgroup_parent);
 	d->network_name = dup_or_null(s->network_name);
@@ -90,6 +92,7 @@ static json_t *status_json(const struct pod *p)
 	set_str(o, "ipcns", i->ipcns_path);
 	set_str(o, "utsns", i->utsns_path);
 	set_str(o, "pidns", i->pidns_path);
+	set_str(o, "userns", i->userns_path);
 	json_object_set_new(o, "pause_pid", json_integer(i->pause_pid));
 	set_str(o, "cgroup", i->cgroup_parent);
 	set_str(o, "network", i->network_name);
@@ -141,6 +144,7 @@ int pod_status_from_json(struct pod *p, const char *text, struct err *err)
 		{ "ipcns", &i->ipcns_path },
 		{ "utsns", &i->utsns_path },
 		{ "pidns", &i->pidns_path },
+		{ "userns", &i->userns_path },
 		{ "cgroup", &i->cgroup_parent },
 		{ "network", &i->network_name },
 		{ "hostname", &i->hostname },
@@ -184,6 +188,7 @@ static void pod_free(struct pod *p)
 	free(i->ipcns_path);
 	free(i->utsns_path);
 	free(i->pidns_path);
+	free(i->userns_path);
 	free(i->cgroup_parent);
 	free(i->network_name);
 	free(i->hostname);
@@ -202,7 +207,8 @@ struct pod *pod_alloc(void)
 /* A pod whose runtime is gone (reboot, or its pause died) is NOTREADY. */
 static bool still_alive(const struct pod_info *i)
 {
-	const char *ns[] = { i->netns_path, i->ipcns_path, i->utsns_path, i->pidns_path };
+	const char *ns[] = { i->netns_path, i->ipcns_path, i->utsns_path, i->pidns_path,
+			     i->userns_path };
 	for (size_t k = 0; k < ARRAY_SIZE(ns); k++)
 		if (ns[k] && !proc_ns_is_pinned(ns[k]))
 			return false;

@@ -97,9 +97,20 @@ struct pod_config {
 	struct pod_kv *sysctls;
 	size_t n_sysctls;
 	enum pod_ns_mode ns_network, ns_pid, ns_ipc;
+	/* The pod's user namespace, as CRI's userns_options: none given
+	 * (has_userns false) or mode NODE is the host's; POD is the pod's own,
+	 * with the uid and gid ranges kubelet chose (pod_run accepts exactly
+	 * one of each, mapping container id 0). */
+	bool has_userns;
+	enum pod_ns_mode ns_user;
+	struct oci_idmap *uid_maps, *gid_maps;
+	size_t n_uid_maps, n_gid_maps;
 	bool privileged;
 	char *runtime_handler; /* may be NULL */
 };
+
+/** Whether the pod has a user namespace of its own (userns mode POD). */
+bool pod_config_userns(const struct pod_config *c);
 
 /** Free what a config owns (not the struct). Accepts NULL. */
 void pod_config_done(struct pod_config *c);
@@ -129,6 +140,7 @@ struct pod_info {
 	char *ipcns_path;    /* NULL with host IPC */
 	char *utsns_path;    /* NULL with host network */
 	char *pidns_path;    /* NULL unless the pod shares a PID namespace */
+	char *userns_path;   /* NULL unless the pod has its own user namespace */
 	pid_t pause_pid;     /* 0 when none */
 	char *cgroup_parent; /* the pod's cgroup, as containers' parent */
 	char *network_name;  /* the CNI network it was attached to, or NULL */

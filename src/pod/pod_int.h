@@ -61,6 +61,17 @@ void pod_teardown(struct pod_manager *m, struct pod *p, bool final);
 void pod_attachment(const struct pod *p, const char *pod_cidr, struct cni_port *ports,
 		    struct cni_attachment *a);
 
+/** userns.c: check the user namespace options of `c` (mode POD or NODE,
+ *  POD with one uid and one gid range from container id 0, not covering
+ *  host id 0, within range, and no host network, IPC or PID). -EINVAL
+ *  naming what is wrong. */
+int pod_userns_check(const struct pod_config *c, struct err *err);
+/** Make the pod's user namespace from its mappings and pin it as
+ *  <nsdir>/user, with the namespaces `which` (PROC_NS_NET|IPC|UTS) made
+ *  inside it and pinned beside it; sets p->info.userns_path. */
+int pod_userns_pin(struct pod *p, const char *nsdir, unsigned which, const char *hostname,
+		   struct err *err);
+
 /** A new pod (refs 0, unlocked). */
 struct pod *pod_alloc(void);
 /** Look up a published pod by id or unique prefix and take a reference. */

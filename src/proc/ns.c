@@ -1,6 +1,7 @@
 /* Namespace pinning, writes inside namespaces, and PID-namespace spawning. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/magic.h>
 #include <net/if.h>
 #include <sched.h>
@@ -26,10 +27,9 @@ static const struct {
 	const char *name;
 	int clone_flag;
 } ns_table[] = {
-	{ PROC_NS_NET, "net", CLONE_NEWNET },
-	{ PROC_NS_IPC, "ipc", CLONE_NEWIPC },
-	{ PROC_NS_UTS, "uts", CLONE_NEWUTS },
-	{ PROC_NS_PID, "pid", CLONE_NEWPID },
+	{ PROC_NS_NET, "net", CLONE_NEWNET },	 { PROC_NS_IPC, "ipc", CLONE_NEWIPC },
+	{ PROC_NS_UTS, "uts", CLONE_NEWUTS },	 { PROC_NS_PID, "pid", CLONE_NEWPID },
+	{ PROC_NS_USER, "user", CLONE_NEWUSER },
 };
 
 const char *proc_ns_name(unsigned ns)
@@ -137,7 +137,8 @@ int proc_ns_pin(const char *dir, unsigned which, const char *hostname, struct er
 	struct pin_plan p = { .hostname = (which & PROC_NS_UTS) ? hostname : NULL };
 	p.lo = which & PROC_NS_NET;
 	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
-		if (!(which & ns_table[i].bit) || ns_table[i].bit == PROC_NS_PID)
+		if (!(which & ns_table[i].bit) || ns_table[i].bit == PROC_NS_PID ||
+		    ns_table[i].bit == PROC_NS_USER)
 			continue;
 		p.flags |= ns_table[i].clone_flag;
 		p.src[p.n] = xasprintf("/proc/thread-self/ns/%s", ns_table[i].name);
@@ -186,6 +187,178 @@ fail:
 	(void)proc_ns_unpin(dir, which & ~(unsigned)PROC_NS_PID, NULL);
 out:
 	plan_done(&p);
+	return r;
+}
+
+static int read_report(int fd, struct child_report *rep)
+{
+	ssize_t n;
+	do
+		n = read(fd, rep, sizeof(*rep));
+	while (n < 0 && errno == EINTR);
+	if (n != sizeof(*rep))
+		*rep = (struct child_report){ -1, EIO };
+	return rep->err ? -rep->err : 0;
+}
+
+static void reap(pid_t pid)
+{
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* The helper of a user-namespaced pin: join the user namespace, unshare the
+ * others inside it, report (err 0 = ready), wait for the parent's go (EOF
+ * on `gofd`) so its namespaces stay alive while they are mounted. */
+static __attribute__((noreturn)) void userns_child(int wfd, int gofd, int userns_fd,
+						   const struct pin_plan *p)
+{
+	if (setns(userns_fd, CLONE_NEWUSER) < 0)
+		child_report_fail(wfd, 2, errno);
+	if (unshare(p->flags) < 0)
+		child_report_fail(wfd, 0, errno);
+	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+		child_report_fail(wfd, 1, errno);
+	if (p->lo)
+		bring_lo_up();
+	struct child_report ok = { 0, 0 };
+	(void)!write(wfd, &ok, sizeof(ok));
+	char c;
+	while (read(gofd, &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+static int mount_from(pid_t pid, const struct pin_plan *p, struct err *err)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		cleanup_free char *src = xasprintf("/proc/%d/ns/%s", (int)pid, p->src[i]);
+		if (mount(src, p->dst[i], NULL, MS_BIND, NULL) < 0)
+			return err_set(err, -errno, "bind mount namespace onto '%s'", p->dst[i]);
+	}
+	return 0;
+}
+
+int proc_ns_pin_userns(const char *dir, unsigned which, const char *hostname, int userns_fd,
+		       struct err *err)
+{
+	struct pin_plan p = { .hostname = (which & PROC_NS_UTS) ? hostname : NULL };
+	p.lo = which & PROC_NS_NET;
+	which = (which & (PROC_NS_NET | PROC_NS_IPC | PROC_NS_UTS)) | PROC_NS_USER;
+	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++) {
+		if (!(which & ns_table[i].bit))
+			continue;
+		if (ns_table[i].bit != PROC_NS_USER)
+			p.flags |= ns_table[i].clone_flag;
+		p.src[p.n] = xstrdup(ns_table[i].name); /* under /proc/<helper>/ns/ */
+		p.dst[p.n] = xasprintf("%s/%s", dir, ns_table[i].name);
+		p.n++;
+	}
+	int rep_pipe[2] = { -1, -1 }, go[2] = { -1, -1 };
+	int r = make_targets(dir, &p, err);
+	if (r >= 0 && (pipe2(rep_pipe, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0))
+		r = err_set(err, -errno, "pipe");
+	pid_t pid = r < 0 ? -1 : fork();
+	if (r >= 0 && pid < 0)
+		r = err_set(err, -errno, "fork");
+	if (pid == 0) {
+		close(rep_pipe[0]);
+		close(go[1]);
+		userns_child(rep_pipe[1], go[0], userns_fd, &p);
+	}
+	if (pid > 0) {
+		close(rep_pipe[1]);
+		close(go[0]);
+		rep_pipe[1] = go[0] = -1;
+		struct child_report rep;
+		r = read_report(rep_pipe[0], &rep);
+		if (r < 0)
+			err_set(err, r, "%s",
+				rep.step == 2	? "join the pod's user namespace"
+				: rep.step == 1 ? "sethostname"
+				: rep.step == 0 ? "unshare namespaces"
+						: "namespace helper failed");
+		else
+			r = mount_from(pid, &p, err);
+		close(go[1]); /* the helper may go */
+		go[1] = -1;
+		reap(pid);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		if (rep_pipe[i] >= 0)
+			close(rep_pipe[i]);
+		if (go[i] >= 0)
+			close(go[i]);
+	}
+	if (r < 0)
+		(void)proc_ns_unpin(dir, which, NULL);
+	plan_done(&p);
+	return r;
+}
+
+static int write_map(pid_t pid, const char *name, const struct proc_idmap *m, struct err *err)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/%s", (int)pid, name);
+	cleanup_free char *text = xasprintf("%" PRIu32 " %" PRIu32 " %" PRIu32 "\n",
+					    m->container_id, m->host_id, m->length);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, -errno, "open '%s'", path);
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return err_set(err, errno ? -errno : -EIO, "write '%s' to '%s'", text, path);
+	return 0;
+}
+
+int proc_userns_new(const struct proc_idmap *uid, const struct proc_idmap *gid, struct err *err)
+{
+	int rep_pipe[2], go[2];
+	if (pipe2(rep_pipe, O_CLOEXEC) < 0)
+		return err_set(err, -errno, "pipe");
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		int r = err_set(err, -errno, "pipe");
+		close(rep_pipe[0]);
+		close(rep_pipe[1]);
+		return r;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Async-signal-safe only: unshare, write, read, _exit. */
+		close(rep_pipe[0]);
+		close(go[1]);
+		if (unshare(CLONE_NEWUSER) < 0)
+			child_report_fail(rep_pipe[1], 0, errno);
+		struct child_report ok = { 0, 0 };
+		(void)!write(rep_pipe[1], &ok, sizeof(ok));
+		char c;
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(rep_pipe[1]);
+	close(go[0]);
+	int r = 0;
+	if (pid < 0) {
+		r = err_set(err, -errno, "fork");
+	} else {
+		struct child_report rep;
+		r = read_report(rep_pipe[0], &rep);
+		if (r < 0)
+			err_set(err, r, "unshare a user namespace");
+		if (r >= 0)
+			r = write_map(pid, "uid_map", uid, err);
+		if (r >= 0)
+			r = write_map(pid, "gid_map", gid, err);
+		if (r >= 0) {
+			cleanup_free char *ns = xasprintf("/proc/%d/ns/user", (int)pid);
+			r = open(ns, O_RDONLY | O_CLOEXEC);
+			if (r < 0)
+				r = err_set(err, -errno, "open '%s'", ns);
+		}
+	}
+	close(go[1]);
+	close(rep_pipe[0]);
+	if (pid > 0)
+		reap(pid);
 	return r;
 }
 

@@ -51,10 +51,33 @@ enum {
 	PROC_NS_NET = 1,
 	PROC_NS_IPC = 2,
 	PROC_NS_UTS = 4,
-	PROC_NS_PID = 8, /* only for proc_ns_pin_pid / proc_ns_unpin */
+	PROC_NS_PID = 8,   /* only for proc_ns_pin_pid / proc_ns_unpin */
+	PROC_NS_USER = 16, /* only for proc_ns_pin_userns / proc_ns_unpin */
 };
 
-/** "net", "ipc", "uts", "pid" for one PROC_NS_* bit; NULL otherwise. */
+/* One range of a user namespace's uid_map or gid_map. */
+struct proc_idmap {
+	uint32_t container_id;
+	uint32_t host_id;
+	uint32_t length;
+};
+
+/** A new user namespace whose uid_map and gid_map are `uid` and `gid` (one
+ *  range each), as an fd (O_CLOEXEC) the caller owns: a forked helper
+ *  unshares CLONE_NEWUSER and waits while this process writes its maps and
+ *  opens /proc/<helper>/ns/user, then exits. setgroups stays allowed
+ *  (containers call it). -errno with err naming the step. */
+int proc_userns_new(const struct proc_idmap *uid, const struct proc_idmap *gid, struct err *err);
+
+/** proc_ns_pin with the new namespaces owned by the user namespace open at
+ *  `userns_fd`, which is pinned too, as <dir>/user: the helper joins it
+ *  before it unshares, and this process bind mounts /proc/<helper>/ns/<name>
+ *  (the helper, privileged only in the new namespace, cannot mount on the
+ *  host). On failure nothing stays pinned. */
+int proc_ns_pin_userns(const char *dir, unsigned which, const char *hostname, int userns_fd,
+		       struct err *err);
+
+/** "net", "ipc", "uts", "pid", "user" for one PROC_NS_* bit; NULL otherwise. */
 const char *proc_ns_name(unsigned ns);
 
 /** Create new namespaces `which` (PROC_NS_NET|IPC|UTS) and pin each by bind

@@ -100,6 +100,24 @@ int storage_layer_delete(struct storage *s, const char *chain_id, struct err *er
 int storage_mount_overlay(struct storage *s, const char *const *lowers, size_t n, const char *upper,
 			  const char *work, const char *target, struct err *err);
 
+/** storage_mount_overlay (read-write: `upper` and `work` required) with
+ *  every lower layer seen through an idmapped mount (MOUNT_ATTR_IDMAP with
+ *  the user namespace open at `userns_fd`): a file owned by id N in the
+ *  store shows as the host id that N is in that namespace. The layers
+ *  themselves are not changed and no idmapped mount stays attached
+ *  anywhere (overlay keeps private clones). -E2BIG as storage_mount_overlay;
+ *  -errno from open_tree, mount_setattr or mount otherwise. */
+int storage_mount_overlay_idmapped(struct storage *s, const char *const *lowers, size_t n,
+				   const char *upper, const char *work, const char *target,
+				   int userns_fd, struct err *err);
+
+/** Whether storage_mount_overlay_idmapped works on this host and root's
+ *  filesystem: an idmapped overlay of a scratch directory under tmp/ (a
+ *  file owned by 0) must show the file as owned by `want_uid`, the host id
+ *  of 0 in the user namespace at `userns_fd`. 0, or -errno with err saying
+ *  what failed (-EOPNOTSUPP for a wrong owner). Leaves nothing behind. */
+int storage_idmap_probe(struct storage *s, int userns_fd, uint32_t want_uid, struct err *err);
+
 /** Sum the bytes and inodes used under root/layers. */
 int storage_usage(struct storage *s, struct storage_usage *ret, struct err *err);
 

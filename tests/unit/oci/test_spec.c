@@ -326,6 +326,49 @@ static void test_namespaces(void **state)
 	err_done(&err);
 }
 
+/* A pod user namespace: joined first, its maps in the spec, and what is
+ * made in the rootfs owned by the mapped ids. */
+static void test_user_namespace(void **state)
+{
+	struct err err = ERR_INIT;
+	struct oci_ctr_config c = {
+		.ns = { .pid = { OCI_NS_CONTAINER, NULL },
+			.net = { OCI_NS_POD, "/run/ocid/pods/p/ns/net" },
+			.user = { "/run/ocid/pods/p/ns/user",
+				  { 0, 200000, 65536 },
+				  { 0, 300000, 65536 } } },
+		.working_dir = "/made/by/uns",
+		.has_run_as_user = true,
+		.run_as_user = 7,
+	};
+	json_t *s = build(&c, NULL, 0, &err);
+	json_t *l = json_object_get(s, "linux");
+	char *j = js_dump(json_object_get(l, "namespaces"), 0);
+	assert_true(str_has_prefix(j,
+				   "[{\"type\":\"mount\"},"
+				   "{\"type\":\"user\",\"path\":\"/run/ocid/pods/p/ns/user\"},"));
+	free(j);
+	j = js_dump(json_object_get(l, "uidMappings"), JS_DUMP_SORTED);
+	assert_string_equal(j, "[{\"containerID\":0,\"hostID\":200000,\"size\":65536}]");
+	free(j);
+	j = js_dump(json_object_get(l, "gidMappings"), JS_DUMP_SORTED);
+	assert_string_equal(j, "[{\"containerID\":0,\"hostID\":300000,\"size\":65536}]");
+	free(j);
+	json_decref(s);
+	char wd[160];
+	snprintf(wd, sizeof(wd), "%s/made/by/uns", root);
+	struct stat st;
+	assert_int_equal(stat(wd, &st), 0);
+	assert_int_equal(st.st_uid, 200007);
+	assert_int_equal(st.st_gid, 300000); /* uid 7 has no passwd entry: gid 0 */
+
+	struct oci_idmap m = { 10, 5000, 100 };
+	assert_int_equal(oci_idmap_to_host(&m, 10), 5000);
+	assert_int_equal(oci_idmap_to_host(&m, 109), 5099);
+	assert_int_equal(oci_idmap_to_host(&m, 110), 65534);
+	assert_int_equal(oci_idmap_to_host(&m, 9), 65534);
+}
+
 static json_t *find_mount(json_t *spec, const char *dest)
 {
 	size_t i;
@@ -889,6 +932,7 @@ int main(void)
 		cmocka_unit_test(test_process_bounds),
 		cmocka_unit_test(test_resources),
 		cmocka_unit_test(test_namespaces),
+		cmocka_unit_test(test_user_namespace),
 		cmocka_unit_test(test_mounts),
 		cmocka_unit_test(test_mounts_rro),
 		cmocka_unit_test(test_runtime_features),

@@ -1,8 +1,10 @@
-/* pod: the sandbox manager with a real database, real namespaces, real CNI
- * plugins on a bridge and subnet of this test's own, and ocid-pause. */
+/* pod: the sandbox manager with a real database, real namespaces (user
+ * namespaces too), real CNI plugins on a bridge and subnet of this test's
+ * own, and ocid-pause. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -465,6 +468,107 @@ static void test_orphan_reaped(void **state)
 	assert_string_equal(o, "0\n");
 }
 
+/* The pod's user namespace owns its network namespace. */
+static bool owned_by(const char *ns_path, const char *userns_path)
+{
+	cleanup_close int fd = open(ns_path, O_RDONLY | O_CLOEXEC);
+	cleanup_close int owner = fd < 0 ? -1 : ioctl(fd, NS_GET_USERNS);
+	struct stat a, b;
+	return owner >= 0 && fstat(owner, &a) == 0 && stat(userns_path, &b) == 0 &&
+	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+static void test_userns(void **state)
+{
+	struct env e;
+	open_env(&e);
+	cleanup_err struct err err = ERR_INIT;
+	struct pod_config c;
+	struct oci_idmap one = { 0, 300000, 65536 };
+	struct oci_idmap two[] = { { 0, 300000, 65536 }, { 65536, 400000, 10 } };
+	struct oci_idmap not0 = { 1, 300000, 65536 }, root = { 0, 0, 65536 };
+	struct oci_idmap big = { 0, 4294967000u, 65536 }, empty = { 0, 300000, 0 };
+	static const struct {
+		enum pod_ns_mode mode, net;
+		int maps; /* 0 none, 1 one, 2 two, 3 not0, 4 root, 5 big, 6 empty */
+		const char *msg;
+	} bad[] = {
+		{ POD_NS_CONTAINER, POD_NS_POD, 0, "mode CONTAINER is not supported" },
+		{ POD_NS_TARGET, POD_NS_POD, 0, "mode TARGET is not supported" },
+		{ POD_NS_POD, POD_NS_POD, 0, "exactly one uid and one gid mapping, not 0 and 0" },
+		{ POD_NS_POD, POD_NS_POD, 2, "exactly one uid and one gid mapping, not 2 and 2" },
+		{ POD_NS_POD, POD_NS_POD, 3, "must start at container id 0, not 1" },
+		{ POD_NS_POD, POD_NS_POD, 4, "overlaps the host's root" },
+		{ POD_NS_POD, POD_NS_POD, 5, "out of range" },
+		{ POD_NS_POD, POD_NS_POD, 6, "has length 0" },
+		{ POD_NS_POD, POD_NS_NODE, 1, "cannot use the host's network" },
+		{ POD_NS_NODE, POD_NS_POD, 1, "takes no mappings" },
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(bad); k++) {
+		base_config(&c, "uns-bad");
+		c.has_userns = true;
+		c.ns_user = bad[k].mode;
+		c.ns_network = bad[k].net;
+		const struct oci_idmap *maps[] = { NULL, &one, two, &not0, &root, &big, &empty };
+		c.uid_maps = c.gid_maps = (struct oci_idmap *)maps[bad[k].maps];
+		c.n_uid_maps = c.n_gid_maps = bad[k].maps == 0 ? 0 : bad[k].maps == 2 ? 2 : 1;
+		char *id = NULL;
+		int r = pod_run(e.m, &c, &id, &err);
+		if (r != -EINVAL || !strstr(err_str(&err), bad[k].msg))
+			fail_msg("case %zu: %d '%s', not '%s'", k, r, err_str(&err), bad[k].msg);
+		err_done(&err);
+	}
+	assert_int_equal(count_pod_dirs(), 0);
+
+	/* Mode POD: a pinned user namespace that owns the network namespace
+	 * and the shared PID namespace of ocid-pause. */
+	base_config(&c, "uns");
+	c.has_userns = true;
+	c.ns_user = POD_NS_POD;
+	c.ns_pid = POD_NS_POD;
+	c.uid_maps = c.gid_maps = &one;
+	c.n_uid_maps = c.n_gid_maps = 1;
+	cleanup_free char *id = NULL;
+	if (pod_run(e.m, &c, &id, &err) < 0)
+		fail_msg("run: %s", err_str(&err));
+	cleanup(pod_info_free) struct pod_info *i = NULL;
+	assert_int_equal(pod_get(e.m, id, &i, &err), 0);
+	assert_non_null(i->userns_path);
+	assert_true(proc_ns_is_pinned(i->userns_path));
+	assert_true(owned_by(i->netns_path, i->userns_path));
+	assert_true(owned_by(i->ipcns_path, i->userns_path));
+	assert_true(owned_by(i->pidns_path, i->userns_path));
+	cleanup_free char *mapcmd = xasprintf("cat /proc/%d/uid_map /proc/%d/gid_map",
+					      (int)i->pause_pid, (int)i->pause_pid);
+	cleanup_free char *maps = sh_out(mapcmd);
+	assert_non_null(strstr(maps, "0     300000      65536"));
+	/* Recorded: a new manager sees the same pod, still ready. */
+	close_env(&e);
+	open_env(&e);
+	cleanup(pod_info_free) struct pod_info *j = NULL;
+	assert_int_equal(pod_get(e.m, id, &j, &err), 0);
+	assert_int_equal(j->state, POD_READY);
+	assert_string_equal(j->userns_path, i->userns_path);
+	assert_true(pod_config_userns(&j->cfg));
+	assert_int_equal(j->cfg.uid_maps[0].host_id, 300000);
+	assert_int_equal(pod_stop(e.m, id, &err), 0);
+	assert_false(proc_ns_is_pinned(i->userns_path));
+	assert_int_equal(pod_remove(e.m, id, &err), 0);
+
+	/* Mode NODE: the host's, nothing pinned for it. */
+	base_config(&c, "uns-node");
+	c.has_userns = true;
+	c.ns_user = POD_NS_NODE;
+	cleanup_free char *id2 = NULL;
+	if (pod_run(e.m, &c, &id2, &err) < 0)
+		fail_msg("run: %s", err_str(&err));
+	cleanup(pod_info_free) struct pod_info *n = NULL;
+	assert_int_equal(pod_get(e.m, id2, &n, &err), 0);
+	assert_null(n->userns_path);
+	assert_int_equal(pod_remove(e.m, id2, &err), 0);
+	close_env(&e);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -472,7 +576,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_pod),      cmocka_unit_test(test_host_network),
 		cmocka_unit_test(test_failures),      cmocka_unit_test(test_reboot),
-		cmocka_unit_test(test_orphan_reaped),
+		cmocka_unit_test(test_orphan_reaped), cmocka_unit_test(test_userns),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -182,6 +182,7 @@ static void test_config_json(void **state)
 	struct pod_port ports[] = { { POD_PROTO_UDP, 53, 5353, "127.0.0.1" },
 				    { POD_PROTO_TCP, 80, 0, NULL } };
 	char *servers[] = { "1.1.1.1", NULL };
+	struct oci_idmap uids = { 0, 65536, 65536 }, gids = { 0, 131072, 65536 };
 	struct pod_config c = {
 		.name = "web",
 		.namespace = "default",
@@ -199,6 +200,12 @@ static void test_config_json(void **state)
 		.ns_network = POD_NS_NODE,
 		.ns_pid = POD_NS_POD,
 		.runtime_handler = "runc",
+		.has_userns = true,
+		.ns_user = POD_NS_POD,
+		.uid_maps = &uids,
+		.n_uid_maps = 1,
+		.gid_maps = &gids,
+		.n_gid_maps = 1,
 	};
 	cleanup_free char *j = pod_config_to_json(&c);
 	struct pod_config back;
@@ -210,6 +217,10 @@ static void test_config_json(void **state)
 	assert_int_equal(back.ports[0].host_port, 5353);
 	assert_string_equal(back.ports[0].host_ip, "127.0.0.1");
 	assert_int_equal(back.ns_network, POD_NS_NODE);
+	assert_true(pod_config_userns(&back));
+	assert_int_equal(back.n_gid_maps, 1);
+	assert_int_equal(back.gid_maps[0].host_id, 131072);
+	assert_int_equal(back.uid_maps[0].length, 65536);
 	cleanup_free char *rn = pod_config_reserved_name(&back);
 	assert_string_equal(rn, "k8s_web_default_u-1_2");
 	struct pod_config cp;
@@ -217,9 +228,19 @@ static void test_config_json(void **state)
 	pod_config_done(&back);
 	cleanup_free char *j3 = pod_config_to_json(&cp);
 	assert_string_equal(j, j3);
-	pod_config_done(&cp);
+	/* No userns_options, or mode NODE: the host's, nothing recorded. */
+	cp.has_userns = false;
+	cleanup_free char *j4 = pod_config_to_json(&cp);
+	assert_null(strstr(j4, "userns"));
+	assert_int_equal(pod_config_from_json(j4, &back, &err), 0);
+	assert_false(back.has_userns || pod_config_userns(&back));
+	pod_config_done(&back);
+	assert_int_equal(pod_config_from_json(
+			     "{\"userns\":{\"mode\":0,\"uids\":[[0,1]],\"gids\":[]}}", &back, &err),
+			 -EINVAL);
 	assert_int_equal(pod_config_from_json("[1]", &back, &err), -EINVAL);
 	assert_int_equal(pod_config_from_json("{\"labels\":{\"a\":1}}", &back, &err), -EINVAL);
+	pod_config_done(&cp);
 }
 
 int main(void)

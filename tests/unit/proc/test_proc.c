@@ -181,6 +181,47 @@ static void test_pin(void **state)
 	assert_int_equal(rmdir(tmpl), 0);
 }
 
+/* A user namespace from its maps, and namespaces pinned inside it. */
+static void test_pin_userns(void **state)
+{
+	char tmpl[] = "/tmp/ocid-proc-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	cleanup_free char *dir = xasprintf("%s/ns", tmpl);
+	cleanup_err struct err err = ERR_INIT;
+	struct proc_idmap uid = { 0, 400000, 65536 }, gid = { 0, 500000, 1000 };
+	int fd = proc_userns_new(&uid, &gid, &err);
+	if (fd < 0)
+		fail_msg("%s", err_str(&err));
+	assert_int_equal(proc_ns_pin_userns(dir, PROC_NS_NET | PROC_NS_UTS, "uns-host", fd, &err),
+			 0);
+	close(fd);
+	cleanup_free char *user = xasprintf("%s/user", dir);
+	cleanup_free char *net = xasprintf("%s/net", dir);
+	cleanup_free char *ipc = xasprintf("%s/ipc", dir);
+	assert_true(proc_ns_is_pinned(user) && proc_ns_is_pinned(net));
+	assert_int_equal(access(ipc, F_OK), -1);
+	/* Inside: the maps, root, the hostname; lo up in the netns. */
+	cleanup_free char *maps =
+	    nsenter_out(dir, "--user", "user", "cat /proc/self/uid_map /proc/self/gid_map; id -u");
+	assert_non_null(strstr(maps, "0     400000      65536"));
+	assert_non_null(strstr(maps, "0     500000       1000"));
+	assert_true(str_has_suffix(maps, "\n0\n"));
+	cleanup_free char *hn = nsenter_out(dir, "--uts", "uts", "hostname");
+	assert_string_equal(hn, "uns-host\n");
+	cleanup_free char *up = nsenter_out(dir, "--net", "net", "ip -o link show lo");
+	assert_non_null(strstr(up, "LOOPBACK,UP"));
+	unsigned all = PROC_NS_NET | PROC_NS_UTS | PROC_NS_USER;
+	assert_int_equal(proc_ns_unpin(dir, all, &err), 0);
+	assert_false(proc_ns_is_pinned(user));
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(rmdir(tmpl), 0);
+
+	/* Maps the kernel refuses: the write is named, nothing leaks. */
+	struct proc_idmap bad = { 0, 400000, 0 };
+	assert_true(proc_userns_new(&bad, &gid, &err) < 0);
+	assert_non_null(strstr(err_str(&err), "uid_map"));
+}
+
 /* Whether pid waits in sigtimedwait (syscall 128 on x86-64), i.e. takes
  * SIGTERM now; /proc/PID/status cannot tell, as the waited-for signals
  * are unblocked for the wait. */
@@ -410,17 +451,12 @@ int main(int argc, char **argv)
 	/* The detached pause is reparented to us, so proc_kill_wait reaps it. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capture),
-		cmocka_unit_test(test_signal_and_missing),
-		cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_bound),
-		cmocka_unit_test(test_big_input),
-		cmocka_unit_test(test_no_fd_leak),
-		cmocka_unit_test(test_pin),
-		cmocka_unit_test(test_pause),
-		cmocka_unit_test(test_status_parse),
-		cmocka_unit_test(test_spawn_fds),
-		cmocka_unit_test(test_signal_deliverable),
+		cmocka_unit_test(test_capture),	  cmocka_unit_test(test_signal_and_missing),
+		cmocka_unit_test(test_timeout),	  cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_big_input), cmocka_unit_test(test_no_fd_leak),
+		cmocka_unit_test(test_pin),	  cmocka_unit_test(test_pin_userns),
+		cmocka_unit_test(test_pause),	  cmocka_unit_test(test_status_parse),
+		cmocka_unit_test(test_spawn_fds), cmocka_unit_test(test_signal_deliverable),
 		cmocka_unit_test(test_exec_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
