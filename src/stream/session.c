@@ -285,7 +285,10 @@ static int spdy_frame(struct sess *s, const struct spdy_frame *f, struct err *er
 			st->rx_fin = st->tx_fin = true;
 		return 0;
 	case SPDY_PING:
-		spdy_put_ping(&s->out, f->ping_id);
+		/* Odd ids are the client's, to be echoed; even ones would be
+		 * answers to pings of ours (we send none). */
+		if (f->ping_id & 1)
+			spdy_put_ping(&s->out, f->ping_id);
 		return 0;
 	case SPDY_GOAWAY:
 		s->client_eof = true;
