@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -224,6 +225,21 @@ static bool pull_wait_locked(struct image_service *svc, struct pull *p,
 	return true;
 }
 
+/* A full disk is named: the filesystem of the root, and its room. */
+static void name_full_disk(struct image_service *svc, struct err *e)
+{
+	const char *root = storage_root(svc->st);
+	struct statvfs v;
+	if (statvfs(root, &v) < 0) {
+		(void)err_wrap(e, "no space left on the filesystem of %s", root);
+		return;
+	}
+	uint64_t bsize = v.f_frsize ? v.f_frsize : v.f_bsize;
+	(void)err_wrap(e, "no space left on the filesystem of %s (%llu MiB free of %llu MiB)", root,
+		       (unsigned long long)(v.f_bavail * bsize >> 20),
+		       (unsigned long long)(v.f_blocks * bsize >> 20));
+}
+
 /* Run the pull as its owner and publish the outcome to every waiter. */
 static void pull_own(struct image_service *svc, struct pull *p, const char *name,
 		     const struct image_pull_opts *o)
@@ -231,6 +247,8 @@ static void pull_own(struct image_service *svc, struct pull *p, const char *name
 	char *id = NULL;
 	struct err e = ERR_INIT;
 	int r = pull_run(svc, p, name, o, &id, &e);
+	if (r == -ENOSPC || r == -EDQUOT)
+		name_full_disk(svc, &e);
 	pthread_mutex_lock(&svc->lock);
 	p->rc = r;
 	p->id = id;

@@ -366,3 +366,46 @@ def test_metadata_bounded(env):
     assert env.list() == []
     cid = env.create(pod, 'fits', ['/bin/true'], labels={'l': 'z' * (200 << 10)})
     assert len(env.status(cid).status.labels['l']) == 200 << 10
+
+
+def test_disk_full_during_pull(make_daemon, tmp_path):
+    """The root's filesystem fills during a pull: RESOURCE_EXHAUSTED naming
+    the disk, nothing left in tmp/ nor any layer of it, the daemon keeps
+    serving, and the pull works once there is room."""
+    import subprocess
+    from registry import Registry, busybox_image
+    from test_image import big_layer_image, write_conf
+    reg = Registry(tmp_path / 'registry').start()
+    root = tmp_path / 'small-root'
+    root.mkdir()
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=24m', 'ocid-small-root', str(root)],
+                   check=True)
+    try:
+        busybox_image(reg, 'small/app')
+        big_layer_image(reg, 'big/app', 40)
+        d = make_daemon(extra_args=write_conf(tmp_path, f'[[registry]]\nlocation = "{reg.host}"\n'
+                                              'insecure = true\n') + ['--root', str(root)]).start()
+        pb = d.pb
+
+        def pull(name):
+            return d.image('PullImage', pb.PullImageRequest(image=pb.ImageSpec(image=name)),
+                           timeout=120).image_ref
+        pull(f'{reg.host}/small/app:latest')
+        with pytest.raises(grpc.RpcError) as e:
+            pull(f'{reg.host}/big/app:v1')
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e.value
+        msg = e.value.details()
+        assert 'no space' in msg.lower() and str(root) in msg, msg
+        assert os.listdir(root / 'tmp') == []
+        d.runtime('Version', pb.VersionRequest(), timeout=2)
+        imgs = d.image('ListImages', pb.ListImagesRequest()).images
+        assert [t for i in imgs for t in i.repo_tags] == [f'{reg.host}/small/app:latest']
+        # Room again: the same pull works.
+        subprocess.run(['mount', '-o', 'remount,size=256m', str(root)], check=True)
+        pull(f'{reg.host}/big/app:v1')
+        assert os.listdir(root / 'tmp') == []
+        assert d.stop() == 0
+    finally:
+        d.kill()
+        subprocess.run(['umount', '-l', str(root)])
+        reg.stop()
