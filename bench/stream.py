@@ -113,7 +113,7 @@ def serve(netns, port, nbytes):
 def wait_listening(netns, port):
     for _ in range(200):
         r = subprocess.run(['nsenter', '--net=' + netns, 'sh', '-c',
-                            f'grep -q ":{port:04X} 00000000:0000 0A" /proc/net/tcp'])
+                            f'grep -q ":{port:04X} 0*:0000 0A" /proc/net/tcp /proc/net/tcp6'])
         if r.returncode == 0:
             return
         time.sleep(0.01)
