@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 struct db {
 	sqlite3 *conn;
@@ -30,18 +31,31 @@ int db_schema_latest(void)
 	return migrations[ARRAY_SIZE(migrations) - 1].version;
 }
 
+/* A file that is not a database, or a damaged one, is -EBADMSG (corrupt
+ * data, DATA_LOSS); anything else -EIO. */
+static int sqlite_errno(int rc)
+{
+	int primary = rc & 0xff;
+	return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB ? -EBADMSG : -EIO;
+}
+
 static int sql_err(struct err *err, sqlite3 *conn, const char *what)
 {
-	return err_msg(err, -EIO, "%s: %s", what, conn ? sqlite3_errmsg(conn) : "out of memory");
+	if (!conn)
+		return err_msg(err, -ENOMEM, "%s: out of memory", what);
+	return err_msg(err, sqlite_errno(sqlite3_errcode(conn)), "%s: %s", what,
+		       sqlite3_errmsg(conn));
 }
 
 static int exec(sqlite3 *conn, const char *sql, struct err *err)
 {
 	char *msg = NULL;
-	if (sqlite3_exec(conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		err_msg(err, -EIO, "sqlite: %s", msg ? msg : sqlite3_errmsg(conn));
+	int rc = sqlite3_exec(conn, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		int r = sqlite_errno(rc);
+		err_msg(err, r, "sqlite: %s", msg ? msg : sqlite3_errmsg(conn));
 		sqlite3_free(msg);
-		return -EIO;
+		return r;
 	}
 	return 0;
 }
@@ -139,6 +153,65 @@ int db_open_with(const char *root, const struct db_migration *m, size_t n, struc
 	return 0;
 fail:
 	db_close(db);
+	return r;
+}
+
+/* Append each row's first column of `sql` to *report (lines); the sqlite
+ * result code. */
+static int collect(sqlite3 *conn, const char *sql, const char *skip, char ***report)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(conn, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int cols = sqlite3_column_count(st);
+		cleanup_free char *line = NULL;
+		for (int i = 0; i < cols; i++) {
+			const char *v = (const char *)sqlite3_column_text(st, i);
+			char *next =
+			    xasprintf("%s%s%s", line ? line : "", line ? " " : "", v ? v : "");
+			free(line);
+			line = next;
+		}
+		if (!skip || strcmp(line, skip) != 0)
+			strv_push(report, line);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int db_check(const char *root, char ***ret_problems, struct err *err)
+{
+	cleanup_free char *path = xasprintf("%s/ocid.db", root);
+	*ret_problems = NULL;
+	if (access(path, F_OK) < 0)
+		return err_set(err, -errno, "database '%s'", path);
+	sqlite3 *conn = NULL;
+	int rc = sqlite3_open_v2(path, &conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_EXRESCODE, NULL);
+	char **report = NULL;
+	if (rc == SQLITE_OK)
+		rc = collect(conn, "PRAGMA integrity_check", "ok", &report);
+	if (rc == SQLITE_OK)
+		rc = collect(conn, "PRAGMA foreign_key_check", NULL, &report);
+	int version = 0;
+	if (rc == SQLITE_OK && read_version(conn, &version, NULL) >= 0 &&
+	    version > db_schema_latest())
+		strv_push_take(&report,
+			       xasprintf("schema version %d is newer than this ocid's (%d)",
+					 version, db_schema_latest()));
+	int r = 0;
+	if (rc != SQLITE_OK) {
+		r = sqlite_errno(rc);
+		strv_push_take(&report,
+			       xasprintf("%s", conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc)));
+		if (r != -EBADMSG)
+			r = err_msg(err, r, "database '%s': %s", path, report[0]);
+	} else if (report) {
+		r = -EBADMSG;
+	}
+	sqlite3_close_v2(conn);
+	*ret_problems = report;
 	return r;
 }
 

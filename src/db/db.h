@@ -24,6 +24,13 @@ struct db_migration {
 int db_open(const char *root, struct db **ret, struct err *err);
 /** Close and free. Accepts NULL. */
 void db_close(struct db *db);
+/** Check `<root>/ocid.db` without changing it (read only, no migration):
+ *  SQLite's integrity_check and foreign_key_check, and a schema no newer
+ *  than this binary's. 0 when sound; -EBADMSG when damaged or not a
+ *  database, with *ret_problems (a strv to free, also set when sound: NULL)
+ *  naming each problem; -ENOENT without a database; other -errno with err
+ *  when it cannot be read. (db_open reports a damaged file as -EBADMSG too.) */
+int db_check(const char *root, char ***ret_problems, struct err *err);
 DEFINE_CLEANUP(struct db, db_close)
 
 /** The schema version stored in the file. */

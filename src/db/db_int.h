@@ -10,10 +10,13 @@
 DEFINE_CLEANUP(sqlite3_stmt, sqlite3_finalize)
 #define cleanup_stmt cleanup(sqlite3_finalize)
 
-/* Fill err with "<what>: <sqlite message>"; returns -EIO. */
+/* Fill err with "<what>: <sqlite message>"; returns -EBADMSG for a
+ * damaged database (SQLITE_CORRUPT, SQLITE_NOTADB), else -EIO. */
 static inline int db_sql_fail(sqlite3 *conn, const char *what, struct err *err)
 {
-	return err_msg(err, -EIO, "%s: %s", what, sqlite3_errmsg(conn));
+	int rc = sqlite3_errcode(conn) & 0xff;
+	int r = rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? -EBADMSG : -EIO;
+	return err_msg(err, r, "%s: %s", what, sqlite3_errmsg(conn));
 }
 
 static inline int db_prep(sqlite3 *conn, const char *sql, sqlite3_stmt **st, struct err *err)

@@ -409,3 +409,47 @@ def test_disk_full_during_pull(make_daemon, tmp_path):
         d.kill()
         subprocess.run(['umount', '-l', str(root)])
         reg.stop()
+
+
+def test_damaged_database(env):
+    """A truncated ocid.db: ocid refuses to start with a clear error naming
+    the way out; `ocid check` says it is damaged; `ocid wipe` kills what ran
+    and empties the roots (the old database kept aside); ocid then starts
+    empty and pulls again."""
+    import subprocess
+    pb, d = env.pb, env.d
+    pod = env.pod()
+    cid = env.create(pod, 'c', ['/bin/sleep', '600'])
+    env.start(cid)
+    pid = ctr_pid(env, cid)
+    flags = d.args[1:]
+    ocid = d.args[0]
+    assert subprocess.run([ocid, 'check'] + flags, capture_output=True, text=True).returncode == 0
+    # ocid is running: wipe refuses.
+    w = subprocess.run([ocid, 'wipe'] + flags, capture_output=True, text=True)
+    assert w.returncode == 1 and 'stop ocid first' in w.stderr, w
+    assert d.stop() == 0
+    db = os.path.join(d.root, 'ocid.db')
+    with open(db, 'r+b') as f:
+        f.truncate(os.path.getsize(db) // 3)
+    d.start(wait=False)
+    assert d.proc.wait(20) == 1
+    log = d.read_log()
+    assert 'ocid check' in log and 'ocid wipe' in log and 'malformed' in log, log[-2000:]
+    c = subprocess.run([ocid, 'check'] + flags, capture_output=True, text=True)
+    assert c.returncode == 1 and 'damaged' in c.stdout, c
+    assert alive(pid)  # nothing touched the running container so far
+    w = subprocess.run([ocid, 'wipe'] + flags, capture_output=True, text=True)
+    assert w.returncode == 0, w
+    assert 'kept as' in w.stdout, w.stdout
+    assert not alive(pid)
+    with open('/proc/self/mountinfo') as f:
+        mounts = f.read()
+    assert d.root + '/' not in mounts and d.runroot + '/' not in mounts
+    assert sorted(n for n in os.listdir(d.root) if not n.startswith('ocid.db.wiped-')) == \
+        ['ocid.lock']
+    d.start()
+    assert list(d.image('ListImages', pb.ListImagesRequest()).images) == []
+    assert list(d.runtime('ListPodSandbox', pb.ListPodSandboxRequest()).items) == []
+    d.image('PullImage', pb.PullImageRequest(image=pb.ImageSpec(image=env.image)), timeout=60)
+    env.start(env.create(env.pod('again'), 'c', ['/bin/sleep', '600']))

@@ -1,5 +1,6 @@
 /* ocid: the CRI daemon. Subcommands: (none) runs the daemon, `config`
- * prints the effective configuration, `version` (or --version), `--help`. */
+ * prints the effective configuration, `check` and `wipe` (recover.c),
+ * `version` (or --version), `--help`. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,8 @@ static void usage(FILE *out)
 {
 	fprintf(out, "Usage: ocid [FLAGS]           run the daemon\n"
 		     "       ocid config [FLAGS]    print the effective configuration (TOML)\n"
+		     "       ocid check [FLAGS]     check the database of the root\n"
+		     "       ocid wipe [FLAGS]      with ocid stopped: forget every image and container\n"
 		     "       ocid version           print the version (also --version)\n"
 		     "       ocid --help            this text\n\n");
 	config_usage(out);
@@ -52,6 +55,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(sub, "config") == 0)
 		return print_config(argc - 2, argv + 2);
+	if (strcmp(sub, "check") == 0)
+		return ocid_check(argc - 2, argv + 2);
+	if (strcmp(sub, "wipe") == 0)
+		return ocid_wipe(argc - 2, argv + 2);
 	if (sub[0] && strncmp(sub, "-", 1) != 0) {
 		fprintf(stderr, "ocid: unknown command '%s' (try ocid --help)\n", sub);
 		return 2;

@@ -43,6 +43,16 @@ int ocid_run(int argc, char **argv, bool *ret_abandon);
  *  that pid and the path. The fd is returned in *ret_fd. */
 int ocid_lock_take(const char *dir, int *ret_fd, struct err *err);
 
+/** `ocid check [FLAGS]`: check the database of the configured root (read
+ *  only; ocid may run). Exit status 0 sound, 1 damaged (each problem
+ *  printed), 2 when it cannot be read or the flags are wrong. */
+int ocid_check(int argc, char **argv);
+/** `ocid wipe [FLAGS]`: with ocid stopped (its locks free), kill every
+ *  container of the runtime root, unmount what is mounted below the roots,
+ *  and empty them, keeping the database aside as ocid.db.wiped-<time>.
+ *  Exit status 0, 1 on failure (ocid running), 2 for bad flags. */
+int ocid_wipe(int argc, char **argv);
+
 /** Create `path` and missing parents with `mode`. */
 int ocid_mkdir_p(const char *path, mode_t mode, struct err *err);
 

@@ -250,8 +250,12 @@ int ocid_run(int argc, char **argv, bool *ret_abandon)
 	log_level_set(d.cfg.log_level);
 	/* A peer that goes away must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
-	if (start(&d, &err) < 0) {
+	int sr = start(&d, &err);
+	if (sr < 0) {
 		fprintf(stderr, "ocid: %s\n", err_str(&err));
+		if (sr == -EBADMSG)
+			fprintf(stderr, "ocid: the database is damaged: 'ocid check' says how; 'ocid "
+					"wipe' starts afresh (RECOVERY in ocid(8))\n");
 		stop(&d);
 		return 1;
 	}

@@ -59,6 +59,36 @@ static void test_fresh_open(void **state)
 	rmroot(root);
 }
 
+/* db_check: sound, missing, not a database (db_open says -EBADMSG too). */
+static void test_check(void **state)
+{
+	char *root = mkroot();
+	struct err err = ERR_INIT;
+	char **problems = NULL;
+	assert_int_equal(db_check(root, &problems, &err), -ENOENT);
+	err_done(&err);
+	struct db *db = NULL;
+	assert_int_equal(db_open(root, &db, &err), 0);
+	assert_int_equal(db_meta_set(db, "k", "v", &err), 0);
+	db_close(db);
+	assert_int_equal(db_check(root, &problems, &err), 0);
+	assert_null(problems);
+	char *path = xasprintf("%s/ocid.db", root);
+	char *cmd = xasprintf("rm -f '%s'-wal '%s'-shm; head -c 8192 /dev/urandom > '%s'", path,
+			      path, path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(db_check(root, &problems, &err), -EBADMSG);
+	assert_non_null(problems);
+	assert_non_null(strstr(problems[0], "not a database"));
+	strv_free(problems);
+	assert_int_equal(db_open(root, &db, &err), -EBADMSG);
+	assert_non_null(strstr(err_str(&err), "not a database"));
+	err_done(&err);
+	free(cmd);
+	free(path);
+	rmroot(root);
+}
+
 static void test_reopen_keeps_version(void **state)
 {
 	char *root = mkroot();
@@ -107,6 +137,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fresh_open),
+		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_reopen_keeps_version),
 		cmocka_unit_test(test_failed_migration_rolls_back),
 	};
