@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/fs.h"
 #include "base/json.h"
 #include "ctr/ctr_int.h"
@@ -20,13 +21,6 @@
 
 /* The runtime's create without a caller's deadline (mon_spawn's default). */
 #define SPAWN_TIMEOUT_MS 60000u
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void ctr_pod_done(struct ctr_pod *p)
 {
@@ -250,7 +244,7 @@ static void fill_row(struct build *b, const char *log)
 	r->image_ref = xstrdup(req->image);
 	r->image_id = xstrdup(b->img.id);
 	r->state = CTR_CREATED;
-	r->created_ns = now_ns();
+	r->created_ns = wall_ns();
 	r->reason = xstrdup("");
 	r->message = xstrdup("");
 	r->log_path = xstrdup(log);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "ctr/ctr_int.h"
 
 #define CTR_SUB_QUEUE 1024
@@ -89,17 +90,10 @@ struct ctr_sub *ctr_bus_subscribe(struct ctr_bus *b)
 	return s;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void ctr_bus_publish(struct ctr_bus *b, enum ctr_event_type type, const char *id,
 		     const char *pod_id)
 {
-	struct ctr_event e = { .type = type, .time_ns = now_ns() };
+	struct ctr_event e = { .type = type, .time_ns = wall_ns() };
 	snprintf(e.id, sizeof(e.id), "%s", id);
 	snprintf(e.pod_id, sizeof(e.pod_id), "%s", pod_id ? pod_id : "");
 	pthread_mutex_lock(&b->lock);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "ctr/ctr_int.h"
 #include "mon/mon.h"
 #include "proc/proc.h"
@@ -66,13 +67,6 @@ char *ctr_path_sock(const struct ctr_mgr *m, const char *id, const char *name)
 	return xasprintf("%s/s/%.16s.%s", m->runroot, id, name);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void ctr_save_state(struct ctr_mgr *m, struct ctr *c)
 {
 	cleanup_err struct err err = ERR_INIT;
@@ -92,7 +86,7 @@ static void apply_exit(struct ctr *c, const struct mon_exit *e)
 {
 	c->row.state = CTR_EXITED;
 	c->row.exit_code = e->exit_code;
-	c->row.finished_ns = e->finished_ns ? e->finished_ns : now_ns();
+	c->row.finished_ns = e->finished_ns ? e->finished_ns : wall_ns();
 	if (e->oom)
 		set_str(&c->row.reason, "OOMKilled");
 	else if (e->exit_code == 0)
@@ -223,7 +217,7 @@ void ctr_monitor_lost(struct ctr_mgr *m, struct ctr *c, pid_t mon_pid)
 	pthread_mutex_unlock(&c->st);
 	struct mon_exit e = { .exit_code = alive ? 128 + SIGKILL : 255,
 			      .signal = alive ? SIGKILL : 0,
-			      .finished_ns = now_ns() };
+			      .finished_ns = wall_ns() };
 	cleanup_free char *path = ctr_path_run(m, c->id, "exit");
 	cleanup_err struct err err = ERR_INIT;
 	if (mon_exit_write(path, &e, &err) < 0) {
@@ -383,7 +377,7 @@ static void reconcile(struct ctr_mgr *m, struct ctr *c)
 		return;
 	}
 	pthread_mutex_lock(&c->st);
-	struct mon_exit e = { .exit_code = 255, .finished_ns = now_ns() };
+	struct mon_exit e = { .exit_code = 255, .finished_ns = wall_ns() };
 	apply_exit(c, &e);
 	set_str(&c->row.message, "the container's process and monitor are gone");
 	ctr_save_state(m, c);

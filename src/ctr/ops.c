@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "ctr/ctr_int.h"
 #include "ev/ev.h"
 #include "mon/mon.h"
@@ -16,13 +17,6 @@
 
 #define STOP_KILL_WAIT_MS 10000
 #define START_TIMEOUT_MS 120000u
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static enum ctr_state state_of(struct ctr *c)
 {
@@ -55,7 +49,7 @@ int ctr_start(struct ctr_mgr *m, const char *id, uint64_t deadline_ns, struct er
 		goto out;
 	uint64_t t1 = ev_now_ns();
 	pthread_mutex_lock(&c->st);
-	c->row.started_ns = now_ns();
+	c->row.started_ns = wall_ns();
 	if (ctr_state_can((enum ctr_state)c->row.state, CTR_RUNNING) && c->row.state == CTR_CREATED)
 		c->row.state = CTR_RUNNING;
 	ctr_save_state(m, c);
@@ -118,7 +112,7 @@ static int stop_locked(struct ctr_mgr *m, struct ctr *c, int64_t timeout_s, stru
 		pthread_mutex_lock(&c->st);
 		c->row.state = CTR_EXITED;
 		c->row.exit_code = 255;
-		c->row.finished_ns = now_ns();
+		c->row.finished_ns = wall_ns();
 		free(c->row.reason);
 		c->row.reason = xstrdup("Error");
 		ctr_save_state(m, c);

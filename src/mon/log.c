@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "mon/mon.h"
 
 struct mon_log {
@@ -34,13 +35,6 @@ int mon_log_timestamp(int64_t ns, char *buf, size_t size)
 	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
 	int m = snprintf(buf + n, size - n, ".%09ldZ", frac);
 	return (int)n + m;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int open_log(const char *path, struct err *err)
@@ -69,7 +63,7 @@ static int write_record(struct mon_log *l, enum mon_stream s, bool partial, cons
 			size_t len, struct err *err)
 {
 	char hdr[64];
-	int n = mon_log_timestamp(now_ns(), hdr, sizeof(hdr));
+	int n = mon_log_timestamp(wall_ns(), hdr, sizeof(hdr));
 	n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, " %s %c ", stream_name[s],
 		      partial ? 'P' : 'F');
 	struct iovec iov[3] = {

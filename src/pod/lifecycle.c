@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/base.h"
 #include "cni/cni.h"
 #include "db/pod.h"
@@ -476,13 +477,6 @@ static void remove_leftovers(struct pod_manager *m, struct pod *p)
 			 log_q(err_str(&e)));
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, struct err *err)
 {
 	return pod_run_until(m, c, 0, ret_id, err);
@@ -504,7 +498,7 @@ int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t de
 	pod_config_copy(&p->info.cfg, c);
 	p->deadline_ns = deadline_ns;
 	p->info.reserved_name = pod_config_reserved_name(c);
-	p->info.created_ns = now_ns();
+	p->info.created_ns = wall_ns();
 	p->info.state = POD_READY;
 	r = pod_index_add(m, p, err);
 	if (r < 0) {
