@@ -33,11 +33,10 @@ static void echo(void *data, const struct rpc_http_request *req, struct rpc_http
 
 static void ticks(void *data, const struct rpc_http_request *req, struct rpc_http_stream *s)
 {
-	int n = 3;
-	if (str_has_prefix(req->query, "n="))
-		n = atoi(req->query + 2);
-	if (n < 0 || n > TICKS_MAX)
-		n = 3;
+	uint64_t v = 3;
+	if (str_has_prefix(req->query, "n=") && str_to_u64(req->query + 2, 10, TICKS_MAX, &v) < 0)
+		v = 3;
+	int n = (int)v;
 	rpc_http_stream_begin(s, 200, "text/plain");
 	for (int i = 0; i < n && !rpc_http_stream_gone(s); i++) {
 		char line[32];

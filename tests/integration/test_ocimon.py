@@ -507,3 +507,41 @@ def test_oom_kill(env):
     e = wait_exit(c, timeout=60)
     assert e['oom'] == '1', e
     assert e['exit_code'] != '0'
+
+
+@pytest.mark.parametrize('flag,value', [('--sync-fd', '3x'), ('--sync-fd', '-1'),
+                                        ('--timeout-ms', '5s'), ('--timeout-ms', '99999999999')])
+def test_numbers_checked(tmp_path, flag, value):
+    # Numbers on the command line are parsed whole: atoi took '3x' for 3.
+    args = {'--id': 'x', '--bundle': tmp_path, '--runtime': '/bin/true',
+            '--runtime-root': tmp_path, '--log-path': tmp_path / 'log',
+            '--exit-file': tmp_path / 'exit', '--ctl': tmp_path / 'ctl',
+            '--attach': tmp_path / 'attach', '--pid-file': tmp_path / 'pid',
+            '--sync-fd': '3', '--timeout-ms': '1000'}
+    args[flag] = value
+    p = subprocess.run([ocimon_bin()] + [str(x) for kv in args.items() for x in kv],
+                       capture_output=True, text=True, timeout=20, env=sanitizer_env())
+    assert p.returncode == 2 and 'usage: ocimon' in p.stderr, (p.returncode, p.stderr)
+    assert not (tmp_path / 'ctl').exists()
+
+
+def test_exec_reaper(tmp_path):
+    # Its exit code is that of the process whose pid the "runtime" wrote,
+    # even when that one exits before the runtime and leaves a child behind.
+    pidfile = tmp_path / 'pid'
+    runtime = tmp_path / 'rt'
+    # (`exec sleep`: the shell would reap its background job itself; a
+    # runtime leaves it to the subreaper, as runc exec --detach does.)
+    runtime.write_text('#!/bin/sh\n(sleep 0.2; exit 7) & echo $! > "$1"\n'
+                       '(sleep 30 </dev/null >/dev/null 2>&1 &)\nexec sleep 0.5\n')
+    runtime.chmod(0o755)
+    t0 = time.monotonic()
+    p = subprocess.run([ocimon_bin(), '--exec-reaper', str(pidfile), str(runtime), str(pidfile)],
+                       capture_output=True, text=True, timeout=20, env=sanitizer_env())
+    assert p.returncode == 7, (p.returncode, p.stderr)
+    assert time.monotonic() - t0 < 5
+    # A runtime that fails is the answer.
+    runtime.write_text('#!/bin/sh\necho no such container >&2\nexit 1\n')
+    p = subprocess.run([ocimon_bin(), '--exec-reaper', str(pidfile), str(runtime)],
+                       capture_output=True, text=True, timeout=20, env=sanitizer_env())
+    assert p.returncode == 1 and 'no such container' in p.stderr

@@ -50,6 +50,7 @@ static int parse_args(int argc, char **argv)
 		{ 0 },
 	};
 	struct ocimon_args *a = &arg_mon;
+	uint64_t v;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -84,10 +85,14 @@ static int parse_args(int argc, char **argv)
 			a->exec_process = optarg;
 			break;
 		case 's':
-			a->sync_fd = atoi(optarg);
+			if (str_to_u64(optarg, 10, INT32_MAX, &v) < 0)
+				return -EINVAL;
+			a->sync_fd = (int)v;
 			break;
 		case 'T':
-			a->timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+			if (str_to_u64(optarg, 10, UINT32_MAX, &v) < 0)
+				return -EINVAL;
+			a->timeout_ms = (unsigned)v;
 			break;
 		case 't':
 			a->tty = true;

@@ -70,6 +70,14 @@ int ocimon_exec_reaper(int argc, char **argv)
 			for (size_t i = 0; i < n_early; i++)
 				if (early[i] == target)
 					return code_of(early_st[i]);
+			/* Not reaped here and not there: the runtime waited for it
+			 * itself (a zombie still comes to us and exists). */
+			if (kill(target, 0) < 0 && errno == ESRCH) {
+				fputs(
+				    "ocimon: the runtime reaped the process: its exit code is lost\n",
+				    stderr);
+				return 255;
+			}
 			continue;
 		}
 		if (target && p == target)
