@@ -60,10 +60,11 @@ struct route {
 };
 
 static const struct cri_impl *const impl_tables[] = {
-	cri_runtime_impls, cri_image_impls, cri_pod_impls, cri_ctr_impls, cri_stream_impls,
+	cri_runtime_impls, cri_image_impls,  cri_pod_impls,
+	cri_ctr_impls,	   cri_stream_impls, cri_streamlist_impls,
 };
 
-static const struct cri_impl *find_impl(const char *svc, const char *method)
+const struct cri_impl *cri_impl_find(const char *svc, const char *method)
 {
 	for (size_t t = 0; t < ARRAY_SIZE(impl_tables); t++)
 		for (const struct cri_impl *i = impl_tables[t]; i->service; i++)
@@ -110,7 +111,7 @@ const char *cri_route_path(size_t i, bool *ret_implemented)
 		return NULL;
 	snprintf(buf, sizeof(buf), "/%s/%s", svc->name, m->name);
 	if (ret_implemented)
-		*ret_implemented = find_impl(svc->name, m->name) != NULL;
+		*ret_implemented = cri_impl_find(svc->name, m->name) != NULL;
 	return buf;
 }
 
@@ -157,6 +158,12 @@ void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg)
 	uint8_t *buf = xmalloc(len ? len : 1);
 	protobuf_c_message_pack(msg, buf);
 	ctx->replied = true;
+	if (ctx->capture) {
+		free(ctx->captured);
+		ctx->captured = buf;
+		ctx->captured_len = len;
+		return;
+	}
 	rpc_call_reply_take(ctx->call, buf, len);
 }
 
@@ -201,7 +208,7 @@ void cri_register(struct rpc_server *srv, struct cri_deps *deps)
 			route_at(i, &routes[i].svc, &routes[i].m);
 			routes[i].path =
 			    xasprintf("/%s/%s", routes[i].svc->name, routes[i].m->name);
-			routes[i].impl = find_impl(routes[i].svc->name, routes[i].m->name);
+			routes[i].impl = cri_impl_find(routes[i].svc->name, routes[i].m->name);
 		}
 	}
 	for (size_t i = 0; i < nroutes; i++) {

@@ -10,6 +10,11 @@ struct cri_ctx {
 	struct cri_deps *deps;
 	struct rpc_call *call;
 	bool replied;
+	/* Capture: cri_reply keeps the packed answer here instead of sending
+	 * it (the Stream* lists run the unary list so). */
+	bool capture;
+	uint8_t *captured;
+	size_t captured_len;
 };
 
 /* A handler gets the decoded request; it answers with cri_reply() and
@@ -40,12 +45,16 @@ int cri_metadata_check(const char *what, size_t n_labels, void *const *labels, s
 /* Pack `msg` and send it as the unary answer. */
 void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg);
 
+/* The implementation of `service`/`method`, or NULL. */
+const struct cri_impl *cri_impl_find(const char *service, const char *method);
+
 /* One table per area, each ended by an entry with service NULL; cri.c
  * routes a method to the first table that names it. */
-extern const struct cri_impl cri_runtime_impls[]; /* runtime.c */
-extern const struct cri_impl cri_image_impls[];	  /* image.c */
-extern const struct cri_impl cri_pod_impls[];	  /* pod.c */
-extern const struct cri_impl cri_ctr_impls[];	  /* ctr.c */
-extern const struct cri_impl cri_stream_impls[];  /* stream.c */
+extern const struct cri_impl cri_runtime_impls[];    /* runtime.c */
+extern const struct cri_impl cri_image_impls[];	     /* image.c */
+extern const struct cri_impl cri_pod_impls[];	     /* pod.c */
+extern const struct cri_impl cri_ctr_impls[];	     /* ctr.c */
+extern const struct cri_impl cri_stream_impls[];     /* stream.c */
+extern const struct cri_impl cri_streamlist_impls[]; /* streamlist.c: KEP-5825 Stream* */
 
 void cri_debug_sleep(void *data, struct rpc_call *call, const uint8_t *req, size_t len);

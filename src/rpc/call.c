@@ -380,6 +380,19 @@ void rpc_call_reply_take(struct rpc_call *call, uint8_t *msg, size_t len)
 	(void)queue_out(call, out_new(msg, len), true);
 }
 
+size_t rpc_call_unsent(struct rpc_call *call)
+{
+	pthread_mutex_lock(&call->mu);
+	size_t n = call->out_bytes;
+	pthread_mutex_unlock(&call->mu);
+	return n;
+}
+
+size_t rpc_call_max_send(const struct rpc_call *call)
+{
+	return atomic_load(&call->srv->max_send);
+}
+
 const char *rpc_call_method(const struct rpc_call *call)
 {
 	return call->method;

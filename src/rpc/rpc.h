@@ -96,6 +96,12 @@ void rpc_call_finish(struct rpc_call *call, enum rpc_code code, const char *fmt,
 /** Unary answer: send `msg` (taken) and finish OK. */
 void rpc_call_reply_take(struct rpc_call *call, uint8_t *msg, size_t len);
 
+/** Bytes queued for the peer and not yet taken by HTTP/2 (a pump sends more
+ *  only while this is small). Any thread. */
+size_t rpc_call_unsent(struct rpc_call *call);
+/** The largest message rpc_call_send_take accepts now (max_send_msg_size). */
+size_t rpc_call_max_send(const struct rpc_call *call);
+
 /** The full method path, e.g. "/runtime.v1.RuntimeService/Version". */
 const char *rpc_call_method(const struct rpc_call *call);
 /** Deadline from grpc-timeout as ev_now_ns() time, 0 when none. */

@@ -82,6 +82,15 @@ static void test_every_method_routed(void **state)
 	assert_true(routed("runtime.v1.RuntimeService", "RuntimeConfig", &impl));
 	assert_true(impl);
 	assert_false(routed("runtime.v1.RuntimeService", "NoSuchMethod", &impl));
+	/* KEP-5825's lists (streamlist.c). */
+	const char *streams[] = { "StreamPodSandboxes", "StreamContainers", "StreamContainerStats",
+				  "StreamPodSandboxStats", "StreamPodSandboxMetrics" };
+	for (size_t i = 0; i < ARRAY_SIZE(streams); i++) {
+		assert_true(routed("runtime.v1.RuntimeService", streams[i], &impl));
+		assert_true(impl);
+	}
+	assert_true(routed("runtime.v1.ImageService", "StreamImages", &impl));
+	assert_true(impl);
 }
 
 static enum rpc_class class_of(const char *svc, const char *method)
