@@ -145,7 +145,7 @@ static const struct key keys[] = {
 	{ "shm_size", KT_SIZE, FIELD(shm_size), "67108864", 4096, 1024 * 1024 * MIB, false,
 	  "Size of each pod's /dev/shm tmpfs, in bytes (or \"64MiB\").", NULL, NULL },
 	{ "pause_binary", KT_STR, FIELD(pause_binary), "ocid-pause", 0, 0, false,
-	  "ocid-pause, PID 1 of pods that share a PID namespace; a bare name is looked for next to ocid, then in libexec/ocid.",
+	  "ocid-pause, PID 1 of pods that share a PID namespace; a bare name is found in ocid's libexec directory (`ocid version` prints it).",
 	  NULL, config_check_program },
 	{ "cni_default_bridge", KT_STR, FIELD(cni_default_bridge), "ocid0", 0, 0, false,
 	  "Bridge of the built-in network, used when the CNI config dir holds no network.", NULL,

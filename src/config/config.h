@@ -47,7 +47,7 @@ struct config {
 	char *cgroup_parent;   /* --cgroup-parent: pods' default parent cgroup, default /ocid */
 	uint64_t shm_size;     /* --shm-size: each pod's /dev/shm tmpfs, default 64 MiB */
 	char *
-	    pause_binary; /* --pause-binary: default "ocid-pause", a bare name = found next to ocid */
+	    pause_binary; /* --pause-binary: default "ocid-pause", a bare name = in ocid's libexec dir */
 	char *cni_default_bridge; /* --cni-default-bridge: built-in network's bridge, ocid0 */
 	char *cni_default_subnet; /* --cni-default-subnet: built-in network, 10.88.0.0/16 */
 	/* Every value is checked as it is set: paths (root, runroot, listen, the

@@ -50,7 +50,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(sub, "version") == 0) {
-		printf("ocid version %s\nCRI API version v1\n", OCID_VERSION);
+		cleanup_free char *ocimon = ocid_helper_path("ocimon");
+		cleanup_free char *pause = ocid_helper_path("ocid-pause");
+		printf("ocid version %s\nCRI API version v1\nocimon %s\nocid-pause %s\n",
+		       OCID_VERSION, ocimon, pause);
 		return 0;
 	}
 	if (strcmp(sub, "config") == 0)

@@ -60,6 +60,13 @@ int ocid_mkdir_p(const char *path, mode_t mode, struct err *err);
  *  '@' names an abstract socket. 0 when unset. */
 int ocid_notify(const char *state, struct err *err);
 
+/** The path of helper program `name` (ocimon, ocid-pause), newly allocated:
+ *  OCID_LIBEXECDIR/<name> (<prefix>/<libexecdir>/ocid as configured at
+ *  build time) or, when this ocid is not the installed one and `src/cmd/<name>/<name>`
+ *  beside its own build directory is executable, that one. Not checked
+ *  further: a missing helper fails when it is run. */
+char *ocid_helper_path(const char *name);
+
 /** SIGHUP: re-read the config files, apply what can change at run time,
  *  log what changed. A broken config is logged and the running one kept. */
 void ocid_reload(struct daemon *d);

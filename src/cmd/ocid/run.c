@@ -65,7 +65,7 @@ static int pod_remove_ctrs(void *data, const char *pod_id, struct err *err)
 	return d->ctrs ? ctr_pod_remove(d->ctrs, pod_id, err) : 0;
 }
 
-static int start_pods(struct daemon *d, const char *driver, struct err *err)
+static int start_pods(struct daemon *d, const char *driver, const char *pause, struct err *err)
 {
 	const struct config *cfg = &d->cfg;
 	cleanup_free char *cache = xasprintf("%s/cni/cache", cfg->root);
@@ -84,7 +84,7 @@ static int start_pods(struct daemon *d, const char *driver, struct err *err)
 				       .cgroup_parent = cfg->cgroup_parent,
 				       .cgroup_driver = driver,
 				       .shm_size = cfg->shm_size,
-				       .pause_path = cfg->pause_binary,
+				       .pause_path = pause,
 				       .db = d->db,
 				       .cni = d->cni,
 				       .stop_ctrs = pod_stop_ctrs,
@@ -157,16 +157,24 @@ static int start(struct daemon *d, struct err *err)
 	r = rpc_server_new(d->loop, &rc, &d->srv, err);
 	if (r < 0)
 		return r;
+	/* The helpers are found once: an upgrade of the installed ones while
+	 * we run is picked up by their next exec, never by a new search. */
+	cleanup_free char *ocimon = ocid_helper_path("ocimon");
+	cleanup_free char *pause = cfg->pause_binary[0] == '/'
+				       ? xstrdup(cfg->pause_binary)
+				       : ocid_helper_path(cfg->pause_binary);
+	log_info("helper programs", "ocimon=%s pause=%s", log_q(ocimon), log_q(pause));
 	const char *driver = oci_cgroup_driver_name(oci_cgroup_driver_detect());
 	struct ctr_config cc = { .root = cfg->root,
 				 .runroot = cfg->runroot,
 				 .runtime = cfg->runtime,
+				 .ocimon = ocimon,
 				 .cgroup_driver = driver,
 				 .exec_fifo_start = cfg->exec_fifo_start,
 				 .db = d->db,
 				 .storage = d->storage,
 				 .images = d->images };
-	r = start_pods(d, driver, err);
+	r = start_pods(d, driver, pause, err);
 	if (r >= 0)
 		r = ctr_mgr_new(&cc, &d->ctrs, err);
 	if (r < 0)
