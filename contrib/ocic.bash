@@ -2,8 +2,10 @@
 # Commands and flags come from ocic's own --help, so they never go stale;
 # --id, --pod and image references from the running daemon (first column of
 # the list tables), with a short timeout when it does not answer.
+# shellcheck disable=SC2207 # COMPREPLY=($(compgen ...)): words are split on purpose
 
-# The words of the --help section $2 ("Commands:" or "Flags:") of "ocic $1 --help".
+# The words of the --help section $2 ("Commands:" or "Flags:") of "ocic $1 --help":
+# a command's name, a flag line's leading flags (not those its text names).
 _ocic_help_words()
 {
 	local cmd=$1 section=$2
@@ -12,7 +14,7 @@ _ocic_help_words()
 		$0 == s { on = 1; next }
 		on && /^$/ { exit }
 		on && s == "Commands:" { print $1 }
-		on && s == "Flags:" { for (i = 1; i <= NF; i++) if ($i ~ /^-/) { sub(/,$/, "", $i); print $i } }'
+		on && s == "Flags:" { for (i = 1; i <= NF && $i ~ /^-/; i++) { sub(/,$/, "", $i); print $i } }'
 }
 
 # First column of "ocic $* list", header skipped.
@@ -68,7 +70,9 @@ _ocic()
 	esac
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "$(_ocic_help_words "$group $cmd" Flags:) --socket --output --timeout --help" -- "$cur"))
+		# A command's help lists its own flags; the global ones hold anywhere.
+		COMPREPLY=($(compgen -W "$(_ocic_help_words "$group $cmd" Flags: |
+			cat - ${group:+<(printf '%s\n' --socket --output --timeout --help)} | sort -u)" -- "$cur"))
 		return
 	fi
 	if [ -z "$group" ]; then
