@@ -12,7 +12,7 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: ocid [FLAGS]           run the daemon\n"
 		     "       ocid config [FLAGS]    print the effective configuration (TOML)\n"
 		     "       ocid check [FLAGS]     check the database of the root\n"
-		     "       ocid wipe [FLAGS]      with ocid stopped: forget every image and container\n"
+		     "       ocid wipe [FLAGS]      forget images and containers (ocid stopped)\n"
 		     "       ocid version           print the version (also --version)\n"
 		     "       ocid --help            this text\n\n");
 	config_usage(out);

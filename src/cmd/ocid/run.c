@@ -262,8 +262,9 @@ int ocid_run(int argc, char **argv, bool *ret_abandon)
 	if (sr < 0) {
 		fprintf(stderr, "ocid: %s\n", err_str(&err));
 		if (sr == -EBADMSG)
-			fprintf(stderr, "ocid: the database is damaged: 'ocid check' says how; 'ocid "
-					"wipe' starts afresh (RECOVERY in ocid(8))\n");
+			fputs(
+			    "ocid: the database is damaged: 'ocid check' says how; 'ocid wipe' starts afresh (RECOVERY in ocid(8))\n",
+			    stderr);
 		stop(&d);
 		return 1;
 	}
