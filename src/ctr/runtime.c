@@ -118,8 +118,15 @@ void ctr_runtime_features_probe(struct ctr_mgr *m)
 static int read_exec_fifo(int fd, pid_t pid, const char *id, unsigned timeout_ms, struct err *err)
 {
 	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0 || !ctr_pid_is(pid, id))
+	if (pidfd < 0 || !ctr_pid_is(pid, id)) {
+		/* Opening the fifo released the init: a program that exits at
+		 * once may be gone (a zombie, or reaped) by now. It started
+		 * if the init wrote first. */
+		char b[64];
+		if (read(fd, b, sizeof(b)) > 0)
+			return 0;
 		return err_msg(err, -ESRCH, "container %s: its process is already dead", id);
+	}
 	bool got = false;
 	uint64_t deadline = mono_ms() + timeout_ms;
 	for (;;) {
