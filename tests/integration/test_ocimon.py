@@ -479,6 +479,12 @@ def test_survives_parent_death(env):
     kv = parse_kv(line)
     mon_pid = int(kv['mon_pid'])
     env.monitors.append(mon_pid)
+    # ocimon leaves the spawner's session just after its report (see its
+    # main): until then a kill of the spawner's group is a kill of it too.
+    # The test kills the group once it has left, not in that window.
+    deadline = time.monotonic() + 5
+    while os.getsid(mon_pid) != mon_pid and time.monotonic() < deadline:
+        time.sleep(0.01)
     os.killpg(parent.pid, signal.SIGKILL)
     parent.wait()
     assert mon_alive(mon_pid)
