@@ -174,6 +174,8 @@ static int collect(sqlite3 *conn, const char *sql, const char *skip, char ***rep
 			free(line);
 			line = next;
 		}
+		if (!line) /* a row of no columns */
+			line = xstrdup("");
 		if (!skip || strcmp(line, skip) != 0)
 			strv_push(report, line);
 	}

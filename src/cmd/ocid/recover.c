@@ -129,7 +129,7 @@ static unsigned unmount_all(const struct config *cfg)
 	unsigned n = 0;
 	size_t count = strv_len(points);
 	/* mountinfo lists parents before children: undo from the end. */
-	for (size_t i = count; i-- > 0;)
+	for (size_t i = count; points && i-- > 0;)
 		if (umount2(points[i], MNT_DETACH) == 0)
 			n++;
 	strv_free(points);
@@ -148,8 +148,9 @@ static int empty_dir(const char *dir, const char *keep, struct err *err)
 	char **names = NULL;
 	struct dirent *de;
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, "ocid.lock") && (!keep || strcmp(de->d_name, keep)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, "ocid.lock") != 0 &&
+		    (!keep || strcmp(de->d_name, keep) != 0))
 			strv_push(&names, de->d_name);
 	closedir(d);
 	int r = 0;
