@@ -146,6 +146,15 @@ static int start(struct daemon *d, struct err *err)
 		if (r < 0)
 			return r;
 	}
+	/* The helpers are found once: an upgrade of the installed ones while
+	 * we run is picked up by their next exec, never by a new search. */
+	cleanup_free char *ocimon = ocid_helper_path("ocimon");
+	cleanup_free char *pause = cfg->pause_binary[0] == '/'
+				       ? xstrdup(cfg->pause_binary)
+				       : ocid_helper_path(cfg->pause_binary);
+	log_info("helper programs", "ocimon=%s pause=%s", log_q(ocimon), log_q(pause));
+	/* Logged before the socket exists: a client that sees the socket
+	 * sees this line in the log. */
 	struct rpc_server_config rc = {
 		.listen_path = cfg->listen,
 		.max_recv_bytes = cfg->max_recv_msg_size,
@@ -157,13 +166,6 @@ static int start(struct daemon *d, struct err *err)
 	r = rpc_server_new(d->loop, &rc, &d->srv, err);
 	if (r < 0)
 		return r;
-	/* The helpers are found once: an upgrade of the installed ones while
-	 * we run is picked up by their next exec, never by a new search. */
-	cleanup_free char *ocimon = ocid_helper_path("ocimon");
-	cleanup_free char *pause = cfg->pause_binary[0] == '/'
-				       ? xstrdup(cfg->pause_binary)
-				       : ocid_helper_path(cfg->pause_binary);
-	log_info("helper programs", "ocimon=%s pause=%s", log_q(ocimon), log_q(pause));
 	const char *driver = oci_cgroup_driver_name(oci_cgroup_driver_detect());
 	struct ctr_config cc = { .root = cfg->root,
 				 .runroot = cfg->runroot,
