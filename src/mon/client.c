@@ -53,10 +53,6 @@ static char **build_argv(const struct mon_spawn_args *a)
 		v[n++] = xstrdup("--stdin-once");
 	if (a->systemd_cgroup)
 		v[n++] = xstrdup("--systemd-cgroup");
-	if (a->exec_process) {
-		v[n++] = xstrdup("--exec-process");
-		v[n++] = xstrdup(a->exec_process);
-	}
 	v[n] = NULL;
 	return v;
 }

@@ -180,10 +180,6 @@ struct mon_spawn_args {
 	const char *ctl_path;	  /* control socket to create */
 	const char *attach_path;  /* attach socket to create */
 	const char *pid_file;	  /* runtime --pid-file; NULL = <bundle>/pidfile */
-	/* An exec session instead of a container: `<runtime> exec --detach
-	 * --process FILE` in the running container `id`, monitored the same
-	 * way (set pid_file to a path of the session's own). NULL = create. */
-	const char *exec_process;
 	bool tty;	     /* allocate a terminal (--console-socket) */
 	bool stdin_open;     /* keep a stdin pipe for attach */
 	bool stdin_once;     /* close it when the first attach client leaves */

@@ -376,14 +376,6 @@ json_t *oci_seccomp_default(void);
 
 /* ---- helpers for the container lifecycle ---- */
 
-/** The "process" object for `<runtime> exec --process FILE`: a deep copy
- *  of spec.process (user, env, cwd, capabilities, rlimits, noNewPrivileges)
- *  with "args" = argv and "terminal" = tty; "oomScoreAdj" dropped (runc
- *  refuses to change it for an exec). -EINVAL when `spec` has no process
- *  or argv is empty. *ret is a new reference. */
-int oci_exec_process_build(const json_t *spec, char *const *argv, bool tty, json_t **ret,
-			   struct err *err);
-
 /** A signal as an image config's StopSignal or CRI's Signal enum writes
  *  it: "SIGTERM", "TERM", "15", "SIGRTMIN+3", "RTMIN+3", "RTMAX-1",
  *  "SIGRTMINPLUS3", "SIGRTMAXMINUS1" (any case); realtime signals count

@@ -157,19 +157,3 @@ int oci_process_build(const struct oci_ctr_config *c, const struct oci_host *h,
 	strv_free(args);
 	return 0;
 }
-
-int oci_exec_process_build(const json_t *spec, char *const *argv, bool tty, json_t **ret,
-			   struct err *err)
-{
-	const json_t *p = json_object_get(spec, "process");
-	if (!json_is_object(p))
-		return err_msg(err, -EINVAL, "the container's spec has no process");
-	if (strv_len(argv) == 0 || str_empty(argv[0]))
-		return err_msg(err, -EINVAL, "exec needs a command");
-	json_t *o = json_deep_copy(p);
-	json_object_set_new(o, "args", strv_json(argv));
-	json_object_set_new(o, "terminal", json_boolean(tty));
-	json_object_del(o, "oomScoreAdj");
-	*ret = o;
-	return 0;
-}

@@ -400,37 +400,6 @@ def test_stdin_stays_open(env):
     s.close()
 
 
-def test_exec_session(env):
-    # A monitor for `runc exec` in a running container: output, exit code.
-    c = env.container(['sleep', '100'])
-    assert env.spawn(c)[0]
-    env.start(c)
-    d = os.path.join(env.dir, 'exec1')
-    os.makedirs(os.path.join(d, 'run'))
-    proc = {'args': ['sh', '-c', 'echo in-exec; echo e >&2; exit 7'], 'cwd': '/',
-            'env': ['PATH=/bin'], 'user': {'uid': 0, 'gid': 0}, 'terminal': False}
-    with open(os.path.join(d, 'process.json'), 'w') as f:
-        json.dump(proc, f)
-    x = {'exit': os.path.join(d, 'run', 'exit'), 'log': os.path.join(d, 'exec.log')}
-    rc, out = driver('spawn', ocimon_bin(), c['id'], c['bundle'], RUNC, env.root, x['log'],
-                     x['exit'], os.path.join(d, 'run', 'ctl'), os.path.join(d, 'run', 'attach'),
-                     'exec=' + os.path.join(d, 'process.json'),
-                     'pidfile=' + os.path.join(d, 'pid'))
-    assert rc == 0, out
-    env.monitors.append(int(parse_kv(out)['mon_pid']))
-    e = wait_exit(x)
-    assert e['exit_code'] == '7'
-    assert sorted(records(x['log'])) == [('stderr', 'F', b'e'), ('stdout', 'F', b'in-exec')]
-    # The container itself is still running.
-    assert json.loads(env.runc('state', c['id']).stdout)['status'] == 'running'
-    # Exec in a container that does not exist: runc's error comes back.
-    rc, out = driver('spawn', ocimon_bin(), 'no-such-ctr', c['bundle'], RUNC, env.root,
-                     x['log'], x['exit'] + '2', os.path.join(d, 'run', 'ctl'),
-                     os.path.join(d, 'run', 'attach'), 'exec=' + os.path.join(d, 'process.json'),
-                     'pidfile=' + os.path.join(d, 'pid2'))
-    assert rc == 1 and 'does not exist' in out, out
-
-
 def test_runtime_error(env):
     # No config.json: runc's own error comes back through the sync pipe.
     c = env.container(['true'], config=False)

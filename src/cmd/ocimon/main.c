@@ -21,7 +21,6 @@ static void usage(FILE *f)
 	    "              --log-path FILE --exit-file FILE --ctl SOCK --attach SOCK\n"
 	    "              --pid-file FILE --sync-fd N [--timeout-ms N] [--tty] [--stdin [--stdin-once]]\n"
 	    "              [--systemd-cgroup]\n"
-	    "              [--exec-process FILE]\n"
 	    "Normally started by ocid; see ocimon(8).\n",
 	    f);
 }
@@ -39,7 +38,6 @@ static int parse_args(int argc, char **argv)
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "attach", required_argument, NULL, 'a' },
 		{ "pid-file", required_argument, NULL, 'p' },
-		{ "exec-process", required_argument, NULL, 'x' },
 		{ "sync-fd", required_argument, NULL, 's' },
 		{ "timeout-ms", required_argument, NULL, 'T' },
 		{ "tty", no_argument, NULL, 't' },
@@ -80,9 +78,6 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'p':
 			a->pid_file = optarg;
-			break;
-		case 'x':
-			a->exec_process = optarg;
 			break;
 		case 's':
 			if (str_to_u64(optarg, 10, INT32_MAX, &v) < 0)

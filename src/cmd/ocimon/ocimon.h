@@ -16,7 +16,6 @@
 struct ocimon_args {
 	const char *id, *bundle, *runtime, *runtime_root, *log_path, *exit_path;
 	const char *ctl_path, *attach_path, *pid_file;
-	const char *exec_process; /* runtime exec --process FILE instead of create */
 	bool tty, stdin_open, stdin_once;
 	bool systemd_cgroup; /* the runtime's --systemd-cgroup (cgroupsPath is slice:prefix:name) */
 	int sync_fd;
@@ -52,7 +51,7 @@ struct ocimon_create {
 	bool tty;
 };
 
-/** Run `<runtime> create` (or `exec --detach` with exec_process). On failure -errno with err holding the runtime's
+/** Run `<runtime> create`. On failure -errno with err holding the runtime's
  *  stderr (verbatim, up to MON_MSG_MAX_TEXT bytes). */
 int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret, struct err *err);
 

@@ -217,18 +217,9 @@ static int spawn_runtime(const struct ocimon_args *a, const char *console, bool 
 	argv[n++] = (char *)a->runtime_root;
 	if (a->systemd_cgroup)
 		argv[n++] = (char *)"--systemd-cgroup";
-	if (a->exec_process) {
-		/* An exec session: the process is reparented to us (the
-		 * subreaper) when `runc exec --detach` exits. */
-		argv[n++] = (char *)"exec";
-		argv[n++] = (char *)"--detach";
-		argv[n++] = (char *)"--process";
-		argv[n++] = (char *)a->exec_process;
-	} else {
-		argv[n++] = (char *)"create";
-		argv[n++] = (char *)"--bundle";
-		argv[n++] = (char *)a->bundle;
-	}
+	argv[n++] = (char *)"create";
+	argv[n++] = (char *)"--bundle";
+	argv[n++] = (char *)a->bundle;
 	if (pid_file) {
 		argv[n++] = (char *)"--pid-file";
 		argv[n++] = (char *)a->pid_file;
@@ -277,8 +268,7 @@ int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret
 	}
 	r = pid < 0 ? pid : wait_runtime(pid, a->timeout_ms);
 	if (r == -ETIMEDOUT)
-		r = err_msg(err, r, "%s %s: no answer within %u ms", a->runtime,
-			    a->exec_process ? "exec" : "create", a->timeout_ms);
+		r = err_msg(err, r, "%s create: no answer within %u ms", a->runtime, a->timeout_ms);
 	else if (r >= 0 && !(WIFEXITED(r) && WEXITSTATUS(r) == 0)) {
 		char text[MON_MSG_MAX_TEXT + 1];
 		read_errors(p[2][0], text, sizeof(text));

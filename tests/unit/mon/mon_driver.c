@@ -2,7 +2,7 @@
  * integration test (tests/integration/test_ocimon.py) drives ocimon
  * exactly the way ocid does.
  *   mon-driver spawn OCIMON ID BUNDLE RUNTIME ROOT LOG EXIT CTL ATTACH [tty] [stdin]
- *             [stdin_once] [systemd_cgroup] [exec=PROCESS.json] [pidfile=PATH]
+ *             [stdin_once] [systemd_cgroup] [pidfile=PATH]
  *   mon-driver reopen CTL | resize CTL W H | exit PATH
  * Prints "ok ..." or "error code=N msg=..." and exits 0 or 1 (any return
  * other than 0 counts as an error: the API promises exactly 0). */
@@ -40,8 +40,6 @@ static int spawn(int argc, char **argv, struct err *err)
 		a.stdin_open |= strcmp(argv[i], "stdin") == 0;
 		a.stdin_once |= strcmp(argv[i], "stdin_once") == 0;
 		a.systemd_cgroup |= strcmp(argv[i], "systemd_cgroup") == 0;
-		if (strncmp(argv[i], "exec=", 5) == 0)
-			a.exec_process = argv[i] + 5;
 		if (strncmp(argv[i], "pidfile=", 8) == 0)
 			a.pid_file = argv[i] + 8;
 	}

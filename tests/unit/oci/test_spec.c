@@ -809,31 +809,6 @@ static void test_signal(void **state)
 	}
 }
 
-static void test_exec_process(void **state)
-{
-	struct err err = ERR_INIT;
-	struct oci_ctr_config c = { .image.user = "", .resources.oom_score_adj = 100 };
-	json_t *s = build(&c, NULL, 0, &err);
-	char *argv[] = { "echo", "hi", NULL };
-	json_t *p = NULL;
-	assert_int_equal(oci_exec_process_build(s, argv, true, &p, &err), 0);
-	char *j = js_dump(p, JS_DUMP_SORTED);
-	assert_non_null(strstr(j, "\"args\":[\"echo\",\"hi\"]"));
-	assert_non_null(strstr(j, "\"terminal\":true"));
-	assert_non_null(strstr(j, "\"cwd\":\"/\""));
-	assert_non_null(strstr(j, "\"capabilities\""));
-	assert_null(strstr(j, "oomScoreAdj"));
-	free(j);
-	json_decref(p);
-	char *none[] = { NULL };
-	assert_int_equal(oci_exec_process_build(s, none, false, &p, &err), -EINVAL);
-	json_decref(s);
-	json_t *empty = json_object();
-	assert_int_equal(oci_exec_process_build(empty, argv, false, &p, &err), -EINVAL);
-	json_decref(empty);
-	err_done(&err);
-}
-
 static void test_sysctls_annotations_ro(void **state)
 {
 	struct err err = ERR_INIT;
@@ -941,7 +916,6 @@ int main(void)
 		cmocka_unit_test(test_privileged_and_paths),
 		cmocka_unit_test(test_seccomp_localhost),
 		cmocka_unit_test(test_signal),
-		cmocka_unit_test(test_exec_process),
 		cmocka_unit_test(test_sysctls_annotations_ro),
 		cmocka_unit_test(test_cgroups_path),
 		cmocka_unit_test(test_resources_update),
