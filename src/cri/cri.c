@@ -33,6 +33,11 @@ static const struct {
 	{ ENAMETOOLONG, RPC_INVALID_ARGUMENT },
 	{ EFBIG, RPC_RESOURCE_EXHAUSTED },
 	{ EBADMSG, RPC_DATA_LOSS },
+	/* a registry: a TLS setup or answer the node must be configured for,
+	 * a failing remote end, a rate limit */
+	{ EPROTO, RPC_FAILED_PRECONDITION },
+	{ EREMOTEIO, RPC_UNAVAILABLE },
+	{ EAGAIN, RPC_RESOURCE_EXHAUSTED },
 };
 
 enum rpc_code cri_errno_to_code(int neg_errno)

@@ -191,7 +191,8 @@ static int curl_errno(CURLcode c)
 	case CURLE_SSL_CERTPROBLEM:
 		return -EPROTO;
 	default:
-		return -EIO;
+		/* a reset, an empty reply: the remote end failed, not we */
+		return -EREMOTEIO;
 	}
 }
 
@@ -228,9 +229,14 @@ static int pump(struct image_http *h, bool want_headers, struct err *err)
 				       (unsigned long long)(h->opts.progress_timeout_ms / 1000));
 		(void)curl_multi_poll(h->multi, NULL, 0, 200, NULL);
 	}
-	if (h->done && h->result != CURLE_OK)
+	if (h->done && h->result != CURLE_OK) {
+		/* OpenSSL's reading of an HTTP answer to its ClientHello */
+		h->plain_http = h->result == CURLE_SSL_CONNECT_ERROR &&
+				strstr(h->errbuf, "wrong version number") != NULL;
+		h->untrusted = h->result == CURLE_PEER_FAILED_VERIFICATION;
 		return err_msg(err, curl_errno(h->result), "%s",
 			       h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->result));
+	}
 	return 0;
 }
 

@@ -32,7 +32,9 @@ struct image_http {
 	CURLM *multi;
 	struct curl_slist *headers;
 	bool added, done, paused, headers_done;
-	int result; /* CURLcode once done */
+	bool plain_http; /* the TLS handshake met a plain-http server */
+	bool untrusted;	 /* the peer's certificate did not verify */
+	int result;	 /* CURLcode once done */
 	long status;
 	int64_t content_length; /* -1 when not sent */
 	char *content_type, *www_auth, *location;
@@ -49,7 +51,8 @@ int image_http_start(const char *url, const struct image_http_opts *o, struct im
 		     struct err *err);
 
 /** Run until the response headers are in; h->status etc. are then set.
- *  Errors: -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT, -EPROTO (TLS), -EIO. */
+ *  Errors: -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT, -EPROTO (TLS; see
+ *  plain_http and untrusted), -EREMOTEIO (any other transfer failure). */
 int image_http_wait_headers(struct image_http *h, struct err *err);
 
 /** Up to `len` body bytes; 0 at the end. Errors as image_http_wait_headers

@@ -189,7 +189,7 @@ static int do_layer(struct layers_run *run, size_t i, struct err *err)
 	for (int attempt = 0; !present; attempt++) {
 		bool net = false;
 		r = unpack_layer(run, i, &net, err);
-		if (r >= 0 || !net || r != -EIO || attempt >= LAYER_RETRIES) {
+		if (r >= 0 || !net || (r != -EIO && r != -EREMOTEIO) || attempt >= LAYER_RETRIES) {
 			svc_release(run->svc, chain);
 			break;
 		}

@@ -27,6 +27,9 @@ struct image_registry {
 	struct image_registry_opts o;
 	char *host;   /* what we connect to (docker.io -> registry-1.docker.io) */
 	char *scheme; /* "https" or "http" once known */
+	/* how the last failed attempt failed (settles the scheme; the first
+	 * attempt runs on one thread, before layers are fetched in parallel) */
+	bool last_plain, last_untrusted;
 	char **ca_files;
 	char *client_cert, *client_key;
 	char *basic;	      /* "Authorization: Basic <b64>" or NULL */
@@ -280,7 +283,8 @@ static int fetch_token(struct image_registry *r, const struct image_auth_challen
 			       r->o.domain, h->status,
 			       r->basic ? "; check the credentials" : "; credentials are needed");
 	if (rc >= 0 && h->status != 200)
-		rc = err_msg(err, -EIO, "token server answered HTTP %ld", h->status);
+		rc = err_msg(err, h->status >= 500 ? -EREMOTEIO : -EPROTO,
+			     "token server answered HTTP %ld", h->status);
 	if (rc >= 0)
 		rc = image_http_read_all(h, 1u << 20, &body, &len, err);
 	int64_t expires = 0;
@@ -333,7 +337,7 @@ static int answer_challenge(struct image_registry *r, struct image_http *h, stru
 static bool transient(int rc, long status)
 {
 	if (rc < 0)
-		return rc == -EIO || rc == -ETIMEDOUT;
+		return rc == -EREMOTEIO || rc == -ETIMEDOUT;
 	return status == 429 || status == 502 || status == 503 || status == 504;
 }
 
@@ -377,6 +381,8 @@ static int attempt(struct image_registry *r, const char *path, struct req *q, bo
 		if (rc >= 0)
 			rc = image_http_wait_headers(h, err);
 		if (rc < 0) {
+			r->last_plain = h && h->plain_http;
+			r->last_untrusted = h && h->untrusted;
 			image_http_free(h);
 			return rc;
 		}
@@ -388,7 +394,7 @@ static int attempt(struct image_registry *r, const char *path, struct req *q, bo
 		}
 		if (hops >= MAX_REDIRECTS) {
 			image_http_free(h);
-			return err_msg(err, -EIO, "too many redirects");
+			return err_msg(err, -EREMOTEIO, "too many redirects");
 		}
 		char *next = NULL;
 		CURLU *u = curl_url();
@@ -401,7 +407,7 @@ static int attempt(struct image_registry *r, const char *path, struct req *q, bo
 		if (!next ||
 		    (!str_has_prefix(next, "https://") && !str_has_prefix(next, "http://"))) {
 			curl_free(next);
-			return err_msg(err, -EIO, "bad redirect");
+			return err_msg(err, -EREMOTEIO, "bad redirect");
 		}
 		free(url);
 		url = xstrdup(next);
@@ -409,24 +415,83 @@ static int attempt(struct image_registry *r, const char *path, struct req *q, bo
 	}
 }
 
-/* The first attempt also settles the scheme: https, or for an insecure
- * registry plain http when https fails. */
+/* What a person can do about a failed connection, after the error. */
+static int explain(struct image_registry *r, int rc, bool plain, bool untrusted, struct err *err)
+{
+	const char *d = r->o.domain;
+	if (plain)
+		return err_wrap(
+		    err,
+		    "registry %s answers plain http, not https: if that is intended, add [[registry]] location = \"%s\" with insecure = true to registries.conf",
+		    d, d);
+	if (untrusted)
+		return err_wrap(
+		    err,
+		    "registry %s: its TLS certificate is not trusted: put the CA that signed it in %s/%s/ca.crt (or mark it insecure = true in registries.conf)",
+		    d, r->o.certs_dir ? r->o.certs_dir : IMAGE_CERTS_DIR, d);
+	switch (rc) {
+	case -EPROTO:
+		return err_wrap(err, "registry %s: TLS handshake failed", d);
+	case -ECONNREFUSED:
+		return err_wrap(
+		    err,
+		    "registry %s: connection refused (is the registry running and listening on that port?)",
+		    d);
+	case -EHOSTUNREACH:
+		return err_wrap(
+		    err, "registry %s: cannot reach the host (check the name and the node's DNS)",
+		    d);
+	case -ETIMEDOUT:
+		return err_wrap(err, "registry %s: timed out", d);
+	default:
+		return rc;
+	}
+}
+
+/* 127.0.0.0/8, ::1, localhost, with or without a port: Docker and
+ * containerd let these be reached over plain http without configuration. */
+static bool is_loopback(const char *domain)
+{
+	if (str_has_prefix(domain, "[::1]"))
+		return domain[5] == '\0' || domain[5] == ':';
+	size_t n = strcspn(domain, ":");
+	if (n == 9 && strncmp(domain, "localhost", 9) == 0)
+		return true;
+	if (!str_has_prefix(domain, "127."))
+		return false;
+	for (size_t i = 4; i < n; i++)
+		if (!isdigit((unsigned char)domain[i]) && domain[i] != '.')
+			return false;
+	return true;
+}
+
+/* The first attempt also settles the scheme: https, or plain http when
+ * https fails for an insecure registry, or for a loopback one whose port
+ * speaks plain http (never after a certificate failure: a loopback https
+ * registry with an untrusted certificate is not silently downgraded). */
 static int attempt_scheme(struct image_registry *r, const char *path, struct req *q, bool head,
 			  struct image_http **ret, struct err *err)
 {
 	if (r->scheme)
 		return attempt(r, path, q, head, ret, err);
 	r->scheme = xstrdup("https");
+	bool plain = false, untrusted = false;
 	int rc = attempt(r, path, q, head, ret, err);
-	if (rc < 0 && r->o.insecure && rc != -ECANCELED) {
+	if (rc < 0 && rc != -ECANCELED) {
+		plain = r->last_plain;
+		untrusted = r->last_untrusted;
+	}
+	if (rc < 0 && rc != -ECANCELED && (r->o.insecure || (plain && is_loopback(r->o.domain)))) {
 		err_done(err);
 		free(r->scheme);
 		r->scheme = xstrdup("http");
+		plain = untrusted = false;
 		rc = attempt(r, path, q, head, ret, err);
 	}
 	if (rc < 0) {
 		free(r->scheme);
 		r->scheme = NULL;
+		return explain(r, rc, plain, untrusted, err);
 	}
 	return rc;
 }
@@ -520,11 +585,17 @@ static int status_error(struct image_registry *r, struct image_http *h, const ch
 	case 403:
 		return err_msg(err, -EACCES, "registry %s: %s: access denied", r->o.domain, what);
 	case 429:
-		return err_msg(err, -EAGAIN, "registry %s: %s: too many requests", r->o.domain,
-			       what);
+		return err_msg(
+		    err, -EAGAIN,
+		    "registry %s: %s: too many requests (rate limited; try again later, or give credentials)",
+		    r->o.domain, what);
 	default:
-		return err_msg(err, -EIO, "registry %s: %s: HTTP %ld", r->o.domain, what,
-			       h->status);
+		/* 5xx: the registry is failing; another 4xx: it refuses what a
+		 * client of the distribution API sends, so nothing we can fix */
+		return err_msg(err, h->status >= 500 ? -EREMOTEIO : -EPROTO,
+			       "registry %s: %s: HTTP %ld%s", r->o.domain, what, h->status,
+			       h->status >= 500 ? " (the registry is failing; try again later)"
+						: "");
 	}
 }
 
