@@ -1,6 +1,7 @@
 /* SQLite connection, pragmas, migrations. */
 #include "db/ctr.h"
 #include "db/db.h"
+#include "db/db_int.h"
 #include "db/image.h"
 #include "db/pod.h"
 

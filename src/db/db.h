@@ -38,11 +38,6 @@ int db_schema_version(struct db *db);
 /** The newest schema version this binary knows. */
 int db_schema_latest(void);
 
-/** Run fn(conn, data) inside BEGIN IMMEDIATE ... COMMIT with the connection
- *  lock held; a negative return from fn rolls back and is returned. */
-typedef int (*db_tx_fn)(struct sqlite3 *conn, void *data, struct err *err);
-int db_tx(struct db *db, db_tx_fn fn, void *data, struct err *err);
-
 /** The journal mode in use ("wal"), malloc'd; NULL on failure. */
 char *db_journal_mode(struct db *db);
 /** Read a key from the meta table into *ret (malloc'd). -ENOENT if absent. */

@@ -6,6 +6,12 @@
 #include <sqlite3.h>
 
 #include "base/base.h"
+#include "db/db.h"
+
+/** Run fn(conn, data) inside BEGIN IMMEDIATE ... COMMIT with the connection
+ *  lock held; a negative return from fn rolls back and is returned. */
+typedef int (*db_tx_fn)(struct sqlite3 *conn, void *data, struct err *err);
+int db_tx(struct db *db, db_tx_fn fn, void *data, struct err *err);
 
 DEFINE_CLEANUP(sqlite3_stmt, sqlite3_finalize)
 #define cleanup_stmt cleanup(sqlite3_finalize)

@@ -184,7 +184,9 @@ int mon_ctl_peer_pid(const char *ctl_path, pid_t *ret, struct err *err)
 	return 0;
 }
 
-int mon_ctl_request(const char *ctl_path, const struct mon_msg *req, struct err *err)
+/* Send one request message over the ctl socket; the monitor's reply
+ * status (0 or -errno, with err). 5 s timeout (-ETIMEDOUT). */
+static int ctl_request(const char *ctl_path, const struct mon_msg *req, struct err *err)
 {
 	cleanup_close int fd = ctl_connect(ctl_path, err);
 	if (fd < 0)
@@ -217,7 +219,7 @@ int mon_ctl_request(const char *ctl_path, const struct mon_msg *req, struct err 
 int mon_reopen_log(const char *ctl_path, struct err *err)
 {
 	struct mon_msg m = { .type = MON_MSG_REOPEN_LOG };
-	return mon_ctl_request(ctl_path, &m, err);
+	return ctl_request(ctl_path, &m, err);
 }
 
 int mon_resize(const char *ctl_path, unsigned width, unsigned height, struct err *err)
@@ -227,5 +229,5 @@ int mon_resize(const char *ctl_path, unsigned width, unsigned height, struct err
 	struct mon_msg m = { .type = MON_MSG_RESIZE };
 	m.resize.width = (uint16_t)width;
 	m.resize.height = (uint16_t)height;
-	return mon_ctl_request(ctl_path, &m, err);
+	return ctl_request(ctl_path, &m, err);
 }

@@ -180,11 +180,11 @@ struct mon_spawn_args {
 	const char *ctl_path;	  /* control socket to create */
 	const char *attach_path;  /* attach socket to create */
 	const char *pid_file;	  /* runtime --pid-file; NULL = <bundle>/pidfile */
-	bool tty;	     /* allocate a terminal (--console-socket) */
-	bool stdin_open;     /* keep a stdin pipe for attach */
-	bool stdin_once;     /* close it when the first attach client leaves */
-	bool systemd_cgroup; /* runtime --systemd-cgroup: cgroupsPath is slice:prefix:name */
-	unsigned timeout_ms; /* for the runtime's create; 0 = 60 s */
+	bool tty;		  /* allocate a terminal (--console-socket) */
+	bool stdin_open;	  /* keep a stdin pipe for attach */
+	bool stdin_once;	  /* close it when the first attach client leaves */
+	bool systemd_cgroup;	  /* runtime --systemd-cgroup: cgroupsPath is slice:prefix:name */
+	unsigned timeout_ms;	  /* for the runtime's create; 0 = 60 s */
 };
 
 /** Start ocimon with `a` (posix_spawn; stdio /dev/null, no fds but the sync
@@ -208,7 +208,3 @@ int mon_resize(const char *ctl_path, unsigned width, unsigned height, struct err
  *  process that listens), for a daemon that starts while monitors run.
  *  -ENOENT or -ECONNREFUSED when no monitor listens there (it is gone). */
 int mon_ctl_peer_pid(const char *ctl_path, pid_t *ret, struct err *err);
-
-/** Send one request message over the ctl socket and return the monitor's
- *  reply status (0 or -errno, with err). 5 s timeout (-ETIMEDOUT). */
-int mon_ctl_request(const char *ctl_path, const struct mon_msg *req, struct err *err);

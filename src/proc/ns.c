@@ -32,14 +32,6 @@ static const struct {
 	{ PROC_NS_USER, "user", CLONE_NEWUSER },
 };
 
-const char *proc_ns_name(unsigned ns)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(ns_table); i++)
-		if (ns_table[i].bit == ns)
-			return ns_table[i].name;
-	return NULL;
-}
-
 /* Failure report of a helper child: which step (an index the parent maps
  * to a message) and errno. */
 struct child_report {

@@ -77,9 +77,6 @@ int proc_userns_new(const struct proc_idmap *uid, const struct proc_idmap *gid, 
 int proc_ns_pin_userns(const char *dir, unsigned which, const char *hostname, int userns_fd,
 		       struct err *err);
 
-/** "net", "ipc", "uts", "pid", "user" for one PROC_NS_* bit; NULL otherwise. */
-const char *proc_ns_name(unsigned ns);
-
 /** Create new namespaces `which` (PROC_NS_NET|IPC|UTS) and pin each by bind
  *  mounting /proc/thread-self/ns/<name> onto <dir>/<name> (dir is created
  *  0711 when missing; the file is created empty). A forked helper does the

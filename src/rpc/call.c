@@ -257,12 +257,10 @@ void rpc_call_dispatch(struct rpc_call *call)
 		return;
 	}
 	const struct rpc_method *m = rpc_server_find(srv, call->method);
-	if (!m && !srv->fallback.fn) {
+	if (!m) {
 		rpc_call_fail(call, RPC_UNIMPLEMENTED, "unknown method %s", call->method);
 		return;
 	}
-	if (!m)
-		m = &srv->fallback;
 	call->fn = m->fn;
 	call->fn_data = m->data;
 	struct ev_pool *pool = rpc_server_pool(srv, m->cls);

@@ -173,9 +173,6 @@ int rpc_server_new(struct ev_loop *loop, const struct rpc_server_config *cfg,
 /** Register a gRPC method by full path, of class `cls`. On the loop thread. */
 void rpc_server_add_method(struct rpc_server *srv, const char *path, enum rpc_class cls,
 			   rpc_handler_fn fn, void *data);
-/** Handler for methods not registered (run as RPC_SHORT): by default
- *  UNIMPLEMENTED naming the method. */
-void rpc_server_set_fallback(struct rpc_server *srv, rpc_handler_fn fn, void *data);
 /** Register an HTTP/1.1 handler for an exact path or, when `path` ends in
  *  '/', a prefix. Unknown paths answer 404 with a JSON error. */
 void rpc_server_add_http(struct rpc_server *srv, const char *path, enum rpc_class cls,

@@ -70,7 +70,6 @@ struct rpc_server {
 	_Atomic size_t max_recv, max_send;
 	struct rpc_method *methods;
 	size_t nmethods;
-	struct rpc_method fallback;
 	struct rpc_http_route *routes;
 	size_t nroutes;
 	struct rpc_conn *conns; /* every open connection */

@@ -420,12 +420,6 @@ const struct rpc_method *rpc_server_find(struct rpc_server *srv, const char *pat
 	return NULL;
 }
 
-void rpc_server_set_fallback(struct rpc_server *srv, rpc_handler_fn fn, void *data)
-{
-	srv->fallback.fn = fn;
-	srv->fallback.data = data;
-}
-
 static void add_route(struct rpc_server *srv, const char *path, enum rpc_class cls, rpc_http_fn fn,
 		      rpc_http_stream_fn stream, void *data)
 {
