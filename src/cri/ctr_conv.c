@@ -126,6 +126,45 @@ static int conv_seccomp(const Runtime__V1__LinuxContainerSecurityContext *sc,
 		       p);
 }
 
+static void idmaps_of(Runtime__V1__IDMapping **v, size_t n, struct oci_idmap *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct oci_idmap){ v[i]->container_id, v[i]->host_id, v[i]->length };
+}
+
+/* Image volumes and idmapped mounts: what ctr prepares before the spec. */
+static void conv_mount_extras(const Runtime__V1__ContainerConfig *cfg, struct cri_ctr_conv *c)
+{
+	size_t n_maps = 0;
+	bool any = false;
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		const Runtime__V1__Mount *mt = cfg->mounts[i];
+		n_maps += mt->n_uidmappings + mt->n_gidmappings;
+		any = any || n_maps || (mt->image && !str_empty(mt->image->image)) ||
+		      !str_empty(mt->image_sub_path);
+	}
+	if (!any)
+		return;
+	c->extras = xcalloc(cfg->n_mounts + 1, sizeof(*c->extras));
+	c->idmaps = xcalloc(n_maps + 1, sizeof(*c->idmaps));
+	struct oci_idmap *next = c->idmaps;
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		const Runtime__V1__Mount *mt = cfg->mounts[i];
+		struct ctr_mount_extra *x = &c->extras[i];
+		x->image = mt->image ? mt->image->image : NULL;
+		x->image_sub_path = mt->image_sub_path;
+		x->n_uids = mt->n_uidmappings;
+		x->uids = next;
+		idmaps_of(mt->uidmappings, mt->n_uidmappings, next);
+		next += mt->n_uidmappings;
+		x->n_gids = mt->n_gidmappings;
+		x->gids = next;
+		idmaps_of(mt->gidmappings, mt->n_gidmappings, next);
+		next += mt->n_gidmappings;
+	}
+	c->req.mount_extras = c->extras;
+}
+
 static void conv_lists(const Runtime__V1__ContainerConfig *cfg, struct cri_ctr_conv *c)
 {
 	struct oci_ctr_config *s = &c->req.spec;
@@ -144,6 +183,7 @@ static void conv_lists(const Runtime__V1__ContainerConfig *cfg, struct cri_ctr_c
 	}
 	s->mounts = c->mounts;
 	s->n_mounts = cfg->n_mounts;
+	conv_mount_extras(cfg, c);
 	c->devices = xcalloc(cfg->n_devices + 1, sizeof(*c->devices));
 	for (size_t i = 0; i < cfg->n_devices; i++)
 		c->devices[i] =
@@ -238,6 +278,8 @@ void cri_ctr_conv_done(struct cri_ctr_conv *c)
 	free(c->masked);
 	free(c->ro_paths);
 	free(c->mounts);
+	free(c->extras);
+	free(c->idmaps);
 	free(c->devices);
 	free(c->hugepages);
 	free(c->cfg);

@@ -12,6 +12,8 @@ struct cri_ctr_conv {
 	char **cap_add, **cap_drop, **masked, **ro_paths;
 	bool masked_set, ro_set;
 	struct oci_mount *mounts;
+	struct ctr_mount_extra *extras; /* NULL when no mount has an image or mappings */
+	struct oci_idmap *idmaps;	/* what the extras point to */
 	struct oci_device *devices;
 	struct oci_hugepage_limit *hugepages;
 	uint8_t *cfg;

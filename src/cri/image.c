@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cri/cri_int.h"
+#include "ctr/ctr.h"
 
 /* The config values an image call needs, copied under the config lock. */
 struct image_cfg {
@@ -200,7 +201,15 @@ static int remove_image(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struc
 		return err_msg(err, -EINVAL, "image: no image name given");
 	struct image_cfg c;
 	image_cfg_load(ctx, &c);
-	int r = image_remove(ctx->deps->images, req->image->image, c.registries_conf, err);
+	/* An image volume's image stays while a container mounts it. */
+	struct image_info *info = NULL;
+	int r = 0;
+	if (ctx->deps->ctrs && image_status(ctx->deps->images, req->image->image, c.registries_conf,
+					    NULL, &info, NULL) >= 0)
+		r = ctr_image_check_unused(ctx->deps->ctrs, info->id, err);
+	image_info_free(info);
+	if (r >= 0)
+		r = image_remove(ctx->deps->images, req->image->image, c.registries_conf, err);
 	image_cfg_done(&c);
 	if (r < 0)
 		return r;

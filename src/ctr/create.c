@@ -100,6 +100,8 @@ void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id)
 {
 	cleanup_free char *merged = ctr_path_root(m, id, "merged");
 	(void)umount2(merged, MNT_DETACH);
+	/* rm -rf below does not enter what is still mounted (-EXDEV). */
+	ctr_volumes_unmount(m, id);
 	const char *bases[] = { m->root, m->runroot };
 	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
 		cleanup_free char *dir = xasprintf("%s/containers", bases[i]);
@@ -192,6 +194,7 @@ struct build {
 	struct ctr *c;
 	struct ctr_pod pod;
 	struct ctr_image img;
+	struct ctr_volumes vols;
 	char *merged;
 };
 
@@ -200,6 +203,8 @@ static int write_bundle(struct build *b, struct err *err)
 	struct oci_ctr_config oc = b->req->spec;
 	const struct image_config *ic = b->img.config;
 	oc.rootfs = b->merged;
+	oc.mounts = b->vols.mounts;
+	oc.n_mounts = b->vols.n_mounts;
 	oc.image = (struct oci_image_spec){ .entrypoint = ic->entrypoint,
 					    .cmd = ic->cmd,
 					    .env = ic->env,
@@ -256,14 +261,23 @@ static void fill_row(struct build *b, const char *log)
 		r->cri_config_len = req->cri_config_len;
 	}
 	r->spec_path = ctr_path_run(b->m, b->c->id, "config.json");
-	json_t *extra =
-	    json_pack("{s:i,s:s,s:O?,s:b,s:b,s:s?}", "stop_signal", b->c->stop_signal,
-		      "cgroups_path", b->c->cgroups_path, "user", b->c->user, "tty", b->c->tty,
-		      "stdin_once", b->c->stdin_once, "repo_digest", b->c->repo_digest);
-	r->extra = js_dump(extra, 0);
+	json_t *extra = json_pack(
+	    "{s:i,s:s,s:O?,s:b,s:b,s:s?,s:O?}", "stop_signal", b->c->stop_signal, "cgroups_path",
+	    b->c->cgroups_path, "user", b->c->user, "tty", b->c->tty, "stdin_once",
+	    b->c->stdin_once, "repo_digest", b->c->repo_digest, "image_volumes", b->vols.record);
+	/* Under st: ctr_image_check_unused reads it while the create goes on. */
+	char *text = js_dump(extra, 0);
+	pthread_mutex_lock(&b->c->st);
+	r->extra = text;
+	pthread_mutex_unlock(&b->c->st);
 	json_decref(extra);
 	for (size_t i = 0; i < b->img.n_layers; i++)
 		strv_push(&r->layers, b->img.layers[i]);
+	/* The image volumes' layers stay while the container does, as its
+	 * rootfs's do (db_ctr_layers_in_use). */
+	for (size_t i = 0; b->vols.layers && b->vols.layers[i]; i++)
+		if (!strv_contains(r->layers, b->vols.layers[i]))
+			strv_push(&r->layers, b->vols.layers[i]);
 	ctr_kv_parse(r->labels, &b->c->labels, &b->c->n_labels);
 	ctr_kv_parse(r->annotations, &b->c->annotations, &b->c->n_annotations);
 }
@@ -341,6 +355,9 @@ static int create_steps(struct build *b, struct err *err)
 		return r;
 	uint64_t t0 = ev_now_ns();
 	r = mount_rootfs(b, err);
+	if (r >= 0)
+		r = ctr_volumes_prepare(m, b->c->id, &b->pod, req->spec.mounts, req->spec.n_mounts,
+					req->mount_extras, &b->vols, err);
 	if (r < 0)
 		return r;
 	uint64_t t1 = ev_now_ns();
@@ -450,6 +467,7 @@ int ctr_create(struct ctr_mgr *m, const struct ctr_create_req *req, char ret_id[
 	pthread_mutex_unlock(&b.c->op);
 	ctr_pod_done(&b.pod);
 	ctr_image_done(&b.img);
+	ctr_volumes_done(&b.vols);
 	free(b.merged);
 	ctr_unref(b.c);
 	return r;

@@ -138,6 +138,21 @@ void ctr_mgr_set_pods(struct ctr_mgr *m, struct pod_manager *pods);
 void ctr_mgr_free(struct ctr_mgr *m);
 DEFINE_CLEANUP(struct ctr_mgr, ctr_mgr_free)
 
+/* What a CRI mount asks beyond a bind of its host path (the matching
+ * entry of ctr_create_req.spec.mounts), prepared by the manager before the
+ * runtime runs. Everything borrowed. */
+struct ctr_mount_extra {
+	/* An image volume (KEP-4639): the image (reference or id, as pulled)
+	 * mounted read-only from the layer store instead of a host path, and
+	 * the directory or file of it to mount (NULL or "" = its root). */
+	const char *image;
+	const char *image_sub_path;
+	/* An idmapped bind (CRI uidMappings/gidMappings): one range each,
+	 * container id -> host id, within the pod's user namespace. */
+	size_t n_uids, n_gids;
+	const struct oci_idmap *uids, *gids;
+};
+
 /* A CreateContainer request. Everything borrowed. */
 struct ctr_create_req {
 	const char *pod_id; /* full id or unique prefix */
@@ -159,6 +174,8 @@ struct ctr_create_req {
 	 * filled by the manager), hostname, sysctls. rootfs, image and
 	 * cgroups_path are filled by the manager. */
 	struct oci_ctr_config spec;
+	/* One per spec.mounts entry, or NULL when no mount asks for more. */
+	const struct ctr_mount_extra *mount_extras;
 	const uint8_t *cri_config; /* stored and handed back in ctr_info */
 	size_t cri_config_len;
 	/* The caller's deadline (ev_now_ns clock; 0 = none): the runtime's
@@ -304,9 +321,16 @@ struct ctr_features {
 /** The features found at start (the runtime's `features` command and the
  *  kernel were probed once then). Never fails. */
 void ctr_mgr_features(const struct ctr_mgr *m, struct ctr_features *ret);
+/** Containers seen ending killed by the OOM killer since start (any
+ *  thread; for metrics). */
+uint64_t ctr_mgr_oom_total(const struct ctr_mgr *m);
 
 /** Every chain id used by some container's rootfs (db_ctr_layers_in_use). */
 int ctr_layers_in_use(struct ctr_mgr *m, char ***ret, struct err *err);
+
+/** 0 when no container mounts image `image_id` (a config digest) as an
+ *  image volume; else -EBUSY with err naming the container and the path. */
+int ctr_image_check_unused(struct ctr_mgr *m, const char *image_id, struct err *err);
 
 /* ---- stats ---- */
 

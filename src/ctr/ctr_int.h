@@ -112,7 +112,8 @@ struct ctr_mgr {
 	void *pod_lookup_data;
 	struct oci_host host;
 	struct oci_runtime_features features; /* `<runtime> features`, probed once at start */
-	bool userns; /* pods in user namespaces work here (ctr_userns_probe) */
+	uint64_t oom_total; /* containers seen killed by the OOM killer (atomic, for metrics) */
+	bool userns;	    /* pods in user namespaces work here (ctr_userns_probe) */
 	struct ctr_index index;
 	struct ctr_bus bus;
 	/* exit watching */
@@ -198,6 +199,32 @@ int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, unsign
 
 /** Undo what a create left on disk (mount, dirs) for `id`. Best effort. */
 void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id);
+
+/* ---- volumes.c ---- */
+
+/* The mounts of a create once ocid made its own: image volumes and
+ * idmapped binds, each mounted on <root>/containers/<id>/vol/<n> and given
+ * to the spec as a read-only or plain bind of that path. */
+struct ctr_volumes {
+	struct oci_mount *mounts; /* the request's, host paths replaced */
+	size_t n_mounts;
+	json_t *record; /* [{"image": id, "path": container path}], or NULL */
+	char **layers;	/* chain ids the image volumes use */
+	char **paths;	/* the host paths the mounts point to now (owned) */
+};
+
+/** Mount what `extras` (one per mounts[i], may be NULL) asks for, for
+ *  container `id` of pod `pod`. -ENOENT for a missing image or sub path,
+ *  -EINVAL for a bad request (a sub path leaving the image, mappings
+ *  without a pod user namespace or outside it), each naming the mount.
+ *  What was mounted stays for ctr_volumes_unmount on failure too. */
+int ctr_volumes_prepare(struct ctr_mgr *m, const char *id, const struct ctr_pod *pod,
+			const struct oci_mount *mounts, size_t n,
+			const struct ctr_mount_extra *extras, struct ctr_volumes *ret,
+			struct err *err);
+void ctr_volumes_done(struct ctr_volumes *v);
+/** Detach every mount under <root>/containers/<id>/vol. Best effort. */
+void ctr_volumes_unmount(struct ctr_mgr *m, const char *id);
 
 /* ---- image.c ---- */
 

@@ -77,10 +77,10 @@ int storage_mount_overlay_idmapped(struct storage *s, const char *const *lowers,
 				   const char *upper, const char *work, const char *target,
 				   int userns_fd, struct err *err)
 {
-	if (n == 0 || !upper || !work || upper[0] != '/' || work[0] != '/')
+	if (n == 0 || !!upper != !!work || (upper && (upper[0] != '/' || work[0] != '/')))
 		return err_msg(
 		    err, -EINVAL,
-		    "an idmapped overlay needs lower layers and absolute upper and work dirs");
+		    "an idmapped overlay needs lower layers and absolute upper and work dirs together");
 	char **paths = xcalloc(n + 1, sizeof(*paths));
 	int r = 0;
 	for (size_t i = 0; i < n && r >= 0; i++) {

@@ -100,7 +100,7 @@ int storage_layer_delete(struct storage *s, const char *chain_id, struct err *er
 int storage_mount_overlay(struct storage *s, const char *const *lowers, size_t n, const char *upper,
 			  const char *work, const char *target, struct err *err);
 
-/** storage_mount_overlay (read-write: `upper` and `work` required) with
+/** storage_mount_overlay (read-only with `upper` and `work` NULL) with
  *  every lower layer seen through an idmapped mount (MOUNT_ATTR_IDMAP with
  *  the user namespace open at `userns_fd`): a file owned by id N in the
  *  store shows as the host id that N is in that namespace. The layers
@@ -110,6 +110,24 @@ int storage_mount_overlay(struct storage *s, const char *const *lowers, size_t n
 int storage_mount_overlay_idmapped(struct storage *s, const char *const *lowers, size_t n,
 				   const char *upper, const char *work, const char *target,
 				   int userns_fd, struct err *err);
+
+/** Mount the image made of `lowers` (chain ids, top-most first, n >= 1)
+ *  read-only on `target`, nothing copied: an overlay of the layers, or for
+ *  a single layer a read-only bind of its diff (overlay needs two lower
+ *  layers without an upper one). With `userns_fd` >= 0 every layer is seen
+ *  through an idmapped mount, as storage_mount_overlay_idmapped does.
+ *  -ENOENT naming a missing layer; -errno from the mount calls. */
+int storage_mount_image_ro(struct storage *s, const char *const *lowers, size_t n,
+			   const char *target, int userns_fd, struct err *err);
+
+/** Bind host path `src` (a directory or a file) on `target` (of the same
+ *  kind) through an idmapped mount: a detached clone of the mount at `src`
+ *  (not its submounts) with MOUNT_ATTR_IDMAP through `userns_fd` (and
+ *  MOUNT_ATTR_RDONLY when `readonly`), moved onto `target`. -EINVAL for a
+ *  relative path; -errno from open_tree, mount_setattr (-EINVAL or
+ *  -EPERM when the filesystem cannot be idmapped) or move_mount. */
+int storage_bind_idmapped(const char *src, const char *target, bool readonly, int userns_fd,
+			  struct err *err);
 
 /** Whether storage_mount_overlay_idmapped works on this host and root's
  *  filesystem: an idmapped overlay of a scratch directory under tmp/ (a
