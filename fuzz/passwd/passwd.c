@@ -6,6 +6,7 @@
 
 #include "base/base.h"
 #include "oci/oci.h"
+#include "oci/oci_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -17,6 +17,7 @@
 
 #include "base/base.h"
 #include "oci/oci.h"
+#include "oci/oci_int.h"
 
 static const char *const cap_names[] = {
 	[CAP_CHOWN] = "CAP_CHOWN",

@@ -10,6 +10,7 @@
 
 #include "base/base.h"
 #include "oci/oci.h"
+#include "oci/oci_int.h"
 
 /* passwd/group files larger than this are refused: they come from images. */
 #define USER_FILE_MAX (8u << 20)

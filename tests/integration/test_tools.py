@@ -32,6 +32,10 @@ def test_tree_is_clean():
     ('src/db/zz_bad.c', '#include <protobuf-c/protobuf-c.h>\n', 'protobuf-c'),
     ('src/cmd/ocimon/zz_bad.c', '#include "db/db.h"\n', 'db/db.h'),
     ('tests/unit/base/zz_bad.c', '#include "cri/cri.h"\n', 'cri/cri.h'),
+    # a module's private header, from a module above it or from cmd/
+    ('src/cri/zz_bad.c', '#include "oci/oci_int.h"\n', 'private to module oci'),
+    ('src/cmd/ocid/zz_bad.c', '#include "ctr/ctr_int.h"\n', 'private to module ctr'),
+    ('tests/unit/cri/zz_bad.c', '#include "rpc/rpc_int.h"\n', 'private to module rpc'),
 ])
 def test_planted_bad_include_fails(tmp_path, path, line, offence):
     tree = copy_tree(tmp_path)
@@ -49,6 +53,8 @@ def test_planted_bad_include_fails(tmp_path, path, line, offence):
     ('src/cri/zz_ok.c', '#include "api.pb-c.h"\n'),
     ('src/cmd/ocid/zz_ok.c', '#include "cri/cri.h"\n'),
     ('src/cmd/ocimon/zz_ok.c', '#include "mon/mon.h"\n'),
+    ('tests/unit/oci/zz_ok.c', '#include "oci/oci_int.h"\n'),
+    ('fuzz/zz/zz_ok.c', '#include "stream/stream_int.h"\n'),
 ])
 def test_allowed_include_passes(tmp_path, path, line):
     tree = copy_tree(tmp_path)

@@ -21,6 +21,7 @@
 
 #include "base/base.h"
 #include "oci/oci.h"
+#include "oci/oci_int.h"
 
 static char tmp[64];
 static char root[96];
