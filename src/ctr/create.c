@@ -404,6 +404,15 @@ static int resolve(struct build *b, struct err *err)
 	}
 	if (r < 0)
 		return r;
+	const struct oci_namespaces *ns = &req->spec.ns;
+	if (b->pod.userns && (ns->net.mode == OCI_NS_NODE || ns->ipc.mode == OCI_NS_NODE ||
+			      ns->pid.mode == OCI_NS_NODE))
+		return err_msg(
+		    err, -EINVAL,
+		    "a container of a pod with its own user namespace cannot use the host's %s namespace",
+		    ns->net.mode == OCI_NS_NODE	  ? "network"
+		    : ns->ipc.mode == OCI_NS_NODE ? "IPC"
+						  : "PID");
 	r = ctr_image_resolve(m->db, m->images, req->image, &b->img, err);
 	if (r < 0)
 		return r;

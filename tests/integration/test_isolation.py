@@ -246,6 +246,8 @@ def test_userns_pod(uns_env, tmp_path):
 
 
 @pytest.mark.parametrize('opts,words', [
+    ({'mode': 'POD', 'uids': [(0, 1000, 100000)], 'pid': 'NODE'}, "host's network, IPC or PID"),
+    ({'mode': 'POD', 'uids': [(0, 1000, 100000)], 'ipc': 'NODE'}, "host's network, IPC or PID"),
     ({'mode': 'CONTAINER'}, 'mode CONTAINER is not supported'),
     ({'mode': 'TARGET'}, 'mode TARGET is not supported'),
     ({'mode': 'POD', 'uids': [(0, 1000, 100000), (0, 2000, 100000)]}, 'exactly one uid'),
@@ -259,8 +261,9 @@ def test_userns_refused(uns_env, opts, words):
     env, pb = uns_env, uns_env.pb
     maps = [pb.IDMapping(container_id=c, host_id=h, length=n) for c, h, n in opts.get('uids', [])]
     uo = pb.UserNamespace(mode=getattr(pb, opts['mode']), uids=maps, gids=maps)
-    ns = pb.NamespaceOption(network=getattr(pb, opts.get('network', 'POD')), pid=pb.CONTAINER,
-                            userns_options=uo)
+    ns = pb.NamespaceOption(network=getattr(pb, opts.get('network', 'POD')),
+                            pid=getattr(pb, opts.get('pid', 'CONTAINER')),
+                            ipc=getattr(pb, opts.get('ipc', 'POD')), userns_options=uo)
     cfg = pb.PodSandboxConfig(
         metadata=pb.PodSandboxMetadata(name='bad', namespace='default', uid='uid-bad'),
         linux=pb.LinuxPodSandboxConfig(
@@ -300,3 +303,126 @@ def test_userns_unsupported_here(env):
         uns_pod(env)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert 'user namespaces' in e.value.details() and 'not supported' in e.value.details()
+
+
+@pytest.mark.parametrize('kind', ['network', 'ipc', 'pid'])
+def test_userns_container_host_namespace_refused(uns_env, kind):
+    """A container of a user-namespaced pod asking for a host namespace of
+    its own is refused too, before anything is made."""
+    env, pb = uns_env, uns_env.pb
+    uns_pod(env)
+    sc = pb.LinuxContainerSecurityContext(
+        namespace_options=env.pod_cfg.linux.security_context.namespace_options)
+    setattr(sc.namespace_options, kind, pb.NODE)
+    msg = create(env, 'hostns', sc=sc, expect=grpc.StatusCode.INVALID_ARGUMENT)
+    word = {'network': 'network', 'ipc': 'IPC', 'pid': 'PID'}[kind]
+    assert f"cannot use the host's {word} namespace" in msg, msg
+    assert env.list() == []
+
+
+def test_userns_cannot_signal_host_root(uns_env):
+    """Root of a pod's user namespace sees a host-root process put into the
+    pod's PID namespace from the host, and cannot signal it; its own
+    processes it can. Without a user namespace the kill would work."""
+    env, pb = uns_env, uns_env.pb
+    uns_pod(env)
+    cid = uns_ctr(env, 'killer')
+    pidns = os.path.join(env.d.runroot, 'pods', env.pod_id, 'ns', 'pid')
+    host = subprocess.Popen(['nsenter', f'--pid={pidns}', '--', 'sleep', '4242'])
+    try:
+        # nsenter forks the sleep into the pod's PID namespace: wait until
+        # the container sees it (no fixed delay).
+        pid = None
+        for _ in range(200):
+            out = run(env, cid, 'ps -o pid,user,args')[1]
+            rows = [r.split() for r in out.splitlines() if r.split()[2:] == ['sleep', '4242']]
+            if rows:
+                pid, user = rows[0][0], rows[0][1]
+                break
+            subprocess.run(['sleep', '0.05'])
+        assert pid, out
+        assert user == '65534'  # the host's root is nobody here
+        rc, _, err = run(env, cid, f'kill -KILL {pid}')
+        assert rc != 0 and 'Operation not permitted' in err, err
+        assert host.poll() is None
+        # Its own process it may kill.
+        assert run(env, cid, 'sleep 600 & p=$!; kill -KILL $p; wait $p; echo $?')[1] == '137\n'
+    finally:
+        host.kill()
+        host.wait()
+
+
+def test_userns_idmapped_mount(uns_env, tmp_path):
+    """A hostPath volume with uid/gid mappings in a user-namespaced pod is an
+    idmapped bind: the host's root files are root's inside, and what the
+    container writes lands with the mapped owner on the host (its root
+    writes as the host's root, its 1234 as 1234). The same directory
+    without mappings stays closed."""
+    env, pb = uns_env, uns_env.pb
+    d = tmp_path / 'vol'
+    d.mkdir()
+    (d / 'key').write_text('host only\n')
+    os.chmod(d / 'key', 0o600)
+    os.chmod(d, 0o755)
+    (tmp_path / 'file').write_text('single file\n')
+    os.chmod(tmp_path / 'file', 0o600)
+    uns_pod(env)
+    m = [pb.IDMapping(container_id=0, host_id=200000, length=65536)]
+    cid = uns_ctr(env, 'idm', [
+        pb.Mount(container_path='/data', host_path=str(d), uidMappings=m, gidMappings=m),
+        pb.Mount(container_path='/ro', host_path=str(d), readonly=True, uidMappings=m,
+                 gidMappings=m),
+        pb.Mount(container_path='/f', host_path=str(tmp_path / 'file'), uidMappings=m,
+                 gidMappings=m),
+        pb.Mount(container_path='/plain', host_path=str(d))])
+    assert run(env, cid, 'cat /data/key /f') == (0, 'host only\nsingle file\n', '')
+    assert run(env, cid, 'ls -ln /data/key')[1].split()[2:4] == ['0', '0']
+    rc, _, err = run(env, cid, 'cat /plain/key')
+    assert rc != 0 and 'Permission denied' in err
+    script = 'echo x > /data/new; echo y > /data/u; busybox chown 1234:1234 /data/u'
+    assert run(env, cid, script)[0] == 0
+    assert [(os.stat(d / n).st_uid, os.stat(d / n).st_gid) for n in ('new', 'u')] == \
+        [(0, 0), (1234, 1234)]
+    rc, _, err = run(env, cid, 'echo z > /ro/z')
+    assert rc != 0 and 'Read-only file system' in err
+    # The idmapped mounts are ocid's, on the container's vol/ directory,
+    # and go with it.
+    vdir = os.path.join(env.d.root, 'containers', cid, 'vol')
+    with open('/proc/self/mountinfo') as f:
+        points = [line.split()[4] for line in f]
+    assert os.path.join(vdir, '0') in points and os.path.join(vdir, '2') in points
+    env.d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid), timeout=30)
+    assert not os.path.exists(vdir)
+    assert (d / 'key').read_text() == 'host only\n'
+
+
+@pytest.mark.parametrize('uids,gids,words', [
+    ([(0, 100000, 65536)], None, "outside the pod's user namespace"),
+    ([(0, 200000, 65537)], None, "outside the pod's user namespace"),
+    ([(0, 200000, 0)], None, 'empty or out of range'),
+    ([(4294967000, 200000, 65536)], None, 'empty or out of range'),
+    ([(0, 200000, 1000), (1000, 201000, 1000)], None, 'exactly one uid and one gid'),
+    ([(0, 200000, 65536)], [], 'exactly one uid and one gid'),
+])
+def test_userns_idmapped_mount_refused(uns_env, tmp_path, uids, gids, words):
+    env, pb = uns_env, uns_env.pb
+    uns_pod(env)
+    um = [pb.IDMapping(container_id=c, host_id=h, length=n) for c, h, n in uids]
+    gm = um if gids is None else [pb.IDMapping(container_id=c, host_id=h, length=n)
+                                  for c, h, n in gids]
+    sc = pb.LinuxContainerSecurityContext(
+        namespace_options=env.pod_cfg.linux.security_context.namespace_options)
+    mt = pb.Mount(container_path='/data', host_path=str(tmp_path), uidMappings=um,
+                  gidMappings=gm)
+    msg = create(env, 'badmap', [mt], sc=sc, expect=grpc.StatusCode.INVALID_ARGUMENT)
+    assert words in msg and "'/data'" in msg, msg
+    assert env.list() == []
+
+
+def test_idmapped_mount_needs_userns(env, tmp_path):
+    pb = env.pb
+    env.pod_id = env.pod()
+    m = [pb.IDMapping(container_id=0, host_id=200000, length=65536)]
+    mt = pb.Mount(container_path='/data', host_path=str(tmp_path), uidMappings=m, gidMappings=m)
+    msg = create(env, 'nouns', [mt], expect=grpc.StatusCode.INVALID_ARGUMENT)
+    assert 'need a pod with its own user namespace' in msg
