@@ -228,10 +228,15 @@ def test_userns_pod(uns_env, tmp_path):
     assert rc != 0 and 'Permission denied' in err
     assert run(env, cid, 'ls -ln /secret/key')[1].split()[2] == '65534'
 
-    # The pod survives a restart of ocid; a new container joins its user
-    # namespace (with a PID namespace of its own, made inside it).
+    # The pod survives a restart of ocid: the container keeps running (the
+    # same init, by its start time), exec works in it, and a new container
+    # joins its user namespace (with a PID namespace of its own, made
+    # inside it).
+    started = run(env, cid, 'cat /proc/1/stat')[1].split()[21]
     assert env.d.stop() == 0
     env.d.start()
+    assert env.status(cid).status.state == pb.CONTAINER_RUNNING
+    assert run(env, cid, 'cat /proc/1/stat')[1].split()[21] == started
     st = env.d.runtime('PodSandboxStatus', pb.PodSandboxStatusRequest(pod_sandbox_id=env.pod_id))
     assert st.status.state == pb.SANDBOX_READY
     cid2 = uns_ctr(env, 'uns2', pid=pb.CONTAINER)
