@@ -24,6 +24,8 @@ struct config {
 	    *cni_plugin_dirs;  /* --cni-plugin-dir, colon list, default /opt/cni/bin:/usr/lib/cni */
 	char *registries_conf; /* --registries-conf, default /etc/containers/registries.conf */
 	char *signature_policy; /* --signature-policy, default /etc/containers/policy.json */
+	char *signature_policy_dir; /* <pod namespace>.json here wins over signature_policy */
+	char *registries_d;	    /* containers-registries.d(5): where signatures are */
 	char *stream_address;	/* --stream-address, default 127.0.0.1 */
 	unsigned stream_port;	/* --stream-port, default 0 (an ephemeral port) */
 	uint64_t stream_idle_timeout_s; /* --stream-idle-timeout, default 4 h; 0 = never */
@@ -31,6 +33,9 @@ struct config {
 	char *stream_tls_cert, *stream_tls_key,
 	    *stream_tls_ca;		  /* "" = plain HTTP, no client certs */
 	uint64_t pull_progress_timeout_s; /* --pull-progress-timeout, seconds, default 0 = off */
+	char *metrics_address;		  /* --metrics-address, default 127.0.0.1 */
+	unsigned metrics_port;		  /* --metrics-port, default 0 = no TCP endpoint */
+	char *metrics_socket;		  /* --metrics-socket, default "" = none */
 	char *global_auth_file; /* --global-auth-file, default /run/containers/0/auth.json */
 	unsigned max_parallel_downloads; /* layers downloaded at once per pull, default 6 */
 	char *image_volumes;		 /* "mkdir" (default) or "ignore" */

@@ -62,6 +62,7 @@ struct route {
 	const ProtobufCMethodDescriptor *m;
 	const struct cri_impl *impl;
 	struct cri_deps *deps;
+	struct metrics_op *op; /* NULL: not counted */
 };
 
 static const struct cri_impl *const impl_tables[] = {
@@ -180,8 +181,10 @@ static void dispatch(void *data, struct rpc_call *call, const uint8_t *req, size
 				r->svc->name, r->m->name);
 		return;
 	}
+	uint64_t t0 = mono_ns();
 	ProtobufCMessage *msg = protobuf_c_message_unpack(r->m->input, NULL, len, req);
 	if (!msg) {
+		metrics_op_observe(r->op, mono_ns() - t0, RPC_INVALID_ARGUMENT);
 		rpc_call_finish(call, RPC_INVALID_ARGUMENT, "cannot decode %s", r->m->input->name);
 		return;
 	}
@@ -189,6 +192,8 @@ static void dispatch(void *data, struct rpc_call *call, const uint8_t *req, size
 	cleanup_err struct err err = ERR_INIT;
 	int rc = r->impl->fn(&ctx, msg, &err);
 	protobuf_c_message_free_unpacked(msg, NULL);
+	enum rpc_code done = rc < 0 ? cri_errno_to_code(rc) : ctx.replied ? RPC_OK : RPC_INTERNAL;
+	metrics_op_observe(r->op, mono_ns() - t0, done);
 	if (rc < 0) {
 		enum rpc_code code = cri_errno_to_code(rc);
 		log_info("rpc failed", "method=%s code=%s error=%s", r->path, rpc_code_name(code),
@@ -218,6 +223,9 @@ void cri_register(struct rpc_server *srv, struct cri_deps *deps)
 	}
 	for (size_t i = 0; i < nroutes; i++) {
 		routes[i].deps = deps;
+		routes[i].op = deps->metrics && routes[i].impl
+				   ? metrics_op_add(deps->metrics, routes[i].m->name)
+				   : NULL;
 		enum rpc_class cls;
 		if (cri_method_class(routes[i].svc->name, routes[i].m->name, &cls) < 0)
 			log_error(

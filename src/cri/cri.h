@@ -13,6 +13,7 @@
 #include "ctr/ctr.h"
 #include "db/db.h"
 #include "image/image.h"
+#include "metrics/metrics.h"
 #include "pod/pod.h"
 #include "rpc/rpc.h"
 #include "stream/stream.h"
@@ -40,6 +41,9 @@ struct cri_deps {
 	/* Render the effective config as a JSON object (malloc'd), for
 	 * verbose Status; NULL leaves it out. Called under the read lock. */
 	char *(*config_json)(const struct config *cfg);
+	/* Each implemented method's calls, latency and errors are counted
+	 * here; NULL counts nothing. */
+	struct metrics *metrics;
 };
 
 /** Register every CRI method on `srv` (implemented ones with their handler,

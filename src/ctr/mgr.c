@@ -114,6 +114,8 @@ int ctr_exit_check(struct ctr_mgr *m, struct ctr *c)
 	if (changed) {
 		log_info("container exited", "id=%s exit_code=%d oom=%d", c->id, e.exit_code,
 			 (int)e.oom);
+		if (e.oom)
+			__atomic_fetch_add(&m->oom_total, 1, __ATOMIC_RELAXED);
 		ctr_bus_publish(&m->bus, CTR_EVENT_STOPPED, c->id, c->row.pod_id);
 	}
 	return 1;
@@ -613,4 +615,9 @@ void ctr_mgr_features(const struct ctr_mgr *m, struct ctr_features *ret)
 int ctr_layers_in_use(struct ctr_mgr *m, char ***ret, struct err *err)
 {
 	return db_ctr_layers_in_use(m->db, ret, err);
+}
+
+uint64_t ctr_mgr_oom_total(const struct ctr_mgr *m)
+{
+	return __atomic_load_n(&m->oom_total, __ATOMIC_RELAXED);
 }

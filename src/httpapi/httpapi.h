@@ -8,9 +8,11 @@
 #include <pthread.h>
 
 #include "config/config.h"
+#include "metrics/metrics.h"
 #include "rpc/rpc.h"
 
 struct image_service;
+struct ctr_mgr;
 
 struct httpapi_deps {
 	const struct config *cfg;     /* read under cfg_lock */
@@ -18,6 +20,8 @@ struct httpapi_deps {
 	const char *cgroup_driver;    /* "systemd" or "cgroupfs" */
 	struct image_service *images; /* NULL: no image endpoints */
 	const char *stream_url;	      /* the streaming server's base URL, or NULL */
+	struct ctr_mgr *ctrs;	      /* NULL: no container endpoints or metrics */
+	struct metrics *metrics;      /* NULL: no metrics */
 };
 
 /** Register /info and /config on `srv`. `deps` is borrowed for the
@@ -30,6 +34,12 @@ void httpapi_register_images(struct rpc_server *srv, struct httpapi_deps *deps);
 /** Register the streaming debug endpoints /debug/echo and /debug/ticks
  *  (for tests; only with enable_debug_rpc). */
 void httpapi_register_debug(struct rpc_server *srv);
+
+/** Add the collector of container and image-pull metrics to
+ *  deps->metrics (ocid_containers_running, ocid_containers_oom_total,
+ *  ocid_image_pulls_bytes_total, ocid_image_layer_reuse_total,
+ *  ocid_image_pulls_failure_total). */
+void httpapi_metrics_collector(struct httpapi_deps *deps);
 
 /** The effective config as a JSON object (malloc'd, never NULL). */
 char *httpapi_config_json(const struct config *cfg);

@@ -23,6 +23,7 @@ struct daemon {
 	struct cni *cni;
 	struct pod_manager *pods;
 	struct stream_server *stream;
+	struct metrics *metrics; /* counters always; served only when configured */
 	int root_lock;
 	int run_lock;
 	struct cri_deps cri;

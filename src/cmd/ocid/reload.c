@@ -95,6 +95,9 @@ static const char *const restart_only[] = {
 	"stream_tls_cert",
 	"stream_tls_key",
 	"stream_tls_ca",
+	"metrics_address",
+	"metrics_port",
+	"metrics_socket",
 };
 
 static void keep_startup_settings(struct config *fresh, const struct config *running)

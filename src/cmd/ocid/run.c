@@ -113,6 +113,26 @@ static int start_stream(struct daemon *d, struct err *err)
 	return r;
 }
 
+/* Off unless a port or a socket is configured (as CRI-O has it). The
+ * counters exist either way: they cost a few atomic adds per call. */
+static int start_metrics(struct daemon *d, struct err *err)
+{
+	const struct config *cfg = &d->cfg;
+	if (cfg->metrics_port == 0 && str_empty(cfg->metrics_socket))
+		return 0;
+	httpapi_metrics_collector(&d->http);
+	int r = metrics_serve(d->metrics, cfg->metrics_address, cfg->metrics_port,
+			      cfg->metrics_socket, err);
+	if (r < 0)
+		return r;
+	if (str_empty(cfg->metrics_socket))
+		log_info("metrics endpoint listening", "address=%s port=%u",
+			 log_q(cfg->metrics_address), cfg->metrics_port);
+	else
+		log_info("metrics endpoint listening", "socket=%s", log_q(cfg->metrics_socket));
+	return 0;
+}
+
 static int start(struct daemon *d, struct err *err)
 {
 	const struct config *cfg = &d->cfg;
@@ -135,6 +155,7 @@ static int start(struct daemon *d, struct err *err)
 		r = image_service_new(d->storage, d->db, &d->images, err);
 	if (r < 0)
 		return r;
+	d->metrics = metrics_new();
 	r = ev_loop_new(&d->loop, err);
 	if (r < 0)
 		return r;
@@ -195,20 +216,24 @@ static int start(struct daemon *d, struct err *err)
 		.stream = d->stream,
 		.cgroup_driver = driver,
 		.config_json = httpapi_config_json,
+		.metrics = d->metrics,
 	};
 	d->http = (struct httpapi_deps){ .cfg = cfg,
 					 .cfg_lock = &d->cfg_lock,
 					 .cgroup_driver = driver,
 					 .images = d->images,
-					 .stream_url = stream_server_base_url(d->stream) };
+					 .stream_url = stream_server_base_url(d->stream),
+					 .ctrs = d->ctrs,
+					 .metrics = d->metrics };
 	cri_register(d->srv, &d->cri);
 	httpapi_register(d->srv, &d->http);
-	return 0;
+	return start_metrics(d, err);
 }
 
 static void stop(struct daemon *d)
 {
-	rpc_server_free(d->srv);
+	rpc_server_free(d->srv);  /* waits for handlers, which count into metrics */
+	metrics_free(d->metrics); /* its thread reads the managers freed below */
 	ev_loop_free(d->loop);
 	stream_server_free(d->stream);
 	ctr_mgr_free(d->ctrs);

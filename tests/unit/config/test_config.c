@@ -79,6 +79,9 @@ static void test_defaults(void **state)
 	assert_string_equal(c.signature_policy, "/etc/containers/policy.json");
 	assert_string_equal(c.stream_address, "127.0.0.1");
 	assert_int_equal(c.stream_port, 0);
+	assert_string_equal(c.metrics_address, "127.0.0.1");
+	assert_int_equal(c.metrics_port, 0);
+	assert_string_equal(c.metrics_socket, "");
 	assert_int_equal(c.pull_progress_timeout_s, 0);
 	assert_int_equal(c.max_recv_msg_size, 16 << 20);
 	assert_int_equal(c.max_send_msg_size, 80 << 20);
@@ -179,6 +182,10 @@ static void test_errors(void **state)
 	    "err.conf:2:13: log_level: invalid log level 'chatty' (expected error, warn, info, debug or trace)");
 	expect_error("stream_port = 70000\n", NULL,
 		     "err.conf:1:15: stream_port: 70000 is out of range [0, 65535]");
+	expect_error("metrics_port = 65536\n", NULL,
+		     "err.conf:1:16: metrics_port: 65536 is out of range [0, 65535]");
+	expect_error("metrics_socket = \"rel/m.sock\"\n", NULL,
+		     "err.conf:1:18: metrics_socket: 'rel/m.sock' is not an absolute path");
 	expect_error("workers = \"x\"\n", NULL,
 		     "err.conf:1:11: workers: expected an integer, got string");
 	expect_error("workers = 0\n", NULL, "err.conf:1:11: workers: 0 is out of range [1, 1024]");
