@@ -1,4 +1,7 @@
-/* base: the lowest module. Everything else may include this header. */
+/* base: the lowest module. Everything else may include this header. It is
+ * libc only: JSON (base/json.h, over jansson) is included by the files
+ * that use it, and linked through jansson_dep, so ocimon and the modules
+ * it links (ev, proc, mon) never see jansson. */
 #pragma once
 
 #include "base/cleanup.h"
@@ -6,7 +9,6 @@
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/id.h"
-#include "base/json.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/str.h"

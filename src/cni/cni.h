@@ -7,7 +7,7 @@
  * network (bridge + host-local + portmap with SNAT) is used. */
 #pragma once
 
-#include <jansson.h>
+#include "base/json.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

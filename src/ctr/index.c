@@ -1,11 +1,11 @@
 /* The in-memory container index: ids (unique-prefix lookup), reserved
  * names, references, filters and snapshots. No I/O. */
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "ctr/ctr_int.h"
 
 const char *ctr_state_name(enum ctr_state s)
@@ -338,7 +338,13 @@ void ctr_info_list_free(struct ctr_info **v, size_t n)
 
 void ctr_kv_parse(const char *text, struct ctr_kv **ret, size_t *ret_n)
 {
-	json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *o = NULL;
+	cleanup_err struct err err = ERR_INIT;
+	/* The text is ctr_kv_json's, from the database: one that does not
+	 * parse is a damaged row, read as no entries but said. */
+	if (text && js_load("labels", text, strlen(text), SIZE_MAX, &o, &err) < 0)
+		log_warn("a container's labels or annotations do not parse; read as none",
+			 "error=%s", log_q(err_str(&err)));
 	size_t n = json_is_object(o) ? json_object_size(o) : 0;
 	struct ctr_kv *kv = xcalloc(n ? n : 1, sizeof(*kv));
 	size_t k = 0;
@@ -364,9 +370,7 @@ char *ctr_kv_json(const struct oci_kv *kv, size_t n)
 	json_t *o = json_object();
 	for (size_t i = 0; i < n; i++)
 		json_object_set_new(o, kv[i].key, json_string(kv[i].value ? kv[i].value : ""));
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = js_dump(o, JS_DUMP_SORTED);
 	json_decref(o);
-	if (!s)
-		abort();
 	return s;
 }

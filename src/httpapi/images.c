@@ -13,8 +13,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
+#include "base/json.h"
 #include "base/fs.h"
 #include "httpapi/httpapi.h"
 #include "image/image.h"

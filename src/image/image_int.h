@@ -1,7 +1,7 @@
 /* Private helpers shared by the files of the image module. */
 #pragma once
 
-#include <jansson.h>
+#include "base/json.h"
 
 #include "image/image.h"
 

@@ -3,7 +3,7 @@
  * propagation), users from the rootfs, and the host's cgroup driver. */
 #pragma once
 
-#include <jansson.h>
+#include "base/json.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

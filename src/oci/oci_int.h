@@ -1,7 +1,7 @@
 /* oci: declarations shared by the files of the module only. */
 #pragma once
 
-#include <jansson.h>
+#include "base/json.h"
 #include <stdint.h>
 #include <sys/types.h>
 

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <jansson.h>
+#include "base/json.h"
 #include <protobuf-c/protobuf-c.h>
 
 #include "base/base.h"

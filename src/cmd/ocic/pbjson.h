@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include <jansson.h>
+#include "base/json.h"
 #include <protobuf-c/protobuf-c.h>
 
 #include "base/err.h"

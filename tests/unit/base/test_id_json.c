@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "base/json.h"
 #include "base/base.h"
 
 static void test_id_new_valid(void **state)
