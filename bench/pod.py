@@ -1,145 +1,418 @@
 #!/usr/bin/python3
-"""Pod sandbox benchmark: RunPodSandbox, StopPodSandbox and RemovePodSandbox
-latency (p50/p90 over N, default 50) on ocid's built-in network, against a
-floor measured in the same run: `ip netns add` plus the same CNI chain
-(bridge with host-local, then portmap) ADD run by hand on a bridge and
-subnet of its own. Prints milliseconds and RunPodSandbox/floor (target:
-<= 1.15). Never fails on a figure.
+"""Pod start and stop against the floor (issue 14), three parts, each with
+its floor measured in the same run, interleaved round by round so both see
+the same machine:
 
-Environment: OCID_BUILD (default <repo>/build), BENCH_N (default 50).
-Run as root; traffic stays on bridges and namespaces made here.
+1. Pod alone, BENCH_N rounds (default 20): RunPodSandbox, StopPodSandbox
+   and RemovePodSandbox on ocid's built-in network, against `ip netns add`
+   + the same CNI chain (bridge with host-local: a pod without host ports
+   needs no portmap) run by hand on a bridge and subnet of the script's
+   own, and CNI DEL + `ip netns delete` for the stop. ocid runs with
+   --log-level debug and its per-step durations ("pod run steps", "pod stop
+   steps", "pod remove steps", "cni plugin") are printed as p50s.
+2. Pod + container, BENCH_N rounds: RunPodSandbox + CreateContainer +
+   StartContainer of busybox `sleep`, against netns + bridge + a fresh
+   overlay of the same layers + `runc create` + `runc start` of ocid's own
+   spec (bench/ctr.py's floor). Also StopPodSandbox with the container
+   running and RemoveContainer.
+3. Node boot: BENCH_BOOT pods (default 30; 0 skips) of one container each,
+   started by as many concurrent clients: wall time and p50/p99 of one
+   pod's start, against BENCH_BOOT x the single-pod floor of part 2 / cores.
+
+Prints milliseconds and the issue's targets as ratios; never fails on a
+figure. Environment: OCID_BUILD (default <repo>/build), BENCH_N, BENCH_BOOT,
+BENCH_KEEP=1 keeps the temp dir. Run as root; traffic stays on bridges,
+namespaces and a registry on 127.0.0.1 made here.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
+sys.path.insert(0, os.path.join(TOP, 'bench'))
 import grpc  # noqa: E402
 from benchlib import pb_module, pct  # noqa: E402
+from ctr import Floor as CtrFloor, RUNC, FLOOR_CGROUP  # noqa: E402
+from registry import Registry, busybox_image  # noqa: E402
 
-PLUGINS = '/usr/lib/cni'
-
-
-def conflist(bridge, subnet, data_dir):
-    return {'cniVersion': '1.0.0', 'name': 'bench-floor', 'plugins': [
-        {'type': 'bridge', 'bridge': bridge, 'isGateway': True, 'ipMasq': True,
-         'hairpinMode': True,
-         'ipam': {'type': 'host-local', 'routes': [{'dst': '0.0.0.0/0'}],
-                  'ranges': [[{'subnet': subnet}]], 'dataDir': data_dir}},
-        {'type': 'portmap', 'capabilities': {'portMappings': True}, 'snat': True}]}
+PLUGINS = next((d for d in ('/usr/lib/cni', '/opt/cni/bin')
+                if os.path.exists(os.path.join(d, 'bridge'))), '/usr/lib/cni')
+TAG = os.getpid() % 0xffff
+SUBNET_BASE = 40 + os.getpid() % 20
 
 
-def run_chain(cmd, net, cid, netns, results=None):
-    prev = None
-    plugins = net['plugins'] if cmd == 'ADD' else list(reversed(net['plugins']))
-    for p in plugins:
-        conf = dict(p, name=net['name'], cniVersion=net['cniVersion'])
-        if cmd == 'ADD' and prev is not None:
-            conf['prevResult'] = prev
-        if cmd == 'DEL' and results:
-            conf['prevResult'] = results
-        env = {'CNI_COMMAND': cmd, 'CNI_CONTAINERID': cid, 'CNI_NETNS': netns,
-               'CNI_IFNAME': 'eth0', 'CNI_PATH': PLUGINS,
-               'CNI_ARGS': 'IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=' + cid,
-               'PATH': '/usr/sbin:/usr/bin:/sbin:/bin'}
-        out = subprocess.run([os.path.join(PLUGINS, p['type'])], input=json.dumps(conf),
-                             capture_output=True, text=True, env=env)
-        if out.returncode != 0:
-            raise RuntimeError(f'{p["type"]} {cmd}: {out.stdout} {out.stderr}')
-        if cmd == 'ADD' and out.stdout.strip():
-            prev = json.loads(out.stdout)
-    return prev
+def ms(v):
+    return v * 1000
 
 
-def floor(n, tmp):
-    bridge, subnet = f'ocbf{os.getpid() % 0xffff:x}', f'10.{40 + os.getpid() % 20}.1.0/24'
-    net = conflist(bridge, subnet, os.path.join(tmp, 'floor-ipam'))
-    times = []
-    try:
-        for i in range(n):
-            ns, cid = f'ocidbench{os.getpid()}-{i}', f'floor{i}'
-            t0 = time.monotonic()
-            subprocess.run(['ip', 'netns', 'add', ns], check=True)
-            res = run_chain('ADD', net, cid, f'/run/netns/{ns}')
-            times.append((time.monotonic() - t0) * 1000)
-            run_chain('DEL', net, cid, f'/run/netns/{ns}', res)
-            subprocess.run(['ip', 'netns', 'del', ns], check=True)
-    finally:
-        subprocess.run(['ip', 'link', 'del', bridge], capture_output=True)
-    return times
+def bridge_conf(bridge, subnet, data_dir):
+    """The built-in network's bridge plugin, as ocid's cni_default_conflist."""
+    return {'cniVersion': '1.0.0', 'name': 'bench-floor', 'type': 'bridge', 'bridge': bridge,
+            'isGateway': True, 'ipMasq': True, 'hairpinMode': True,
+            'ipam': {'type': 'host-local', 'routes': [{'dst': '0.0.0.0/0'}],
+                     'ranges': [[{'subnet': subnet}]], 'dataDir': data_dir}}
 
 
-def ocid(n, tmp, pb, build):
-    bridge, subnet = f'ocbo{os.getpid() % 0xffff:x}', f'10.{40 + os.getpid() % 20}.2.0/24'
-    root, run = os.path.join(tmp, 'root'), os.path.join(tmp, 'run')
-    sock = os.path.join(run, 'ocid.sock')
-    netd = os.path.join(tmp, 'net.d')
-    os.makedirs(netd)
-    proc = subprocess.Popen([os.path.join(build, 'src', 'cmd', 'ocid', 'ocid'), '--root', root,
-                             '--runroot', run, '--listen', sock, '--config',
-                             os.path.join(tmp, 'none'), '--config-dir', os.path.join(tmp, 'c.d'),
-                             '--cni-config-dir', netd, '--cni-default-bridge', bridge,
-                             '--cni-default-subnet', subnet, '--log-level', 'warn'],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
-        ch = grpc.insecure_channel('unix:' + sock)
+def cni(cmd, conf, cid, netns, prev=None):
+    conf = dict(conf, prevResult=prev) if prev else conf
+    env = {'CNI_COMMAND': cmd, 'CNI_CONTAINERID': cid, 'CNI_NETNS': netns, 'CNI_IFNAME': 'eth0',
+           'CNI_PATH': PLUGINS,
+           'CNI_ARGS': f'IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME={cid}',
+           'PATH': '/usr/sbin:/usr/bin:/sbin:/bin'}
+    out = subprocess.run([os.path.join(PLUGINS, conf['type'])], input=json.dumps(conf),
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f'{conf["type"]} {cmd}: {out.stdout} {out.stderr}')
+    return json.loads(out.stdout) if cmd == 'ADD' else None
 
-        def call(m, req, resp):
-            stub = ch.unary_unary(f'/runtime.v1.RuntimeService/{m}',
+
+class NetFloor:
+    """netns + bridge ADD, and bridge DEL + netns delete, by hand."""
+
+    def __init__(self, tmp):
+        self.bridge = f'ocbf{TAG:x}'
+        self.conf = bridge_conf(self.bridge, f'10.{SUBNET_BASE}.1.0/24',
+                                os.path.join(tmp, 'floor-ipam'))
+        self.n = 0
+
+    def up(self):
+        """Returns (netns path, cid, result, netns s, ADD s)."""
+        self.n += 1
+        name, cid = f'ocidbench{os.getpid()}-{self.n}', f'floor{self.n}'
+        t0 = time.monotonic()
+        subprocess.run(['ip', 'netns', 'add', name], check=True)
+        t1 = time.monotonic()
+        res = cni('ADD', self.conf, cid, f'/run/netns/{name}')
+        t2 = time.monotonic()
+        return name, cid, res, t1 - t0, t2 - t1
+
+    def down(self, name, cid, res):
+        """Returns (DEL s, netns delete s)."""
+        t0 = time.monotonic()
+        cni('DEL', self.conf, cid, f'/run/netns/{name}', res)
+        t1 = time.monotonic()
+        subprocess.run(['ip', 'netns', 'delete', name], check=True)
+        return t1 - t0, time.monotonic() - t1
+
+    def close(self):
+        subprocess.run(['ip', 'link', 'del', self.bridge], capture_output=True)
+
+
+class Ocid:
+    def __init__(self, tmp, reg):
+        build = os.path.abspath(os.environ.get('OCID_BUILD', os.path.join(TOP, 'build')))
+        etc = os.path.join(tmp, 'etc')
+        os.makedirs(etc)
+        with open(os.path.join(etc, 'registries.conf'), 'w') as f:
+            f.write(f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n')
+        with open(os.path.join(etc, 'policy.json'), 'w') as f:
+            json.dump({'default': [{'type': 'insecureAcceptAnything'}]}, f)
+        self.bridge = f'ocbo{TAG:x}'
+        self.sock = os.path.join(tmp, 'run', 'ocid.sock')
+        self.log_path = os.path.join(tmp, 'ocid.log')
+        args = [os.path.join(build, 'src', 'cmd', 'ocid', 'ocid'),
+                '--root', os.path.join(tmp, 'root'), '--runroot', os.path.join(tmp, 'run'),
+                '--listen', self.sock, '--config', os.path.join(tmp, 'none.conf'),
+                '--config-dir', os.path.join(tmp, 'c.d'),
+                '--registries-conf', os.path.join(etc, 'registries.conf'),
+                '--signature-policy', os.path.join(etc, 'policy.json'),
+                '--cni-config-dir', os.path.join(tmp, 'net.d'),
+                '--cni-default-bridge', self.bridge,
+                '--cni-default-subnet', f'10.{SUBNET_BASE}.2.0/24', '--log-level', 'debug']
+        self.log = open(self.log_path, 'wb')
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.sock):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise SystemExit('ocid did not start; see ' + self.log_path)
+            time.sleep(0.02)
+        self.ch = grpc.insecure_channel('unix:' + self.sock)
+
+    def call(self, pb, method, req, svc='RuntimeService', timeout=120):
+        m = pb.DESCRIPTOR.services_by_name[svc].methods_by_name[method]
+        stub = self.ch.unary_unary(f'/runtime.v1.{svc}/{method}',
+                                   request_serializer=lambda r: r.SerializeToString(),
+                                   response_deserializer=getattr(pb, m.output_type.name).FromString)
+        return stub(req, timeout=timeout)
+
+    def steps(self):
+        """p50 per step of the debug log's step lines, keyed 'run pin' etc."""
+        out = {}
+        with open(self.log_path, errors='replace') as f:
+            for line in f:
+                m = re.search(r'msg="?(pod (run|stop|remove) steps|cni plugin)"? (.*)', line)
+                if not m:
+                    continue
+                kv = dict(x.split('=', 1) for x in m.group(3).split() if '=' in x)
+                if m.group(1) == 'cni plugin':
+                    out.setdefault(f'cni {kv["cmd"]} {kv["type"]}', []).append(int(kv['us']))
+                    continue
+                for k, v in kv.items():
+                    if k.endswith('_us'):
+                        out.setdefault(f'{m.group(2)} {k[:-3]}', []).append(int(v))
+        return {k: pct(v, 50) / 1000 for k, v in out.items()}
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(20)
+        subprocess.run(['ip', 'link', 'del', self.bridge], capture_output=True)
+
+
+def pod_config(pb, name, logs=None):
+    return pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(name=name, namespace='bench',
+                                                              uid='u-' + name),
+                               hostname=name, log_directory=logs)
+
+
+def part_pod(pb, o, fl, n):
+    t = {k: [] for k in ('run', 'stop', 'rm', 'f_ns', 'f_add', 'f_del', 'f_nsdel')}
+
+    def ocid_one(i):
+        t0 = time.monotonic()
+        pid = o.call(pb, 'RunPodSandbox', pb.RunPodSandboxRequest(
+            config=pod_config(pb, f'p{i}'))).pod_sandbox_id
+        t1 = time.monotonic()
+        o.call(pb, 'StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pid))
+        t2 = time.monotonic()
+        o.call(pb, 'RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pid))
+        t3 = time.monotonic()
+        t['run'].append(t1 - t0)
+        t['stop'].append(t2 - t1)
+        t['rm'].append(t3 - t2)
+
+    def floor_one(i):
+        name, cid, res, a, b = fl.up()
+        c, d = fl.down(name, cid, res)
+        for k, v in zip(('f_ns', 'f_add', 'f_del', 'f_nsdel'), (a, b, c, d)):
+            t[k].append(v)
+
+    for i in range(n):
+        order = (ocid_one, floor_one) if i % 2 == 0 else (floor_one, ocid_one)
+        for f in order:
+            f(i)
+    return t
+
+
+class PodCtrFloor(CtrFloor):
+    """ctr.py's floor with the container in a floor network namespace."""
+
+    def one_in(self, i, netns):
+        spec = self.spec
+        nss = [dict(x, path=netns) if x['type'] == 'network' else x
+               for x in spec['linux']['namespaces']]
+        self.spec = dict(spec, linux=dict(spec['linux'], namespaces=nss))
+        try:
+            return self.one(i)
+        finally:
+            self.spec = spec
+
+    def delete(self, name):
+        subprocess.run([RUNC, '--root', self.root, 'delete', '--force', name],
+                       stderr=subprocess.DEVNULL)
+        self.names.remove(name)
+
+
+def part_ctr(pb, o, fl, n, image, logs):
+    t = {k: [] for k in ('run', 'create', 'start', 'stop', 'rmctr', 'rmpod', 'f_net', 'f_ctr')}
+    cf = None
+
+    def ocid_one(i):
+        cfg = pod_config(pb, f'c{i}', logs)
+        t0 = time.monotonic()
+        pid = o.call(pb, 'RunPodSandbox', pb.RunPodSandboxRequest(config=cfg)).pod_sandbox_id
+        t1 = time.monotonic()
+        cc = pb.ContainerConfig(metadata=pb.ContainerMetadata(name='c'),
+                                image=pb.ImageSpec(image=image),
+                                command=['/bin/sleep', '600'], log_path=f'c{i}.log')
+        cid = o.call(pb, 'CreateContainer', pb.CreateContainerRequest(
+            pod_sandbox_id=pid, config=cc, sandbox_config=cfg)).container_id
+        t2 = time.monotonic()
+        o.call(pb, 'StartContainer', pb.StartContainerRequest(container_id=cid))
+        t3 = time.monotonic()
+        o.call(pb, 'StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pid))
+        t4 = time.monotonic()
+        o.call(pb, 'RemoveContainer', pb.RemoveContainerRequest(container_id=cid))
+        t5 = time.monotonic()
+        o.call(pb, 'RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pid))
+        t6 = time.monotonic()
+        for k, a, b in (('run', t0, t1), ('create', t1, t2), ('start', t2, t3),
+                        ('stop', t3, t4), ('rmctr', t4, t5), ('rmpod', t5, t6)):
+            t[k].append(b - a)
+        return cid, pid
+
+    def floor_one(i):
+        name, cid, res, a, b = fl.up()
+        _, total = cf.one_in(1000 + i, f'/run/netns/{name}')
+        t['f_net'].append(a + b)
+        t['f_ctr'].append(total)
+        cf.delete(f'floor{1000 + i}')
+        fl.down(name, cid, res)
+
+    for i in range(n):
+        if i % 2 == 0:
+            cid, pid = ocid_one(i)
+            if cf is None:
+                # The first container's bundle is gone with its pod: make
+                # one more to copy the spec from, and remove it after.
+                cfg = pod_config(pb, 'spec', logs)
+                spid = o.call(pb, 'RunPodSandbox',
+                              pb.RunPodSandboxRequest(config=cfg)).pod_sandbox_id
+                cc = pb.ContainerConfig(metadata=pb.ContainerMetadata(name='c'),
+                                        image=pb.ImageSpec(image=image),
+                                        command=['/bin/sleep', '600'], log_path='spec.log')
+                scid = o.call(pb, 'CreateContainer', pb.CreateContainerRequest(
+                    pod_sandbox_id=spid, config=cc, sandbox_config=cfg)).container_id
+                cf = PodCtrFloor(os.path.join(o.tmp, 'run', 'containers', scid), o.tmp)
+                o.spec_pod = spid
+            floor_one(i)
+        else:
+            floor_one(i)
+            ocid_one(i)
+    return t, cf
+
+
+def part_boot(pb, o, n, image, logs):
+    times, errors = [None] * n, []
+    barrier = threading.Barrier(n)
+
+    def client(i):
+        ch = grpc.insecure_channel('unix:' + o.sock)
+
+        def call(method, req):
+            m = pb.DESCRIPTOR.services_by_name['RuntimeService'].methods_by_name[method]
+            return ch.unary_unary(f'/runtime.v1.RuntimeService/{method}',
                                   request_serializer=lambda r: r.SerializeToString(),
-                                  response_deserializer=resp.FromString)
-            return stub(req, timeout=60)
-
-        t_run, t_stop, t_rm = [], [], []
-        for i in range(n):
-            cfg = pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(
-                name=f'b{i}', namespace='bench', uid=f'u{i}'), hostname=f'b{i}')
-            t0 = time.monotonic()
-            pid = call('RunPodSandbox', pb.RunPodSandboxRequest(config=cfg),
-                       pb.RunPodSandboxResponse).pod_sandbox_id
-            t1 = time.monotonic()
-            call('StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pid),
-                 pb.StopPodSandboxResponse)
-            t2 = time.monotonic()
-            call('RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=pid),
-                 pb.RemovePodSandboxResponse)
-            t3 = time.monotonic()
-            t_run.append((t1 - t0) * 1000)
-            t_stop.append((t2 - t1) * 1000)
-            t_rm.append((t3 - t2) * 1000)
+                                  response_deserializer=getattr(pb, m.output_type.name).FromString
+                                  )(req, timeout=300)
+        cfg = pod_config(pb, f'boot{i}', logs)
+        barrier.wait()
+        t0 = time.monotonic()
+        try:
+            pid = call('RunPodSandbox', pb.RunPodSandboxRequest(config=cfg)).pod_sandbox_id
+            cc = pb.ContainerConfig(metadata=pb.ContainerMetadata(name='c'),
+                                    image=pb.ImageSpec(image=image),
+                                    command=['/bin/sleep', '600'], log_path=f'boot{i}.log')
+            cid = call('CreateContainer', pb.CreateContainerRequest(
+                pod_sandbox_id=pid, config=cc, sandbox_config=cfg)).container_id
+            call('StartContainer', pb.StartContainerRequest(container_id=cid))
+            times[i] = (time.monotonic() - t0, time.monotonic())
+        except grpc.RpcError as e:
+            errors.append(f'{e.code()}: {e.details()}')
         ch.close()
-        return t_run, t_stop, t_rm
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        subprocess.run(['ip', 'link', 'del', bridge], capture_output=True)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    start = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    done = [x for x in times if x]
+    wall = max(x[1] for x in done) - start if done else 0
+    pods = o.call(pb, 'ListPodSandbox', pb.ListPodSandboxRequest()).items
+    for p in pods:
+        o.call(pb, 'StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=p.id))
+        o.call(pb, 'RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=p.id))
+    return wall, [x[0] for x in done], errors
+
+
+def line(name, v, floor=None):
+    s = f'  {name:<34} p50 {ms(pct(v, 50)):7.1f} ms  p90 {ms(pct(v, 90)):7.1f} ms'
+    if floor:
+        s += f'  ({pct(v, 50) / pct(floor, 50):.2f} x floor)'
+    print(s)
 
 
 def main():
-    n = int(os.environ.get('BENCH_N', '50'))
-    build = os.path.abspath(os.environ.get('OCID_BUILD', os.path.join(TOP, 'build')))
+    n = int(os.environ.get('BENCH_N', '20'))
+    boot = int(os.environ.get('BENCH_BOOT', '30'))
     tmp = tempfile.mkdtemp(prefix='ocid-bench-pod-')
+    pb = pb_module(tmp)
+    reg = Registry(os.path.join(tmp, 'registry')).start()
+    fl, o, cf = NetFloor(tmp), None, None
     try:
-        pb = pb_module(tmp)
-        fl = floor(n, tmp)
-        t_run, t_stop, t_rm = ocid(n, tmp, pb, build)
-        print(f'pods: {n}')
-        print(f'floor (ip netns add + CNI ADD)  p50 {pct(fl, 50):7.1f} ms  p90 {pct(fl, 90):7.1f} ms')
-        print(f'RunPodSandbox                   p50 {pct(t_run, 50):7.1f} ms  p90 {pct(t_run, 90):7.1f} ms')
-        print(f'StopPodSandbox                  p50 {pct(t_stop, 50):7.1f} ms  p90 {pct(t_stop, 90):7.1f} ms')
-        print(f'RemovePodSandbox                p50 {pct(t_rm, 50):7.1f} ms  p90 {pct(t_rm, 90):7.1f} ms')
-        print(f'RunPodSandbox/floor p50: {pct(t_run, 50) / pct(fl, 50):.2f} (target <= 1.15)')
+        busybox_image(reg, 'bench/busybox')
+        image = f'{reg.host}/bench/busybox:latest'
+        o = Ocid(tmp, reg)
+        o.tmp, o.spec_pod = tmp, None
+        o.call(pb, 'PullImage', pb.PullImageRequest(image=pb.ImageSpec(image=image)),
+               svc='ImageService')
+        logs = os.path.join(tmp, 'logs')
+        os.makedirs(logs)
+        cores = os.cpu_count()
+        print(f'{n} rounds, {cores} cores, load average {os.getloadavg()[0]:.1f} at start')
+
+        t = part_pod(pb, o, fl, n)
+        floor_run = [a + b for a, b in zip(t['f_ns'], t['f_add'])]
+        floor_stop = [a + b for a, b in zip(t['f_del'], t['f_nsdel'])]
+        print('1. pod alone')
+        line('floor: ip netns add', t['f_ns'])
+        line('floor: CNI ADD (bridge)', t['f_add'])
+        line('floor: netns + ADD', floor_run)
+        line('RunPodSandbox', t['run'], floor_run)
+        line('floor: CNI DEL (bridge)', t['f_del'])
+        line('floor: ip netns delete', t['f_nsdel'])
+        line('floor: DEL + netns delete', floor_stop)
+        line('StopPodSandbox', t['stop'], floor_stop)
+        line('RemovePodSandbox', t['rm'])
+        print('  ocid steps (p50, ms; cni_wait is the CNI ADD left after the steps beside it):')
+        for k, v in sorted(o.steps().items()):
+            print(f'    {k:<24} {v:7.2f}')
+        d_run = ms(pct(t['run'], 50) - pct(floor_run, 50))
+        d_stop = ms(pct(t['stop'], 50) - pct(floor_stop, 50))
+
+        tc, cf = part_ctr(pb, o, fl, n, image, logs)
+        whole = [a + b + c for a, b, c in zip(tc['run'], tc['create'], tc['start'])]
+        floor_whole = [a + b for a, b in zip(tc['f_net'], tc['f_ctr'])]
+        print('2. pod + container')
+        line('floor: netns + ADD', tc['f_net'])
+        line('floor: overlay + runc create+start', tc['f_ctr'])
+        line('floor: all', floor_whole)
+        line('RunPodSandbox', tc['run'])
+        line('CreateContainer', tc['create'])
+        line('StartContainer', tc['start'])
+        line('Run+Create+Start', whole, floor_whole)
+        line('StopPodSandbox (container running)', tc['stop'])
+        line('RemoveContainer', tc['rmctr'])
+        line('RemovePodSandbox', tc['rmpod'])
+        if o.spec_pod:
+            o.call(pb, 'StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=o.spec_pod))
+            o.call(pb, 'RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=o.spec_pod))
+
+        print('targets:')
+        print(f'  RunPodSandbox - floor(netns + chain) p50: {d_run:+.1f} ms (target <= +5)')
+        print(f'  Run+Create+Start / floor p50: {pct(whole, 50) / pct(floor_whole, 50):.2f} '
+              '(target <= 1.0)')
+        print(f'  StopPodSandbox - floor(DEL + netns delete) p50: {d_stop:+.1f} ms '
+              '(target <= +5)')
+        if boot:
+            wall, times, errors = part_boot(pb, o, boot, image, logs)
+            bound = boot * pct(floor_whole, 50) / cores * 1.2
+            print(f'3. node boot: {boot} pods of one container, {boot} clients at once')
+            print(f'  wall {ms(wall):.0f} ms; one pod p50 {ms(pct(times, 50)):.0f} ms, '
+                  f'p99 {ms(pct(times, 99)):.0f} ms; errors {len(errors)} {errors[:3]}')
+            print(f'  wall / ({boot} x floor / {cores} cores x 1.2): {wall / bound:.2f} '
+                  '(target <= 1.0)')
+            print(f'  p99 / p50: {pct(times, 99) / pct(times, 50):.2f} (target <= 3.0)')
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if cf:
+            cf.delete_all()
+        if o:
+            o.close()
+        fl.close()
+        reg.stop()
+        for d in [f'/sys/fs/cgroup/{FLOOR_CGROUP}']:
+            shutil.rmtree(d, ignore_errors=True)
+        if os.environ.get('BENCH_KEEP'):
+            print('kept', tmp)
+        else:
+            subprocess.run(['rm', '-rf', tmp])
 
 
 if __name__ == '__main__':

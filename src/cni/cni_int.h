@@ -26,5 +26,7 @@ struct cni {
 
 /** A private copy of the current network (reloaded when the dir changed). */
 int cni_current(struct cni *c, struct cni_net **ret, struct err *err);
+/** Drop the plugins of `type` from n's chain (and its text). */
+void cni_net_drop_type(struct cni_net *n, const char *type);
 /** Absolute path of plugin `type`. -ENOENT naming the dirs searched. */
 int cni_find_plugin(const struct cni *c, const char *type, char **ret, struct err *err);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "cni/cni.h"
 #include "cni/cni_int.h"
 
@@ -73,6 +74,34 @@ static int check_plugins(const char *name, json_t *plugins, struct err *err)
 	return 0;
 }
 
+/* The list form of n, as the cache keeps it. */
+static char *list_text(const struct cni_net *n)
+{
+	json_t *l = json_pack("{s:s,s:s,s:O}", "cniVersion", n->version, "name", n->name, "plugins",
+			      n->plugins);
+	if (n->disable_check)
+		json_object_set_new(l, "disableCheck", json_true());
+	char *s = js_dump(l, JS_DUMP_SORTED);
+	json_decref(l);
+	return s;
+}
+
+void cni_net_drop_type(struct cni_net *n, const char *type)
+{
+	json_t *keep = json_array();
+	size_t i;
+	json_t *p;
+	json_array_foreach(n->plugins, i, p)
+	{
+		if (strcmp(json_string_value(json_object_get(p, "type")), type) != 0)
+			json_array_append(keep, p);
+	}
+	json_decref(n->plugins);
+	n->plugins = keep;
+	free(n->text);
+	n->text = list_text(n);
+}
+
 int cni_conf_parse(const char *name, const char *text, size_t len, bool list, struct cni_net **ret,
 		   struct err *err)
 {
@@ -119,12 +148,7 @@ int cni_conf_parse(const char *name, const char *text, size_t len, bool list, st
 	r = check_plugins(name, n->plugins, err);
 	if (r < 0)
 		goto out;
-	json_t *l = json_pack("{s:s,s:s,s:O}", "cniVersion", n->version, "name", n->name, "plugins",
-			      n->plugins);
-	if (n->disable_check)
-		json_object_set_new(l, "disableCheck", json_true());
-	n->text = js_dump(l, JS_DUMP_SORTED);
-	json_decref(l);
+	n->text = list_text(n);
 	*ret = TAKE_PTR(n);
 out:
 	cni_net_free(n);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "cni/cni.h"
 #include "cni/cni_int.h"
 #include "proc/proc.h"
@@ -222,7 +223,10 @@ static int run_plugin(const struct call *k, const json_t *plugin, const json_t *
 			       .max_output = PLUGIN_OUTPUT_MAX,
 			       .timeout_ms = plugin_timeout(k) };
 	struct proc_result res;
+	uint64_t t0 = mono_ns();
 	r = proc_run(&o, &res, err);
+	log_debug("cni plugin", "cmd=%s type=%s id=%s us=%llu", k->cmd, type, k->a->container_id,
+		  (unsigned long long)(mono_ns() - t0) / 1000);
 	if (r < 0) {
 		proc_result_done(&res);
 		return err_wrap(err, "plugin %s", type);
@@ -290,7 +294,19 @@ static int cache_write(struct cni *c, const struct cni_attachment *a, const stru
 	json_decref(o);
 	cleanup_free char *name =
 	    xasprintf("%s-%s.json", a->container_id, a->ifname ? a->ifname : "eth0");
-	return fs_write_file_atomic(dfd, name, text, strlen(text), 0600, FS_WRITE_FSYNC, err);
+	/* Not flushed (two journal commits, 20-30 ms on a busy disk, on every
+	 * RunPodSandbox): the cache only has to outlive ocid, not the machine,
+	 * whose reboot takes the namespaces with it. A cache a power loss left
+	 * empty or cut is read as none (cni_del then uses the current network). */
+	return fs_write_file_atomic(dfd, name, text, strlen(text), 0600, 0, err);
+}
+
+static bool has_host_ports(const struct cni_attachment *a)
+{
+	for (size_t i = 0; i < a->n_ports; i++)
+		if (a->ports[i].host_port > 0)
+			return true;
+	return false;
 }
 
 int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *ret, struct err *err)
@@ -303,6 +319,13 @@ int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *re
 	r = cni_current(c, &net, err);
 	if (r < 0)
 		return r;
+	/* The built-in network is built per pod from what the pod needs:
+	 * portmap only with host ports (without, its ADD returns the previous
+	 * result and its DEL looks for chains that were never made, at the
+	 * cost of two plugin runs). An operator's config keeps its whole
+	 * chain, as the CNI spec says. DEL follows the cached chain. */
+	if (!net->source && !has_host_ports(a))
+		cni_net_drop_type(net, "portmap");
 	json_t *rc_all = runtime_all(a);
 	struct call k = { c, net, a, "ADD", rc_all, a->timeout_ms ? mono_ms() + a->timeout_ms : 0 };
 	json_t *prev = NULL;
@@ -376,9 +399,15 @@ int cni_del(struct cni *c, const struct cni_attachment *a, struct err *err)
 	json_t *rc_all = NULL, *prev = NULL;
 	cleanup_err struct err cerr = ERR_INIT;
 	r = cache_read(c, a, &net, &rc_all, &prev, &cerr);
-	if (r == -ENOENT) {
-		/* Nothing cached: the ADD never finished, or this is a retry
-		 * after a successful DEL. Use the current network, if any. */
+	if (r == -ENOENT || r == -EINVAL) {
+		/* Nothing cached (the ADD never finished, or this is a retry
+		 * after a successful DEL) or a cache cut by a power loss: use
+		 * the current network, if any. */
+		cni_net_free(net);
+		net = NULL;
+		json_decref(rc_all);
+		json_decref(prev);
+		rc_all = prev = NULL;
 		cleanup_err struct err nerr = ERR_INIT;
 		if (cni_current(c, &net, &nerr) < 0)
 			return 0;

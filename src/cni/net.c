@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "cni/cni.h"
 #include "cni/cni_int.h"
 

@@ -1,6 +1,6 @@
 /* CRI handlers: pod sandboxes (RunPodSandbox, StopPodSandbox,
- * RemovePodSandbox, PodSandboxStatus, ListPodSandbox) and
- * UpdateRuntimeConfig. */
+ * RemovePodSandbox, PodSandboxStatus, ListPodSandbox,
+ * UpdatePodSandboxResources) and UpdateRuntimeConfig. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -188,6 +188,29 @@ static int update_runtime_config(struct cri_ctx *ctx, const ProtobufCMessage *re
 	return 0;
 }
 
+static int update_pod_sandbox_resources(struct cri_ctx *ctx, const ProtobufCMessage *reqm,
+					struct err *err)
+{
+	const Runtime__V1__UpdatePodSandboxResourcesRequest *req =
+	    (const Runtime__V1__UpdatePodSandboxResourcesRequest *)reqm;
+	struct pod_manager *m = mgr(ctx, err);
+	if (!m)
+		return -ENOSYS;
+	struct pod_resources ovh, res;
+	if (req->overhead)
+		cri_pod_conv_resources(req->overhead, &ovh);
+	if (req->resources)
+		cri_pod_conv_resources(req->resources, &res);
+	int r = pod_update_resources(m, req->pod_sandbox_id, req->overhead ? &ovh : NULL,
+				     req->resources ? &res : NULL, err);
+	if (r < 0)
+		return r;
+	Runtime__V1__UpdatePodSandboxResourcesResponse resp =
+	    RUNTIME__V1__UPDATE_POD_SANDBOX_RESOURCES_RESPONSE__INIT;
+	cri_reply(ctx, &resp.base);
+	return 0;
+}
+
 const struct cri_impl cri_pod_impls[] = {
 	{ RS, "RunPodSandbox", run_pod_sandbox },
 	{ RS, "StopPodSandbox", stop_pod_sandbox },
@@ -195,5 +218,6 @@ const struct cri_impl cri_pod_impls[] = {
 	{ RS, "PodSandboxStatus", pod_sandbox_status },
 	{ RS, "ListPodSandbox", list_pod_sandbox },
 	{ RS, "UpdateRuntimeConfig", update_runtime_config },
+	{ RS, "UpdatePodSandboxResources", update_pod_sandbox_resources },
 	{ NULL, NULL, NULL },
 };

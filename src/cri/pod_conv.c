@@ -223,3 +223,12 @@ void cri_pod_status_done(struct cri_pod_status *s)
 	free(s->st.labels);
 	free(s->st.annotations);
 }
+
+void cri_pod_conv_resources(const Runtime__V1__LinuxContainerResources *r,
+			    struct pod_resources *ret)
+{
+	*ret = (struct pod_resources){ .cpu_period = r->cpu_period,
+				       .cpu_quota = r->cpu_quota,
+				       .cpu_shares = r->cpu_shares,
+				       .memory_limit_in_bytes = r->memory_limit_in_bytes };
+}

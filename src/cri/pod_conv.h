@@ -16,6 +16,11 @@ int cri_pod_conv_config(const Runtime__V1__PodSandboxConfig *c, const char *hand
 			struct cri_pod_conv *ret, struct err *err);
 void cri_pod_conv_done(struct cri_pod_conv *c);
 
+/** A pod_resources from CRI's LinuxContainerResources (the fields a pod
+ *  cgroup takes; the others are not a pod's). */
+void cri_pod_conv_resources(const Runtime__V1__LinuxContainerResources *r,
+			    struct pod_resources *ret);
+
 void cri_pod_conv_metadata(const struct pod_info *i, Runtime__V1__PodSandboxMetadata *md);
 
 /* A ListPodSandbox item borrowing from a pod_info. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "pod/pod.h"
 
 static char *dup_or_null(const char *s)
@@ -141,6 +142,13 @@ static json_t *idmaps_json(const struct oci_idmap *v, size_t n)
 	return a;
 }
 
+static json_t *resources_json(const struct pod_resources *r)
+{
+	return json_pack("{s:I,s:I,s:I,s:I}", "cpu_period", (json_int_t)r->cpu_period, "cpu_quota",
+			 (json_int_t)r->cpu_quota, "cpu_shares", (json_int_t)r->cpu_shares,
+			 "memory_limit_in_bytes", (json_int_t)r->memory_limit_in_bytes);
+}
+
 char *pod_config_to_json(const struct pod_config *c)
 {
 	json_t *o = json_object();
@@ -176,6 +184,10 @@ char *pod_config_to_json(const struct pod_config *c)
 	json_object_set_new(o, "ns_ipc", json_integer(c->ns_ipc));
 	json_object_set_new(o, "privileged", json_boolean(c->privileged));
 	set_str(o, "runtime_handler", c->runtime_handler);
+	if (c->has_overhead)
+		json_object_set_new(o, "overhead", resources_json(&c->overhead));
+	if (c->has_resources)
+		json_object_set_new(o, "resources", resources_json(&c->resources));
 	/* Absent: the host's user namespace (also what older records mean). */
 	if (pod_config_userns(c))
 		json_object_set_new(o, "userns",
@@ -318,6 +330,25 @@ static int get_userns(const json_t *o, struct pod_config *c, struct err *err)
 	return r;
 }
 
+static int get_resources(const json_t *o, const char *key, bool *ret_has, struct pod_resources *ret,
+			 struct err *err)
+{
+	const json_t *v = NULL;
+	int r = js_get(o, "", key, JSON_OBJECT, false, &v, err);
+	if (r < 0 || !v)
+		return r;
+	*ret_has = true;
+	r = js_get_int(v, key, "cpu_period", 0, &ret->cpu_period, err);
+	if (r >= 0)
+		r = js_get_int(v, key, "cpu_quota", 0, &ret->cpu_quota, err);
+	if (r >= 0)
+		r = js_get_int(v, key, "cpu_shares", 0, &ret->cpu_shares, err);
+	if (r >= 0)
+		r = js_get_int(v, key, "memory_limit_in_bytes", 0, &ret->memory_limit_in_bytes,
+			       err);
+	return r;
+}
+
 static int from_json(const json_t *o, struct pod_config *c, struct err *err)
 {
 	static const struct {
@@ -358,6 +389,10 @@ static int from_json(const json_t *o, struct pod_config *c, struct err *err)
 		r = get_kv(o, "sysctls", &c->sysctls, &c->n_sysctls, err);
 	if (r >= 0)
 		r = get_userns(o, c, err);
+	if (r >= 0)
+		r = get_resources(o, "overhead", &c->has_overhead, &c->overhead, err);
+	if (r >= 0)
+		r = get_resources(o, "resources", &c->has_resources, &c->resources, err);
 	return r;
 }
 

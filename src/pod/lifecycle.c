@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -141,9 +142,21 @@ static char *effective_hostname(const struct pod_config *c)
 	return host_hostname();
 }
 
+/* The files go into the pod's new directory, which nothing reads before
+ * RunPodSandbox returns: written in place (a rename more each, on a
+ * disk-backed runroot, is a journal operation more). */
+static int write_new(int dfd, const char *name, const char *text, size_t len, struct err *err)
+{
+	cleanup_close int fd =
+	    openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || fs_write_all(fd, text, len) < 0)
+		return err_set(err, -errno, "write '%s'", name);
+	return 0;
+}
+
 static int write_text(int dfd, const char *name, const char *text, struct err *err)
 {
-	return fs_write_file_atomic(dfd, name, text, strlen(text), 0644, 0, err);
+	return write_new(dfd, name, text, strlen(text), err);
 }
 
 static int copy_host_file(int dfd, const char *name, const char *src, struct err *err)
@@ -159,7 +172,7 @@ static int copy_host_file(int dfd, const char *name, const char *src, struct err
 	} else if (r < 0) {
 		return r;
 	}
-	return fs_write_file_atomic(dfd, name, text, len, 0644, 0, err);
+	return write_new(dfd, name, text, len, err);
 }
 
 static int write_hosts(const struct pod *p, int dfd, struct err *err)
@@ -185,9 +198,7 @@ static int write_files(struct pod *p, int dfd, struct err *err)
 	} else {
 		r = copy_host_file(dfd, "resolv.conf", "/etc/resolv.conf", err);
 	}
-	if (r >= 0)
-		r = write_hosts(p, dfd, err);
-	return r;
+	return r; /* hosts comes last, with the pod's addresses */
 }
 
 static int mount_shm(struct pod_manager *m, struct pod *p, struct err *err)
@@ -356,7 +367,41 @@ static int cni_attach(struct pod_manager *m, struct pod *p, struct err *err)
 	return r;
 }
 
-static int setup(struct pod_manager *m, struct pod *p, struct err *err)
+/* CNI ADD on a thread of its own, while the rest of the pod is made. */
+struct cni_job {
+	struct pod_manager *m;
+	struct pod *p;
+	struct err err;
+	int r;
+	bool threaded;
+	pthread_t thread;
+};
+
+static void *cni_job_run(void *arg)
+{
+	struct cni_job *j = arg;
+	j->r = cni_attach(j->m, j->p, &j->err);
+	return NULL;
+}
+
+/* Start the job; without a thread it runs here and now. */
+static int cni_job_start(struct cni_job *j)
+{
+	j->threaded = pthread_create(&j->thread, NULL, cni_job_run, j) == 0;
+	if (!j->threaded)
+		cni_job_run(j);
+	return j->threaded ? 0 : j->r;
+}
+
+static int cni_job_wait(struct cni_job *j)
+{
+	if (j->threaded)
+		(void)pthread_join(j->thread, NULL);
+	j->threaded = false;
+	return j->r;
+}
+
+static int setup(struct pod_manager *m, struct pod *p, struct pod_steps *t, struct err *err)
 {
 	const struct pod_config *c = &p->info.cfg;
 	bool host_net = c->ns_network == POD_NS_NODE, host_ipc = c->ns_ipc == POD_NS_NODE;
@@ -371,6 +416,7 @@ static int setup(struct pod_manager *m, struct pod *p, struct err *err)
 		if (ldfd < 0)
 			return err_wrap(err, "log directory");
 	}
+	pod_steps_mark(t, "dirs");
 	cleanup_free char *nsdir = xasprintf("%s/ns", p->info.dir);
 	unsigned which = (host_net ? 0 : PROC_NS_NET | PROC_NS_UTS) | (host_ipc ? 0 : PROC_NS_IPC);
 	const char *hn = host_net ? NULL : p->info.hostname;
@@ -384,21 +430,38 @@ static int setup(struct pod_manager *m, struct pod *p, struct err *err)
 	}
 	if (!host_ipc)
 		p->info.ipcns_path = xasprintf("%s/ipc", nsdir);
-	if ((r = setup_cgroup(m, p, err)) < 0)
-		return r;
-	if (c->ns_pid == POD_NS_POD && (r = start_pause(m, p, err)) < 0)
-		return err_wrap(err, "start ocid-pause");
-	if ((r = write_files(p, dfd, err)) < 0)
-		return r;
-	if (!host_ipc && (r = mount_shm(m, p, err)) < 0)
-		return r;
+	pod_steps_mark(t, "pin");
+	/* Sysctls before CNI ADD: a plugin's own settings win, as before. */
 	if ((r = apply_sysctls(p, err)) < 0)
 		return r;
-	if (!host_net && m->cni && (r = cni_attach(m, p, err)) < 0)
-		return r;
+	pod_steps_mark(t, "sysctls");
 	if (!host_net && !m->cni)
 		return err_msg(err, -ENOENT, "pod networking is not configured");
-	return write_hosts(p, dfd, err);
+	/* The CNI chain needs only the network namespace: the rest of the pod
+	 * is made while its plugins run. */
+	struct cni_job job = { .m = m, .p = p, .err = ERR_INIT };
+	if (!host_net && cni_job_start(&job) < 0)
+		return err_move(err, &job.err);
+	r = setup_cgroup(m, p, err);
+	pod_steps_mark(t, "cgroup");
+	if (r >= 0 && c->ns_pid == POD_NS_POD && (r = start_pause(m, p, err)) < 0)
+		err_wrap(err, "start ocid-pause");
+	pod_steps_mark(t, "pause");
+	if (r >= 0)
+		r = write_files(p, dfd, err);
+	if (r >= 0 && !host_ipc)
+		r = mount_shm(m, p, err);
+	pod_steps_mark(t, "files");
+	int q = host_net ? 0 : cni_job_wait(&job);
+	pod_steps_mark(t, "cni_wait");
+	if (r >= 0 && q < 0)
+		r = err_move(err, &job.err);
+	err_done(&job.err);
+	if (r < 0)
+		return r;
+	r = write_hosts(p, dfd, err);
+	pod_steps_mark(t, "hosts");
+	return r;
 }
 
 /* Our pause process: still the init of the pinned PID namespace. */
@@ -430,10 +493,11 @@ static void cni_detach(struct pod_manager *m, struct pod *p)
 	free(ports);
 }
 
-void pod_teardown(struct pod_manager *m, struct pod *p, bool final)
+void pod_teardown(struct pod_manager *m, struct pod *p, bool final, struct pod_steps *t)
 {
 	struct pod_info *i = &p->info;
 	cni_detach(m, p);
+	pod_steps_mark(t, "cni");
 	/* While a CNI DEL is owed, the network namespace stays pinned: the
 	 * plugins need it to find what to undo (bridge finds its masquerade
 	 * rules from the addresses inside). A remove gives up on it. */
@@ -447,19 +511,22 @@ void pod_teardown(struct pod_manager *m, struct pod *p, bool final)
 	    proc_kill_wait(i->pause_pid, SIGKILL, PAUSE_STOP_MS) < 0)
 		log_warn("ocid-pause did not exit", "pod=%s pid=%d", i->id, (int)i->pause_pid);
 	i->pause_pid = 0;
+	pod_steps_mark(t, "pause");
 	if (i->shm_path && umount2(i->shm_path, MNT_DETACH) < 0 && errno != EINVAL &&
 	    errno != ENOENT)
 		log_warn("cannot unmount shm", "pod=%s error=%s", i->id, strerror(errno));
+	pod_steps_mark(t, "shm");
 	if (!i->dir)
 		return;
 	cleanup_free char *nsdir = xasprintf("%s/ns", i->dir);
 	cleanup_err struct err e = ERR_INIT;
 	if (proc_ns_unpin(nsdir, unpin, &e) < 0)
 		log_warn("cannot unpin namespaces", "pod=%s error=%s", i->id, log_q(err_str(&e)));
+	pod_steps_mark(t, "unpin");
 }
 
 /* Remove what a pod leaves on disk: its cgroup and its directory. */
-static void remove_leftovers(struct pod_manager *m, struct pod *p)
+static void remove_leftovers(struct pod_manager *m, struct pod *p, struct pod_steps *t)
 {
 	cleanup_err struct err e = ERR_INIT;
 	if (is_cgroupfs(m) && p->info.cgroup_parent &&
@@ -468,6 +535,7 @@ static void remove_leftovers(struct pod_manager *m, struct pod *p)
 			 log_q(err_str(&e)));
 		err_done(&e);
 	}
+	pod_steps_mark(t, "cgroup");
 	if (!p->info.dir)
 		return;
 	cleanup_free char *pods = xasprintf("%s/pods", m->runroot);
@@ -475,6 +543,7 @@ static void remove_leftovers(struct pod_manager *m, struct pod *p)
 	if (dfd >= 0 && fs_rm_rf_at(dfd, p->info.id, &e) < 0)
 		log_warn("cannot remove pod directory", "pod=%s error=%s", p->info.id,
 			 log_q(err_str(&e)));
+	pod_steps_mark(t, "dir");
 }
 
 int pod_run(struct pod_manager *m, const struct pod_config *c, char **ret_id, struct err *err)
@@ -507,13 +576,17 @@ int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t de
 		return r;
 	}
 	pthread_mutex_lock(&p->lock);
-	r = setup(m, p, err);
+	struct pod_steps t;
+	pod_steps_start(&t);
+	r = setup(m, p, &t, err);
 	p->deadline_ns = 0;
 	if (r >= 0)
 		r = pod_save(m, p, err);
+	pod_steps_mark(&t, "db");
+	pod_steps_log(&t, "pod run steps", p->info.id);
 	if (r < 0) {
-		pod_teardown(m, p, true);
-		remove_leftovers(m, p);
+		pod_teardown(m, p, true, NULL);
+		remove_leftovers(m, p, NULL);
 		pthread_mutex_unlock(&p->lock);
 		pod_index_remove(m, p);
 		return r;
@@ -533,14 +606,19 @@ int pod_stop(struct pod_manager *m, const char *id, struct err *err)
 		return 0;
 	if (r < 0)
 		return err_move(err, &e);
+	struct pod_steps t;
+	pod_steps_start(&t);
 	if (m->stop_ctrs && (r = m->stop_ctrs(m->ctrs_data, p->info.id, err)) < 0) {
 		pod_unref(m, p);
 		return err_wrap(err, "stop containers of pod %s", p->info.id);
 	}
+	pod_steps_mark(&t, "ctrs");
 	pthread_mutex_lock(&p->lock);
-	pod_teardown(m, p, false);
+	pod_teardown(m, p, false, &t);
 	p->info.state = POD_NOTREADY;
 	r = p->removed ? 0 : pod_save(m, p, err);
+	pod_steps_mark(&t, "db");
+	pod_steps_log(&t, "pod stop steps", p->info.id);
 	pthread_mutex_unlock(&p->lock);
 	pod_unref(m, p);
 	return r;
@@ -555,21 +633,26 @@ int pod_remove(struct pod_manager *m, const char *id, struct err *err)
 		return 0;
 	if (r < 0)
 		return err_move(err, &e);
+	struct pod_steps t;
+	pod_steps_start(&t);
 	if (m->remove_ctrs && (r = m->remove_ctrs(m->ctrs_data, p->info.id, err)) < 0) {
 		pod_unref(m, p);
 		return err_wrap(err, "remove containers of pod %s", p->info.id);
 	}
+	pod_steps_mark(&t, "ctrs");
 	pthread_mutex_lock(&p->lock);
 	if (p->removed) {
 		pthread_mutex_unlock(&p->lock);
 		pod_unref(m, p);
 		return 0;
 	}
-	pod_teardown(m, p, true);
+	pod_teardown(m, p, true, &t);
 	if (p->cni_pending)
 		log_warn("giving up on CNI DEL for a removed pod", "pod=%s", p->info.id);
-	remove_leftovers(m, p);
+	remove_leftovers(m, p, &t);
 	r = db_pod_delete(m->db, p->info.id, err);
+	pod_steps_mark(&t, "db");
+	pod_steps_log(&t, "pod remove steps", p->info.id);
 	pthread_mutex_unlock(&p->lock);
 	if (r >= 0)
 		pod_index_remove(m, p);
@@ -595,8 +678,8 @@ static void reap_one(struct pod_manager *m, const char *id)
 				       &p->info.cgroup_parent, NULL);
 	}
 	log_info("removing a pod left half-created", "pod=%s", id);
-	pod_teardown(m, p, true);
-	remove_leftovers(m, p);
+	pod_teardown(m, p, true, NULL);
+	remove_leftovers(m, p, NULL);
 	p->refs = 1;
 	pod_unref(m, p);
 }

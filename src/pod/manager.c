@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "cni/cni.h"
 #include "db/pod.h"
 #include "pod/pod_int.h"
@@ -519,4 +520,29 @@ char *pod_info_verbose_json(const struct pod_info *i)
 	char *s = js_dump(o, JS_DUMP_SORTED);
 	json_decref(o);
 	return s;
+}
+
+void pod_steps_start(struct pod_steps *s)
+{
+	s->len = 0;
+	s->text[0] = '\0';
+	s->last_ns = log_enabled(LOG_DEBUG) ? mono_ns() : 0;
+}
+
+void pod_steps_mark(struct pod_steps *s, const char *name)
+{
+	if (!s || !s->last_ns)
+		return;
+	uint64_t now = mono_ns();
+	int n = snprintf(s->text + s->len, sizeof(s->text) - s->len, "%s%s_us=%llu",
+			 s->len ? " " : "", name, (unsigned long long)(now - s->last_ns) / 1000);
+	if (n > 0 && (size_t)n < sizeof(s->text) - s->len)
+		s->len += (size_t)n;
+	s->last_ns = now;
+}
+
+void pod_steps_log(const struct pod_steps *s, const char *msg, const char *id)
+{
+	if (s->last_ns)
+		log_debug(msg, "id=%s %s", id, s->text);
 }

@@ -80,6 +80,16 @@ struct pod_port {
 /* Namespace modes; values match CRI's NamespaceMode. */
 enum pod_ns_mode { POD_NS_POD = 0, POD_NS_CONTAINER = 1, POD_NS_NODE = 2, POD_NS_TARGET = 3 };
 
+/* What UpdatePodSandboxResources records for a pod (CRI's
+ * LinuxContainerResources, the fields a pod cgroup takes); 0 = unset,
+ * cpu_quota -1 = unlimited. */
+struct pod_resources {
+	int64_t cpu_period; /* us */
+	int64_t cpu_quota;  /* us per period */
+	int64_t cpu_shares;
+	int64_t memory_limit_in_bytes;
+};
+
 struct pod_config {
 	char *name, *namespace, *uid; /* metadata; all required */
 	uint32_t attempt;
@@ -107,6 +117,10 @@ struct pod_config {
 	size_t n_uid_maps, n_gid_maps;
 	bool privileged;
 	char *runtime_handler; /* may be NULL */
+	/* The pod's overhead and the sum of its containers' resources, as
+	 * UpdatePodSandboxResources last gave them. */
+	bool has_overhead, has_resources;
+	struct pod_resources overhead, resources;
 };
 
 /** Whether the pod has a user namespace of its own (userns mode POD). */
@@ -208,6 +222,20 @@ int pod_stop(struct pod_manager *m, const char *id, struct err *err);
  *  cgroup, the directory, the record and
  *  the name reservation. An unknown id is success (idempotent). */
 int pod_remove(struct pod_manager *m, const char *id, struct err *err);
+
+/** UpdatePodSandboxResources (in-place pod resize): record `overhead` and
+ *  `resources` (NULL: not given, the recorded one stays) and, when ocid
+ *  made the pod's cgroup (cgroupfs driver), set its limits to their sum:
+ *  memory (limit_in_bytes / memory.max; unlimited when resources has none),
+ *  CPU shares (cpu.shares / cpu.weight) and quota (cfs_quota_us and
+ *  cfs_period_us / cpu.max), in every hierarchy that has the controller.
+ *  Containers keep running. -ENOENT for an unknown pod, -EINVAL for a
+ *  negative or out-of-range value (nothing changed), else -errno naming
+ *  the cgroup file the kernel refused (-EBUSY: memory in use above the new
+ *  limit; the new values stay recorded). */
+int pod_update_resources(struct pod_manager *m, const char *id,
+			 const struct pod_resources *overhead,
+			 const struct pod_resources *resources, struct err *err);
 
 /** A snapshot of pod `id` (full id or unique prefix). -ENOENT when unknown,
  *  -ENOTUNIQ for an ambiguous prefix. */

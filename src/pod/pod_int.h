@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/base.h"
@@ -14,9 +15,35 @@
 int pod_cgroup_create(const char *path, struct err *err);
 /** Move `pid` into `path` in every hierarchy that has it. */
 int pod_cgroup_add_pid(const char *path, pid_t pid, struct err *err);
+/* Limits of a pod cgroup. */
+struct pod_cgroup_limits {
+	int64_t memory; /* bytes; -1 = unlimited */
+	int64_t shares; /* 0 = leave as it is */
+	int64_t quota;	/* us per period; -1 = unlimited */
+	int64_t period; /* us; 0 = leave as it is (v2: 100000) */
+};
+
+/** Set `l` on `path` in every hierarchy with the controllers (v1: memory,
+ *  cpu; v2: the files that exist). -errno naming the file refused. */
+int pod_cgroup_set_limits(const char *path, const struct pod_cgroup_limits *l, struct err *err);
 /** Remove `path` from every hierarchy; missing is fine. -EBUSY while it
  *  still holds tasks. */
 int pod_cgroup_remove(const char *path, struct err *err);
+
+/* The durations of the steps of one operation, for the debug log
+ * ("pod run steps id=... pin_us=812 cgroup_us=95 ..."). */
+struct pod_steps {
+	uint64_t last_ns;
+	size_t len;
+	char text[384];
+};
+
+/** Start timing (no-op unless debug logging is on). */
+void pod_steps_start(struct pod_steps *s);
+/** Record the time since the previous mark as "<name>_us=N". `s` may be NULL. */
+void pod_steps_mark(struct pod_steps *s, const char *name);
+/** Log the marks as one debug line `msg` for pod `id`. */
+void pod_steps_log(const struct pod_steps *s, const char *msg, const char *id);
 
 /* One sandbox in the manager. */
 struct pod {
@@ -56,7 +83,7 @@ int pod_save(struct pod_manager *m, struct pod *p, struct err *err);
  *  used by stop, remove and a failed run. Never fails: what cannot be
  *  undone is logged; a failed CNI DEL sets p->cni_pending and, unless
  *  `final`, keeps the network namespace pinned for the retry. */
-void pod_teardown(struct pod_manager *m, struct pod *p, bool final);
+void pod_teardown(struct pod_manager *m, struct pod *p, bool final, struct pod_steps *t);
 /** The CNI attachment of a pod (pointers borrow from p and `ports`). */
 void pod_attachment(const struct pod *p, const char *pod_cidr, struct cni_port *ports,
 		    struct cni_attachment *a);

@@ -239,6 +239,47 @@ static void test_builtin_network(void **state)
 	cni_free(c);
 }
 
+/* A pod without host ports gets the built-in chain without portmap; a
+ * cache cut short (a power loss: it is not flushed) is read as none and
+ * DEL still releases the address through the current network. */
+static void test_builtin_chain_per_pod(void **state)
+{
+	struct cni *c = new_cni();
+	cleanup_err struct err err = ERR_INIT;
+	cleanup_free char *nsdir = tpath("pod2");
+	assert_int_equal(proc_ns_pin(nsdir, PROC_NS_NET, NULL, &err), 0);
+	cleanup_free char *netns = xasprintf("%s/net", nsdir);
+	const char *id = ids[1];
+	struct cni_port ports[] = { { "tcp", 0, 8080, NULL } }; /* not published */
+	struct cni_attachment a = { .container_id = id,
+				    .netns = netns,
+				    .pod_name = "p2",
+				    .pod_namespace = "default",
+				    .pod_uid = "uid-2",
+				    .ports = ports,
+				    .n_ports = 1 };
+	struct cni_result res;
+	if (cni_add(c, &a, &res, &err) < 0)
+		fail_msg("ADD: %s", err_str(&err));
+	cleanup_free char *cache = xasprintf("%s/cache/%s-eth0.json", tmp, id);
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(fs_read_file(AT_FDCWD, cache, 1 << 20, &text, &len, &err), 0);
+	assert_non_null(strstr(text, "\"bridge\""));
+	assert_null(strstr(text, "portmap"));
+	cleanup_free char *ipam = xasprintf("%s/ipam/%s", tmp, CNI_DEFAULT_NETWORK);
+	assert_int_equal(count_files(ipam), 1);
+
+	assert_int_equal(truncate(cache, 7), 0);
+	if (cni_del(c, &a, &err) < 0)
+		fail_msg("DEL: %s", err_str(&err));
+	assert_int_equal(count_files(ipam), 0);
+	assert_int_equal(access(cache, F_OK), -1);
+	cni_result_done(&res);
+	assert_int_equal(proc_ns_unpin(nsdir, PROC_NS_NET, &err), 0);
+	cni_free(c);
+}
+
 static void write_conf(const char *name, const char *text)
 {
 	cleanup_free char *p = xasprintf("%s/net.d/%s", tmp, name);
@@ -448,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_pod_cidr_check),
 		cmocka_unit_test(test_builtin_network),
+		cmocka_unit_test(test_builtin_chain_per_pod),
 		cmocka_unit_test(test_user_config_reload_and_vanish),
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_broken),
