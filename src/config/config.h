@@ -23,11 +23,11 @@ struct config {
 	char *
 	    *cni_plugin_dirs;  /* --cni-plugin-dir, colon list, default /opt/cni/bin:/usr/lib/cni */
 	char *registries_conf; /* --registries-conf, default /etc/containers/registries.conf */
-	char *signature_policy; /* --signature-policy, default /etc/containers/policy.json */
+	char *signature_policy;	    /* --signature-policy, default /etc/containers/policy.json */
 	char *signature_policy_dir; /* <pod namespace>.json here wins over signature_policy */
 	char *registries_d;	    /* containers-registries.d(5): where signatures are */
-	char *stream_address;	/* --stream-address, default 127.0.0.1 */
-	unsigned stream_port;	/* --stream-port, default 0 (an ephemeral port) */
+	char *stream_address;	    /* --stream-address, default 127.0.0.1 */
+	unsigned stream_port;	    /* --stream-port, default 0 (an ephemeral port) */
 	uint64_t stream_idle_timeout_s; /* --stream-idle-timeout, default 4 h; 0 = never */
 	unsigned stream_max_sessions;	/* --stream-max-sessions, default 256 */
 	char *stream_tls_cert, *stream_tls_key,

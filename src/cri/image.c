@@ -10,6 +10,8 @@
 struct image_cfg {
 	char *registries_conf;
 	char *policy;
+	char *policy_dir;
+	char *registries_d;
 	char **auth_files;
 	char **pinned;
 	unsigned max_parallel;
@@ -22,6 +24,8 @@ static void image_cfg_load(struct cri_ctx *ctx, struct image_cfg *c)
 	const struct config *cfg = ctx->deps->cfg;
 	c->registries_conf = xstrdup(cfg->registries_conf);
 	c->policy = xstrdup(cfg->signature_policy);
+	c->policy_dir = xstrdup(cfg->signature_policy_dir);
+	c->registries_d = xstrdup(cfg->registries_d);
 	c->auth_files = NULL;
 	strv_push(&c->auth_files, cfg->global_auth_file);
 	strv_push(&c->auth_files, "/root/.docker/config.json");
@@ -37,6 +41,8 @@ static void image_cfg_done(struct image_cfg *c)
 {
 	free(c->registries_conf);
 	free(c->policy);
+	free(c->policy_dir);
+	free(c->registries_d);
 	strv_free(c->auth_files);
 	strv_free(c->pinned);
 }
@@ -79,6 +85,11 @@ static int pull_image(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct 
 	struct image_pull_opts o = {
 		.registries_conf = c.registries_conf,
 		.policy = c.policy,
+		.policy_dir = c.policy_dir,
+		.registries_d = c.registries_d,
+		.pod_namespace = req->sandbox_config && req->sandbox_config->metadata
+				     ? req->sandbox_config->metadata->namespace_
+				     : NULL,
 		.auth_files = c.auth_files,
 		.creds = &creds,
 		.creds_server = req->auth ? req->auth->server_address : NULL,

@@ -67,6 +67,10 @@ DEFINE_CLEANUP(struct image_ref, image_ref_free)
 /** true when `d` is "sha256:" followed by exactly 64 lowercase hex digits. */
 bool image_digest_valid(const char *d);
 
+/** true when `ns` is a Kubernetes namespace name (a DNS label: [a-z0-9-],
+ *  1-63 characters, starting and ending with an alphanumeric). */
+bool image_namespace_valid(const char *ns);
+
 /** true when `tag` matches [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
 bool image_tag_valid(const char *tag);
 
@@ -285,15 +289,98 @@ int image_policy_parse(const char *name, const char *text, size_t len, struct im
 void image_policy_free(struct image_policy *p);
 DEFINE_CLEANUP(struct image_policy, image_policy_free)
 
+#define IMAGE_NEED_GPG 1      /* a signedBy requirement applies */
+#define IMAGE_NEED_SIGSTORE 2 /* a sigstoreSigned requirement applies */
+
 /** Decide whether `ref` (normalised, not short) may be pulled. The most
  *  specific transports.docker scope applies (name:tag or name@digest, the
  *  repository, each parent namespace, host[:port], *.domain wildcards, ""),
- *  then `default`. 0 to accept; -EACCES when the requirements reject it or
- *  require signatures, which this ocid cannot verify yet (the message says
- *  which). If `ret_scope` is not NULL it receives the scope used (borrowed
- *  from `p`; "default" for the default). */
+ *  then `default`. 0 to accept without signatures; a mask of IMAGE_NEED_*
+ *  when signatures must be verified (image_policy_verify); -EACCES when a
+ *  requirement rejects it. If `ret_scope` is not NULL it receives the scope
+ *  used (borrowed from `p`; "default" for the default). */
 int image_policy_check(const struct image_policy *p, const struct image_ref *ref,
 		       const char **ret_scope, struct err *err);
+
+#define IMAGE_SIG_MAX (4u << 20) /* bytes of one signature or payload */
+#define IMAGE_SIGS_MAX 16	 /* signatures looked at per image */
+
+/* The signatures found for one manifest digest. */
+struct image_sig {
+	bool sigstore; /* a cosign attachment (else GPG simple signing) */
+	char *where;   /* URL or path, for messages */
+	char *data;    /* GPG: the signed message; sigstore: the payload */
+	size_t len;
+	char *b64sig; /* sigstore: the base64 signature of `data` */
+};
+
+struct image_sigs {
+	struct image_sig *v;
+	size_t n;
+	char *gpg_where;      /* where simple signatures were looked for, or NULL */
+	char *sigstore_where; /* where attachments were looked for, or NULL */
+};
+
+/** Release the signatures. */
+void image_sigs_done(struct image_sigs *s);
+
+/** Verify the requirements of `ref`'s scope against `sigs`, found for the
+ *  manifest of digest `digest` pulled as `ref` (the name asked for, also
+ *  when a mirror served it). 0 when every requirement holds; *ret_info
+ *  (owned, may be NULL) then says which requirements accepted it and the
+ *  key fingerprints that verified it. -EACCES naming the policy file, the
+ *  scope, the requirement and why it failed. */
+int image_policy_verify(const struct image_policy *p, const struct image_ref *ref,
+			const char *digest, const struct image_sigs *sigs, char **ret_info,
+			struct err *err);
+
+/* A parsed signature payload: the atomic container signature of simple
+ * signing, or cosign's "cosign container image signature". */
+struct image_sig_payload {
+	char *docker_ref;
+	char *digest;
+};
+
+/** Parse a payload of `len` bytes whose critical.type must be `type`. Its
+ *  critical section must hold exactly type, image.docker-manifest-digest
+ *  and identity.docker-reference. -EINVAL saying what is wrong. */
+int image_sig_payload_parse(const char *data, size_t len, const char *type,
+			    struct image_sig_payload *ret, struct err *err);
+
+/** Release a payload's strings. */
+void image_sig_payload_done(struct image_sig_payload *p);
+
+/* ------------------------------------------------------ registries_d.c --
+ * containers-registries.d(5): where signatures of an image are found. */
+
+#define IMAGE_REGISTRIES_D "/etc/containers/registries.d"
+#define IMAGE_REGISTRIES_D_MAX (1u << 20) /* bytes of one file */
+
+struct image_registries_d;
+
+/** An empty configuration (no lookaside, no sigstore attachments). */
+struct image_registries_d *image_registries_d_new(void);
+
+/** Add the YAML document of `len` bytes read from `name` (for messages):
+ *  default-docker and docker: <scope>: {lookaside (or sigstore),
+ *  use-sigstore-attachments}. -EINVAL when malformed or when a scope is
+ *  defined a second time. */
+int image_registries_d_add(struct image_registries_d *d, const char *name, const char *text,
+			   size_t len, struct err *err);
+
+/** Read every *.yaml of `dir` (sorted). A missing directory is empty. */
+int image_registries_d_load(const char *dir, struct image_registries_d **ret, struct err *err);
+
+/** Free. Accepts NULL. */
+void image_registries_d_free(struct image_registries_d *d);
+DEFINE_CLEANUP(struct image_registries_d, image_registries_d_free)
+
+/** Where `ref`'s signatures are: the lookaside base URL (file://, http://,
+ *  https://; borrowed, NULL when none) and whether sigstore attachments are
+ *  used, from the most specific docker scope (repository, namespaces,
+ *  host, *.domain) else default-docker. */
+void image_registries_d_lookup(const struct image_registries_d *d, const struct image_ref *ref,
+			       const char **ret_lookaside, bool *ret_sigstore);
 
 /* --------------------------------------------------------- registries.c --
  * containers-registries.conf(5), version 2. */
@@ -520,8 +607,13 @@ struct db;
 struct image_service;
 
 struct image_pull_opts {
-	const char *registries_conf;	 /* NULL: IMAGE_REGISTRIES_CONF (+ ".d" drop-ins) */
-	const char *policy;		 /* policy.json path; NULL: IMAGE_POLICY_PATH */
+	const char *registries_conf; /* NULL: IMAGE_REGISTRIES_CONF (+ ".d" drop-ins) */
+	const char *policy;	     /* policy.json path; NULL: IMAGE_POLICY_PATH */
+	const char *registries_d;    /* registries.d directory; NULL: IMAGE_REGISTRIES_D */
+	/* Per-namespace policies: policy_dir/<pod_namespace>.json, when it
+	 * exists, applies instead of `policy` (either may be NULL). */
+	const char *policy_dir;
+	const char *pod_namespace;
 	char *const *auth_files;	 /* tried in order when no creds apply; may be NULL */
 	const struct image_creds *creds; /* the CRI AuthConfig; may be NULL */
 	const char *creds_server;	 /* its server_address; NULL/"" = the image's registry */
@@ -587,6 +679,11 @@ int image_pull(struct image_service *svc, const char *name, const struct image_p
  *  [{"name":..., "layers":[{"digest":..., "size":N, "done":N,
  *  "state":"waiting|downloading|done|exists|failed"}]}]. */
 char *image_pull_progress_json(struct image_service *svc);
+
+/** Totals since start, for metrics (any thread): bytes of layers pulls
+ *  downloaded and stored, and layers pulls found already stored (reused).
+ *  Counted as each pull ends. */
+void image_service_counters(struct image_service *svc, uint64_t *ret_bytes, uint64_t *ret_reused);
 
 /** Resolve `name` (id, unique id prefix, "repo:tag", "repo@digest", short
  *  name) to an image id (*ret owned). -ENOENT when unknown (64 hex digits

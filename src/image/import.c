@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "db/image.h"
 #include "image/image_int.h"
 #include "image/import_int.h"

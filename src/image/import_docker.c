@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "image/image_int.h"
 #include "storage/storage.h"
 

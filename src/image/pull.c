@@ -9,7 +9,7 @@
 #include "base/base.h"
 #include "base/fs.h"
 #include "db/image.h"
-#include "image/image_int.h"
+#include "image/policy_int.h"
 #include "image/service_int.h"
 #include "storage/storage.h"
 
@@ -36,18 +36,60 @@ static void fetched_image_done(struct fetched_image *f)
 	strv_free(f->chains);
 }
 
-static int load_policy(const char *path, struct image_policy **ret, struct err *err)
+static int read_policy(const char *path, struct image_policy **ret, struct err *err)
 {
 	cleanup_free char *text = NULL;
 	size_t len = 0;
 	int r = fs_read_file(AT_FDCWD, path, IMAGE_POLICY_MAX, &text, &len, err);
+	if (r < 0)
+		return r;
+	return image_policy_parse(path, text, len, ret, err);
+}
+
+/* The pod namespace's own policy (signature_policy_dir/<ns>.json) when
+ * there is one, else the global file, else the built-in default. */
+static int load_policy(const struct image_pull_opts *o, struct image_policy **ret, struct err *err)
+{
+	if (!str_empty(o->policy_dir) && !str_empty(o->pod_namespace)) {
+		if (!image_namespace_valid(o->pod_namespace))
+			return err_msg(err, -EINVAL, "invalid pod namespace '%.80s'",
+				       o->pod_namespace);
+		cleanup_free char *path = xasprintf("%s/%s.json", o->policy_dir, o->pod_namespace);
+		int r = read_policy(path, ret, err);
+		if (r != -ENOENT)
+			return r;
+		err_done(err);
+	}
+	const char *path = o->policy ? o->policy : IMAGE_POLICY_PATH;
+	int r = read_policy(path, ret, err);
 	if (r == -ENOENT) {
 		err_done(err);
 		return image_policy_parse(path, NULL, 0, ret, err);
 	}
-	if (r < 0)
-		return r;
-	return image_policy_parse(path, text, len, ret, err);
+	return r;
+}
+
+/* What the policy asks of a pull, settled before its endpoints are tried. */
+struct trust {
+	const struct image_policy *pol;
+	const struct image_registries_d *rd;
+	int need; /* IMAGE_NEED_*: 0 when no signature is required */
+};
+
+/* Signatures are checked against the name asked for, also when a mirror
+ * serves the bytes, before anything but manifests is fetched. */
+static int verify(const struct trust *t, const struct image_ref *asked, struct image_registry *reg,
+		  const char *repo, const char *digest, struct err *err)
+{
+	if (!t->need)
+		return 0;
+	struct image_sigs sigs = { 0 };
+	int r = image_sigs_fetch(t->rd, asked, reg, repo, digest, t->need, &sigs, err);
+	cleanup_free char *info = NULL;
+	if (r >= 0)
+		r = image_policy_verify(t->pol, asked, digest, &sigs, &info, err);
+	image_sigs_done(&sigs);
+	return r;
 }
 
 static int fetch_manifest(struct image_registry *reg, const struct image_ref *ref,
@@ -361,7 +403,7 @@ static int endpoint_creds(const struct image_ref *asked, const struct image_endp
 
 static int pull_endpoint(struct image_service *svc, struct pull *p, const struct image_ref *asked,
 			 const struct image_endpoint *ep, const struct image_pull_opts *o,
-			 char **ret_id, struct err *err)
+			 const struct trust *t, char **ret_id, struct err *err)
 {
 	struct image_creds creds = { 0 };
 	int r = endpoint_creds(asked, ep, o, &creds, err);
@@ -385,6 +427,8 @@ static int pull_endpoint(struct image_service *svc, struct pull *p, const struct
 	struct image_platform plat = o->platform.os ? o->platform : IMAGE_PLATFORM_DEFAULT;
 	struct fetched_image f = { 0 };
 	r = fetch_manifest(reg, ep->ref, &plat, &f, err);
+	if (r >= 0)
+		r = verify(t, asked, reg, ep->ref->path, f.top.digest, err);
 	if (r >= 0)
 		r = fetch_config(reg, ep->ref, &f, err);
 	if (r >= 0) {
@@ -429,13 +473,13 @@ static int endpoints_failed(int r, char *const *tried, bool any_unknown, bool on
 /* Try the endpoints of one candidate: mirrors in order, then the source. */
 static int pull_candidate(struct image_service *svc, struct pull *p,
 			  const struct image_registries *regs, const struct image_policy *pol,
-			  const struct image_ref *asked, const struct image_pull_opts *o,
-			  char **ret_id, struct err *err)
+			  const struct image_registries_d *rd, const struct image_ref *asked,
+			  const struct image_pull_opts *o, char **ret_id, struct err *err)
 {
-	const char *scope = NULL;
-	int r = image_policy_check(pol, asked, &scope, err);
+	int r = image_policy_check(pol, asked, NULL, err);
 	if (r < 0)
 		return r;
+	struct trust t = { pol, rd, r };
 	struct image_endpoint *eps = NULL;
 	size_t n = 0;
 	r = image_registries_endpoints(regs, asked, &eps, &n, err);
@@ -445,7 +489,7 @@ static int pull_candidate(struct image_service *svc, struct pull *p,
 	bool any_unknown = false, only_unknown = true;
 	for (size_t i = 0; i < n; i++) {
 		err_done(err);
-		r = pull_endpoint(svc, p, asked, &eps[i], o, ret_id, err);
+		r = pull_endpoint(svc, p, asked, &eps[i], o, &t, ret_id, err);
 		if (r >= 0 || r == -ECANCELED)
 			break;
 		any_unknown = any_unknown || r == -ENOENT;
@@ -474,11 +518,16 @@ int pull_run(struct image_service *svc, struct pull *p, const char *name,
 	if (r < 0)
 		return r;
 	cleanup(image_policy_free) struct image_policy *pol = NULL;
-	r = load_policy(o->policy ? o->policy : IMAGE_POLICY_PATH, &pol, err);
+	r = load_policy(o, &pol, err);
+	if (r < 0)
+		return r;
+	cleanup(image_registries_d_free) struct image_registries_d *rd = NULL;
+	r = image_registries_d_load(o->registries_d ? o->registries_d : IMAGE_REGISTRIES_D, &rd,
+				    err);
 	if (r < 0)
 		return r;
 	if (!ref->short_name)
-		return pull_candidate(svc, p, regs, pol, ref, o, ret_id, err);
+		return pull_candidate(svc, p, regs, pol, rd, ref, o, ret_id, err);
 	struct image_ref **cands = NULL;
 	size_t n = 0;
 	r = image_registries_resolve(regs, ref, &cands, &n, err);
@@ -486,7 +535,7 @@ int pull_run(struct image_service *svc, struct pull *p, const char *name,
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		err_done(err);
-		r = pull_candidate(svc, p, regs, pol, cands[i], o, ret_id, err);
+		r = pull_candidate(svc, p, regs, pol, rd, cands[i], o, ret_id, err);
 		if (r >= 0 || r == -ECANCELED)
 			break;
 	}

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "db/ctr.h"
 #include "db/image.h"
 #include "image/image_int.h"

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "image/http_int.h"
 #include "image/image_int.h"
 
