@@ -13,13 +13,6 @@
 #include "stats/stats.h"
 #include "stats/stats_int.h"
 
-uint64_t stats_now_ns(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* 1 when `path` is a mount of filesystem `magic`, 0 when not or missing. */
 static int is_fs(const char *path, long magic, struct err *err)
 {
@@ -331,7 +324,7 @@ int stats_cgroup_read(const struct stats_layout *l, const char *path, struct sta
 	if (r < 0)
 		return r;
 	const char *rel = clean + 1; /* relative to each mount; "" for the root */
-	*ret = (struct stats_cgroup){ .timestamp_ns = stats_now_ns() };
+	*ret = (struct stats_cgroup){ .timestamp_ns = (uint64_t)wall_ns() };
 	int (*readers[])(const struct stats_layout *, const char *, struct stats_cgroup *,
 			 struct err *) = { read_cpu, read_memory, read_pids };
 	bool any = false;

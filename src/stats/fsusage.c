@@ -127,7 +127,7 @@ int stats_fs_usage(const char *path, uint64_t max_entries, struct stats_fs_usage
 		(void)close(fd);
 		return r;
 	}
-	*ret = (struct stats_fs_usage){ .timestamp_ns = stats_now_ns() };
+	*ret = (struct stats_fs_usage){ .timestamp_ns = (uint64_t)wall_ns() };
 	struct walk w = {
 		.dev = st.st_dev,
 		.left = max_entries ? max_entries : STATS_FS_MAX_ENTRIES,

@@ -63,7 +63,7 @@ int stats_net_read(const char *netns_path, struct stats_net *ret, struct err *er
 			return err_set(err, -errno, "open network namespace '%s'", netns_path);
 		j.nsfd = nsfd;
 	}
-	uint64_t ts = stats_now_ns();
+	uint64_t ts = (uint64_t)wall_ns();
 	int r = run_job(&j, err);
 	if (r < 0)
 		return r;

@@ -178,7 +178,7 @@ int stats_cgroup_sample(struct stats *s, const char *id, const char *path, struc
 int stats_fs_usage_cached(struct stats *s, const char *id, const char *path, uint64_t max_age_ns,
 			  struct stats_fs_usage *ret, struct err *err)
 {
-	uint64_t now = stats_now_ns();
+	uint64_t now = (uint64_t)wall_ns();
 	bool hit = false;
 	(void)pthread_mutex_lock(&s->lock);
 	uint64_t forgets = s->forgets;

@@ -16,8 +16,5 @@ struct stats_kv_key {
 int stats_kv_parse(const char *buf, size_t len, const struct stats_kv_key *keys, size_t n_keys,
 		   void *base, uint64_t *ret_seen);
 
-/* CLOCK_REALTIME in ns. */
-uint64_t stats_now_ns(void);
-
 /* Upper bound on the size of a cgroup or /proc file we read. */
 #define STATS_FILE_MAX (1024 * 1024)
