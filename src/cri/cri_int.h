@@ -34,6 +34,11 @@ struct oci_kv;
  * message, in a new array to free(); NULL when n is 0. */
 struct oci_kv *cri_kv_borrow(size_t n, void *const *entries);
 
+/** CreateContainer's re-check of an image against the policy that applies
+ *  to it now (image_trust_check with the configured policy files). */
+int cri_image_trust_check(struct cri_ctx *ctx, const char *image, const char *pod_namespace,
+			  struct err *err);
+
 /* Labels and annotations of one pod or container, keys and values
  * together: stored, and returned by every list, so bounded. */
 #define CRI_METADATA_MAX (256u * 1024u)

@@ -50,7 +50,9 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	conv.req.spec.volumes = image_volumes(ctx);
 	conv.req.deadline_ns = rpc_call_deadline(ctx->call);
 	char id[ID_LEN + 1];
-	r = ctr_create(m, &conv.req, id, err);
+	r = cri_image_trust_check(ctx, conv.req.image, conv.req.pod_namespace, err);
+	if (r >= 0)
+		r = ctr_create(m, &conv.req, id, err);
 	cri_ctr_conv_done(&conv);
 	if (r < 0)
 		return r;

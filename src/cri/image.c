@@ -66,6 +66,20 @@ static int auth_to_creds(const Runtime__V1__AuthConfig *a, struct image_creds *c
 	return 0;
 }
 
+int cri_image_trust_check(struct cri_ctx *ctx, const char *image, const char *pod_namespace,
+			  struct err *err)
+{
+	struct image_cfg c;
+	image_cfg_load(ctx, &c);
+	struct image_pull_opts o = { .registries_conf = c.registries_conf,
+				     .policy = c.policy,
+				     .policy_dir = c.policy_dir,
+				     .pod_namespace = pod_namespace };
+	int r = image_trust_check(ctx->deps->images, image, &o, err);
+	image_cfg_done(&c);
+	return r;
+}
+
 static bool call_cancelled(void *call)
 {
 	return rpc_call_cancelled(call);

@@ -645,6 +645,7 @@ struct image_info {
 	char **chain_ids; /* layers, bottom first */
 	char **layer_digests;
 	int64_t *layer_sizes; /* as pulled (compressed), one per layer */
+	char *trust;	      /* JSON: how the policy let it in at pull time; may be NULL */
 };
 
 struct image_fs_info {
@@ -674,6 +675,15 @@ DEFINE_CLEANUP(struct image_service, image_service_free)
  *  network errors as image_registry_*. */
 int image_pull(struct image_service *svc, const char *name, const struct image_pull_opts *o,
 	       char **ret_id, struct err *err);
+
+/** Check, before a container of image `name` is created, that the policy
+ *  that applies to it now (o->policy, o->policy_dir, o->pod_namespace) is
+ *  not stricter than when it was pulled: an image the policy now rejects,
+ *  or whose scope now requires signatures that were not verified at its
+ *  pull, is refused with -EACCES saying to pull it again. Names given as
+ *  an id or a short name are checked as nothing (0). */
+int image_trust_check(struct image_service *svc, const char *name, const struct image_pull_opts *o,
+		      struct err *err);
 
 /** The in-flight pulls and per-layer progress as JSON (malloc'd):
  *  [{"name":..., "layers":[{"digest":..., "size":N, "done":N,

@@ -111,3 +111,25 @@ struct image_registry;
 int image_sigs_fetch(const struct image_registries_d *rd, const struct image_ref *asked,
 		     struct image_registry *reg, const char *repo, const char *digest, int need,
 		     struct image_sigs *ret, struct err *err);
+
+/* ----------------------------------------------------------- trust.c -- */
+
+struct image_service;
+
+/** The policy that applies to a pull with options `o`: the pod
+ *  namespace's file in o->policy_dir, else o->policy, else the built-in
+ *  default when that file does not exist. */
+int image_policy_load(const struct image_pull_opts *o, struct image_policy **ret, struct err *err);
+
+/** Record how image `id` pulled as `asked` (`name` as written) was let in:
+ *  the scope of `pol`, its requirements and `info` (image_policy_verify's;
+ *  NULL: no signature was required). */
+int image_trust_save(struct image_service *svc, const char *id, const char *name,
+		     const struct image_policy *pol, const struct image_ref *asked,
+		     const char *info, struct err *err);
+
+/** The record of image `id` as JSON text (owned), or NULL when none. */
+char *image_trust_load(struct image_service *svc, const char *id);
+
+/** Remove the record of image `id` (when there is one). */
+void image_trust_drop(struct image_service *svc, const char *id);

@@ -48,7 +48,7 @@ static int read_policy(const char *path, struct image_policy **ret, struct err *
 
 /* The pod namespace's own policy (signature_policy_dir/<ns>.json) when
  * there is one, else the global file, else the built-in default. */
-static int load_policy(const struct image_pull_opts *o, struct image_policy **ret, struct err *err)
+int image_policy_load(const struct image_pull_opts *o, struct image_policy **ret, struct err *err)
 {
 	if (!str_empty(o->policy_dir) && !str_empty(o->pod_namespace)) {
 		if (!image_namespace_valid(o->pod_namespace))
@@ -79,15 +79,14 @@ struct trust {
 /* Signatures are checked against the name asked for, also when a mirror
  * serves the bytes, before anything but manifests is fetched. */
 static int verify(const struct trust *t, const struct image_ref *asked, struct image_registry *reg,
-		  const char *repo, const char *digest, struct err *err)
+		  const char *repo, const char *digest, char **ret_info, struct err *err)
 {
 	if (!t->need)
 		return 0;
 	struct image_sigs sigs = { 0 };
 	int r = image_sigs_fetch(t->rd, asked, reg, repo, digest, t->need, &sigs, err);
-	cleanup_free char *info = NULL;
 	if (r >= 0)
-		r = image_policy_verify(t->pol, asked, digest, &sigs, &info, err);
+		r = image_policy_verify(t->pol, asked, digest, &sigs, ret_info, err);
 	image_sigs_done(&sigs);
 	return r;
 }
@@ -426,9 +425,10 @@ static int pull_endpoint(struct image_service *svc, struct pull *p, const struct
 		return r;
 	struct image_platform plat = o->platform.os ? o->platform : IMAGE_PLATFORM_DEFAULT;
 	struct fetched_image f = { 0 };
+	cleanup_free char *info = NULL;
 	r = fetch_manifest(reg, ep->ref, &plat, &f, err);
 	if (r >= 0)
-		r = verify(t, asked, reg, ep->ref->path, f.top.digest, err);
+		r = verify(t, asked, reg, ep->ref->path, f.top.digest, &info, err);
 	if (r >= 0)
 		r = fetch_config(reg, ep->ref, &f, err);
 	if (r >= 0) {
@@ -439,6 +439,14 @@ static int pull_endpoint(struct image_service *svc, struct pull *p, const struct
 			       o->max_parallel ? o->max_parallel : DEFAULT_PARALLEL, &added, err);
 		if (r >= 0)
 			r = record(svc, asked, &f, ret_id, err);
+		if (r >= 0) {
+			cleanup_free char *name = image_ref_string(asked, IMAGE_REF_FULL);
+			/* the image is in: a record that cannot be written only
+			 * costs ImageStatus its trust line and CreateContainer
+			 * a re-check that errs on the safe side */
+			cleanup_err struct err terr = ERR_INIT;
+			(void)image_trust_save(svc, *ret_id, name, t->pol, asked, info, &terr);
+		}
 		svc_unpin(svc, f.chains);
 		if (r < 0)
 			drop_added(svc, added);
@@ -518,7 +526,7 @@ int pull_run(struct image_service *svc, struct pull *p, const char *name,
 	if (r < 0)
 		return r;
 	cleanup(image_policy_free) struct image_policy *pol = NULL;
-	r = load_policy(o, &pol, err);
+	r = image_policy_load(o, &pol, err);
 	if (r < 0)
 		return r;
 	cleanup(image_registries_d_free) struct image_registries_d *rd = NULL;

@@ -10,7 +10,7 @@
 #include "base/json.h"
 #include "db/ctr.h"
 #include "db/image.h"
-#include "image/image_int.h"
+#include "image/policy_int.h"
 #include "image/service_int.h"
 #include "storage/storage.h"
 
@@ -209,6 +209,7 @@ int image_status(struct image_service *svc, const char *name, const char *regist
 	if (r < 0)
 		return r;
 	*ret = info_from(img, pins);
+	(*ret)->trust = image_trust_load(svc, id);
 	return 0;
 }
 
@@ -243,6 +244,8 @@ int image_remove(struct image_service *svc, const char *name, const char *regist
 	pthread_mutex_unlock(&svc->lock);
 	strv_free(unused);
 	strv_free(in_use);
+	if (r >= 0)
+		image_trust_drop(svc, id);
 	return r < 0 ? err_wrap(err, "remove image %s", id) : 0;
 }
 
@@ -273,6 +276,9 @@ char *image_info_json(const struct image_info *info)
 	json_t *cfg = json_loads(info->config, 0, NULL);
 	if (cfg)
 		json_object_set_new(o, "imageSpec", cfg);
+	json_t *trust = info->trust ? json_loads(info->trust, 0, NULL) : NULL;
+	if (trust)
+		json_object_set_new(o, "trust", trust);
 	char *s = js_dump(o, 0);
 	json_decref(o);
 	return s;
@@ -291,6 +297,7 @@ void image_info_free(struct image_info *i)
 	strv_free(i->chain_ids);
 	strv_free(i->layer_digests);
 	free(i->layer_sizes);
+	free(i->trust);
 	free(i);
 }
 

@@ -225,6 +225,7 @@ def test_mirror_keeps_name_and_blocked(make_daemon, registry, tmp_path):
 
 def test_policy_reject_and_signed_by(make_daemon, registry, tmp_path):
     busybox_image(registry, 'pol/app', 'v1')
+    busybox_image(registry, 'pol/signed', 'v1')
     policy = {'default': [{'type': 'insecureAcceptAnything'}],
               'transports': {'docker': {
                   f'{registry.host}/pol/app': [{'type': 'reject'}],

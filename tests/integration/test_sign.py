@@ -417,3 +417,80 @@ def test_sigstore_refusals(make_daemon, tmp_path, world):
     (etc / 'registries.d' / 'default.yaml').write_text('')
     refused(d, name, 'registries.d does not turn them on')
     finish(d)
+
+
+# ------------------------------------------- visibility, namespaces, create --
+
+def test_status_verbose_and_ocic_pull_show_the_key(make_daemon, tmp_path, world):
+    from conftest import ocic_bin
+    name = f'{world.host}/signed/app:v1'
+    pol = policy_for(f'{world.host}/signed', signed_by(world.good.pub))
+    d = daemon(make_daemon, tmp_path, world, pol)
+    p = subprocess.run([ocic_bin(), '--socket', d.socket, 'image', 'pull', name],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    assert f'trust: scope "{world.host}/signed": signedBy by key {world.good.fpr}' in p.stdout, \
+        p.stdout
+    info = json.loads(status(d, name, verbose=True).info['info'])
+    t = info['trust']
+    assert t['scope'] == f'"{world.host}/signed"' and t['requirements'] == ['signedBy'], t
+    assert world.good.fpr in t['acceptedBy'], t
+    assert t['pulledAs'] == name, t
+    finish(d)
+
+
+def pull_in(d, name, namespace):
+    req = d.pb.PullImageRequest(
+        image=d.pb.ImageSpec(image=name),
+        sandbox_config=d.pb.PodSandboxConfig(metadata=d.pb.PodSandboxMetadata(
+            name='p', namespace=namespace, uid='u')))
+    return d.image('PullImage', req, timeout=60).image_ref
+
+
+def test_per_namespace_policy(make_daemon, tmp_path, world):
+    name = f'{world.host}/src/app:v1'  # not signed
+    pdir = tmp_path / 'policy.d'
+    pdir.mkdir()
+    (pdir / 'strict.json').write_text(json.dumps(
+        policy_for(world.host, signed_by(world.good.pub))))
+    etc = tmp_path / 'etc'
+    d = daemon(make_daemon, tmp_path, world, {'default': [{'type': 'insecureAcceptAnything'}]})
+    d.stop()
+    d = make_daemon(extra_args=[
+        '--registries-conf', str(etc / 'registries.conf'),
+        '--signature-policy', str(etc / 'policy.json'),
+        '--signature-policy-dir', str(pdir),
+        '--registries-d', str(etc / 'registries.d')], subdir='d2').start()
+    with pytest.raises(grpc.RpcError) as e:
+        pull_in(d, name, 'strict')
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+    assert str(pdir / 'strict.json') in e.value.details(), e.value.details()
+    assert 'no signature found' in e.value.details(), e.value.details()
+    assert list(list_images(d)) == []
+    # another namespace (no file of its own) has the global policy
+    assert pull_in(d, name, 'lax') == world.src['id']
+    with pytest.raises(grpc.RpcError) as e:
+        pull_in(d, name, 'Bad_NS')
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+    finish(d)
+
+
+def test_create_container_rechecks_a_stricter_policy(make_env, tmp_path):
+    env = make_env()
+    pod = env.pod('trust')
+    pol = tmp_path / 'etc' / 'policy.json'
+    host = env.image.split('/')[0]
+    pol.write_text(json.dumps(policy_for(host, {'type': 'signedBy', 'keyType': 'GPGKeys',
+                                                'keyPath': '/dev/null'})))
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, 'c1', ['/bin/true'])
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+    assert 'now requires signedBy' in e.value.details(), e.value.details()
+    assert 'pull it again' in e.value.details(), e.value.details()
+    pol.write_text(json.dumps(policy_for(host, {'type': 'reject'})))
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, 'c1', ['/bin/true'])
+    assert 'rejected' in e.value.details(), e.value.details()
+    assert list(env.d.runtime('ListContainers', env.pb.ListContainersRequest()).containers) == []
+    pol.write_text(json.dumps({'default': [{'type': 'insecureAcceptAnything'}]}))
+    assert env.create(pod, 'c1', ['/bin/true'])

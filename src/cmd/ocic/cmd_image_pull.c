@@ -198,9 +198,10 @@ static int pull_request(const struct ocic_args *a, json_t *req)
 	return 0;
 }
 
-/* Layer count and size of the pulled image, from ImageStatus (verbose);
+/* Layer count and size of the pulled image, from ImageStatus (verbose),
+ * and how the signature policy let it in (*ret_trust, owned, or NULL);
  * false when the daemon does not know it. */
-static bool image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size)
+static bool image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size, char **ret_trust)
 {
 	Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
 	Runtime__V1__ImageStatusRequest req = RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
@@ -209,6 +210,7 @@ static bool image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size
 	req.image = &spec;
 	req.verbose = true;
 	*ret_layers = 0;
+	*ret_trust = NULL;
 	*ret_size = 0;
 	if (ocic_call(OCIC_IMAGE_SERVICE "ImageStatus", &req.base,
 		      &runtime__v1__image_status_response__descriptor, &resp) != 0)
@@ -222,6 +224,10 @@ static bool image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size
 		json_t *layers = json_object_get(info, "layers");
 		if (json_is_array(layers))
 			*ret_layers = json_array_size(layers);
+		const char *by = json_string_value(
+		    json_object_get(json_object_get(info, "trust"), "acceptedBy"));
+		if (by && !*ret_trust)
+			*ret_trust = xstrdup(by);
 		json_decref(info);
 	}
 	protobuf_c_message_free_unpacked(resp, NULL);
@@ -236,8 +242,9 @@ static void pull_table(const struct ocic_args *a, const ProtobufCMessage *resp)
 	uint64_t size = 0;
 	char sz[32], rate[32];
 
+	cleanup_free char *trust = NULL;
 	watch_stop();
-	if (!image_numbers(id, &n, &size)) {
+	if (!image_numbers(id, &n, &size, &trust)) {
 		printf("%s\n", id);
 		return;
 	}
@@ -245,6 +252,8 @@ static void pull_table(const struct ocic_args *a, const ProtobufCMessage *resp)
 	ocic_size_str(secs > 0 ? (uint64_t)((double)size / secs) : size, rate, sizeof(rate));
 	printf("%s  %s: %zu layer%s, %s in %.1fs (%s/s)\n", id, a->operands[0], n,
 	       n == 1 ? "" : "s", sz, secs, rate);
+	if (trust)
+		printf("trust: %s\n", trust);
 }
 
 static int pull_run(const struct ocic_args *a)

@@ -38,7 +38,9 @@ static void test_errno_map(void **state)
 		{ -EBADMSG, RPC_DATA_LOSS },
 		{ -EIO, RPC_INTERNAL },
 		{ -ENOMEM, RPC_INTERNAL },
-		{ -EPROTO, RPC_INTERNAL },
+		{ -EPROTO, RPC_FAILED_PRECONDITION },
+		{ -EREMOTEIO, RPC_UNAVAILABLE },
+		{ -EAGAIN, RPC_RESOURCE_EXHAUSTED },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_int_equal(cri_errno_to_code(cases[i].e), cases[i].c);
