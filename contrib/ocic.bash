@@ -79,6 +79,8 @@ _ocic()
 		COMPREPLY=($(compgen -W "$(_ocic_help_words "" Commands:)" -- "$cur"))
 	elif [ -z "$cmd" ] && [[ $group == pod || $group == ctr || $group == image ]]; then
 		COMPREPLY=($(compgen -W "$(_ocic_help_words "$group" Commands:)" -- "$cur"))
+	elif [ -z "$cmd" ] && [[ $group == inspect || $group == pause || $group == unpause ]]; then
+		COMPREPLY=($(compgen -W "$(_ocic_ids ctr)" -- "$cur"))
 	elif [ "$group" = image ] && [ "$cmd" = import ]; then
 		COMPREPLY=($(compgen -f -- "$cur"))
 		compopt -o filenames 2>/dev/null

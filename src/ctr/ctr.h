@@ -321,6 +321,27 @@ struct ctr_features {
 /** The features found at start (the runtime's `features` command and the
  *  kernel were probed once then). Never fails. */
 void ctr_mgr_features(const struct ctr_mgr *m, struct ctr_features *ret);
+/** Freeze (`pause`) or thaw a running container's processes through the
+ *  runtime's cgroup freezer (`<runtime> pause` / `resume`). The container
+ *  stays RUNNING for the CRI. -ENOENT unknown id, -EINVAL when it is not
+ *  running, already paused (pause) or not paused (resume); -EIO with the
+ *  runtime's message. */
+int ctr_pause(struct ctr_mgr *m, const char *id, bool pause, struct err *err);
+
+/* What the runtime says of a container (`<runtime> state`). */
+struct ctr_runtime_state {
+	char *status; /* "created", "running", "paused", "stopped" */
+	char *rootfs; /* the root filesystem path */
+	char *bundle;
+	int32_t pid;
+};
+/** `<runtime> state` of container `id`: 0 with *ret filled (free with
+ *  ctr_runtime_state_done), -ENOENT unknown id, -EIO with the runtime's
+ *  message (e.g. it no longer knows the container), -EBADMSG bad JSON. */
+int ctr_runtime_state(struct ctr_mgr *m, const char *id, struct ctr_runtime_state *ret,
+		      struct err *err);
+void ctr_runtime_state_done(struct ctr_runtime_state *s);
+
 /** Containers seen ending killed by the OOM killer since start (any
  *  thread; for metrics). */
 uint64_t ctr_mgr_oom_total(const struct ctr_mgr *m);

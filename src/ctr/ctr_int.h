@@ -30,6 +30,7 @@ struct ctr {
 	bool stdin_once; /* stdin closes when the first attach client leaves */
 	json_t *user;	 /* process.user of the spec, or NULL */
 	bool visible;	 /* false while being created: not listed, name held */
+	bool paused;	 /* frozen by ctr_pause (under st); not kept across restarts */
 	bool removed;
 	int refs; /* guarded by the index lock */
 	pthread_mutex_t op;
@@ -169,6 +170,13 @@ void ctr_save_state(struct ctr_mgr *m, struct ctr *c);
  *  Killed after 120 s (-ETIMEDOUT naming the runtime and the verb). */
 int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
 		    struct err *err);
+/** ctr_runtime_run_for that hands the runtime's stdout (NUL-terminated,
+ *  at most 1 MiB) to *ret_out (owned) when `ret_out` is not NULL. */
+int ctr_runtime_output(const struct ctr_mgr *m, char *const *args, const char *input,
+		       size_t input_len, unsigned timeout_ms, char **ret_out, struct err *err);
+/** Thaw `c` if ctr_pause froze it (caller holds c->op): a frozen process
+ *  takes no signal, so stop and remove thaw it first. 0 or -errno. */
+int ctr_pause_undo(struct ctr_mgr *m, struct ctr *c, struct err *err);
 /** ctr_runtime_run killed after `timeout_ms`. */
 int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *input,
 			size_t input_len, unsigned timeout_ms, struct err *err);

@@ -121,7 +121,10 @@ static int stop_locked(struct ctr_mgr *m, struct ctr *c, int64_t timeout_s, stru
 		ctr_bus_publish(&m->bus, CTR_EVENT_STOPPED, c->id, c->row.pod_id);
 		return 0;
 	}
-	int r = -ETIMEDOUT;
+	int r = ctr_pause_undo(m, c, err);
+	if (r < 0)
+		return r;
+	r = -ETIMEDOUT;
 	/* A created container's process is the runtime's init waiting to exec:
 	 * nothing there handles a polite signal. */
 	if (timeout_s > 0 && s == CTR_RUNNING) {

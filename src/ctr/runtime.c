@@ -40,6 +40,12 @@ int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *inpu
 int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *input,
 			size_t input_len, unsigned timeout_ms, struct err *err)
 {
+	return ctr_runtime_output(m, args, input, input_len, timeout_ms, NULL, err);
+}
+
+int ctr_runtime_output(const struct ctr_mgr *m, char *const *args, const char *input,
+		       size_t input_len, unsigned timeout_ms, char **ret_out, struct err *err)
+{
 	char **argv = NULL;
 	strv_push(&argv, m->runtime);
 	strv_push(&argv, "--root");
@@ -73,6 +79,8 @@ int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *
 		r = err_msg(err, -EIO, "%s %s: %s", m->runtime, args[0],
 			    n ? res.errout : "failed with no message");
 	}
+	if (r >= 0 && ret_out)
+		*ret_out = TAKE_PTR(res.out);
 	proc_result_done(&res);
 	strv_free(argv);
 	return r;

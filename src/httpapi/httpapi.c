@@ -122,6 +122,8 @@ void httpapi_register(struct rpc_server *srv, struct httpapi_deps *deps)
 	rpc_server_add_http(srv, "/config", RPC_SHORT, config, deps);
 	if (deps->images)
 		httpapi_register_images(srv, deps);
+	if (deps->ctrs)
+		httpapi_register_containers(srv, deps);
 	pthread_rwlock_rdlock(deps->cfg_lock);
 	bool debug = deps->cfg->enable_debug_rpc;
 	pthread_rwlock_unlock(deps->cfg_lock);

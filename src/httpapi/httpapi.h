@@ -2,7 +2,8 @@
  *   GET /info    JSON: version, root, runroot, storage_driver, cgroup_driver,
  *                default_runtime, listen
  *   GET /config  the effective config as TOML (application/toml)
- *   POST /images/import, GET /images/pulls (images.c) */
+ *   POST /images/import, GET /images/pulls (images.c)
+ *   GET /containers/<id>, POST /pause/<id>, /unpause/<id> (containers.c) */
 #pragma once
 
 #include <pthread.h>
@@ -13,6 +14,7 @@
 
 struct image_service;
 struct ctr_mgr;
+struct pod_manager;
 
 struct httpapi_deps {
 	const struct config *cfg;     /* read under cfg_lock */
@@ -21,6 +23,7 @@ struct httpapi_deps {
 	struct image_service *images; /* NULL: no image endpoints */
 	const char *stream_url;	      /* the streaming server's base URL, or NULL */
 	struct ctr_mgr *ctrs;	      /* NULL: no container endpoints or metrics */
+	struct pod_manager *pods;     /* the containers' IPs; may be NULL */
 	struct metrics *metrics;      /* NULL: no metrics */
 };
 
@@ -30,6 +33,10 @@ void httpapi_register(struct rpc_server *srv, struct httpapi_deps *deps);
 
 /** Register /images/import and /images/pulls (needs deps->images). */
 void httpapi_register_images(struct rpc_server *srv, struct httpapi_deps *deps);
+
+/** Register /containers/<id>, /pause/<id> and /unpause/<id> (needs
+ *  deps->ctrs; containers.c). */
+void httpapi_register_containers(struct rpc_server *srv, struct httpapi_deps *deps);
 
 /** Register the streaming debug endpoints /debug/echo and /debug/ticks
  *  (for tests; only with enable_debug_rpc). */

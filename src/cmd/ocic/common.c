@@ -281,7 +281,15 @@ int ocic_http_json(const char *method, const char *path, const json_t *body, jso
 	if (r < 0)
 		return ocic_fail("%s", err_str(&err));
 	if (reply.status < 200 || reply.status > 299) {
-		r = ocic_fail("%s %s: HTTP %d: %.200s", method, path, reply.status, reply.body);
+		/* The daemon's errors are {"error": "..."}: print the sentence. */
+		json_t *e = json_loadb(reply.body, reply.body_len, 0, NULL);
+		const char *msg = json_string_value(json_object_get(e, "error"));
+		if (msg)
+			r = ocic_fail("%s (HTTP %d)", msg, reply.status);
+		else
+			r = ocic_fail("%s %s: HTTP %d: %.200s", method, path, reply.status,
+				      reply.body);
+		json_decref(e);
 		rpc_client_http_reply_done(&reply);
 		return r;
 	}

@@ -14,8 +14,8 @@ uint64_t arg_timeout_ms = DEFAULT_TIMEOUT_MS;
 bool arg_timeout_given;
 
 static const struct ocic_cmd *const commands[] = {
-	&ocic_cmd_version, &ocic_cmd_info,  &ocic_cmd_pod,
-	&ocic_cmd_ctr,	   &ocic_cmd_image, &ocic_cmd_events,
+	&ocic_cmd_version, &ocic_cmd_info,    &ocic_cmd_pod,   &ocic_cmd_ctr,	  &ocic_cmd_image,
+	&ocic_cmd_events,  &ocic_cmd_inspect, &ocic_cmd_pause, &ocic_cmd_unpause,
 };
 
 static void help(FILE *f)

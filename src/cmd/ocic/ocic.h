@@ -56,6 +56,7 @@ extern const struct ocic_cmd ocic_cmd_pod;
 extern const struct ocic_cmd ocic_cmd_ctr;
 extern const struct ocic_cmd ocic_cmd_image;
 extern const struct ocic_cmd ocic_cmd_events;
+extern const struct ocic_cmd ocic_cmd_inspect, ocic_cmd_pause, ocic_cmd_unpause;
 
 /* Container sub-commands beyond single calls (cmd_ctr_*.c). */
 extern const struct ocic_sub ocic_ctr_logs, ocic_ctr_exec, ocic_ctr_stats, ocic_ctr_update,

@@ -224,6 +224,7 @@ static int start(struct daemon *d, struct err *err)
 					 .images = d->images,
 					 .stream_url = stream_server_base_url(d->stream),
 					 .ctrs = d->ctrs,
+					 .pods = d->pods,
 					 .metrics = d->metrics };
 	cri_register(d->srv, &d->cri);
 	httpapi_register(d->srv, &d->http);
