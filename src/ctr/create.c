@@ -341,6 +341,30 @@ static int mount_rootfs(struct build *b, struct err *err)
 					      b->merged, fd, err);
 }
 
+/* After the row (with the image volumes and their layers) is saved: an
+ * image removed since it was mounted fails the create (RemoveImage looked
+ * before the row said so); from now on RemoveImage sees it and refuses. */
+static int volumes_recheck(struct ctr_mgr *m, const struct ctr_volumes *v, struct err *err)
+{
+	size_t k;
+	json_t *e;
+	json_array_foreach(v->record, k, e)
+	{
+		const char *id = json_string_value(json_object_get(e, "image"));
+		struct ctr_image img;
+		cleanup_err struct err e2 = ERR_INIT;
+		int r = ctr_image_resolve(m->db, m->images, id, &img, &e2);
+		if (r == -ENOENT)
+			return err_msg(err, -ENOENT,
+				       "image %s of the image volume at %s was removed meanwhile",
+				       id, json_string_value(json_object_get(e, "path")));
+		if (r < 0)
+			return err_move(err, &e2);
+		ctr_image_done(&img);
+	}
+	return 0;
+}
+
 static int create_steps(struct build *b, struct err *err)
 {
 	struct ctr_mgr *m = b->m;
@@ -367,6 +391,8 @@ static int create_steps(struct build *b, struct err *err)
 	uint64_t t2 = ev_now_ns();
 	fill_row(b, log);
 	r = db_ctr_put(m->db, &b->c->row, err);
+	if (r >= 0)
+		r = volumes_recheck(m, &b->vols, err);
 	if (r < 0)
 		return r;
 	uint64_t t3 = ev_now_ns();

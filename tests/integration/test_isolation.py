@@ -390,8 +390,11 @@ def test_userns_idmapped_mount(uns_env, tmp_path):
         [(0, 0), (1234, 1234)]
     rc, _, err = run(env, cid, 'echo z > /ro/z')
     assert rc != 0 and 'Read-only file system' in err
-    # The idmapped mounts are ocid's, on the container's vol/ directory,
-    # and go with it.
+    # The idmapped mounts are ocid's, on the container's vol/ directory;
+    # they outlive a restart of ocid and go with the container.
+    assert env.d.stop() == 0
+    env.d.start()
+    assert run(env, cid, 'cat /data/key')[1] == 'host only\n'
     vdir = os.path.join(env.d.root, 'containers', cid, 'vol')
     with open('/proc/self/mountinfo') as f:
         points = [line.split()[4] for line in f]
