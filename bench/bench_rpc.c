@@ -1,5 +1,5 @@
 /* bench-rpc: gRPC round trip and throughput against a unix socket, with the
- * project's own client (rpc/client.h). Prints one "name value unit" line per
+ * project's own client (rpcclient/rpcclient.h). Prints one "name value unit" line per
  * figure; asserts nothing.
  *
  * Usage: bench-rpc SOCKET [-n CALLS] [-w WARMUP] [-c STREAMS] [-C CONNS]
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rpc/client.h"
+#include "rpcclient/rpcclient.h"
 
 static const uint8_t version_req[] = { 0x0a, 0x02, 'v', '1' };
 

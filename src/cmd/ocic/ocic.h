@@ -14,7 +14,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "base/base.h"
-#include "rpc/client.h"
+#include "rpcclient/rpcclient.h"
 
 enum {
 	OCIC_EXIT_OK = 0,

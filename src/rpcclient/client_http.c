@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "rpc/client.h"
+#include "rpcclient/rpcclient.h"
 
 #define HTTP_MAX_HEAD (64u << 10)
 #define HTTP_DEFAULT_MAX_BODY (16u << 20)

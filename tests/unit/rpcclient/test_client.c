@@ -1,4 +1,4 @@
-/* rpc client (rpc/client.h) against independent peers: a python3-grpcio
+/* rpcclient (rpcclient/rpcclient.h) against independent peers: a python3-grpcio
  * server and a Python http.server, both on unix sockets (peers.py). */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "rpc/client.h"
+#include "rpcclient/rpcclient.h"
 
 extern char **environ;
 

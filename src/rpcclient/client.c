@@ -11,7 +11,7 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "rpc/client.h"
+#include "rpcclient/rpcclient.h"
 
 #define CLIENT_DEFAULT_MAX_RECV (64u << 20)
 #define CLIENT_WINDOW (16 << 20)

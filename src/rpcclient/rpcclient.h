@@ -1,6 +1,7 @@
-/* rpc client: a small blocking gRPC client over HTTP/2 (nghttp2, prior
+/* rpcclient: a small blocking gRPC client over HTTP/2 (nghttp2, prior
  * knowledge h2c) on a unix socket, plus a one-shot HTTP/1.1 client for the
- * daemon's status API on the same socket. Used by ocic, tests and bench.
+ * daemon's status API on the same socket. Used by ocic, tests and bench;
+ * ocid does not link it.
  *
  * Not thread-safe: one struct rpc_client belongs to one thread. Many calls
  * may be in flight at once on one connection (rpc_client_start, then
