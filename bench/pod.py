@@ -106,7 +106,7 @@ class NetFloor:
 
 
 class Ocid:
-    def __init__(self, tmp, reg):
+    def __init__(self, tmp, reg, log_level='debug'):
         build = os.path.abspath(os.environ.get('OCID_BUILD', os.path.join(TOP, 'build')))
         etc = os.path.join(tmp, 'etc')
         os.makedirs(etc)
@@ -125,7 +125,7 @@ class Ocid:
                 '--signature-policy', os.path.join(etc, 'policy.json'),
                 '--cni-config-dir', os.path.join(tmp, 'net.d'),
                 '--cni-default-bridge', self.bridge,
-                '--cni-default-subnet', f'10.{SUBNET_BASE}.2.0/24', '--log-level', 'debug']
+                '--cni-default-subnet', f'10.{SUBNET_BASE}.2.0/24', '--log-level', log_level]
         self.log = open(self.log_path, 'wb')
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20

@@ -67,6 +67,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bool abandon = false;
+	ocid_mem_start();
 	int r = ocid_run(argc - 1, argv + 1, &abandon);
 	if (abandon) {
 		/* Worker threads still run abandoned calls: no exit handlers,

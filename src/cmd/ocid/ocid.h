@@ -38,6 +38,10 @@ struct daemon {
  *  the status at once (returning from main would run exit handlers under
  *  those threads). */
 int ocid_run(int argc, char **argv, bool *ret_abandon);
+/** mem.c: bound the allocator's arenas and start the thread that gives
+ *  memory freed after large work back to the system. Call before other
+ *  threads exist. */
+void ocid_mem_start(void);
 
 /** Take an exclusive flock on `<dir>/ocid.lock` (created, CLOEXEC) and write
  *  our pid into it. -EBUSY when another process holds it, with err naming
