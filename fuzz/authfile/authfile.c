@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image/image.h"
+#include "image/image_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

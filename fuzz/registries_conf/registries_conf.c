@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
-#include "image/image.h"
+#include "image/image_int.h"
 
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 

@@ -2,7 +2,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
-#include "image/image.h"
+#include "image/image_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "image/image.h"
+#include "image/image_int.h"
 
 /* A decimal id: 1 to 10 digits, at most 2^32 - 2 ((uid_t)-1 means "none"). */
 static bool parse_id(const char *s, size_t n, uint32_t *ret)

@@ -4,7 +4,7 @@
 #include <strings.h>
 
 #include "base/base.h"
-#include "image/image.h"
+#include "image/image_int.h"
 
 struct wa_parser {
 	const char *s;

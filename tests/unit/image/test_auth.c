@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "base/base.h"
-#include "image/image.h"
+#include "image/image_int.h"
 
 /* base64("alice:s3cret") and base64("bob:pw:with:colons") */
 #define ALICE "YWxpY2U6czNjcmV0"

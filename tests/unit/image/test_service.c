@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "db/image.h"
-#include "image/image.h"
+#include "image/image_int.h"
 #include "storage/storage.h"
 
 #define HEX64(c)                                                                                  \

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "base/base.h"
-#include "image/image.h"
+#include "image/image_int.h"
 
 struct wa {
 	struct image_auth_challenge *c;
