@@ -569,14 +569,48 @@ static void test_userns(void **state)
 	close_env(&e);
 }
 
+/* What UpdatePodSandboxResources records survives the database's JSON;
+ * a damaged record is refused, not guessed at. */
+static void test_resources_json(void **state)
+{
+	struct pod_config c = { .name = "n", .namespace = "ns", .uid = "u" };
+	c.has_resources = true;
+	c.resources = (struct pod_resources){ 100000, 50000, 512, 256 << 20 };
+	c.has_overhead = true;
+	c.overhead = (struct pod_resources){ 0, -1, 10, 1 << 20 };
+	cleanup_free char *text = pod_config_to_json(&c);
+	struct pod_config back;
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(pod_config_from_json(text, &back, &err), 0);
+	assert_true(back.has_resources && back.has_overhead);
+	assert_memory_equal(&back.resources, &c.resources, sizeof(c.resources));
+	assert_memory_equal(&back.overhead, &c.overhead, sizeof(c.overhead));
+	pod_config_done(&back);
+
+	struct pod_config none = { .name = "n", .namespace = "ns", .uid = "u" };
+	cleanup_free char *t2 = pod_config_to_json(&none);
+	assert_null(strstr(t2, "resources"));
+	assert_int_equal(pod_config_from_json(t2, &back, &err), 0);
+	assert_false(back.has_resources || back.has_overhead);
+	pod_config_done(&back);
+
+	const char *bad[] = { "{\"name\":\"n\",\"resources\":\"x\"}",
+			      "{\"name\":\"n\",\"overhead\":{\"cpu_shares\":\"2\"}}" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		err_done(&err);
+		assert_int_equal(pod_config_from_json(bad[i], &back, &err), -EINVAL);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_pod),      cmocka_unit_test(test_host_network),
-		cmocka_unit_test(test_failures),      cmocka_unit_test(test_reboot),
-		cmocka_unit_test(test_orphan_reaped), cmocka_unit_test(test_userns),
+		cmocka_unit_test(test_full_pod),       cmocka_unit_test(test_host_network),
+		cmocka_unit_test(test_failures),       cmocka_unit_test(test_reboot),
+		cmocka_unit_test(test_orphan_reaped),  cmocka_unit_test(test_userns),
+		cmocka_unit_test(test_resources_json),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
