@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/cleanup.h"
 #include "base/err.h"
 
 enum oci_cgroup_driver { OCI_CGROUP_CGROUPFS, OCI_CGROUP_SYSTEMD };
@@ -213,6 +214,10 @@ struct oci_ctr_config {
 	size_t n_annotations;
 	struct oci_seccomp seccomp;
 	enum oci_volumes_mode volumes;
+	/* oci-hooks(5) directories, read at each build (a new hook file applies
+	 * to the next container); NULL: no hooks. Broken files are logged and
+	 * skipped. */
+	char *const *hooks_dirs;
 };
 
 /* Facts about the host that bound what a spec may ask for. */
@@ -299,3 +304,53 @@ int oci_resources_build(const struct oci_resources *res, const struct oci_host *
  *  *ret malloc'd. */
 int oci_cgroups_path(enum oci_cgroup_driver d, const char *parent, const char *id, char **ret,
 		     struct err *err);
+
+/* ---- OCI hooks (oci-hooks(5), version 1.0.0; hooks.c) ---- */
+
+enum oci_hook_stage {
+	OCI_HOOK_PRESTART,
+	OCI_HOOK_CREATE_RUNTIME,
+	OCI_HOOK_CREATE_CONTAINER,
+	OCI_HOOK_START_CONTAINER,
+	OCI_HOOK_POSTSTART,
+	OCI_HOOK_POSTSTOP,
+	OCI_HOOK_STAGES
+};
+/** "prestart", "createRuntime", ... as config.json names them; NULL past the end. */
+const char *oci_hook_stage_name(enum oci_hook_stage s);
+
+/** One hook file: what to run, at which stages, under which conditions. */
+struct oci_hook_rule;
+/** Parse one hook file's text (`name` prefixes errors). Strict: version
+ *  "1.0.0"; hook.path absolute, args and env string arrays (env NAME=VALUE),
+ *  timeout 1 to 3600; `when` with at least one of always, annotations
+ *  (key regex -> value regex), commands (regexes of process.args[0]),
+ *  hasBindMounts; stages a non-empty list of the six stage names; unknown
+ *  keys refused; at most 64 KiB. -EINVAL (-EFBIG) with err naming the key. */
+int oci_hook_parse(const char *name, const char *text, size_t len, struct oci_hook_rule **ret,
+		   struct err *err);
+void oci_hook_rule_free(struct oci_hook_rule *r);
+DEFINE_CLEANUP(struct oci_hook_rule, oci_hook_rule_free)
+/** Does `r` apply to a container whose process.args[0] is `arg0` (may be
+ *  NULL), with these annotations, and bind mounts asked for or not? Every
+ *  condition set must hold (always: false never matches). */
+bool oci_hook_rule_matches(const struct oci_hook_rule *r, const char *arg0,
+			   const struct oci_kv *annotations, size_t n_annotations,
+			   bool has_bind_mounts);
+/** Its stages, as a mask of 1 << enum oci_hook_stage. */
+unsigned oci_hook_rule_stages(const struct oci_hook_rule *r);
+
+/** The hook files ("*.json") of `dirs` in order, a later directory's file
+ *  replacing the same-named one of an earlier directory (also when the
+ *  later one is broken), ordered by file name. A missing directory is
+ *  fine; a broken file is skipped and its reason pushed onto
+ *  *ret_warnings. Never fails. */
+struct oci_hooks *oci_hooks_load(char *const *dirs, char ***ret_warnings);
+void oci_hooks_free(struct oci_hooks *h);
+DEFINE_CLEANUP(struct oci_hooks, oci_hooks_free)
+/** Number of hooks loaded (0 for NULL). */
+size_t oci_hooks_count(const struct oci_hooks *h);
+/** Append the matching hooks to spec.hooks.<stage> (created as needed), in
+ *  file-name order. Returns the number of hook files injected. */
+int oci_hooks_inject(const struct oci_hooks *h, json_t *spec, const struct oci_kv *annotations,
+		     size_t n_annotations, bool has_bind_mounts);

@@ -75,6 +75,21 @@ static int build_in_root(const struct oci_ctr_config *c, const struct oci_host *
 	return 0;
 }
 
+/* Hooks are the administrator's: a broken file is skipped with a warning,
+ * never a failed create. CRI mounts are the bind mounts hasBindMounts
+ * means (those of the pod's files are ours). */
+static void add_hooks(const struct oci_ctr_config *c, json_t *spec)
+{
+	char **warnings = NULL;
+	cleanup(oci_hooks_free) struct oci_hooks *hooks = oci_hooks_load(c->hooks_dirs, &warnings);
+	for (size_t i = 0; warnings && warnings[i]; i++)
+		log_warn("hook file skipped", "error=%s", log_q(warnings[i]));
+	strv_free(warnings);
+	int n = oci_hooks_inject(hooks, spec, c->annotations, c->n_annotations, c->n_mounts > 0);
+	if (n > 0)
+		log_debug("hooks injected", "count=%d", n);
+}
+
 int oci_spec_build(const struct oci_ctr_config *c, const struct oci_host *h, json_t **ret,
 		   struct err *err)
 {
@@ -103,6 +118,8 @@ int oci_spec_build(const struct oci_ctr_config *c, const struct oci_host *h, jso
 		json_decref(spec);
 		return r;
 	}
+	if (c->hooks_dirs)
+		add_hooks(c, spec);
 	*ret = spec;
 	return 0;
 }
