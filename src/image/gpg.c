@@ -18,7 +18,7 @@
 struct image_gpg {
 	char *dir;
 	gpgme_ctx_t ctx;
-	char **fprs; /* of the keys imported: only these may sign */
+	char **fprs; /* of the keys imported (none: nothing to verify with) */
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -122,13 +122,16 @@ int image_gpg_verify(struct image_gpg *g, const char *sig, size_t len, char **re
 	if (s->status)
 		return err_msg(err, -EACCES, "bad signature by key %s: %s", s->fpr ? s->fpr : "?",
 			       gpgme_strerror(s->status));
-	bool known = false;
-	for (size_t i = 0; s->fpr && g->fprs[i] && !known; i++)
-		known = strcasecmp(g->fprs[i], s->fpr) == 0;
-	if (!known)
+	/* The keyring holds only the requirement's keys: a key found in it
+	 * (a signing subkey too) is one of them. */
+	gpgme_key_t key = NULL;
+	if (!s->fpr || gpgme_get_key(g->ctx, s->fpr, &key, 0) != 0 || !key)
 		return err_msg(err, -EACCES, "signed by an unknown key %s", s->fpr ? s->fpr : "?");
+	cleanup_free char *primary =
+	    xstrdup(key->subkeys && key->subkeys->fpr ? key->subkeys->fpr : s->fpr);
+	gpgme_key_unref(key);
 	*ret_len = plain ? n : 0;
 	*ret_payload = TAKE_PTR(payload);
-	*ret_fpr = xstrdup(s->fpr);
+	*ret_fpr = TAKE_PTR(primary);
 	return 0;
 }
