@@ -32,15 +32,18 @@ def run(cmd, env=None, **kw):
 class Gpg:
     """A key made by gpg --batch in a GNUPGHOME of its own."""
 
-    def __init__(self, d, name):
+    def __init__(self, d, name, subkey=False):
+        """subkey: the primary key only certifies; a subkey signs."""
         self.home = str(d / f'gnupg-{name}')
         os.makedirs(self.home, mode=0o700)
         self.env = dict(os.environ, GNUPGHOME=self.home)
-        run(['gpg', '--batch', '--pinentry-mode', 'loopback', '--passphrase', '',
-             '--quick-gen-key', f'{name} <{name}@example.test>', 'ed25519', 'sign', 'never'],
-            self.env)
+        gpg = ['gpg', '--batch', '--pinentry-mode', 'loopback', '--passphrase', '']
+        run(gpg + ['--quick-gen-key', f'{name} <{name}@example.test>', 'ed25519',
+                   'cert' if subkey else 'sign', 'never'], self.env)
         out = run(['gpg', '--batch', '--with-colons', '--list-keys'], self.env)
         self.fpr = next(l.split(':')[9] for l in out.splitlines() if l.startswith('fpr:'))
+        if subkey:
+            run(gpg + ['--quick-add-key', self.fpr, 'ed25519', 'sign', 'never'], self.env)
         self.pub = str(d / f'{name}.gpg')
         run(['gpg', '--batch', '--armor', '--output', self.pub, '--export', self.fpr], self.env)
 
@@ -176,6 +179,21 @@ def test_skopeo_signature_accepted(make_daemon, tmp_path, world):
     d = daemon(make_daemon, tmp_path, world, pol)
     assert pull(d, name) == world.src['id']
     finish(d)
+
+
+def test_signing_subkey(make_daemon, tmp_path, world):
+    sub = Gpg(tmp_path, 'subsigner', subkey=True)
+    try:
+        world.copy('src/app:v1', 'subkey/app:v1', sub)
+        pol = policy_for(f'{world.host}/subkey', signed_by(sub.pub))
+        d = daemon(make_daemon, tmp_path, world, pol)
+        name = f'{world.host}/subkey/app:v1'
+        assert pull(d, name) == world.src['id']
+        t = json.loads(status(d, name, verbose=True).info['info'])['trust']
+        assert f'signedBy by key {sub.fpr}' in t['acceptedBy'], t
+        finish(d)
+    finally:
+        sub.stop()
 
 
 def test_reject_and_unsigned(make_daemon, tmp_path, world):
