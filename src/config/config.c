@@ -106,6 +106,10 @@ static const struct key keys[] = {
 	{ "stream_max_sessions", KT_UINT, FIELD(stream_max_sessions), "256", 1, 65535, false,
 	  "Exec, attach and port-forward sessions served at once; more are answered 503.", NULL,
 	  NULL },
+	{ "hooks_dir", KT_PATHLIST, FIELD(hooks_dirs),
+	  "/usr/share/containers/oci/hooks.d:/etc/containers/oci/hooks.d", 0, 0, false,
+	  "Directories of OCI hook files (oci-hooks(5)), read at each CreateContainer; a file in a later directory replaces the same-named one of an earlier directory.",
+	  NULL, config_check_abs_path },
 	{ "metrics_address", KT_STR, FIELD(metrics_address), "127.0.0.1", 0, 0, false,
 	  "Address of the Prometheus metrics endpoint (GET /metrics), when metrics_port is set.",
 	  NULL, config_check_ip },
@@ -127,6 +131,9 @@ static const struct key keys[] = {
 	  "Layers of one image pull downloaded at once.", NULL, NULL },
 	{ "layer_sync", KT_BOOL, FIELD(layer_sync), "true", 0, 0, false,
 	  "Flush each unpacked layer to disk before it is committed, so a power loss never leaves a layer with files cut short (slower pulls by the disk's write time).",
+	  NULL, NULL },
+	{ "default_runtime", KT_STR, FIELD(default_runtime), "", 0, 0, false,
+	  "The runtime handler ([runtimes.<name>]) of pods whose runtime_handler is empty; \"\" = the one that is runtime, else the first.",
 	  NULL, NULL },
 	{ "exec_fifo_start", KT_BOOL, FIELD(exec_fifo_start), "true", 0, 0, false,
 	  "StartContainer releases a runc-created container by opening its exec fifo, as `runc start` does, instead of running `<runtime> start` (one runtime process less per start); false always runs the runtime.",
@@ -480,6 +487,7 @@ void config_done(struct config *cfg)
 			strv_free(*(char ***)field(cfg, &keys[i]));
 	}
 	strv_free(cfg->flags);
+	config_runtimes_done(cfg);
 	*cfg = (struct config){ 0 };
 }
 
@@ -492,6 +500,12 @@ static int apply_table(struct config *cfg, const char *name, const struct toml *
 		const struct toml *v = toml_at(t, i);
 		if (root && strcmp(kn, "ocid") == 0 && toml_type(v) == TOML_TABLE) {
 			int r = apply_table(cfg, name, v, false, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (strcmp(kn, "runtimes") == 0) {
+			int r = config_runtimes_apply(cfg, name, v, err);
 			if (r < 0)
 				return r;
 			continue;
@@ -683,6 +697,9 @@ int config_load(struct config *cfg, int argc, char **argv, struct err *err)
 	if (r < 0)
 		return r;
 	resolve_runtime(cfg);
+	r = config_runtimes_finish(cfg, err);
+	if (r < 0)
+		return r;
 	strv_free(cfg->flags);
 	cfg->flags = NULL;
 	for (int i = 0; argv && i < argc; i++)
@@ -800,7 +817,10 @@ char *config_to_toml(const struct config *cfg)
 		free(out);
 		out = n;
 	}
-	return out;
+	cleanup_free char *rts = config_runtimes_to_toml(cfg);
+	char *n = xasprintf("%s%s", out, rts);
+	free(out);
+	return n;
 }
 
 void config_usage(FILE *out)

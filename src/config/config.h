@@ -11,6 +11,22 @@
 
 #include "base/base.h"
 
+/* A runtime handler: [runtimes.<name>] of ocid.conf, what a pod's
+ * runtime_handler (Kubernetes RuntimeClass) names. */
+struct config_runtime {
+	char *name;		    /* a DNS label: "runc", "runsc" */
+	char *path;		    /* the OCI runtime program (resolved on PATH; default: name) */
+	char *root;		    /* its --root; "" = ocid's choice under runroot */
+	char *type;		    /* "oci" (the only kind) */
+	char **args;		    /* global flags before the verb ("--ignore-cgroups") */
+	char **monitor_env;	    /* NAME=VALUE for the runtime's environment */
+	char **allowed_annotations; /* annotation prefixes passed on to the runtime */
+	bool privileged_without_host_devices; /* privileged containers get no host /dev */
+	bool no_pivot_root;		      /* `create --no-pivot` */
+	bool exec_fifo_start; /* start by opening runc's exec fifo, not `<runtime> start` */
+	bool implied;	      /* made from `runtime`: no [runtimes] table was given */
+};
+
 struct config {
 	char *config_file;	  /* --config, default /etc/ocid/ocid.conf */
 	char *config_dir;	  /* --config-dir, default /etc/ocid/ocid.conf.d */
@@ -33,6 +49,7 @@ struct config {
 	char *stream_tls_cert, *stream_tls_key,
 	    *stream_tls_ca;		  /* "" = plain HTTP, no client certs */
 	uint64_t pull_progress_timeout_s; /* --pull-progress-timeout, seconds, default 0 = off */
+	char **hooks_dirs;		  /* --hooks-dir: oci-hooks(5) directories, a colon list */
 	char *metrics_address;		  /* --metrics-address, default 127.0.0.1 */
 	unsigned metrics_port;		  /* --metrics-port, default 0 = no TCP endpoint */
 	char *metrics_socket;		  /* --metrics-socket, default "" = none */
@@ -60,8 +77,17 @@ struct config {
 	 * absolute; runtime and pause_binary a bare name or an absolute path;
 	 * cgroup_parent an absolute path or a systemd slice; cni_default_subnet a
 	 * CIDR; cni_default_bridge an interface name; stream_address an IP. */
-	char **flags; /* copy of the flags given to config_load (for config_reload) */
+	char **flags;	       /* copy of the flags given to config_load (for config_reload) */
+	char *default_runtime; /* the handler of an empty runtime_handler */
+	struct config_runtime *runtimes; /* after config_load: at least one */
+	size_t n_runtimes;
 };
+
+/** The handler named `handler` ("" or NULL: default_runtime), NULL when none
+ *  is configured. Borrowed from cfg. */
+const struct config_runtime *config_runtime_find(const struct config *cfg, const char *handler);
+/** "'runc', 'runsc'": the configured handlers, for messages. malloc'd. */
+char *config_runtime_names(const struct config *cfg);
 
 /** Fill `cfg` with the compiled-in defaults. */
 void config_init(struct config *cfg);

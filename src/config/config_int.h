@@ -24,3 +24,22 @@ int config_check_cidr(const char *v, struct err *err);
 int config_check_ifname(const char *v, struct err *err);
 /** An IPv4 or IPv6 address literal. */
 int config_check_ip(const char *v, struct err *err);
+
+/* ---- runtimes.c: the [runtimes.<name>] handler table ---- */
+
+/** Apply the [runtimes] table `t` of file `file`: each [runtimes.<name>]
+ *  replaces a handler of that name from an earlier file. -EINVAL with
+ *  "FILE:LINE:COL: runtimes.<name>.<key>: why" for a bad value. */
+int config_runtimes_apply(struct config *cfg, const char *file, const struct toml *t,
+			  struct err *err);
+/** After all files and flags: handler paths resolved on PATH, the implied
+ *  handler of `runtime` when no table was given, default_runtime filled in
+ *  or checked (-EINVAL naming the handlers when it names none). */
+int config_runtimes_finish(struct config *cfg, struct err *err);
+/** Free the handler table. */
+void config_runtimes_done(struct config *cfg);
+/** The [runtimes.*] tables as TOML (the implied handler as comments). malloc'd. */
+char *config_runtimes_to_toml(const struct config *cfg);
+/** The absolute path of program `name` found on PATH, NULL when it is not
+ *  there or `name` holds a '/'. malloc'd. */
+char *config_find_program(const char *name);
