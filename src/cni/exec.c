@@ -316,9 +316,11 @@ int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *re
 	if (r < 0)
 		return r;
 	struct cni_net *net = NULL;
+	uint64_t t0 = mono_ns();
 	r = cni_current(c, &net, err);
 	if (r < 0)
 		return r;
+	uint64_t t1 = mono_ns();
 	/* The built-in network is built per pod from what the pod needs:
 	 * portmap only with host ports (without, its ADD returns the previous
 	 * result and its DEL looks for chains that were never made, at the
@@ -342,12 +344,17 @@ int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *re
 			prev = res;
 		}
 	}
+	uint64_t t2 = mono_ns();
 	if (r >= 0)
 		r = cache_write(c, a, net, rc_all, prev, err);
+	uint64_t t3 = mono_ns();
 	if (r >= 0 && prev) {
 		ret->json = js_dump(prev, 0);
 		r = cni_result_ips(ret->json, strlen(ret->json), &ret->ips, err);
 	}
+	log_debug("cni add steps", "id=%s load_us=%llu plugins_us=%llu cache_us=%llu",
+		  a->container_id, (unsigned long long)(t1 - t0) / 1000,
+		  (unsigned long long)(t2 - t1) / 1000, (unsigned long long)(t3 - t2) / 1000);
 	if (r < 0) {
 		err_wrap(err, "network %s", net->name);
 		struct call d = { c, net, a, "DEL", rc_all, 0 };
