@@ -29,6 +29,17 @@ static enum oci_volumes_mode image_volumes(struct cri_ctx *ctx)
 	return ignore ? OCI_VOLUMES_IGNORE : OCI_VOLUMES_MKDIR;
 }
 
+/* The hook directories (reloadable: copied per call). */
+static char **hooks_dirs(struct cri_ctx *ctx)
+{
+	char **v = NULL;
+	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
+	for (char **p = ctx->deps->cfg->hooks_dirs; p && *p; p++)
+		strv_push(&v, *p);
+	pthread_rwlock_unlock(ctx->deps->cfg_lock);
+	return v;
+}
+
 static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
 {
 	const Runtime__V1__CreateContainerRequest *req =
@@ -48,6 +59,8 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	if (r < 0)
 		return r;
 	conv.req.spec.volumes = image_volumes(ctx);
+	cleanup(strv_free) char **hooks = hooks_dirs(ctx);
+	conv.req.spec.hooks_dirs = hooks;
 	conv.req.deadline_ns = rpc_call_deadline(ctx->call);
 	char id[ID_LEN + 1];
 	r = cri_image_trust_check(ctx, conv.req.image, conv.req.pod_namespace, err);
