@@ -2,7 +2,6 @@
  * RemovePodSandbox, PodSandboxStatus, ListPodSandbox,
  * UpdatePodSandboxResources) and UpdateRuntimeConfig. */
 #include <errno.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,18 +17,27 @@ static struct pod_manager *mgr(struct cri_ctx *ctx, struct err *err)
 	return ctx->deps->pods;
 }
 
-/* "" selects the default; otherwise the configured runtime's name. */
+/* "" selects default_runtime; otherwise a handler of [runtimes.<name>]. */
 static int handler_check(struct cri_ctx *ctx, const char *h, struct err *err)
 {
-	if (str_empty(h))
-		return 0;
 	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
-	cleanup_free char *rt = xstrdup(ctx->deps->cfg->runtime ? ctx->deps->cfg->runtime : "");
+	const struct config *cfg = ctx->deps->cfg;
+	const struct config_runtime *rt = config_runtime_find(cfg, h);
+	int r = 0;
+	if (!rt && str_empty(h) && cfg->n_runtimes == 0) {
+		/* a config never loaded (config_init only): its runtime */
+	} else if (!rt) {
+		cleanup_free char *names = config_runtime_names(cfg);
+		r = err_msg(err, -EINVAL, "unknown runtime handler '%s' (this node has %s)", h,
+			    names);
+	} else if (!cri_handler_runnable(cfg, rt)) {
+		r = err_msg(err, -EOPNOTSUPP,
+			    "runtime handler '%s' (%s) is configured, but pods run only under "
+			    "the default handler '%s' (%s) so far",
+			    rt->name, rt->path, cfg->default_runtime, cfg->runtime);
+	}
 	pthread_rwlock_unlock(ctx->deps->cfg_lock);
-	if (strcmp(h, basename(rt)) == 0)
-		return 0;
-	return err_msg(err, -EINVAL, "unknown runtime handler '%s' (this node has '%s')", h,
-		       basename(rt));
+	return r;
 }
 
 /* A pod user namespace only where Status reports the feature. */

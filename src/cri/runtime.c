@@ -40,27 +40,35 @@ static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 	Runtime__V1__StatusResponse resp = RUNTIME__V1__STATUS_RESPONSE__INIT;
 	resp.status = &st;
 
-	/* The default handler ("") and its name, as CRI-O and containerd list
-	 * them; both are the one configured runtime. */
+	/* The default handler ("") and each handler pods can run under, as
+	 * CRI-O and containerd list them; all run the one runtime whose
+	 * features were probed at start. */
 	struct ctr_features f = { 0 };
 	if (ctx->deps->ctrs)
 		ctr_mgr_features(ctx->deps->ctrs, &f);
 	Runtime__V1__RuntimeHandlerFeatures hf = RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT;
 	hf.recursive_read_only_mounts = f.recursive_read_only;
 	hf.user_namespaces = f.user_namespaces;
-	Runtime__V1__RuntimeHandler h_default = RUNTIME__V1__RUNTIME_HANDLER__INIT;
-	Runtime__V1__RuntimeHandler h_named = RUNTIME__V1__RUNTIME_HANDLER__INIT;
-	h_default.name = "";
-	h_default.features = &hf;
-	h_named.features = &hf;
 	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
-	const char *rt = ctx->deps->cfg->runtime ? ctx->deps->cfg->runtime : "";
-	cleanup_free char *rt_name = xstrdup(strrchr(rt, '/') ? strrchr(rt, '/') + 1 : rt);
+	const struct config *cfg = ctx->deps->cfg;
+	size_t n = 1;
+	for (size_t i = 0; i < cfg->n_runtimes; i++)
+		n += cri_handler_runnable(cfg, &cfg->runtimes[i]);
+	Runtime__V1__RuntimeHandler *hs = xcalloc(n, sizeof(*hs));
+	Runtime__V1__RuntimeHandler **handlers = xcalloc(n, sizeof(*handlers));
+	char **names = xcalloc(n, sizeof(*names));
+	for (size_t i = 0, j = 1; i < cfg->n_runtimes; i++)
+		if (cri_handler_runnable(cfg, &cfg->runtimes[i]))
+			names[j++] = xstrdup(cfg->runtimes[i].name);
 	pthread_rwlock_unlock(ctx->deps->cfg_lock);
-	h_named.name = rt_name;
-	Runtime__V1__RuntimeHandler *handlers[] = { &h_default, &h_named };
+	for (size_t i = 0; i < n; i++) {
+		runtime__v1__runtime_handler__init(&hs[i]);
+		hs[i].name = names[i] ? names[i] : "";
+		hs[i].features = &hf;
+		handlers[i] = &hs[i];
+	}
 	resp.runtime_handlers = handlers;
-	resp.n_runtime_handlers = str_empty(rt_name) ? 1 : 2;
+	resp.n_runtime_handlers = n;
 	/* Merge and Strict, and ContainerStatus.user: what the spec gives the
 	 * process (oci_user_resolve), the same for every runtime. */
 	Runtime__V1__RuntimeFeatures features = RUNTIME__V1__RUNTIME_FEATURES__INIT;
@@ -89,7 +97,28 @@ static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 		resp.info = info;
 	}
 	cri_reply(ctx, &resp.base);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(handlers);
+	free(hs);
 	return 0;
+}
+
+bool cri_handler_runnable(const struct config *cfg, const struct config_runtime *rt)
+{
+	const struct config_runtime *d = config_runtime_find(cfg, NULL);
+	if (!d || rt == d)
+		return rt == d;
+	if (strcmp(rt->path, d->path) != 0 || strcmp(rt->root, d->root) != 0 ||
+	    strv_len(rt->args) != strv_len(d->args) || rt->no_pivot_root != d->no_pivot_root ||
+	    rt->exec_fifo_start != d->exec_fifo_start || strv_len(rt->monitor_env) ||
+	    rt->privileged_without_host_devices)
+		return false;
+	for (size_t i = 0; rt->args[i]; i++)
+		if (strcmp(rt->args[i], d->args[i]) != 0)
+			return false;
+	return true;
 }
 
 static int runtime_config(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err)
