@@ -65,12 +65,14 @@ def test_statuses_map_to_codes(make_daemon, tmp_path):
         '/v2/e/a/manifests/500': (500, 'text/plain', b'boom'),
         '/v2/e/a/manifests/503': (503, 'text/plain', b'later'),
         '/v2/e/a/manifests/400': (400, 'text/plain', b'what'),
+        '/v2/e/a/manifests/401': (401, 'text/plain', b'who'),
     })
     want = {'403': (grpc.StatusCode.PERMISSION_DENIED, 'access denied'),
             '429': (grpc.StatusCode.RESOURCE_EXHAUSTED, 'try again later'),
             '500': (grpc.StatusCode.UNAVAILABLE, 'the registry is failing'),
             '503': (grpc.StatusCode.UNAVAILABLE, 'HTTP 503'),
             '400': (grpc.StatusCode.FAILED_PRECONDITION, 'HTTP 400'),
+            '401': (grpc.StatusCode.PERMISSION_DENIED, 'unauthorized'),
             'none': (grpc.StatusCode.NOT_FOUND, 'not found')}
     try:
         d = make_daemon(extra_args=write_conf(tmp_path, '')).start()
@@ -82,3 +84,22 @@ def test_statuses_map_to_codes(make_daemon, tmp_path):
         finish(d)
     finally:
         fake.stop()
+
+
+def test_plain_http_elsewhere_says_how_to_allow_it(make_daemon, registry, tmp_path):
+    """A registry that is not named as loopback (the host's name, which
+    /etc/hosts maps to 127.0.0.1) is never downgraded to http silently: the
+    error says it speaks plain http and names the registries.conf entry."""
+    import socket
+    name = socket.gethostname()
+    if socket.gethostbyname(name) != '127.0.0.1' or '.' in name:
+        pytest.skip(f'{name} does not resolve to 127.0.0.1')
+    host = f'{name}:{registry.port}'
+    busybox_image(registry, 'plain/app', 'v1')
+    d = make_daemon(extra_args=write_conf(tmp_path, '')).start()
+    e = refused(d, f'{host}/plain/app:v1')
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e.details()
+    assert 'answers plain http' in e.details(), e.details()
+    assert f'location = "{host}" with insecure = true' in e.details(), e.details()
+    assert list(list_images(d)) == []
+    finish(d)
