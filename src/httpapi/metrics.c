@@ -27,8 +27,18 @@ static void pull_failures(struct metrics *m, struct metrics_out *out)
 static void collect(void *data, struct metrics_out *out)
 {
 	struct httpapi_deps *d = data;
-	if (d->images)
+	if (d->images) {
+		uint64_t bytes = 0, reused = 0;
+		image_service_counters(d->images, &bytes, &reused);
+		metrics_out_family(out, "ocid_image_pulls_bytes_total", "counter",
+				   "Bytes of image layers downloaded by pulls.");
+		metrics_out_u64(out, "ocid_image_pulls_bytes_total", NULL, bytes);
+		metrics_out_family(
+		    out, "ocid_image_layer_reuse_total", "counter",
+		    "Image layers a pull found already stored and did not download.");
+		metrics_out_u64(out, "ocid_image_layer_reuse_total", NULL, reused);
 		pull_failures(d->metrics, out);
+	}
 	if (d->ctrs) {
 		struct ctr_filter f = { .has_state = true, .state = CTR_RUNNING };
 		struct ctr_info **v = NULL;

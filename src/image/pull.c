@@ -240,6 +240,12 @@ static int do_layer(struct layers_run *run, size_t i, struct err *err)
 		nanosleep(&ts, NULL);
 	}
 	set_state(run, i, r < 0 ? LS_FAILED : present ? LS_EXISTS : LS_DONE);
+	if (r >= 0 && present)
+		__atomic_fetch_add(&run->svc->layers_reused, 1, __ATOMIC_RELAXED);
+	else if (r >= 0)
+		__atomic_fetch_add(&run->svc->bytes_pulled,
+				   __atomic_load_n(&run->p->layers[i].done, __ATOMIC_RELAXED),
+				   __ATOMIC_RELAXED);
 	if (r >= 0 && !present) {
 		pthread_mutex_lock(&run->lock);
 		strv_push(&run->added, chain);
@@ -549,4 +555,10 @@ int pull_run(struct image_service *svc, struct pull *p, const char *name,
 	}
 	image_refs_free(cands);
 	return r;
+}
+
+void image_service_counters(struct image_service *svc, uint64_t *ret_bytes, uint64_t *ret_reused)
+{
+	*ret_bytes = __atomic_load_n(&svc->bytes_pulled, __ATOMIC_RELAXED);
+	*ret_reused = __atomic_load_n(&svc->layers_reused, __ATOMIC_RELAXED);
 }

@@ -45,6 +45,9 @@ struct image_service {
 	struct pull *pulls;
 	char **busy; /* chain ids being unpacked right now */
 	char **pins; /* chain ids used by pulls in flight (a multiset) */
+	/* For metrics, relaxed atomics: bytes of layers downloaded, layers a
+	 * pull found already in the store. */
+	uint64_t bytes_pulled, layers_reused;
 };
 
 /** Pin (under svc->lock) / unpin the chain ids of a pull: a pinned layer

@@ -97,6 +97,8 @@ def test_exposition(make_env):
     assert value(smp, 'ocid_operations_latency_seconds_bucket', operation='Version',
                  le='+Inf') == count
     assert value(smp, 'ocid_operations_latency_seconds_sum', operation='Version') > 0
+    assert value(smp, 'ocid_image_pulls_bytes_total') > 100000  # busybox-static's layer
+    assert value(smp, 'ocid_image_layer_reuse_total') >= 1
     assert value(smp, 'ocid_containers_running') == 1
     assert value(smp, 'ocid_containers_oom_total') == 1
     assert value(smp, 'ocid_processes_defunct') >= 0
