@@ -25,7 +25,6 @@ struct cri_deps {
 	 * write lock. */
 	const struct config *cfg;
 	pthread_rwlock_t *cfg_lock;
-	struct db *db;
 	/* Images: pulls, queries, removal (image/image.h). */
 	struct image_service *images;
 	/* Containers (ctr/ctr.h); NULL answers UNIMPLEMENTED. */

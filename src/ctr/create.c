@@ -22,80 +22,6 @@
 /* The runtime's create without a caller's deadline (mon_spawn's default). */
 #define SPAWN_TIMEOUT_MS 60000u
 
-void ctr_pod_done(struct ctr_pod *p)
-{
-	free(p->netns);
-	free(p->ipcns);
-	free(p->utsns);
-	free(p->pidns);
-	free(p->hostname_file);
-	free(p->hosts);
-	free(p->resolv_conf);
-	free(p->shm);
-	free(p->cgroup_parent);
-	free(p->hostname);
-	free(p->userns);
-	memset(p, 0, sizeof(*p));
-}
-
-static char *existing(const char *dir, const char *name)
-{
-	char *p = xasprintf("%s/%s", dir, name);
-	if (access(p, F_OK) == 0)
-		return p;
-	free(p);
-	return NULL;
-}
-
-/* Resolve a pod id prefix against <runroot>/pods/. */
-static int pod_full_id(const struct ctr_mgr *m, const char *prefix, char **ret, struct err *err)
-{
-	cleanup_free char *dir = xasprintf("%s/pods", m->runroot);
-	if (id_valid(prefix)) {
-		cleanup_free char *p = xasprintf("%s/%s", dir, prefix);
-		if (access(p, F_OK) < 0)
-			return err_msg(err, -ENOENT, "pod sandbox %s not found", prefix);
-		*ret = xstrdup(prefix);
-		return 0;
-	}
-	if (!id_prefix_valid(prefix))
-		return err_msg(err, -ENOENT, "pod sandbox %s not found", prefix);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char *found = NULL;
-	int n = 0;
-	while (d && (de = readdir(d))) {
-		if (id_valid(de->d_name) && str_has_prefix(de->d_name, prefix) && n++ == 0)
-			found = xstrdup(de->d_name);
-	}
-	if (d)
-		closedir(d);
-	if (n != 1) {
-		free(found);
-		return err_msg(err, n ? -ENOTUNIQ : -ENOENT, "pod sandbox %s %s", prefix,
-			       n ? "is ambiguous" : "not found");
-	}
-	*ret = found;
-	return 0;
-}
-
-/* The default pod lookup: the layout the pod manager keeps under the run
- * root (DESIGN.md section 4). */
-static int pod_layout(const struct ctr_mgr *m, const char *pod_id, struct ctr_pod *ret)
-{
-	cleanup_free char *dir = xasprintf("%s/pods/%s", m->runroot, pod_id);
-	cleanup_free char *ns = xasprintf("%s/ns", dir);
-	ret->netns = existing(ns, "net");
-	ret->ipcns = existing(ns, "ipc");
-	ret->utsns = existing(ns, "uts");
-	ret->pidns = existing(ns, "pid");
-	ret->hostname_file = existing(dir, "hostname");
-	ret->hosts = existing(dir, "hosts");
-	ret->resolv_conf = existing(dir, "resolv.conf");
-	ret->shm = existing(dir, "shm");
-	return 0;
-}
-
 void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id)
 {
 	cleanup_free char *merged = ctr_path_root(m, id, "merged");
@@ -417,19 +343,10 @@ static int resolve(struct build *b, struct err *err)
 		return err_msg(err, -EINVAL, "container metadata name is empty");
 	if (!req->pod_id || !*req->pod_id)
 		return err_msg(err, -EINVAL, "pod sandbox id is empty");
-	int r;
-	if (m->pod_lookup) {
-		r = m->pod_lookup(m->pod_lookup_data, req->pod_id, &b->pod, err);
-		/* A lookup that does not name the full id: the request's. */
-		if (r >= 0)
-			b->c->row.pod_id = xstrdup(*b->pod.id ? b->pod.id : req->pod_id);
-	} else {
-		r = pod_full_id(m, req->pod_id, &b->c->row.pod_id, err);
-		if (r >= 0)
-			r = pod_layout(m, b->c->row.pod_id, &b->pod);
-	}
+	int r = ctr_pod_find(m, req->pod_id, &b->pod, err);
 	if (r < 0)
 		return r;
+	b->c->row.pod_id = xstrdup(b->pod.id);
 	const struct oci_namespaces *ns = &req->spec.ns;
 	if (b->pod.userns && (ns->net.mode == OCI_NS_NODE || ns->ipc.mode == OCI_NS_NODE ||
 			      ns->pid.mode == OCI_NS_NODE))

@@ -88,31 +88,11 @@ DEFINE_CLEANUP(struct ctr_info, ctr_info_free)
 /** Free an array of `n` snapshots and the array. */
 void ctr_info_list_free(struct ctr_info **v, size_t n);
 
-/* Where a pod's pieces are. Paths are NULL when the pod does not have that
- * namespace or file (the container then gets the host's namespace, or no
- * bind mount). Strings owned; free with ctr_pod_done. */
-struct ctr_pod {
-	char id[ID_LEN + 1]; /* the full pod id */
-	char *netns, *ipcns, *utsns, *pidns;
-	char *hostname_file, *hosts, *resolv_conf, *shm;
-	char *cgroup_parent; /* the pod's cgroup (parent of its containers'), or NULL */
-	char *hostname;	     /* or NULL */
-	char *userns;	     /* the pod's own user namespace, or NULL (the host's) */
-	struct oci_idmap uid_map, gid_map; /* its ranges, when userns is set */
-};
-void ctr_pod_done(struct ctr_pod *p);
-
-/** Ask the pod manager about `pod_id` (full id or unique prefix): 0 with
- *  *ret filled, -ENOENT when there is no such pod, -EINVAL when it is not
- *  ready. */
-typedef int (*ctr_pod_lookup_fn)(void *data, const char *pod_id, struct ctr_pod *ret,
-				 struct err *err);
-
 struct ctr_config {
 	const char *root;	   /* <root>/containers/<id>/{upper,work,merged} */
 	const char *runroot;	   /* <runroot>/containers/<id>/{config.json,exit,ctl,attach} */
 	const char *runtime;	   /* OCI runtime binary (absolute) */
-	const char *ocimon;	   /* monitor binary; NULL = found next to /proc/self/exe */
+	const char *ocimon;	   /* monitor binary (absolute; ocid resolves it at start) */
 	const char *cgroup_driver; /* "systemd" or "cgroupfs" */
 	/* Start a container the runtime left waiting on <runtime root>/<id>/
 	 * exec.fifo (runc) by reading that fifo, as `runc start` does,
@@ -121,9 +101,7 @@ struct ctr_config {
 	struct db *db;
 	struct storage *storage;      /* layer store; NULL = opened on root */
 	struct image_service *images; /* image lookup; NULL = the image tables directly */
-	/* Pod lookup; NULL = the layout <runroot>/pods/<id>/ns/<ns>, hostname, ... */
-	ctr_pod_lookup_fn pod_lookup;
-	void *pod_lookup_data;
+	struct pod_manager *pods;     /* where a create finds its pod (pod_get) */
 };
 
 /** Load every container from the database and reconcile with the host:
@@ -131,9 +109,6 @@ struct ctr_config {
  *  (directories without a row) are rolled back, exit watching starts.
  *  Running containers are left alone. -errno with err on failure. */
 int ctr_mgr_new(const struct ctr_config *cfg, struct ctr_mgr **ret, struct err *err);
-/** Look pods up through the pod manager `pods` (pod_get) from now on,
- *  instead of the run-root layout. Call before serving requests. */
-void ctr_mgr_set_pods(struct ctr_mgr *m, struct pod_manager *pods);
 /** Stop watching and free (containers keep running). Accepts NULL. */
 void ctr_mgr_free(struct ctr_mgr *m);
 DEFINE_CLEANUP(struct ctr_mgr, ctr_mgr_free)
@@ -308,9 +283,6 @@ int ctr_verbose_info(struct ctr_mgr *m, const struct ctr_info *i, char **ret, st
 int ctr_pod_stop(struct ctr_mgr *m, const char *pod_id, struct err *err);
 /** Remove every container of pod `pod_id`, for RemovePodSandbox. */
 int ctr_pod_remove(struct ctr_mgr *m, const char *pod_id, struct err *err);
-/** The same two with a `void *` manager, to register as pod-manager hooks. */
-int ctr_pod_stop_hook(void *m, const char *pod_id, struct err *err);
-int ctr_pod_remove_hook(void *m, const char *pod_id, struct err *err);
 
 /* What the runtime handler can do, for CRI Status. */
 struct ctr_features {
@@ -345,9 +317,6 @@ void ctr_runtime_state_done(struct ctr_runtime_state *s);
 /** Containers seen ending killed by the OOM killer since start (any
  *  thread; for metrics). */
 uint64_t ctr_mgr_oom_total(const struct ctr_mgr *m);
-
-/** Every chain id used by some container's rootfs (db_ctr_layers_in_use). */
-int ctr_layers_in_use(struct ctr_mgr *m, char ***ret, struct err *err);
 
 /** 0 when no container mounts image `image_id` (a config digest) as an
  *  image volume; else -EBUSY with err naming the container and the path. */

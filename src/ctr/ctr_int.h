@@ -9,6 +9,26 @@
 #include "db/ctr.h"
 #include "image/image.h"
 
+/* ---- pod.c: the pod of a create, from the pod manager ---- */
+
+/* Where a pod's pieces are. Paths are NULL when the pod does not have that
+ * namespace or file (the container then gets the host's namespace, or no
+ * bind mount). Strings owned; free with ctr_pod_done. */
+struct ctr_pod {
+	char id[ID_LEN + 1]; /* the full pod id */
+	char *netns, *ipcns, *utsns, *pidns;
+	char *hostname_file, *hosts, *resolv_conf, *shm;
+	char *cgroup_parent; /* the pod's cgroup (parent of its containers'), or NULL */
+	char *hostname;	     /* or NULL */
+	char *userns;	     /* the pod's own user namespace, or NULL (the host's) */
+	struct oci_idmap uid_map, gid_map; /* its ranges, when userns is set */
+};
+void ctr_pod_done(struct ctr_pod *p);
+/** The pod `pod_id` (full id or unique prefix) as a create needs it: 0
+ *  with *ret filled, -ENOENT when there is no such pod, -ENOTUNIQ for an
+ *  ambiguous prefix, -EINVAL when it is not ready. */
+int ctr_pod_find(struct ctr_mgr *m, const char *pod_id, struct ctr_pod *ret, struct err *err);
+
 /* One container. `row` is what the database holds; its run-time fields
  * (state, times, exit code, reason, message, pid) and `removed` are
  * guarded by `st`, which is only ever held briefly. `op` serialises the
@@ -109,8 +129,7 @@ struct ctr_mgr {
 	char *containers_dir;
 	bool own_storage;
 	bool exec_fifo_start;
-	ctr_pod_lookup_fn pod_lookup;
-	void *pod_lookup_data;
+	struct pod_manager *pods;
 	struct oci_host host;
 	struct oci_runtime_features features; /* `<runtime> features`, probed once at start */
 	uint64_t oom_total; /* containers seen killed by the OOM killer (atomic, for metrics) */
@@ -133,12 +152,33 @@ struct ctr_mgr {
 	uint64_t next_token;
 };
 
+/** Persist the run-time fields of `c` (caller holds c->st); logged on failure. */
+void ctr_save_state(struct ctr_mgr *m, struct ctr *c);
+
+/* ---- paths.c ---- */
+
 /** Paths of a container (malloc'd). */
 char *ctr_path_run(const struct ctr_mgr *m, const char *id, const char *name);
 char *ctr_path_root(const struct ctr_mgr *m, const char *id, const char *name);
 /** The ctl or attach socket path: under the run dir when it fits a
  *  sockaddr_un, else a short name under <runroot>/s/. */
 char *ctr_path_sock(const struct ctr_mgr *m, const char *id, const char *name);
+
+/* ---- watch.c: exit files and monitors, on the watcher thread ---- */
+
+struct mon_exit;
+
+/** Set up the watcher's fds and lock (first in the manager's start-up;
+ *  ctr_watch_done undoes what was done, also after a failure). */
+int ctr_watch_init(struct ctr_mgr *m, struct err *err);
+/** Start the watcher thread. -EAGAIN when it cannot be made. */
+int ctr_watch_start(struct ctr_mgr *m, struct err *err);
+/** End the watcher thread and wait for it; nothing when it never started. */
+void ctr_watch_stop(struct ctr_mgr *m);
+void ctr_watch_done(struct ctr_mgr *m);
+/** Move `c` to EXITED with `e`'s code, time and reason (caller holds
+ *  c->st; not saved, no event). */
+void ctr_exit_apply(struct ctr *c, const struct mon_exit *e);
 /** Start watching the exit file of `c`. */
 int ctr_watch_add(struct ctr_mgr *m, const char *id, struct err *err);
 void ctr_watch_remove(struct ctr_mgr *m, const char *id);
@@ -161,8 +201,13 @@ int ctr_monitor_watch(struct ctr_mgr *m, const char *id, pid_t mon_pid, struct e
  *  message that says the monitor died, through an exit file written for the
  *  monitor (so a stop waiting for one ends too). */
 void ctr_monitor_lost(struct ctr_mgr *m, struct ctr *c, pid_t mon_pid);
-/** Persist the run-time fields of `c` (caller holds c->st); logged on failure. */
-void ctr_save_state(struct ctr_mgr *m, struct ctr *c);
+
+/* ---- recover.c ---- */
+
+/** Load every container of the database and reconcile it with the host;
+ *  roll back half-done creates. -errno with err when the rows cannot be
+ *  read; a container that cannot be loaded is logged and skipped. */
+int ctr_recover(struct ctr_mgr *m, struct err *err);
 
 /* ---- runtime.c: OCI runtime CLI calls ---- */
 

@@ -474,16 +474,6 @@ int ctr_pod_remove(struct ctr_mgr *m, const char *pod_id, struct err *err)
 	return pod_each(m, pod_id, true, err);
 }
 
-int ctr_pod_stop_hook(void *m, const char *pod_id, struct err *err)
-{
-	return ctr_pod_stop(m, pod_id, err);
-}
-
-int ctr_pod_remove_hook(void *m, const char *pod_id, struct err *err)
-{
-	return ctr_pod_remove(m, pod_id, err);
-}
-
 int ctr_verbose_info(struct ctr_mgr *m, const struct ctr_info *i, char **ret, struct err *err)
 {
 	json_t *o = json_pack("{s:s,s:i,s:s,s:s}", "sandboxID", i->pod_id, "pid", (int)i->pid,

@@ -1,5 +1,4 @@
-/* Pods as the container manager sees them: from the pod manager, or (when
- * none is set, e.g. in tests of this module) from the run-root layout. */
+/* Pods as the container manager sees them: from the pod manager. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +16,26 @@ static char *file_in(const char *dir, const char *name)
 	return dir ? xasprintf("%s/%s", dir, name) : NULL;
 }
 
-static int from_pods(void *data, const char *pod_id, struct ctr_pod *ret, struct err *err)
+void ctr_pod_done(struct ctr_pod *p)
 {
-	struct pod_manager *pods = data;
+	free(p->netns);
+	free(p->ipcns);
+	free(p->utsns);
+	free(p->pidns);
+	free(p->hostname_file);
+	free(p->hosts);
+	free(p->resolv_conf);
+	free(p->shm);
+	free(p->cgroup_parent);
+	free(p->hostname);
+	free(p->userns);
+	memset(p, 0, sizeof(*p));
+}
+
+int ctr_pod_find(struct ctr_mgr *m, const char *pod_id, struct ctr_pod *ret, struct err *err)
+{
 	cleanup(pod_info_free) struct pod_info *p = NULL;
-	int r = pod_get(pods, pod_id, &p, err);
+	int r = pod_get(m->pods, pod_id, &p, err);
 	if (r == -ENOENT)
 		return err_msg(err, -ENOENT, "pod sandbox %s not found", pod_id);
 	if (r < 0)
@@ -45,10 +59,4 @@ static int from_pods(void *data, const char *pod_id, struct ctr_pod *ret, struct
 		ret->gid_map = p->cfg.gid_maps[0];
 	}
 	return 0;
-}
-
-void ctr_mgr_set_pods(struct ctr_mgr *m, struct pod_manager *pods)
-{
-	m->pod_lookup = from_pods;
-	m->pod_lookup_data = pods;
 }

@@ -188,6 +188,9 @@ static int start(struct daemon *d, struct err *err)
 	if (r < 0)
 		return r;
 	const char *driver = oci_cgroup_driver_name(oci_cgroup_driver_detect());
+	r = start_pods(d, driver, pause, err);
+	if (r < 0)
+		return r;
 	struct ctr_config cc = { .root = cfg->root,
 				 .runroot = cfg->runroot,
 				 .runtime = cfg->runtime,
@@ -196,20 +199,17 @@ static int start(struct daemon *d, struct err *err)
 				 .exec_fifo_start = cfg->exec_fifo_start,
 				 .db = d->db,
 				 .storage = d->storage,
-				 .images = d->images };
-	r = start_pods(d, driver, pause, err);
-	if (r >= 0)
-		r = ctr_mgr_new(&cc, &d->ctrs, err);
+				 .images = d->images,
+				 .pods = d->pods };
+	r = ctr_mgr_new(&cc, &d->ctrs, err);
 	if (r < 0)
 		return r;
-	ctr_mgr_set_pods(d->ctrs, d->pods);
 	r = start_stream(d, err);
 	if (r < 0)
 		return r;
 	d->cri = (struct cri_deps){
 		.cfg = cfg,
 		.cfg_lock = &d->cfg_lock,
-		.db = d->db,
 		.images = d->images,
 		.ctrs = d->ctrs,
 		.pods = d->pods,
