@@ -252,7 +252,8 @@ static void pull_table(const struct ocic_args *a, const ProtobufCMessage *resp)
 	ocic_size_str(secs > 0 ? (uint64_t)((double)size / secs) : size, rate, sizeof(rate));
 	printf("%s  %s: %zu layer%s, %s in %.1fs (%s/s)\n", id, a->operands[0], n,
 	       n == 1 ? "" : "s", sz, secs, rate);
-	if (trust)
+	/* a second line only when signatures were verified */
+	if (trust && strcmp(trust, "insecureAcceptAnything") != 0)
 		printf("trust: %s\n", trust);
 }
 
