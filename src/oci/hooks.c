@@ -55,6 +55,14 @@ const char *oci_hook_stage_name(enum oci_hook_stage s)
 	return s < OCI_HOOK_STAGES ? stage_names[s] : NULL;
 }
 
+bool oci_hook_stage_valid(const char *name)
+{
+	for (unsigned k = 0; k < OCI_HOOK_STAGES; k++)
+		if (strcmp(name, stage_names[k]) == 0)
+			return true;
+	return false;
+}
+
 void oci_hook_rule_free(struct oci_hook_rule *r)
 {
 	if (!r)

@@ -218,6 +218,11 @@ struct oci_ctr_config {
 	 * to the next container); NULL: no hooks. Broken files are logged and
 	 * skipped. */
 	char *const *hooks_dirs;
+	/* CDI: spec directories, and the devices asked for by name (CRI
+	 * CDIDevices); the values of cdi.k8s.io/ annotations (comma lists)
+	 * name more. NULL: none. */
+	char *const *cdi_dirs;
+	char *const *cdi_devices;
 };
 
 /* Facts about the host that bound what a spec may ask for. */
@@ -318,6 +323,8 @@ enum oci_hook_stage {
 };
 /** "prestart", "createRuntime", ... as config.json names them; NULL past the end. */
 const char *oci_hook_stage_name(enum oci_hook_stage s);
+/** Is `name` one of the six stage names? */
+bool oci_hook_stage_valid(const char *name);
 
 /** One hook file: what to run, at which stages, under which conditions. */
 struct oci_hook_rule;
@@ -354,3 +361,32 @@ size_t oci_hooks_count(const struct oci_hooks *h);
  *  file-name order. Returns the number of hook files injected. */
 int oci_hooks_inject(const struct oci_hooks *h, json_t *spec, const struct oci_kv *annotations,
 		     size_t n_annotations, bool has_bind_mounts);
+
+/* ---- CDI, the Container Device Interface (cdi.c) ---- */
+
+/** Devices of CDI spec files, by fully qualified name ("vendor.com/class=dev"). */
+struct oci_cdi;
+/** Parse one CDI spec (JSON; cdiVersion 0.3.0 to 0.8.0; kind vendor/class;
+ *  devices with name and containerEdits; spec-wide containerEdits applied to
+ *  each) and add its devices to `into` (unchanged on error). Edits: env
+ *  (NAME=VALUE), deviceNodes (absolute path, hostPath; type c/b/u/p; major,
+ *  minor, fileMode, uid, gid; permissions within rwm), mounts (absolute
+ *  hostPath and containerPath, type, options), hooks (hookName a stage,
+ *  absolute path, args, env). -EINVAL (-EFBIG) naming the key. */
+int oci_cdi_spec_parse(const char *name, const char *text, size_t len, struct oci_cdi *into,
+		       struct err *err);
+/** The *.json specs of `dirs`; a device of a later directory wins over the
+ *  same name in an earlier one. Broken files are skipped, their reasons
+ *  pushed onto *ret_warnings. Never fails. */
+struct oci_cdi *oci_cdi_load(char *const *dirs, char ***ret_warnings);
+/** An empty set (to parse into). */
+struct oci_cdi *oci_cdi_new(void);
+void oci_cdi_free(struct oci_cdi *c);
+DEFINE_CLEANUP(struct oci_cdi, oci_cdi_free)
+size_t oci_cdi_count(const struct oci_cdi *c);
+/** Apply the edits of the devices `names` (NULL-terminated) to `spec`:
+ *  linux.devices and their cgroup rules (type and numbers from the host
+ *  node when the spec has none), process.env (replacing a variable of the
+ *  same name), mounts, hooks. -EINVAL naming an unknown device (nothing
+ *  applied then); -ENOENT/-EINVAL for a host node missing or not a device. */
+int oci_cdi_apply(const struct oci_cdi *c, json_t *spec, char *const *names, struct err *err);

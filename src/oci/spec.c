@@ -90,6 +90,29 @@ static void add_hooks(const struct oci_ctr_config *c, json_t *spec)
 		log_debug("hooks injected", "count=%d", n);
 }
 
+/* CDI devices named by the CRI config and by cdi.k8s.io/ annotations. */
+static int add_cdi(const struct oci_ctr_config *c, json_t *spec, struct err *err)
+{
+	cleanup(strv_free) char **names = NULL;
+	for (size_t i = 0; c->cdi_devices && c->cdi_devices[i]; i++)
+		strv_push(&names, c->cdi_devices[i]);
+	for (size_t i = 0; i < c->n_annotations; i++) {
+		if (!str_has_prefix(c->annotations[i].key, "cdi.k8s.io/"))
+			continue;
+		cleanup(strv_free) char **v = strv_split(c->annotations[i].value, ',');
+		for (size_t k = 0; v && v[k]; k++)
+			strv_push(&names, v[k]);
+	}
+	if (!names)
+		return 0;
+	char **warnings = NULL;
+	cleanup(oci_cdi_free) struct oci_cdi *cdi = oci_cdi_load(c->cdi_dirs, &warnings);
+	for (size_t i = 0; warnings && warnings[i]; i++)
+		log_warn("CDI spec file skipped", "error=%s", log_q(warnings[i]));
+	strv_free(warnings);
+	return oci_cdi_apply(cdi, spec, names, err);
+}
+
 int oci_spec_build(const struct oci_ctr_config *c, const struct oci_host *h, json_t **ret,
 		   struct err *err)
 {
@@ -120,6 +143,11 @@ int oci_spec_build(const struct oci_ctr_config *c, const struct oci_host *h, jso
 	}
 	if (c->hooks_dirs)
 		add_hooks(c, spec);
+	r = add_cdi(c, spec, err);
+	if (r < 0) {
+		json_decref(spec);
+		return r;
+	}
 	*ret = spec;
 	return 0;
 }
