@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "db/ctr.h"
 #include "db/image.h"
 #include "image/image_int.h"
@@ -201,8 +202,11 @@ static char *pull_key(const struct image_ref *ref, const struct image_pull_opts 
 			 EVP_sha256(), NULL);
 	if (secret)
 		explicit_bzero(secret, strlen(secret));
-	return xasprintf("%s %02x%02x%02x%02x%02x%02x%02x%02x", full, md[0], md[1], md[2], md[3],
-			 md[4], md[5], md[6], md[7]);
+	/* pods of namespaces with policies of their own do not share a pull */
+	bool ns = !str_empty(o->policy_dir) && !str_empty(o->pod_namespace);
+	return xasprintf("%s %02x%02x%02x%02x%02x%02x%02x%02x%s%s", full, md[0], md[1], md[2],
+			 md[3], md[4], md[5], md[6], md[7], ns ? " ns=" : "",
+			 ns ? o->pod_namespace : "");
 }
 
 /* Wait (under svc->lock) until `p` finishes; false when `me` was cancelled
