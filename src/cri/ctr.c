@@ -20,15 +20,6 @@ static struct ctr_mgr *mgr(struct cri_ctx *ctx, struct err *err)
 	return ctx->deps->ctrs;
 }
 
-/* The image_volumes setting (reloadable, so read per call). */
-static enum oci_volumes_mode image_volumes(struct cri_ctx *ctx)
-{
-	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
-	bool ignore = strcmp(ctx->deps->cfg->image_volumes, "ignore") == 0;
-	pthread_rwlock_unlock(ctx->deps->cfg_lock);
-	return ignore ? OCI_VOLUMES_IGNORE : OCI_VOLUMES_MKDIR;
-}
-
 /* The hook directories (reloadable: copied per call). */
 static char **hooks_dirs(struct cri_ctx *ctx)
 {
@@ -58,7 +49,6 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	int r = cri_ctr_conv_create(req, &conv, err);
 	if (r < 0)
 		return r;
-	conv.req.spec.volumes = image_volumes(ctx);
 	cleanup(strv_free) char **hooks = hooks_dirs(ctx);
 	conv.req.spec.hooks_dirs = hooks;
 	conv.req.deadline_ns = rpc_call_deadline(ctx->call);

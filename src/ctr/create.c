@@ -129,6 +129,7 @@ static int write_bundle(struct build *b, struct err *err)
 	struct oci_ctr_config oc = b->req->spec;
 	const struct image_config *ic = b->img.config;
 	oc.rootfs = b->merged;
+	oc.volumes = (enum oci_volumes_mode)__atomic_load_n(&b->m->image_volumes, __ATOMIC_RELAXED);
 	oc.mounts = b->vols.mounts;
 	oc.n_mounts = b->vols.n_mounts;
 	oc.image = (struct oci_image_spec){ .entrypoint = ic->entrypoint,

@@ -99,9 +99,10 @@ struct ctr_config {
 	 * instead of running `<runtime> start`. */
 	bool exec_fifo_start;
 	struct db *db;
-	struct storage *storage;      /* layer store; NULL = opened on root */
-	struct image_service *images; /* image lookup; NULL = the image tables directly */
-	struct pod_manager *pods;     /* where a create finds its pod (pod_get) */
+	struct storage *storage;	     /* layer store; NULL = opened on root */
+	struct image_service *images;	     /* image lookup; NULL = the image tables directly */
+	struct pod_manager *pods;	     /* where a create finds its pod (pod_get) */
+	enum oci_volumes_mode image_volumes; /* see ctr_mgr_set_image_volumes */
 };
 
 /** Load every container from the database and reconcile with the host:
@@ -109,6 +110,9 @@ struct ctr_config {
  *  (directories without a row) are rolled back, exit watching starts.
  *  Running containers are left alone. -errno with err on failure. */
 int ctr_mgr_new(const struct ctr_config *cfg, struct ctr_mgr **ret, struct err *err);
+/** How creates treat an image's VOLUMEs that no CRI mount covers (the
+ *  image_volumes setting): from the next create on. Any thread. */
+void ctr_mgr_set_image_volumes(struct ctr_mgr *m, enum oci_volumes_mode mode);
 /** Stop watching and free (containers keep running). Accepts NULL. */
 void ctr_mgr_free(struct ctr_mgr *m);
 DEFINE_CLEANUP(struct ctr_mgr, ctr_mgr_free)

@@ -130,6 +130,7 @@ struct ctr_mgr {
 	bool own_storage;
 	bool exec_fifo_start;
 	struct pod_manager *pods;
+	int image_volumes; /* enum oci_volumes_mode; atomic (set on reload) */
 	struct oci_host host;
 	struct oci_runtime_features features; /* `<runtime> features`, probed once at start */
 	uint64_t oom_total; /* containers seen killed by the OOM killer (atomic, for metrics) */

@@ -47,6 +47,7 @@ static int mgr_init(struct ctr_mgr *m, const struct ctr_config *cfg, struct err 
 	m->db = cfg->db;
 	m->images = cfg->images;
 	m->pods = cfg->pods;
+	m->image_volumes = (int)cfg->image_volumes;
 	ctr_index_init(&m->index);
 	ctr_bus_init(&m->bus);
 	int r = ctr_watch_init(m, err);
@@ -90,6 +91,11 @@ int ctr_mgr_new(const struct ctr_config *cfg, struct ctr_mgr **ret, struct err *
 	}
 	*ret = m;
 	return 0;
+}
+
+void ctr_mgr_set_image_volumes(struct ctr_mgr *m, enum oci_volumes_mode mode)
+{
+	__atomic_store_n(&m->image_volumes, (int)mode, __ATOMIC_RELAXED);
 }
 
 void ctr_mgr_free(struct ctr_mgr *m)

@@ -75,3 +75,5 @@ char *ocid_helper_path(const char *name);
 /** SIGHUP: re-read the config files, apply what can change at run time,
  *  log what changed. A broken config is logged and the running one kept. */
 void ocid_reload(struct daemon *d);
+/** The image_volumes setting of `cfg` for the container manager. */
+enum oci_volumes_mode ocid_image_volumes(const struct config *cfg);

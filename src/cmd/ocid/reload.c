@@ -114,6 +114,11 @@ static void keep_startup_settings(struct config *fresh, const struct config *run
 	}
 }
 
+enum oci_volumes_mode ocid_image_volumes(const struct config *cfg)
+{
+	return strcmp(cfg->image_volumes, "ignore") == 0 ? OCI_VOLUMES_IGNORE : OCI_VOLUMES_MKDIR;
+}
+
 void ocid_reload(struct daemon *d)
 {
 	struct config fresh;
@@ -140,4 +145,6 @@ void ocid_reload(struct daemon *d)
 	/* Only this thread writes the config, so reading it unlocked is fine. */
 	log_level_set(d->cfg.log_level);
 	rpc_server_set_limits(d->srv, d->cfg.max_recv_msg_size, d->cfg.max_send_msg_size);
+	if (d->ctrs)
+		ctr_mgr_set_image_volumes(d->ctrs, ocid_image_volumes(&d->cfg));
 }

@@ -200,7 +200,8 @@ static int start(struct daemon *d, struct err *err)
 				 .db = d->db,
 				 .storage = d->storage,
 				 .images = d->images,
-				 .pods = d->pods };
+				 .pods = d->pods,
+				 .image_volumes = ocid_image_volumes(cfg) };
 	r = ctr_mgr_new(&cc, &d->ctrs, err);
 	if (r < 0)
 		return r;
