@@ -247,30 +247,6 @@ static int load_one(struct pod_manager *m, const struct db_pod *row, struct err 
 	return 0;
 }
 
-static char *find_pause(void)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = 0;
-		const char *dir = dirname(exe);
-		const char *rel[] = { "ocid-pause", "../ocid-pause/ocid-pause",
-				      "../libexec/ocid/ocid-pause" };
-		for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
-			char *p = xasprintf("%s/%s", dir, rel[i]);
-			if (access(p, X_OK) == 0)
-				return p;
-			free(p);
-		}
-	}
-	const char *abs[] = { "/usr/local/libexec/ocid/ocid-pause",
-			      "/usr/libexec/ocid/ocid-pause" };
-	for (size_t i = 0; i < ARRAY_SIZE(abs); i++)
-		if (access(abs[i], X_OK) == 0)
-			return xstrdup(abs[i]);
-	return NULL;
-}
-
 int pod_manager_new(const struct pod_manager_opts *o, struct pod_manager **ret, struct err *err)
 {
 	struct pod_manager *m = xnew(struct pod_manager);
@@ -279,8 +255,7 @@ int pod_manager_new(const struct pod_manager_opts *o, struct pod_manager **ret, 
 	m->runroot = xstrdup(o->runroot);
 	m->cgroup_parent = dup_or_null(o->cgroup_parent);
 	m->cgroup_driver = xstrdup(o->cgroup_driver ? o->cgroup_driver : "cgroupfs");
-	m->pause_path =
-	    o->pause_path && strchr(o->pause_path, '/') ? xstrdup(o->pause_path) : find_pause();
+	m->pause_path = dup_or_null(o->pause_path);
 	m->stop_ctrs = o->stop_ctrs;
 	m->remove_ctrs = o->remove_ctrs;
 	m->ctrs_data = o->ctrs_data;

@@ -174,8 +174,8 @@ struct pod_manager_opts {
 	const char *cgroup_parent; /* default parent of pod cgroups, e.g. "/ocid" */
 	const char *cgroup_driver; /* "cgroupfs" or "systemd" */
 	uint64_t shm_size;	   /* bytes; 0 = 64 MiB */
-	const char *pause_path;	   /* a path with '/'; NULL or a bare name: found next to
-				      the running binary, then in libexec/ocid */
+	const char *pause_path;	   /* the pause program (ocid resolves it at start);
+				      NULL = none: pods cannot share a PID namespace */
 	struct db *db;		   /* borrowed */
 	struct cni *cni;	   /* borrowed; NULL = no networking (host network only) */
 	/* Containers of a pod: stopped before StopPodSandbox tears the pod
