@@ -50,6 +50,7 @@ struct config {
 	    *stream_tls_ca;		  /* "" = plain HTTP, no client certs */
 	uint64_t pull_progress_timeout_s; /* --pull-progress-timeout, seconds, default 0 = off */
 	char **hooks_dirs;		  /* --hooks-dir: oci-hooks(5) directories, a colon list */
+	char **cdi_spec_dirs;		  /* --cdi-spec-dirs: CDI spec directories, a colon list */
 	char *metrics_address;		  /* --metrics-address, default 127.0.0.1 */
 	unsigned metrics_port;		  /* --metrics-port, default 0 = no TCP endpoint */
 	char *metrics_socket;		  /* --metrics-socket, default "" = none */

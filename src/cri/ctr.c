@@ -20,12 +20,13 @@ static struct ctr_mgr *mgr(struct cri_ctx *ctx, struct err *err)
 	return ctx->deps->ctrs;
 }
 
-/* The hook directories (reloadable: copied per call). */
-static char **hooks_dirs(struct cri_ctx *ctx)
+/* A directory list of the config (reloadable: copied per call). */
+static char **config_dirs(struct cri_ctx *ctx, bool cdi)
 {
 	char **v = NULL;
 	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
-	for (char **p = ctx->deps->cfg->hooks_dirs; p && *p; p++)
+	char **dirs = cdi ? ctx->deps->cfg->cdi_spec_dirs : ctx->deps->cfg->hooks_dirs;
+	for (char **p = dirs; p && *p; p++)
 		strv_push(&v, *p);
 	pthread_rwlock_unlock(ctx->deps->cfg_lock);
 	return v;
@@ -49,8 +50,10 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	int r = cri_ctr_conv_create(req, &conv, err);
 	if (r < 0)
 		return r;
-	cleanup(strv_free) char **hooks = hooks_dirs(ctx);
+	cleanup(strv_free) char **hooks = config_dirs(ctx, false);
+	cleanup(strv_free) char **cdi = config_dirs(ctx, true);
 	conv.req.spec.hooks_dirs = hooks;
+	conv.req.spec.cdi_dirs = cdi;
 	conv.req.deadline_ns = rpc_call_deadline(ctx->call);
 	char id[ID_LEN + 1];
 	r = cri_image_trust_check(ctx, conv.req.image, conv.req.pod_namespace, err);

@@ -191,6 +191,10 @@ static void conv_lists(const Runtime__V1__ContainerConfig *cfg, struct cri_ctr_c
 					 cfg->devices[i]->host_path, cfg->devices[i]->permissions };
 	s->devices = c->devices;
 	s->n_devices = cfg->n_devices;
+	for (size_t i = 0; i < cfg->n_cdi_devices; i++)
+		if (cfg->cdi_devices[i] && !str_empty(cfg->cdi_devices[i]->name))
+			strv_push(&c->cdi_devices, cfg->cdi_devices[i]->name);
+	s->cdi_devices = c->cdi_devices;
 	KV_COPY(c->labels, cfg->labels, cfg->n_labels);
 	c->req.labels = c->labels;
 	c->req.n_labels = cfg->n_labels;
@@ -281,6 +285,7 @@ void cri_ctr_conv_done(struct cri_ctr_conv *c)
 	free(c->extras);
 	free(c->idmaps);
 	free(c->devices);
+	strv_free(c->cdi_devices);
 	free(c->hugepages);
 	free(c->cfg);
 	memset(c, 0, sizeof(*c));

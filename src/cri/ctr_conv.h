@@ -15,6 +15,7 @@ struct cri_ctr_conv {
 	struct ctr_mount_extra *extras; /* NULL when no mount has an image or mappings */
 	struct oci_idmap *idmaps;	/* what the extras point to */
 	struct oci_device *devices;
+	char **cdi_devices; /* CDIDevices names */
 	struct oci_hugepage_limit *hugepages;
 	uint8_t *cfg;
 };

@@ -82,6 +82,9 @@ static void test_defaults(void **state)
 	assert_int_equal(strv_len(c.hooks_dirs), 2);
 	assert_string_equal(c.hooks_dirs[0], "/usr/share/containers/oci/hooks.d");
 	assert_string_equal(c.hooks_dirs[1], "/etc/containers/oci/hooks.d");
+	assert_int_equal(strv_len(c.cdi_spec_dirs), 2);
+	assert_string_equal(c.cdi_spec_dirs[0], "/etc/cdi");
+	assert_string_equal(c.cdi_spec_dirs[1], "/var/run/cdi");
 	assert_string_equal(c.metrics_address, "127.0.0.1");
 	assert_int_equal(c.metrics_port, 0);
 	assert_string_equal(c.metrics_socket, "");
