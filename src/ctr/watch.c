@@ -58,6 +58,20 @@ void ctr_exit_apply(struct ctr *c, const struct mon_exit *e)
 	pthread_cond_broadcast(&c->changed);
 }
 
+/* Record exit `e` for `c` unless it has exited already or is removed:
+ * applied and saved; true when it was. */
+static bool take_exit(struct ctr_mgr *m, struct ctr *c, const struct mon_exit *e)
+{
+	pthread_mutex_lock(&c->st);
+	bool changed = c->row.state != CTR_EXITED && !c->removed;
+	if (changed) {
+		ctr_exit_apply(c, e);
+		ctr_save_state(m, c);
+	}
+	pthread_mutex_unlock(&c->st);
+	return changed;
+}
+
 int ctr_exit_check(struct ctr_mgr *m, struct ctr *c)
 {
 	cleanup_free char *path = ctr_path_run(m, c->id, "exit");
@@ -66,13 +80,7 @@ int ctr_exit_check(struct ctr_mgr *m, struct ctr *c)
 	int r = mon_read_exit(path, &e, &err);
 	if (r < 0)
 		return 0;
-	pthread_mutex_lock(&c->st);
-	bool changed = c->row.state != CTR_EXITED && !c->removed;
-	if (changed) {
-		ctr_exit_apply(c, &e);
-		ctr_save_state(m, c);
-	}
-	pthread_mutex_unlock(&c->st);
+	bool changed = take_exit(m, c, &e);
 	if (changed) {
 		log_info("container exited", "id=%s exit_code=%d oom=%d", c->id, e.exit_code,
 			 (int)e.oom);
@@ -187,14 +195,7 @@ void ctr_monitor_lost(struct ctr_mgr *m, struct ctr *c, pid_t mon_pid)
 	if (mon_exit_write(path, &e, &err) < 0) {
 		log_error("cannot write the exit file of a dead monitor", "id=%s error=%s", c->id,
 			  log_q(err_str(&err)));
-		pthread_mutex_lock(&c->st);
-		bool changed = c->row.state != CTR_EXITED && !c->removed;
-		if (changed) {
-			ctr_exit_apply(c, &e);
-			ctr_save_state(m, c);
-		}
-		pthread_mutex_unlock(&c->st);
-		if (changed)
+		if (take_exit(m, c, &e))
 			ctr_bus_publish(&m->bus, CTR_EVENT_STOPPED, c->id, c->row.pod_id);
 		return;
 	}
