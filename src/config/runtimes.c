@@ -188,6 +188,32 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
+/* The container manager runs every container with `runtime` under
+ * <runroot>/runtime and starts them as exec_fifo_start says: with a table,
+ * those follow the default handler, whose other options it does not apply
+ * (yet), so they are refused rather than ignored. */
+static int follow_default(struct config *cfg, struct err *err)
+{
+	const struct config_runtime *d = config_runtime_find(cfg, NULL);
+	if (d->implied)
+		return 0;
+	const char *opt = !str_empty(d->root)		       ? "root"
+			  : strv_len(d->args)		       ? "args"
+			  : strv_len(d->monitor_env)	       ? "monitor_env"
+			  : d->no_pivot_root		       ? "no_pivot_root"
+			  : d->privileged_without_host_devices ? "privileged_without_host_devices"
+							       : NULL;
+	if (opt)
+		return err_msg(err, -EINVAL,
+			       "runtimes.%s.%s: not supported for the default handler yet "
+			       "(leave it out)",
+			       d->name, opt);
+	free(cfg->runtime);
+	cfg->runtime = xstrdup(d->path);
+	cfg->exec_fifo_start = d->exec_fifo_start;
+	return 0;
+}
+
 int config_runtimes_finish(struct config *cfg, struct err *err)
 {
 	/* An implied handler of an earlier finish goes: the keys may have changed. */
@@ -227,13 +253,14 @@ int config_runtimes_finish(struct config *cfg, struct err *err)
 			}
 		free(cfg->default_runtime);
 		cfg->default_runtime = xstrdup(d->name);
-		return 0;
 	}
-	if (config_runtime_find(cfg, cfg->default_runtime))
-		return 0;
-	cleanup_free char *names = config_runtime_names(cfg);
-	return err_msg(err, -EINVAL, "default_runtime '%s' is not a configured handler (%s)",
-		       cfg->default_runtime, names);
+	if (!config_runtime_find(cfg, cfg->default_runtime)) {
+		cleanup_free char *names = config_runtime_names(cfg);
+		return err_msg(err, -EINVAL,
+			       "default_runtime '%s' is not a configured handler (%s)",
+			       cfg->default_runtime, names);
+	}
+	return follow_default(cfg, err);
 }
 
 const struct config_runtime *config_runtime_find(const struct config *cfg, const char *handler)

@@ -96,9 +96,18 @@ static void test_default_runtime(void **state)
 				   &err),
 			 0);
 	assert_string_equal(config_runtime_find(&c, NULL)->name, "crun");
+	/* The container manager's runtime and start follow the default handler. */
+	assert_string_equal(c.runtime, "/usr/bin/crun");
+	assert_false(c.exec_fifo_start);
 	/* A handler without path runs the program of its name. */
 	assert_non_null(strstr(config_runtime_find(&c, "runc")->path, "runc"));
 	config_done(&c);
+
+	assert_int_equal(load_text(&c, "[runtimes.runsc]\nargs = [\"--x\"]\n", &err), -EINVAL);
+	assert_string_equal(err_str(&err), "runtimes.runsc.args: not supported for the default "
+					   "handler yet (leave it out)");
+	config_done(&c);
+	err_done(&err);
 
 	assert_int_equal(load_text(&c, "default_runtime = \"kata\"\n[runtimes.runc]\n", &err),
 			 -EINVAL);
