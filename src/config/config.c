@@ -111,7 +111,7 @@ static const struct key keys[] = {
 	  "Directories of OCI hook files (oci-hooks(5)), read at each CreateContainer; a file in a later directory replaces the same-named one of an earlier directory.",
 	  NULL, config_check_abs_path },
 	{ "cdi_spec_dirs", KT_PATHLIST, FIELD(cdi_spec_dirs), "/etc/cdi:/var/run/cdi", 0, 0, false,
-	  "Directories of CDI spec files (JSON) defining the devices CDIDevices and cdi.k8s.io/ annotations name; a later directory wins.",
+	  "Directories of CDI spec files (JSON or YAML) defining the devices CDIDevices and cdi.k8s.io/ annotations name; a later directory wins.",
 	  NULL, config_check_abs_path },
 	{ "metrics_address", KT_STR, FIELD(metrics_address), "127.0.0.1", 0, 0, false,
 	  "Address of the Prometheus metrics endpoint (GET /metrics), when metrics_port is set.",

@@ -307,15 +307,26 @@ struct oci_cdi *oci_cdi_load(char *const *dirs, char ***ret_warnings)
 		struct dirent *e;
 		size_t seen = 0;
 		while ((e = readdir(d)) && seen < CDI_FILES_MAX) {
-			if (e->d_name[0] == '.' || !str_has_suffix(e->d_name, ".json"))
+			bool yaml =
+			    str_has_suffix(e->d_name, ".yaml") || str_has_suffix(e->d_name, ".yml");
+			if (e->d_name[0] == '.' || (!yaml && !str_has_suffix(e->d_name, ".json")))
 				continue;
 			seen++;
 			cleanup_err struct err err = ERR_INIT;
 			cleanup_free char *buf = NULL;
 			size_t len = 0;
 			cleanup_free char *label = xasprintf("%s/%s", dirs[k], e->d_name);
-			if (read_file(dirfd(d), dirs[k], e->d_name, &buf, &len, &err) < 0 ||
-			    oci_cdi_spec_parse(label, buf, len, c, &err) < 0)
+			int r = read_file(dirfd(d), dirs[k], e->d_name, &buf, &len, &err);
+			if (r >= 0 && yaml) {
+				char *text = NULL;
+				r = oci_cdi_yaml_to_json(label, buf, len, &text, &err);
+				if (r >= 0) {
+					free(buf);
+					buf = text;
+					len = strlen(text);
+				}
+			}
+			if (r < 0 || oci_cdi_spec_parse(label, buf, len, c, &err) < 0)
 				strv_push(ret_warnings, err_str(&err));
 		}
 		closedir(d);

@@ -375,7 +375,13 @@ struct oci_cdi;
  *  absolute path, args, env). -EINVAL (-EFBIG) naming the key. */
 int oci_cdi_spec_parse(const char *name, const char *text, size_t len, struct oci_cdi *into,
 		       struct err *err);
-/** The *.json specs of `dirs`; a device of a later directory wins over the
+/** A YAML CDI spec as the JSON text oci_cdi_spec_parse reads (malloc'd):
+ *  plain scalars reading as integers, true/false or null become those;
+ *  anchors, aliases and nesting beyond 32 levels are refused (-EINVAL
+ *  naming the line). */
+int oci_cdi_yaml_to_json(const char *name, const char *text, size_t len, char **ret,
+			 struct err *err);
+/** The *.json, *.yaml and *.yml specs of `dirs`; a device of a later directory wins over the
  *  same name in an earlier one. Broken files are skipped, their reasons
  *  pushed onto *ret_warnings. Never fails. */
 struct oci_cdi *oci_cdi_load(char *const *dirs, char ***ret_warnings);

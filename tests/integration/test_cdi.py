@@ -1,7 +1,7 @@
 """CDI devices (issue 12): CDIDevices and cdi.k8s.io/ annotations resolved
 against CDI spec files in cdi_spec_dirs -- a fake device backed by
 /dev/null, a mounted file and an environment variable reach the container;
-an unknown device is INVALID_ARGUMENT naming it."""
+an unknown device is INVALID_ARGUMENT naming it. Specs in JSON and YAML."""
 import json
 
 import grpc
@@ -46,13 +46,18 @@ def test_cdi_devices(make_env, tmp_path):
     info.write_text('fake device 0\n')
     (cdi_a / 'fake.json').write_text(spec(info))
     (cdi_b / 'broken.json').write_text('{"cdiVersion": "0.6.0", "kind": ')
+    # YAML, as most vendor tools write it.
+    (cdi_b / 'yfake.yaml').write_text(
+        'cdiVersion: 0.5.0\nkind: example.com/yfake\ndevices:\n  - name: y0\n'
+        '    containerEdits:\n      env: ["YAML_DEVICE=y0"]\n'
+        '      deviceNodes:\n        - path: /dev/yfake\n          hostPath: /dev/null\n')
     env = make_env(['--cdi-spec-dirs', f'{cdi_a}:{cdi_b}'])
     d, pb = env.d, env.pb
     pod = env.pod()
 
     for name, kw in (('by-field', {'cdi': ['example.com/fake=null0']}),
                      ('by-annotation', {'annotations': {
-                         'cdi.k8s.io/fake': 'example.com/fake=null0'}})):
+                         'cdi.k8s.io/fake': 'example.com/fake=null0,example.com/yfake=y0'}})):
         cid = create(env, pod, name, **kw)
         env.start(cid)
         env.wait_state(cid, RUNNING)
@@ -66,6 +71,9 @@ def test_cdi_devices(make_env, tmp_path):
         assert lines[0] == '1:3 character special file', out  # /dev/null's numbers
         assert lines[1:4] == ['fake device 0', 'null0 example', 'written'], out
         assert lines[4] == 'read-only', out
+        code, out, _ = run(env, cid, ['/bin/sh', '-c', 'echo "$YAML_DEVICE"; ls /dev/yfake'])
+        want = 'y0\n/dev/yfake\n' if name == 'by-annotation' else '\n'
+        assert out.startswith(want), out
     assert info.read_text() == 'fake device 0\n'
     assert 'CDI spec file skipped' in d.read_log() and 'broken.json' in d.read_log()
 

@@ -140,12 +140,52 @@ static void test_load(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static void test_yaml(void **state)
+{
+	const char *y = "cdiVersion: 0.6.0\n"
+			"kind: example.com/fake\n"
+			"devices:\n"
+			"  - name: null0\n"
+			"    containerEdits:\n"
+			"      env: [\"FAKE=0\"]\n"
+			"      deviceNodes:\n"
+			"        - path: /dev/fake0\n"
+			"          type: c\n"
+			"          major: 1\n"
+			"          minor: 3\n"
+			"          permissions: rw\n";
+	cleanup_err struct err err = ERR_INIT;
+	cleanup_free char *json = NULL;
+	assert_int_equal(oci_cdi_yaml_to_json("y.yaml", y, strlen(y), &json, &err), 0);
+	cleanup(oci_cdi_free) struct oci_cdi *c = oci_cdi_new();
+	assert_int_equal(oci_cdi_spec_parse("y.yaml", json, strlen(json), c, &err), 0);
+	json_t *spec = json_pack("{s:{s:[]}}", "process", "env");
+	char *names[] = { "example.com/fake=null0", NULL };
+	assert_int_equal(oci_cdi_apply(c, spec, names, &err), 0);
+	cleanup_free char *text = js_dump(spec, JS_DUMP_SORTED);
+	assert_non_null(
+	    strstr(text, "{\"major\":1,\"minor\":3,\"path\":\"/dev/fake0\",\"type\":\"c\"}"));
+	json_decref(spec);
+
+	cleanup_free char *j2 = NULL;
+	const char *alias = "a: &x 1\nb: *x\n";
+	assert_int_equal(oci_cdi_yaml_to_json("a.yaml", alias, strlen(alias), &j2, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "anchors and aliases are not supported"));
+	err_done(&err);
+	const char *bad = "a: [1, 2\n";
+	assert_int_equal(oci_cdi_yaml_to_json("b.yaml", bad, strlen(bad), &j2, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "b.yaml:"));
+	err_done(&err);
+	assert_int_equal(oci_cdi_yaml_to_json("e.yaml", "", 0, &j2, &err), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_yaml),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
