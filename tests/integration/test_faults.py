@@ -280,10 +280,10 @@ def test_cni_add_hangs(make_daemon, tmp_path, pb):
             {'type': 'sleeper'}]}, f)
     env.d.start()
     try:
-        t0 = time.monotonic()
+        # The answer names the plugin: the daemon gave up within the
+        # client's deadline (the client's own timer would not name it).
         with pytest.raises(grpc.RpcError) as e:
             env.run(env.config('hang'), timeout=6)
-        assert time.monotonic() - t0 < 6.5
         assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value
         assert 'sleeper' in e.value.details(), e.value.details()
 
