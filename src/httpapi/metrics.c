@@ -19,7 +19,7 @@ static void pull_failures(struct metrics *m, struct metrics_out *out)
 		if (!v)
 			continue;
 		char labels[64];
-		snprintf(labels, sizeof(labels), "error=\"%s\"", metrics_code_name(c));
+		snprintf(labels, sizeof(labels), "error=\"%s\"", rpc_code_name(c));
 		metrics_out_u64(out, "ocid_image_pulls_failure_total", labels, v);
 	}
 }

@@ -6,28 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpc/rpc.h"
+
 static const double bucket_s[METRICS_BUCKETS] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 						  0.5,	 1,	2.5,  5,     10,   30,	60 };
-
-static const char *const code_names[METRICS_CODES] = {
-	"OK",
-	"CANCELLED",
-	"UNKNOWN",
-	"INVALID_ARGUMENT",
-	"DEADLINE_EXCEEDED",
-	"NOT_FOUND",
-	"ALREADY_EXISTS",
-	"PERMISSION_DENIED",
-	"RESOURCE_EXHAUSTED",
-	"FAILED_PRECONDITION",
-	"ABORTED",
-	"OUT_OF_RANGE",
-	"UNIMPLEMENTED",
-	"INTERNAL",
-	"UNAVAILABLE",
-	"DATA_LOSS",
-	"UNAUTHENTICATED",
-};
 
 struct metrics *metrics_new(void)
 {
@@ -206,7 +188,7 @@ static void render_ops(struct metrics *m, struct metrics_out *out)
 				out_printf(
 				    out,
 				    "ocid_operations_errors_total{operation=\"%s\",code=\"%s\"} %llu\n",
-				    m->ops[i]->name, code_names[c], (unsigned long long)v);
+				    m->ops[i]->name, rpc_code_name(c), (unsigned long long)v);
 		}
 }
 
@@ -219,9 +201,4 @@ char *metrics_render(struct metrics *m)
 		m->collectors[i].fn(m->collectors[i].data, &out);
 	out_printf(&out, "%s", "");
 	return out.buf;
-}
-
-const char *metrics_code_name(unsigned code)
-{
-	return code < METRICS_CODES ? code_names[code] : "UNKNOWN";
 }

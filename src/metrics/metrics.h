@@ -14,7 +14,7 @@
 
 #include "base/base.h"
 
-/* gRPC status codes 0..16, the `code` label of operation errors. */
+/* gRPC status codes 0..16 (enum rpc_code), the `code` label of operation errors. */
 #define METRICS_CODES 17
 /* Upper bounds (seconds) of the operation latency histogram, +Inf aside. */
 #define METRICS_BUCKETS 14
@@ -45,7 +45,6 @@ uint64_t metrics_op_errors(const struct metrics_op *op, unsigned code);
 /** The operation registered as `name`, or NULL. */
 struct metrics_op *metrics_op_find(struct metrics *m, const char *name);
 /** "OK", "NOT_FOUND", ... for a gRPC status code ("UNKNOWN" past 16). */
-const char *metrics_code_name(unsigned code);
 
 /** Add a collector, called in order of registration at each scrape after
  *  the built-in families. Before the server starts. */
