@@ -729,25 +729,28 @@ static const char *flag_of(const struct key *k, char *buf, size_t size)
 	return buf;
 }
 
+char *config_list_toml(char *const *l)
+{
+	char *s = xstrdup("[");
+	for (size_t i = 0; l && l[i]; i++) {
+		cleanup_free char *q = toml_quote(l[i]);
+		char *n = xasprintf("%s%s%s", s, i ? ", " : "", q);
+		free(s);
+		s = n;
+	}
+	char *n = xasprintf("%s]", s);
+	free(s);
+	return n;
+}
+
 static char *value_to_toml(const struct config *cfg, const struct key *k)
 {
 	switch (k->type) {
 	case KT_STR:
 		return toml_quote(*(char *const *)cfield(cfg, k));
 	case KT_PATHLIST:
-	case KT_LIST: {
-		char *const *l = *(char **const *)cfield(cfg, k);
-		char *s = xstrdup("[");
-		for (size_t i = 0; l && l[i]; i++) {
-			cleanup_free char *q = toml_quote(l[i]);
-			char *n = xasprintf("%s%s%s", s, i ? ", " : "", q);
-			free(s);
-			s = n;
-		}
-		char *n = xasprintf("%s]", s);
-		free(s);
-		return n;
-	}
+	case KT_LIST:
+		return config_list_toml(*(char **const *)cfield(cfg, k));
 	case KT_LOGLEVEL:
 		return toml_quote(log_level_name(*(const enum log_level *)cfield(cfg, k)));
 	case KT_DURATION_MS: {

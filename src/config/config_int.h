@@ -30,6 +30,9 @@ int config_check_ip(const char *v, struct err *err);
 /** Apply the [runtimes] table `t` of file `file`: each [runtimes.<name>]
  *  replaces a handler of that name from an earlier file. -EINVAL with
  *  "FILE:LINE:COL: runtimes.<name>.<key>: why" for a bad value. */
+/* A TOML array of strings: ["a", "b"] (NULL is []). */
+char *config_list_toml(char *const *l);
+
 int config_runtimes_apply(struct config *cfg, const char *file, const struct toml *t,
 			  struct err *err);
 /** After all files and flags: handler paths resolved on PATH, the implied

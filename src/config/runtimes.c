@@ -284,20 +284,6 @@ char *config_runtime_names(const struct config *cfg)
 	return s;
 }
 
-static char *list_to_toml(char *const *l)
-{
-	char *s = xstrdup("[");
-	for (size_t i = 0; l && l[i]; i++) {
-		cleanup_free char *q = toml_quote(l[i]);
-		char *n = xasprintf("%s%s%s", s, i ? ", " : "", q);
-		free(s);
-		s = n;
-	}
-	char *n = xasprintf("%s]", s);
-	free(s);
-	return n;
-}
-
 char *config_runtimes_to_toml(const struct config *cfg)
 {
 	char *out = xstrdup(
@@ -310,9 +296,9 @@ char *config_runtimes_to_toml(const struct config *cfg)
 	for (size_t i = 0; i < cfg->n_runtimes; i++) {
 		const struct config_runtime *rt = &cfg->runtimes[i];
 		cleanup_free char *path = toml_quote(rt->path), *root = toml_quote(rt->root),
-				  *type = toml_quote(rt->type), *args = list_to_toml(rt->args),
-				  *env = list_to_toml(rt->monitor_env),
-				  *ann = list_to_toml(rt->allowed_annotations);
+				  *type = toml_quote(rt->type), *args = config_list_toml(rt->args),
+				  *env = config_list_toml(rt->monitor_env),
+				  *ann = config_list_toml(rt->allowed_annotations);
 		char *n = xasprintf(
 		    "%s\n%s[runtimes.%s]\n%spath = %s\n%sroot = %s\n%stype = %s\n%sargs = %s\n"
 		    "%smonitor_env = %s\n%sallowed_annotations = %s\n"

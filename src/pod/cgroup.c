@@ -10,7 +10,8 @@
 #include "base/base.h"
 #include "pod/pod_int.h"
 
-/* Mount points of cgroup and cgroup2 filesystems in our mount namespace. */
+/* The cgroup mounts with their kinds: "2" for cgroup2, else the v1
+ * hierarchy's super options ("rw,memory"); NULL-terminated pairs. */
 static char **cgroup_mounts(void)
 {
 	cleanup_free char *text = NULL;
@@ -20,13 +21,18 @@ static char **cgroup_mounts(void)
 		return NULL;
 	char *save = NULL;
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char mnt[4096], fstype[64];
+		char mnt[4096], fstype[64], opts[512];
 		const char *sep = strstr(line, " - ");
 		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    sscanf(sep + 3, "%63s", fstype) != 1)
+		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2)
 			continue;
-		if (strcmp(fstype, "cgroup") == 0 || strcmp(fstype, "cgroup2") == 0)
+		if (strcmp(fstype, "cgroup2") == 0) {
 			strv_push(&out, mnt);
+			strv_push(&out, "2");
+		} else if (strcmp(fstype, "cgroup") == 0) {
+			strv_push(&out, mnt);
+			strv_push(&out, opts);
+		}
 	}
 	return out;
 }
@@ -71,7 +77,7 @@ static int mkdir_levels(const char *mnt, const char *rel, struct err *err)
 int pod_cgroup_create(const char *path, struct err *err)
 {
 	cleanup(strv_free) char **mounts = cgroup_mounts();
-	for (size_t i = 0; mounts && mounts[i]; i++) {
+	for (size_t i = 0; mounts && mounts[i]; i += 2) {
 		/* A v1 hierarchy mounted below another (rare) is skipped by
 		 * nothing here: every mount gets the directory. */
 		int r = mkdir_levels(mounts[i], path + (path[0] == '/'), err);
@@ -88,7 +94,7 @@ int pod_cgroup_add_pid(const char *path, pid_t pid, struct err *err)
 	cleanup(strv_free) char **mounts = cgroup_mounts();
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-	for (size_t i = 0; mounts && mounts[i]; i++) {
+	for (size_t i = 0; mounts && mounts[i]; i += 2) {
 		cleanup_free char *procs = xasprintf("%s%s/cgroup.procs", mounts[i], path);
 		cleanup_close int fd = open(procs, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT)
@@ -97,33 +103,6 @@ int pod_cgroup_add_pid(const char *path, pid_t pid, struct err *err)
 			return err_set(err, -errno, "move pid %d into '%s'", (int)pid, procs);
 	}
 	return 0;
-}
-
-/* The cgroup mounts with their kinds: "2" for cgroup2, else the v1
- * hierarchy's super options ("rw,memory"); NULL-terminated pairs. */
-static char **cgroup_mounts_kinds(void)
-{
-	cleanup_free char *text = NULL;
-	size_t len = 0;
-	char **out = NULL;
-	if (fs_read_file(AT_FDCWD, "/proc/self/mountinfo", 4 << 20, &text, &len, NULL) < 0)
-		return NULL;
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char mnt[4096], fstype[64], opts[512];
-		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2)
-			continue;
-		if (strcmp(fstype, "cgroup2") == 0) {
-			strv_push(&out, mnt);
-			strv_push(&out, "2");
-		} else if (strcmp(fstype, "cgroup") == 0) {
-			strv_push(&out, mnt);
-			strv_push(&out, opts);
-		}
-	}
-	return out;
 }
 
 static bool has_opt(const char *opts, const char *name)
@@ -203,7 +182,7 @@ static int set_v2(const char *dir, const struct pod_cgroup_limits *l, struct err
 
 int pod_cgroup_set_limits(const char *path, const struct pod_cgroup_limits *l, struct err *err)
 {
-	cleanup(strv_free) char **mounts = cgroup_mounts_kinds();
+	cleanup(strv_free) char **mounts = cgroup_mounts();
 	int r = 0;
 	for (size_t i = 0; r >= 0 && mounts && mounts[i] && mounts[i + 1]; i += 2) {
 		cleanup_free char *dir = xasprintf("%s%s", mounts[i], path);
@@ -220,7 +199,7 @@ int pod_cgroup_remove(const char *path, struct err *err)
 {
 	cleanup(strv_free) char **mounts = cgroup_mounts();
 	int r = 0;
-	for (size_t i = 0; mounts && mounts[i]; i++) {
+	for (size_t i = 0; mounts && mounts[i]; i += 2) {
 		cleanup_free char *dir = xasprintf("%s%s", mounts[i], path);
 		if (rmdir(dir) < 0 && errno != ENOENT && r >= 0)
 			r = err_set(err, -errno, "remove cgroup '%s'", dir);
