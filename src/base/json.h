@@ -28,6 +28,18 @@ enum {
 /** Serialise `v` (compact unless JS_DUMP_PRETTY). malloc'd; aborts on OOM. */
 char *js_dump(const json_t *v, unsigned flags);
 
+enum {
+	JS_YAML_TYPED = 1, /* plain scalars that read as integers, booleans or null are those */
+};
+
+/** The first YAML document of `len` bytes of `text` as a JSON value
+ *  (libyaml; scalars are strings unless JS_YAML_TYPED; an empty stream is
+ *  JSON null). Anchors and aliases, keys that are not strings or are given
+ *  twice, nesting deeper than 32, NUL bytes and text that is not UTF-8 are
+ *  refused: -EINVAL "NAME: line N: why". *ret is a new reference. */
+int js_load_yaml(const char *name, const char *text, size_t len, unsigned flags, json_t **ret,
+		 struct err *err);
+
 /** "path.key" ("key" when path is ""). malloc'd. */
 char *js_path_key(const char *path, const char *key);
 /** "path[i]". malloc'd. */

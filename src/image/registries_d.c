@@ -1,19 +1,15 @@
 /* containers-registries.d(5): YAML files naming, per docker scope, the
  * lookaside store of simple signatures and whether sigstore attachments are
- * used. YAML is read with libyaml into a JSON tree first. */
+ * used. The YAML is read into a JSON tree first (js_load_yaml). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
 #include "base/base.h"
 #include "base/fs.h"
 #include "image/image_int.h"
-
-#define DEPTH_MAX 32
 
 struct ns {
 	char *scope; /* NULL for default-docker */
@@ -44,116 +40,6 @@ void image_registries_d_free(struct image_registries_d *d)
 	}
 	free(d->v);
 	free(d);
-}
-
-/* ---------------------------------------------------- YAML to JSON -- */
-
-struct yp {
-	yaml_parser_t p;
-	const char *name;
-};
-
-static int next(struct yp *y, yaml_event_t *ev, struct err *err)
-{
-	if (!yaml_parser_parse(&y->p, ev))
-		return err_msg(err, -EINVAL, "%s: line %zu: %s", y->name,
-			       y->p.problem_mark.line + 1,
-			       y->p.problem ? y->p.problem : "invalid YAML");
-	return 0;
-}
-
-static int node(struct yp *y, yaml_event_t *ev, int depth, json_t **ret, struct err *err);
-
-static int collection(struct yp *y, bool map, int depth, json_t **ret, struct err *err)
-{
-	json_t *c = map ? json_object() : json_array();
-	for (;;) {
-		yaml_event_t ev;
-		int r = next(y, &ev, err);
-		if (r < 0) {
-			json_decref(c);
-			return r;
-		}
-		if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&ev);
-			*ret = c;
-			return 0;
-		}
-		json_t *key = NULL, *val = NULL;
-		r = node(y, &ev, depth + 1, map ? &key : &val, err);
-		if (r >= 0 && map && !json_is_string(key))
-			r = err_msg(err, -EINVAL, "%s: line %zu: a mapping key must be a string",
-				    y->name, y->p.mark.line + 1);
-		if (r >= 0 && map && json_object_get(c, json_string_value(key)))
-			r = err_msg(err, -EINVAL, "%s: key \"%.100s\" is given twice", y->name,
-				    json_string_value(key));
-		if (r >= 0 && map) {
-			yaml_event_t vev;
-			r = next(y, &vev, err);
-			if (r >= 0)
-				r = node(y, &vev, depth + 1, &val, err);
-		}
-		if (r >= 0 && map)
-			json_object_set_new(c, json_string_value(key), val);
-		else if (r >= 0)
-			json_array_append_new(c, val);
-		json_decref(key);
-		if (r < 0) {
-			json_decref(c);
-			return r;
-		}
-	}
-}
-
-/* Consumes `ev`. */
-static int node(struct yp *y, yaml_event_t *ev, int depth, json_t **ret, struct err *err)
-{
-	int r = 0;
-	if (depth > DEPTH_MAX)
-		r = err_msg(err, -EINVAL, "%s: nested deeper than %d", y->name, DEPTH_MAX);
-	else if (ev->type == YAML_SCALAR_EVENT)
-		*ret = json_stringn((const char *)ev->data.scalar.value, ev->data.scalar.length);
-	else if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT)
-		r = collection(y, ev->type == YAML_MAPPING_START_EVENT, depth, ret, err);
-	else if (ev->type == YAML_ALIAS_EVENT)
-		r = err_msg(err, -EINVAL, "%s: line %zu: YAML aliases are not supported", y->name,
-			    ev->start_mark.line + 1);
-	else
-		r = err_msg(err, -EINVAL, "%s: line %zu: unexpected YAML", y->name,
-			    ev->start_mark.line + 1);
-	if (r >= 0 && !*ret) /* a scalar that is not UTF-8 */
-		r = err_msg(err, -EINVAL, "%s: line %zu: text that is not UTF-8", y->name,
-			    ev->start_mark.line + 1);
-	yaml_event_delete(ev);
-	return r;
-}
-
-/* The first document as JSON (an empty stream: an empty object). */
-static int yaml_load(const char *name, const char *text, size_t len, json_t **ret, struct err *err)
-{
-	struct yp y = { .name = name };
-	yaml_event_t ev;
-	int r = 0;
-	if (!yaml_parser_initialize(&y.p))
-		return err_msg(err, -ENOMEM, "libyaml");
-	yaml_parser_set_input_string(&y.p, (const unsigned char *)text, len);
-	*ret = NULL;
-	while (r >= 0 && !*ret) {
-		r = next(&y, &ev, err);
-		if (r < 0)
-			break;
-		if (ev.type == YAML_STREAM_END_EVENT) {
-			yaml_event_delete(&ev);
-			*ret = json_object();
-		} else if (ev.type == YAML_STREAM_START_EVENT ||
-			   ev.type == YAML_DOCUMENT_START_EVENT) {
-			yaml_event_delete(&ev);
-		} else {
-			r = node(&y, &ev, 0, ret, err);
-		}
-	}
-	yaml_parser_delete(&y.p);
-	return r;
 }
 
 /* ------------------------------------------------------ the schema -- */
@@ -260,11 +146,11 @@ int image_registries_d_add(struct image_registries_d *d, const char *name, const
 	if (len > IMAGE_REGISTRIES_D_MAX)
 		return err_msg(err, -EFBIG, "%s is larger than %u bytes", name,
 			       IMAGE_REGISTRIES_D_MAX);
-	int r = yaml_load(name, text, len, &doc, err);
+	int r = js_load_yaml(name, text, len, 0, &doc, err);
 	if (r < 0)
 		return r;
-	if (json_is_string(doc) && json_string_length(doc) == 0)
-		return 0;
+	if (json_is_null(doc) || (json_is_string(doc) && json_string_length(doc) == 0))
+		return 0; /* nothing in it */
 	if (!json_is_object(doc))
 		return err_msg(err, -EINVAL, "%s: the document must be a mapping", name);
 	const json_t *def = json_object_get(doc, "default-docker");

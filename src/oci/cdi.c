@@ -481,3 +481,16 @@ int oci_cdi_apply(const struct oci_cdi *c, json_t *spec, char *const *names, str
 	}
 	return 0;
 }
+
+int oci_cdi_yaml_to_json(const char *name, const char *text, size_t len, char **ret,
+			 struct err *err)
+{
+	json_t *doc = NULL;
+	int r = js_load_yaml(name, text, len, JS_YAML_TYPED, &doc, err);
+	if (r >= 0 && json_is_null(doc))
+		r = err_msg(err, -EINVAL, "%s: an empty document", name);
+	if (r >= 0)
+		*ret = js_dump(doc, 0);
+	json_decref(doc);
+	return r;
+}
