@@ -12,7 +12,7 @@
 
 #include "base/base.h"
 #include "base/json.h"
-#include "oci/oci.h"
+#include "oci/oci_int.h"
 
 #define CDI_FILE_MAX (1u << 20)
 #define CDI_FILES_MAX 256
@@ -66,22 +66,6 @@ static bool name_ok(const char *n)
 		    !(*p >= '0' && *p <= '9') && !strchr("._-:", *p))
 			return false;
 	return true;
-}
-
-static int check_str_array(const json_t *o, const char *path, const char *key, bool env,
-			   struct err *err)
-{
-	const json_t *a = NULL;
-	int r = js_get(o, path, key, JSON_ARRAY, false, &a, err);
-	size_t i;
-	json_t *v;
-	json_array_foreach((json_t *)a, i, v)
-	{
-		if (!json_is_string(v) || (env && !strchr(json_string_value(v), '=')))
-			return err_msg(err, -EINVAL, "%s.%s[%zu]: expected %s", path, key, i,
-				       env ? "a string NAME=VALUE" : "a string");
-	}
-	return r;
 }
 
 static int check_abs(const json_t *o, const char *path, const char *key, bool required,
@@ -149,7 +133,7 @@ static int check_mount(const json_t *m, const char *path, struct err *err)
 	if (r >= 0)
 		r = js_get_str(m, path, "type", NULL, &type, err);
 	if (r >= 0)
-		r = check_str_array(m, path, "options", false, err);
+		r = oci_json_str_array(m, path, "options", false, NULL, err);
 	return r;
 }
 
@@ -163,9 +147,9 @@ static int check_hook(const json_t *h, const char *path, struct err *err)
 	if (r >= 0)
 		r = check_abs(h, path, "path", true, err);
 	if (r >= 0)
-		r = check_str_array(h, path, "args", false, err);
+		r = oci_json_str_array(h, path, "args", false, NULL, err);
 	if (r >= 0)
-		r = check_str_array(h, path, "env", true, err);
+		r = oci_json_str_array(h, path, "env", true, NULL, err);
 	return r;
 }
 
@@ -175,7 +159,7 @@ static int check_edits(const json_t *e, const char *path, struct err *err)
 		return 0;
 	if (!json_is_object(e))
 		return err_msg(err, -EINVAL, "%s: expected an object", path);
-	int r = check_str_array(e, path, "env", true, err);
+	int r = oci_json_str_array(e, path, "env", true, NULL, err);
 	if (r >= 0)
 		r = check_list(e, path, "deviceNodes", check_node, err);
 	if (r >= 0)

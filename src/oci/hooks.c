@@ -13,7 +13,7 @@
 
 #include "base/base.h"
 #include "base/json.h"
-#include "oci/oci.h"
+#include "oci/oci_int.h"
 
 #define HOOK_FILE_MAX (64u * 1024u)
 #define HOOK_FILES_MAX 256
@@ -113,14 +113,11 @@ static int compile(regex_t *re, const char *pattern, const char *path, struct er
 	return 0;
 }
 
-/* A list of strings, copied into the hook object under `key`. */
-static int str_array(const json_t *from, const char *path, const char *key, json_t *to, bool env,
-		     struct err *err)
+int oci_json_str_array(const json_t *o, const char *path, const char *key, bool env,
+		       const json_t **ret, struct err *err)
 {
 	const json_t *a = NULL;
-	int r = js_get(from, path, key, JSON_ARRAY, false, &a, err);
-	if (r < 0 || !a)
-		return r;
+	int r = js_get(o, path, key, JSON_ARRAY, false, &a, err);
 	size_t i;
 	json_t *v;
 	json_array_foreach((json_t *)a, i, v)
@@ -129,8 +126,20 @@ static int str_array(const json_t *from, const char *path, const char *key, json
 			return err_msg(err, -EINVAL, "%s.%s[%zu]: expected %s", path, key, i,
 				       env ? "a string NAME=VALUE" : "a string");
 	}
-	json_object_set_new(to, key, json_deep_copy(a));
-	return 0;
+	if (ret)
+		*ret = a;
+	return r;
+}
+
+/* A list of strings, copied into the hook object under `key`. */
+static int str_array(const json_t *from, const char *path, const char *key, json_t *to, bool env,
+		     struct err *err)
+{
+	const json_t *a = NULL;
+	int r = oci_json_str_array(from, path, key, env, &a, err);
+	if (r >= 0 && a)
+		json_object_set_new(to, key, json_deep_copy(a));
+	return r;
 }
 
 static int parse_hook(const json_t *doc, struct oci_hook_rule *r, struct err *err)
