@@ -14,32 +14,8 @@
 #include <string.h>
 
 #include "ctr/ctr.h"
-#include "httpapi/httpapi.h"
+#include "httpapi/httpapi_int.h"
 #include "pod/pod.h"
-
-static char *dump(json_t *o)
-{
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	if (!s)
-		abort();
-	return s;
-}
-
-static void reply(struct rpc_http_response *resp, int status, json_t *o)
-{
-	resp->status = status;
-	resp->content_type = "application/json";
-	resp->body = dump(o);
-	resp->body_len = strlen(resp->body);
-}
-
-static void error_reply(struct rpc_http_response *resp, int status, const char *msg)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "error", json_string(msg));
-	reply(resp, status, o);
-}
 
 /* The id after `prefix` in the path, or NULL (a 404 answered) when it is
  * not 1 to 64 lowercase hex digits. */
@@ -49,8 +25,8 @@ static const char *path_id(const struct rpc_http_request *req, const char *prefi
 	const char *id = req->path + strlen(prefix);
 	size_t n = strspn(id, "0123456789abcdef");
 	if (n == 0 || n > ID_LEN || id[n] != '\0') {
-		error_reply(resp, 404,
-			    "no such container: a container id is 1 to 64 lowercase hex digits");
+		httpapi_reply_error(
+		    resp, 404, "no such container: a container id is 1 to 64 lowercase hex digits");
 		return NULL;
 	}
 	return id;
@@ -118,7 +94,7 @@ static void inspect(void *data, const struct rpc_http_request *req, struct rpc_h
 {
 	struct httpapi_deps *d = data;
 	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-		error_reply(resp, 405, "method not allowed; use GET");
+		httpapi_reply_error(resp, 405, "method not allowed; use GET");
 		return;
 	}
 	const char *id = path_id(req, "/containers/", resp);
@@ -128,17 +104,17 @@ static void inspect(void *data, const struct rpc_http_request *req, struct rpc_h
 	cleanup(ctr_info_free) struct ctr_info *i = NULL;
 	int r = ctr_status(d->ctrs, id, &i, &err);
 	if (r < 0) {
-		error_reply(resp, errno_status(r), err_str(&err));
+		httpapi_reply_error(resp, errno_status(r), err_str(&err));
 		return;
 	}
-	reply(resp, 200, inspect_json(d, i));
+	httpapi_reply_json(resp, 200, inspect_json(d, i));
 }
 
 static void freeze(struct httpapi_deps *d, const struct rpc_http_request *req,
 		   struct rpc_http_response *resp, bool pause)
 {
 	if (strcmp(req->method, "POST") != 0) {
-		error_reply(resp, 405, "method not allowed; use POST");
+		httpapi_reply_error(resp, 405, "method not allowed; use POST");
 		return;
 	}
 	const char *id = path_id(req, pause ? "/pause/" : "/unpause/", resp);
@@ -147,12 +123,12 @@ static void freeze(struct httpapi_deps *d, const struct rpc_http_request *req,
 	cleanup_err struct err err = ERR_INIT;
 	int r = ctr_pause(d->ctrs, id, pause, &err);
 	if (r < 0) {
-		error_reply(resp, errno_status(r), err_str(&err));
+		httpapi_reply_error(resp, errno_status(r), err_str(&err));
 		return;
 	}
 	json_t *o = json_object();
 	json_object_set_new(o, "paused", json_boolean(pause));
-	reply(resp, 200, o);
+	httpapi_reply_json(resp, 200, o);
 }
 
 static void pause_h(void *data, const struct rpc_http_request *req, struct rpc_http_response *resp)

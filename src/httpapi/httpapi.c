@@ -1,5 +1,5 @@
 /* /info and /config. */
-#include "httpapi/httpapi.h"
+#include "httpapi/httpapi_int.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -7,13 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
+
 static char *dump(json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = js_dump(o, JS_DUMP_SORTED);
 	json_decref(o);
-	if (!s)
-		abort();
 	return s;
+}
+
+void httpapi_reply_json(struct rpc_http_response *resp, int status, json_t *o)
+{
+	resp->status = status;
+	resp->content_type = "application/json";
+	resp->body = dump(o);
+	resp->body_len = strlen(resp->body);
 }
 
 static json_t *str_or_null(const char *s)
@@ -62,21 +70,18 @@ char *httpapi_config_json(const struct config *cfg)
 	return dump(o);
 }
 
-static void error_json(struct rpc_http_response *resp, int status, const char *msg)
+void httpapi_reply_error(struct rpc_http_response *resp, int status, const char *msg)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "error", json_string(msg));
-	resp->status = status;
-	resp->content_type = "application/json";
-	resp->body = dump(o);
-	resp->body_len = strlen(resp->body);
+	httpapi_reply_json(resp, status, o);
 }
 
 static bool only_get(const struct rpc_http_request *req, struct rpc_http_response *resp)
 {
 	if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
 		return true;
-	error_json(resp, 405, "method not allowed; use GET");
+	httpapi_reply_error(resp, 405, "method not allowed; use GET");
 	return false;
 }
 
@@ -97,10 +102,7 @@ static void info(void *data, const struct rpc_http_request *req, struct rpc_http
 	json_object_set_new(o, "cgroup_driver", json_string(d->cgroup_driver));
 	/* The port in use, also when stream_port = 0 picked one. */
 	json_object_set_new(o, "stream_url", str_or_null(d->stream_url));
-	resp->status = 200;
-	resp->content_type = "application/json";
-	resp->body = dump(o);
-	resp->body_len = strlen(resp->body);
+	httpapi_reply_json(resp, 200, o);
 }
 
 static void config(void *data, const struct rpc_http_request *req, struct rpc_http_response *resp)
