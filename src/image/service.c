@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/statvfs.h>
 
 #include <curl/curl.h>
@@ -202,8 +203,15 @@ static char *pull_key(const struct image_ref *ref, const struct image_pull_opts 
 			 EVP_sha256(), NULL);
 	if (secret)
 		explicit_bzero(secret, strlen(secret));
-	/* pods of namespaces with policies of their own do not share a pull */
-	bool ns = !str_empty(o->policy_dir) && !str_empty(o->pod_namespace);
+	/* pods of namespaces with policies of their own do not share a pull;
+	 * those under the global policy do (a namespace's file that appears
+	 * while a shared pull runs applies from the next pull on) */
+	bool ns = false;
+	if (!str_empty(o->policy_dir) && !str_empty(o->pod_namespace) &&
+	    image_namespace_valid(o->pod_namespace)) {
+		cleanup_free char *own = xasprintf("%s/%s.json", o->policy_dir, o->pod_namespace);
+		ns = access(own, F_OK) == 0 || errno != ENOENT;
+	}
 	return xasprintf("%s %02x%02x%02x%02x%02x%02x%02x%02x%s%s", full, md[0], md[1], md[2],
 			 md[3], md[4], md[5], md[6], md[7], ns ? " ns=" : "",
 			 ns ? o->pod_namespace : "");
