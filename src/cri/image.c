@@ -6,47 +6,6 @@
 #include "cri/cri_int.h"
 #include "ctr/ctr.h"
 
-/* The config values an image call needs, copied under the config lock. */
-struct image_cfg {
-	char *registries_conf;
-	char *policy;
-	char *policy_dir;
-	char *registries_d;
-	char **auth_files;
-	char **pinned;
-	unsigned max_parallel;
-	uint64_t progress_timeout_s;
-};
-
-static void image_cfg_load(struct cri_ctx *ctx, struct image_cfg *c)
-{
-	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
-	const struct config *cfg = ctx->deps->cfg;
-	c->registries_conf = xstrdup(cfg->registries_conf);
-	c->policy = xstrdup(cfg->signature_policy);
-	c->policy_dir = xstrdup(cfg->signature_policy_dir);
-	c->registries_d = xstrdup(cfg->registries_d);
-	c->auth_files = NULL;
-	strv_push(&c->auth_files, cfg->global_auth_file);
-	strv_push(&c->auth_files, "/root/.docker/config.json");
-	c->pinned = NULL;
-	for (size_t i = 0; cfg->pinned_images && cfg->pinned_images[i]; i++)
-		strv_push(&c->pinned, cfg->pinned_images[i]);
-	c->max_parallel = cfg->max_parallel_downloads;
-	c->progress_timeout_s = cfg->pull_progress_timeout_s;
-	pthread_rwlock_unlock(ctx->deps->cfg_lock);
-}
-
-static void image_cfg_done(struct image_cfg *c)
-{
-	free(c->registries_conf);
-	free(c->policy);
-	free(c->policy_dir);
-	free(c->registries_d);
-	strv_free(c->auth_files);
-	strv_free(c->pinned);
-}
-
 static int auth_to_creds(const Runtime__V1__AuthConfig *a, struct image_creds *c, struct err *err)
 {
 	if (!a)
@@ -69,15 +28,8 @@ static int auth_to_creds(const Runtime__V1__AuthConfig *a, struct image_creds *c
 int cri_image_trust_check(struct cri_ctx *ctx, const char *image, const char *pod_namespace,
 			  struct err *err)
 {
-	struct image_cfg c;
-	image_cfg_load(ctx, &c);
-	struct image_pull_opts o = { .registries_conf = c.registries_conf,
-				     .policy = c.policy,
-				     .policy_dir = c.policy_dir,
-				     .pod_namespace = pod_namespace };
-	int r = image_trust_check(ctx->deps->images, image, &o, err);
-	image_cfg_done(&c);
-	return r;
+	struct image_pull_opts o = { .pod_namespace = pod_namespace };
+	return image_trust_check(ctx->deps->images, image, &o, err);
 }
 
 static bool call_cancelled(void *call)
@@ -94,28 +46,18 @@ static int pull_image(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct 
 	int r = auth_to_creds(req->auth, &creds, err);
 	if (r < 0)
 		return r;
-	struct image_cfg c;
-	image_cfg_load(ctx, &c);
 	struct image_pull_opts o = {
-		.registries_conf = c.registries_conf,
-		.policy = c.policy,
-		.policy_dir = c.policy_dir,
-		.registries_d = c.registries_d,
 		.pod_namespace = req->sandbox_config && req->sandbox_config->metadata
 				     ? req->sandbox_config->metadata->namespace_
 				     : NULL,
-		.auth_files = c.auth_files,
 		.creds = &creds,
 		.creds_server = req->auth ? req->auth->server_address : NULL,
-		.max_parallel = c.max_parallel,
-		.progress_timeout_s = c.progress_timeout_s,
 		.cancelled = call_cancelled,
 		.cancel_opaque = ctx->call,
 	};
 	cleanup_free char *id = NULL;
 	r = image_pull(ctx->deps->images, req->image->image, &o, &id, err);
 	image_creds_done(&creds);
-	image_cfg_done(&c);
 	if (r < 0)
 		return err_wrap(err, "pull %s", req->image->image);
 	Runtime__V1__PullImageResponse resp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
@@ -151,12 +93,9 @@ static int list_images(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct
 {
 	const Runtime__V1__ListImagesRequest *req = (const Runtime__V1__ListImagesRequest *)reqm;
 	const char *filter = req->filter && req->filter->image ? req->filter->image->image : NULL;
-	struct image_cfg c;
-	image_cfg_load(ctx, &c);
 	struct image_info **infos = NULL;
 	size_t n = 0;
-	int r = image_list(ctx->deps->images, filter, c.registries_conf, c.pinned, &infos, &n, err);
-	image_cfg_done(&c);
+	int r = image_list(ctx->deps->images, filter, NULL, NULL, &infos, &n, err);
 	if (r < 0)
 		return r;
 	Runtime__V1__Image *imgs = xcalloc(n ? n : 1, sizeof(*imgs));
@@ -184,12 +123,8 @@ static int image_status_h(struct cri_ctx *ctx, const ProtobufCMessage *reqm, str
 	const Runtime__V1__ImageStatusRequest *req = (const Runtime__V1__ImageStatusRequest *)reqm;
 	if (!req->image || str_empty(req->image->image))
 		return err_msg(err, -EINVAL, "image: no image name given");
-	struct image_cfg c;
-	image_cfg_load(ctx, &c);
 	cleanup(image_info_free) struct image_info *info = NULL;
-	int r = image_status(ctx->deps->images, req->image->image, c.registries_conf, c.pinned,
-			     &info, err);
-	image_cfg_done(&c);
+	int r = image_status(ctx->deps->images, req->image->image, NULL, NULL, &info, err);
 	Runtime__V1__ImageStatusResponse resp = RUNTIME__V1__IMAGE_STATUS_RESPONSE__INIT;
 	if (r == -ENOENT) {
 		/* Kubelet asks before pulling: an unknown image is an empty answer. */
@@ -224,18 +159,15 @@ static int remove_image(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struc
 	const Runtime__V1__RemoveImageRequest *req = (const Runtime__V1__RemoveImageRequest *)reqm;
 	if (!req->image || str_empty(req->image->image))
 		return err_msg(err, -EINVAL, "image: no image name given");
-	struct image_cfg c;
-	image_cfg_load(ctx, &c);
 	/* An image volume's image stays while a container mounts it. */
 	struct image_info *info = NULL;
 	int r = 0;
-	if (ctx->deps->ctrs && image_status(ctx->deps->images, req->image->image, c.registries_conf,
-					    NULL, &info, NULL) >= 0)
+	if (ctx->deps->ctrs &&
+	    image_status(ctx->deps->images, req->image->image, NULL, NULL, &info, NULL) >= 0)
 		r = ctr_image_check_unused(ctx->deps->ctrs, info->id, err);
 	image_info_free(info);
 	if (r >= 0)
-		r = image_remove(ctx->deps->images, req->image->image, c.registries_conf, err);
-	image_cfg_done(&c);
+		r = image_remove(ctx->deps->images, req->image->image, NULL, err);
 	if (r < 0)
 		return r;
 	Runtime__V1__RemoveImageResponse resp = RUNTIME__V1__REMOVE_IMAGE_RESPONSE__INIT;

@@ -326,15 +326,18 @@ struct storage;
 struct db;
 struct image_service;
 
+/* What one pull or trust check asks for. The settings fields (up to
+ * auth_files, and max_parallel, progress_timeout_s) left NULL or 0 are the
+ * service's (image_service_configure); a caller sets them only to override. */
 struct image_pull_opts {
-	const char *registries_conf; /* NULL: IMAGE_REGISTRIES_CONF (+ ".d" drop-ins) */
-	const char *policy;	     /* policy.json path; NULL: IMAGE_POLICY_PATH */
-	const char *registries_d;    /* registries.d directory; NULL: IMAGE_REGISTRIES_D */
+	const char *registries_conf; /* settings; IMAGE_REGISTRIES_CONF (+ ".d" drop-ins) */
+	const char *policy;	     /* settings; policy.json path, IMAGE_POLICY_PATH */
+	const char *registries_d;    /* settings; registries.d directory, IMAGE_REGISTRIES_D */
 	/* Per-namespace policies: policy_dir/<pod_namespace>.json, when it
 	 * exists, applies instead of `policy` (either may be NULL). */
-	const char *policy_dir;
+	const char *policy_dir; /* settings */
 	const char *pod_namespace;
-	char *const *auth_files;	 /* tried in order when no creds apply; may be NULL */
+	char *const *auth_files;	 /* settings; tried in order when no creds apply */
 	const struct image_creds *creds; /* the CRI AuthConfig; may be NULL */
 	const char *creds_server;	 /* its server_address; NULL/"" = the image's registry */
 	unsigned max_parallel;		 /* layers at once; 0 means 6 */
@@ -385,6 +388,29 @@ int image_service_new(struct storage *st, struct db *db, struct image_service **
 void image_service_free(struct image_service *svc);
 DEFINE_CLEANUP(struct image_service, image_service_free)
 
+/* The node's image settings (ocid's configuration): what pulls, trust
+ * checks and name lookups use where a call leaves a field NULL or 0. */
+struct image_settings {
+	const char *registries_conf; /* NULL: IMAGE_REGISTRIES_CONF */
+	const char *policy;	     /* NULL: IMAGE_POLICY_PATH */
+	const char *policy_dir;	     /* <pod namespace>.json here wins; NULL: none */
+	const char *registries_d;    /* NULL: IMAGE_REGISTRIES_D */
+	/* containers-auth.json(5), tried before IMAGE_DOCKER_AUTH_FILE when a
+	 * pull has no credentials of its own; NULL or "": only the latter. */
+	const char *auth_file;
+	char *const *pinned;	     /* names or globs reported pinned; may be NULL */
+	unsigned max_parallel;	     /* layers at once per pull; 0 means 6 */
+	uint64_t progress_timeout_s; /* 0: off */
+};
+
+/* The credentials file tried last, after image_settings.auth_file. */
+#define IMAGE_DOCKER_AUTH_FILE "/root/.docker/config.json"
+
+/** Give the service its settings (copied; any thread, e.g. on a reload).
+ *  Calls already running keep the settings they started with. Until the
+ *  first call, every field is as if NULL or 0. */
+void image_service_configure(struct image_service *svc, const struct image_settings *s);
+
 /** Pull `name` (any reference form; short names through registries.conf):
  *  policy decision, mirrors in order then the source, manifest (index →
  *  platform), config, missing layers streamed into the store (several at
@@ -418,12 +444,14 @@ void image_service_counters(struct image_service *svc, uint64_t *ret_bytes, uint
 /** Resolve `name` (id, unique id prefix, "repo:tag", "repo@digest", short
  *  name) to an image id (*ret owned). -ENOENT when unknown (64 hex digits
  *  no image has included), -ENOTUNIQ for an ambiguous id prefix, -EINVAL
- *  for an empty name or a bad reference. `registries_conf` may be NULL. */
+ *  for an empty name or a bad reference. `registries_conf` NULL: the
+ *  service's settings. */
 int image_resolve(struct image_service *svc, const char *name, const char *registries_conf,
 		  char **ret, struct err *err);
 
 /** Every image, or only the one `filter` names (none when unknown). `pinned`
- *  is the pinned_images list (exact names or fnmatch globs). *ret (array of
+ *  is the pinned_images list (exact names or fnmatch globs); it and
+ *  `registries_conf` NULL: the service's settings. *ret (array of
  *  *ret_n) freed with image_infos_free. */
 int image_list(struct image_service *svc, const char *filter, const char *registries_conf,
 	       char *const *pinned, struct image_info ***ret, size_t *ret_n, struct err *err);

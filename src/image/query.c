@@ -85,6 +85,9 @@ int image_resolve(struct image_service *svc, const char *name, const char *regis
 		return r;
 	/* A short name may have been pulled through a search registry. */
 	err_done(err);
+	cleanup(svc_settings_put) struct svc_settings *set = svc_settings_get(svc);
+	if (!registries_conf)
+		registries_conf = set->registries_conf;
 	cleanup(image_registries_free) struct image_registries *regs = NULL;
 	struct image_ref **cands = NULL;
 	size_t n = 0;
@@ -168,6 +171,9 @@ int image_list(struct image_service *svc, const char *filter, const char *regist
 {
 	*ret = NULL;
 	*ret_n = 0;
+	cleanup(svc_settings_put) struct svc_settings *set = svc_settings_get(svc);
+	if (!pins)
+		pins = set->pinned;
 	if (!str_empty(filter)) {
 		struct image_info *one = NULL;
 		int r = image_status(svc, filter, registries_conf, pins, &one, err);
@@ -208,7 +214,8 @@ int image_status(struct image_service *svc, const char *name, const char *regist
 	r = db_image_get(svc->db, id, &img, err);
 	if (r < 0)
 		return r;
-	*ret = info_from(img, pins);
+	cleanup(svc_settings_put) struct svc_settings *set = svc_settings_get(svc);
+	*ret = info_from(img, pins ? pins : set->pinned);
 	(*ret)->trust = image_trust_load(svc, id);
 	return 0;
 }

@@ -52,6 +52,7 @@ int image_service_new(struct storage *st, struct db *db, struct image_service **
 	svc->tokens = image_token_cache_new();
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
+	svc_settings_init(svc);
 	*ret = svc;
 	return 0;
 }
@@ -63,6 +64,7 @@ void image_service_free(struct image_service *svc)
 	image_token_cache_free(svc->tokens);
 	strv_free(svc->busy);
 	strv_free(svc->pins);
+	svc_settings_put(svc->settings);
 	pthread_cond_destroy(&svc->cond);
 	pthread_mutex_destroy(&svc->lock);
 	free(svc);
@@ -271,13 +273,17 @@ static void pull_own(struct image_service *svc, struct pull *p, const char *name
 	err_done(&e);
 }
 
-int image_pull(struct image_service *svc, const char *name, const struct image_pull_opts *o,
+int image_pull(struct image_service *svc, const char *name, const struct image_pull_opts *asked,
 	       char **ret_id, struct err *err)
 {
 	cleanup(image_ref_free) struct image_ref *ref = NULL;
 	int r = image_ref_parse(name, &ref, err);
 	if (r < 0)
 		return r;
+	cleanup(svc_settings_put) struct svc_settings *set = svc_settings_get(svc);
+	struct image_pull_opts full = *asked;
+	const struct image_pull_opts *o = &full;
+	svc_settings_apply(set, &full);
 	cleanup_free char *key = pull_key(ref, o);
 	bool owner;
 	struct pull_caller me = { o->cancelled, o->cancel_opaque };

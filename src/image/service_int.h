@@ -36,6 +36,17 @@ struct pull {
 	struct pull *next;
 };
 
+/* image_settings as the service holds them: a snapshot a call takes a
+ * reference to, so a reload never changes a call half-way. */
+struct svc_settings {
+	int refs; /* atomic */
+	char *registries_conf, *policy, *policy_dir, *registries_d;
+	char **auth_files; /* the configured file, then IMAGE_DOCKER_AUTH_FILE */
+	char **pinned;
+	unsigned max_parallel;
+	uint64_t progress_timeout_s;
+};
+
 struct image_service {
 	struct storage *st;
 	struct db *db;
@@ -43,8 +54,9 @@ struct image_service {
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;  /* a pull finished, a layer claim was released */
 	struct pull *pulls;
-	char **busy; /* chain ids being unpacked right now */
-	char **pins; /* chain ids used by pulls in flight (a multiset) */
+	struct svc_settings *settings; /* replaced whole, never changed */
+	char **busy;		       /* chain ids being unpacked right now */
+	char **pins;		       /* chain ids used by pulls in flight (a multiset) */
 	/* For metrics, relaxed atomics: bytes of layers downloaded, layers a
 	 * pull found already in the store. */
 	uint64_t bytes_pulled, layers_reused;
@@ -70,3 +82,16 @@ int pull_run(struct image_service *svc, struct pull *p, const char *name,
 
 /** Remove one occurrence of `s` from `*v`. */
 void strv_remove_one(char **v, const char *s);
+
+/** The settings with no field set (service start-up). */
+void svc_settings_init(struct image_service *svc);
+
+/** The current settings, referenced (any thread); svc_settings_put when
+ *  done. Accepts NULL. */
+struct svc_settings *svc_settings_get(struct image_service *svc);
+void svc_settings_put(struct svc_settings *s);
+DEFINE_CLEANUP(struct svc_settings, svc_settings_put)
+
+/** Fill the settings fields `o` leaves NULL or 0 from `s` (borrowed: `o`
+ *  is valid while `s` is referenced). */
+void svc_settings_apply(const struct svc_settings *s, struct image_pull_opts *o);

@@ -82,9 +82,13 @@ static bool stricter(const struct image_scope *s, const json_t *record)
 	return false;
 }
 
-int image_trust_check(struct image_service *svc, const char *name, const struct image_pull_opts *o,
-		      struct err *err)
+int image_trust_check(struct image_service *svc, const char *name,
+		      const struct image_pull_opts *asked, struct err *err)
 {
+	cleanup(svc_settings_put) struct svc_settings *set = svc_settings_get(svc);
+	struct image_pull_opts full = *asked;
+	const struct image_pull_opts *o = &full;
+	svc_settings_apply(set, &full);
 	cleanup(image_ref_free) struct image_ref *ref = NULL;
 	cleanup(image_policy_free) struct image_policy *pol = NULL;
 	cleanup_free char *id = NULL;

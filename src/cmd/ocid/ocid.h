@@ -77,3 +77,5 @@ char *ocid_helper_path(const char *name);
 void ocid_reload(struct daemon *d);
 /** The image_volumes setting of `cfg` for the container manager. */
 enum oci_volumes_mode ocid_image_volumes(const struct config *cfg);
+/** Give the image service the image settings of `cfg` (start and reload). */
+void ocid_image_configure(struct image_service *images, const struct config *cfg);

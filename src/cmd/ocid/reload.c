@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd/ocid/ocid.h"
+#include "image/image.h"
 
 /* The "key = value" lines of a TOML rendering, "table.key" inside tables. */
 static char **toml_pairs(const char *toml)
@@ -119,6 +120,21 @@ enum oci_volumes_mode ocid_image_volumes(const struct config *cfg)
 	return strcmp(cfg->image_volumes, "ignore") == 0 ? OCI_VOLUMES_IGNORE : OCI_VOLUMES_MKDIR;
 }
 
+void ocid_image_configure(struct image_service *images, const struct config *cfg)
+{
+	struct image_settings s = {
+		.registries_conf = cfg->registries_conf,
+		.policy = cfg->signature_policy,
+		.policy_dir = cfg->signature_policy_dir,
+		.registries_d = cfg->registries_d,
+		.auth_file = cfg->global_auth_file,
+		.pinned = cfg->pinned_images,
+		.max_parallel = cfg->max_parallel_downloads,
+		.progress_timeout_s = cfg->pull_progress_timeout_s,
+	};
+	image_service_configure(images, &s);
+}
+
 void ocid_reload(struct daemon *d)
 {
 	struct config fresh;
@@ -145,6 +161,7 @@ void ocid_reload(struct daemon *d)
 	/* Only this thread writes the config, so reading it unlocked is fine. */
 	log_level_set(d->cfg.log_level);
 	rpc_server_set_limits(d->srv, d->cfg.max_recv_msg_size, d->cfg.max_send_msg_size);
+	ocid_image_configure(d->images, &d->cfg);
 	if (d->ctrs)
 		ctr_mgr_set_image_volumes(d->ctrs, ocid_image_volumes(&d->cfg));
 }

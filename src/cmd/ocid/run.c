@@ -155,6 +155,7 @@ static int start(struct daemon *d, struct err *err)
 		r = image_service_new(d->storage, d->db, &d->images, err);
 	if (r < 0)
 		return r;
+	ocid_image_configure(d->images, cfg);
 	d->metrics = metrics_new();
 	r = ev_loop_new(&d->loop, err);
 	if (r < 0)
