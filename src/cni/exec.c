@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -234,14 +235,17 @@ static int run_plugin(const struct call *k, const json_t *plugin, const json_t *
 	if (res.status != 0)
 		r = plugin_error(type, &res, err);
 	else if (ret_result && res.out_len) {
-		json_error_t je;
-		*ret_result = json_loadb(res.out, res.out_len, 0, &je);
-		if (!json_is_object(*ret_result)) {
-			json_decref(*ret_result);
-			*ret_result = NULL;
+		cleanup_err struct err e = ERR_INIT;
+		json_t *v = NULL;
+		r = js_load("result", res.out, res.out_len, SIZE_MAX, &v, &e);
+		if (r >= 0 && !json_is_object(v))
+			r = err_msg(&e, -EINVAL, "result: not an object");
+		if (r < 0) {
+			json_decref(v);
 			r = err_msg(err, -EIO, "plugin %s: result is not a JSON object: %s", type,
-				    je.text);
-		}
+				    err_str(&e));
+		} else
+			*ret_result = v;
 	}
 	proc_result_done(&res);
 	return r;
@@ -285,7 +289,11 @@ static int cache_write(struct cni *c, const struct cni_attachment *a, const stru
 	cleanup_close int dfd = fs_mkdir_p_at(root, c->cache_dir + 1, 0700, err);
 	if (dfd < 0)
 		return dfd;
-	json_t *conf = json_loads(n->text, 0, NULL);
+	json_t *conf = NULL;
+	int r = js_load(n->source ? n->source : "built-in network", n->text, strlen(n->text),
+			SIZE_MAX, &conf, err);
+	if (r < 0)
+		return err_wrap(err, "CNI cache of %s", n->name);
 	json_t *o =
 	    json_pack("{s:s,s:s,s:s,s:o,s:O,s:O}", "kind", "ocidCniCacheV1", "containerId",
 		      a->container_id, "ifName", a->ifname ? a->ifname : "eth0", "config", conf,

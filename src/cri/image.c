@@ -144,7 +144,9 @@ static int image_status_h(struct cri_ctx *ctx, const ProtobufCMessage *reqm, str
 	Runtime__V1__ImageStatusResponse__InfoEntry *ep = &e;
 	cleanup_free char *json = NULL;
 	if (req->verbose) {
-		json = image_info_json(info);
+		r = image_info_json(info, &json, err);
+		if (r < 0)
+			return r;
 		e.key = "info";
 		e.value = json;
 		resp.info = &ep;

@@ -471,9 +471,10 @@ int image_remove(struct image_service *svc, const char *name, const char *regist
 int image_fs_info(struct image_service *svc, struct image_fs_info *ret, struct err *err);
 void image_fs_info_done(struct image_fs_info *f);
 
-/** Verbose ImageStatus info: JSON (malloc'd) with the manifest and config
- *  digests, layers, sizes and platform. */
-char *image_info_json(const struct image_info *info);
+/** Verbose ImageStatus info: JSON (*ret malloc'd) with the manifest and
+ *  config digests, layers, sizes, platform, the config and how the image
+ *  was let in. -EIO when the stored config or trust record is no JSON. */
+int image_info_json(const struct image_info *info, char **ret, struct err *err);
 
 /** Free one image info / an array of `n`. Accept NULL. */
 void image_info_free(struct image_info *i);

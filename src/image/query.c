@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -256,8 +257,20 @@ int image_remove(struct image_service *svc, const char *name, const char *regist
 	return r < 0 ? err_wrap(err, "remove image %s", id) : 0;
 }
 
-char *image_info_json(const struct image_info *info)
+int image_info_json(const struct image_info *info, char **ret, struct err *err)
 {
+	json_t *cfg = NULL, *trust = NULL;
+	cleanup_err struct err e = ERR_INIT;
+	int r =
+	    js_load("stored image config", info->config, strlen(info->config), SIZE_MAX, &cfg, &e);
+	if (r >= 0 && info->trust)
+		r = js_load("stored trust record", info->trust, strlen(info->trust), SIZE_MAX,
+			    &trust, &e);
+	if (r < 0) {
+		json_decref(cfg);
+		/* a pull wrote them as JSON: the database is damaged, not the call */
+		return err_msg(err, -EIO, "image %s: %s", info->id, err_str(&e));
+	}
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_string(info->id));
 	json_object_set_new(o, "configDigest", json_string(info->id));
@@ -280,15 +293,12 @@ char *image_info_json(const struct image_info *info)
 			json_object_set_new(plat, "variant", json_string(c->variant));
 		json_object_set_new(o, "platform", plat);
 	}
-	json_t *cfg = json_loads(info->config, 0, NULL);
-	if (cfg)
-		json_object_set_new(o, "imageSpec", cfg);
-	json_t *trust = info->trust ? json_loads(info->trust, 0, NULL) : NULL;
+	json_object_set_new(o, "imageSpec", cfg);
 	if (trust)
 		json_object_set_new(o, "trust", trust);
-	char *s = js_dump(o, 0);
+	*ret = js_dump(o, 0);
 	json_decref(o);
-	return s;
+	return 0;
 }
 
 void image_info_free(struct image_info *i)

@@ -3,11 +3,13 @@
  * the check at CreateContainer. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/base.h"
 #include "base/fs.h"
+#include "base/json.h"
 #include "image/policy_int.h"
 #include "image/service_int.h"
 #include "storage/storage.h"
@@ -114,7 +116,10 @@ int image_trust_check(struct image_service *svc, const char *name,
 	const struct image_scope *s = image_policy_scope(pol, ref);
 	cleanup_free char *label = image_scope_label(pol, s);
 	cleanup_free char *text = image_trust_load(svc, id);
-	cleanup(json_decref) json_t *rec = text ? json_loads(text, 0, NULL) : NULL;
+	cleanup(json_decref) json_t *rec = NULL;
+	cleanup_err struct err e = ERR_INIT;
+	if (text && js_load("trust record", text, strlen(text), SIZE_MAX, &rec, &e) < 0)
+		return err_msg(err, -EACCES, "image %s: %s: pull it again", name, err_str(&e));
 	if (rec && !stricter(s, rec))
 		return 0;
 	return err_msg(

@@ -1,6 +1,7 @@
 /* ocic ctr attach: the running container's own stdio through a streaming
  * session (CRI Attach), as crictl attach and kubectl attach do. Whether it
  * is a terminal is the container's: ContainerStatus's verbose info says. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,11 +28,16 @@ static int container_info(const char *id, bool *ret_running, int *ret_tty)
 	    resp->status && resp->status->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
 	*ret_tty = -1;
 	for (size_t i = 0; i < resp->n_info; i++) {
-		json_t *info, *terminal;
+		json_t *info = NULL, *terminal;
+		cleanup_err struct err err = ERR_INIT;
 
 		if (strcmp(resp->info[i]->key, "info") != 0)
 			continue;
-		info = json_loads(resp->info[i]->value, 0, NULL);
+		const char *v = resp->info[i]->value;
+		if (js_load("container status info", v, strlen(v), SIZE_MAX, &info, &err) < 0) {
+			fprintf(stderr, "ocic: %s\n", err_str(&err));
+			continue;
+		}
 		terminal = json_object_get(
 		    json_object_get(json_object_get(info, "runtimeSpec"), "process"), "terminal");
 		if (json_is_boolean(terminal))

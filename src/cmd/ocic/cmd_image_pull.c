@@ -3,6 +3,7 @@
  * (bytes, rate, ETA) is redrawn; otherwise one summary line is printed.
  * Also ocic image fsinfo (ImageFsInfo). */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -220,7 +221,13 @@ static bool image_numbers(const char *id, size_t *ret_layers, uint64_t *ret_size
 	if (known)
 		*ret_size = r->image->size;
 	for (size_t i = 0; i < r->n_info; i++) {
-		json_t *info = json_loads(r->info[i]->value, 0, NULL);
+		json_t *info = NULL;
+		cleanup_err struct err err = ERR_INIT;
+		const char *v = r->info[i]->value;
+		if (js_load("image status info", v, strlen(v), SIZE_MAX, &info, &err) < 0) {
+			fprintf(stderr, "ocic: %s\n", err_str(&err));
+			continue;
+		}
 		json_t *layers = json_object_get(info, "layers");
 		if (json_is_array(layers))
 			*ret_layers = json_array_size(layers);

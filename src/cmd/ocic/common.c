@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -272,7 +273,6 @@ int ocic_http_json(const char *method, const char *path, const json_t *body, jso
 		.timeout_ms = arg_timeout_ms,
 		.max_body = OCIC_HTTP_MAX_BODY,
 	};
-	json_error_t jerr;
 	int r;
 
 	r = rpc_client_http(ocic_socket_path(), &req, &reply, &err);
@@ -293,10 +293,10 @@ int ocic_http_json(const char *method, const char *path, const json_t *body, jso
 		rpc_client_http_reply_done(&reply);
 		return r;
 	}
-	*ret = json_loadb(reply.body, reply.body_len, 0, &jerr);
+	r = js_load("reply", reply.body, reply.body_len, SIZE_MAX, ret, &err);
 	rpc_client_http_reply_done(&reply);
-	if (!*ret)
-		return ocic_fail("%s %s: reply is not JSON: %s", method, path, jerr.text);
+	if (r < 0)
+		return ocic_fail("%s %s: %s", method, path, err_str(&err));
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  * hold their tables, request builders and table printers. */
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -186,9 +187,11 @@ static void expand_info(json_t *reply)
 
 	json_object_foreach(info, key, v)
 	{
-		json_t *j = json_is_string(v) ? json_loads(json_string_value(v), 0, NULL) : NULL;
+		json_t *j = NULL;
 
-		if (j)
+		/* a value that is no JSON (the CRI allows any string) stays a string */
+		if (json_is_string(v) && js_load(key, json_string_value(v), json_string_length(v),
+						 SIZE_MAX, &j, NULL) >= 0)
 			json_object_set_new(info, key, j);
 	}
 }

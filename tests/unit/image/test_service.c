@@ -155,7 +155,8 @@ static void test_list_users_pinned(void **state)
 	image_infos_free(v, n);
 	assert_int_equal(image_list(svc, "reg.io/app:latest", NULL, NULL, &v, &n, &err), 0);
 	assert_int_equal(n, 1);
-	char *json = image_info_json(v[0]);
+	char *json = NULL;
+	assert_int_equal(image_info_json(v[0], &json, &err), 0);
 	assert_non_null(strstr(json, "\"architecture\":\"amd64\""));
 	assert_non_null(strstr(json, "\"manifestDigest\":\"" D("9") "\""));
 	free(json);
