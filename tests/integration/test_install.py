@@ -199,7 +199,8 @@ def test_bash_completion(installed):
         assert p.returncode == 0, p.stderr
         return sorted(p.stdout.split())
 
-    assert complete('') == ['ctr', 'events', 'image', 'info', 'pod', 'version']
+    assert complete('') == ['ctr', 'events', 'image', 'info', 'inspect', 'pause', 'pod',
+                            'unpause', 'version']
     assert complete('ctr', 'e') == ['exec']
     assert '--pod-config' in complete('ctr', 'create', '--')
     assert complete('pod', 'list', '--state', '') == ['notready', 'ready']
