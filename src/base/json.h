@@ -54,6 +54,10 @@ int js_get(const json_t *obj, const char *path, const char *key, json_type type,
 /** String member (borrowed), or `def` when missing/null. */
 int js_get_str(const json_t *obj, const char *path, const char *key, const char *def,
 	       const char **ret, struct err *err);
+/** Array-of-strings member copied into a NULL-terminated vector (*ret
+ *  owned; NULL when missing/null). -EINVAL naming "path.key[i]" for an
+ *  element that is no string. */
+int js_get_strv(const json_t *obj, const char *path, const char *key, char ***ret, struct err *err);
 /** Integer member, or `def` when missing/null. */
 int js_get_int(const json_t *obj, const char *path, const char *key, int64_t def, int64_t *ret,
 	       struct err *err);

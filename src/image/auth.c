@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "base/fs.h"
 #include "image/image_int.h"
 
@@ -96,9 +97,9 @@ static long key_match(const char *key, const char *want)
 static int entry_creds(const json_t *e, const char *what, struct image_creds *ret, struct err *err)
 {
 	const char *auth = NULL, *idt = NULL;
-	int r = image_json_str(e, "auth", what, &auth, err);
+	int r = js_get_str(e, what, "auth", NULL, &auth, err);
 	if (r >= 0)
-		r = image_json_str(e, "identitytoken", what, &idt, err);
+		r = js_get_str(e, what, "identitytoken", NULL, &idt, err);
 	if (r < 0)
 		return r;
 	if (!str_empty(auth)) {
@@ -279,8 +280,8 @@ int image_token_parse(const char *data, size_t len, int64_t now, char **ret_toke
 	if (r < 0)
 		return r;
 	const char *tok = NULL, *access = NULL;
-	if ((r = image_json_str(doc, "token", "token response", &tok, err)) < 0 ||
-	    (r = image_json_str(doc, "access_token", "token response", &access, err)) < 0)
+	if ((r = js_get_str(doc, "token response", "token", NULL, &tok, err)) < 0 ||
+	    (r = js_get_str(doc, "token response", "access_token", NULL, &access, err)) < 0)
 		return r;
 	if (str_empty(tok))
 		tok = access;

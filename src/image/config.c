@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "image/image_int.h"
 
 void image_config_free(struct image_config *c)
@@ -39,10 +40,10 @@ static int parse_top(const json_t *doc, struct image_config *c, struct err *err)
 	const char *arch, *os, *variant, *created;
 	int r;
 
-	if ((r = image_json_str(doc, "architecture", "image config", &arch, err)) < 0 ||
-	    (r = image_json_str(doc, "os", "image config", &os, err)) < 0 ||
-	    (r = image_json_str(doc, "variant", "image config", &variant, err)) < 0 ||
-	    (r = image_json_str(doc, "created", "image config", &created, err)) < 0)
+	if ((r = js_get_str(doc, "image config", "architecture", NULL, &arch, err)) < 0 ||
+	    (r = js_get_str(doc, "image config", "os", NULL, &os, err)) < 0 ||
+	    (r = js_get_str(doc, "image config", "variant", NULL, &variant, err)) < 0 ||
+	    (r = js_get_str(doc, "image config", "created", NULL, &created, err)) < 0)
 		return r;
 	c->architecture = dup_nonempty(arch);
 	c->os = dup_nonempty(os);
@@ -91,19 +92,19 @@ static int parse_labels(const json_t *cfg, struct image_config *c, struct err *e
 static int parse_run_config(const json_t *doc, struct image_config *c, struct err *err)
 {
 	const json_t *cfg = json_object_get(doc, "config");
-	const char *what = "image config";
+	const char *what = "image config.config";
 	const char *user = NULL, *wd = NULL, *sig = NULL;
 	int r;
 
 	if (cfg && !json_is_null(cfg) && !json_is_object(cfg))
 		return err_msg(err, -EINVAL, "image config: 'config' must be an object");
 	if (cfg && json_is_object(cfg)) {
-		if ((r = image_json_str(cfg, "User", what, &user, err)) < 0 ||
-		    (r = image_json_str(cfg, "WorkingDir", what, &wd, err)) < 0 ||
-		    (r = image_json_str(cfg, "StopSignal", what, &sig, err)) < 0 ||
-		    (r = image_json_strv(cfg, "Env", what, &c->env, err)) < 0 ||
-		    (r = image_json_strv(cfg, "Entrypoint", what, &c->entrypoint, err)) < 0 ||
-		    (r = image_json_strv(cfg, "Cmd", what, &c->cmd, err)) < 0 ||
+		if ((r = js_get_str(cfg, what, "User", NULL, &user, err)) < 0 ||
+		    (r = js_get_str(cfg, what, "WorkingDir", NULL, &wd, err)) < 0 ||
+		    (r = js_get_str(cfg, what, "StopSignal", NULL, &sig, err)) < 0 ||
+		    (r = js_get_strv(cfg, what, "Env", &c->env, err)) < 0 ||
+		    (r = js_get_strv(cfg, what, "Entrypoint", &c->entrypoint, err)) < 0 ||
+		    (r = js_get_strv(cfg, what, "Cmd", &c->cmd, err)) < 0 ||
 		    (r = parse_volumes(cfg, c, err)) < 0 || (r = parse_labels(cfg, c, err)) < 0)
 			return r;
 	}
@@ -121,14 +122,14 @@ static int parse_rootfs(const json_t *doc, struct image_config *c, struct err *e
 
 	if (!json_is_object(rootfs))
 		return err_msg(err, -EINVAL, "image config has no 'rootfs' object");
-	r = image_json_str(rootfs, "type", "image config rootfs", &type, err);
+	r = js_get_str(rootfs, "image config.rootfs", "type", NULL, &type, err);
 	if (r < 0)
 		return r;
 	if (!type || strcmp(type, "layers") != 0)
 		return err_msg(err, -EINVAL, "image config: rootfs type must be \"layers\"");
 	if (!json_is_array(json_object_get(rootfs, "diff_ids")))
 		return err_msg(err, -EINVAL, "image config: rootfs.diff_ids must be an array");
-	r = image_json_strv(rootfs, "diff_ids", "image config rootfs", &c->diff_ids, err);
+	r = js_get_strv(rootfs, "image config.rootfs", "diff_ids", &c->diff_ids, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; c->diff_ids[i]; i++) {

@@ -296,15 +296,6 @@ DEFINE_CLEANUP(json_t, json_decref)
  *  document in messages. -EINVAL with the line and column on error. */
 int image_json_load(const char *what, const char *data, size_t len, json_t **ret, struct err *err);
 
-/** Optional string member: NULL when absent; -EINVAL when of another type. */
-int image_json_str(const json_t *obj, const char *key, const char *what, const char **ret,
-		   struct err *err);
-
-/** Optional array of strings copied into a NULL-terminated vector (NULL when
- *  absent or JSON null). -EINVAL when of another type. */
-int image_json_strv(const json_t *obj, const char *key, const char *what, char ***ret,
-		    struct err *err);
-
 /** Parse a descriptor object (mediaType optional, digest validated, size >=
  *  0; platform read when `platform` is set). `what` names it in messages. */
 int image_descriptor_parse(const json_t *obj, bool platform, const char *what,

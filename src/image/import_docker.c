@@ -47,7 +47,7 @@ static int parse_one(const json_t *o, size_t i, struct image_docker_save *ret, s
 	if (!json_is_object(o))
 		return err_msg(err, -EINVAL, "%s: expected an object", what);
 	const char *config = NULL;
-	int r = image_json_str(o, "Config", what, &config, err);
+	int r = js_get_str(o, what, "Config", NULL, &config, err);
 	if (r < 0)
 		return r;
 	if (!config)
@@ -55,11 +55,11 @@ static int parse_one(const json_t *o, size_t i, struct image_docker_save *ret, s
 	r = clean_path(config, what, &ret->config, err);
 	if (r < 0)
 		return r;
-	r = image_json_strv(o, "RepoTags", what, &ret->repo_tags, err);
+	r = js_get_strv(o, what, "RepoTags", &ret->repo_tags, err);
 	if (r < 0)
 		return r;
 	char **layers = NULL;
-	r = image_json_strv(o, "Layers", what, &layers, err);
+	r = js_get_strv(o, what, "Layers", &layers, err);
 	if (r < 0)
 		return r;
 	size_t n = 0;

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "image/image_int.h"
 
 #define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
@@ -24,46 +25,6 @@ int image_json_load(const char *what, const char *data, size_t len, json_t **ret
 		return err_msg(err, -EINVAL, "%s is not a JSON object", what);
 	}
 	*ret = j;
-	return 0;
-}
-
-int image_json_str(const json_t *obj, const char *key, const char *what, const char **ret,
-		   struct err *err)
-{
-	const json_t *v = json_object_get(obj, key);
-	*ret = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return err_msg(err, -EINVAL, "%s: '%s' must be a string", what, key);
-	*ret = json_string_value(v);
-	return 0;
-}
-
-int image_json_strv(const json_t *obj, const char *key, const char *what, char ***ret,
-		    struct err *err)
-{
-	const json_t *v = json_object_get(obj, key);
-	size_t i;
-	json_t *e;
-	char **out = NULL;
-
-	*ret = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_array(v))
-		return err_msg(err, -EINVAL, "%s: '%s' must be an array of strings", what, key);
-	out = xcalloc(json_array_size(v) + 1, sizeof(char *));
-	json_array_foreach(v, i, e)
-	{
-		if (!json_is_string(e)) {
-			strv_free(out);
-			return err_msg(err, -EINVAL, "%s: '%s' must be an array of strings", what,
-				       key);
-		}
-		out[i] = xstrdup(json_string_value(e));
-	}
-	*ret = out;
 	return 0;
 }
 
@@ -88,9 +49,9 @@ static int descriptor_platform(const json_t *obj, const char *what, struct image
 		return 0;
 	if (!json_is_object(p))
 		return err_msg(err, -EINVAL, "%s: 'platform' must be an object", what);
-	if ((r = image_json_str(p, "os", what, &os, err)) < 0 ||
-	    (r = image_json_str(p, "architecture", what, &arch, err)) < 0 ||
-	    (r = image_json_str(p, "variant", what, &variant, err)) < 0)
+	if ((r = js_get_str(p, what, "os", NULL, &os, err)) < 0 ||
+	    (r = js_get_str(p, what, "architecture", NULL, &arch, err)) < 0 ||
+	    (r = js_get_str(p, what, "variant", NULL, &variant, err)) < 0)
 		return r;
 	d->os = os ? xstrdup(os) : NULL;
 	d->arch = arch ? xstrdup(arch) : NULL;
@@ -108,8 +69,8 @@ int image_descriptor_parse(const json_t *obj, bool platform, const char *what,
 	memset(ret, 0, sizeof(*ret));
 	if (!json_is_object(obj))
 		return err_msg(err, -EINVAL, "%s is not an object", what);
-	if ((r = image_json_str(obj, "mediaType", what, &mt, err)) < 0 ||
-	    (r = image_json_str(obj, "digest", what, &digest, err)) < 0)
+	if ((r = js_get_str(obj, what, "mediaType", NULL, &mt, err)) < 0 ||
+	    (r = js_get_str(obj, what, "digest", NULL, &digest, err)) < 0)
 		return r;
 	if (!digest)
 		return err_msg(err, -EINVAL, "%s has no digest", what);
@@ -203,7 +164,7 @@ static int detect_kind(const json_t *doc, const char *ct, struct err *err)
 	const char *mt;
 	size_t ct_len;
 	int ct_kind = classify_content_type(ct, &ct_len);
-	int r = image_json_str(doc, "mediaType", "manifest", &mt, err);
+	int r = js_get_str(doc, "manifest", "mediaType", NULL, &mt, err);
 	const json_t *sv = json_object_get(doc, "schemaVersion");
 
 	if (r < 0)

@@ -180,13 +180,43 @@ static void test_json_getters(void **state)
 	json_decref(root);
 }
 
+static void test_json_strv(void **state)
+{
+	json_t *root = NULL;
+	cleanup_err struct err err = ERR_INIT;
+	const char *doc = "{\"cmd\": [\"sh\", \"-c\"], \"none\": null, \"empty\": [], "
+			  "\"bad\": [\"a\", 1], \"str\": \"x\"}";
+	assert_int_equal(js_load("m", doc, strlen(doc), 4096, &root, &err), 0);
+	cleanup(strv_free) char **v = NULL;
+	assert_int_equal(js_get_strv(root, "cfg", "cmd", &v, &err), 0);
+	assert_int_equal(strv_len(v), 2);
+	assert_string_equal(v[0], "sh");
+	assert_string_equal(v[1], "-c");
+	strv_free(v);
+	assert_int_equal(js_get_strv(root, "cfg", "none", &v, &err), 0);
+	assert_null(v);
+	assert_int_equal(js_get_strv(root, "cfg", "missing", &v, &err), 0);
+	assert_null(v);
+	assert_int_equal(js_get_strv(root, "cfg", "empty", &v, &err), 0);
+	assert_non_null(v);
+	assert_null(v[0]);
+	strv_free(v);
+	v = NULL;
+	assert_int_equal(js_get_strv(root, "cfg", "bad", &v, &err), -EINVAL);
+	assert_string_equal(err_str(&err), "cfg.bad[1]: expected string, got integer");
+	assert_null(v);
+	assert_int_equal(js_get_strv(root, "cfg", "str", &v, &err), -EINVAL);
+	assert_string_equal(err_str(&err), "cfg.str: expected array, got string");
+	assert_null(v);
+	json_decref(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_id_new_valid),
-		cmocka_unit_test(test_id_set_lookup),
-		cmocka_unit_test(test_json_load_dump),
-		cmocka_unit_test(test_json_getters),
+		cmocka_unit_test(test_id_new_valid),   cmocka_unit_test(test_id_set_lookup),
+		cmocka_unit_test(test_json_load_dump), cmocka_unit_test(test_json_getters),
+		cmocka_unit_test(test_json_strv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -307,12 +307,13 @@ static void test_config_minimal_and_bad(void **state)
 	config_fail("{\"rootfs\":{\"type\":\"layers\"}}", "diff_ids must be an array");
 	config_fail("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:x\"]}}",
 		    "not a valid sha256");
-	config_fail("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[1]}}", "array of strings");
+	config_fail("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[1]}}",
+		    "diff_ids[0]: expected string, got integer");
 	config_fail(
 	    "{\"config\":{\"Env\":\"A=b\"},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
-	    "'Env' must be an array");
+	    "image config.config.Env: expected array, got string");
 	config_fail("{\"config\":{\"User\":5},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
-		    "'User' must be a string");
+		    "image config.config.User: expected string, got integer");
 	config_fail(
 	    "{\"config\":{\"Labels\":{\"a\":1}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
 	    "label 'a'");
