@@ -188,21 +188,18 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-/* The container manager runs every container with `runtime` under
- * <runroot>/runtime and starts them as exec_fifo_start says: with a table,
- * those follow the default handler, whose other options it does not apply
- * (yet), so they are refused rather than ignored. */
+/* The container manager's own runtime (its features probe, containers
+ * from before handlers) is `runtime` under <runroot>/runtime, started as
+ * exec_fifo_start says: with a table, those follow the default handler.
+ * Containers run under their pod's handler; privileged_without_host_devices
+ * is not applied (yet), so it is refused rather than ignored. */
 static int follow_default(struct config *cfg, struct err *err)
 {
 	const struct config_runtime *d = config_runtime_find(cfg, NULL);
 	if (d->implied)
 		return 0;
-	const char *opt = !str_empty(d->root)		       ? "root"
-			  : strv_len(d->args)		       ? "args"
-			  : strv_len(d->monitor_env)	       ? "monitor_env"
-			  : d->no_pivot_root		       ? "no_pivot_root"
-			  : d->privileged_without_host_devices ? "privileged_without_host_devices"
-							       : NULL;
+	const char *opt =
+	    d->privileged_without_host_devices ? "privileged_without_host_devices" : NULL;
 	if (opt)
 		return err_msg(err, -EINVAL,
 			       "runtimes.%s.%s: not supported for the default handler yet "

@@ -38,6 +38,9 @@ static const struct {
 	{ EPROTO, RPC_FAILED_PRECONDITION },
 	{ EREMOTEIO, RPC_UNAVAILABLE },
 	{ EAGAIN, RPC_RESOURCE_EXHAUSTED },
+	/* the OCI runtime program ran and failed (its own message): not an
+	 * ocid bug, so not INTERNAL (as containerd: UNKNOWN) */
+	{ ECHILD, RPC_UNKNOWN },
 };
 
 enum rpc_code cri_errno_to_code(int neg_errno)

@@ -47,9 +47,10 @@ int cri_image_trust_check(struct cri_ctx *ctx, const char *image, const char *po
 int cri_metadata_check(const char *what, size_t n_labels, void *const *labels, size_t n_annotations,
 		       void *const *annotations, struct err *err);
 
-/* Whether pods can run under handler `rt` of `cfg`: the container manager
- * runs the default handler's program, so the default and handlers that are
- * the same program, root and flags under another name (runtime.c). */
+/* Whether pods can run under handler `rt` of `cfg`: each pod's containers
+ * run under its handler (program, root, args, monitor_env, no_pivot_root,
+ * exec_fifo_start); privileged_without_host_devices is not applied yet, so
+ * a handler with it is refused (runtime.c). */
 bool cri_handler_runnable(const struct config *cfg, const struct config_runtime *rt);
 
 /* Pack `msg` and send it as the unary answer. */

@@ -32,9 +32,9 @@ static int handler_check(struct cri_ctx *ctx, const char *h, struct err *err)
 			    names);
 	} else if (!cri_handler_runnable(cfg, rt)) {
 		r = err_msg(err, -EOPNOTSUPP,
-			    "runtime handler '%s' (%s) is configured, but pods run only under "
-			    "the default handler '%s' (%s) so far",
-			    rt->name, rt->path, cfg->default_runtime, cfg->runtime);
+			    "runtime handler '%s' (%s): privileged_without_host_devices is "
+			    "not supported yet",
+			    rt->name, rt->path);
 	}
 	pthread_rwlock_unlock(ctx->deps->cfg_lock);
 	return r;

@@ -107,18 +107,8 @@ static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 
 bool cri_handler_runnable(const struct config *cfg, const struct config_runtime *rt)
 {
-	const struct config_runtime *d = config_runtime_find(cfg, NULL);
-	if (!d || rt == d)
-		return rt == d;
-	if (strcmp(rt->path, d->path) != 0 || strcmp(rt->root, d->root) != 0 ||
-	    strv_len(rt->args) != strv_len(d->args) || rt->no_pivot_root != d->no_pivot_root ||
-	    rt->exec_fifo_start != d->exec_fifo_start || strv_len(rt->monitor_env) ||
-	    rt->privileged_without_host_devices)
-		return false;
-	for (size_t i = 0; rt->args[i]; i++)
-		if (strcmp(rt->args[i], d->args[i]) != 0)
-			return false;
-	return true;
+	(void)cfg;
+	return !rt->privileged_without_host_devices;
 }
 
 static int runtime_config(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err)

@@ -192,6 +192,7 @@ static void fill_row(struct build *b, const char *log)
 	    "{s:i,s:s,s:O?,s:b,s:b,s:s?,s:O?}", "stop_signal", b->c->stop_signal, "cgroups_path",
 	    b->c->cgroups_path, "user", b->c->user, "tty", b->c->tty, "stdin_once",
 	    b->c->stdin_once, "repo_digest", b->c->repo_digest, "image_volumes", b->vols.record);
+	json_object_set_new(extra, "handler", ctr_rt_json(b->c->rt));
 	/* Under st: ctr_image_check_unused reads it while the create goes on. */
 	char *text = js_dump(extra, 0);
 	pthread_mutex_lock(&b->c->st);
@@ -222,8 +223,11 @@ static int spawn(struct build *b, struct err *err)
 		.ocimon = m->ocimon,
 		.id = id,
 		.bundle = bundle,
-		.runtime = m->runtime,
-		.runtime_root = m->runtime_root,
+		.runtime = b->c->rt->path,
+		.runtime_root = b->c->rt->root,
+		.runtime_args = b->c->rt->args,
+		.runtime_env = b->c->rt->env,
+		.no_pivot = b->c->rt->no_pivot,
 		.log_path = *b->c->row.log_path ? b->c->row.log_path : "/dev/null",
 		.exit_path = exit_path,
 		.ctl_path = ctl,
@@ -237,6 +241,9 @@ static int spawn(struct build *b, struct err *err)
 	};
 	pid_t pid = 0, mon_pid = 0;
 	int r = mon_spawn(&a, &pid, &mon_pid, err);
+	if (r == -ECHILD)
+		return err_wrap(err, "runtime handler '%s' (%s) create", b->c->rt->name,
+				b->c->rt->path);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&b->c->st);
@@ -387,6 +394,7 @@ int ctr_create(struct ctr_mgr *m, const struct ctr_create_req *req, char ret_id[
 	if (r < 0)
 		return err_set(err, r, "new container id");
 	struct build b = { .m = m, .req = req, .c = ctr_new(id) };
+	b.c->rt = ctr_rt_new(m, req->handler);
 	r = resolve(&b, err);
 	if (r >= 0)
 		r = ctr_index_add(&m->index, b.c, err);
@@ -403,7 +411,7 @@ int ctr_create(struct ctr_mgr *m, const struct ctr_create_req *req, char ret_id[
 		cleanup_err struct err e2 = ERR_INIT;
 		(void)db_ctr_delete(m->db, id, &e2);
 		char *args[] = { "delete", "--force", id, NULL };
-		(void)ctr_runtime_run(m, args, NULL, 0, NULL);
+		(void)ctr_runtime_run(m, b.c->rt, args, NULL, 0, NULL);
 		ctr_cleanup_dirs(m, id);
 		ctr_index_remove(&m->index, b.c);
 		(void)err_wrap(err, "create container %s", req->name);

@@ -132,8 +132,22 @@ struct ctr_mount_extra {
 	const struct oci_idmap *uids, *gids;
 };
 
+/* The runtime handler a container runs under (its pod's [runtimes.<name>]).
+ * Everything borrowed; kept with the container (its database record). */
+struct ctr_handler {
+	const char *name;
+	const char *path;	  /* the OCI runtime program (absolute) */
+	const char *root;	  /* its --root; "": ocid's (see ctr_rt_new) */
+	char *const *args;	  /* global flags before the verb, or NULL */
+	char *const *monitor_env; /* NAME=VALUE added to the runtime's environment */
+	bool no_pivot_root;	  /* `create --no-pivot` */
+	bool exec_fifo_start;	  /* start through runc's exec fifo */
+};
+
 /* A CreateContainer request. Everything borrowed. */
 struct ctr_create_req {
+	/* The pod's handler; NULL = the manager's runtime (ctr_config). */
+	const struct ctr_handler *handler;
 	const char *pod_id; /* full id or unique prefix */
 	const char *pod_name, *pod_namespace, *pod_uid;
 	const char *name; /* CRI metadata name */

@@ -29,6 +29,14 @@ void ctr_pod_done(struct ctr_pod *p);
  *  ambiguous prefix, -EINVAL when it is not ready. */
 int ctr_pod_find(struct ctr_mgr *m, const char *pod_id, struct ctr_pod *ret, struct err *err);
 
+/* The handler a container runs under (owned copy of a ctr_handler, root
+ * resolved). */
+struct ctr_rt {
+	char *name, *path, *root;
+	char **args, **env; /* env: monitor_env */
+	bool no_pivot, exec_fifo;
+};
+
 /* One container. `row` is what the database holds; its run-time fields
  * (state, times, exit code, reason, message, pid) and `removed` are
  * guarded by `st`, which is only ever held briefly. `op` serialises the
@@ -52,7 +60,8 @@ struct ctr {
 	bool visible;	 /* false while being created: not listed, name held */
 	bool paused;	 /* frozen by ctr_pause (under st); not kept across restarts */
 	bool removed;
-	int refs; /* guarded by the index lock */
+	struct ctr_rt *rt; /* its runtime handler (set before it is indexed) */
+	int refs;	   /* guarded by the index lock */
 	pthread_mutex_t op;
 	pthread_mutex_t st;
 	pthread_cond_t changed; /* signalled (under st) when the state changes */
@@ -212,20 +221,37 @@ int ctr_recover(struct ctr_mgr *m, struct err *err);
 
 /* ---- runtime.c: OCI runtime CLI calls ---- */
 
-/** `<runtime> --root R <args...>`; -errno with the runtime's stderr in err.
- *  Killed after 120 s (-ETIMEDOUT naming the runtime and the verb). */
-int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
-		    struct err *err);
+/** A copy of `h` (NULL: the manager's runtime), root resolved. */
+struct ctr_rt *ctr_rt_new(const struct ctr_mgr *m, const struct ctr_handler *h);
+void ctr_rt_free(struct ctr_rt *rt);
+/** `rt` as a JSON object (for the container's record), and back: a
+ *  missing or bad object (a record from before handlers) gives the
+ *  manager's runtime. */
+json_t *ctr_rt_json(const struct ctr_rt *rt);
+struct ctr_rt *ctr_rt_load(const struct ctr_mgr *m, const json_t *j);
+/** Push `<program> --root R <handler args>` onto *argv. */
+void ctr_rt_argv(const struct ctr_rt *rt, char ***argv);
+/** The runtime's environment: PATH and the handler's monitor_env (free
+ *  with strv_free). */
+char **ctr_rt_env(const struct ctr_rt *rt);
+
+/** `<runtime> --root R <args...>` of handler `rt`; -errno with the
+ *  runtime's stderr in err: -ECHILD when the runtime ran and failed (the
+ *  message names the handler and program). Killed after 120 s (-ETIMEDOUT
+ *  naming the runtime and the verb). */
+int ctr_runtime_run(const struct ctr_mgr *m, const struct ctr_rt *rt, char *const *args,
+		    const char *input, size_t input_len, struct err *err);
 /** ctr_runtime_run_for that hands the runtime's stdout (NUL-terminated,
  *  at most 1 MiB) to *ret_out (owned) when `ret_out` is not NULL. */
-int ctr_runtime_output(const struct ctr_mgr *m, char *const *args, const char *input,
-		       size_t input_len, unsigned timeout_ms, char **ret_out, struct err *err);
+int ctr_runtime_output(const struct ctr_mgr *m, const struct ctr_rt *rt, char *const *args,
+		       const char *input, size_t input_len, unsigned timeout_ms, char **ret_out,
+		       struct err *err);
 /** Thaw `c` if ctr_pause froze it (caller holds c->op): a frozen process
  *  takes no signal, so stop and remove thaw it first. 0 or -errno. */
 int ctr_pause_undo(struct ctr_mgr *m, struct ctr *c, struct err *err);
 /** ctr_runtime_run killed after `timeout_ms`. */
-int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *input,
-			size_t input_len, unsigned timeout_ms, struct err *err);
+int ctr_runtime_run_for(const struct ctr_mgr *m, const struct ctr_rt *rt, char *const *args,
+			const char *input, size_t input_len, unsigned timeout_ms, struct err *err);
 /** The time a runtime call may take within a call's deadline (ev_now_ns
  *  clock; 0 = none, then `dflt_ms`): what is left, less a quarter (at most
  *  a second) kept to undo what the call made and answer; at least 1 ms,
@@ -246,8 +272,8 @@ void ctr_userns_probe(struct ctr_mgr *m);
  *  runc-style exec fifo, what `runc start` does without the runc process:
  *  read the fifo to its end, then remove it. Either way it returns once the
  *  program's exec has finished (proc_exec_wait). `pid` is the init's. */
-int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, unsigned timeout_ms,
-		      struct err *err);
+int ctr_runtime_start(const struct ctr_mgr *m, const struct ctr_rt *rt, const char *id, pid_t pid,
+		      unsigned timeout_ms, struct err *err);
 
 /* ---- create.c ---- */
 

@@ -24,10 +24,6 @@
 #include "ctr/ctr_int.h"
 #include "proc/proc.h"
 
-static char *const exec_env[] = {
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL
-};
-
 void ctr_exec_proc_init(struct ctr_exec_proc *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -130,6 +126,7 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 	cleanup_free char *name = xasprintf("exec-%.16s.pid", rnd);
 	ret->pidfile = ctr_path_run(m, c->id, name);
 	ret->tty = o->tty;
+	char **env = ctr_rt_env(c->rt);
 	char **argv = NULL;
 	/* Without a terminal, the runtime runs detached under ocimon's exec
 	 * reaper (src/cmd/ocimon/reaper.c): a program that leaves a child
@@ -139,8 +136,8 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 		strv_push(&argv, "--exec-reaper");
 		strv_push(&argv, ret->pidfile);
 	}
-	const char *head[] = { m->runtime, "--root",	 m->runtime_root,
-			       "exec",	   "--pid-file", ret->pidfile };
+	ctr_rt_argv(c->rt, &argv);
+	const char *head[] = { "exec", "--pid-file", ret->pidfile };
 	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
 		strv_push(&argv, head[i]);
 	if (!o->tty)
@@ -156,9 +153,9 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 	int child[3];
 	r = make_stdio(o->tty, o->in, o->out, o->err, child, ret, err);
 	if (r >= 0) {
-		r = proc_spawn_fds(argv, exec_env, child, 3, &ret->pid);
+		r = proc_spawn_fds(argv, env, child, 3, &ret->pid);
 		if (r < 0)
-			err_set(err, r, "exec '%s'", m->runtime);
+			err_set(err, r, "exec '%s'", c->rt->path);
 	}
 	/* The child's ends are the child's alone (a tty's slave is all three). */
 	if (child[0] >= 0)
@@ -168,6 +165,7 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 	if (child[2] >= 0 && child[2] != child[0] && child[2] != child[1])
 		(void)close(child[2]);
 	strv_free(argv);
+	strv_free(env);
 	ctr_unref(c);
 	if (r >= 0) {
 		ret->pidfd = (int)syscall(SYS_pidfd_open, ret->pid, 0);

@@ -96,6 +96,7 @@ static void ctr_free(struct ctr *c)
 	free(c->attach_path);
 	free(c->ctl_path);
 	json_decref(c->user);
+	ctr_rt_free(c->rt);
 	pthread_mutex_destroy(&c->op);
 	pthread_mutex_destroy(&c->st);
 	pthread_cond_destroy(&c->changed);

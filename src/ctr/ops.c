@@ -43,8 +43,8 @@ int ctr_start(struct ctr_mgr *m, const char *id, uint64_t deadline_ns, struct er
 	pid_t pid = c->row.pid;
 	pthread_mutex_unlock(&c->st);
 	uint64_t t0 = ev_now_ns();
-	r = ctr_runtime_start(m, c->id, pid, ctr_deadline_budget_ms(deadline_ns, START_TIMEOUT_MS),
-			      err);
+	r = ctr_runtime_start(m, c->rt, c->id, pid,
+			      ctr_deadline_budget_ms(deadline_ns, START_TIMEOUT_MS), err);
 	if (r < 0)
 		goto out;
 	uint64_t t1 = ev_now_ns();
@@ -175,7 +175,8 @@ static int remove_locked(struct ctr_mgr *m, struct ctr *c, struct err *err)
 		return err_wrap(err, "remove");
 	char *args[] = { "delete", "--force", c->id, NULL };
 	cleanup_err struct err derr = ERR_INIT;
-	if (ctr_runtime_run(m, args, NULL, 0, &derr) < 0 && !strstr(err_str(&derr), "not exist"))
+	if (ctr_runtime_run(m, c->rt, args, NULL, 0, &derr) < 0 &&
+	    !strstr(err_str(&derr), "not exist"))
 		log_warn("runtime delete failed", "id=%s error=%s", c->id, log_q(err_str(&derr)));
 	ctr_watch_remove(m, c->id);
 	ctr_cleanup_dirs(m, c->id);
@@ -265,7 +266,7 @@ int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_res
 	if (r >= 0) {
 		cleanup_free char *doc = js_dump(j, 0);
 		char *args[] = { "update", "--resources", "-", c->id, NULL };
-		r = ctr_runtime_run(m, args, doc, strlen(doc), err);
+		r = ctr_runtime_run(m, c->rt, args, doc, strlen(doc), err);
 	}
 	json_decref(j);
 	if (r >= 0 && cri_config) {
@@ -390,15 +391,13 @@ int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t t
 	cleanup_free char *name = xasprintf("exec-%.16s.pid", rnd);
 	cleanup_free char *pidfile = ctr_path_run(m, c->id, name);
 	char **argv = NULL;
-	const char *head[] = { m->runtime, "--root", m->runtime_root, "exec", "--pid-file",
-			       pidfile,	   c->id };
+	ctr_rt_argv(c->rt, &argv);
+	const char *head[] = { "exec", "--pid-file", pidfile, c->id };
 	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
 		strv_push(&argv, head[i]);
 	for (size_t i = 0; cmd[i]; i++)
 		strv_push(&argv, cmd[i]);
-	static char *const env[] = {
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL
-	};
+	cleanup(strv_free) char **env = ctr_rt_env(c->rt);
 	/* proc_run's own timeout is only a backstop should runc hang. */
 	struct proc_opts o = {
 		.argv = argv,

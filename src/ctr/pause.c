@@ -10,7 +10,7 @@
 static int freeze(struct ctr_mgr *m, struct ctr *c, bool pause, struct err *err)
 {
 	char *args[] = { pause ? "pause" : "resume", c->id, NULL };
-	int r = ctr_runtime_run(m, args, NULL, 0, err);
+	int r = ctr_runtime_run(m, c->rt, args, NULL, 0, err);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&c->st);
@@ -69,11 +69,11 @@ int ctr_runtime_state(struct ctr_mgr *m, const char *id, struct ctr_runtime_stat
 	char *args[] = { "state", c->id, NULL };
 	cleanup_free char *out = NULL;
 	/* A state read is quick: a runtime stuck for 10 s is not worth waiting on. */
-	r = ctr_runtime_output(m, args, NULL, 0, 10000, &out, err);
+	r = ctr_runtime_output(m, c->rt, args, NULL, 0, 10000, &out, err);
 	if (r >= 0) {
 		json_t *j = json_loads(out, 0, NULL);
 		if (!json_is_object(j)) {
-			r = err_msg(err, -EBADMSG, "%s state %s: not a JSON object", m->runtime,
+			r = err_msg(err, -EBADMSG, "%s state %s: not a JSON object", c->rt->path,
 				    c->id);
 		} else {
 			*ret = (struct ctr_runtime_state){

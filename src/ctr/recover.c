@@ -54,8 +54,12 @@ static void reconcile(struct ctr_mgr *m, struct ctr *c)
 static void rollback_row(struct ctr_mgr *m, struct db_ctr *row)
 {
 	log_info("rolling back a half-done container create", "id=%s", row->id);
+	json_t *extra = row->extra ? json_loads(row->extra, 0, NULL) : NULL;
+	struct ctr_rt *rt = ctr_rt_load(m, json_object_get(extra, "handler"));
+	json_decref(extra);
 	char *args[] = { "delete", "--force", row->id, NULL };
-	(void)ctr_runtime_run(m, args, NULL, 0, NULL);
+	(void)ctr_runtime_run(m, rt, args, NULL, 0, NULL);
+	ctr_rt_free(rt);
 	cleanup_err struct err err = ERR_INIT;
 	if (db_ctr_delete(m->db, row->id, &err) < 0)
 		log_error("cannot delete container record", "id=%s error=%s", row->id,
@@ -90,6 +94,7 @@ static void load_one(struct ctr_mgr *m, struct db_ctr *row)
 	c->user = json_incref(json_object_get(extra, "user"));
 	c->tty = json_is_true(json_object_get(extra, "tty"));
 	c->stdin_once = json_is_true(json_object_get(extra, "stdin_once"));
+	c->rt = ctr_rt_load(m, json_object_get(extra, "handler"));
 	json_decref(extra);
 	c->upper_dir = ctr_path_root(m, c->id, "upper");
 	c->attach_path = ctr_path_sock(m, c->id, "attach");

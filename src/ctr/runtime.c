@@ -31,33 +31,130 @@ unsigned ctr_deadline_budget_ms(uint64_t deadline_ns, unsigned dflt_ms)
 	return ms < 1 ? 1 : ms < dflt_ms ? (unsigned)ms : dflt_ms;
 }
 
-int ctr_runtime_run(const struct ctr_mgr *m, char *const *args, const char *input, size_t input_len,
-		    struct err *err)
+struct ctr_rt *ctr_rt_new(const struct ctr_mgr *m, const struct ctr_handler *h)
 {
-	return ctr_runtime_run_for(m, args, input, input_len, RUNTIME_TIMEOUT_MS, err);
+	struct ctr_rt *rt = xzalloc(sizeof(*rt));
+	if (!h) {
+		const char *slash = strrchr(m->runtime, '/');
+		rt->name = xstrdup(slash ? slash + 1 : m->runtime);
+		rt->path = xstrdup(m->runtime);
+		rt->root = xstrdup(m->runtime_root);
+		rt->exec_fifo = m->exec_fifo_start;
+		return rt;
+	}
+	rt->name = xstrdup(h->name ? h->name : "");
+	rt->path = xstrdup(h->path);
+	/* Without a root of its own, the manager's program shares the
+	 * manager's root (container ids are unique); another program gets one
+	 * of its own. */
+	rt->root = !str_empty(h->root) ? xstrdup(h->root)
+		   : strcmp(h->path, m->runtime) == 0
+		       ? xstrdup(m->runtime_root)
+		       : xasprintf("%s/runtime-%s", m->runroot, rt->name);
+	for (size_t i = 0; h->args && h->args[i]; i++)
+		strv_push(&rt->args, h->args[i]);
+	for (size_t i = 0; h->monitor_env && h->monitor_env[i]; i++)
+		strv_push(&rt->env, h->monitor_env[i]);
+	rt->no_pivot = h->no_pivot_root;
+	rt->exec_fifo = h->exec_fifo_start;
+	return rt;
 }
 
-int ctr_runtime_run_for(const struct ctr_mgr *m, char *const *args, const char *input,
-			size_t input_len, unsigned timeout_ms, struct err *err)
+void ctr_rt_free(struct ctr_rt *rt)
 {
-	return ctr_runtime_output(m, args, input, input_len, timeout_ms, NULL, err);
+	if (!rt)
+		return;
+	free(rt->name);
+	free(rt->path);
+	free(rt->root);
+	strv_free(rt->args);
+	strv_free(rt->env);
+	free(rt);
 }
 
-int ctr_runtime_output(const struct ctr_mgr *m, char *const *args, const char *input,
-		       size_t input_len, unsigned timeout_ms, char **ret_out, struct err *err)
+static json_t *strv_json(char *const *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+json_t *ctr_rt_json(const struct ctr_rt *rt)
+{
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:b, s:b}", "name", rt->name, "path", rt->path,
+			 "root", rt->root, "args", strv_json(rt->args), "env", strv_json(rt->env),
+			 "no_pivot", rt->no_pivot, "exec_fifo", rt->exec_fifo);
+}
+
+static char **json_strv(const json_t *a)
+{
+	char **v = NULL;
+	size_t i;
+	json_t *e;
+	json_array_foreach(a, i, e) if (json_is_string(e)) strv_push(&v, json_string_value(e));
+	return v;
+}
+
+struct ctr_rt *ctr_rt_load(const struct ctr_mgr *m, const json_t *j)
+{
+	const char *path = json_string_value(json_object_get(j, "path"));
+	const char *root = json_string_value(json_object_get(j, "root"));
+	if (str_empty(path) || str_empty(root))
+		return ctr_rt_new(m, NULL);
+	struct ctr_rt *rt = xzalloc(sizeof(*rt));
+	const char *name = json_string_value(json_object_get(j, "name"));
+	rt->name = xstrdup(name ? name : "");
+	rt->path = xstrdup(path);
+	rt->root = xstrdup(root);
+	rt->args = json_strv(json_object_get(j, "args"));
+	rt->env = json_strv(json_object_get(j, "env"));
+	rt->no_pivot = json_is_true(json_object_get(j, "no_pivot"));
+	rt->exec_fifo = json_is_true(json_object_get(j, "exec_fifo"));
+	return rt;
+}
+
+void ctr_rt_argv(const struct ctr_rt *rt, char ***argv)
+{
+	strv_push(argv, rt->path);
+	strv_push(argv, "--root");
+	strv_push(argv, rt->root);
+	for (size_t i = 0; rt->args && rt->args[i]; i++)
+		strv_push(argv, rt->args[i]);
+}
+
+char **ctr_rt_env(const struct ctr_rt *rt)
+{
+	char **env = NULL;
+	strv_push(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	for (size_t i = 0; rt->env && rt->env[i]; i++)
+		strv_push(&env, rt->env[i]);
+	return env;
+}
+
+int ctr_runtime_run(const struct ctr_mgr *m, const struct ctr_rt *rt, char *const *args,
+		    const char *input, size_t input_len, struct err *err)
+{
+	return ctr_runtime_run_for(m, rt, args, input, input_len, RUNTIME_TIMEOUT_MS, err);
+}
+
+int ctr_runtime_run_for(const struct ctr_mgr *m, const struct ctr_rt *rt, char *const *args,
+			const char *input, size_t input_len, unsigned timeout_ms, struct err *err)
+{
+	return ctr_runtime_output(m, rt, args, input, input_len, timeout_ms, NULL, err);
+}
+
+int ctr_runtime_output(const struct ctr_mgr *m, const struct ctr_rt *rt, char *const *args,
+		       const char *input, size_t input_len, unsigned timeout_ms, char **ret_out,
+		       struct err *err)
 {
 	char **argv = NULL;
-	strv_push(&argv, m->runtime);
-	strv_push(&argv, "--root");
-	strv_push(&argv, m->runtime_root);
+	ctr_rt_argv(rt, &argv);
 	if (strcmp(m->cgroup_driver, "systemd") == 0)
 		strv_push(&argv, "--systemd-cgroup");
 	for (size_t i = 0; args[i]; i++)
 		strv_push(&argv, args[i]);
-	static char *const env[] = {
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		NULL,
-	};
+	char **env = ctr_rt_env(rt);
 	struct proc_opts o = {
 		.argv = argv,
 		.env = env,
@@ -69,20 +166,22 @@ int ctr_runtime_output(const struct ctr_mgr *m, char *const *args, const char *i
 	struct proc_result res = { 0 };
 	int r = proc_run(&o, &res, err);
 	if (r == -ETIMEDOUT)
-		r = err_msg(err, r, "%s %s: no answer within %u ms (killed)", m->runtime, args[0],
+		r = err_msg(err, r, "%s %s: no answer within %u ms (killed)", rt->path, args[0],
 			    timeout_ms);
 	if (r >= 0 && res.status != 0) {
 		/* Trim the runtime's trailing newline: the text becomes a status message. */
 		size_t n = res.err_len;
 		while (n && (res.errout[n - 1] == '\n' || res.errout[n - 1] == ' '))
 			res.errout[--n] = '\0';
-		r = err_msg(err, -EIO, "%s %s: %s", m->runtime, args[0],
-			    n ? res.errout : "failed with no message");
+		/* The runtime's failure, not ocid's: -ECHILD (gRPC UNKNOWN). */
+		r = err_msg(err, -ECHILD, "runtime handler '%s' (%s) %s: %s", rt->name, rt->path,
+			    args[0], n ? res.errout : "failed with no message");
 	}
 	if (r >= 0 && ret_out)
 		*ret_out = TAKE_PTR(res.out);
 	proc_result_done(&res);
 	strv_free(argv);
+	strv_free(env);
 	return r;
 }
 
@@ -168,21 +267,21 @@ static int read_exec_fifo(int fd, pid_t pid, const char *id, unsigned timeout_ms
 	}
 }
 
-int ctr_runtime_start(const struct ctr_mgr *m, const char *id, pid_t pid, unsigned timeout_ms,
-		      struct err *err)
+int ctr_runtime_start(const struct ctr_mgr *m, const struct ctr_rt *rt, const char *id, pid_t pid,
+		      unsigned timeout_ms, struct err *err)
 {
-	cleanup_free char *fifo = xasprintf("%s/%s/exec.fifo", m->runtime_root, id);
+	cleanup_free char *fifo = xasprintf("%s/%s/exec.fifo", rt->root, id);
 	/* The init, still waiting, as it is before its exec. */
 	size_t len = 0;
 	cleanup_free char *auxv = pid > 0 ? proc_auxv(pid, &len) : NULL;
 	cleanup_close int fd = -1;
 	struct stat st;
-	if (m->exec_fifo_start)
+	if (rt->exec_fifo)
 		fd = open(fifo, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	int r;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
 		char *args[] = { "start", (char *)id, NULL };
-		r = ctr_runtime_run_for(m, args, NULL, 0, timeout_ms, err);
+		r = ctr_runtime_run_for(m, rt, args, NULL, 0, timeout_ms, err);
 	} else {
 		r = read_exec_fifo(fd, pid, id, timeout_ms, err);
 		/* As runc: without the fifo, the runtime reports it running. */

@@ -170,21 +170,24 @@ int mon_read_exit(const char *path, struct mon_exit *ret, struct err *err);
 /* ---- client side (ocid) ------------------------------------------------- */
 
 struct mon_spawn_args {
-	const char *ocimon;	  /* path of the ocimon binary */
-	const char *id;		  /* container id */
-	const char *bundle;	  /* OCI bundle directory (config.json) */
-	const char *runtime;	  /* OCI runtime binary, e.g. /usr/sbin/runc */
-	const char *runtime_root; /* the runtime's --root */
-	const char *log_path;	  /* CRI log file */
-	const char *exit_path;	  /* exit file to write when the container exits */
-	const char *ctl_path;	  /* control socket to create */
-	const char *attach_path;  /* attach socket to create */
-	const char *pid_file;	  /* runtime --pid-file; NULL = <bundle>/pidfile */
-	bool tty;		  /* allocate a terminal (--console-socket) */
-	bool stdin_open;	  /* keep a stdin pipe for attach */
-	bool stdin_once;	  /* close it when the first attach client leaves */
-	bool systemd_cgroup;	  /* runtime --systemd-cgroup: cgroupsPath is slice:prefix:name */
-	unsigned timeout_ms;	  /* for the runtime's create; 0 = 60 s */
+	const char *ocimon;	   /* path of the ocimon binary */
+	const char *id;		   /* container id */
+	const char *bundle;	   /* OCI bundle directory (config.json) */
+	const char *runtime;	   /* OCI runtime binary, e.g. /usr/sbin/runc */
+	const char *runtime_root;  /* the runtime's --root */
+	char *const *runtime_args; /* global flags after --root, or NULL */
+	char *const *runtime_env;  /* NAME=VALUE added to the runtime's environment, or NULL */
+	bool no_pivot;		   /* `create --no-pivot` */
+	const char *log_path;	   /* CRI log file */
+	const char *exit_path;	   /* exit file to write when the container exits */
+	const char *ctl_path;	   /* control socket to create */
+	const char *attach_path;   /* attach socket to create */
+	const char *pid_file;	   /* runtime --pid-file; NULL = <bundle>/pidfile */
+	bool tty;		   /* allocate a terminal (--console-socket) */
+	bool stdin_open;	   /* keep a stdin pipe for attach */
+	bool stdin_once;	   /* close it when the first attach client leaves */
+	bool systemd_cgroup;	   /* runtime --systemd-cgroup: cgroupsPath is slice:prefix:name */
+	unsigned timeout_ms;	   /* for the runtime's create; 0 = 60 s */
 };
 
 /** Start ocimon with `a` (posix_spawn; stdio /dev/null, no fds but the sync

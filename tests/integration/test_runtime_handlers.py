@@ -4,6 +4,7 @@ under, Status's runtime_handlers, a pod's handler across a restart, and
 Debian's crun as the default handler on this host."""
 import shutil
 import subprocess
+import time
 
 import grpc
 import pytest
@@ -85,25 +86,27 @@ def test_bad_table_refused_at_start(tmp_path):
 
 
 def test_status_unknown_and_unrunnable_handlers(make_env, tmp_path, pb):
-    conf_d(tmp_path, TABLE)
+    conf_d(tmp_path, TABLE + '\n[runtimes.nodev]\npath = "runc"\n'
+           'privileged_without_host_devices = true\n')
     env = make_env()
     st = env.d.runtime('Status', pb.StatusRequest())
     got = {h.name: h.features for h in st.runtime_handlers}
-    # The default, its name and its alias; crun (another program) is not
-    # listed: pods cannot run under it here (yet).
-    assert set(got) == {'', 'runc', 'plain'}
+    # The default and every handler pods can run under; nodev asks for what
+    # is not applied yet.
+    assert set(got) == {'', 'runc', 'plain', 'crun'}
     assert got['plain'].recursive_read_only_mounts == got[''].recursive_read_only_mounts
 
     with pytest.raises(grpc.RpcError) as ei:
         run_pod(env, 'u', 'kata')
     assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert ei.value.details() == \
-        "unknown runtime handler 'kata' (this node has 'runc', 'plain', 'crun')"
+        "unknown runtime handler 'kata' (this node has 'runc', 'plain', 'crun', 'nodev')"
 
     with pytest.raises(grpc.RpcError) as ei:
-        run_pod(env, 'c', 'crun')
+        run_pod(env, 'n', 'nodev')
     assert ei.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "runtime handler 'crun' (/usr/bin/crun) is configured" in ei.value.details()
+    assert ei.value.details() == ("runtime handler 'nodev' (%s): privileged_without_host_devices"
+                                  " is not supported yet" % RUNC)
     assert not env.d.runtime('ListPodSandbox', pb.ListPodSandboxRequest()).items
 
 
@@ -128,36 +131,104 @@ def test_pod_keeps_handler_across_restart(make_env, tmp_path, pb):
     assert r.exit_code == 0 and r.stdout == b'hi\n'
 
 
-@pytest.mark.skipif(not CRUN, reason='crun is not installed (apt-get install crun)')
-def test_crun_default_handler_error_surfaces(make_env, tmp_path, pb):
-    """crun as default_runtime: every container is crun's. On this host's
-    hybrid cgroup hierarchy crun refuses to create one; the client gets
-    crun's own words as the gRPC status, not an INTERNAL without them."""
-    conf_d(tmp_path, f'default_runtime = "crun"\n[runtimes.crun]\npath = "{CRUN}"\n'
-           f'[runtimes.runc]\npath = "{RUNC}"\nexec_fifo_start = true\n')
+def runc_list(root):
+    out = subprocess.run([RUNC, '--root', str(root), 'list', '-q'], capture_output=True,
+                         text=True)
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+def test_handler_root_kept_across_restart(make_env, tmp_path, pb):
+    """A second handler, runc under a root of its own: its pod's containers
+    live in that root (not ocid's default one), also after a restart:
+    ExecSync, stop and remove find them there."""
+    root = tmp_path / 'other-root'
+    conf_d(tmp_path, TABLE + f'\n[runtimes.other]\npath = "{RUNC}"\nroot = "{root}"\n'
+           'monitor_env = ["OCID_TEST_ENV=1"]\n')
     env = make_env()
-    st = env.d.runtime('Status', pb.StatusRequest())
-    assert {h.name for h in st.runtime_handlers} == {'', 'crun'}
-    pod = run_pod(env, 'cr', '')
+    default_root = tmp_path / 'd' / 'run' / 'runtime'
+    pod = run_pod(env, 'o', 'other')
+    c1 = env.create(pod, 'c1', ['sh', '-c', 'echo in-other-root; sleep 600'])
+    env.start(c1)
+    env.wait_state(c1, RUNNING)
+    assert c1 in runc_list(root)
+    assert c1 not in runc_list(default_root)
+    # A pod of the default handler keeps the default root.
+    dpod = run_pod(env, 'dflt', '')
+    c0 = env.create(dpod, 'c0', ['sleep', '600'])
+    env.start(c0)
+    assert c0 in runc_list(default_root) and c0 not in runc_list(root)
+
+    env.d.stop()
+    env.d.start()
+    env.wait_state(c1, RUNNING)
+    r = env.d.runtime('ExecSync', pb.ExecSyncRequest(container_id=c1, cmd=['echo', 'hi'],
+                                                      timeout=10), timeout=30)
+    assert r.exit_code == 0 and r.stdout == b'hi\n'
+    c2 = env.create(pod, 'c2', ['sleep', '600'])
+    env.start(c2)
+    assert c2 in runc_list(root)
+    env.d.runtime('StopContainer', pb.StopContainerRequest(container_id=c1, timeout=5),
+                  timeout=30)
+    env.wait_state(c1, 2)
+    env.d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=c1), timeout=30)
+    assert c1 not in runc_list(root)
+    assert 'in-other-root' in env.log('c1')
+
+
+@pytest.mark.skipif(not CRUN, reason='crun is not installed (apt-get install crun)')
+def test_crun_handler_error_surfaces(make_env, tmp_path, pb):
+    """A pod under the crun handler: its containers are crun's. On this
+    host's hybrid cgroup hierarchy crun refuses to create one; the client
+    gets UNKNOWN (the runtime failed, not ocid) with crun's own words and
+    the handler named."""
+    conf_d(tmp_path, TABLE)
+    env = make_env()
+    pod = run_pod(env, 'cr', 'crun')
     try:
         cid = env.create(pod, 'c', ['echo', 'hello-from-crun'])
         env.start(cid)
     except grpc.RpcError as e:
-        # crun's own sentence reaches the client as the status message.
-        # (The code is INTERNAL, as for any runtime create failure: ctr maps
-        # the monitor's report of it to EIO.)
+        assert e.code() == grpc.StatusCode.UNKNOWN, (e.code(), e.details())
         assert 'cgroups in hybrid mode not supported' in e.details(), e.details()
-        assert e.details().startswith('create container c: '), e.details()
+        assert e.details().startswith(
+            f"create container c: runtime handler 'crun' ({CRUN}) create: "), e.details()
         return
     # A host where crun works (cgroup v2): the container ran under crun.
     env.wait_state(cid, 2, timeout=30)
     assert 'hello-from-crun' in env.log('c')
 
 
+RUNSC = shutil.which('runsc')
 
-def test_runsc_handler():
-    pytest.skip('runsc (gVisor, Debian 0.0~20221219) is installed here, but ocid cannot run '
-                'pods under it yet: ocimon takes the one process a create leaves behind as '
-                'the container (runsc leaves its sandbox and gofer: "the runtime left several '
-                'processes behind"), and a non-default handler\'s path and args are not '
-                'passed to the container manager; see ocid.conf(5) RUNTIME HANDLERS')
+
+@pytest.mark.skipif(not RUNSC, reason='runsc is not installed (apt-get install runsc)')
+def test_runsc_handler(make_env, tmp_path, pb):
+    """A pod under gVisor: runsc (with this node's flags as handler args)
+    runs busybox in its own kernel; logs, ExecSync and stop work."""
+    conf_d(tmp_path, TABLE + f'\n[runtimes.runsc]\npath = "{RUNSC}"\n'
+           'args = ["--ignore-cgroups", "--network=host"]\n')
+    env = make_env()
+    pod = run_pod(env, 'g', 'runsc')
+    cid = env.create(pod, 'g', ['sh', '-c', 'echo hello-from-gvisor; exec sleep 600'])
+    env.start(cid)
+    env.wait_state(cid, RUNNING, timeout=30)
+    r = env.d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['busybox', 'dmesg'],
+                                                      timeout=20), timeout=40)
+    assert r.exit_code == 0, r.stderr
+    assert b'gVisor' in r.stdout, r.stdout
+    deadline = time.monotonic() + 20
+    while 'hello-from-gvisor' not in env.log('g') and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert 'stdout F hello-from-gvisor' in env.log('g')
+    env.d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=10),
+                  timeout=40)
+    # Stopped: the pid runsc's pid file names is its sandbox's, whose exit
+    # status (255 on SIGTERM) is what the monitor collects.
+    st = env.wait_state(cid, 2, timeout=30)
+    assert st.finished_at > st.started_at > 0
+    assert not env.d.runtime('ListContainers', pb.ListContainersRequest(
+        filter=pb.ContainerFilter(state=pb.ContainerStateValue(state=RUNNING)))).containers
+    env.d.runtime('RemoveContainer', pb.RemoveContainerRequest(container_id=cid), timeout=40)
+    out = subprocess.run([RUNSC, '--root', str(tmp_path / 'd' / 'run' / 'runtime-runsc'),
+                          'list', '-q'], capture_output=True, text=True)
+    assert cid not in out.stdout.split(), out

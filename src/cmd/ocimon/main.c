@@ -20,7 +20,8 @@ static void usage(FILE *f)
 	    "usage: ocimon --id ID --bundle DIR --runtime PATH --runtime-root DIR\n"
 	    "              --log-path FILE --exit-file FILE --ctl SOCK --attach SOCK\n"
 	    "              --pid-file FILE --sync-fd N [--timeout-ms N] [--tty] [--stdin [--stdin-once]]\n"
-	    "              [--systemd-cgroup]\n"
+	    "              [--systemd-cgroup] [--no-pivot] [--runtime-arg ARG]...\n"
+	    "              [--runtime-env NAME=VALUE]...\n"
 	    "Normally started by ocid; see ocimon(8).\n",
 	    f);
 }
@@ -44,6 +45,9 @@ static int parse_args(int argc, char **argv)
 		{ "stdin", no_argument, NULL, 'I' },
 		{ "stdin-once", no_argument, NULL, 'O' },
 		{ "systemd-cgroup", no_argument, NULL, 'S' },
+		{ "no-pivot", no_argument, NULL, 'P' },
+		{ "runtime-arg", required_argument, NULL, 'A' },
+		{ "runtime-env", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -100,6 +104,19 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'S':
 			a->systemd_cgroup = true;
+			break;
+		case 'P':
+			a->no_pivot = true;
+			break;
+		case 'A':
+			if (a->n_runtime_args >= OCIMON_MAX_RUNTIME_ARGS)
+				return -EINVAL;
+			a->runtime_args[a->n_runtime_args++] = optarg;
+			break;
+		case 'E':
+			/* The runtime inherits ocimon's environment (single-threaded here). */
+			if (!strchr(optarg, '=') || putenv(optarg) != 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			return 1;

@@ -13,11 +13,17 @@
 
 #define OCIMON_MAX_ATTACH 8
 
+#define OCIMON_MAX_RUNTIME_ARGS 32
+
 struct ocimon_args {
 	const char *id, *bundle, *runtime, *runtime_root, *log_path, *exit_path;
 	const char *ctl_path, *attach_path, *pid_file;
 	bool tty, stdin_open, stdin_once;
 	bool systemd_cgroup; /* the runtime's --systemd-cgroup (cgroupsPath is slice:prefix:name) */
+	bool no_pivot;	     /* the runtime's `create --no-pivot` */
+	/* The handler's global flags, after --root (borrowed from argv). */
+	const char *runtime_args[OCIMON_MAX_RUNTIME_ARGS];
+	size_t n_runtime_args;
 	int sync_fd;
 	unsigned timeout_ms;
 	/* The affinity ocimon was started with, while it runs pinned to

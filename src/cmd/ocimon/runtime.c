@@ -93,9 +93,14 @@ static void read_errors(int fd, char *buf, size_t size)
 }
 
 /* The children file of this (single-threaded) process, if the kernel has
- * them (CONFIG_PROC_CHILDREN). */
-static bool children_path(char *path, size_t size)
+ * them (CONFIG_PROC_CHILDREN) and the runtime leaves only the container's
+ * init behind (runc, crun and the like). gVisor's runsc leaves its sandbox
+ * and gofer too: its pid file says which process is the container's. */
+static bool children_path(const char *runtime, char *path, size_t size)
 {
+	const char *slash = strrchr(runtime, '/');
+	if (strncmp(slash ? slash + 1 : runtime, "runsc", 5) == 0)
+		return false;
 	snprintf(path, size, "/proc/self/task/%d/children", (int)getpid());
 	return access(path, R_OK) == 0;
 }
@@ -210,16 +215,20 @@ static int make_pipes(const struct ocimon_args *a, int p[3][2], struct err *err)
 static int spawn_runtime(const struct ocimon_args *a, const char *console, bool pid_file,
 			 int p[3][2], struct err *err)
 {
-	char *argv[16];
+	char *argv[16 + OCIMON_MAX_RUNTIME_ARGS];
 	size_t n = 0;
 	argv[n++] = (char *)a->runtime;
 	argv[n++] = (char *)"--root";
 	argv[n++] = (char *)a->runtime_root;
+	for (size_t i = 0; i < a->n_runtime_args; i++)
+		argv[n++] = (char *)a->runtime_args[i];
 	if (a->systemd_cgroup)
 		argv[n++] = (char *)"--systemd-cgroup";
 	argv[n++] = (char *)"create";
 	argv[n++] = (char *)"--bundle";
 	argv[n++] = (char *)a->bundle;
+	if (a->no_pivot)
+		argv[n++] = (char *)"--no-pivot";
 	if (pid_file) {
 		argv[n++] = (char *)"--pid-file";
 		argv[n++] = (char *)a->pid_file;
@@ -257,7 +266,7 @@ int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret
 		r = lfd;
 	}
 	char children[64];
-	bool by_child = children_path(children, sizeof(children));
+	bool by_child = children_path(a->runtime, children, sizeof(children));
 	pid_t pid = r < 0 ? r : spawn_runtime(a, a->tty ? console : NULL, !by_child, p, err);
 	/* Our copies of the child's ends go; the container holds its own. */
 	for (int i = 0; i < 3; i++) {
@@ -272,7 +281,8 @@ int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret
 	else if (r >= 0 && !(WIFEXITED(r) && WEXITSTATUS(r) == 0)) {
 		char text[MON_MSG_MAX_TEXT + 1];
 		read_errors(p[2][0], text, sizeof(text));
-		r = err_msg(err, -EIO, "%s", text[0] ? text : "runtime create failed");
+		/* The runtime's own failure: -ECHILD (ocid answers UNKNOWN). */
+		r = err_msg(err, -ECHILD, "%s", text[0] ? text : "runtime create failed");
 	} else if (r >= 0) {
 		r = ocimon_read_pid(by_child ? children : a->pid_file, by_child, &ret->pid, err);
 		if (r >= 0 && by_child)

@@ -103,9 +103,16 @@ static void test_default_runtime(void **state)
 	assert_non_null(strstr(config_runtime_find(&c, "runc")->path, "runc"));
 	config_done(&c);
 
-	assert_int_equal(load_text(&c, "[runtimes.runsc]\nargs = [\"--x\"]\n", &err), -EINVAL);
-	assert_string_equal(err_str(&err), "runtimes.runsc.args: not supported for the default "
-					   "handler yet (leave it out)");
+	/* A default handler's args and root are its containers'. */
+	assert_int_equal(load_text(&c, "[runtimes.runsc]\nargs = [\"--x\"]\nroot = \"/r\"\n", &err),
+			 0);
+	config_done(&c);
+	assert_int_equal(
+	    load_text(&c, "[runtimes.runsc]\nprivileged_without_host_devices = true\n", &err),
+	    -EINVAL);
+	assert_string_equal(err_str(&err),
+			    "runtimes.runsc.privileged_without_host_devices: not supported for "
+			    "the default handler yet (leave it out)");
 	config_done(&c);
 	err_done(&err);
 
