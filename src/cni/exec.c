@@ -179,7 +179,9 @@ static char **plugin_env(const struct call *k)
 
 static int plugin_error(const char *type, const struct proc_result *res, struct err *err)
 {
-	json_t *o = json_loadb(res->out, res->out_len, 0, NULL);
+	/* No JSON error object: the raw output below says what went wrong. */
+	json_t *o = NULL;
+	(void)js_load("plugin error", res->out, res->out_len, SIZE_MAX, &o, NULL);
 	const char *msg = json_string_value(json_object_get(o, "msg"));
 	const char *det = json_string_value(json_object_get(o, "details"));
 	int r;

@@ -9,6 +9,7 @@
 #include <fts.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,8 +256,9 @@ struct import_out {
 
 static void on_line(struct import_out *o, const char *line, size_t n)
 {
-	json_t *j = json_loadb(line, n, 0, NULL);
-	if (!j)
+	json_t *j = NULL;
+	/* a progress line that is no JSON shows nothing; the final reply decides */
+	if (js_load("progress", line, n, SIZE_MAX, &j, NULL) < 0)
 		return;
 	if (arg_output == OCIC_OUTPUT_JSON) {
 		fwrite(line, 1, n, stdout);

@@ -125,7 +125,9 @@ static void poll_once(struct watch *w)
 		rpc_client_http_reply_done(&reply);
 		return;
 	}
-	json_t *all = json_loadb(reply.body, reply.body_len, 0, NULL);
+	json_t *all = NULL;
+	/* progress is best effort: a reply that is no JSON draws nothing */
+	(void)js_load("/images/pulls", reply.body, reply.body_len, SIZE_MAX, &all, NULL);
 	rpc_client_http_reply_done(&reply);
 	const json_t *p = all ? pick(all, w->want) : NULL;
 	pthread_mutex_lock(&w->lock);

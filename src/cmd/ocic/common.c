@@ -282,7 +282,9 @@ int ocic_http_json(const char *method, const char *path, const json_t *body, jso
 		return ocic_fail("%s", err_str(&err));
 	if (reply.status < 200 || reply.status > 299) {
 		/* The daemon's errors are {"error": "..."}: print the sentence. */
-		json_t *e = json_loadb(reply.body, reply.body_len, 0, NULL);
+		json_t *e = NULL;
+		/* not {"error": ...}: the raw body is printed instead */
+		(void)js_load("reply", reply.body, reply.body_len, SIZE_MAX, &e, NULL);
 		const char *msg = json_string_value(json_object_get(e, "error"));
 		if (msg)
 			r = ocic_fail("%s (HTTP %d)", msg, reply.status);
