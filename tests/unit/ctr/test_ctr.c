@@ -342,6 +342,99 @@ static void test_db_rows(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A container's runtime handler: the manager's runtime by default, a
+ * handler's root resolved, its record round-trips, a bad or missing record
+ * (one from before handlers) gives the manager's runtime. */
+static void test_handler_record(void **state)
+{
+	(void)state;
+	struct ctr_mgr m = { .runtime = "/usr/sbin/runc",
+			     .runtime_root = "/run/x/runtime",
+			     .runroot = "/run/x",
+			     .exec_fifo_start = true };
+	struct ctr_rt *d = ctr_rt_new(&m, NULL);
+	assert_string_equal(d->name, "runc");
+	assert_string_equal(d->path, "/usr/sbin/runc");
+	assert_string_equal(d->root, "/run/x/runtime");
+	assert_true(d->exec_fifo);
+	assert_null(d->args);
+
+	char *args[] = { "--ignore-cgroups", "--network=host", NULL };
+	char *env[] = { "A=1", NULL };
+	struct ctr_handler h = { .name = "runsc",
+				 .path = "/usr/bin/runsc",
+				 .root = "",
+				 .args = args,
+				 .monitor_env = env,
+				 .no_pivot_root = true };
+	struct ctr_rt *g = ctr_rt_new(&m, &h);
+	assert_string_equal(g->root, "/run/x/runtime-runsc");
+	assert_false(g->exec_fifo);
+	assert_true(g->no_pivot);
+	char **argv = NULL;
+	ctr_rt_argv(g, &argv);
+	assert_int_equal(strv_len(argv), 5);
+	assert_string_equal(argv[0], "/usr/bin/runsc");
+	assert_string_equal(argv[2], "/run/x/runtime-runsc");
+	assert_string_equal(argv[4], "--network=host");
+	strv_free(argv);
+	char **e = ctr_rt_env(g);
+	assert_int_equal(strv_len(e), 2);
+	assert_true(strncmp(e[0], "PATH=", 5) == 0);
+	assert_string_equal(e[1], "A=1");
+	strv_free(e);
+
+	/* The record round-trips. */
+	json_t *j = ctr_rt_json(g);
+	struct ctr_rt *back = ctr_rt_load(&m, j);
+	json_decref(j);
+	assert_string_equal(back->name, "runsc");
+	assert_string_equal(back->path, "/usr/bin/runsc");
+	assert_string_equal(back->root, "/run/x/runtime-runsc");
+	assert_int_equal(strv_len(back->args), 2);
+	assert_string_equal(back->env[0], "A=1");
+	assert_true(back->no_pivot);
+	assert_false(back->exec_fifo);
+	ctr_rt_free(back);
+
+	/* The manager's program without a root of its own shares its root;
+	 * a root given is kept. */
+	struct ctr_handler same = { .name = "plain", .path = "/usr/sbin/runc", .root = "" };
+	struct ctr_rt *p = ctr_rt_new(&m, &same);
+	assert_string_equal(p->root, "/run/x/runtime");
+	ctr_rt_free(p);
+	same.root = "/srv/r";
+	p = ctr_rt_new(&m, &same);
+	assert_string_equal(p->root, "/srv/r");
+	ctr_rt_free(p);
+
+	/* No record, or one without path or root: the manager's runtime. */
+	const char *bad[] = { "{}", "{\"path\": 3, \"root\": \"/r\"}", "{\"path\": \"/p\"}", "[]" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		json_t *b = json_loads(bad[i], 0, NULL);
+		struct ctr_rt *r = ctr_rt_load(&m, b);
+		assert_string_equal(r->path, "/usr/sbin/runc");
+		assert_string_equal(r->root, "/run/x/runtime");
+		ctr_rt_free(r);
+		json_decref(b);
+	}
+	struct ctr_rt *r = ctr_rt_load(&m, NULL);
+	assert_string_equal(r->root, "/run/x/runtime");
+	ctr_rt_free(r);
+	/* Strings of another type in the lists are dropped. */
+	j = json_pack("{s:s, s:s, s:[s,i], s:b}", "path", "/p", "root", "/r", "args", "--a", 7,
+		      "exec_fifo", 1);
+	r = ctr_rt_load(&m, j);
+	json_decref(j);
+	assert_int_equal(strv_len(r->args), 1);
+	assert_null(r->env);
+	assert_string_equal(r->name, "");
+	assert_true(r->exec_fifo);
+	ctr_rt_free(r);
+	ctr_rt_free(g);
+	ctr_rt_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_bus_wakes_waiter),
 		cmocka_unit_test(test_db_rows),
 		cmocka_unit_test(test_pid_is_zombie),
+		cmocka_unit_test(test_handler_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
