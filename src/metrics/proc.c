@@ -13,32 +13,35 @@
 /* /proc/<pid>/stat is bounded by the kernel (comm is at most 16 bytes). */
 #define STAT_MAX 4096
 
-char metrics_proc_stat_state(const char *text, size_t len)
+/* The state field of a stat line: comm may hold spaces and parentheses,
+ * so it follows the last ')' and a space. NULL when there is none. */
+static const char *stat_state_field(const char *text, size_t len)
 {
-	/* comm may hold spaces and parentheses: the state follows the last ')'. */
 	const char *close = NULL;
 	for (size_t i = 0; i < len; i++)
 		if (text[i] == ')')
 			close = text + i;
 	if (!close || (size_t)(close - text) + 3 > len || close[1] != ' ')
-		return 0;
-	char c = close[2];
+		return NULL;
+	return close + 2;
+}
+
+char metrics_proc_stat_state(const char *text, size_t len)
+{
+	const char *st = stat_state_field(text, len);
+	char c = st ? *st : 0;
 	return c >= 'A' && c <= 'z' ? c : 0;
 }
 
 int metrics_proc_stat_parse(const char *text, size_t len, long ticks_per_s, long page,
 			    double boot_time_s, struct metrics_proc *ret)
 {
-	if (!metrics_proc_stat_state(text, len) || ticks_per_s <= 0)
+	const char *p = stat_state_field(text, len);
+	if (!p || !metrics_proc_stat_state(text, len) || ticks_per_s <= 0)
 		return -EINVAL;
-	const char *close = NULL;
-	for (size_t i = 0; i < len; i++)
-		if (text[i] == ')')
-			close = text + i;
 	/* Fields after comm, numbered as in proc(5) from 3 (state). */
 	uint64_t f[25] = { 0 };
 	size_t nf = 0;
-	const char *p = close + 2;
 	const char *end = text + len;
 	while (p < end && nf < ARRAY_SIZE(f)) {
 		const char *q = p;

@@ -192,7 +192,7 @@ int metrics_serve(struct metrics *m, const char *address, unsigned port, const c
 	if (unix_sock) {
 		m->socket_path = xstrdup(socket_path);
 	} else {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 };
 		socklen_t sl = sizeof(ss);
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 			m->port =

@@ -433,7 +433,7 @@ static void load_dir(struct oci_hooks *h, const char *dir, char ***warnings)
 		}
 		struct oci_hook_rule *r = NULL;
 		cleanup_err struct err err = ERR_INIT;
-		if (read_hook_file(dirfd(d), dir, e->d_name, &r, &err) < 0) {
+		if (read_hook_file(dirfd(d), dir, e->d_name, &r, &err) < 0 || !r) {
 			drop(h, e->d_name);
 			strv_push(warnings, err_str(&err));
 			continue;
