@@ -1,5 +1,6 @@
 /* OCI image index / manifest and Docker manifest list / schema 2 parsing. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,11 +16,10 @@ static const char schema1_msg[] =
 
 int image_json_load(const char *what, const char *data, size_t len, json_t **ret, struct err *err)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j)
-		return err_msg(err, -EINVAL, "%s is not valid JSON: line %d column %d: %s", what,
-			       jerr.line, jerr.column, jerr.text);
+	json_t *j = NULL;
+	cleanup_err struct err e = ERR_INIT;
+	if (js_load("line", data, len, SIZE_MAX, &j, &e) < 0)
+		return err_msg(err, -EINVAL, "%s is not valid JSON: %s", what, err_str(&e));
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return err_msg(err, -EINVAL, "%s is not a JSON object", what);
