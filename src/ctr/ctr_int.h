@@ -229,6 +229,9 @@ void ctr_rt_free(struct ctr_rt *rt);
  *  manager's runtime. */
 json_t *ctr_rt_json(const struct ctr_rt *rt);
 struct ctr_rt *ctr_rt_load(const struct ctr_mgr *m, const json_t *j);
+/** Whether the runtime is gVisor's runsc (as ocimon tells it): the pid of
+ *  its container is its sandbox's, signalled through `runsc kill`. */
+bool ctr_rt_sandboxed(const struct ctr_rt *rt);
 /** Push `<program> --root R <handler args>` onto *argv. */
 void ctr_rt_argv(const struct ctr_rt *rt, char ***argv);
 /** The runtime's environment: PATH and the handler's monitor_env (free

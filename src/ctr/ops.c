@@ -93,6 +93,22 @@ static int wait_exited(struct ctr_mgr *m, struct ctr *c, uint64_t ms)
 	}
 }
 
+/* Send `sig` to the container and wait up to `ms` for `pid` to go. runsc's
+ * pid is its sandbox's: the container's process takes signals through
+ * `runsc kill` (the sandbox then exits with its status). */
+static int kill_wait(struct ctr_mgr *m, struct ctr *c, pid_t pid, int sig, uint64_t ms)
+{
+	if (!ctr_rt_sandboxed(c->rt))
+		return proc_kill_wait(pid, sig, ms);
+	char num[16];
+	snprintf(num, sizeof(num), "%d", sig);
+	char *args[] = { "kill", c->id, num, NULL };
+	cleanup_err struct err err = ERR_INIT;
+	if (ctr_runtime_run(m, c->rt, args, NULL, 0, &err) < 0)
+		log_warn("runtime kill failed", "id=%s error=%s", c->id, log_q(err_str(&err)));
+	return proc_kill_wait(pid, 0, ms);
+}
+
 /* Caller holds c->op. */
 static int stop_locked(struct ctr_mgr *m, struct ctr *c, int64_t timeout_s, struct err *err)
 {
@@ -137,10 +153,10 @@ static int stop_locked(struct ctr_mgr *m, struct ctr *c, int64_t timeout_s, stru
 		r = proc_signal_wait_deliverable(pid, c->stop_signal, grace);
 		uint64_t spent = (ev_now_ns() - t0) / 1000000;
 		if (r == 0)
-			r = proc_kill_wait(pid, c->stop_signal, spent < grace ? grace - spent : 0);
+			r = kill_wait(m, c, pid, c->stop_signal, spent < grace ? grace - spent : 0);
 	}
 	if (r == -ETIMEDOUT)
-		r = proc_kill_wait(pid, SIGKILL, STOP_KILL_WAIT_MS);
+		r = kill_wait(m, c, pid, SIGKILL, STOP_KILL_WAIT_MS);
 	if (r < 0)
 		return err_msg(err, r, "container %s (pid %d) did not die", c->id, (int)pid);
 	/* The process is gone; ocimon writes the exit file right after. */

@@ -114,6 +114,12 @@ struct ctr_rt *ctr_rt_load(const struct ctr_mgr *m, const json_t *j)
 	return rt;
 }
 
+bool ctr_rt_sandboxed(const struct ctr_rt *rt)
+{
+	const char *slash = strrchr(rt->path, '/');
+	return strncmp(slash ? slash + 1 : rt->path, "runsc", 5) == 0;
+}
+
 void ctr_rt_argv(const struct ctr_rt *rt, char ***argv)
 {
 	strv_push(argv, rt->path);

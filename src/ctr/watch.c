@@ -312,6 +312,15 @@ bool ctr_pid_is(pid_t pid, const char *id)
 		return false;
 	bool yes = strstr(text, id) != NULL;
 	free(text);
+	if (yes)
+		return true;
+	/* Outside the container's cgroup (runsc --ignore-cgroups: the pid
+	 * is its sandbox's), the id is among its arguments. */
+	cleanup_free char *cmd_path = xasprintf("/proc/%d/cmdline", (int)pid);
+	if (fs_read_file(AT_FDCWD, cmd_path, 1 << 16, &text, &len, NULL) < 0)
+		return false;
+	yes = memmem(text, len, id, strlen(id)) != NULL;
+	free(text);
 	return yes;
 }
 

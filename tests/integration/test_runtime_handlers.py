@@ -220,11 +220,13 @@ def test_runsc_handler(make_env, tmp_path, pb):
     while 'hello-from-gvisor' not in env.log('g') and time.monotonic() < deadline:
         time.sleep(0.05)
     assert 'stdout F hello-from-gvisor' in env.log('g')
+    # The stop signal goes through `runsc kill` (the pid is the sandbox's,
+    # outside any cgroup of the container's); the sandbox exits with the
+    # container's status.
     env.d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=10),
                   timeout=40)
-    # Stopped: the pid runsc's pid file names is its sandbox's, whose exit
-    # status (255 on SIGTERM) is what the monitor collects.
     st = env.wait_state(cid, 2, timeout=30)
+    assert st.exit_code == 143, (st.exit_code, st.reason, st.message)
     assert st.finished_at > st.started_at > 0
     assert not env.d.runtime('ListContainers', pb.ListContainersRequest(
         filter=pb.ContainerFilter(state=pb.ContainerStateValue(state=RUNNING)))).containers
