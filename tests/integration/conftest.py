@@ -165,9 +165,11 @@ class Daemon:
         self.proc = None
         self.log = None
         self._channels = []
+        self._starts = 0
 
     def start(self, wait=True):
         assert os.access(ocid_bin(), os.X_OK), f'{ocid_bin()} is not built (OCID_BUILD?)'
+        self._starts += 1
         self.log = open(self.log_path, 'ab')
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=self.env)
@@ -180,9 +182,14 @@ class Daemon:
             return f.read().decode('utf-8', 'replace')
 
     def channel(self):
+        # gRPC shares connections among channels of equal arguments: the
+        # start count keeps a channel made after a restart off a connection
+        # to the daemon that was killed, which a first call could still
+        # write to ("Broken pipe") before the client saw it close.
         ch = grpc.insecure_channel('unix:' + self.socket, options=[
             ('grpc.max_send_message_length', 64 << 20),
-            ('grpc.max_receive_message_length', 64 << 20)])
+            ('grpc.max_receive_message_length', 64 << 20),
+            ('ocid.test.starts', self._starts)])
         self._channels.append(ch)
         return ch
 

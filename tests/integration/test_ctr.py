@@ -479,8 +479,10 @@ def test_restart_keeps_containers(env):
 def test_stats_update_reopen(env):
     pb, d = env.pb, env.d
     pod = env.pod()
-    cid = env.create(pod, 'busy', ['/bin/sh', '-c',
-                                   'i=0; while true; do i=$((i+1)); echo line$i; sleep 0.1; done'],
+    # A sleep of its own beside the loop: the pod counts two processes at
+    # any moment, not only while the loop's short sleep runs.
+    cid = env.create(pod, 'busy', ['/bin/sh', '-c', 'sleep 600 & i=0; while true; do '
+                                   'i=$((i+1)); echo line$i; sleep 0.1; done'],
                      labels={'k': 'v'})
     env.start(cid)
     s1 = d.runtime('ContainerStats', pb.ContainerStatsRequest(container_id=cid)).stats
