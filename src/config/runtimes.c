@@ -196,7 +196,7 @@ static const char *base_name(const char *p)
 static int follow_default(struct config *cfg, struct err *err)
 {
 	const struct config_runtime *d = config_runtime_find(cfg, NULL);
-	if (d->implied)
+	if (!d || d->implied) /* never NULL: the caller checked */
 		return 0;
 	const char *opt =
 	    d->privileged_without_host_devices ? "privileged_without_host_devices" : NULL;
