@@ -192,12 +192,16 @@ int metrics_serve(struct metrics *m, const char *address, unsigned port, const c
 	if (unix_sock) {
 		m->socket_path = xstrdup(socket_path);
 	} else {
-		struct sockaddr_storage ss = { 0 };
-		socklen_t sl = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		union {
+			struct sockaddr sa;
+			struct sockaddr_in in4;
+			struct sockaddr_in6 in6;
+		} a;
+		memset(&a, 0, sizeof(a));
+		socklen_t sl = sizeof(a);
+		if (getsockname(fd, &a.sa, &sl) == 0)
 			m->port =
-			    ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							   : ((struct sockaddr_in *)&ss)->sin_port);
+			    ntohs(a.sa.sa_family == AF_INET6 ? a.in6.sin6_port : a.in4.sin_port);
 	}
 	m->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (m->stop_fd < 0)
