@@ -57,9 +57,9 @@ static char **build_argv(const struct mon_spawn_args *a)
 		v[n++] = xstrdup("--no-pivot");
 	v[n] = NULL;
 	for (size_t i = 0; a->runtime_args && a->runtime_args[i]; i++)
-		strv_push(&v, xasprintf("--runtime-arg=%s", a->runtime_args[i]));
+		strv_push_take(&v, xasprintf("--runtime-arg=%s", a->runtime_args[i]));
 	for (size_t i = 0; a->runtime_env && a->runtime_env[i]; i++)
-		strv_push(&v, xasprintf("--runtime-env=%s", a->runtime_env[i]));
+		strv_push_take(&v, xasprintf("--runtime-env=%s", a->runtime_env[i]));
 	return v;
 }
 

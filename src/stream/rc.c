@@ -184,9 +184,10 @@ void rc_start(struct sess *s)
 		(void)close(s->ex.out_fd);
 		s->ex.out_fd = -1;
 	}
-	(void)push_stdin(s);
+	/* The size first: what the client typed is for a terminal of its size. */
 	if (sbuf_pending(&s->resize) > 0)
 		(void)rc_resize_parse(&s->resize, resize_to, s);
+	(void)push_stdin(s);
 }
 
 void rc_input(struct sess *s, int ch, const uint8_t *p, size_t n)

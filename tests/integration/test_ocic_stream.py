@@ -148,8 +148,12 @@ def test_exec_tty(env):
     _, cid = sleeper(env)
     t = Pty([ocic_bin(), '--socket', env.d.socket, 'ctr', 'exec', '-it', '--id', cid, '--',
              'sh'], 33, 101)
-    t.write(b'stty size; echo A$((6*7))B\r')
-    t.expect(rb'33 101\r\n')
+    # runc copies our size to the container's terminal just after it starts
+    # copying stdin, so a shell fast enough can see 0 0 first (runc's race,
+    # seen once under ASan): wait for the size, then check it.
+    t.write(b'for i in $(seq 50); do [ "$(stty size)" = "33 101" ] && break; '
+            b'sleep 0.1; done 2>/dev/null; stty size; echo A$((6*7))B\r')
+    t.expect(rb'\r\n33 101\r\n')
     t.expect(rb'A42B')
     t.resize(40, 120)
     time.sleep(0.3)
