@@ -440,7 +440,8 @@ static int explain(struct image_registry *r, int rc, bool plain, bool untrusted,
 		    d);
 	case -EHOSTUNREACH:
 		return err_wrap(
-		    err, "registry %s: cannot reach the host (check the name and the node's DNS)",
+		    err,
+		    "registry %s: its host name does not resolve (check the name, and the node's DNS: /etc/resolv.conf)",
 		    d);
 	case -ETIMEDOUT:
 		return err_wrap(err, "registry %s: timed out", d);

@@ -39,6 +39,23 @@ def test_connection_refused_is_unavailable(make_daemon, tmp_path):
     finish(d)
 
 
+def test_dns_failure_is_unavailable(make_daemon, tmp_path):
+    """A registry whose name does not resolve. The daemon runs in a mount
+    namespace of its own whose resolv.conf names a loopback nameserver
+    where nothing listens, so no query leaves the machine."""
+    resolv = tmp_path / 'resolv.conf'
+    resolv.write_text('nameserver 127.0.0.1\noptions attempts:1 timeout:1\n')
+    d = make_daemon(extra_args=write_conf(tmp_path, ''))
+    d.args = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+              'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(resolv)] + d.args
+    d.start()
+    e = refused(d, 'registry.ocid-test.invalid/x/y:1')
+    assert e.code() == grpc.StatusCode.UNAVAILABLE, e.details()
+    assert 'does not resolve' in e.details() and '/etc/resolv.conf' in e.details(), e.details()
+    assert list(list_images(d)) == []
+    finish(d)
+
+
 def test_untrusted_certificate_names_certs_d(make_daemon, tmp_path):
     pki = tmp_path / 'pki'
     pki.mkdir()
