@@ -9,7 +9,9 @@ Also ListContainers and ContainerStatus latency with those N containers
 plus BENCH_LIST_N created but not started ones (default 0), and ocid's RSS
 with exactly N running containers. Prints milliseconds, a per-step split
 and ratios (targets: create+start p50 <= 1.15 x floor; ListContainers p50
-<= 5 ms with 1,000 containers: BENCH_N=100 BENCH_LIST_N=900). Never fails
+<= 5 ms with 1,000 containers: BENCH_N=100 BENCH_LIST_N=900), then
+RemoveContainer of each (stopped) against `runc delete` + umount + rm of
+the floor's (target p50 <= floor + 5 ms). Never fails
 on a figure; every container (ocid's and the floor's) is removed at the end.
 
 Environment: OCID_BUILD (default <repo>/build), BENCH_N (default 50),
@@ -130,6 +132,28 @@ class Floor:
         t2 = time.monotonic()
         return t1 - t0, t2 - t0
 
+    def stop(self, i):
+        """SIGKILL, then wait until runc sees the container stopped."""
+        name = f'floor{i}'
+        subprocess.run([RUNC, '--root', self.root, 'kill', name, 'KILL'], check=True)
+        while json.loads(subprocess.run([RUNC, '--root', self.root, 'state', name],
+                                        capture_output=True, check=True).stdout)['status'] != 'stopped':
+            time.sleep(0.005)
+
+    def remove(self, i):
+        """What RemoveContainer has to do at least: `runc delete`, unmount
+        the rootfs, delete the container's directory. Seconds."""
+        name, b = f'floor{i}', os.path.join(self.tmp, f'floor{i}')
+        t0 = time.monotonic()
+        subprocess.run([RUNC, '--root', self.root, 'delete', name], check=True)
+        if LIBC.umount2(f'{b}/merged'.encode(), 0) < 0:
+            raise OSError(ctypes.get_errno(), 'umount ' + b)
+        shutil.rmtree(b)
+        t = time.monotonic() - t0
+        self.names.remove(name)
+        self.mounts.remove(f'{b}/merged')
+        return t
+
     def delete_all(self):
         for name in self.names:
             subprocess.run([RUNC, '--root', self.root, 'delete', '--force', name],
@@ -222,6 +246,28 @@ def measure(c, pb, tmp, n, create):
     return o, f, ids, fl
 
 
+def measure_remove(c, pb, ids, fl):
+    """Each container stopped (not timed), then RemoveContainer against
+    the floor's remove, in pairs of alternating order."""
+    o, f = [], []
+    for i, cid in enumerate(ids):
+        c.call('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=0))
+        fl.stop(i)
+
+        def ocid_one():
+            t0 = time.monotonic()
+            c.call('RemoveContainer', pb.RemoveContainerRequest(container_id=cid))
+            o.append(time.monotonic() - t0)
+        for step in ((ocid_one, lambda: f.append(fl.remove(i))) if i % 2 == 0 else
+                     (lambda: f.append(fl.remove(i)), ocid_one)):
+            step()
+    ms = lambda v: v * 1000  # noqa: E731
+    print(f'RemoveContainer (stopped) over {len(o)}: p50 {ms(pct(o, 50)):.1f} ms  '
+          f'p90 {ms(pct(o, 90)):.1f} ms; floor runc delete + umount + rm: p50 '
+          f'{ms(pct(f, 50)):.1f} ms  p90 {ms(pct(f, 90)):.1f} ms; '
+          f'p50 {ms(pct(o, 50) - pct(f, 50)):+.1f} ms over the floor (target <= +5)')
+
+
 def report(n, o, f):
     ms = lambda v: v * 1000  # noqa: E731
     start_o = [t - c for t, c in zip(o['total'], o['create'])]
@@ -281,6 +327,7 @@ def main():
               f'(target p50 <= 5 ms at 1,000)')
         print(f'ContainerStatus: p50 {ms(pct(st, 50)):.2f} ms')
         print(f'ocid RSS with {running} running containers: {rss} KB')
+        measure_remove(c, pb, ids, fl)
     finally:
         if fl:
             fl.delete_all()
