@@ -100,24 +100,42 @@ int js_get_str(const json_t *obj, const char *path, const char *key, const char 
 	return 0;
 }
 
+int js_get_str_array(const json_t *obj, const char *path, const char *key, unsigned flags,
+		     const json_t **ret, struct err *err)
+{
+	const json_t *v;
+	if (ret)
+		*ret = NULL;
+	int r = js_get(obj, path, key, JSON_ARRAY, false, &v, err);
+	if (r < 0 || !v)
+		return r;
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		const json_t *e = json_array_get(v, i);
+		bool env = flags & JS_STRV_ENV;
+		if (json_is_string(e) && (!env || strchr(json_string_value(e), '=')))
+			continue;
+		cleanup_free char *p = js_path_key(path, key);
+		if (!json_is_string(e))
+			return err_msg(err, -EINVAL, "%s[%zu]: expected string, got %s", p, i,
+				       type_str(json_typeof(e)));
+		return err_msg(err, -EINVAL, "%s[%zu]: expected a string NAME=VALUE, got '%s'", p,
+			       i, json_string_value(e));
+	}
+	if (ret)
+		*ret = v;
+	return 0;
+}
+
 int js_get_strv(const json_t *obj, const char *path, const char *key, char ***ret, struct err *err)
 {
 	const json_t *v;
 	*ret = NULL;
-	int r = js_get(obj, path, key, JSON_ARRAY, false, &v, err);
+	int r = js_get_str_array(obj, path, key, 0, &v, err);
 	if (r < 0 || !v)
 		return r;
 	char **out = xcalloc(json_array_size(v) + 1, sizeof(char *));
-	for (size_t i = 0; i < json_array_size(v); i++) {
-		const json_t *e = json_array_get(v, i);
-		if (!json_is_string(e)) {
-			strv_free(out);
-			cleanup_free char *p = js_path_key(path, key);
-			return err_msg(err, -EINVAL, "%s[%zu]: expected string, got %s", p, i,
-				       type_str(json_typeof(e)));
-		}
-		out[i] = xstrdup(json_string_value(e));
-	}
+	for (size_t i = 0; i < json_array_size(v); i++)
+		out[i] = xstrdup(json_string_value(json_array_get(v, i)));
 	*ret = out;
 	return 0;
 }

@@ -54,9 +54,18 @@ int js_get(const json_t *obj, const char *path, const char *key, json_type type,
 /** String member (borrowed), or `def` when missing/null. */
 int js_get_str(const json_t *obj, const char *path, const char *key, const char *def,
 	       const char **ret, struct err *err);
+enum {
+	JS_STRV_ENV = 1, /* each element must be NAME=VALUE */
+};
+
+/** Array-of-strings member, checked in place: *ret borrows the array (NULL
+ *  when missing/null; `ret` may be NULL to only check). With JS_STRV_ENV
+ *  each element must contain '='. -EINVAL naming "path.key[i]" for an
+ *  element that is no string (or no NAME=VALUE). */
+int js_get_str_array(const json_t *obj, const char *path, const char *key, unsigned flags,
+		     const json_t **ret, struct err *err);
 /** Array-of-strings member copied into a NULL-terminated vector (*ret
- *  owned; NULL when missing/null). -EINVAL naming "path.key[i]" for an
- *  element that is no string. */
+ *  owned; NULL when missing/null); errors as js_get_str_array. */
 int js_get_strv(const json_t *obj, const char *path, const char *key, char ***ret, struct err *err);
 /** Integer member, or `def` when missing/null. */
 int js_get_int(const json_t *obj, const char *path, const char *key, int64_t def, int64_t *ret,

@@ -133,7 +133,7 @@ static int check_mount(const json_t *m, const char *path, struct err *err)
 	if (r >= 0)
 		r = js_get_str(m, path, "type", NULL, &type, err);
 	if (r >= 0)
-		r = oci_json_str_array(m, path, "options", false, NULL, err);
+		r = js_get_str_array(m, path, "options", 0, NULL, err);
 	return r;
 }
 
@@ -147,9 +147,9 @@ static int check_hook(const json_t *h, const char *path, struct err *err)
 	if (r >= 0)
 		r = check_abs(h, path, "path", true, err);
 	if (r >= 0)
-		r = oci_json_str_array(h, path, "args", false, NULL, err);
+		r = js_get_str_array(h, path, "args", 0, NULL, err);
 	if (r >= 0)
-		r = oci_json_str_array(h, path, "env", true, NULL, err);
+		r = js_get_str_array(h, path, "env", JS_STRV_ENV, NULL, err);
 	return r;
 }
 
@@ -159,7 +159,7 @@ static int check_edits(const json_t *e, const char *path, struct err *err)
 		return 0;
 	if (!json_is_object(e))
 		return err_msg(err, -EINVAL, "%s: expected an object", path);
-	int r = oci_json_str_array(e, path, "env", true, NULL, err);
+	int r = js_get_str_array(e, path, "env", JS_STRV_ENV, NULL, err);
 	if (r >= 0)
 		r = check_list(e, path, "deviceNodes", check_node, err);
 	if (r >= 0)

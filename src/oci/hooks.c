@@ -113,30 +113,12 @@ static int compile(regex_t *re, const char *pattern, const char *path, struct er
 	return 0;
 }
 
-int oci_json_str_array(const json_t *o, const char *path, const char *key, bool env,
-		       const json_t **ret, struct err *err)
-{
-	const json_t *a = NULL;
-	int r = js_get(o, path, key, JSON_ARRAY, false, &a, err);
-	size_t i;
-	json_t *v;
-	json_array_foreach((json_t *)a, i, v)
-	{
-		if (!json_is_string(v) || (env && !strchr(json_string_value(v), '=')))
-			return err_msg(err, -EINVAL, "%s.%s[%zu]: expected %s", path, key, i,
-				       env ? "a string NAME=VALUE" : "a string");
-	}
-	if (ret)
-		*ret = a;
-	return r;
-}
-
 /* A list of strings, copied into the hook object under `key`. */
 static int str_array(const json_t *from, const char *path, const char *key, json_t *to, bool env,
 		     struct err *err)
 {
 	const json_t *a = NULL;
-	int r = oci_json_str_array(from, path, key, env, &a, err);
+	int r = js_get_str_array(from, path, key, env ? JS_STRV_ENV : 0, &a, err);
 	if (r >= 0 && a)
 		json_object_set_new(to, key, json_deep_copy(a));
 	return r;

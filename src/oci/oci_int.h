@@ -141,11 +141,3 @@ json_t *oci_seccomp_default(void);
  *  when malformed; -EFBIG over 1 MiB. *ret is a new reference. */
 int oci_seccomp_profile_convert(const char *name, const char *buf, size_t len, uint64_t caps,
 				json_t **ret, struct err *err);
-
-/* ---- hooks and CDI files ---- */
-
-/** The array of strings `key` of object `o` (*ret borrows it, NULL when
- *  missing or null; `ret` may be NULL); with `env` each must be NAME=VALUE.
- *  -EINVAL naming "path.key[i]" otherwise. */
-int oci_json_str_array(const json_t *o, const char *path, const char *key, bool env,
-		       const json_t **ret, struct err *err);

@@ -208,6 +208,15 @@ static void test_json_strv(void **state)
 	assert_int_equal(js_get_strv(root, "cfg", "str", &v, &err), -EINVAL);
 	assert_string_equal(err_str(&err), "cfg.str: expected array, got string");
 	assert_null(v);
+	const json_t *a = NULL;
+	assert_int_equal(js_get_str_array(root, "cfg", "cmd", 0, &a, &err), 0);
+	assert_ptr_equal(a, json_object_get(root, "cmd"));
+	assert_int_equal(js_get_str_array(root, "cfg", "missing", 0, &a, &err), 0);
+	assert_null(a);
+	assert_int_equal(js_get_str_array(root, "cfg", "cmd", JS_STRV_ENV, NULL, &err), -EINVAL);
+	assert_string_equal(err_str(&err), "cfg.cmd[0]: expected a string NAME=VALUE, got 'sh'");
+	assert_int_equal(js_get_str_array(root, "cfg", "bad", JS_STRV_ENV, &a, &err), -EINVAL);
+	assert_null(a);
 	json_decref(root);
 }
 

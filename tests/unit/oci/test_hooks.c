@@ -73,7 +73,7 @@ static void test_parse(void **state)
 		   "hook.env[0]: expected a string NAME=VALUE");
 	expect_bad("{\"version\":\"1.0.0\",\"hook\":{\"path\":\"/h\",\"args\":[1]},"
 		   "\"when\":{\"always\":true},\"stages\":[\"poststop\"]}",
-		   "hook.args[0]: expected a string");
+		   "hook.args[0]: expected string, got integer");
 	expect_bad("{\"version\":\"1.0.0\",\"hook\":{\"path\":\"/h\",\"timeout\":-1},"
 		   "\"when\":{\"always\":true},\"stages\":[\"poststop\"]}",
 		   "hook.timeout: -1 is not 1 to 3600 seconds");
