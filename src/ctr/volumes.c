@@ -263,8 +263,14 @@ int ctr_image_check_unused(struct ctr_mgr *m, const char *image_id, struct err *
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		struct ctr *c = v[i];
 		pthread_mutex_lock(&c->st);
-		json_t *extra =
-		    c->removed || !c->row.extra ? NULL : json_loads(c->row.extra, 0, NULL);
+		json_t *extra = NULL;
+		if (!c->removed && c->row.extra &&
+		    js_load("extra", c->row.extra, strlen(c->row.extra), SIZE_MAX, &extra, err) <
+			0) {
+			r = err_wrap(err, "container %s", c->id);
+			pthread_mutex_unlock(&c->st);
+			break;
+		}
 		json_t *vols = json_object_get(extra, "image_volumes");
 		size_t k;
 		json_t *e;

@@ -174,24 +174,28 @@ static void pulls(void *data, const struct rpc_http_request *req, struct rpc_htt
 	resp->body_len = strlen(resp->body);
 }
 
-/* The entry of pull `key` in the progress JSON (compact, malloc'd) or NULL. */
-static char *pull_entry(struct image_service *images, const char *key)
+/* The entry of pull `key` in the progress JSON (compact, malloc'd; NULL when
+ * no such pull). -EINVAL when the progress JSON does not parse. */
+static int pull_entry(struct image_service *images, const char *key, char **ret, struct err *err)
 {
 	cleanup_free char *all = image_pull_progress_json(images);
-	json_t *arr = json_loads(all, 0, NULL);
+	json_t *arr = NULL;
+	*ret = NULL;
+	int r = js_load("pull progress", all, strlen(all), SIZE_MAX, &arr, err);
+	if (r < 0)
+		return r;
 	size_t i;
 	json_t *p;
-	char *out = NULL;
 	json_array_foreach(arr, i, p)
 	{
 		const char *name = json_string_value(json_object_get(p, "name"));
 		if (name && strcmp(name, key) == 0) {
-			out = js_dump(p, 0);
+			*ret = js_dump(p, 0);
 			break;
 		}
 	}
 	json_decref(arr);
-	return out;
+	return 0;
 }
 
 /* A watch is parked (class RPC_STREAM): it polls the pull every 250 ms from
@@ -212,7 +216,16 @@ static void watch_line(struct rpc_http_stream *s, const char *line)
 static bool watch_pump(void *state, struct rpc_http_stream *s)
 {
 	struct watch *w = state;
-	cleanup_free char *cur = pull_entry(w->images, w->key);
+	cleanup_free char *cur = NULL;
+	cleanup_err struct err err = ERR_INIT;
+	if (pull_entry(w->images, w->key, &cur, &err) < 0) {
+		log_warn("image watch failed", "ref=%s error=%s", w->key, log_q(err_str(&err)));
+		json_t *e = json_pack("{s:s, s:s}", "status", "error", "error", err_str(&err));
+		cleanup_free char *line = js_dump(e, 0);
+		json_decref(e);
+		watch_line(s, line);
+		return false;
+	}
 	if (!cur && (w->last || ++w->idle > WATCH_START_POLLS)) {
 		/* The pull's outcome is the caller's to ask (ImageStatus). */
 		watch_line(s, w->last ? "{\"status\":\"ended\"}" : "{\"status\":\"no such pull\"}");

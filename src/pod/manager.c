@@ -486,7 +486,12 @@ char *pod_info_verbose_json(const struct pod_info *i)
 {
 	json_t *o = json_object();
 	cleanup_free char *text = pod_config_to_json(&i->cfg);
-	json_t *cfg = json_loads(text, 0, NULL);
+	cleanup_err struct err err = ERR_INIT;
+	json_t *cfg = NULL;
+	if (js_load("pod config", text, strlen(text), SIZE_MAX, &cfg, &err) < 0)
+		/* What pod_config_to_json wrote does not parse: say so where the
+		 * config would be rather than drop it silently. */
+		json_object_set_new(o, "config_error", json_string(err_str(&err)));
 	json_object_set_new(o, "config", cfg ? cfg : json_null());
 	struct pod tmp = { .info = *i };
 	json_object_set_new(o, "runtime", status_json(&tmp));
