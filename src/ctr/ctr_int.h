@@ -58,7 +58,7 @@ struct ctr {
 	bool stdin_once; /* stdin closes when the first attach client leaves */
 	json_t *user;	 /* process.user of the spec, or NULL */
 	bool visible;	 /* false while being created: not listed, name held */
-	bool paused;	 /* frozen by ctr_pause (under st); not kept across restarts */
+	bool paused;	 /* frozen by ctr_pause (under st); found again at recovery */
 	bool removed;
 	struct ctr_rt *rt; /* its runtime handler (set before it is indexed) */
 	int refs;	   /* guarded by the index lock */
@@ -252,6 +252,10 @@ int ctr_runtime_output(const struct ctr_mgr *m, const struct ctr_rt *rt, char *c
 /** Thaw `c` if ctr_pause froze it (caller holds c->op): a frozen process
  *  takes no signal, so stop and remove thaw it first. 0 or -errno. */
 int ctr_pause_undo(struct ctr_mgr *m, struct ctr *c, struct err *err);
+/** At recovery: whether running container `c` is paused, from its
+ *  runtime's state (a freeze outlives ocid; the flag does not). Logs when
+ *  the runtime cannot say (then not paused). */
+void ctr_pause_recover(struct ctr_mgr *m, struct ctr *c);
 /** ctr_runtime_run killed after `timeout_ms`. */
 int ctr_runtime_run_for(const struct ctr_mgr *m, const struct ctr_rt *rt, char *const *args,
 			const char *input, size_t input_len, unsigned timeout_ms, struct err *err);

@@ -38,6 +38,8 @@ static void reconcile(struct ctr_mgr *m, struct ctr *c)
 		else if (r < 0)
 			log_warn("cannot watch the container's monitor", "id=%s error=%s", c->id,
 				 log_q(err_str(&err)));
+		else
+			ctr_pause_recover(m, c); /* frozen before the restart: still frozen */
 		return;
 	}
 	pthread_mutex_lock(&c->st);
@@ -54,7 +56,13 @@ static void reconcile(struct ctr_mgr *m, struct ctr *c)
 static void rollback_row(struct ctr_mgr *m, struct db_ctr *row)
 {
 	log_info("rolling back a half-done container create", "id=%s", row->id);
-	json_t *extra = row->extra ? json_loads(row->extra, 0, NULL) : NULL;
+	json_t *extra = NULL;
+	cleanup_err struct err jerr = ERR_INIT;
+	/* A record that does not parse: the manager's runtime deletes it. */
+	if (row->extra &&
+	    js_load("extra", row->extra, strlen(row->extra), SIZE_MAX, &extra, &jerr) < 0)
+		log_warn("a container's record does not parse; its defaults are used",
+			 "id=%s error=%s", row->id, log_q(err_str(&jerr)));
 	struct ctr_rt *rt = ctr_rt_load(m, json_object_get(extra, "handler"));
 	json_decref(extra);
 	char *args[] = { "delete", "--force", row->id, NULL };

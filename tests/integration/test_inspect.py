@@ -113,6 +113,45 @@ def test_inspect_pause_unpause(env):
     assert p.returncode == 1 and 'only a running container can be resumed' in p.stderr
 
 
+def test_paused_across_restart(env):
+    """A freeze outlives ocid: after a restart the container is still paused
+    (found from its runtime's state), unpause thaws it, and a paused one
+    still stops (thawed first)."""
+    d, pb = env.d, env.pb
+    pod = own_net_pod(env, 'restart')
+    cid = env.create(pod, 'frozen', ['/bin/sleep', '600'])
+    env.start(cid)
+    env.wait_state(cid, RUNNING)
+    other = env.create(pod, 'thawed', ['/bin/sleep', '600'])
+    env.start(other)
+    env.wait_state(other, RUNNING)
+    status, _, body = d.http('POST', f'/pause/{cid}')
+    assert status == 200, body
+    pid = get(d, cid)[1]['pid']
+    d.stop()
+    assert frozen(pid)
+    d.start()
+    env.wait_state(cid, RUNNING)
+    status, j = get(d, cid)
+    assert status == 200 and j['paused'] is True and j['runtime_status'] == 'paused'
+    assert env.status(cid).status.state == RUNNING  # the CRI has no paused state
+    status, _, body = d.http('POST', f'/pause/{cid}')
+    assert status == 409 and b'already paused' in body, body
+    status, _, body = d.http('POST', f'/unpause/{other}')
+    assert status == 409 and b'is not paused' in body, body
+    status, _, body = d.http('POST', f'/unpause/{cid}')
+    assert status == 200, body
+    assert not frozen(pid) and get(d, cid)[1]['paused'] is False
+    # Paused again, then stopped within the call: the stop thaws it first.
+    status, _, body = d.http('POST', f'/pause/{cid}')
+    assert status == 200, body
+    d.stop()
+    d.start()
+    d.runtime('StopContainer', pb.StopContainerRequest(container_id=cid, timeout=2),
+              timeout=30)
+    assert env.status(cid).status.state == EXITED
+
+
 def test_bad_ids(daemon):
     d = daemon
     msg = 'no such container: a container id is 1 to 64 lowercase hex digits'
