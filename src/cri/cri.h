@@ -43,7 +43,35 @@ struct cri_deps {
 	/* Each implemented method's calls, latency and errors are counted
 	 * here; NULL counts nothing. */
 	struct metrics *metrics;
+	/* What cri_configure was given last (guarded by cfg_lock; NULL
+	 * before: no hooks, no CDI, the container manager's runtime). */
+	struct cri_conf *conf;
 };
+
+/* A runtime handler pods may name (runtime_handler, Kubernetes
+ * RuntimeClass): a [runtimes.<name>] of the config with what its program
+ * can do. */
+struct cri_handler {
+	struct ctr_handler h;		      /* what its containers run under */
+	char *const *allowed_annotations;     /* annotation key prefixes it may act on */
+	bool privileged_without_host_devices; /* privileged containers get no host devices */
+	struct ctr_features features;	      /* its program's, probed by ocid */
+};
+
+/* What the CRI calls take from the configuration. Everything borrowed. */
+struct cri_settings {
+	char *const *hooks_dirs;     /* oci-hooks(5) directories */
+	char *const *cdi_dirs;	     /* CDI spec directories */
+	const char *default_handler; /* the handler of an empty runtime_handler */
+	const struct cri_handler *handlers;
+	size_t n_handlers;
+};
+
+/** Copy `s` for the calls from now on (ocid at start and on each reload);
+ *  calls under way keep the copy they began with. Any thread. */
+void cri_configure(struct cri_deps *deps, const struct cri_settings *s);
+/** Free what cri_configure kept (once no call runs). */
+void cri_deps_done(struct cri_deps *deps);
 
 /** Register every CRI method on `srv` (implemented ones with their handler,
  *  the rest answering UNIMPLEMENTED), and /ocid.debug.Debug/Sleep when

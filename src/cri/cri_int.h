@@ -47,11 +47,21 @@ int cri_image_trust_check(struct cri_ctx *ctx, const char *image, const char *po
 int cri_metadata_check(const char *what, size_t n_labels, void *const *labels, size_t n_annotations,
 		       void *const *annotations, struct err *err);
 
-/* Whether pods can run under handler `rt` of `cfg`: each pod's containers
- * run under its handler (program, root, args, monitor_env, no_pivot_root,
- * exec_fifo_start); privileged_without_host_devices is not applied yet, so
- * a handler with it is refused (runtime.c). */
-bool cri_handler_runnable(const struct config *cfg, const struct config_runtime *rt);
+/* ---- handlers.c: what cri_configure gave ---- */
+
+/* A reference to the settings in effect (NULL when never configured);
+ * give it back with cri_conf_put. */
+struct cri_conf *cri_conf_get(struct cri_deps *deps);
+void cri_conf_put(struct cri_conf *c);
+char *const *cri_conf_hooks_dirs(const struct cri_conf *c);
+char *const *cri_conf_cdi_dirs(const struct cri_conf *c);
+size_t cri_conf_n_handlers(const struct cri_conf *c);
+const struct cri_handler *cri_conf_handler_at(const struct cri_conf *c, size_t i);
+/* The handler `name` names ("" = the default): 0 with *ret (NULL when no
+ * handler is configured at all and `name` is empty: the container
+ * manager's runtime), -EINVAL naming the handlers there are. */
+int cri_conf_handler(const struct cri_conf *c, const char *name, const struct cri_handler **ret,
+		     struct err *err);
 
 /* Pack `msg` and send it as the unary answer. */
 void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg);

@@ -20,73 +20,21 @@ static struct ctr_mgr *mgr(struct cri_ctx *ctx, struct err *err)
 	return ctx->deps->ctrs;
 }
 
-/* A directory list of the config (reloadable: copied per call). */
-static char **config_dirs(struct cri_ctx *ctx, bool cdi)
+/* The handler of the pod's runtime_handler (NULL: the manager's runtime).
+ * An unknown pod is the create's to report. */
+static int pod_handler(struct cri_ctx *ctx, const struct cri_conf *conf, const char *pod_id,
+		       const struct cri_handler **ret, struct err *err)
 {
-	char **v = NULL;
-	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
-	char **dirs = cdi ? ctx->deps->cfg->cdi_spec_dirs : ctx->deps->cfg->hooks_dirs;
-	for (char **p = dirs; p && *p; p++)
-		strv_push(&v, *p);
-	pthread_rwlock_unlock(ctx->deps->cfg_lock);
-	return v;
-}
-
-/* The handler of the pod's runtime_handler, copied out of the config
- * (reloadable). */
-struct handler_copy {
-	struct ctr_handler h;
-	char *name, *path, *root;
-	char **args, **env;
-};
-
-static void handler_copy_done(struct handler_copy *c)
-{
-	free(c->name);
-	free(c->path);
-	free(c->root);
-	strv_free(c->args);
-	strv_free(c->env);
-}
-
-static int pod_handler(struct cri_ctx *ctx, const char *pod_id, struct handler_copy *ret,
-		       struct err *err)
-{
-	*ret = (struct handler_copy){ 0 };
+	*ret = NULL;
 	cleanup(pod_info_free) struct pod_info *p = NULL;
-	/* An unknown pod is the create's to report. */
 	if (!ctx->deps->pods || pod_get(ctx->deps->pods, pod_id, &p, NULL) < 0)
 		return 0;
-	const char *name = p->cfg.runtime_handler;
-	int r = 0;
-	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
-	const struct config *cfg = ctx->deps->cfg;
-	const struct config_runtime *rt = config_runtime_find(cfg, name);
-	if (!rt && str_empty(name) && cfg->n_runtimes == 0) {
-		/* a config never loaded (config_init only): the manager's runtime */
-	} else if (!rt) {
-		r = err_msg(err, -EINVAL, "the pod's runtime handler '%s' is no longer configured",
-			    name);
-	} else {
-		ret->name = xstrdup(rt->name);
-		ret->path = xstrdup(rt->path);
-		ret->root = xstrdup(rt->root ? rt->root : "");
-		for (char **a = rt->args; a && *a; a++)
-			strv_push(&ret->args, *a);
-		for (char **e = rt->monitor_env; e && *e; e++)
-			strv_push(&ret->env, *e);
-		ret->h = (struct ctr_handler){
-			.name = ret->name,
-			.path = ret->path,
-			.root = ret->root,
-			.args = ret->args,
-			.monitor_env = ret->env,
-			.no_pivot_root = rt->no_pivot_root,
-			.exec_fifo_start = rt->exec_fifo_start,
-		};
-	}
-	pthread_rwlock_unlock(ctx->deps->cfg_lock);
-	return r;
+	int r = cri_conf_handler(conf, p->cfg.runtime_handler, ret, err);
+	if (r < 0)
+		return err_msg(err, -EINVAL,
+			       "the pod's runtime handler '%s' is no longer configured",
+			       p->cfg.runtime_handler);
+	return 0;
 }
 
 static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
@@ -107,21 +55,20 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	int r = cri_ctr_conv_create(req, &conv, err);
 	if (r < 0)
 		return r;
-	cleanup(strv_free) char **hooks = config_dirs(ctx, false);
-	cleanup(strv_free) char **cdi = config_dirs(ctx, true);
-	conv.req.spec.hooks_dirs = hooks;
-	conv.req.spec.cdi_dirs = cdi;
+	struct cri_conf *conf = cri_conf_get(ctx->deps);
+	conv.req.spec.hooks_dirs = cri_conf_hooks_dirs(conf);
+	conv.req.spec.cdi_dirs = cri_conf_cdi_dirs(conf);
 	conv.req.deadline_ns = rpc_call_deadline(ctx->call);
 	char id[ID_LEN + 1];
-	struct handler_copy hc;
-	r = pod_handler(ctx, conv.req.pod_id, &hc, err);
-	if (r >= 0 && hc.path)
-		conv.req.handler = &hc.h;
+	const struct cri_handler *h = NULL;
+	r = pod_handler(ctx, conf, conv.req.pod_id, &h, err);
+	if (h)
+		conv.req.handler = &h->h;
 	if (r >= 0)
 		r = cri_image_trust_check(ctx, conv.req.image, conv.req.pod_namespace, err);
 	if (r >= 0)
 		r = ctr_create(m, &conv.req, id, err);
-	handler_copy_done(&hc);
+	cri_conf_put(conf);
 	cri_ctr_conv_done(&conv);
 	if (r < 0)
 		return r;

@@ -17,40 +17,32 @@ static struct pod_manager *mgr(struct cri_ctx *ctx, struct err *err)
 	return ctx->deps->pods;
 }
 
-/* "" selects default_runtime; otherwise a handler of [runtimes.<name>]. */
-static int handler_check(struct cri_ctx *ctx, const char *h, struct err *err)
+/* The handler the pod asks for ("" = the default) must be one pods can run
+ * under; a pod in its own user namespace only where that handler reports
+ * the feature. */
+static int handler_check(struct cri_ctx *ctx, const char *name, const struct pod_config *c,
+			 struct err *err)
 {
-	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
-	const struct config *cfg = ctx->deps->cfg;
-	const struct config_runtime *rt = config_runtime_find(cfg, h);
-	int r = 0;
-	if (!rt && str_empty(h) && cfg->n_runtimes == 0) {
-		/* a config never loaded (config_init only): its runtime */
-	} else if (!rt) {
-		cleanup_free char *names = config_runtime_names(cfg);
-		r = err_msg(err, -EINVAL, "unknown runtime handler '%s' (this node has %s)", h,
-			    names);
-	} else if (!cri_handler_runnable(cfg, rt)) {
+	struct cri_conf *conf = cri_conf_get(ctx->deps);
+	const struct cri_handler *h = NULL;
+	int r = cri_conf_handler(conf, name, &h, err);
+	struct ctr_features f = { 0 };
+	if (h)
+		f = h->features;
+	else if (ctx->deps->ctrs)
+		ctr_mgr_features(ctx->deps->ctrs, &f);
+	if (r >= 0 && h && h->privileged_without_host_devices)
 		r = err_msg(err, -EOPNOTSUPP,
 			    "runtime handler '%s' (%s): privileged_without_host_devices is "
 			    "not supported yet",
-			    rt->name, rt->path);
-	}
-	pthread_rwlock_unlock(ctx->deps->cfg_lock);
+			    h->h.name, h->h.path);
+	else if (r >= 0 && pod_config_userns(c) && !f.user_namespaces)
+		r = err_msg(err, -EINVAL,
+			    "user namespaces (userns_options mode POD) are not supported on this "
+			    "node%s%s%s: the log of ocid's start says why",
+			    h ? " (runtime handler '" : "", h ? h->h.name : "", h ? "')" : "");
+	cri_conf_put(conf);
 	return r;
-}
-
-/* A pod user namespace only where Status reports the feature. */
-static int userns_check(struct cri_ctx *ctx, const struct pod_config *c, struct err *err)
-{
-	struct ctr_features f = { 0 };
-	if (ctx->deps->ctrs)
-		ctr_mgr_features(ctx->deps->ctrs, &f);
-	if (pod_config_userns(c) && !f.user_namespaces)
-		return err_msg(
-		    err, -EINVAL,
-		    "user namespaces (userns_options mode POD) are not supported on this node: the log of ocid's start says why");
-	return 0;
 }
 
 static int run_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
@@ -60,8 +52,8 @@ static int run_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, st
 	struct pod_manager *m = mgr(ctx, err);
 	if (!m)
 		return -ENOSYS;
-	int r = handler_check(ctx, req->runtime_handler, err);
-	if (r >= 0 && req->config)
+	int r = 0;
+	if (req->config)
 		r = cri_metadata_check(
 		    "pod sandbox", req->config->n_labels, (void *const *)req->config->labels,
 		    req->config->n_annotations, (void *const *)req->config->annotations, err);
@@ -71,7 +63,7 @@ static int run_pod_sandbox(struct cri_ctx *ctx, const ProtobufCMessage *reqm, st
 	r = cri_pod_conv_config(req->config, req->runtime_handler, &conv, err);
 	cleanup_free char *id = NULL;
 	if (r >= 0)
-		r = userns_check(ctx, &conv.cfg, err);
+		r = handler_check(ctx, req->runtime_handler, &conv.cfg, err);
 	if (r >= 0)
 		r = pod_run_until(m, &conv.cfg, rpc_call_deadline(ctx->call), &id, err);
 	cri_pod_conv_done(&conv);

@@ -18,6 +18,56 @@ static int version(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err 
 	return 0;
 }
 
+/* Status's runtime_handlers: the default handler ("") and each handler
+ * pods can run under, as CRI-O and containerd list them, each with what
+ * its program can do. */
+struct handler_list {
+	struct cri_conf *conf; /* the names point into it */
+	Runtime__V1__RuntimeHandler *hs, **ptrs;
+	Runtime__V1__RuntimeHandlerFeatures *fs;
+	size_t n;
+};
+
+static void handler_list_build(struct cri_ctx *ctx, struct handler_list *l)
+{
+	struct cri_conf *conf = cri_conf_get(ctx->deps);
+	const struct cri_handler *dflt = NULL;
+	(void)cri_conf_handler(conf, "", &dflt, NULL);
+	size_t n = 1, nh = cri_conf_n_handlers(conf);
+	for (size_t i = 0; i < nh; i++)
+		n += !cri_conf_handler_at(conf, i)->privileged_without_host_devices;
+	*l = (struct handler_list){ .conf = conf, .n = n };
+	l->hs = xcalloc(n, sizeof(*l->hs));
+	l->ptrs = xcalloc(n, sizeof(*l->ptrs));
+	l->fs = xcalloc(n, sizeof(*l->fs));
+	for (size_t i = 0, j = 0; j < n; i++) {
+		const struct cri_handler *h = j == 0 ? dflt : cri_conf_handler_at(conf, i - 1);
+		if (j > 0 && h->privileged_without_host_devices)
+			continue;
+		struct ctr_features f = { 0 };
+		if (h)
+			f = h->features;
+		else if (ctx->deps->ctrs)
+			ctr_mgr_features(ctx->deps->ctrs, &f);
+		runtime__v1__runtime_handler_features__init(&l->fs[j]);
+		l->fs[j].recursive_read_only_mounts = f.recursive_read_only;
+		l->fs[j].user_namespaces = f.user_namespaces;
+		runtime__v1__runtime_handler__init(&l->hs[j]);
+		l->hs[j].name = j == 0 ? "" : (char *)h->h.name;
+		l->hs[j].features = &l->fs[j];
+		l->ptrs[j] = &l->hs[j];
+		j++;
+	}
+}
+
+static void handler_list_done(struct handler_list *l)
+{
+	cri_conf_put(l->conf);
+	free(l->fs);
+	free(l->ptrs);
+	free(l->hs);
+}
+
 static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
 {
 	const Runtime__V1__StatusRequest *req = (const Runtime__V1__StatusRequest *)reqm;
@@ -40,35 +90,10 @@ static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 	Runtime__V1__StatusResponse resp = RUNTIME__V1__STATUS_RESPONSE__INIT;
 	resp.status = &st;
 
-	/* The default handler ("") and each handler pods can run under, as
-	 * CRI-O and containerd list them; all run the one runtime whose
-	 * features were probed at start. */
-	struct ctr_features f = { 0 };
-	if (ctx->deps->ctrs)
-		ctr_mgr_features(ctx->deps->ctrs, &f);
-	Runtime__V1__RuntimeHandlerFeatures hf = RUNTIME__V1__RUNTIME_HANDLER_FEATURES__INIT;
-	hf.recursive_read_only_mounts = f.recursive_read_only;
-	hf.user_namespaces = f.user_namespaces;
-	pthread_rwlock_rdlock(ctx->deps->cfg_lock);
-	const struct config *cfg = ctx->deps->cfg;
-	size_t n = 1;
-	for (size_t i = 0; i < cfg->n_runtimes; i++)
-		n += cri_handler_runnable(cfg, &cfg->runtimes[i]);
-	Runtime__V1__RuntimeHandler *hs = xcalloc(n, sizeof(*hs));
-	Runtime__V1__RuntimeHandler **handlers = xcalloc(n, sizeof(*handlers));
-	char **names = xcalloc(n, sizeof(*names));
-	for (size_t i = 0, j = 1; i < cfg->n_runtimes; i++)
-		if (cri_handler_runnable(cfg, &cfg->runtimes[i]))
-			names[j++] = xstrdup(cfg->runtimes[i].name);
-	pthread_rwlock_unlock(ctx->deps->cfg_lock);
-	for (size_t i = 0; i < n; i++) {
-		runtime__v1__runtime_handler__init(&hs[i]);
-		hs[i].name = names[i] ? names[i] : "";
-		hs[i].features = &hf;
-		handlers[i] = &hs[i];
-	}
-	resp.runtime_handlers = handlers;
-	resp.n_runtime_handlers = n;
+	struct handler_list hl;
+	handler_list_build(ctx, &hl);
+	resp.runtime_handlers = hl.ptrs;
+	resp.n_runtime_handlers = hl.n;
 	/* Merge and Strict, and ContainerStatus.user: what the spec gives the
 	 * process (oci_user_resolve), the same for every runtime. */
 	Runtime__V1__RuntimeFeatures features = RUNTIME__V1__RUNTIME_FEATURES__INIT;
@@ -97,18 +122,8 @@ static int status(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err 
 		resp.info = info;
 	}
 	cri_reply(ctx, &resp.base);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	free(handlers);
-	free(hs);
+	handler_list_done(&hl);
 	return 0;
-}
-
-bool cri_handler_runnable(const struct config *cfg, const struct config_runtime *rt)
-{
-	(void)cfg;
-	return !rt->privileged_without_host_devices;
 }
 
 static int runtime_config(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err *err)

@@ -3,6 +3,7 @@ default_runtime, what RunPodSandbox says of a handler it cannot run pods
 under, Status's runtime_handlers, a pod's handler across a restart, and
 Debian's crun as the default handler on this host."""
 import shutil
+import signal
 import subprocess
 import time
 
@@ -234,3 +235,49 @@ def test_runsc_handler(make_env, tmp_path, pb):
     out = subprocess.run([RUNSC, '--root', str(tmp_path / 'd' / 'run' / 'runtime-runsc'),
                           'list', '-q'], capture_output=True, text=True)
     assert cid not in out.stdout.split(), out
+
+
+def test_status_features_per_handler(make_env, tmp_path, pb):
+    """Each handler's features are its own program's (`<program> features`,
+    asked at start and on reload): runc's under any name, none for a program
+    without the command (a wrapper that refuses it, gVisor's runsc)."""
+    wrapper = tmp_path / 'nofeatures'
+    wrapper.write_text('#!/bin/sh\nfor a; do [ "$a" = features ] && exit 1; done\n'
+                       f'exec {RUNC} "$@"\n')
+    wrapper.chmod(0o755)
+    runsc = shutil.which('runsc')
+    conf_d(tmp_path, TABLE + f'\n[runtimes.wrapped]\npath = "{wrapper}"\n'
+           + (f'\n[runtimes.runsc]\npath = "{runsc}"\n' if runsc else ''))
+    env = make_env()
+
+    def features():
+        st = env.d.runtime('Status', pb.StatusRequest())
+        return {h.name: (h.features.recursive_read_only_mounts, h.features.user_namespaces)
+                for h in st.runtime_handlers}
+    got = features()
+    assert got[''] == got['runc'] == got['plain'] != (False, False), got
+    assert got['wrapped'] == (False, False)
+    if runsc:
+        assert got['runsc'] == (False, False)
+    # A pod asking for its own user namespace under the wrapper is refused
+    # by that handler's features, not the default's.
+    if got[''][1]:
+        cfg = pod_cfg(env, 'userns')
+        cfg.linux.security_context.namespace_options.userns_options.mode = pb.POD
+        cfg.linux.security_context.namespace_options.userns_options.uids.append(
+            pb.IDMapping(host_id=100000, container_id=0, length=65536))
+        cfg.linux.security_context.namespace_options.userns_options.gids.append(
+            pb.IDMapping(host_id=100000, container_id=0, length=65536))
+        with pytest.raises(grpc.RpcError) as ei:
+            env.d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(
+                config=cfg, runtime_handler='wrapped'), timeout=60)
+        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "(runtime handler 'wrapped')" in ei.value.details()
+    # A reload asks again: the wrapper, now runc under another name, has
+    # runc's features.
+    wrapper.write_text(f'#!/bin/sh\nexec {RUNC} "$@"\n')
+    env.d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while features()['wrapped'] != got[''] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert features()['wrapped'] == got['']

@@ -79,3 +79,7 @@ void ocid_reload(struct daemon *d);
 enum oci_volumes_mode ocid_image_volumes(const struct config *cfg);
 /** Give the image service the image settings of `cfg` (start and reload). */
 void ocid_image_configure(struct image_service *images, const struct config *cfg);
+/** handlers.c: give the CRI adapter the hook and CDI directories and the
+ *  runtime handlers of d->cfg, each handler's program asked for its
+ *  features (start, after the container manager, and reload). */
+void ocid_cri_configure(struct daemon *d);

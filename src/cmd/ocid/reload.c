@@ -164,4 +164,5 @@ void ocid_reload(struct daemon *d)
 	ocid_image_configure(d->images, &d->cfg);
 	if (d->ctrs)
 		ctr_mgr_set_image_volumes(d->ctrs, ocid_image_volumes(&d->cfg));
+	ocid_cri_configure(d);
 }

@@ -228,6 +228,7 @@ static int start(struct daemon *d, struct err *err)
 					 .ctrs = d->ctrs,
 					 .pods = d->pods,
 					 .metrics = d->metrics };
+	ocid_cri_configure(d);
 	cri_register(d->srv, &d->cri);
 	httpapi_register(d->srv, &d->http);
 	return start_metrics(d, err);
@@ -249,6 +250,7 @@ static void stop(struct daemon *d)
 		close(d->root_lock);
 	if (d->run_lock >= 0)
 		close(d->run_lock);
+	cri_deps_done(&d->cri);
 	config_done(&d->cfg);
 	pthread_rwlock_destroy(&d->cfg_lock);
 }

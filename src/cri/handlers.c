@@ -1,0 +1,153 @@
+/* cri: what the CRI calls take from the configuration, given by ocid at
+ * start and on each reload (cri_configure): the oci-hooks and CDI
+ * directories and the runtime handlers pods may name. A call takes a
+ * reference to the copy in effect when it began and keeps it to its end;
+ * a reload swaps in a new copy. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/cri_int.h"
+
+/* A handler with the strings it points to. */
+struct handler_own {
+	struct cri_handler pub;
+	char *name, *path, *root;
+	char **args, **env, **allowed;
+};
+
+struct cri_conf {
+	int refs; /* atomic */
+	char **hooks_dirs, **cdi_dirs;
+	char *default_handler;
+	struct handler_own *handlers;
+	size_t n_handlers;
+};
+
+/* A NULL-terminated copy (never NULL). */
+static char **copy_strv(char *const *v)
+{
+	char **out = xzalloc(sizeof(char *));
+	for (size_t i = 0; v && v[i]; i++)
+		strv_push(&out, v[i]);
+	return out;
+}
+
+static void handler_copy(struct handler_own *o, const struct cri_handler *h)
+{
+	o->name = xstrdup(h->h.name ? h->h.name : "");
+	o->path = xstrdup(h->h.path ? h->h.path : "");
+	o->root = xstrdup(h->h.root ? h->h.root : "");
+	o->args = copy_strv(h->h.args);
+	o->env = copy_strv(h->h.monitor_env);
+	o->allowed = copy_strv(h->allowed_annotations);
+	o->pub = *h;
+	o->pub.h.name = o->name;
+	o->pub.h.path = o->path;
+	o->pub.h.root = o->root;
+	o->pub.h.args = o->args;
+	o->pub.h.monitor_env = o->env;
+	o->pub.allowed_annotations = o->allowed;
+}
+
+void cri_conf_put(struct cri_conf *c)
+{
+	if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	strv_free(c->hooks_dirs);
+	strv_free(c->cdi_dirs);
+	free(c->default_handler);
+	for (size_t i = 0; i < c->n_handlers; i++) {
+		struct handler_own *o = &c->handlers[i];
+		free(o->name);
+		free(o->path);
+		free(o->root);
+		strv_free(o->args);
+		strv_free(o->env);
+		strv_free(o->allowed);
+	}
+	free(c->handlers);
+	free(c);
+}
+
+void cri_configure(struct cri_deps *deps, const struct cri_settings *s)
+{
+	struct cri_conf *c = xzalloc(sizeof(*c));
+	c->refs = 1;
+	c->hooks_dirs = copy_strv(s->hooks_dirs);
+	c->cdi_dirs = copy_strv(s->cdi_dirs);
+	c->default_handler = xstrdup(s->default_handler ? s->default_handler : "");
+	c->handlers = xcalloc(s->n_handlers ? s->n_handlers : 1, sizeof(*c->handlers));
+	c->n_handlers = s->n_handlers;
+	for (size_t i = 0; i < s->n_handlers; i++)
+		handler_copy(&c->handlers[i], &s->handlers[i]);
+	pthread_rwlock_wrlock(deps->cfg_lock);
+	struct cri_conf *old = deps->conf;
+	deps->conf = c;
+	pthread_rwlock_unlock(deps->cfg_lock);
+	cri_conf_put(old);
+}
+
+void cri_deps_done(struct cri_deps *deps)
+{
+	cri_conf_put(deps->conf);
+	deps->conf = NULL;
+}
+
+struct cri_conf *cri_conf_get(struct cri_deps *deps)
+{
+	pthread_rwlock_rdlock(deps->cfg_lock);
+	struct cri_conf *c = deps->conf;
+	if (c)
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_rwlock_unlock(deps->cfg_lock);
+	return c;
+}
+
+char *const *cri_conf_hooks_dirs(const struct cri_conf *c)
+{
+	return c ? c->hooks_dirs : NULL;
+}
+
+char *const *cri_conf_cdi_dirs(const struct cri_conf *c)
+{
+	return c ? c->cdi_dirs : NULL;
+}
+
+size_t cri_conf_n_handlers(const struct cri_conf *c)
+{
+	return c ? c->n_handlers : 0;
+}
+
+const struct cri_handler *cri_conf_handler_at(const struct cri_conf *c, size_t i)
+{
+	return c && i < c->n_handlers ? &c->handlers[i].pub : NULL;
+}
+
+static char *names(const struct cri_conf *c)
+{
+	char *s = xstrdup("");
+	for (size_t i = 0; c && i < c->n_handlers; i++) {
+		char *n = xasprintf("%s%s'%s'", s, i ? ", " : "", c->handlers[i].name);
+		free(s);
+		s = n;
+	}
+	return s;
+}
+
+int cri_conf_handler(const struct cri_conf *c, const char *name, const struct cri_handler **ret,
+		     struct err *err)
+{
+	*ret = NULL;
+	const char *want = str_empty(name) ? (c ? c->default_handler : "") : name;
+	for (size_t i = 0; c && i < c->n_handlers; i++)
+		if (strcmp(c->handlers[i].name, want) == 0) {
+			*ret = &c->handlers[i].pub;
+			return 0;
+		}
+	/* No handlers at all (a config never loaded): the manager's runtime. */
+	if (str_empty(name) && cri_conf_n_handlers(c) == 0)
+		return 0;
+	cleanup_free char *all = names(c);
+	return err_msg(err, -EINVAL, "unknown runtime handler '%s' (this node has %s)", name, all);
+}
