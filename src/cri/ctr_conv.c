@@ -165,6 +165,52 @@ static void conv_mount_extras(const Runtime__V1__ContainerConfig *cfg, struct cr
 	c->req.mount_extras = c->extras;
 }
 
+static void idmaps_of(Runtime__V1__IDMapping **v, size_t n, struct oci_idmap *out);
+
+void cri_status_cfg_of(const Runtime__V1__ContainerConfig *cfg, struct cri_status_cfg *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	size_t n_maps = 0;
+	for (size_t i = 0; i < cfg->n_mounts; i++)
+		n_maps += cfg->mounts[i]->n_uidmappings + cfg->mounts[i]->n_gidmappings;
+	ret->cfg.mounts = xcalloc(cfg->n_mounts + 1, sizeof(*ret->cfg.mounts));
+	ret->cfg.n_mounts = cfg->n_mounts;
+	ret->idmaps = xcalloc(n_maps + 1, sizeof(*ret->idmaps));
+	struct oci_idmap *next = ret->idmaps;
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		const Runtime__V1__Mount *mt = cfg->mounts[i];
+		struct ctr_status_mount *x = &ret->cfg.mounts[i];
+		x->container_path = mt->container_path;
+		x->host_path = mt->host_path;
+		x->readonly = mt->readonly;
+		x->selinux_relabel = mt->selinux_relabel;
+		x->recursive_read_only = mt->recursive_read_only;
+		x->propagation = (enum oci_propagation)mt->propagation;
+		x->image = mt->image && !str_empty(mt->image->image) ? mt->image->image : NULL;
+		x->image_sub_path = str_empty(mt->image_sub_path) ? NULL : mt->image_sub_path;
+		x->uids = next;
+		x->n_uids = mt->n_uidmappings;
+		idmaps_of(mt->uidmappings, mt->n_uidmappings, next);
+		next += mt->n_uidmappings;
+		x->gids = next;
+		x->n_gids = mt->n_gidmappings;
+		idmaps_of(mt->gidmappings, mt->n_gidmappings, next);
+		next += mt->n_gidmappings;
+	}
+	const Runtime__V1__LinuxContainerResources *r = cfg->linux ? cfg->linux->resources : NULL;
+	ret->cfg.has_resources = r != NULL;
+	cri_ctr_resources(r, &ret->cfg.resources, &ret->unified, &ret->hp);
+}
+
+void cri_status_cfg_done(struct cri_status_cfg *s)
+{
+	free(s->cfg.mounts);
+	free(s->idmaps);
+	free(s->unified);
+	free(s->hp);
+	memset(s, 0, sizeof(*s));
+}
+
 static void conv_lists(const Runtime__V1__ContainerConfig *cfg, struct cri_ctr_conv *c)
 {
 	struct oci_ctr_config *s = &c->req.spec;
@@ -260,11 +306,8 @@ int cri_ctr_conv_create(const Runtime__V1__CreateContainerRequest *req, struct c
 	}
 	cri_ctr_resources(cfg->linux ? cfg->linux->resources : NULL, &s->resources, &c->unified,
 			  &c->hugepages);
-	size_t len = protobuf_c_message_get_packed_size(&cfg->base);
-	c->cfg = xmalloc(len ? len : 1);
-	protobuf_c_message_pack(&cfg->base, c->cfg);
-	c->req.cri_config = c->cfg;
-	c->req.cri_config_len = len;
+	cri_status_cfg_of(cfg, &c->status);
+	c->req.status_cfg = &c->status.cfg;
 	return 0;
 }
 
@@ -287,6 +330,6 @@ void cri_ctr_conv_done(struct cri_ctr_conv *c)
 	free(c->devices);
 	strv_free(c->cdi_devices);
 	free(c->hugepages);
-	free(c->cfg);
+	cri_status_cfg_done(&c->status);
 	memset(c, 0, sizeof(*c));
 }

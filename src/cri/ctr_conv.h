@@ -5,6 +5,18 @@
 #include "cri/cri_int.h"
 #include "ctr/ctr.h"
 
+/* What ContainerStatus will report of a CRI ContainerConfig (its strings
+ * borrowed from that config; the arrays here owned). */
+struct cri_status_cfg {
+	struct ctr_status_cfg cfg;
+	struct oci_idmap *idmaps; /* what the mounts' uids and gids point to */
+	struct oci_kv *unified;
+	struct oci_hugepage_limit *hp;
+};
+/** Fill `ret` from `cfg`; free with cri_status_cfg_done. */
+void cri_status_cfg_of(const Runtime__V1__ContainerConfig *cfg, struct cri_status_cfg *ret);
+void cri_status_cfg_done(struct cri_status_cfg *s);
+
 struct cri_ctr_conv {
 	struct ctr_create_req req;
 	struct oci_kv *labels, *annotations, *sysctls, *unified;
@@ -17,7 +29,7 @@ struct cri_ctr_conv {
 	struct oci_device *devices;
 	char **cdi_devices; /* CDIDevices names */
 	struct oci_hugepage_limit *hugepages;
-	uint8_t *cfg;
+	struct cri_status_cfg status;
 };
 
 /** Validate and convert a CreateContainer request. -EINVAL naming the
@@ -48,11 +60,19 @@ struct cri_ctr_status {
 	Runtime__V1__ContainerResources res;
 	Runtime__V1__ContainerUser user;
 	Runtime__V1__LinuxContainerUser linux_user;
-	Runtime__V1__ContainerConfig *cfg; /* unpacked stored config, or NULL */
+	Runtime__V1__LinuxContainerResources lres;
+	Runtime__V1__Mount **mounts;
+	Runtime__V1__HugepageLimit **hp;
+	Runtime__V1__LinuxContainerResources__UnifiedEntry **unified;
+	/* A legacy record (ctr_info.legacy_cri_config) unpacked, and what
+	 * ContainerStatus reports of it. */
+	Runtime__V1__ContainerConfig *legacy_msg;
+	struct cri_status_cfg legacy;
 	Runtime__V1__ContainerStatusResponse__InfoEntry **info;
 	size_t n_info;
 };
-/** Build a status from `i`; `verbose_json` (may be NULL) becomes info["info"]. */
+/** Build a status from `i` (its cfg, or a legacy record's config);
+ *  `verbose_json` (may be NULL) becomes info["info"]. */
 void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 			  struct cri_ctr_status *ret);
 void cri_ctr_status_done(struct cri_ctr_status *s);
@@ -61,8 +81,12 @@ struct cri_ctr_update {
 	struct oci_resources res;
 	struct oci_kv *unified;
 	struct oci_hugepage_limit *hp;
-	uint8_t *cfg; /* the stored config with the new resources, packed */
+	/* A legacy record's mounts (ctr_update_resources' legacy_mounts),
+	 * borrowed from `legacy`; NULL, 0 for any other container. */
+	struct ctr_status_mount *cfg;
 	size_t cfg_len;
+	Runtime__V1__ContainerConfig *legacy_msg;
+	struct cri_status_cfg legacy;
 };
 void cri_ctr_update_build(const struct ctr_info *i, const Runtime__V1__LinuxContainerResources *r,
 			  struct cri_ctr_update *ret);

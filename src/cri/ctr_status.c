@@ -1,5 +1,6 @@
-/* ctr -> CRI: Container (list), ContainerStatus, and the stored config
- * with updated resources. */
+/* ctr -> CRI: Container (list), ContainerStatus (from ctr's status cfg,
+ * or a legacy record's CRI bytes), and what UpdateContainerResources hands
+ * ctr. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,104 @@ void cri_ctr_list_done(struct cri_ctr_list *l)
 	free(l->items);
 }
 
+static Runtime__V1__IDMapping **idmap_msgs(const struct oci_idmap *v, size_t n)
+{
+	Runtime__V1__IDMapping **out = xcalloc(n + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		out[i] = xmalloc(sizeof(**out));
+		*out[i] = (Runtime__V1__IDMapping)RUNTIME__V1__IDMAPPING__INIT;
+		out[i]->container_id = v[i].container_id;
+		out[i]->host_id = v[i].host_id;
+		out[i]->length = v[i].length;
+	}
+	return out;
+}
+
+static Runtime__V1__Mount *mount_msg(const struct ctr_status_mount *x)
+{
+	Runtime__V1__Mount *m = xmalloc(sizeof(*m));
+	*m = (Runtime__V1__Mount)RUNTIME__V1__MOUNT__INIT;
+	m->container_path = x->container_path;
+	m->host_path = x->host_path;
+	m->readonly = x->readonly;
+	m->selinux_relabel = x->selinux_relabel;
+	m->propagation = (Runtime__V1__MountPropagation)x->propagation;
+	m->recursive_read_only = x->recursive_read_only;
+	m->uidmappings = idmap_msgs(x->uids, x->n_uids);
+	m->n_uidmappings = x->n_uids;
+	m->gidmappings = idmap_msgs(x->gids, x->n_gids);
+	m->n_gidmappings = x->n_gids;
+	if (x->image) {
+		m->image = xmalloc(sizeof(*m->image));
+		*m->image = (Runtime__V1__ImageSpec)RUNTIME__V1__IMAGE_SPEC__INIT;
+		m->image->image = x->image;
+	}
+	if (x->image_sub_path)
+		m->image_sub_path = x->image_sub_path;
+	return m;
+}
+
+static void resources_msg(const struct oci_resources *r, struct cri_ctr_status *ret)
+{
+	Runtime__V1__LinuxContainerResources *l = &ret->lres;
+	*l = (Runtime__V1__LinuxContainerResources)RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	l->cpu_period = r->cpu_period;
+	l->cpu_quota = r->cpu_quota;
+	l->cpu_shares = r->cpu_shares;
+	l->memory_limit_in_bytes = r->memory_limit_in_bytes;
+	l->memory_swap_limit_in_bytes = r->memory_swap_limit_in_bytes;
+	l->oom_score_adj = r->oom_score_adj;
+	if (r->cpuset_cpus)
+		l->cpuset_cpus = (char *)r->cpuset_cpus;
+	if (r->cpuset_mems)
+		l->cpuset_mems = (char *)r->cpuset_mems;
+	ret->hp = xcalloc(r->n_hugepages + 1, sizeof(*ret->hp));
+	for (size_t k = 0; k < r->n_hugepages; k++) {
+		ret->hp[k] = xmalloc(sizeof(**ret->hp));
+		*ret->hp[k] = (Runtime__V1__HugepageLimit)RUNTIME__V1__HUGEPAGE_LIMIT__INIT;
+		ret->hp[k]->page_size = (char *)r->hugepages[k].page_size;
+		ret->hp[k]->limit = r->hugepages[k].limit;
+	}
+	l->hugepage_limits = ret->hp;
+	l->n_hugepage_limits = r->n_hugepages;
+	ret->unified = xcalloc(r->n_unified + 1, sizeof(*ret->unified));
+	for (size_t k = 0; k < r->n_unified; k++) {
+		ret->unified[k] = xmalloc(sizeof(**ret->unified));
+		*ret->unified[k] = (Runtime__V1__LinuxContainerResources__UnifiedEntry)
+		    RUNTIME__V1__LINUX_CONTAINER_RESOURCES__UNIFIED_ENTRY__INIT;
+		ret->unified[k]->key = (char *)r->unified[k].key;
+		ret->unified[k]->value = (char *)r->unified[k].value;
+	}
+	l->unified = ret->unified;
+	l->n_unified = r->n_unified;
+	ret->res = (Runtime__V1__ContainerResources)RUNTIME__V1__CONTAINER_RESOURCES__INIT;
+	ret->res.linux = l;
+	ret->status.resources = &ret->res;
+}
+
+/* The mounts and resources ContainerStatus reports: the stored cfg, or
+ * what a legacy record (schema 4, not updated since) holds. */
+static void cfg_build(const struct ctr_info *i, struct cri_ctr_status *ret)
+{
+	const struct ctr_status_cfg *c = &i->cfg;
+	if (i->legacy_cri_config) {
+		ret->legacy_msg = runtime__v1__container_config__unpack(
+		    NULL, i->legacy_cri_config_len, i->legacy_cri_config);
+		if (!ret->legacy_msg)
+			return;
+		cri_status_cfg_of(ret->legacy_msg, &ret->legacy);
+		c = &ret->legacy.cfg;
+	}
+	Runtime__V1__ContainerStatus *s = &ret->status;
+	s->mounts = xcalloc(c->n_mounts + 1, sizeof(*s->mounts));
+	for (size_t k = 0; k < c->n_mounts; k++)
+		s->mounts[k] = mount_msg(&c->mounts[k]);
+	s->n_mounts = c->n_mounts;
+	ret->mounts = s->mounts;
+	if (c->has_resources)
+		resources_msg(&c->resources, ret);
+}
+
 void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 			  struct cri_ctr_status *ret)
 {
@@ -125,19 +224,7 @@ void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 				    RUNTIME__V1__CONTAINER_STATUS__ANNOTATIONS_ENTRY__INIT,
 				    i->annotations, i->n_annotations);
 	s->n_annotations = i->n_annotations;
-	if (i->cri_config)
-		ret->cfg =
-		    runtime__v1__container_config__unpack(NULL, i->cri_config_len, i->cri_config);
-	if (ret->cfg) {
-		s->mounts = ret->cfg->mounts;
-		s->n_mounts = ret->cfg->n_mounts;
-		if (ret->cfg->linux && ret->cfg->linux->resources) {
-			ret->res =
-			    (Runtime__V1__ContainerResources)RUNTIME__V1__CONTAINER_RESOURCES__INIT;
-			ret->res.linux = ret->cfg->linux->resources;
-			s->resources = &ret->res;
-		}
-	}
+	cfg_build(i, ret);
 	if (i->has_user) {
 		ret->user = (Runtime__V1__ContainerUser)RUNTIME__V1__CONTAINER_USER__INIT;
 		ret->linux_user =
@@ -165,8 +252,19 @@ void cri_ctr_status_done(struct cri_ctr_status *s)
 	entries_free((void **)s->status.labels, s->status.n_labels);
 	entries_free((void **)s->status.annotations, s->status.n_annotations);
 	entries_free((void **)s->info, s->n_info);
-	if (s->cfg)
-		runtime__v1__container_config__free_unpacked(s->cfg, NULL);
+	for (size_t k = 0; s->mounts && k < s->status.n_mounts; k++) {
+		Runtime__V1__Mount *m = s->mounts[k];
+		entries_free((void **)m->uidmappings, m->n_uidmappings);
+		entries_free((void **)m->gidmappings, m->n_gidmappings);
+		free(m->image);
+		free(m);
+	}
+	free(s->mounts);
+	entries_free((void **)s->hp, s->lres.n_hugepage_limits);
+	entries_free((void **)s->unified, s->lres.n_unified);
+	cri_status_cfg_done(&s->legacy);
+	if (s->legacy_msg)
+		runtime__v1__container_config__free_unpacked(s->legacy_msg, NULL);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -175,30 +273,25 @@ void cri_ctr_update_build(const struct ctr_info *i, const Runtime__V1__LinuxCont
 {
 	memset(ret, 0, sizeof(*ret));
 	cri_ctr_resources(r, &ret->res, &ret->unified, &ret->hp);
-	if (!i->cri_config)
+	if (!i->legacy_cri_config)
 		return;
-	Runtime__V1__ContainerConfig *cfg =
-	    runtime__v1__container_config__unpack(NULL, i->cri_config_len, i->cri_config);
-	if (!cfg)
+	/* The container's record moves from the CRI bytes to ctr's cfg: hand
+	 * ctr its mounts as read from them. */
+	ret->legacy_msg = runtime__v1__container_config__unpack(NULL, i->legacy_cri_config_len,
+								i->legacy_cri_config);
+	if (!ret->legacy_msg)
 		return;
-	Runtime__V1__LinuxContainerConfig lc = RUNTIME__V1__LINUX_CONTAINER_CONFIG__INIT;
-	Runtime__V1__LinuxContainerConfig *saved = cfg->linux;
-	if (saved) {
-		lc = *saved;
-	}
-	lc.resources = (Runtime__V1__LinuxContainerResources *)r;
-	cfg->linux = &lc;
-	ret->cfg_len = protobuf_c_message_get_packed_size(&cfg->base);
-	ret->cfg = xmalloc(ret->cfg_len ? ret->cfg_len : 1);
-	protobuf_c_message_pack(&cfg->base, ret->cfg);
-	cfg->linux = saved;
-	runtime__v1__container_config__free_unpacked(cfg, NULL);
+	cri_status_cfg_of(ret->legacy_msg, &ret->legacy);
+	ret->cfg = ret->legacy.cfg.mounts;
+	ret->cfg_len = ret->legacy.cfg.n_mounts;
 }
 
 void cri_ctr_update_done(struct cri_ctr_update *u)
 {
 	free(u->unified);
 	free(u->hp);
-	free(u->cfg);
+	cri_status_cfg_done(&u->legacy);
+	if (u->legacy_msg)
+		runtime__v1__container_config__free_unpacked(u->legacy_msg, NULL);
 	memset(u, 0, sizeof(*u));
 }

@@ -182,11 +182,8 @@ static void fill_row(struct build *b, const char *log)
 	r->log_path = xstrdup(log);
 	r->labels = ctr_kv_json(req->labels, req->n_labels);
 	r->annotations = ctr_kv_json(req->annotations, req->n_annotations);
-	if (req->cri_config) {
-		r->cri_config = xmalloc(req->cri_config_len ? req->cri_config_len : 1);
-		memcpy(r->cri_config, req->cri_config, req->cri_config_len);
-		r->cri_config_len = req->cri_config_len;
-	}
+	if (req->status_cfg)
+		r->config = ctr_status_cfg_to_json(req->status_cfg);
 	r->spec_path = ctr_path_run(b->m, b->c->id, "config.json");
 	json_t *extra = json_pack(
 	    "{s:i,s:s,s:O?,s:b,s:b,s:s?,s:O?}", "stop_signal", b->c->stop_signal, "cgroups_path",

@@ -6,8 +6,9 @@
  *
  * Lists and statuses are answered from memory; the runtime is only run for
  * create/start/stop/remove/exec/update. Nothing here knows about protobuf:
- * the CRI ContainerConfig travels as opaque bytes (`cri_config`) that the
- * manager stores and hands back. */
+ * what ContainerStatus reports of a container's config (its mounts and
+ * resources) is a struct ctr_status_cfg, stored as JSON this module writes
+ * and parses. */
 #pragma once
 
 #include <stdbool.h>
@@ -45,6 +46,41 @@ struct ctr_kv {
 	char *value;
 };
 
+/* One mount as ContainerStatus reports it: as CreateContainer asked. */
+struct ctr_status_mount {
+	char *container_path;
+	char *host_path;
+	bool readonly;
+	bool selinux_relabel;
+	bool recursive_read_only;
+	enum oci_propagation propagation;
+	struct oci_idmap *uids, *gids; /* idmapped mount ranges */
+	size_t n_uids, n_gids;
+	char *image;	      /* an image volume's image, or NULL */
+	char *image_sub_path; /* or NULL */
+};
+
+/* What ContainerStatus reports of a container's config: the mounts as
+ * asked and the resources (CreateContainer's, then each
+ * UpdateContainerResources'). Filled by the CRI adapter; a parsed one owns
+ * every pointer (ctr_status_cfg_done), one the adapter builds may borrow
+ * them. The strings and arrays of `resources` belong to it likewise. */
+struct ctr_status_cfg {
+	struct ctr_status_mount *mounts;
+	size_t n_mounts;
+	bool has_resources;
+	struct oci_resources resources;
+};
+
+/** `c` as a JSON object (malloc'd; what ctr stores in its row). */
+char *ctr_status_cfg_to_json(const struct ctr_status_cfg *c);
+/** Parse `len` bytes of what ctr_status_cfg_to_json wrote into *ret (owned;
+ *  free with ctr_status_cfg_done, also after failure). -EINVAL naming the
+ *  path of the bad value, -EFBIG over 16 MiB. */
+int ctr_status_cfg_parse(const char *text, size_t len, struct ctr_status_cfg *ret, struct err *err);
+/** Free what ctr_status_cfg_parse filled (zeroes it). */
+void ctr_status_cfg_done(struct ctr_status_cfg *c);
+
 /* A snapshot of one container, owned by the caller (ctr_info_free). */
 struct ctr_info {
 	char id[ID_LEN + 1];
@@ -67,8 +103,13 @@ struct ctr_info {
 	size_t n_labels;
 	struct ctr_kv *annotations;
 	size_t n_annotations;
-	uint8_t *cri_config; /* as given to ctr_create (or the last update) */
-	size_t cri_config_len;
+	/* What ContainerStatus reports (ctr_status only; zeroed in lists). */
+	struct ctr_status_cfg cfg;
+	/* A container created before schema 5 and not updated since: the CRI
+	 * ContainerConfig bytes it was stored as, which only the CRI adapter
+	 * reads (then `cfg` is empty). NULL otherwise and in lists. */
+	uint8_t *legacy_cri_config;
+	size_t legacy_cri_config_len;
 	char *spec_path;    /* config.json of the bundle */
 	char *cgroups_path; /* linux.cgroupsPath of the spec ("" when unknown) */
 	char *upper_dir;    /* the writable layer */
@@ -169,8 +210,8 @@ struct ctr_create_req {
 	struct oci_ctr_config spec;
 	/* One per spec.mounts entry, or NULL when no mount asks for more. */
 	const struct ctr_mount_extra *mount_extras;
-	const uint8_t *cri_config; /* stored and handed back in ctr_info */
-	size_t cri_config_len;
+	/* What ContainerStatus will report; stored, handed back in ctr_info. */
+	const struct ctr_status_cfg *status_cfg;
 	/* The caller's deadline (ev_now_ns clock; 0 = none): the runtime's
 	 * create is killed in time to undo it all and answer -ETIMEDOUT
 	 * before then. */
@@ -215,17 +256,21 @@ struct ctr_filter {
 };
 
 /** Containers matching `f` (NULL = all), oldest first; their snapshots
- *  carry no cri_config (ctr_status has it). Never fails but for -EINVAL on
- *  a malformed id. */
+ *  carry no cfg (ctr_status has it). Never fails but for -EINVAL on a
+ *  malformed id. */
 int ctr_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_info ***ret, size_t *ret_n,
 	     struct err *err);
 
 /** `<runtime> update` with `r` as oci_resources_build makes it (same checks
- *  and host bounds as a create); stores `cri_config` (may be NULL) as the
- *  container's new config. -EINVAL when the container is not running or
- *  created, or for resources oci_resources_build refuses. */
+ *  and host bounds as a create); then `r` is what ContainerStatus reports.
+ *  A container still on its legacy record (ctr_info.legacy_cri_config)
+ *  moves to the stored cfg here: `legacy_mounts` (may be NULL) are its
+ *  mounts as the CRI adapter read them from that record; ignored for any
+ *  other container. -EINVAL when the container is not running or created,
+ *  or for resources oci_resources_build refuses. */
 int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_resources *r,
-			 const uint8_t *cri_config, size_t cri_config_len, struct err *err);
+			 const struct ctr_status_mount *legacy_mounts, size_t n_legacy_mounts,
+			 struct err *err);
 
 /** Ask the container's monitor to reopen its log. -EINVAL when it is not running. */
 int ctr_reopen_log(struct ctr_mgr *m, const char *id, struct err *err);

@@ -84,7 +84,8 @@ static void ctr_free(struct ctr *c)
 	free(c->row.log_path);
 	free(c->row.labels);
 	free(c->row.annotations);
-	free(c->row.cri_config);
+	free(c->row.config);
+	free(c->row.legacy_cri_config);
 	free(c->row.spec_path);
 	free(c->row.extra);
 	strv_free(c->row.layers);
@@ -271,10 +272,12 @@ struct ctr_info *ctr_snapshot(const struct ctr *c, bool with_config)
 	i->n_labels = c->n_labels;
 	i->annotations = kv_dup(c->annotations, c->n_annotations);
 	i->n_annotations = c->n_annotations;
-	if (with_config && r->cri_config) {
-		i->cri_config = xmalloc(r->cri_config_len ? r->cri_config_len : 1);
-		memcpy(i->cri_config, r->cri_config, r->cri_config_len);
-		i->cri_config_len = r->cri_config_len;
+	/* The cfg is parsed by ctr_status, outside the lock. */
+	if (with_config && !r->config && r->legacy_cri_config) {
+		size_t n = r->legacy_cri_config_len;
+		i->legacy_cri_config = xmalloc(n ? n : 1);
+		memcpy(i->legacy_cri_config, r->legacy_cri_config, n);
+		i->legacy_cri_config_len = n;
 	}
 	i->spec_path = xstrdup(r->spec_path ? r->spec_path : "");
 	i->cgroups_path = xstrdup(c->cgroups_path ? c->cgroups_path : "");
@@ -320,7 +323,8 @@ void ctr_info_free(struct ctr_info *i)
 	free(i->log_path);
 	ctr_kv_free(i->labels, i->n_labels);
 	ctr_kv_free(i->annotations, i->n_annotations);
-	free(i->cri_config);
+	ctr_status_cfg_done(&i->cfg);
+	free(i->legacy_cri_config);
 	free(i->spec_path);
 	free(i->cgroups_path);
 	free(i->upper_dir);

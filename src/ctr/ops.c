@@ -235,10 +235,17 @@ int ctr_status(struct ctr_mgr *m, const char *id, struct ctr_info **ret, struct 
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&c->st);
-	*ret = ctr_snapshot(c, true);
+	struct ctr_info *i = ctr_snapshot(c, true);
+	cleanup_free char *cfg = c->row.config ? xstrdup(c->row.config) : NULL;
 	pthread_mutex_unlock(&c->st);
+	if (cfg && (r = ctr_status_cfg_parse(cfg, strlen(cfg), &i->cfg, err)) < 0) {
+		r = err_msg(err, -EIO, "container %s: its stored config: %s", c->id, err_str(err));
+		ctr_info_free(i);
+		i = NULL;
+	}
 	ctr_unref(c);
-	return 0;
+	*ret = i;
+	return r < 0 ? r : 0;
 }
 
 int ctr_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_info ***ret, size_t *ret_n,
@@ -267,8 +274,37 @@ static int need_live(struct ctr *c, struct err *err)
 	return err_msg(err, -EINVAL, "container %s is %s", c->id, ctr_state_name(s));
 }
 
+/* The status config after an update to `res`: the stored one's mounts (or
+ * a legacy record's, as the CRI adapter read them) with `res`. JSON,
+ * malloc'd. Under c->op. */
+static int updated_cfg(struct ctr *c, const struct oci_resources *res,
+		       const struct ctr_status_mount *legacy, size_t n_legacy, char **ret,
+		       struct err *err)
+{
+	pthread_mutex_lock(&c->st);
+	cleanup_free char *text = c->row.config ? xstrdup(c->row.config) : NULL;
+	pthread_mutex_unlock(&c->st);
+	struct ctr_status_cfg cfg = { 0 };
+	if (text && ctr_status_cfg_parse(text, strlen(text), &cfg, err) < 0) {
+		ctr_status_cfg_done(&cfg);
+		return err_msg(err, -EIO, "container %s: its stored config: %s", c->id,
+			       err_str(err));
+	}
+	struct ctr_status_cfg out = cfg;
+	if (!text) {
+		out.mounts = (struct ctr_status_mount *)legacy;
+		out.n_mounts = legacy ? n_legacy : 0;
+	}
+	out.has_resources = true;
+	out.resources = *res;
+	*ret = ctr_status_cfg_to_json(&out);
+	ctr_status_cfg_done(&cfg);
+	return 0;
+}
+
 int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_resources *res,
-			 const uint8_t *cri_config, size_t cri_config_len, struct err *err)
+			 const struct ctr_status_mount *legacy_mounts, size_t n_legacy_mounts,
+			 struct err *err)
 {
 	struct ctr *c = NULL;
 	int r = ctr_index_get(&m->index, id, &c, err);
@@ -279,22 +315,25 @@ int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_res
 	json_t *j = NULL;
 	if (r >= 0)
 		r = oci_resources_build(res, &m->host, &j, err);
+	cleanup_free char *cfg = NULL;
+	if (r >= 0)
+		r = updated_cfg(c, res, legacy_mounts, n_legacy_mounts, &cfg, err);
 	if (r >= 0) {
 		cleanup_free char *doc = js_dump(j, 0);
 		char *args[] = { "update", "--resources", "-", c->id, NULL };
 		r = ctr_runtime_run(m, c->rt, args, doc, strlen(doc), err);
 	}
 	json_decref(j);
-	if (r >= 0 && cri_config) {
-		r = db_ctr_put_config(m->db, c->id, cri_config, cri_config_len, err);
-		if (r >= 0) {
-			pthread_mutex_lock(&c->st);
-			free(c->row.cri_config);
-			c->row.cri_config = xmalloc(cri_config_len ? cri_config_len : 1);
-			memcpy(c->row.cri_config, cri_config, cri_config_len);
-			c->row.cri_config_len = cri_config_len;
-			pthread_mutex_unlock(&c->st);
-		}
+	if (r >= 0)
+		r = db_ctr_put_config(m->db, c->id, cfg, err);
+	if (r >= 0) {
+		pthread_mutex_lock(&c->st);
+		free(c->row.config);
+		c->row.config = TAKE_PTR(cfg);
+		free(c->row.legacy_cri_config);
+		c->row.legacy_cri_config = NULL;
+		c->row.legacy_cri_config_len = 0;
+		pthread_mutex_unlock(&c->st);
 	}
 	pthread_mutex_unlock(&c->op);
 	ctr_unref(c);

@@ -17,7 +17,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 #define CTR_COLUMNS                                                                                \
 	"id, pod_id, name, ctr_name, attempt, image_ref, image_id, state, created_ns, started_ns," \
 	" finished_ns, exit_code, reason, message, pid, log_path, labels, annotations,"            \
-	" cri_config, spec_path, extra"
+	" cri_config, spec_path, extra, config"
 
 static void bind_state(sqlite3_stmt *st, const struct db_ctr *c)
 {
@@ -60,7 +60,7 @@ static int put_tx(sqlite3 *conn, void *data, struct err *err)
 	int r =
 	    db_prep(conn,
 		    "INSERT INTO containers(" CTR_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-		    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+		    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
 		    " ON CONFLICT(id) DO UPDATE SET pod_id = excluded.pod_id, name = excluded.name,"
 		    " ctr_name = excluded.ctr_name, attempt = excluded.attempt,"
 		    " image_ref = excluded.image_ref, image_id = excluded.image_id,"
@@ -70,7 +70,7 @@ static int put_tx(sqlite3 *conn, void *data, struct err *err)
 		    " message = excluded.message, pid = excluded.pid, log_path = excluded.log_path,"
 		    " labels = excluded.labels, annotations = excluded.annotations,"
 		    " cri_config = excluded.cri_config, spec_path = excluded.spec_path,"
-		    " extra = excluded.extra",
+		    " extra = excluded.extra, config = excluded.config",
 		    &st, err);
 	if (r < 0)
 		return r;
@@ -85,12 +85,17 @@ static int put_tx(sqlite3 *conn, void *data, struct err *err)
 	bind_text(st, 16, c->log_path);
 	bind_text(st, 17, c->labels ? c->labels : "{}");
 	bind_text(st, 18, c->annotations ? c->annotations : "{}");
-	if (c->cri_config)
-		sqlite3_bind_blob(st, 19, c->cri_config, (int)c->cri_config_len, SQLITE_TRANSIENT);
+	if (c->legacy_cri_config)
+		sqlite3_bind_blob(st, 19, c->legacy_cri_config, (int)c->legacy_cri_config_len,
+				  SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, 19);
 	bind_text(st, 20, c->spec_path);
 	bind_text(st, 21, c->extra ? c->extra : "{}");
+	if (c->config)
+		db_bind_text(st, 22, c->config);
+	else
+		sqlite3_bind_null(st, 22);
 	r = db_run(conn, st, "record container", err);
 	if (r < 0)
 		return r;
@@ -129,29 +134,28 @@ int db_ctr_put_state(struct db *db, const struct db_ctr *c, struct err *err)
 
 struct put_config {
 	const char *id;
-	const uint8_t *cfg;
-	size_t len;
+	const char *config;
 };
 
 static int put_config_tx(sqlite3 *conn, void *data, struct err *err)
 {
 	const struct put_config *p = data;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = db_prep(conn, "UPDATE containers SET cri_config = ?2 WHERE id = ?1", &st, err);
+	int r = db_prep(conn, "UPDATE containers SET config = ?2, cri_config = NULL WHERE id = ?1",
+			&st, err);
 	if (r < 0)
 		return r;
 	bind_text(st, 1, p->id);
-	sqlite3_bind_blob(st, 2, p->cfg ? (const void *)p->cfg : "", (int)p->len, SQLITE_TRANSIENT);
+	bind_text(st, 2, p->config);
 	r = db_run(conn, st, "update container config", err);
 	if (r >= 0 && sqlite3_changes(conn) == 0)
 		return err_msg(err, -ENOENT, "container %s not found", p->id);
 	return r;
 }
 
-int db_ctr_put_config(struct db *db, const char *id, const uint8_t *cfg, size_t len,
-		      struct err *err)
+int db_ctr_put_config(struct db *db, const char *id, const char *config, struct err *err)
 {
-	struct put_config p = { id, cfg, len };
+	struct put_config p = { id, config };
 	return db_tx(db, put_config_tx, &p, err);
 }
 
@@ -179,12 +183,14 @@ static struct db_ctr *row_read(sqlite3_stmt *st)
 	const void *blob = sqlite3_column_blob(st, 18);
 	int n = sqlite3_column_bytes(st, 18);
 	if (blob && sqlite3_column_type(st, 18) != SQLITE_NULL) {
-		c->cri_config = xmalloc(n > 0 ? (size_t)n : 1);
-		memcpy(c->cri_config, blob, (size_t)n);
-		c->cri_config_len = (size_t)n;
+		c->legacy_cri_config = xmalloc(n > 0 ? (size_t)n : 1);
+		memcpy(c->legacy_cri_config, blob, (size_t)n);
+		c->legacy_cri_config_len = (size_t)n;
 	}
 	c->spec_path = db_col_text(st, 19);
 	c->extra = db_col_text(st, 20);
+	if (sqlite3_column_type(st, 21) != SQLITE_NULL)
+		c->config = db_col_text(st, 21);
 	return c;
 }
 
@@ -310,7 +316,8 @@ void db_ctr_free(struct db_ctr *c)
 	free(c->log_path);
 	free(c->labels);
 	free(c->annotations);
-	free(c->cri_config);
+	free(c->config);
+	free(c->legacy_cri_config);
 	free(c->spec_path);
 	free(c->extra);
 	strv_free(c->layers);

@@ -1,7 +1,14 @@
-/* db/ctr: the container tables (schema version 4).
+/* db/ctr: the container tables (schema versions 4 and 5).
  *   containers        one row per container (CRI container id)
  *   container_layers  the image layers (chain ids) each container's rootfs
- *                     stacks; what image GC must keep */
+ *                     stacks; what image GC must keep
+ * Version 5 adds containers.config, the JSON ctr writes of what
+ * ContainerStatus reports (ctr_status_cfg_to_json). Rows from version 4
+ * have it NULL and keep their cri_config BLOB, the CRI ContainerConfig as
+ * protobuf, until db_ctr_put_config writes config and clears the BLOB:
+ * only the CRI adapter can decode it, so ctr hands it up (ctr_info's
+ * legacy_cri_config) and UpdateContainerResources converts the row. New
+ * rows never write cri_config. */
 #pragma once
 
 #include <stdint.h>
@@ -23,6 +30,8 @@
 	" chain_id TEXT NOT NULL, PRIMARY KEY (ctr_id, idx));"                                     \
 	"CREATE INDEX container_layers_chain ON container_layers(chain_id);"
 
+#define DB_CTR_SCHEMA_5 "ALTER TABLE containers ADD COLUMN config TEXT;"
+
 /* One container row. Strings are owned (never NULL after a read). */
 struct db_ctr {
 	char *id;
@@ -38,11 +47,14 @@ struct db_ctr {
 	char *reason;
 	char *message;
 	int32_t pid;
-	char *log_path;	     /* absolute, "" when none */
-	char *labels;	     /* JSON object of strings */
-	char *annotations;   /* JSON object of strings */
-	uint8_t *cri_config; /* the CRI ContainerConfig as sent (opaque bytes), may be NULL */
-	size_t cri_config_len;
+	char *log_path;	   /* absolute, "" when none */
+	char *labels;	   /* JSON object of strings */
+	char *annotations; /* JSON object of strings */
+	char *config;	   /* JSON: what ContainerStatus reports; NULL on a version 4 row */
+	/* A version 4 row's CRI ContainerConfig (opaque bytes) while config is
+	 * NULL; db_ctr_put keeps it as read, db_ctr_put_config clears it. */
+	uint8_t *legacy_cri_config;
+	size_t legacy_cri_config_len;
 	char *spec_path; /* the bundle's config.json */
 	char *extra;	 /* JSON object: manager-private data (stop signal, ...) */
 	char **layers;	 /* chain ids, top-most first, NULL-terminated, may be NULL */
@@ -56,9 +68,9 @@ int db_ctr_put(struct db *db, const struct db_ctr *c, struct err *err);
  *  message, pid) of `c->id`. -ENOENT when there is no such row. */
 int db_ctr_put_state(struct db *db, const struct db_ctr *c, struct err *err);
 
-/** Replace the stored CRI config bytes of `id` (after UpdateContainerResources). */
-int db_ctr_put_config(struct db *db, const char *id, const uint8_t *cfg, size_t len,
-		      struct err *err);
+/** Replace the config JSON of `id` (after UpdateContainerResources) and
+ *  drop its legacy CRI bytes. -ENOENT when there is no such row. */
+int db_ctr_put_config(struct db *db, const char *id, const char *config, struct err *err);
 
 /** Every container row, with layers. *ret is an array of *ret_n rows, each
  *  freed with db_ctr_free, then the array with free. */

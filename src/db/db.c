@@ -25,6 +25,7 @@ static const struct db_migration migrations[] = {
 	{ 2, "images, tags, layers, image_layers", DB_IMAGE_SCHEMA },
 	{ 3, "pods", DB_POD_SCHEMA },
 	{ 4, "containers, container_layers", DB_CTR_SCHEMA },
+	{ 5, "containers.config: the status config as JSON", DB_CTR_SCHEMA_5 },
 };
 
 int db_schema_latest(void)

@@ -134,12 +134,16 @@ static void test_create_conv(void **state)
 	assert_int_equal(c.req.spec.ns.pid.mode, OCI_NS_POD);
 	assert_int_equal(c.req.spec.resources.memory_limit_in_bytes, 1 << 20);
 	assert_int_equal(c.req.spec.resources.cpu_shares, 512);
-	/* The stored config is the request's, packed. */
-	Runtime__V1__ContainerConfig *back =
-	    runtime__v1__container_config__unpack(NULL, c.req.cri_config_len, c.req.cri_config);
-	assert_non_null(back);
-	assert_string_equal(back->metadata->name, "web");
-	runtime__v1__container_config__free_unpacked(back, NULL);
+	/* What ContainerStatus will report: the mounts as asked, the resources. */
+	const struct ctr_status_cfg *sc = c.req.status_cfg;
+	assert_non_null(sc);
+	assert_int_equal(sc->n_mounts, 1);
+	assert_string_equal(sc->mounts[0].container_path, "/data");
+	assert_true(sc->mounts[0].readonly);
+	assert_int_equal(sc->mounts[0].propagation, OCI_PROPAGATION_HOST_TO_CONTAINER);
+	assert_null(sc->mounts[0].image);
+	assert_true(sc->has_resources);
+	assert_int_equal(sc->resources.memory_limit_in_bytes, 1 << 20);
 	cri_ctr_conv_done(&c);
 }
 
@@ -171,6 +175,63 @@ static void test_create_invalid(void **state)
 	cri_ctr_conv_done(&c);
 }
 
+/* The status from ctr's cfg (what a container created now has). */
+static void test_status_from_cfg(void **state)
+{
+	struct fixture f;
+	setup(&f);
+	Runtime__V1__IDMapping map = RUNTIME__V1__IDMAPPING__INIT;
+	map.host_id = 100000;
+	map.length = 65536;
+	Runtime__V1__IDMapping *maps[] = { &map };
+	f.mount.uidmappings = maps;
+	f.mount.n_uidmappings = 1;
+	f.mount.selinux_relabel = true;
+	struct cri_ctr_conv c;
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(cri_ctr_conv_create(&f.req, &c, &err), 0);
+	/* As ctr stores and reads it back. */
+	cleanup_free char *text = ctr_status_cfg_to_json(c.req.status_cfg);
+	cri_ctr_conv_done(&c);
+	struct ctr_info i = { .ctr_name = "web", .image_ref = "busybox", .image_id = "sha256:1" };
+	memset(i.id, 'a', ID_LEN);
+	assert_int_equal(ctr_status_cfg_parse(text, strlen(text), &i.cfg, &err), 0);
+	struct cri_ctr_status st;
+	cri_ctr_status_build(&i, NULL, &st);
+	assert_int_equal(st.status.n_mounts, 1);
+	const Runtime__V1__Mount *m = st.status.mounts[0];
+	assert_string_equal(m->host_path, "/srv");
+	assert_string_equal(m->container_path, "/data");
+	assert_true(m->readonly);
+	assert_true(m->selinux_relabel);
+	assert_int_equal(m->propagation,
+			 RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER);
+	assert_int_equal(m->n_uidmappings, 1);
+	assert_int_equal(m->uidmappings[0]->host_id, 100000);
+	assert_int_equal(st.status.resources->linux->memory_limit_in_bytes, 1 << 20);
+	assert_int_equal(st.status.resources->linux->cpu_shares, 512);
+	/* It packs and unpacks as a client sees it. */
+	size_t n = protobuf_c_message_get_packed_size(&st.status.base);
+	uint8_t *buf = xmalloc(n);
+	protobuf_c_message_pack(&st.status.base, buf);
+	Runtime__V1__ContainerStatus *back = runtime__v1__container_status__unpack(NULL, n, buf);
+	assert_non_null(back);
+	assert_string_equal(back->mounts[0]->host_path, "/srv");
+	runtime__v1__container_status__free_unpacked(back, NULL);
+	free(buf);
+	cri_ctr_status_done(&st);
+	/* An update of such a container hands ctr no legacy mounts. */
+	Runtime__V1__LinuxContainerResources nr = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	struct cri_ctr_update u;
+	cri_ctr_update_build(&i, &nr, &u);
+	assert_null(u.cfg);
+	assert_int_equal(u.cfg_len, 0);
+	cri_ctr_update_done(&u);
+	ctr_status_cfg_done(&i.cfg);
+}
+
+/* A legacy record (schema 4: the CRI config bytes): the status reads them,
+ * and an update hands ctr their mounts. */
 static void test_status_and_update(void **state)
 {
 	struct fixture f;
@@ -190,8 +251,8 @@ static void test_status_and_update(void **state)
 			      .log_path = "/l",
 			      .labels = &label,
 			      .n_labels = 1,
-			      .cri_config = buf,
-			      .cri_config_len = len,
+			      .legacy_cri_config = buf,
+			      .legacy_cri_config_len = len,
 			      .has_user = true,
 			      .uid = 5,
 			      .gid = 6 };
@@ -218,12 +279,9 @@ static void test_status_and_update(void **state)
 	struct cri_ctr_update u;
 	cri_ctr_update_build(&i, &nr, &u);
 	assert_int_equal(u.res.memory_limit_in_bytes, 2 << 20);
-	Runtime__V1__ContainerConfig *back =
-	    runtime__v1__container_config__unpack(NULL, u.cfg_len, u.cfg);
-	assert_non_null(back);
-	assert_int_equal(back->linux->resources->memory_limit_in_bytes, 2 << 20);
-	assert_string_equal(back->mounts[0]->host_path, "/srv");
-	runtime__v1__container_config__free_unpacked(back, NULL);
+	assert_int_equal(u.cfg_len, 1);
+	assert_string_equal(u.cfg[0].host_path, "/srv");
+	assert_int_equal(u.cfg[0].propagation, OCI_PROPAGATION_HOST_TO_CONTAINER);
 	cri_ctr_update_done(&u);
 	free(buf);
 }
@@ -256,9 +314,8 @@ static void test_signal_enum(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_conv),
-		cmocka_unit_test(test_create_invalid),
-		cmocka_unit_test(test_status_and_update),
+		cmocka_unit_test(test_create_conv),	cmocka_unit_test(test_create_invalid),
+		cmocka_unit_test(test_status_from_cfg), cmocka_unit_test(test_status_and_update),
 		cmocka_unit_test(test_signal_enum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -298,8 +298,8 @@ static void test_db_rows(void **state)
 			    .message = "",
 			    .log_path = "/l",
 			    .labels = "{\"a\":\"b\"}",
-			    .cri_config = blob,
-			    .cri_config_len = sizeof(blob),
+			    .legacy_cri_config = blob,
+			    .legacy_cri_config_len = sizeof(blob),
 			    .spec_path = "/s",
 			    .layers = layers };
 	assert_int_equal(db_ctr_put(db, &c, &err), 0);
@@ -318,8 +318,10 @@ static void test_db_rows(void **state)
 	assert_int_equal(rows[0]->attempt, 2);
 	assert_int_equal(rows[0]->pid, 42);
 	assert_string_equal(rows[0]->reason, "Error");
-	assert_int_equal(rows[0]->cri_config_len, sizeof(blob));
-	assert_memory_equal(rows[0]->cri_config, blob, sizeof(blob));
+	/* A schema 4 row: no config, the CRI bytes kept as they were. */
+	assert_null(rows[0]->config);
+	assert_int_equal(rows[0]->legacy_cri_config_len, sizeof(blob));
+	assert_memory_equal(rows[0]->legacy_cri_config, blob, sizeof(blob));
 	assert_string_equal(rows[0]->layers[0], "sha256:top");
 	assert_string_equal(rows[0]->layers[1], "sha256:bottom");
 	assert_string_equal(rows[0]->annotations, "{}");
@@ -329,6 +331,16 @@ static void test_db_rows(void **state)
 	assert_int_equal(db_ctr_layers_in_use(db, &used, &err), 0);
 	assert_int_equal(strv_len(used), 2);
 	strv_free(used);
+	/* Writing the config drops the legacy bytes. */
+	assert_int_equal(db_ctr_put_config(db, id, "{\"mounts\":[]}", &err), 0);
+	assert_int_equal(db_ctr_list(db, &rows, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0]->config, "{\"mounts\":[]}");
+	assert_null(rows[0]->legacy_cri_config);
+	db_ctr_free(rows[0]);
+	free(rows);
+	assert_int_equal(db_ctr_put_config(db, "nope", "{}", &err), -ENOENT);
+	err_done(&err);
 	/* Re-put (update) keeps one row; delete is idempotent. */
 	assert_int_equal(db_ctr_put(db, &c, &err), 0);
 	assert_int_equal(db_ctr_delete(db, id, &err), 0);
@@ -340,6 +352,134 @@ static void test_db_rows(void **state)
 	db_close(db);
 	cleanup_free char *cmd = xasprintf("rm -rf '%s'", root);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* What ContainerStatus reports survives its JSON: every mount field, the
+ * idmaps, an image volume, the resources with hugepages and unified. */
+static void test_status_cfg_roundtrip(void **state)
+{
+	struct oci_idmap uids[] = { { 0, 100000, 65536 } }, gids[] = { { 0, 200000, 1 } };
+	struct ctr_status_mount mounts[] = {
+		{ .container_path = "/data",
+		  .host_path = "/srv",
+		  .readonly = true,
+		  .selinux_relabel = true,
+		  .recursive_read_only = true,
+		  .propagation = OCI_PROPAGATION_BIDIRECTIONAL,
+		  .uids = uids,
+		  .n_uids = 1,
+		  .gids = gids,
+		  .n_gids = 1 },
+		{ .container_path = "/img",
+		  .host_path = "",
+		  .propagation = OCI_PROPAGATION_HOST_TO_CONTAINER,
+		  .image = "busybox",
+		  .image_sub_path = "etc" },
+	};
+	struct oci_hugepage_limit hp[] = { { "2MB", 4 << 20 } };
+	struct oci_kv unified[] = { { "memory.high", "1000000" } };
+	struct ctr_status_cfg in = { .mounts = mounts,
+				     .n_mounts = 2,
+				     .has_resources = true,
+				     .resources = { .cpu_period = 100000,
+						    .cpu_quota = 50000,
+						    .cpu_shares = 512,
+						    .memory_limit_in_bytes = 64 << 20,
+						    .memory_swap_limit_in_bytes = 128 << 20,
+						    .oom_score_adj = -5,
+						    .cpuset_cpus = "0-1",
+						    .cpuset_mems = "0",
+						    .hugepages = hp,
+						    .n_hugepages = 1,
+						    .unified = unified,
+						    .n_unified = 1 } };
+	cleanup_free char *text = ctr_status_cfg_to_json(&in);
+	struct ctr_status_cfg out;
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(ctr_status_cfg_parse(text, strlen(text), &out, &err), 0);
+	assert_int_equal(out.n_mounts, 2);
+	const struct ctr_status_mount *m = &out.mounts[0];
+	assert_string_equal(m->container_path, "/data");
+	assert_string_equal(m->host_path, "/srv");
+	assert_true(m->readonly && m->selinux_relabel && m->recursive_read_only);
+	assert_int_equal(m->propagation, OCI_PROPAGATION_BIDIRECTIONAL);
+	assert_int_equal(m->n_uids, 1);
+	assert_int_equal(m->uids[0].host_id, 100000);
+	assert_int_equal(m->uids[0].length, 65536);
+	assert_int_equal(m->n_gids, 1);
+	assert_int_equal(m->gids[0].host_id, 200000);
+	assert_null(m->image);
+	assert_null(m->image_sub_path);
+	m = &out.mounts[1];
+	assert_false(m->readonly || m->selinux_relabel || m->recursive_read_only);
+	assert_int_equal(m->propagation, OCI_PROPAGATION_HOST_TO_CONTAINER);
+	assert_string_equal(m->image, "busybox");
+	assert_string_equal(m->image_sub_path, "etc");
+	assert_int_equal(m->n_uids, 0);
+	assert_true(out.has_resources);
+	const struct oci_resources *r = &out.resources;
+	assert_int_equal(r->cpu_period, 100000);
+	assert_int_equal(r->cpu_quota, 50000);
+	assert_int_equal(r->cpu_shares, 512);
+	assert_int_equal(r->memory_limit_in_bytes, 64 << 20);
+	assert_int_equal(r->memory_swap_limit_in_bytes, 128 << 20);
+	assert_int_equal(r->oom_score_adj, -5);
+	assert_string_equal(r->cpuset_cpus, "0-1");
+	assert_string_equal(r->cpuset_mems, "0");
+	assert_int_equal(r->n_hugepages, 1);
+	assert_string_equal(r->hugepages[0].page_size, "2MB");
+	assert_int_equal(r->hugepages[0].limit, 4 << 20);
+	assert_int_equal(r->n_unified, 1);
+	assert_string_equal(r->unified[0].key, "memory.high");
+	assert_string_equal(r->unified[0].value, "1000000");
+	/* And writes back the same. */
+	cleanup_free char *again = ctr_status_cfg_to_json(&out);
+	assert_string_equal(again, text);
+	ctr_status_cfg_done(&out);
+	/* No resources given: none come back. */
+	in.has_resources = false;
+	in.n_mounts = 0;
+	cleanup_free char *empty = ctr_status_cfg_to_json(&in);
+	assert_int_equal(ctr_status_cfg_parse(empty, strlen(empty), &out, &err), 0);
+	assert_int_equal(out.n_mounts, 0);
+	assert_false(out.has_resources);
+	ctr_status_cfg_done(&out);
+}
+
+/* A damaged record is an error naming what is wrong, never a crash. */
+static void test_status_cfg_bad(void **state)
+{
+	static const struct {
+		const char *text, *msg;
+	} cases[] = {
+		{ "", "container status config:" },
+		{ "[]", "expected a JSON object" },
+		{ "{\"mounts\":{}}", "mounts: expected array" },
+		{ "{\"mounts\":[1]}", "mounts[0]: expected object" },
+		{ "{\"mounts\":[{\"readonly\":\"yes\"}]}", "mounts[0].readonly: expected boolean" },
+		{ "{\"mounts\":[{\"propagation\":\"shared\"}]}",
+		  "mounts[0].propagation: unknown 'shared'" },
+		{ "{\"mounts\":[{\"uid_mappings\":[{\"host_id\":4294967296}]}]}",
+		  "mounts[0].uid_mappings[0].host_id: 4294967296 is out of range" },
+		{ "{\"mounts\":[{\"gid_mappings\":[{\"length\":-1}]}]}",
+		  "mounts[0].gid_mappings[0].length" },
+		{ "{\"resources\":{\"cpu_shares\":\"x\"}}",
+		  "resources.cpu_shares: expected integer" },
+		{ "{\"resources\":{\"hugepages\":[{\"limit\":\"1\"}]}}",
+		  "resources.hugepages[0].limit: expected integer" },
+		{ "{\"resources\":{\"unified\":{\"a\":1}}}",
+		  "resources.unified.a: expected string" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct ctr_status_cfg out;
+		cleanup_err struct err err = ERR_INIT;
+		if (ctr_status_cfg_parse(cases[i].text, strlen(cases[i].text), &out, &err) >= 0)
+			fail_msg("accepted: %s", cases[i].text);
+		if (!strstr(err_str(&err), cases[i].msg))
+			fail_msg("%s: '%s' does not say '%s'", cases[i].text, err_str(&err),
+				 cases[i].msg);
+		ctr_status_cfg_done(&out);
+	}
 }
 
 /* A container's runtime handler: the manager's runtime by default, a
@@ -446,6 +586,8 @@ int main(void)
 		cmocka_unit_test(test_bus_fd),
 		cmocka_unit_test(test_bus_wakes_waiter),
 		cmocka_unit_test(test_db_rows),
+		cmocka_unit_test(test_status_cfg_roundtrip),
+		cmocka_unit_test(test_status_cfg_bad),
 		cmocka_unit_test(test_pid_is_zombie),
 		cmocka_unit_test(test_handler_record),
 	};
