@@ -191,24 +191,15 @@ static const char *base_name(const char *p)
 /* The container manager's own runtime (its features probe, containers
  * from before handlers) is `runtime` under <runroot>/runtime, started as
  * exec_fifo_start says: with a table, those follow the default handler.
- * Containers run under their pod's handler; privileged_without_host_devices
- * is not applied (yet), so it is refused rather than ignored. */
-static int follow_default(struct config *cfg, struct err *err)
+ * Containers run under their pod's handler. */
+static void follow_default(struct config *cfg)
 {
 	const struct config_runtime *d = config_runtime_find(cfg, NULL);
 	if (!d || d->implied) /* never NULL: the caller checked */
-		return 0;
-	const char *opt =
-	    d->privileged_without_host_devices ? "privileged_without_host_devices" : NULL;
-	if (opt)
-		return err_msg(err, -EINVAL,
-			       "runtimes.%s.%s: not supported for the default handler yet "
-			       "(leave it out)",
-			       d->name, opt);
+		return;
 	free(cfg->runtime);
 	cfg->runtime = xstrdup(d->path);
 	cfg->exec_fifo_start = d->exec_fifo_start;
-	return 0;
 }
 
 int config_runtimes_finish(struct config *cfg, struct err *err)
@@ -257,7 +248,8 @@ int config_runtimes_finish(struct config *cfg, struct err *err)
 			       "default_runtime '%s' is not a configured handler (%s)",
 			       cfg->default_runtime, names);
 	}
-	return follow_default(cfg, err);
+	follow_default(cfg);
+	return 0;
 }
 
 const struct config_runtime *config_runtime_find(const struct config *cfg, const char *handler)

@@ -64,6 +64,9 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	r = pod_handler(ctx, conf, conv.req.pod_id, &h, err);
 	if (h)
 		conv.req.handler = &h->h;
+	/* A privileged container of such a handler (a VM's, say) gets only
+	 * the default devices, as with CRI-O and containerd. */
+	conv.req.spec.no_host_devices = h && h->privileged_without_host_devices;
 	if (r >= 0)
 		r = cri_image_trust_check(ctx, conv.req.image, conv.req.pod_namespace, err);
 	if (r >= 0)

@@ -31,12 +31,7 @@ static int handler_check(struct cri_ctx *ctx, const char *name, const struct pod
 		f = h->features;
 	else if (ctx->deps->ctrs)
 		ctr_mgr_features(ctx->deps->ctrs, &f);
-	if (r >= 0 && h && h->privileged_without_host_devices)
-		r = err_msg(err, -EOPNOTSUPP,
-			    "runtime handler '%s' (%s): privileged_without_host_devices is "
-			    "not supported yet",
-			    h->h.name, h->h.path);
-	else if (r >= 0 && pod_config_userns(c) && !f.user_namespaces)
+	if (r >= 0 && pod_config_userns(c) && !f.user_namespaces)
 		r = err_msg(err, -EINVAL,
 			    "user namespaces (userns_options mode POD) are not supported on this "
 			    "node%s%s%s: the log of ocid's start says why",

@@ -18,8 +18,7 @@ static int version(struct cri_ctx *ctx, const ProtobufCMessage *req, struct err 
 	return 0;
 }
 
-/* Status's runtime_handlers: the default handler ("") and each handler
- * pods can run under, as CRI-O and containerd list them, each with what
+/* Status's runtime_handlers: the default handler ("") and each handler, as CRI-O and containerd list them, each with what
  * its program can do. */
 struct handler_list {
 	struct cri_conf *conf; /* the names point into it */
@@ -33,17 +32,13 @@ static void handler_list_build(struct cri_ctx *ctx, struct handler_list *l)
 	struct cri_conf *conf = cri_conf_get(ctx->deps);
 	const struct cri_handler *dflt = NULL;
 	(void)cri_conf_handler(conf, "", &dflt, NULL);
-	size_t n = 1, nh = cri_conf_n_handlers(conf);
-	for (size_t i = 0; i < nh; i++)
-		n += !cri_conf_handler_at(conf, i)->privileged_without_host_devices;
+	size_t n = 1 + cri_conf_n_handlers(conf);
 	*l = (struct handler_list){ .conf = conf, .n = n };
 	l->hs = xcalloc(n, sizeof(*l->hs));
 	l->ptrs = xcalloc(n, sizeof(*l->ptrs));
 	l->fs = xcalloc(n, sizeof(*l->fs));
-	for (size_t i = 0, j = 0; j < n; i++) {
-		const struct cri_handler *h = j == 0 ? dflt : cri_conf_handler_at(conf, i - 1);
-		if (j > 0 && h->privileged_without_host_devices)
-			continue;
+	for (size_t j = 0; j < n; j++) {
+		const struct cri_handler *h = j == 0 ? dflt : cri_conf_handler_at(conf, j - 1);
 		struct ctr_features f = { 0 };
 		if (h)
 			f = h->features;
@@ -56,7 +51,6 @@ static void handler_list_build(struct cri_ctx *ctx, struct handler_list *l)
 		l->hs[j].name = j == 0 ? "" : (char *)h->h.name;
 		l->hs[j].features = &l->fs[j];
 		l->ptrs[j] = &l->hs[j];
-		j++;
 	}
 }
 

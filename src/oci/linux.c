@@ -251,7 +251,7 @@ static int devices_json(const struct oci_ctr_config *c, json_t *linux, json_t *r
 	json_object_set_new(linux, "devices", devs);
 	json_object_set_new(res, "devices", rules);
 	size_t count = 0;
-	if (c->privileged) {
+	if (c->privileged && !c->no_host_devices) {
 		json_array_append_new(rules, json_pack("{s:b,s:s}", "allow", 1, "access", "rwm"));
 		(void)device_dir_add("/dev", "/dev", "rwm", devs, NULL, 0, &count);
 	} else {

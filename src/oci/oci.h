@@ -193,6 +193,9 @@ struct oci_ctr_config {
 	size_t n_devices;
 
 	bool privileged; /* every host capability, no masked paths, /sys rw, host devices */
+	/* privileged without the host's devices (a runtime handler's
+	 * privileged_without_host_devices): only the runtime's default ones */
+	bool no_host_devices;
 	bool no_new_privs;
 	bool readonly_rootfs;
 	bool tty;		     /* process.terminal (and TERM=xterm when unset) */

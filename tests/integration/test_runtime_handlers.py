@@ -2,8 +2,10 @@
 default_runtime, what RunPodSandbox says of a handler it cannot run pods
 under, Status's runtime_handlers, a pod's handler across a restart, and
 Debian's crun as the default handler on this host."""
+import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 
@@ -86,15 +88,14 @@ def test_bad_table_refused_at_start(tmp_path):
     assert 'runtimes.gvisor.type: \'vm\' is not supported (only "oci")' in p.stderr
 
 
-def test_status_unknown_and_unrunnable_handlers(make_env, tmp_path, pb):
+def test_status_and_unknown_handlers(make_env, tmp_path, pb):
     conf_d(tmp_path, TABLE + '\n[runtimes.nodev]\npath = "runc"\n'
            'privileged_without_host_devices = true\n')
     env = make_env()
     st = env.d.runtime('Status', pb.StatusRequest())
     got = {h.name: h.features for h in st.runtime_handlers}
-    # The default and every handler pods can run under; nodev asks for what
-    # is not applied yet.
-    assert set(got) == {'', 'runc', 'plain', 'crun'}
+    # The default and every handler pods can run under.
+    assert set(got) == {'', 'runc', 'plain', 'crun', 'nodev'}
     assert got['plain'].recursive_read_only_mounts == got[''].recursive_read_only_mounts
 
     with pytest.raises(grpc.RpcError) as ei:
@@ -102,13 +103,68 @@ def test_status_unknown_and_unrunnable_handlers(make_env, tmp_path, pb):
     assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert ei.value.details() == \
         "unknown runtime handler 'kata' (this node has 'runc', 'plain', 'crun', 'nodev')"
-
-    with pytest.raises(grpc.RpcError) as ei:
-        run_pod(env, 'n', 'nodev')
-    assert ei.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert ei.value.details() == ("runtime handler 'nodev' (%s): privileged_without_host_devices"
-                                  " is not supported yet" % RUNC)
     assert not env.d.runtime('ListPodSandbox', pb.ListPodSandboxRequest()).items
+
+
+def host_devices():
+    """Device nodes of the host's /dev beyond the default set every
+    container gets (null, zero, full, random, urandom, tty, ptmx, console)."""
+    dflt = {'null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx', 'console'}
+    out = set()
+    for n in os.listdir('/dev'):
+        try:
+            mode = os.lstat(os.path.join('/dev', n)).st_mode
+        except OSError:
+            continue
+        if (stat.S_ISBLK(mode) or stat.S_ISCHR(mode)) and n not in dflt:
+            out.add(n)
+    return out
+
+
+def privileged_devices(env, handler, name):
+    """The device nodes directly under /dev of a privileged container of a
+    privileged pod of `handler`."""
+    pb = env.pb
+    cfg = pod_cfg(env, name)
+    cfg.linux.security_context.privileged = True
+    pod = env.d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(
+        config=cfg, runtime_handler=handler), timeout=60).pod_sandbox_id
+    ccfg = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name=name), image=pb.ImageSpec(image=env.image),
+        command=['sleep', '600'], log_path=f'{name}/0.log')
+    ccfg.linux.security_context.privileged = True
+    cid = env.d.runtime('CreateContainer', pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=ccfg, sandbox_config=cfg), timeout=60).container_id
+    env.start(cid)
+    env.wait_state(cid, RUNNING)
+    r = env.d.runtime('ExecSync', pb.ExecSyncRequest(
+        container_id=cid, timeout=10,
+        cmd=['sh', '-c', 'for f in /dev/*; do [ -b "$f" -o -c "$f" ] && echo "${f#/dev/}"; '
+             'done; true']), timeout=30)
+    assert r.exit_code == 0, r.stderr
+    # Still privileged: every capability the host has.
+    caps = env.d.runtime('ExecSync', pb.ExecSyncRequest(
+        container_id=cid, timeout=10,
+        cmd=['sh', '-c', 'while read k v; do [ "$k" = CapEff: ] && echo $v; done '
+             '</proc/self/status']), timeout=30)
+    assert int(caps.stdout, 16) & (1 << 21), caps  # CAP_SYS_ADMIN
+    return set(r.stdout.decode().split())
+
+
+def test_privileged_without_host_devices(make_env, tmp_path):
+    """A privileged container gets the host's devices; under a handler with
+    privileged_without_host_devices only the default ones (as CRI-O and
+    containerd do), still with every capability."""
+    conf_d(tmp_path, TABLE + '\n[runtimes.nodev]\npath = "runc"\n'
+           'privileged_without_host_devices = true\n')
+    env = make_env()
+    host = host_devices()
+    assert host, 'the host has no device nodes beyond the default set'
+    with_devs = privileged_devices(env, 'runc', 'withdevs')
+    assert host <= with_devs, host - with_devs
+    without = privileged_devices(env, 'nodev', 'nodevs')
+    assert not (host & without), host & without
+    assert {'null', 'zero', 'urandom'} <= without
 
 
 def test_pod_keeps_handler_across_restart(make_env, tmp_path, pb):

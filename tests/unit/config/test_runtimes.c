@@ -107,12 +107,11 @@ static void test_default_runtime(void **state)
 	assert_int_equal(load_text(&c, "[runtimes.runsc]\nargs = [\"--x\"]\nroot = \"/r\"\n", &err),
 			 0);
 	config_done(&c);
+	/* privileged_without_host_devices is applied per container, also
+	 * for the default handler. */
 	assert_int_equal(
-	    load_text(&c, "[runtimes.runsc]\nprivileged_without_host_devices = true\n", &err),
-	    -EINVAL);
-	assert_string_equal(err_str(&err),
-			    "runtimes.runsc.privileged_without_host_devices: not supported for "
-			    "the default handler yet (leave it out)");
+	    load_text(&c, "[runtimes.runsc]\nprivileged_without_host_devices = true\n", &err), 0);
+	assert_true(config_runtime_find(&c, NULL)->privileged_without_host_devices);
 	config_done(&c);
 	err_done(&err);
 
