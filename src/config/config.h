@@ -20,7 +20,7 @@ struct config_runtime {
 	char *type;		    /* "oci" (the only kind) */
 	char **args;		    /* global flags before the verb ("--ignore-cgroups") */
 	char **monitor_env;	    /* NAME=VALUE for the runtime's environment */
-	char **allowed_annotations; /* annotation prefixes passed on to the runtime */
+	char **allowed_annotations; /* prefixes of acting annotations its pods may use */
 	bool privileged_without_host_devices; /* privileged containers get no host /dev */
 	bool no_pivot_root;		      /* `create --no-pivot` */
 	bool exec_fifo_start; /* start by opening runc's exec fifo, not `<runtime> start` */

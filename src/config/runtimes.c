@@ -122,6 +122,15 @@ static int apply_key(struct config_runtime *rt, const char *k, const struct toml
 	return 1;
 }
 
+/* allowed_annotations when a handler does not say: CDI devices named by
+ * annotations (device plugins write them) work out of the box. */
+static char **default_allowed(void)
+{
+	char **v = xzalloc(sizeof(char *));
+	strv_push(&v, "cdi.k8s.io/");
+	return v;
+}
+
 /* [runtimes.<name>] of a later file replaces the handler of that name. */
 static struct config_runtime *slot(struct config *cfg, const char *name)
 {
@@ -150,7 +159,7 @@ static int apply_one(struct config *cfg, const char *file, const char *name, con
 	rt->root = xstrdup("");
 	rt->args = xzalloc(sizeof(char *));
 	rt->monitor_env = xzalloc(sizeof(char *));
-	rt->allowed_annotations = xzalloc(sizeof(char *));
+	rt->allowed_annotations = default_allowed();
 	for (size_t i = 0; i < toml_len(t); i++) {
 		const char *k = toml_key_at(t, i);
 		const struct toml *v = toml_at(t, i);
@@ -227,7 +236,7 @@ int config_runtimes_finish(struct config *cfg, struct err *err)
 		rt->type = xstrdup("oci");
 		rt->args = xzalloc(sizeof(char *));
 		rt->monitor_env = xzalloc(sizeof(char *));
-		rt->allowed_annotations = xzalloc(sizeof(char *));
+		rt->allowed_annotations = default_allowed();
 		rt->exec_fifo_start = cfg->exec_fifo_start;
 		rt->implied = true;
 	}

@@ -62,6 +62,12 @@ const struct cri_handler *cri_conf_handler_at(const struct cri_conf *c, size_t i
  * manager's runtime), -EINVAL naming the handlers there are. */
 int cri_conf_handler(const struct cri_conf *c, const char *name, const struct cri_handler **ret,
 		     struct err *err);
+/* Keep of the `n` annotations `kv` those handler `h` (NULL: none
+ * configured) lets reach a container: an annotation something acts on
+ * (cdi.k8s.io/, run.oci., dev.gvisor., io.katacontainers.) only when a
+ * prefix of its key is in the handler's allowed_annotations; every other
+ * one. Compacts `kv` in place and returns how many are kept. */
+size_t cri_handler_annotations_filter(const struct cri_handler *h, struct oci_kv *kv, size_t n);
 
 /* Pack `msg` and send it as the unary answer. */
 void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg);

@@ -64,6 +64,8 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	r = pod_handler(ctx, conf, conv.req.pod_id, &h, err);
 	if (h)
 		conv.req.handler = &h->h;
+	conv.req.n_annotations =
+	    cri_handler_annotations_filter(h, conv.annotations, conv.req.n_annotations);
 	/* A privileged container of such a handler (a VM's, say) gets only
 	 * the default devices, as with CRI-O and containerd. */
 	conv.req.spec.no_host_devices = h && h->privileged_without_host_devices;

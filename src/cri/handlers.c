@@ -151,3 +151,37 @@ int cri_conf_handler(const struct cri_conf *c, const char *name, const struct cr
 	cleanup_free char *all = names(c);
 	return err_msg(err, -EINVAL, "unknown runtime handler '%s' (this node has %s)", name, all);
 }
+
+/* Annotations that make something happen: ocid's CDI devices, and what
+ * runtimes read from their spec (crun's run.oci.*, gVisor's dev.gvisor.*,
+ * Kata's io.katacontainers.*: a handler, a mount, a hypervisor's path).
+ * One of these reaches a container only where its handler allows it. */
+static const char *const acting[] = {
+	"cdi.k8s.io/",
+	"run.oci.",
+	"dev.gvisor.",
+	"io.katacontainers.",
+};
+
+static bool allowed(const struct cri_handler *h, const char *key)
+{
+	bool acts = false;
+	for (size_t i = 0; i < ARRAY_SIZE(acting); i++)
+		acts |= str_has_prefix(key, acting[i]);
+	if (!acts)
+		return true;
+	for (size_t i = 0; h && h->allowed_annotations && h->allowed_annotations[i]; i++)
+		if (str_has_prefix(key, h->allowed_annotations[i]))
+			return true;
+	/* No handler (a config never loaded): CDI as the default list has it. */
+	return !h && str_has_prefix(key, "cdi.k8s.io/");
+}
+
+size_t cri_handler_annotations_filter(const struct cri_handler *h, struct oci_kv *kv, size_t n)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++)
+		if (kv[i].key && allowed(h, kv[i].key))
+			kv[kept++] = kv[i];
+	return kept;
+}

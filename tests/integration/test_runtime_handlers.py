@@ -2,6 +2,7 @@
 default_runtime, what RunPodSandbox says of a handler it cannot run pods
 under, Status's runtime_handlers, a pod's handler across a restart, and
 Debian's crun as the default handler on this host."""
+import json
 import os
 import shutil
 import signal
@@ -291,6 +292,51 @@ def test_runsc_handler(make_env, tmp_path, pb):
     out = subprocess.run([RUNSC, '--root', str(tmp_path / 'd' / 'run' / 'runtime-runsc'),
                           'list', '-q'], capture_output=True, text=True)
     assert cid not in out.stdout.split(), out
+
+
+def spec_of(env, cid):
+    info = env.status(cid, verbose=True).info
+    return json.loads(info['info'])['runtimeSpec']
+
+
+def test_allowed_annotations(make_env, tmp_path):
+    """Annotations something acts on -- CDI's cdi.k8s.io/ (ocid adds the
+    device), crun's run.oci., gVisor's dev.gvisor., Kata's
+    io.katacontainers. (the runtime reads them from its spec) -- reach a
+    container only where its pod's handler allows a prefix of their key;
+    by default CDI's only. Other annotations always pass."""
+    cdi = tmp_path / 'cdi'
+    cdi.mkdir()
+    (cdi / 'fake.json').write_text(json.dumps({
+        'cdiVersion': '0.6.0', 'kind': 'example.com/fake',
+        'devices': [{'name': 'x', 'containerEdits': {'env': ['FAKE_CDI=x']}}]}))
+    conf_d(tmp_path, TABLE + '\n[runtimes.gvisorish]\npath = "runc"\n'
+           'allowed_annotations = ["dev.gvisor.", "run.oci.keep_original_groups"]\n')
+    env = make_env(['--cdi-spec-dirs', str(cdi)])
+    pb = env.pb
+    ann = {'dev.gvisor.spec.mount.x.share': 'pod', 'run.oci.keep_original_groups': '1',
+           'run.oci.handler': 'krun', 'io.katacontainers.config.hypervisor.path': '/x',
+           'cdi.k8s.io/fake': 'example.com/fake=x', 'note': 'free'}
+    got = {}
+    for handler in ('runc', 'gvisorish'):
+        pod = run_pod(env, 'a-' + handler, handler)
+        cfg = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name='c'), image=pb.ImageSpec(image=env.image),
+            command=['sleep', '600'], log_path=f'c-{handler}/0.log', annotations=ann)
+        cid = env.d.runtime('CreateContainer', pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg),
+            timeout=60).container_id
+        spec = spec_of(env, cid)
+        got[handler] = (spec['annotations'], spec['process']['env'])
+    annots, envs = got['runc']
+    assert {k: v for k, v in annots.items() if k in ann} == {
+        'cdi.k8s.io/fake': 'example.com/fake=x', 'note': 'free'}
+    assert 'FAKE_CDI=x' in envs
+    annots, envs = got['gvisorish']
+    assert {k: v for k, v in annots.items() if k in ann} == {
+        'dev.gvisor.spec.mount.x.share': 'pod', 'run.oci.keep_original_groups': '1',
+        'note': 'free'}
+    assert 'FAKE_CDI=x' not in envs
 
 
 def test_status_features_per_handler(make_env, tmp_path, pb):

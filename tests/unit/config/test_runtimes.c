@@ -101,6 +101,10 @@ static void test_default_runtime(void **state)
 	assert_false(c.exec_fifo_start);
 	/* A handler without path runs the program of its name. */
 	assert_non_null(strstr(config_runtime_find(&c, "runc")->path, "runc"));
+	/* ... and allows CDI's annotations only. */
+	char **allowed = config_runtime_find(&c, "runc")->allowed_annotations;
+	assert_string_equal(allowed[0], "cdi.k8s.io/");
+	assert_null(allowed[1]);
 	config_done(&c);
 
 	/* A default handler's args and root are its containers'. */
