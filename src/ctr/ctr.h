@@ -36,11 +36,6 @@ enum ctr_state {
 /** "CREATED", "RUNNING", "EXITED", "UNKNOWN". */
 const char *ctr_state_name(enum ctr_state s);
 
-/** Whether the state machine allows `from` -> `to`: CREATED -> RUNNING,
- *  CREATED -> EXITED (killed before start), RUNNING -> EXITED, UNKNOWN ->
- *  anything. */
-bool ctr_state_can(enum ctr_state from, enum ctr_state to);
-
 struct ctr_kv {
 	char *key;
 	char *value;
@@ -331,12 +326,8 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 int ctr_exec_proc_resize(struct ctr_exec_proc *p, unsigned width, unsigned height);
 /** Reap the runtime: its exit code, -EAGAIN while it runs (block false). */
 int ctr_exec_proc_reap(struct ctr_exec_proc *p, bool block);
-/** Kill the exec'd process, what it started and the runtime. */
-void ctr_exec_proc_kill(struct ctr_exec_proc *p);
 /** Close our ends; a runtime still running is killed and reaped. */
 void ctr_exec_proc_done(struct ctr_exec_proc *p);
-/** SIGKILL the process whose pid `pidfile` holds and every descendant. */
-void ctr_exec_kill_tree(const char *pidfile);
 
 /** Verbose ContainerStatus info as JSON (malloc'd): sandboxID, pid, name,
  *  cgroupsPath and the OCI spec as runtimeSpec (when readable). */

@@ -328,3 +328,14 @@ struct ctr_image {
 int ctr_image_resolve(struct db *db, struct image_service *svc, const char *name,
 		      struct ctr_image *ret, struct err *err);
 void ctr_image_done(struct ctr_image *i);
+
+/* ---- once public, used only inside ctr ---- */
+
+/** Whether the state machine allows `from` -> `to`: CREATED -> RUNNING,
+ *  CREATED -> EXITED (killed before start), RUNNING -> EXITED, UNKNOWN ->
+ *  anything. */
+bool ctr_state_can(enum ctr_state from, enum ctr_state to);
+/** Kill the exec'd process, what it started and the runtime. */
+void ctr_exec_proc_kill(struct ctr_exec_proc *p);
+/** SIGKILL the process whose pid `pidfile` holds and every descendant. */
+void ctr_exec_kill_tree(const char *pidfile);

@@ -9,14 +9,6 @@
 struct db;
 struct sqlite3;
 
-/** A schema migration: applied in one transaction when the stored version
- *  is below `version`. Entries are ordered by version, starting at 1. */
-struct db_migration {
-	int version;
-	const char *description;
-	const char *sql;
-};
-
 /** Open (creating) `<root>/ocid.db`, set WAL, busy_timeout, foreign_keys,
  *  synchronous=NORMAL and a small page cache, then apply pending
  *  migrations. -EPROTO when the file's schema is newer than this binary;
@@ -33,19 +25,11 @@ void db_close(struct db *db);
 int db_check(const char *root, char ***ret_problems, struct err *err);
 DEFINE_CLEANUP(struct db, db_close)
 
-/** The schema version stored in the file. */
-int db_schema_version(struct db *db);
 /** The newest schema version this binary knows. */
 int db_schema_latest(void);
 
-/** The journal mode in use ("wal"), malloc'd; NULL on failure. */
-char *db_journal_mode(struct db *db);
 /** Read a key from the meta table into *ret (malloc'd). -ENOENT if absent. */
 int db_meta_get(struct db *db, const char *key, char **ret, struct err *err);
 /** Store `value` under `key` in the meta table (replacing it); a NULL value
  *  deletes the key. */
 int db_meta_set(struct db *db, const char *key, const char *value, struct err *err);
-
-/** Test hook: open with an explicit migration list (not for production). */
-int db_open_with(const char *root, const struct db_migration *m, size_t n, struct db **ret,
-		 struct err *err);

@@ -54,3 +54,21 @@ static inline int db_run(sqlite3 *conn, sqlite3_stmt *st, const char *what, stru
 	sqlite3_clear_bindings(st);
 	return r;
 }
+
+/* ---- for db.c and the unit tests ---- */
+
+/** A schema migration: applied in one transaction when the stored version
+ *  is below `version`. Entries are ordered by version, starting at 1. */
+struct db_migration {
+	int version;
+	const char *description;
+	const char *sql;
+};
+
+/** The schema version stored in the file. */
+int db_schema_version(struct db *db);
+/** The journal mode in use ("wal"), malloc'd; NULL on failure. */
+char *db_journal_mode(struct db *db);
+/** Test hook: open with an explicit migration list (not for production). */
+int db_open_with(const char *root, const struct db_migration *m, size_t n, struct db **ret,
+		 struct err *err);

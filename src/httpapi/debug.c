@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "httpapi/httpapi.h"
+#include "httpapi/httpapi_int.h"
 
 #define ECHO_BUF (64u * 1024u)
 #define TICKS_MAX 100

@@ -31,17 +31,6 @@ struct httpapi_deps {
  *  server's life. */
 void httpapi_register(struct rpc_server *srv, struct httpapi_deps *deps);
 
-/** Register /images/import and /images/pulls (needs deps->images). */
-void httpapi_register_images(struct rpc_server *srv, struct httpapi_deps *deps);
-
-/** Register /containers/<id>, /pause/<id> and /unpause/<id> (needs
- *  deps->ctrs; containers.c). */
-void httpapi_register_containers(struct rpc_server *srv, struct httpapi_deps *deps);
-
-/** Register the streaming debug endpoints /debug/echo and /debug/ticks
- *  (for tests; only with enable_debug_rpc). */
-void httpapi_register_debug(struct rpc_server *srv);
-
 /** Add the collector of container and image-pull metrics to
  *  deps->metrics (ocid_containers_running, ocid_containers_oom_total,
  *  ocid_image_pulls_bytes_total, ocid_image_layer_reuse_total,

@@ -15,7 +15,7 @@
 
 #include "base/json.h"
 #include "base/fs.h"
-#include "httpapi/httpapi.h"
+#include "httpapi/httpapi_int.h"
 #include "image/image.h"
 
 #define SPOOL_BUF (256u * 1024u)

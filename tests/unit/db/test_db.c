@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "db/db.h"
+#include "db/db_int.h"
 
 static char *mkroot(void)
 {
