@@ -14,15 +14,20 @@ static void check(void *data, unsigned w, unsigned h)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sbuf b = { 0 };
+	struct err err = ERR_INIT;
 	size_t half = size / 2;
 	sbuf_add(&b, data, half);
-	int r = rc_resize_parse(&b, check, NULL);
+	int r = rc_resize_parse(&b, check, NULL, &err);
 	if (r == 0) {
 		sbuf_add(&b, data + half, size - half);
-		r = rc_resize_parse(&b, check, NULL);
+		r = rc_resize_parse(&b, check, NULL, &err);
 	}
 	if (r != 0 && r != -EBADMSG && r != -EMSGSIZE)
 		__builtin_trap();
+	/* A refusal says why. */
+	if (r < 0 && (err.code != r || !err.msg || !err.msg[0]))
+		__builtin_trap();
+	err_done(&err);
 	sbuf_done(&b);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "base/json.h"
 #include "oci/oci.h"
 #include "oci/oci_int.h"
 
@@ -220,8 +221,16 @@ int oci_host_probe(struct oci_host *ret, struct err *err)
 	return 0;
 }
 
-static bool json_strv_has(const json_t *a, const char *s)
+/* The callers read at most this much of `<runtime> features`. */
+#define OCI_FEATURES_MAX ((size_t)1 << 20)
+
+/* Whether `key` of `obj` is an array holding the string `s`; anything else
+ * (missing, another type, other elements) is a runtime not saying so. */
+static bool strv_has(const json_t *obj, const char *key, const char *s)
 {
+	const json_t *a = NULL;
+	if (js_get(obj, "", key, JSON_ARRAY, false, &a, NULL) < 0)
+		return false;
 	size_t i;
 	const json_t *v;
 	json_array_foreach(a, i, v) if (json_is_string(v) &&
@@ -233,17 +242,23 @@ int oci_runtime_features_parse(const char *buf, size_t len, struct oci_runtime_f
 			       struct err *err)
 {
 	*ret = (struct oci_runtime_features){ 0 };
-	json_error_t je;
-	json_t *o = json_loadb(buf, len, 0, &je);
+	json_t *o = NULL;
+	int r = js_load("runtime features", buf, len, OCI_FEATURES_MAX, &o, err);
+	if (r < 0)
+		return r;
 	if (!json_is_object(o)) {
 		json_decref(o);
-		return err_msg(err, -EINVAL, "runtime features: not a JSON object (%s)", je.text);
+		return err_msg(err, -EINVAL, "runtime features: not a JSON object");
 	}
-	const json_t *linux = json_object_get(o, "linux");
-	ret->rro = json_strv_has(json_object_get(o, "mountOptions"), "rro");
-	ret->userns = json_strv_has(json_object_get(linux, "namespaces"), "user");
-	ret->idmap = json_is_true(json_object_get(
-	    json_object_get(json_object_get(linux, "mountExtensions"), "idmap"), "enabled"));
+	/* Fields of another type are a runtime that does not offer them (the
+	 * features document grows; its old fields never change type). */
+	const json_t *linux = NULL, *ext = NULL, *idmap = NULL;
+	(void)js_get(o, "", "linux", JSON_OBJECT, false, &linux, NULL);
+	(void)js_get(linux, "linux", "mountExtensions", JSON_OBJECT, false, &ext, NULL);
+	(void)js_get(ext, "", "idmap", JSON_OBJECT, false, &idmap, NULL);
+	ret->rro = strv_has(o, "mountOptions", "rro");
+	ret->userns = strv_has(linux, "namespaces", "user");
+	(void)js_get_bool(idmap, "", "enabled", false, &ret->idmap, NULL);
 	json_decref(o);
 	return 0;
 }

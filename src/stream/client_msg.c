@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/json.h"
 #include "stream/stream_int.h"
 
 static bool has_ctl_or_space(const char *s)
@@ -250,17 +251,24 @@ bool stream_token_list_has(const char *value, const char *token)
 
 /* ---- the v4 Status ---- */
 
+/* ocic reads at most this much of the error channel; a Status is small. */
+#define STATUS_MAX (64u * 1024u)
+
 static int exit_code_cause(const json_t *st, int *ret_code)
 {
-	json_t *causes = json_object_get(json_object_get(st, "details"), "causes");
+	const json_t *details = NULL, *causes = NULL;
+	if (js_get(st, "", "details", JSON_OBJECT, false, &details, NULL) < 0 || !details ||
+	    js_get(details, "details", "causes", JSON_ARRAY, false, &causes, NULL) < 0)
+		return -ENOENT;
 	size_t i;
-	json_t *c;
+	const json_t *c;
 	json_array_foreach(causes, i, c)
 	{
-		const char *reason = json_string_value(json_object_get(c, "reason"));
-		const char *msg = json_string_value(json_object_get(c, "message"));
+		const char *reason = NULL, *msg = NULL;
 		int64_t v;
-		if (reason && strcmp(reason, "ExitCode") == 0 && msg &&
+		if (js_get_str(c, "", "reason", NULL, &reason, NULL) == 0 &&
+		    js_get_str(c, "", "message", NULL, &msg, NULL) == 0 && reason &&
+		    strcmp(reason, "ExitCode") == 0 && msg &&
 		    str_to_i64(msg, INT32_MIN, INT32_MAX, &v) == 0) {
 			*ret_code = (int)v;
 			return 0;
@@ -269,33 +277,62 @@ static int exit_code_cause(const json_t *st, int *ret_code)
 	return -ENOENT;
 }
 
+/* Not a Status: what the channel said, as it said it (v1..v3 servers send
+ * plain text). */
+static int plain_text(const uint8_t *p, size_t len, char **ret_msg)
+{
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	*ret_msg = xstrndup((const char *)p, len);
+	return -EBADMSG;
+}
+
+static int malformed(const struct err *e, char **ret_msg)
+{
+	*ret_msg = xasprintf("the error channel's Status is malformed: %s", err_str(e));
+	return -EBADMSG;
+}
+
+static bool starts_object(const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	return i < len && p[i] == '{';
+}
+
+static int failure(const json_t *st, int *ret_code, char **ret_msg)
+{
+	cleanup_err struct err e = ERR_INIT;
+	const char *reason = NULL, *msg = NULL;
+	if (js_get_str(st, "", "reason", NULL, &reason, &e) < 0 ||
+	    js_get_str(st, "", "message", NULL, &msg, &e) < 0)
+		return malformed(&e, ret_msg);
+	if (reason && strcmp(reason, "NonZeroExitCode") == 0 && exit_code_cause(st, ret_code) == 0)
+		return 0;
+	*ret_msg = xstrdup(!str_empty(msg) ? msg : !str_empty(reason) ? reason : "unknown error");
+	return -EREMOTEIO;
+}
+
 int stream_status_parse(const uint8_t *p, size_t len, int *ret_code, char **ret_msg)
 {
-	json_t *st = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *status = json_string_value(json_object_get(st, "status"));
-	int r = -EBADMSG;
+	cleanup_err struct err e = ERR_INIT;
+	json_t *st = NULL;
 	*ret_msg = NULL;
-	if (status && strcmp(status, "Success") == 0) {
-		*ret_code = 0;
-		r = 0;
-	} else if (status && strcmp(status, "Failure") == 0) {
-		const char *reason = json_string_value(json_object_get(st, "reason"));
-		const char *msg = json_string_value(json_object_get(st, "message"));
-		if (reason && strcmp(reason, "NonZeroExitCode") == 0 &&
-		    exit_code_cause(st, ret_code) == 0) {
-			r = 0;
-		} else {
-			*ret_msg = xstrdup(!str_empty(msg)	? msg
-					   : !str_empty(reason) ? reason
-								: "unknown error");
-			r = -EREMOTEIO;
-		}
-	} else {
-		/* Not a Status: what the channel said, as it said it. */
-		while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
-			len--;
-		*ret_msg = xstrndup((const char *)p, len);
-	}
+	if (js_load("Status", (const char *)p, len, STATUS_MAX, &st, &e) < 0)
+		return starts_object(p, len) ? malformed(&e, ret_msg) : plain_text(p, len, ret_msg);
+	const char *status = NULL;
+	int r;
+	if (!json_is_object(st))
+		r = plain_text(p, len, ret_msg);
+	else if (js_get_str(st, "", "status", NULL, &status, &e) < 0)
+		r = malformed(&e, ret_msg);
+	else if (status && strcmp(status, "Success") == 0)
+		r = *ret_code = 0;
+	else if (status && strcmp(status, "Failure") == 0)
+		r = failure(st, ret_code, ret_msg);
+	else
+		r = plain_text(p, len, ret_msg);
 	json_decref(st);
 	return r;
 }

@@ -99,6 +99,17 @@ static void resize_to(void *data, unsigned w, unsigned h)
 			  log_q(err_str(&err)));
 }
 
+/* A resize channel that said something other than resize messages: the
+ * session goes on at its size, the rest of what it said is dropped. */
+static void bad_resize(struct sess *s, int r, const struct err *err)
+{
+	if (r >= 0)
+		return;
+	log_info("streaming session: bad resize message", "id=%.12s error=%s", s->job->id,
+		 log_q(err_str(err)));
+	sbuf_take(&s->resize, sbuf_pending(&s->resize));
+}
+
 static void close_stdin(struct sess *s)
 {
 	if (s->job->kind == STREAM_EXEC && !s->ex.tty && s->ex.in_fd >= 0) {
@@ -186,7 +197,7 @@ void rc_start(struct sess *s)
 	}
 	/* The size first: what the client typed is for a terminal of its size. */
 	if (sbuf_pending(&s->resize) > 0)
-		(void)rc_resize_parse(&s->resize, resize_to, s);
+		bad_resize(s, rc_resize_parse(&s->resize, resize_to, s, &err), &err);
 	(void)push_stdin(s);
 }
 
@@ -198,9 +209,9 @@ void rc_input(struct sess *s, int ch, const uint8_t *p, size_t n)
 			(void)push_stdin(s);
 	} else if (ch == RC_RESIZE && s->job->tty) {
 		sbuf_add(&s->resize, p, n);
-		if (s->started && rc_resize_parse(&s->resize, resize_to, s) < 0) {
-			log_info("streaming session: bad resize message", "id=%.12s", s->job->id);
-			sbuf_take(&s->resize, sbuf_pending(&s->resize));
+		if (s->started) {
+			cleanup_err struct err err = ERR_INIT;
+			bad_resize(s, rc_resize_parse(&s->resize, resize_to, s, &err), &err);
 		}
 	}
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "stream/stream_int.h"
 
 /* Resize messages are tiny; a client sending more than this without one
@@ -48,16 +49,37 @@ char *rc_status_json(int exit_code, const char *msg)
 	return s;
 }
 
-static int size_of(const json_t *v, const char *key, unsigned *ret)
+static int size_of(const json_t *v, const char *key, unsigned *ret, struct err *err)
 {
-	json_t *n = json_object_get(v, key);
-	if (!json_is_integer(n) || json_integer_value(n) < 0 || json_integer_value(n) > 65535)
-		return -EBADMSG;
+	const json_t *n;
+	cleanup_err struct err e = ERR_INIT;
+	if (js_get(v, "resize message", key, JSON_INTEGER, true, &n, &e) < 0)
+		return err_msg(err, -EBADMSG, "%s", err_str(&e));
+	if (json_integer_value(n) < 0 || json_integer_value(n) > 65535)
+		return err_msg(err, -EBADMSG, "resize message.%s: %lld is not a size in [0, 65535]",
+			       key, (long long)json_integer_value(n));
 	*ret = (unsigned)json_integer_value(n);
 	return 0;
 }
 
-int rc_resize_parse(struct sbuf *b, void (*fn)(void *data, unsigned w, unsigned h), void *data)
+/* One complete resize message of p[0..len): its sizes. */
+static int resize_one(const char *p, size_t len, unsigned *w, unsigned *h, struct err *err)
+{
+	json_t *v = NULL;
+	cleanup_err struct err e = ERR_INIT;
+	if (js_load("resize message", p, len, RESIZE_MAX, &v, &e) < 0)
+		return err_msg(err, -EBADMSG, "%s", err_str(&e));
+	int r = json_is_object(v) ? 0 : err_msg(err, -EBADMSG, "resize message: not an object");
+	if (r == 0)
+		r = size_of(v, "Width", w, err);
+	if (r == 0)
+		r = size_of(v, "Height", h, err);
+	json_decref(v);
+	return r;
+}
+
+int rc_resize_parse(struct sbuf *b, void (*fn)(void *data, unsigned w, unsigned h), void *data,
+		    struct err *err)
 {
 	for (;;) {
 		const char *p = (const char *)b->p + b->off;
@@ -71,22 +93,19 @@ int rc_resize_parse(struct sbuf *b, void (*fn)(void *data, unsigned w, unsigned 
 		if (n == 0)
 			return 0;
 		if (p[0] != '{')
-			return -EBADMSG;
+			return err_msg(err, -EBADMSG, "resize message: expected '{', got 0x%02x",
+				       (unsigned char)p[0]);
 		/* The end of the object: resize messages hold no strings with
 		 * braces and no nested objects. */
 		const char *end = memchr(p, '}', n);
 		if (!end)
-			return n > RESIZE_MAX ? -EMSGSIZE : 0;
+			return n > RESIZE_MAX
+				   ? err_msg(err, -EMSGSIZE, "resize message: more than %u bytes",
+					     RESIZE_MAX)
+				   : 0;
 		size_t len = (size_t)(end - p) + 1;
-		json_error_t je;
-		json_t *v = json_loadb(p, len, JSON_REJECT_DUPLICATES, &je);
 		unsigned w = 0, h = 0;
-		int r = json_is_object(v) ? 0 : -EBADMSG;
-		if (r == 0)
-			r = size_of(v, "Width", &w);
-		if (r == 0)
-			r = size_of(v, "Height", &h);
-		json_decref(v);
+		int r = resize_one(p, len, &w, &h, err);
 		if (r < 0)
 			return r;
 		sbuf_take(b, len);

@@ -192,5 +192,8 @@ bool stream_token_list_has(const char *value, const char *token);
  *  "Failure" whose details carry the cause "ExitCode"; -EREMOTEIO for
  *  another failure, with *ret_msg its message (malloc'd; "" never: the
  *  reason, or "unknown error"); -EBADMSG for text that is not such a
- *  Status, with *ret_msg the text itself (older servers send plain text). */
+ *  Status, with *ret_msg the text itself (older servers send plain text),
+ *  or, for a JSON object that is no well-formed Status (unparsable, larger
+ *  than 64 KiB, a field of the wrong type), "the error channel's Status is
+ *  malformed: " and why (the parse error with its line and column). */
 int stream_status_parse(const uint8_t *p, size_t len, int *ret_code, char **ret_msg);

@@ -423,5 +423,8 @@ void pf_done(struct sess *s);
 char *rc_status_json(int exit_code, const char *msg);
 /** Take complete resize messages ({"Width":W,"Height":H}, concatenated
  *  JSON values) from the front of b; for each, call fn. -EBADMSG for a
- *  malformed message, -EMSGSIZE when b holds more than 4 KiB without one. */
-int rc_resize_parse(struct sbuf *b, void (*fn)(void *data, unsigned w, unsigned h), void *data);
+ *  malformed message (err says why: the JSON parse error with its line and
+ *  column, or the field), -EMSGSIZE when b holds more than 4 KiB without
+ *  one. */
+int rc_resize_parse(struct sbuf *b, void (*fn)(void *data, unsigned w, unsigned h), void *data,
+		    struct err *err);

@@ -544,10 +544,40 @@ static void test_runtime_features(void **state)
 	static const char odd[] = "{\"mountOptions\":\"rro\",\"linux\":[1]}";
 	assert_int_equal(oci_runtime_features_parse(odd, strlen(odd), &f, &err), 0);
 	assert_false(f.rro || f.userns || f.idmap);
+	static const char typed[] = "{\"linux\":{\"mountExtensions\":{\"idmap\":{\"enabled\":1}},"
+				    "\"namespaces\":[1,\"user\"]}}";
+	assert_int_equal(oci_runtime_features_parse(typed, strlen(typed), &f, &err), 0);
+	assert_true(f.userns);
+	assert_false(f.rro || f.idmap);
 	assert_int_equal(oci_runtime_features_parse("[]", 2, &f, &err), -EINVAL);
+	assert_string_equal(err_str(&err), "runtime features: not a JSON object");
 	err_done(&err);
+	/* What is wrong with what the program printed: where, and why. */
 	assert_int_equal(oci_runtime_features_parse("nope", 4, &f, &err), -EINVAL);
+	if (!strstr(err_str(&err), "runtime features:1:") ||
+	    !strstr(err_str(&err), "invalid token"))
+		fail_msg("%s", err_str(&err));
 	err_done(&err);
+	static const char cut[] = "{\"mountOptions\":[\"rro\",\n\"ro\"";
+	assert_int_equal(oci_runtime_features_parse(cut, strlen(cut), &f, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "runtime features:2:"));
+	assert_false(f.rro);
+	err_done(&err);
+	static const char dup[] = "{\"linux\":{},\"linux\":{}}";
+	assert_int_equal(oci_runtime_features_parse(dup, strlen(dup), &f, &err), -EINVAL);
+	assert_non_null(strstr(err_str(&err), "duplicate object key"));
+	err_done(&err);
+	/* Bounded: what proc_run keeps of the output (1 MiB). */
+	size_t n = (1u << 20) + 1;
+	char *big = malloc(n);
+	assert_non_null(big);
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n - 1] = '}';
+	assert_int_equal(oci_runtime_features_parse(big, n, &f, &err), -EFBIG);
+	assert_string_equal(err_str(&err), "runtime features: larger than 1048576 bytes");
+	err_done(&err);
+	free(big);
 }
 
 static const char mountinfo[] = "22 27 0:21 / /proc rw,relatime - proc proc rw\n"

@@ -246,6 +246,46 @@ static void test_status(void **state)
 	free(msg);
 }
 
+/* A Status that does not parse, or has a field of the wrong type: what is
+ * wrong, not the text as if a server had said it. */
+static void test_status_malformed(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *msg;
+	} bad[] = {
+		{ "{\"status\":\"Failure\",\"message\":}",
+		  "the error channel's Status is malformed: Status:1:31: " },
+		{ " {\"status\":\"Success\",\"status\":\"Success\"}", "duplicate object key" },
+		{ "{\"status\":7}",
+		  "the error channel's Status is malformed: status: expected string, got integer" },
+		{ "{\"status\":\"Failure\",\"message\":[]}",
+		  "the error channel's Status is malformed: message: expected string, got array" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int code = -5;
+		char *msg = NULL;
+		assert_int_equal(status(bad[i].in, &code, &msg), -EBADMSG);
+		assert_int_equal(code, -5);
+		if (!msg || !strstr(msg, bad[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, msg ? msg : "(null)", bad[i].msg);
+		free(msg);
+	}
+	/* Bounded: a Status larger than ocic reads is refused by its size. */
+	size_t n = 70 * 1024;
+	char *big = malloc(n + 1);
+	assert_non_null(big);
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n] = '\0';
+	int code = -5;
+	char *msg = NULL;
+	assert_int_equal(status(big, &code, &msg), -EBADMSG);
+	assert_non_null(strstr(msg, "Status: larger than 65536 bytes"));
+	free(msg);
+	free(big);
+}
+
 /* ---- a session against a scripted server ---- */
 
 struct server {
@@ -508,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_head_bad),
 		cmocka_unit_test(test_token_list),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_malformed),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_session),
 	};

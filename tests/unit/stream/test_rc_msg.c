@@ -5,10 +5,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "base/json.h"
 #include "stream/stream_int.h"
 
 struct sizes {
@@ -26,10 +28,16 @@ static void got(void *data, unsigned w, unsigned h)
 	s->n++;
 }
 
-static int feed(struct sbuf *b, const char *text, struct sizes *s)
+static int feed_err(struct sbuf *b, const char *text, struct sizes *s, struct err *err)
 {
 	sbuf_add(b, text, strlen(text));
-	return rc_resize_parse(b, got, s);
+	return rc_resize_parse(b, got, s, err);
+}
+
+static int feed(struct sbuf *b, const char *text, struct sizes *s)
+{
+	cleanup_err struct err err = ERR_INIT;
+	return feed_err(b, text, s, &err);
 }
 
 static void test_resize_messages(void **state)
@@ -88,12 +96,52 @@ static void test_resize_bad(void **state)
 	sbuf_done(&b);
 }
 
+/* What is wrong with a bad message is said: the parse error with its line
+ * and column, the field and its bound. */
+static void test_resize_errors(void **state)
+{
+	static const struct {
+		const char *in, *msg;
+	} bad[] = {
+		{ "{\"Width\":80,\"Height\":}", "resize message:1:22: " },
+		{ "{\"Width\":1,\"Width\":2,\"Height\":3}", "duplicate object key" },
+		{ "{\"Width\":\"80\",\"Height\":24}",
+		  "resize message.Width: expected integer, got string" },
+		{ "{\"Width\":80}", "resize message.Height: missing" },
+		{ "{\"Width\":70000,\"Height\":24}",
+		  "resize message.Width: 70000 is not a size in [0, 65535]" },
+		{ "x", "resize message: expected '{', got 0x78" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sbuf b = { 0 };
+		struct sizes s = { 0 };
+		struct err err = ERR_INIT;
+		assert_int_equal(feed_err(&b, bad[i].in, &s, &err), -EBADMSG);
+		if (!strstr(err_str(&err), bad[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err_str(&err), bad[i].msg);
+		err_done(&err);
+		sbuf_done(&b);
+	}
+	struct sbuf b = { 0 };
+	struct sizes s = { 0 };
+	struct err err = ERR_INIT;
+	char big[5000];
+	memset(big, ' ', sizeof(big));
+	big[0] = '{';
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(feed_err(&b, big, &s, &err), -EMSGSIZE);
+	assert_string_equal(err_str(&err), "resize message: more than 4096 bytes");
+	err_done(&err);
+	sbuf_done(&b);
+}
+
 static json_t *status(int code, const char *msg)
 {
 	char *s = rc_status_json(code, msg);
-	json_t *v = json_loads(s, 0, NULL);
+	json_t *v = NULL;
+	struct err err = ERR_INIT;
+	assert_int_equal(js_load("Status", s, strlen(s), SIZE_MAX, &v, &err), 0);
 	free(s);
-	assert_non_null(v);
 	return v;
 }
 
@@ -124,6 +172,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resize_messages),
 		cmocka_unit_test(test_resize_bad),
+		cmocka_unit_test(test_resize_errors),
 		cmocka_unit_test(test_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
