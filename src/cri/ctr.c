@@ -61,9 +61,13 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	conv.req.deadline_ns = rpc_call_deadline(ctx->call);
 	char id[ID_LEN + 1];
 	const struct cri_handler *h = NULL;
+	struct ctr_handler handler;
 	r = pod_handler(ctx, conf, conv.req.pod_id, &h, err);
-	if (h)
-		conv.req.handler = &h->h;
+	if (h) {
+		handler = h->h;
+		handler.recursive_read_only = h->features.recursive_read_only;
+		conv.req.handler = &handler;
+	}
 	conv.req.n_annotations =
 	    cri_handler_annotations_filter(h, conv.annotations, conv.req.n_annotations);
 	/* A privileged container of such a handler (a VM's, say) gets only

@@ -153,8 +153,13 @@ static int write_bundle(struct build *b, struct err *err)
 					       .shm = b->pod.shm };
 	oc.annotations = b->req->annotations;
 	oc.n_annotations = b->req->n_annotations;
+	/* rro as the container's handler can do it (resolve refused a mount
+	 * asking for it without). */
+	struct oci_host host = b->m->host;
+	if (b->req->handler)
+		host.rro = b->req->handler->recursive_read_only;
 	json_t *spec = NULL;
-	int r = oci_spec_build(&oc, &b->m->host, &spec, err);
+	int r = oci_spec_build(&oc, &host, &spec, err);
 	if (r < 0)
 		return r;
 	cleanup_free char *text = js_dump(spec, JS_DUMP_PRETTY);
@@ -340,6 +345,26 @@ static int create_steps(struct build *b, struct err *err)
 	return r;
 }
 
+/* A recursive read-only mount under a handler whose program cannot make
+ * one (a mount oci_spec_build would otherwise refuse for another reason is
+ * left to it, and with the manager's runtime it answers alone). */
+static int handler_rro_check(const struct ctr_create_req *req, struct err *err)
+{
+	const struct ctr_handler *h = req->handler;
+	if (!h || h->recursive_read_only)
+		return 0;
+	for (size_t i = 0; i < req->spec.n_mounts; i++) {
+		const struct oci_mount *mt = &req->spec.mounts[i];
+		if (mt->recursive_readonly && mt->readonly &&
+		    mt->propagation == OCI_PROPAGATION_PRIVATE)
+			return err_msg(
+			    err, -EINVAL,
+			    "mount '%s': recursive_read_only is not supported by runtime handler '%s' (its program has no 'rro' mount option, or the kernel no mount_setattr)",
+			    mt->container_path ? mt->container_path : "", h->name ? h->name : "");
+	}
+	return 0;
+}
+
 static int resolve(struct build *b, struct err *err)
 {
 	struct ctr_mgr *m = b->m;
@@ -348,7 +373,10 @@ static int resolve(struct build *b, struct err *err)
 		return err_msg(err, -EINVAL, "container metadata name is empty");
 	if (!req->pod_id || !*req->pod_id)
 		return err_msg(err, -EINVAL, "pod sandbox id is empty");
-	int r = ctr_pod_find(m, req->pod_id, &b->pod, err);
+	int r = handler_rro_check(req, err);
+	if (r < 0)
+		return r;
+	r = ctr_pod_find(m, req->pod_id, &b->pod, err);
 	if (r < 0)
 		return r;
 	b->c->row.pod_id = xstrdup(b->pod.id);

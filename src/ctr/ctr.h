@@ -178,6 +178,9 @@ struct ctr_handler {
 	char *const *monitor_env; /* NAME=VALUE added to the runtime's environment */
 	bool no_pivot_root;	  /* `create --no-pivot` */
 	bool exec_fifo_start;	  /* start through runc's exec fifo */
+	/* Its program (`features`) and the kernel can do recursive read-only
+	 * ("rro") mounts; without, a mount asking for one is refused. */
+	bool recursive_read_only;
 };
 
 /* A CreateContainer request. Everything borrowed. */

@@ -383,3 +383,42 @@ def test_status_features_per_handler(make_env, tmp_path, pb):
     while features()['wrapped'] != got[''] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert features()['wrapped'] == got['']
+
+
+def test_rro_per_handler(make_env, tmp_path, pb):
+    """A recursive read-only mount is the handler's to make: under a
+    handler whose program lacks it (a wrapper refusing `features`) it is
+    refused, naming the handler; under runc its spec asks for rro."""
+    wrapper = tmp_path / 'nofeatures'
+    wrapper.write_text('#!/bin/sh\nfor a; do [ "$a" = features ] && exit 1; done\n'
+                       f'exec {RUNC} "$@"\n')
+    wrapper.chmod(0o755)
+    conf_d(tmp_path, TABLE + f'\n[runtimes.wrapped]\npath = "{wrapper}"\n')
+    env = make_env()
+    st = env.d.runtime('Status', pb.StatusRequest())
+    got = {h.name: h.features.recursive_read_only_mounts for h in st.runtime_handlers}
+    assert got['runc'] and not got['wrapped'], got
+    host = tmp_path / 'data'
+    host.mkdir()
+
+    def create(handler):
+        pod = run_pod(env, 'rro-' + handler, handler)
+        cfg = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name='c'), image=pb.ImageSpec(image=env.image),
+            command=['sleep', '600'], log_path=f'c-{handler}/0.log',
+            mounts=[pb.Mount(container_path='/rro', host_path=str(host), readonly=True,
+                             recursive_read_only=True)])
+        return env.d.runtime('CreateContainer', pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg),
+            timeout=60).container_id
+
+    with pytest.raises(grpc.RpcError) as ei:
+        create('wrapped')
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "mount '/rro'" in ei.value.details()
+    assert "runtime handler 'wrapped'" in ei.value.details(), ei.value.details()
+    cid = create('runc')
+    mnt = [m for m in spec_of(env, cid)['mounts'] if m['destination'] == '/rro']
+    assert len(mnt) == 1 and 'rro' in mnt[0]['options'], mnt
+    env.start(cid)
+    assert env.status(cid).status.state == RUNNING
