@@ -73,6 +73,13 @@ void cri_configure(struct cri_deps *deps, const struct cri_settings *s);
 /** Free what cri_configure kept (once no call runs). */
 void cri_deps_done(struct cri_deps *deps);
 
+/** A container's record as ctr stores it (ctr_status_cfg_to_json: its
+ *  mounts and resources) from the CRI ContainerConfig `blob` a database of
+ *  schema 4 holds for it; db_upgrade's ctr_legacy_record, so that ocid's
+ *  database upgrade converts every such row at open. Bytes that do not
+ *  decode give an empty record, logged with `ctr_id`. Malloc'd. */
+char *cri_ctr_legacy_record(const char *ctr_id, const uint8_t *blob, size_t len);
+
 /** Register every CRI method on `srv` (implemented ones with their handler,
  *  the rest answering UNIMPLEMENTED), and /ocid.debug.Debug/Sleep when
  *  cfg->enable_debug_rpc. `deps` is borrowed for the server's life. */

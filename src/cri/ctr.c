@@ -198,13 +198,9 @@ static int update_resources(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 		return -ENOSYS;
 	if (!req->linux)
 		return err_msg(err, -EINVAL, "no linux resources given");
-	cleanup(ctr_info_free) struct ctr_info *info = NULL;
-	int r = ctr_status(m, req->container_id, &info, err);
-	if (r < 0)
-		return r;
 	struct cri_ctr_update u;
-	cri_ctr_update_build(info, req->linux, &u);
-	r = ctr_update_resources(m, info->id, &u.res, u.cfg, u.cfg_len, err);
+	cri_ctr_update_build(req->linux, &u);
+	int r = ctr_update_resources(m, req->container_id, &u.res, err);
 	cri_ctr_update_done(&u);
 	if (r < 0)
 		return r;

@@ -211,6 +211,24 @@ void cri_status_cfg_done(struct cri_status_cfg *s)
 	memset(s, 0, sizeof(*s));
 }
 
+char *cri_ctr_legacy_record(const char *ctr_id, const uint8_t *blob, size_t len)
+{
+	Runtime__V1__ContainerConfig *msg = runtime__v1__container_config__unpack(NULL, len, blob);
+	if (!msg) {
+		log_warn(
+		    "a container's stored CRI config does not decode: its status reports no mounts or resources",
+		    "id=%s bytes=%zu", ctr_id, len);
+		struct ctr_status_cfg empty = { 0 };
+		return ctr_status_cfg_to_json(&empty);
+	}
+	struct cri_status_cfg s;
+	cri_status_cfg_of(msg, &s);
+	char *out = ctr_status_cfg_to_json(&s.cfg);
+	cri_status_cfg_done(&s);
+	runtime__v1__container_config__free_unpacked(msg, NULL);
+	return out;
+}
+
 static void conv_lists(const Runtime__V1__ContainerConfig *cfg, struct cri_ctr_conv *c)
 {
 	struct oci_ctr_config *s = &c->req.spec;

@@ -64,15 +64,11 @@ struct cri_ctr_status {
 	Runtime__V1__Mount **mounts;
 	Runtime__V1__HugepageLimit **hp;
 	Runtime__V1__LinuxContainerResources__UnifiedEntry **unified;
-	/* A legacy record (ctr_info.legacy_cri_config) unpacked, and what
-	 * ContainerStatus reports of it. */
-	Runtime__V1__ContainerConfig *legacy_msg;
-	struct cri_status_cfg legacy;
 	Runtime__V1__ContainerStatusResponse__InfoEntry **info;
 	size_t n_info;
 };
-/** Build a status from `i` (its cfg, or a legacy record's config);
- *  `verbose_json` (may be NULL) becomes info["info"]. */
+/** Build a status from `i` (its cfg included); `verbose_json` (may be
+ *  NULL) becomes info["info"]. */
 void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 			  struct cri_ctr_status *ret);
 void cri_ctr_status_done(struct cri_ctr_status *s);
@@ -81,14 +77,9 @@ struct cri_ctr_update {
 	struct oci_resources res;
 	struct oci_kv *unified;
 	struct oci_hugepage_limit *hp;
-	/* A legacy record's mounts (ctr_update_resources' legacy_mounts),
-	 * borrowed from `legacy`; NULL, 0 for any other container. */
-	struct ctr_status_mount *cfg;
-	size_t cfg_len;
-	Runtime__V1__ContainerConfig *legacy_msg;
-	struct cri_status_cfg legacy;
 };
-void cri_ctr_update_build(const struct ctr_info *i, const Runtime__V1__LinuxContainerResources *r,
+/** What UpdateContainerResources hands ctr_update_resources of `r`. */
+void cri_ctr_update_build(const Runtime__V1__LinuxContainerResources *r,
 			  struct cri_ctr_update *ret);
 void cri_ctr_update_done(struct cri_ctr_update *u);
 

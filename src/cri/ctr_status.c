@@ -1,6 +1,5 @@
-/* ctr -> CRI: Container (list), ContainerStatus (from ctr's status cfg,
- * or a legacy record's CRI bytes), and what UpdateContainerResources hands
- * ctr. */
+/* ctr -> CRI: Container (list), ContainerStatus (from ctr's status cfg),
+ * and what UpdateContainerResources hands ctr. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,19 +165,10 @@ static void resources_msg(const struct oci_resources *r, struct cri_ctr_status *
 	ret->status.resources = &ret->res;
 }
 
-/* The mounts and resources ContainerStatus reports: the stored cfg, or
- * what a legacy record (schema 4, not updated since) holds. */
+/* The mounts and resources ContainerStatus reports: the stored cfg. */
 static void cfg_build(const struct ctr_info *i, struct cri_ctr_status *ret)
 {
 	const struct ctr_status_cfg *c = &i->cfg;
-	if (i->legacy_cri_config) {
-		ret->legacy_msg = runtime__v1__container_config__unpack(
-		    NULL, i->legacy_cri_config_len, i->legacy_cri_config);
-		if (!ret->legacy_msg)
-			return;
-		cri_status_cfg_of(ret->legacy_msg, &ret->legacy);
-		c = &ret->legacy.cfg;
-	}
 	Runtime__V1__ContainerStatus *s = &ret->status;
 	s->mounts = xcalloc(c->n_mounts + 1, sizeof(*s->mounts));
 	for (size_t k = 0; k < c->n_mounts; k++)
@@ -262,36 +252,18 @@ void cri_ctr_status_done(struct cri_ctr_status *s)
 	free(s->mounts);
 	entries_free((void **)s->hp, s->lres.n_hugepage_limits);
 	entries_free((void **)s->unified, s->lres.n_unified);
-	cri_status_cfg_done(&s->legacy);
-	if (s->legacy_msg)
-		runtime__v1__container_config__free_unpacked(s->legacy_msg, NULL);
 	memset(s, 0, sizeof(*s));
 }
 
-void cri_ctr_update_build(const struct ctr_info *i, const Runtime__V1__LinuxContainerResources *r,
-			  struct cri_ctr_update *ret)
+void cri_ctr_update_build(const Runtime__V1__LinuxContainerResources *r, struct cri_ctr_update *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	cri_ctr_resources(r, &ret->res, &ret->unified, &ret->hp);
-	if (!i->legacy_cri_config)
-		return;
-	/* The container's record moves from the CRI bytes to ctr's cfg: hand
-	 * ctr its mounts as read from them. */
-	ret->legacy_msg = runtime__v1__container_config__unpack(NULL, i->legacy_cri_config_len,
-								i->legacy_cri_config);
-	if (!ret->legacy_msg)
-		return;
-	cri_status_cfg_of(ret->legacy_msg, &ret->legacy);
-	ret->cfg = ret->legacy.cfg.mounts;
-	ret->cfg_len = ret->legacy.cfg.n_mounts;
 }
 
 void cri_ctr_update_done(struct cri_ctr_update *u)
 {
 	free(u->unified);
 	free(u->hp);
-	cri_status_cfg_done(&u->legacy);
-	if (u->legacy_msg)
-		runtime__v1__container_config__free_unpacked(u->legacy_msg, NULL);
 	memset(u, 0, sizeof(*u));
 }

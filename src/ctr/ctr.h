@@ -100,11 +100,6 @@ struct ctr_info {
 	size_t n_annotations;
 	/* What ContainerStatus reports (ctr_status only; zeroed in lists). */
 	struct ctr_status_cfg cfg;
-	/* A container created before schema 5 and not updated since: the CRI
-	 * ContainerConfig bytes it was stored as, which only the CRI adapter
-	 * reads (then `cfg` is empty). NULL otherwise and in lists. */
-	uint8_t *legacy_cri_config;
-	size_t legacy_cri_config_len;
 	char *spec_path;    /* config.json of the bundle */
 	char *cgroups_path; /* linux.cgroupsPath of the spec ("" when unknown) */
 	char *upper_dir;    /* the writable layer */
@@ -261,13 +256,9 @@ int ctr_list(struct ctr_mgr *m, const struct ctr_filter *f, struct ctr_info ***r
 
 /** `<runtime> update` with `r` as oci_resources_build makes it (same checks
  *  and host bounds as a create); then `r` is what ContainerStatus reports.
- *  A container still on its legacy record (ctr_info.legacy_cri_config)
- *  moves to the stored cfg here: `legacy_mounts` (may be NULL) are its
- *  mounts as the CRI adapter read them from that record; ignored for any
- *  other container. -EINVAL when the container is not running or created,
- *  or for resources oci_resources_build refuses. */
+ *  -EINVAL when the container is not running or created, or for resources
+ *  oci_resources_build refuses. */
 int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_resources *r,
-			 const struct ctr_status_mount *legacy_mounts, size_t n_legacy_mounts,
 			 struct err *err);
 
 /** Ask the container's monitor to reopen its log. -EINVAL when it is not running. */

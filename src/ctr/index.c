@@ -85,7 +85,6 @@ static void ctr_free(struct ctr *c)
 	free(c->row.labels);
 	free(c->row.annotations);
 	free(c->row.config);
-	free(c->row.legacy_cri_config);
 	free(c->row.spec_path);
 	free(c->row.extra);
 	strv_free(c->row.layers);
@@ -272,13 +271,6 @@ struct ctr_info *ctr_snapshot(const struct ctr *c, bool with_config)
 	i->n_labels = c->n_labels;
 	i->annotations = kv_dup(c->annotations, c->n_annotations);
 	i->n_annotations = c->n_annotations;
-	/* The cfg is parsed by ctr_status, outside the lock. */
-	if (with_config && !r->config && r->legacy_cri_config) {
-		size_t n = r->legacy_cri_config_len;
-		i->legacy_cri_config = xmalloc(n ? n : 1);
-		memcpy(i->legacy_cri_config, r->legacy_cri_config, n);
-		i->legacy_cri_config_len = n;
-	}
 	i->spec_path = xstrdup(r->spec_path ? r->spec_path : "");
 	i->cgroups_path = xstrdup(c->cgroups_path ? c->cgroups_path : "");
 	i->upper_dir = xstrdup(c->upper_dir ? c->upper_dir : "");
@@ -324,7 +316,6 @@ void ctr_info_free(struct ctr_info *i)
 	ctr_kv_free(i->labels, i->n_labels);
 	ctr_kv_free(i->annotations, i->n_annotations);
 	ctr_status_cfg_done(&i->cfg);
-	free(i->legacy_cri_config);
 	free(i->spec_path);
 	free(i->cgroups_path);
 	free(i->upper_dir);

@@ -274,12 +274,9 @@ static int need_live(struct ctr *c, struct err *err)
 	return err_msg(err, -EINVAL, "container %s is %s", c->id, ctr_state_name(s));
 }
 
-/* The status config after an update to `res`: the stored one's mounts (or
- * a legacy record's, as the CRI adapter read them) with `res`. JSON,
- * malloc'd. Under c->op. */
-static int updated_cfg(struct ctr *c, const struct oci_resources *res,
-		       const struct ctr_status_mount *legacy, size_t n_legacy, char **ret,
-		       struct err *err)
+/* The status config after an update to `res`: the stored one's mounts
+ * with `res`. JSON, malloc'd. Under c->op. */
+static int updated_cfg(struct ctr *c, const struct oci_resources *res, char **ret, struct err *err)
 {
 	pthread_mutex_lock(&c->st);
 	cleanup_free char *text = c->row.config ? xstrdup(c->row.config) : NULL;
@@ -291,10 +288,6 @@ static int updated_cfg(struct ctr *c, const struct oci_resources *res,
 			       err_str(err));
 	}
 	struct ctr_status_cfg out = cfg;
-	if (!text) {
-		out.mounts = (struct ctr_status_mount *)legacy;
-		out.n_mounts = legacy ? n_legacy : 0;
-	}
 	out.has_resources = true;
 	out.resources = *res;
 	*ret = ctr_status_cfg_to_json(&out);
@@ -303,7 +296,6 @@ static int updated_cfg(struct ctr *c, const struct oci_resources *res,
 }
 
 int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_resources *res,
-			 const struct ctr_status_mount *legacy_mounts, size_t n_legacy_mounts,
 			 struct err *err)
 {
 	struct ctr *c = NULL;
@@ -317,7 +309,7 @@ int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_res
 		r = oci_resources_build(res, &m->host, &j, err);
 	cleanup_free char *cfg = NULL;
 	if (r >= 0)
-		r = updated_cfg(c, res, legacy_mounts, n_legacy_mounts, &cfg, err);
+		r = updated_cfg(c, res, &cfg, err);
 	if (r >= 0) {
 		cleanup_free char *doc = js_dump(j, 0);
 		char *args[] = { "update", "--resources", "-", c->id, NULL };
@@ -330,9 +322,6 @@ int ctr_update_resources(struct ctr_mgr *m, const char *id, const struct oci_res
 		pthread_mutex_lock(&c->st);
 		free(c->row.config);
 		c->row.config = TAKE_PTR(cfg);
-		free(c->row.legacy_cri_config);
-		c->row.legacy_cri_config = NULL;
-		c->row.legacy_cri_config_len = 0;
 		pthread_mutex_unlock(&c->st);
 	}
 	pthread_mutex_unlock(&c->op);

@@ -17,7 +17,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 #define CTR_COLUMNS                                                                                \
 	"id, pod_id, name, ctr_name, attempt, image_ref, image_id, state, created_ns, started_ns," \
 	" finished_ns, exit_code, reason, message, pid, log_path, labels, annotations,"            \
-	" cri_config, spec_path, extra, config"
+	" spec_path, extra, config"
 
 static void bind_state(sqlite3_stmt *st, const struct db_ctr *c)
 {
@@ -60,7 +60,7 @@ static int put_tx(sqlite3 *conn, void *data, struct err *err)
 	int r =
 	    db_prep(conn,
 		    "INSERT INTO containers(" CTR_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-		    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+		    " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
 		    " ON CONFLICT(id) DO UPDATE SET pod_id = excluded.pod_id, name = excluded.name,"
 		    " ctr_name = excluded.ctr_name, attempt = excluded.attempt,"
 		    " image_ref = excluded.image_ref, image_id = excluded.image_id,"
@@ -69,7 +69,7 @@ static int put_tx(sqlite3 *conn, void *data, struct err *err)
 		    " exit_code = excluded.exit_code, reason = excluded.reason,"
 		    " message = excluded.message, pid = excluded.pid, log_path = excluded.log_path,"
 		    " labels = excluded.labels, annotations = excluded.annotations,"
-		    " cri_config = excluded.cri_config, spec_path = excluded.spec_path,"
+		    " spec_path = excluded.spec_path,"
 		    " extra = excluded.extra, config = excluded.config",
 		    &st, err);
 	if (r < 0)
@@ -85,17 +85,12 @@ static int put_tx(sqlite3 *conn, void *data, struct err *err)
 	bind_text(st, 16, c->log_path);
 	bind_text(st, 17, c->labels ? c->labels : "{}");
 	bind_text(st, 18, c->annotations ? c->annotations : "{}");
-	if (c->legacy_cri_config)
-		sqlite3_bind_blob(st, 19, c->legacy_cri_config, (int)c->legacy_cri_config_len,
-				  SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, 19);
-	bind_text(st, 20, c->spec_path);
-	bind_text(st, 21, c->extra ? c->extra : "{}");
+	bind_text(st, 19, c->spec_path);
+	bind_text(st, 20, c->extra ? c->extra : "{}");
 	if (c->config)
-		db_bind_text(st, 22, c->config);
+		db_bind_text(st, 21, c->config);
 	else
-		sqlite3_bind_null(st, 22);
+		sqlite3_bind_null(st, 21);
 	r = db_run(conn, st, "record container", err);
 	if (r < 0)
 		return r;
@@ -141,8 +136,7 @@ static int put_config_tx(sqlite3 *conn, void *data, struct err *err)
 {
 	const struct put_config *p = data;
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = db_prep(conn, "UPDATE containers SET config = ?2, cri_config = NULL WHERE id = ?1",
-			&st, err);
+	int r = db_prep(conn, "UPDATE containers SET config = ?2 WHERE id = ?1", &st, err);
 	if (r < 0)
 		return r;
 	bind_text(st, 1, p->id);
@@ -180,17 +174,10 @@ static struct db_ctr *row_read(sqlite3_stmt *st)
 	c->log_path = db_col_text(st, 15);
 	c->labels = db_col_text(st, 16);
 	c->annotations = db_col_text(st, 17);
-	const void *blob = sqlite3_column_blob(st, 18);
-	int n = sqlite3_column_bytes(st, 18);
-	if (blob && sqlite3_column_type(st, 18) != SQLITE_NULL) {
-		c->legacy_cri_config = xmalloc(n > 0 ? (size_t)n : 1);
-		memcpy(c->legacy_cri_config, blob, (size_t)n);
-		c->legacy_cri_config_len = (size_t)n;
-	}
-	c->spec_path = db_col_text(st, 19);
-	c->extra = db_col_text(st, 20);
-	if (sqlite3_column_type(st, 21) != SQLITE_NULL)
-		c->config = db_col_text(st, 21);
+	c->spec_path = db_col_text(st, 18);
+	c->extra = db_col_text(st, 19);
+	if (sqlite3_column_type(st, 20) != SQLITE_NULL)
+		c->config = db_col_text(st, 20);
 	return c;
 }
 
@@ -317,9 +304,55 @@ void db_ctr_free(struct db_ctr *c)
 	free(c->labels);
 	free(c->annotations);
 	free(c->config);
-	free(c->legacy_cri_config);
 	free(c->spec_path);
 	free(c->extra);
 	strv_free(c->layers);
 	free(c);
+}
+
+/* Schema 6: each row still holding a CRI ContainerConfig BLOB (schema 4,
+ * not updated since) gets its JSON record from up->ctr_legacy_record; the
+ * migration's SQL then drops the column. Part of the migration's
+ * transaction. */
+int db_ctr_schema_6(sqlite3 *conn, const struct db_upgrade *up, struct err *err)
+{
+	cleanup_stmt sqlite3_stmt *sel = NULL;
+	cleanup_stmt sqlite3_stmt *upd = NULL;
+	int r = db_prep(conn,
+			"SELECT id, cri_config FROM containers"
+			" WHERE config IS NULL AND cri_config IS NOT NULL ORDER BY id",
+			&sel, err);
+	if (r >= 0)
+		r = db_prep(conn, "UPDATE containers SET config = ?2 WHERE id = ?1", &upd, err);
+	if (r < 0)
+		return r;
+	size_t n = 0;
+	int s;
+	while ((s = sqlite3_step(sel)) == SQLITE_ROW) {
+		cleanup_free char *id = db_col_text(sel, 0);
+		if (!up || !up->ctr_legacy_record)
+			return err_msg(
+			    err, -EPROTO,
+			    "container %s holds a CRI config only ocid's CRI adapter can convert",
+			    id);
+		const void *blob = sqlite3_column_blob(sel, 1);
+		size_t len = (size_t)sqlite3_column_bytes(sel, 1);
+		cleanup_free char *config =
+		    up->ctr_legacy_record(id, blob ? blob : (const void *)"", len);
+		db_bind_text(upd, 1, id);
+		if (config)
+			db_bind_text(upd, 2, config);
+		else
+			sqlite3_bind_null(upd, 2);
+		r = db_run(conn, upd, "convert container record", err);
+		if (r < 0)
+			return r;
+		n++;
+	}
+	if (s != SQLITE_DONE)
+		return db_sql_fail(conn, "list container records to convert", err);
+	if (n)
+		log_info("container records converted from the CRI protobuf to JSON", "count=%zu",
+			 n);
+	return 0;
 }

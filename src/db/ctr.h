@@ -1,14 +1,12 @@
-/* db/ctr: the container tables (schema versions 4 and 5).
+/* db/ctr: the container tables (schema versions 4 to 6).
  *   containers        one row per container (CRI container id)
  *   container_layers  the image layers (chain ids) each container's rootfs
  *                     stacks; what image GC must keep
  * Version 5 adds containers.config, the JSON ctr writes of what
- * ContainerStatus reports (ctr_status_cfg_to_json). Rows from version 4
- * have it NULL and keep their cri_config BLOB, the CRI ContainerConfig as
- * protobuf, until db_ctr_put_config writes config and clears the BLOB:
- * only the CRI adapter can decode it, so ctr hands it up (ctr_info's
- * legacy_cri_config) and UpdateContainerResources converts the row. New
- * rows never write cri_config. */
+ * ContainerStatus reports (ctr_status_cfg_to_json). Version 6 converts
+ * each row of version 4 (config NULL, the CRI ContainerConfig as a
+ * protobuf BLOB in cri_config) with db_upgrade's ctr_legacy_record, then
+ * drops cri_config: one transaction, at open. */
 #pragma once
 
 #include <stdint.h>
@@ -31,6 +29,7 @@
 	"CREATE INDEX container_layers_chain ON container_layers(chain_id);"
 
 #define DB_CTR_SCHEMA_5 "ALTER TABLE containers ADD COLUMN config TEXT;"
+#define DB_CTR_SCHEMA_6 "ALTER TABLE containers DROP COLUMN cri_config;"
 
 /* One container row. Strings are owned (never NULL after a read). */
 struct db_ctr {
@@ -50,14 +49,10 @@ struct db_ctr {
 	char *log_path;	   /* absolute, "" when none */
 	char *labels;	   /* JSON object of strings */
 	char *annotations; /* JSON object of strings */
-	char *config;	   /* JSON: what ContainerStatus reports; NULL on a version 4 row */
-	/* A version 4 row's CRI ContainerConfig (opaque bytes) while config is
-	 * NULL; db_ctr_put keeps it as read, db_ctr_put_config clears it. */
-	uint8_t *legacy_cri_config;
-	size_t legacy_cri_config_len;
-	char *spec_path; /* the bundle's config.json */
-	char *extra;	 /* JSON object: manager-private data (stop signal, ...) */
-	char **layers;	 /* chain ids, top-most first, NULL-terminated, may be NULL */
+	char *config;	   /* JSON: what ContainerStatus reports; may be NULL */
+	char *spec_path;   /* the bundle's config.json */
+	char *extra;	   /* JSON object: manager-private data (stop signal, ...) */
+	char **layers;	   /* chain ids, top-most first, NULL-terminated, may be NULL */
 };
 
 /** Insert or update `c` (every column; its layer list replaced) in one
@@ -68,8 +63,8 @@ int db_ctr_put(struct db *db, const struct db_ctr *c, struct err *err);
  *  message, pid) of `c->id`. -ENOENT when there is no such row. */
 int db_ctr_put_state(struct db *db, const struct db_ctr *c, struct err *err);
 
-/** Replace the config JSON of `id` (after UpdateContainerResources) and
- *  drop its legacy CRI bytes. -ENOENT when there is no such row. */
+/** Replace the config JSON of `id` (after UpdateContainerResources).
+ *  -ENOENT when there is no such row. */
 int db_ctr_put_config(struct db *db, const char *id, const char *config, struct err *err);
 
 /** Every container row, with layers. *ret is an array of *ret_n rows, each

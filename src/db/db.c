@@ -21,11 +21,14 @@ struct db {
 static const struct db_migration migrations[] = {
 	{ 1, "schema_version and meta",
 	  "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
-	  "INSERT OR IGNORE INTO meta(key, value) VALUES ('created', strftime('%Y-%m-%dT%H:%M:%SZ','now'));" },
-	{ 2, "images, tags, layers, image_layers", DB_IMAGE_SCHEMA },
-	{ 3, "pods", DB_POD_SCHEMA },
-	{ 4, "containers, container_layers", DB_CTR_SCHEMA },
-	{ 5, "containers.config: the status config as JSON", DB_CTR_SCHEMA_5 },
+	  "INSERT OR IGNORE INTO meta(key, value) VALUES ('created', strftime('%Y-%m-%dT%H:%M:%SZ','now'));",
+	  NULL },
+	{ 2, "images, tags, layers, image_layers", DB_IMAGE_SCHEMA, NULL },
+	{ 3, "pods", DB_POD_SCHEMA, NULL },
+	{ 4, "containers, container_layers", DB_CTR_SCHEMA, NULL },
+	{ 5, "containers.config: the status config as JSON", DB_CTR_SCHEMA_5, NULL },
+	{ 6, "containers.cri_config converted to containers.config, then dropped", DB_CTR_SCHEMA_6,
+	  db_ctr_schema_6 },
 };
 
 int db_schema_latest(void)
@@ -74,13 +77,17 @@ static int read_version(sqlite3 *conn, int *ret, struct err *err)
 	return r == SQLITE_ROW ? 0 : sql_err(err, conn, "read schema version");
 }
 
-static int apply(sqlite3 *conn, const struct db_migration *m, struct err *err)
+static int apply(sqlite3 *conn, const struct db_migration *m, const struct db_upgrade *up,
+		 struct err *err)
 {
 	char buf[256];
 	int r = exec(conn, "BEGIN IMMEDIATE", err);
 	if (r < 0)
 		return r;
-	r = exec(conn, m->sql, err);
+	if (m->code)
+		r = m->code(conn, up, err);
+	if (r >= 0)
+		r = exec(conn, m->sql, err);
 	if (r >= 0) {
 		snprintf(
 		    buf, sizeof(buf),
@@ -97,7 +104,8 @@ static int apply(sqlite3 *conn, const struct db_migration *m, struct err *err)
 	return 0;
 }
 
-static int migrate(struct db *db, const struct db_migration *m, size_t n, struct err *err)
+static int migrate(struct db *db, const struct db_migration *m, size_t n,
+		   const struct db_upgrade *up, struct err *err)
 {
 	int r =
 	    exec(db->conn,
@@ -118,7 +126,7 @@ static int migrate(struct db *db, const struct db_migration *m, size_t n, struct
 	for (size_t i = 0; i < n; i++) {
 		if (m[i].version <= db->version)
 			continue;
-		r = apply(db->conn, &m[i], err);
+		r = apply(db->conn, &m[i], up, err);
 		if (r < 0)
 			return r;
 		db->version = m[i].version;
@@ -126,8 +134,8 @@ static int migrate(struct db *db, const struct db_migration *m, size_t n, struct
 	return 0;
 }
 
-int db_open_with(const char *root, const struct db_migration *m, size_t n, struct db **ret,
-		 struct err *err)
+int db_open_with(const char *root, const struct db_migration *m, size_t n,
+		 const struct db_upgrade *up, struct db **ret, struct err *err)
 {
 	cleanup_free char *path = xasprintf("%s/ocid.db", root);
 	struct db *db = xzalloc(sizeof(*db));
@@ -146,7 +154,7 @@ int db_open_with(const char *root, const struct db_migration *m, size_t n, struc
 		 " PRAGMA cache_size=-512; PRAGMA temp_store=MEMORY;",
 		 err);
 	if (r >= 0)
-		r = migrate(db, m, n, err);
+		r = migrate(db, m, n, up, err);
 	if (r < 0) {
 		err_wrap(err, "database '%s'", path);
 		goto fail;
@@ -219,9 +227,15 @@ int db_check(const char *root, char ***ret_problems, struct err *err)
 	return r;
 }
 
+int db_open_upgrading(const char *root, const struct db_upgrade *up, struct db **ret,
+		      struct err *err)
+{
+	return db_open_with(root, migrations, ARRAY_SIZE(migrations), up, ret, err);
+}
+
 int db_open(const char *root, struct db **ret, struct err *err)
 {
-	return db_open_with(root, migrations, ARRAY_SIZE(migrations), ret, err);
+	return db_open_upgrading(root, NULL, ret, err);
 }
 
 void db_close(struct db *db)

@@ -9,10 +9,27 @@
 struct db;
 struct sqlite3;
 
+/* What a schema upgrade needs from the modules above db. */
+struct db_upgrade {
+	/* Schema 6 drops containers.cri_config, where schema 4 kept a
+	 * container's CRI ContainerConfig as protobuf (opaque here): this
+	 * turns one row's `len` bytes into its JSON record (containers.config,
+	 * as ctr writes it; malloc'd, NULL stores none). Only the CRI adapter
+	 * can decode them (cri_ctr_legacy_record); without it an upgrade that
+	 * meets such a row fails with -EPROTO. */
+	char *(*ctr_legacy_record)(const char *ctr_id, const uint8_t *blob, size_t len);
+};
+
 /** Open (creating) `<root>/ocid.db`, set WAL, busy_timeout, foreign_keys,
  *  synchronous=NORMAL and a small page cache, then apply pending
- *  migrations. -EPROTO when the file's schema is newer than this binary;
- *  other -errno with err filled on failure. */
+ *  migrations, each in one transaction (a crash leaves the schema before
+ *  it, and the next open applies it again), with `up` (may be NULL) for
+ *  those that need it. -EPROTO when the file's schema is newer than this
+ *  binary; other -errno with err filled on failure. */
+int db_open_upgrading(const char *root, const struct db_upgrade *up, struct db **ret,
+		      struct err *err);
+/** db_open_upgrading without an upgrade's helpers (a database of schema 4
+ *  still holding CRI configs fails). */
 int db_open(const char *root, struct db **ret, struct err *err);
 /** Close and free. Accepts NULL. */
 void db_close(struct db *db);

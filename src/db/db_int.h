@@ -63,12 +63,18 @@ struct db_migration {
 	int version;
 	const char *description;
 	const char *sql;
+	/* Run first in the transaction when not NULL (what SQL alone cannot
+	 * do), with db_open_upgrading's `up` (may be NULL). */
+	int (*code)(sqlite3 *conn, const struct db_upgrade *up, struct err *err);
 };
+
+/* db/ctr.c: schema 6's conversion of the rows of schema 4. */
+int db_ctr_schema_6(sqlite3 *conn, const struct db_upgrade *up, struct err *err);
 
 /** The schema version stored in the file. */
 int db_schema_version(struct db *db);
 /** The journal mode in use ("wal"), malloc'd; NULL on failure. */
 char *db_journal_mode(struct db *db);
 /** Test hook: open with an explicit migration list (not for production). */
-int db_open_with(const char *root, const struct db_migration *m, size_t n, struct db **ret,
-		 struct err *err);
+int db_open_with(const char *root, const struct db_migration *m, size_t n,
+		 const struct db_upgrade *up, struct db **ret, struct err *err);

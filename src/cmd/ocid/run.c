@@ -145,7 +145,10 @@ static int start(struct daemon *d, struct err *err)
 	r = ocid_lock_take(cfg->root, &d->root_lock, err);
 	if (r < 0)
 		return r;
-	r = db_open(cfg->root, &d->db, err);
+	/* Before any module reads a row: an upgrade converts the containers a
+	 * schema 4 stored as CRI protobuf, which only cri can decode. */
+	static const struct db_upgrade up = { .ctr_legacy_record = cri_ctr_legacy_record };
+	r = db_open_upgrading(cfg->root, &up, &d->db, err);
 	if (r < 0)
 		return r;
 	r = storage_new(cfg->root, &d->storage, err);

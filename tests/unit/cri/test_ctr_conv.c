@@ -220,70 +220,76 @@ static void test_status_from_cfg(void **state)
 	runtime__v1__container_status__free_unpacked(back, NULL);
 	free(buf);
 	cri_ctr_status_done(&st);
-	/* An update of such a container hands ctr no legacy mounts. */
+	/* An update hands ctr the resources. */
 	Runtime__V1__LinuxContainerResources nr = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+	nr.memory_limit_in_bytes = 2 << 20;
 	struct cri_ctr_update u;
-	cri_ctr_update_build(&i, &nr, &u);
-	assert_null(u.cfg);
-	assert_int_equal(u.cfg_len, 0);
+	cri_ctr_update_build(&nr, &u);
+	assert_int_equal(u.res.memory_limit_in_bytes, 2 << 20);
 	cri_ctr_update_done(&u);
 	ctr_status_cfg_done(&i.cfg);
 }
 
-/* A legacy record (schema 4: the CRI config bytes): the status reads them,
- * and an update hands ctr their mounts. */
-static void test_status_and_update(void **state)
+/* A schema 4 row's CRI config bytes become ctr's record (what the
+ * database upgrade stores): the mounts and resources as CreateContainer
+ * asked, so the status reports them as before. */
+static void test_legacy_record(void **state)
 {
 	struct fixture f;
 	setup(&f);
 	size_t len = protobuf_c_message_get_packed_size(&f.cfg.base);
-	uint8_t *buf = xmalloc(len);
+	cleanup_free uint8_t *buf = xmalloc(len);
 	protobuf_c_message_pack(&f.cfg.base, buf);
-	struct ctr_kv label = { "app", "x" };
-	struct ctr_info i = { .ctr_name = "web",
-			      .attempt = 2,
-			      .image_ref = "busybox",
-			      .image_id = "sha256:1",
-			      .state = CTR_EXITED,
-			      .exit_code = 3,
-			      .reason = "Error",
-			      .message = "",
-			      .log_path = "/l",
-			      .labels = &label,
-			      .n_labels = 1,
-			      .legacy_cri_config = buf,
-			      .legacy_cri_config_len = len,
-			      .has_user = true,
-			      .uid = 5,
-			      .gid = 6 };
+	cleanup_free char *text = cri_ctr_legacy_record("c1", buf, len);
+	struct ctr_info i = { .ctr_name = "web", .image_ref = "busybox", .image_id = "sha256:1" };
 	memset(i.id, 'a', ID_LEN);
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(ctr_status_cfg_parse(text, strlen(text), &i.cfg, &err), 0);
+	assert_int_equal(i.cfg.n_mounts, 1);
+	assert_string_equal(i.cfg.mounts[0].host_path, "/srv");
+	assert_string_equal(i.cfg.mounts[0].container_path, "/data");
+	assert_true(i.cfg.mounts[0].readonly);
+	assert_int_equal(i.cfg.mounts[0].propagation, OCI_PROPAGATION_HOST_TO_CONTAINER);
+	assert_true(i.cfg.has_resources);
+	assert_int_equal(i.cfg.resources.memory_limit_in_bytes, 1 << 20);
+	assert_int_equal(i.cfg.resources.cpu_shares, 512);
 	struct cri_ctr_status st;
-	cri_ctr_status_build(&i, "{\"pid\":1}", &st);
-	assert_int_equal(st.status.state, RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED);
-	assert_int_equal(st.status.exit_code, 3);
-	assert_string_equal(st.status.image_ref, "sha256:1");
+	cri_ctr_status_build(&i, NULL, &st);
 	assert_int_equal(st.status.n_mounts, 1);
 	assert_string_equal(st.status.mounts[0]->host_path, "/srv");
 	assert_int_equal(st.status.resources->linux->memory_limit_in_bytes, 1 << 20);
-	assert_int_equal(st.status.user->linux->uid, 5);
-	assert_int_equal(st.n_info, 1);
-	assert_string_equal(st.info[0]->value, "{\"pid\":1}");
-	assert_string_equal(st.status.labels[0]->key, "app");
-	/* The whole thing packs. */
-	size_t n = protobuf_c_message_get_packed_size(&st.status.base);
-	assert_true(n > 0);
 	cri_ctr_status_done(&st);
+	ctr_status_cfg_done(&i.cfg);
+	/* The same bytes, the same record. */
+	cleanup_free char *again = cri_ctr_legacy_record("c1", buf, len);
+	assert_string_equal(again, text);
+	/* No bytes: a config with nothing set. */
+	cleanup_free char *none = cri_ctr_legacy_record("c2", (const uint8_t *)"", 0);
+	assert_int_equal(ctr_status_cfg_parse(none, strlen(none), &i.cfg, &err), 0);
+	assert_int_equal(i.cfg.n_mounts, 0);
+	ctr_status_cfg_done(&i.cfg);
+}
 
-	Runtime__V1__LinuxContainerResources nr = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
-	nr.memory_limit_in_bytes = 2 << 20;
-	struct cri_ctr_update u;
-	cri_ctr_update_build(&i, &nr, &u);
-	assert_int_equal(u.res.memory_limit_in_bytes, 2 << 20);
-	assert_int_equal(u.cfg_len, 1);
-	assert_string_equal(u.cfg[0].host_path, "/srv");
-	assert_int_equal(u.cfg[0].propagation, OCI_PROPAGATION_HOST_TO_CONTAINER);
-	cri_ctr_update_done(&u);
-	free(buf);
+/* Bytes that do not decode (a length past the end, a bad wire type) give
+ * an empty record: the container keeps its row, its status no mounts. */
+static void test_legacy_record_undecodable(void **state)
+{
+	static const uint8_t truncated[] = { 0x0a, 0x05, 'a', 'b' };
+	static const uint8_t wire7[] = { 0xff, 0xff, 0xff };
+	const struct {
+		const uint8_t *b;
+		size_t n;
+	} bad[] = { { truncated, sizeof(truncated) }, { wire7, sizeof(wire7) } };
+	for (size_t k = 0; k < ARRAY_SIZE(bad); k++) {
+		cleanup_free char *text = cri_ctr_legacy_record("c3", bad[k].b, bad[k].n);
+		assert_non_null(text);
+		struct ctr_status_cfg c;
+		cleanup_err struct err err = ERR_INIT;
+		assert_int_equal(ctr_status_cfg_parse(text, strlen(text), &c, &err), 0);
+		assert_int_equal(c.n_mounts, 0);
+		assert_false(c.has_resources);
+		ctr_status_cfg_done(&c);
+	}
 }
 
 /* Every name of CRI's Signal enum means a signal to oci_signal_parse (what
@@ -314,8 +320,11 @@ static void test_signal_enum(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_conv),	cmocka_unit_test(test_create_invalid),
-		cmocka_unit_test(test_status_from_cfg), cmocka_unit_test(test_status_and_update),
+		cmocka_unit_test(test_create_conv),
+		cmocka_unit_test(test_create_invalid),
+		cmocka_unit_test(test_status_from_cfg),
+		cmocka_unit_test(test_legacy_record),
+		cmocka_unit_test(test_legacy_record_undecodable),
 		cmocka_unit_test(test_signal_enum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

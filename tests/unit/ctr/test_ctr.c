@@ -284,7 +284,6 @@ static void test_db_rows(void **state)
 	assert_int_equal(db_open(root, &db, &err), 0);
 	cleanup_free char *id = hexid('c', '5');
 	char *layers[] = { "sha256:top", "sha256:bottom", NULL };
-	uint8_t blob[] = { 0, 1, 2, 0, 255 };
 	struct db_ctr c = { .id = id,
 			    .pod_id = "pod",
 			    .name = "k8s_x",
@@ -298,8 +297,6 @@ static void test_db_rows(void **state)
 			    .message = "",
 			    .log_path = "/l",
 			    .labels = "{\"a\":\"b\"}",
-			    .legacy_cri_config = blob,
-			    .legacy_cri_config_len = sizeof(blob),
 			    .spec_path = "/s",
 			    .layers = layers };
 	assert_int_equal(db_ctr_put(db, &c, &err), 0);
@@ -318,10 +315,8 @@ static void test_db_rows(void **state)
 	assert_int_equal(rows[0]->attempt, 2);
 	assert_int_equal(rows[0]->pid, 42);
 	assert_string_equal(rows[0]->reason, "Error");
-	/* A schema 4 row: no config, the CRI bytes kept as they were. */
+	/* None given, none stored. */
 	assert_null(rows[0]->config);
-	assert_int_equal(rows[0]->legacy_cri_config_len, sizeof(blob));
-	assert_memory_equal(rows[0]->legacy_cri_config, blob, sizeof(blob));
 	assert_string_equal(rows[0]->layers[0], "sha256:top");
 	assert_string_equal(rows[0]->layers[1], "sha256:bottom");
 	assert_string_equal(rows[0]->annotations, "{}");
@@ -331,12 +326,11 @@ static void test_db_rows(void **state)
 	assert_int_equal(db_ctr_layers_in_use(db, &used, &err), 0);
 	assert_int_equal(strv_len(used), 2);
 	strv_free(used);
-	/* Writing the config drops the legacy bytes. */
+	/* The config as an update writes it. */
 	assert_int_equal(db_ctr_put_config(db, id, "{\"mounts\":[]}", &err), 0);
 	assert_int_equal(db_ctr_list(db, &rows, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(rows[0]->config, "{\"mounts\":[]}");
-	assert_null(rows[0]->legacy_cri_config);
 	db_ctr_free(rows[0]);
 	free(rows);
 	assert_int_equal(db_ctr_put_config(db, "nope", "{}", &err), -ENOENT);
