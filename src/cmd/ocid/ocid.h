@@ -27,6 +27,7 @@ struct daemon {
 	int root_lock;
 	int run_lock;
 	struct cri_deps cri;
+	unsigned cri_gen; /* ocid_cri_configure's rounds; the newest applies */
 	struct httpapi_deps http;
 	bool stopping;
 };
@@ -81,5 +82,8 @@ enum oci_volumes_mode ocid_image_volumes(const struct config *cfg);
 void ocid_image_configure(struct image_service *images, const struct config *cfg);
 /** handlers.c: give the CRI adapter the hook and CDI directories and the
  *  runtime handlers of d->cfg, each handler's program asked for its
- *  features (start, after the container manager, and reload). */
+ *  features (start, after the container manager, and reload; loop thread).
+ *  The first call asks the programs before returning; later ones (reload)
+ *  ask on a thread of their own and the loop swaps the settings in when
+ *  all have answered or timed out -- unless a later call came since. */
 void ocid_cri_configure(struct daemon *d);
