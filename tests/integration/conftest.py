@@ -6,6 +6,7 @@ OCID_ASAN   set when the build is sanitized: daemon logs are checked for reports
 import importlib
 import json
 import os
+import pathlib
 import signal
 import socket
 import subprocess
@@ -263,6 +264,19 @@ def make_daemon(pb, tmp_path):
     for dm in made:
         dm.kill()
         cleanup_net(dm.bridge, dm.net_prefix, dm.tmp)
+
+
+@pytest.fixture
+def open_tmp_path():
+    """A test directory (0700, like pytest's) outside pytest's own
+    /tmp/pytest-of-root, for tests that open it to others (the root of a
+    pod's user namespace reaches the daemon's files through every directory
+    above them): any pytest run that starts meanwhile resets
+    /tmp/pytest-of-root to 0700. Removed without crossing into what is
+    still mounted below it."""
+    p = tempfile.mkdtemp(prefix='ocid-test-', dir='/tmp')
+    yield pathlib.Path(p)
+    subprocess.run(['rm', '-rf', '--one-file-system', p], check=False)
 
 
 @pytest.fixture

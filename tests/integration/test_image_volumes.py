@@ -22,6 +22,12 @@ DATA2 = [('data', 'dir', None, {}), ('data/a.txt', 'file', b'two\n', {}),
          ('data/c.txt', 'file', b'sea\n', {})]
 
 
+@pytest.fixture
+def tmp_path(open_tmp_path):
+    """Pods here have user namespaces: see open_tmp_path."""
+    return open_tmp_path
+
+
 def pull(env, repo, layers):
     push_image(env.reg, repo, 'v1', layers, config=make_config(layers))
     ref = f'{env.reg.host}/{repo}:v1'

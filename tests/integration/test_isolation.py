@@ -12,6 +12,12 @@ import pytest
 from registry import Layer, busybox_entries, make_config, push_image
 
 
+@pytest.fixture
+def tmp_path(open_tmp_path):
+    """Pods here have user namespaces: see open_tmp_path."""
+    return open_tmp_path
+
+
 def sh(*args):
     subprocess.run(args, check=True)
 
@@ -297,7 +303,7 @@ def test_userns_node_mode(uns_env):
 
 
 def test_userns_unsupported_here(env):
-    """The daemon's root is under pytest's 0700 directories: the root of a
+    """The daemon's root is under a 0700 directory: the root of a
     pod's user namespace could not reach a rootfs there, so the feature is
     not reported and mode POD is refused, saying where to look."""
     pb = env.pb
