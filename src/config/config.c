@@ -660,21 +660,10 @@ static int apply_flags(struct config *cfg, int argc, char **argv, struct err *er
 /* A runtime given by name is looked up on PATH; kept as is when not found. */
 static void resolve_runtime(struct config *cfg)
 {
-	if (str_empty(cfg->runtime) || strchr(cfg->runtime, '/'))
-		return;
-	const char *path = getenv("PATH");
-	cleanup(strv_free) char **dirs = strv_split(
-	    path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ':');
-	for (size_t i = 0; dirs && dirs[i]; i++) {
-		if (dirs[i][0] != '/')
-			continue;
-		cleanup_free char *p = xasprintf("%s/%s", dirs[i], cfg->runtime);
-		struct stat st;
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0) {
-			free(cfg->runtime);
-			cfg->runtime = TAKE_PTR(p);
-			return;
-		}
+	char *p = config_find_program(cfg->runtime);
+	if (p) {
+		free(cfg->runtime);
+		cfg->runtime = p;
 	}
 }
 

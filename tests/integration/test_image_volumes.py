@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from registry import Layer, busybox_entries, make_config, push_image
-from test_isolation import handlers, searchable, uns_ctr, uns_pod  # noqa: F401
+from test_isolation import create, handlers, run, searchable, uns_ctr, uns_pod  # noqa: F401
 
 DATA1 = [('data', 'dir', None, {}), ('data/a.txt', 'file', b'one\n', {}),
          ('data/sub', 'dir', None, {}), ('data/sub/b.txt', 'file', b'bee\n', {}),
@@ -46,29 +46,6 @@ def images(env):
 
 def vol(pb, path, image, sub=''):
     return pb.Mount(container_path=path, image=pb.ImageSpec(image=image), image_sub_path=sub)
-
-
-def create(env, name, mounts, sc=None, expect=None):
-    pb = env.pb
-    cfg = pb.ContainerConfig(
-        metadata=pb.ContainerMetadata(name=name), image=pb.ImageSpec(image=env.image),
-        command=['/bin/sleep', '600'], log_path=f'{name}.log', mounts=list(mounts))
-    if sc is not None:
-        cfg.linux.security_context.CopyFrom(sc)
-    req = pb.CreateContainerRequest(pod_sandbox_id=env.pod_id, config=cfg,
-                                    sandbox_config=env.pod_cfg)
-    if expect is not None:
-        with pytest.raises(grpc.RpcError) as e:
-            env.d.runtime('CreateContainer', req, timeout=60)
-        assert e.value.code() == expect, e.value.details()
-        return e.value.details()
-    return env.d.runtime('CreateContainer', req, timeout=60).container_id
-
-
-def run(env, cid, script):
-    r = env.d.runtime('ExecSync', env.pb.ExecSyncRequest(
-        container_id=cid, cmd=['/bin/sh', '-c', script], timeout=10))
-    return r.exit_code, r.stdout.decode(), r.stderr.decode()
 
 
 def mounts_under(path):
