@@ -32,7 +32,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 import grpc  # noqa: E402
-from benchlib import pb_module, pct  # noqa: E402
+from benchlib import finish_tmp, pb_module, pct, start_ocid  # noqa: E402
 from registry import Registry, busybox_image  # noqa: E402
 
 RUNC = shutil.which('runc') or '/usr/sbin/runc'
@@ -53,30 +53,6 @@ class Client:
                                    request_serializer=lambda r: r.SerializeToString(),
                                    response_deserializer=resp_t.FromString)
         return stub(req, timeout=timeout)
-
-
-def start_daemon(tmp, reg):
-    build = os.path.abspath(os.environ.get('OCID_BUILD', os.path.join(TOP, 'build')))
-    etc = os.path.join(tmp, 'etc')
-    os.makedirs(etc)
-    with open(os.path.join(etc, 'registries.conf'), 'w') as f:
-        f.write(f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n')
-    with open(os.path.join(etc, 'policy.json'), 'w') as f:
-        json.dump({'default': [{'type': 'insecureAcceptAnything'}]}, f)
-    sock = os.path.join(tmp, 'run', 'ocid.sock')
-    args = [os.path.join(build, 'src', 'cmd', 'ocid', 'ocid'), '--root', os.path.join(tmp, 'root'),
-            '--runroot', os.path.join(tmp, 'run'), '--listen', sock,
-            '--config', os.path.join(tmp, 'none.conf'), '--config-dir', os.path.join(tmp, 'c.d'),
-            '--registries-conf', os.path.join(etc, 'registries.conf'),
-            '--signature-policy', os.path.join(etc, 'policy.json'), '--log-level', os.environ.get('BENCH_LOG_LEVEL', 'warn')]
-    log = open(os.path.join(tmp, 'ocid.log'), 'wb')
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while not os.path.exists(sock):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise SystemExit('ocid did not start; see ' + log.name)
-        time.sleep(0.02)
-    return proc, sock
 
 
 class Floor:
@@ -292,7 +268,7 @@ def main():
     try:
         busybox_image(reg, 'bench/busybox')
         image = f'{reg.host}/bench/busybox:latest'
-        proc, sock = start_daemon(tmp, reg)
+        proc, sock, _ = start_ocid(tmp, reg, log_level=os.environ.get('BENCH_LOG_LEVEL', 'warn'))
         c = Client(pb, sock)
         pull(c, pb, image)
         pod, pod_cfg = run_pod(c, pb, tmp)
@@ -338,10 +314,7 @@ def main():
             proc.terminate()
             proc.wait(10)
         reg.stop()
-        if not os.environ.get('BENCH_KEEP'):
-            subprocess.run(['rm', '-rf', tmp])
-        else:
-            print('kept', tmp)
+        finish_tmp(tmp)
 
 
 if __name__ == '__main__':

@@ -11,7 +11,6 @@ Environment: OCID_BUILD (default <repo>/build), BENCH_PODS, BENCH_MB,
 BENCH_SETTLE, BENCH_KEEP=1 keeps the temp dir. Run as root.
 """
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 sys.path.insert(0, os.path.join(TOP, 'bench'))
-from benchlib import pb_module  # noqa: E402
+from benchlib import finish_tmp, pb_module  # noqa: E402
 from pod import Ocid, pod_config  # noqa: E402
 from registry import Layer, Registry, busybox_entries, busybox_image, push_image  # noqa: E402
 
@@ -115,10 +114,7 @@ def main():
         if o:
             o.close()
         reg.stop()
-        if os.environ.get('BENCH_KEEP'):
-            print('kept', tmp)
-        else:
-            subprocess.run(['rm', '-rf', tmp])
+        finish_tmp(tmp)
 
 
 if __name__ == '__main__':

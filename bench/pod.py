@@ -38,7 +38,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 sys.path.insert(0, os.path.join(TOP, 'bench'))
 import grpc  # noqa: E402
-from benchlib import pb_module, pct  # noqa: E402
+from benchlib import finish_tmp, pb_module, pct, start_ocid  # noqa: E402
 from ctr import Floor as CtrFloor, RUNC, FLOOR_CGROUP  # noqa: E402
 from registry import Registry, busybox_image  # noqa: E402
 
@@ -107,32 +107,11 @@ class NetFloor:
 
 class Ocid:
     def __init__(self, tmp, reg, log_level='debug'):
-        build = os.path.abspath(os.environ.get('OCID_BUILD', os.path.join(TOP, 'build')))
-        etc = os.path.join(tmp, 'etc')
-        os.makedirs(etc)
-        with open(os.path.join(etc, 'registries.conf'), 'w') as f:
-            f.write(f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n')
-        with open(os.path.join(etc, 'policy.json'), 'w') as f:
-            json.dump({'default': [{'type': 'insecureAcceptAnything'}]}, f)
         self.bridge = f'ocbo{TAG:x}'
-        self.sock = os.path.join(tmp, 'run', 'ocid.sock')
-        self.log_path = os.path.join(tmp, 'ocid.log')
-        args = [os.path.join(build, 'src', 'cmd', 'ocid', 'ocid'),
-                '--root', os.path.join(tmp, 'root'), '--runroot', os.path.join(tmp, 'run'),
-                '--listen', self.sock, '--config', os.path.join(tmp, 'none.conf'),
-                '--config-dir', os.path.join(tmp, 'c.d'),
-                '--registries-conf', os.path.join(etc, 'registries.conf'),
-                '--signature-policy', os.path.join(etc, 'policy.json'),
-                '--cni-config-dir', os.path.join(tmp, 'net.d'),
-                '--cni-default-bridge', self.bridge,
-                '--cni-default-subnet', f'10.{SUBNET_BASE}.2.0/24', '--log-level', log_level]
-        self.log = open(self.log_path, 'wb')
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while not os.path.exists(self.sock):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise SystemExit('ocid did not start; see ' + self.log_path)
-            time.sleep(0.02)
+        self.proc, self.sock, self.log_path = start_ocid(
+            tmp, reg, ['--cni-config-dir', os.path.join(tmp, 'net.d'),
+                       '--cni-default-bridge', self.bridge,
+                       '--cni-default-subnet', f'10.{SUBNET_BASE}.2.0/24'], log_level)
         self.ch = grpc.insecure_channel('unix:' + self.sock)
 
     def call(self, pb, method, req, svc='RuntimeService', timeout=120):
@@ -440,10 +419,7 @@ def main():
         reg.stop()
         for d in [f'/sys/fs/cgroup/{FLOOR_CGROUP}']:
             shutil.rmtree(d, ignore_errors=True)
-        if os.environ.get('BENCH_KEEP'):
-            print('kept', tmp)
-        else:
-            subprocess.run(['rm', '-rf', tmp])
+        finish_tmp(tmp)
 
 
 if __name__ == '__main__':
