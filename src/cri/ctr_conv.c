@@ -211,21 +211,37 @@ void cri_status_cfg_done(struct cri_status_cfg *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The empty record, logged: what a container whose stored CRI config
+ * cannot be read keeps (its row, no mounts or resources reported). */
+static char *legacy_empty(const char *ctr_id, size_t len, const char *why)
+{
+	log_warn(
+	    "a container's stored CRI config cannot be converted: its status reports no mounts or resources",
+	    "id=%s bytes=%zu error=%s", ctr_id, len, log_q(why));
+	struct ctr_status_cfg empty = { 0 };
+	return ctr_status_cfg_to_json(&empty);
+}
+
 char *cri_ctr_legacy_record(const char *ctr_id, const uint8_t *blob, size_t len)
 {
 	Runtime__V1__ContainerConfig *msg = runtime__v1__container_config__unpack(NULL, len, blob);
-	if (!msg) {
-		log_warn(
-		    "a container's stored CRI config does not decode: its status reports no mounts or resources",
-		    "id=%s bytes=%zu", ctr_id, len);
-		struct ctr_status_cfg empty = { 0 };
-		return ctr_status_cfg_to_json(&empty);
-	}
+	if (!msg)
+		return legacy_empty(ctr_id, len, "it does not decode as a CRI ContainerConfig");
 	struct cri_status_cfg s;
 	cri_status_cfg_of(msg, &s);
 	char *out = ctr_status_cfg_to_json(&s.cfg);
 	cri_status_cfg_done(&s);
 	runtime__v1__container_config__free_unpacked(msg, NULL);
+	/* What ctr would refuse to read back (values CreateContainer never
+	 * let through) is no record either. */
+	struct ctr_status_cfg back;
+	cleanup_err struct err err = ERR_INIT;
+	int r = ctr_status_cfg_parse(out, strlen(out), &back, &err);
+	ctr_status_cfg_done(&back);
+	if (r < 0) {
+		free(out);
+		return legacy_empty(ctr_id, len, err_str(&err));
+	}
 	return out;
 }
 

@@ -177,7 +177,7 @@ def test_schema4_undecodable_blob(env, tmp_path):
     assert schema(d) == 6
     assert json.loads(row(d, cid)) == {'mounts': []}
     assert json.loads(row(d, good))['mounts']
-    log = [line for line in d.read_log().splitlines() if 'does not decode' in line]
+    log = [line for line in d.read_log().splitlines() if 'cannot be converted' in line]
     assert len(log) == 1 and f'id={cid}' in log[0], log
     assert sorted(c.id for c in env.list()) == sorted([cid, good])
     st = env.status(cid).status

@@ -290,6 +290,26 @@ static void test_legacy_record_undecodable(void **state)
 		assert_false(c.has_resources);
 		ctr_status_cfg_done(&c);
 	}
+	/* Decodes, but holds what ctr would not read back (a hugepage limit
+	 * past int64, which CreateContainer never lets through): empty too. */
+	struct fixture f;
+	setup(&f);
+	Runtime__V1__HugepageLimit hp = RUNTIME__V1__HUGEPAGE_LIMIT__INIT;
+	hp.page_size = "2MB";
+	hp.limit = UINT64_MAX;
+	Runtime__V1__HugepageLimit *hps[] = { &hp };
+	f.res.hugepage_limits = hps;
+	f.res.n_hugepage_limits = 1;
+	size_t len = protobuf_c_message_get_packed_size(&f.cfg.base);
+	cleanup_free uint8_t *buf = xmalloc(len);
+	protobuf_c_message_pack(&f.cfg.base, buf);
+	cleanup_free char *text = cri_ctr_legacy_record("c4", buf, len);
+	struct ctr_status_cfg c;
+	cleanup_err struct err err = ERR_INIT;
+	assert_int_equal(ctr_status_cfg_parse(text, strlen(text), &c, &err), 0);
+	assert_int_equal(c.n_mounts, 0);
+	assert_false(c.has_resources);
+	ctr_status_cfg_done(&c);
 }
 
 /* Every name of CRI's Signal enum means a signal to oci_signal_parse (what
