@@ -22,21 +22,34 @@
 /* The runtime's create without a caller's deadline (mon_spawn's default). */
 #define SPAWN_TIMEOUT_MS 60000u
 
-void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id)
+static void rm_container_dir(const char *base, const char *id)
+{
+	cleanup_free char *dir = xasprintf("%s/containers", base);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fs_rm_rf_at(fd, id, NULL);
+		close(fd);
+	}
+}
+
+void ctr_cleanup_rootfs(struct ctr_mgr *m, const char *id)
 {
 	cleanup_free char *merged = ctr_path_root(m, id, "merged");
 	(void)umount2(merged, MNT_DETACH);
 	/* rm -rf below does not enter what is still mounted (-EXDEV). */
 	ctr_volumes_unmount(m, id);
-	const char *bases[] = { m->root, m->runroot };
-	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
-		cleanup_free char *dir = xasprintf("%s/containers", bases[i]);
-		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			(void)fs_rm_rf_at(fd, id, NULL);
-			close(fd);
-		}
-	}
+	rm_container_dir(m->root, id);
+}
+
+void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id)
+{
+	ctr_cleanup_rootfs(m, id);
+	ctr_cleanup_run(m, id);
+}
+
+void ctr_cleanup_run(struct ctr_mgr *m, const char *id)
+{
+	rm_container_dir(m->runroot, id);
 	const char *socks[] = { "ctl", "attach" };
 	for (size_t i = 0; i < ARRAY_SIZE(socks); i++) {
 		cleanup_free char *p = ctr_path_sock(m, id, socks[i]);

@@ -284,8 +284,12 @@ int ctr_runtime_start(const struct ctr_mgr *m, const struct ctr_rt *rt, const ch
 
 /* ---- create.c ---- */
 
-/** Undo what a create left on disk (mount, dirs) for `id`. Best effort. */
+/** Undo what a create left on disk (mount, dirs) for `id`. Best effort:
+ *  ctr_cleanup_rootfs (the overlay, volumes, <root>/containers/<id>) then
+ *  ctr_cleanup_run (the bundle under the runroot, the sockets). */
 void ctr_cleanup_dirs(struct ctr_mgr *m, const char *id);
+void ctr_cleanup_rootfs(struct ctr_mgr *m, const char *id);
+void ctr_cleanup_run(struct ctr_mgr *m, const char *id);
 
 /* ---- volumes.c ---- */
 

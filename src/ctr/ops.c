@@ -2,6 +2,7 @@
  * status, list, update, reopen log, exec, and the pod-wide stop/remove. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/fs.h"
 #include "ctr/ctr_int.h"
 #include "ev/ev.h"
 #include "mon/mon.h"
@@ -182,6 +184,31 @@ int ctr_stop(struct ctr_mgr *m, const char *id, int64_t timeout_s, struct err *e
 	return r;
 }
 
+/* A poststop hook in the bundle's config.json (a plain search: a false
+ * match only keeps the rootfs until the runtime's delete is done). */
+static bool has_poststop_hooks(const char *spec_path)
+{
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	if (str_empty(spec_path) ||
+	    fs_read_file(AT_FDCWD, spec_path, 16u << 20, &text, &len, NULL) < 0)
+		return true;
+	return strstr(text, "\"poststop\"") != NULL;
+}
+
+struct rootfs_job {
+	struct ctr_mgr *m;
+	const char *id;
+	pthread_t thread;
+};
+
+static void *rootfs_job_run(void *arg)
+{
+	struct rootfs_job *j = arg;
+	ctr_cleanup_rootfs(j->m, j->id);
+	return NULL;
+}
+
 static int remove_locked(struct ctr_mgr *m, struct ctr *c, struct err *err)
 {
 	if (c->removed)
@@ -189,18 +216,33 @@ static int remove_locked(struct ctr_mgr *m, struct ctr *c, struct err *err)
 	int r = stop_locked(m, c, 0, err);
 	if (r < 0)
 		return err_wrap(err, "remove");
+	uint64_t t0 = ev_now_ns();
+	/* The rootfs goes while the runtime deletes its state, unless a
+	 * poststop hook (which the runtime's delete runs) may still look at it. */
+	struct rootfs_job job = { .m = m, .id = c->id };
+	bool overlap = !has_poststop_hooks(c->row.spec_path) &&
+		       pthread_create(&job.thread, NULL, rootfs_job_run, &job) == 0;
 	char *args[] = { "delete", "--force", c->id, NULL };
 	cleanup_err struct err derr = ERR_INIT;
 	if (ctr_runtime_run(m, c->rt, args, NULL, 0, &derr) < 0 &&
 	    !strstr(err_str(&derr), "not exist"))
 		log_warn("runtime delete failed", "id=%s error=%s", c->id, log_q(err_str(&derr)));
+	uint64_t t1 = ev_now_ns();
 	ctr_watch_remove(m, c->id);
-	ctr_cleanup_dirs(m, c->id);
+	if (overlap)
+		(void)pthread_join(job.thread, NULL);
+	else
+		ctr_cleanup_rootfs(m, c->id);
+	ctr_cleanup_run(m, c->id);
 	if (m->stats)
 		stats_forget(m->stats, c->id);
+	uint64_t t2 = ev_now_ns();
 	r = db_ctr_delete(m->db, c->id, err);
 	if (r < 0)
 		return r;
+	log_debug("container remove steps", "id=%s runtime_us=%llu dirs_us=%llu db_us=%llu", c->id,
+		  (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(t2 - t1) / 1000,
+		  (unsigned long long)(ev_now_ns() - t2) / 1000);
 	pthread_mutex_lock(&c->st);
 	c->removed = true;
 	pthread_mutex_unlock(&c->st);
