@@ -42,10 +42,8 @@ char *rc_status_json(int exit_code, const char *msg)
 		json_object_set_new(st, "reason", json_string("InternalError"));
 		json_object_set_new(st, "code", json_integer(500));
 	}
-	char *s = json_dumps(st, JSON_COMPACT);
+	char *s = js_dump(st, 0);
 	json_decref(st);
-	if (!s)
-		abort(); /* only out of memory, or invalid UTF-8 in msg (ours) */
 	return s;
 }
 
