@@ -321,11 +321,11 @@ int stream_status_parse(const uint8_t *p, size_t len, int *ret_code, char **ret_
 	*ret_msg = NULL;
 	if (js_load("Status", (const char *)p, len, STATUS_MAX, &st, &e) < 0)
 		return starts_object(p, len) ? malformed(&e, ret_msg) : plain_text(p, len, ret_msg);
+	/* A JSON value that is no object, or an object without a status this
+	 * parser knows, is text as well. */
 	const char *status = NULL;
-	int r;
-	if (!json_is_object(st))
-		r = plain_text(p, len, ret_msg);
-	else if (js_get_str(st, "", "status", NULL, &status, &e) < 0)
+	int r = json_is_object(st) ? js_get_str(st, "", "status", NULL, &status, &e) : 0;
+	if (r < 0)
 		r = malformed(&e, ret_msg);
 	else if (status && strcmp(status, "Success") == 0)
 		r = *ret_code = 0;
