@@ -48,7 +48,7 @@ static void handler_list_build(struct cri_ctx *ctx, struct handler_list *l)
 		l->fs[j].recursive_read_only_mounts = f.recursive_read_only;
 		l->fs[j].user_namespaces = f.user_namespaces;
 		runtime__v1__runtime_handler__init(&l->hs[j]);
-		l->hs[j].name = j == 0 ? "" : (char *)h->h.name;
+		l->hs[j].name = (char *)(j > 0 && h ? h->h.name : "");
 		l->hs[j].features = &l->fs[j];
 		l->ptrs[j] = &l->hs[j];
 	}
