@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +39,7 @@ from registry import Registry, busybox_image  # noqa: E402
 RUNC = shutil.which('runc') or '/usr/sbin/runc'
 FLOOR_CGROUP = 'ocid-bench-floor'
 LIBC = ctypes.CDLL(None, use_errno=True)
+MOUNT_LOCK = threading.Lock()
 
 
 class Client:
@@ -77,31 +79,37 @@ class Floor:
         for sub in ('upper', 'work', 'merged'):
             os.makedirs(os.path.join(d, sub))
         opts = f'lowerdir={self.lower},upperdir={d}/upper,workdir={d}/work'
-        cwd = os.getcwd()
-        os.chdir(self.layers)  # the short lower paths are relative to layers/
-        try:
-            r = LIBC.mount(b'overlay', f'{d}/merged'.encode(), b'overlay', 0, opts.encode())
-        finally:
-            os.chdir(cwd)
+        with MOUNT_LOCK:  # the working directory is the process's, not a thread's
+            cwd = os.getcwd()
+            os.chdir(self.layers)  # the short lower paths are relative to layers/
+            try:
+                r = LIBC.mount(b'overlay', f'{d}/merged'.encode(), b'overlay', 0, opts.encode())
+            finally:
+                os.chdir(cwd)
         if r < 0:
             raise OSError(ctypes.get_errno(), 'mount overlay on ' + d)
         self.mounts.append(f'{d}/merged')
         return f'{d}/merged'
 
-    def one(self, i):
+    def one(self, i, spec=None):
+        spec = spec or self.spec
         b = os.path.join(self.tmp, f'floor{i}')
         os.makedirs(b)
-        s = dict(self.spec)
-        s['linux'] = dict(self.spec['linux'],
+        s = dict(spec)
+        s['linux'] = dict(spec['linux'],
                           cgroupsPath=f'/{FLOOR_CGROUP}/f{os.getpid()}-{i}')
         name = f'floor{i}'
         t0 = time.monotonic()
-        s['root'] = dict(self.spec['root'], path=self.mount(b))
+        s['root'] = dict(spec['root'], path=self.mount(b))
         with open(os.path.join(b, 'config.json'), 'w') as f:
             json.dump(s, f)
-        subprocess.run([RUNC, '--root', self.root, 'create', '--bundle', b, name], check=True,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        # A file, not a pipe: the container's init keeps runc's stdio.
+        with open(os.path.join(b, 'runc.err'), 'w+b') as err:
+            r = subprocess.run([RUNC, '--root', self.root, 'create', '--bundle', b, name],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+            if r.returncode != 0:
+                err.seek(0)
+                raise SystemExit(f'runc create {name}: {err.read().decode(errors="replace")}')
         self.names.append(name)
         t1 = time.monotonic()
         subprocess.run([RUNC, '--root', self.root, 'start', name], check=True)
