@@ -382,6 +382,21 @@ class Env:
         self.d.runtime('StartContainer', self.pb.StartContainerRequest(container_id=cid),
                        timeout=30)
 
+    def start_hog(self, pod):
+        """Create and start 'hog', which outgrows its 32 MiB memory limit."""
+        pb = self.pb
+        cfg = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name='hog'), image=pb.ImageSpec(image=self.image),
+            command=['/bin/sh', '-c', 'x=0123456789; while true; do x=$x$x; done'],
+            log_path='hog_0.log',
+            linux=pb.LinuxContainerConfig(resources=pb.LinuxContainerResources(
+                memory_limit_in_bytes=32 << 20)))
+        hog = self.d.runtime('CreateContainer', pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=cfg, sandbox_config=self.pod_cfg),
+            timeout=60).container_id
+        self.start(hog)
+        return hog
+
     def status(self, cid, verbose=False):
         return self.d.runtime('ContainerStatus', self.pb.ContainerStatusRequest(
             container_id=cid, verbose=verbose))

@@ -557,15 +557,7 @@ def test_oom_pod_stop_remove_shared_ipc(env):
     assert ns[0] == ns[1] and b'ipc:[' in ns[0]  # one pod: one IPC and UTS namespace
 
     # A container over its memory limit is reported as OOMKilled.
-    cfg = pb.ContainerConfig(
-        metadata=pb.ContainerMetadata(name='hog'), image=pb.ImageSpec(image=env.image),
-        command=['/bin/sh', '-c', 'x=0123456789; while true; do x=$x$x; done'],
-        log_path='hog_0.log',
-        linux=pb.LinuxContainerConfig(resources=pb.LinuxContainerResources(
-            memory_limit_in_bytes=32 << 20)))
-    hog = d.runtime('CreateContainer', pb.CreateContainerRequest(
-        pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg), timeout=60).container_id
-    env.start(hog)
+    hog = env.start_hog(pod)
     st = env.wait_state(hog, EXITED, timeout=30)
     assert (st.reason, st.exit_code) == ('OOMKilled', 137)
 

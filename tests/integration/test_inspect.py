@@ -5,9 +5,8 @@ import json
 import os
 import subprocess
 
-import grpc
-
 from conftest import EXITED, RUNNING, ocic_bin
+from test_ocic_stream import netns_pod
 
 
 def ocic(d, *args):
@@ -36,21 +35,9 @@ def frozen(pid):
     raise AssertionError(f'no freezer in {lines}')
 
 
-def own_net_pod(env, name='net'):
-    pb = env.pb
-    ns = pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER, ipc=pb.POD)
-    env.pod_cfg = pb.PodSandboxConfig(
-        metadata=pb.PodSandboxMetadata(name=name, namespace='default', uid='uid-' + name),
-        log_directory=env.logs, hostname=name,
-        linux=pb.LinuxPodSandboxConfig(
-            security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
-    return env.d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(config=env.pod_cfg),
-                         timeout=60).pod_sandbox_id
-
-
 def test_inspect_pause_unpause(env):
     d, pb = env.d, env.pb
-    pod = own_net_pod(env)
+    pod = netns_pod(env)
     cid = env.create(pod, 'web', ['/bin/sleep', '600'])
     env.start(cid)
     env.wait_state(cid, RUNNING)
@@ -118,7 +105,7 @@ def test_paused_across_restart(env):
     (found from its runtime's state), unpause thaws it, and a paused one
     still stops (thawed first)."""
     d, pb = env.d, env.pb
-    pod = own_net_pod(env, 'restart')
+    pod = netns_pod(env, 'restart')
     cid = env.create(pod, 'frozen', ['/bin/sleep', '600'])
     env.start(cid)
     env.wait_state(cid, RUNNING)

@@ -72,15 +72,7 @@ def test_exposition(make_env):
     cid = env.create(pod, 'sleeper', ['/bin/sleep', '600'])
     env.start(cid)
     env.wait_state(cid, RUNNING)
-    cfg = pb.ContainerConfig(
-        metadata=pb.ContainerMetadata(name='hog'), image=pb.ImageSpec(image=env.image),
-        command=['/bin/sh', '-c', 'x=0123456789; while true; do x=$x$x; done'],
-        log_path='hog_0.log',
-        linux=pb.LinuxContainerConfig(resources=pb.LinuxContainerResources(
-            memory_limit_in_bytes=32 << 20)))
-    hog = d.runtime('CreateContainer', pb.CreateContainerRequest(
-        pod_sandbox_id=pod, config=cfg, sandbox_config=env.pod_cfg), timeout=60).container_id
-    env.start(hog)
+    hog = env.start_hog(pod)
     assert env.wait_state(hog, EXITED, timeout=60).reason == 'OOMKilled'
 
     text = scrape(port)
