@@ -15,6 +15,7 @@
 
 #include "base/cleanup.h"
 #include "base/mem.h"
+#include "base/str.h"
 
 int fs_read_fd(int fd, const char *path, size_t max, char **ret, size_t *ret_len, struct err *err)
 {
@@ -305,4 +306,37 @@ int fs_fd_set_cloexec(int fd, bool on)
 	if (nfl != fl && fcntl(fd, F_SETFD, nfl) < 0)
 		return -errno;
 	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fs_list_dir(const char *dir, char ***ret)
+{
+	*ret = NULL;
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	char **v = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		strv_push(&v, de->d_name);
+		n++;
+	}
+	int r = errno ? -errno : 0;
+	closedir(d);
+	if (r < 0) {
+		strv_free(v);
+		return r;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), name_cmp);
+	*ret = v ? v : xcalloc(1, sizeof(*v));
+	return (int)n;
 }

@@ -59,6 +59,12 @@ int fs_write_file_atomic(int dirfd, const char *path, const void *data, size_t l
 int fs_rm_rf_at(int dirfd, const char *name, struct err *err);
 #define FS_RM_MAX_DEPTH 256
 
+/** The entries of directory `dir` whose names do not start with '.', as a
+ *  NULL-terminated, sorted list of malloc'd names (strv_free) in *ret.
+ *  Returns their count, or a negative errno (*ret NULL) when `dir` cannot be
+ *  opened or read. */
+int fs_list_dir(const char *dir, char ***ret);
+
 /** "a" + "b" → "a/b" with exactly one '/' between them ("" joins to the
  *  other). malloc'd. No normalisation. */
 char *fs_path_join(const char *a, const char *b);

@@ -6,7 +6,6 @@
  * that path. That directory is the record of what to unmount, so a
  * restart of ocid forgets nothing; the images in use are in the
  * container's row ("image_volumes"), their layers among its layers. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -242,17 +241,13 @@ void ctr_volumes_done(struct ctr_volumes *v)
 void ctr_volumes_unmount(struct ctr_mgr *m, const char *id)
 {
 	cleanup_free char *dir = ctr_path_root(m, id, "vol");
-	DIR *d = opendir(dir);
-	if (!d)
+	cleanup(strv_free) char **names = NULL;
+	if (fs_list_dir(dir, &names) < 0)
 		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+	for (size_t i = 0; names[i]; i++) {
+		cleanup_free char *p = xasprintf("%s/%s", dir, names[i]);
 		(void)umount2(p, MNT_DETACH | UMOUNT_NOFOLLOW);
 	}
-	closedir(d);
 }
 
 int ctr_image_check_unused(struct ctr_mgr *m, const char *image_id, struct err *err)

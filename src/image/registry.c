@@ -3,7 +3,6 @@
  * credentials to another host, retries of transient failures, and the
  * three requests a pull needs (manifest, small blob, streamed blob). */
 #include <ctype.h>
-#include <dirent.h>
 #include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -83,24 +82,20 @@ static void load_certs_dir(struct image_registry *r)
 {
 	const char *base = r->o.certs_dir ? r->o.certs_dir : IMAGE_CERTS_DIR;
 	cleanup_free char *dir = xasprintf("%s/%s", base, r->o.domain);
-	DIR *d = opendir(dir);
-	if (!d)
+	cleanup(strv_free) char **names = NULL;
+	if (fs_list_dir(dir, &names) < 0)
 		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char *p = xasprintf("%s/%s", dir, de->d_name);
-		if (str_has_suffix(de->d_name, ".crt"))
+	for (size_t i = 0; names[i]; i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		if (str_has_suffix(names[i], ".crt"))
 			strv_push_take(&r->ca_files, p);
-		else if (strcmp(de->d_name, "client.cert") == 0)
+		else if (strcmp(names[i], "client.cert") == 0)
 			free(r->client_cert), r->client_cert = p;
-		else if (strcmp(de->d_name, "client.key") == 0)
+		else if (strcmp(names[i], "client.key") == 0)
 			free(r->client_key), r->client_key = p;
 		else
 			free(p);
 	}
-	closedir(d);
 }
 
 static char *b64(const char *s)

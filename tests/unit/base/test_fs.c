@@ -313,6 +313,29 @@ static void test_fd_flags(void **state)
 	assert_int_equal(fs_fd_set_nonblock(p[0], true), -EBADF);
 }
 
+static void test_list_dir(void **state)
+{
+	(void)state;
+	put("b", "1");
+	put("a", "2");
+	put(".hidden", "3");
+	cleanup(strv_free) char **names = NULL;
+	assert_int_equal(fs_list_dir(tmp, &names), 2);
+	assert_string_equal(names[0], "a");
+	assert_string_equal(names[1], "b");
+	assert_null(names[2]);
+	cleanup_free char *missing = xasprintf("%s/none", tmp);
+	cleanup(strv_free) char **none = NULL;
+	assert_int_equal(fs_list_dir(missing, &none), -ENOENT);
+	assert_null(none);
+	cleanup_free char *empty = xasprintf("%s/empty", tmp);
+	assert_int_equal(mkdir(empty, 0700), 0);
+	cleanup(strv_free) char **nothing = NULL;
+	assert_int_equal(fs_list_dir(empty, &nothing), 0);
+	assert_non_null(nothing);
+	assert_null(nothing[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +344,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_atomic_and_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rm_rf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_dir, setup, teardown),
 		cmocka_unit_test(test_path_helpers),
 		cmocka_unit_test(test_fd_flags),
 	};
