@@ -69,6 +69,15 @@ int cri_conf_handler(const struct cri_conf *c, const char *name, const struct cr
  * one. Compacts `kv` in place and returns how many are kept. */
 size_t cri_handler_annotations_filter(const struct cri_handler *h, struct oci_kv *kv, size_t n);
 
+/* What a CreateContainer takes of `conf` (the caller keeps the reference
+ * until the create is done): the hook and CDI directories, and the pod's
+ * runtime handler, copied to *handler for the container manager, with the
+ * annotations it lets through and its device policy. -EINVAL when the
+ * pod's handler is no longer configured. */
+struct cri_ctr_conv;
+int cri_conf_for_create(struct cri_deps *deps, const struct cri_conf *conf, struct cri_ctr_conv *c,
+			struct ctr_handler *handler, struct err *err);
+
 /* Pack `msg` and send it as the unary answer. */
 void cri_reply(struct cri_ctx *ctx, const ProtobufCMessage *msg);
 

@@ -20,23 +20,6 @@ static struct ctr_mgr *mgr(struct cri_ctx *ctx, struct err *err)
 	return ctx->deps->ctrs;
 }
 
-/* The handler of the pod's runtime_handler (NULL: the manager's runtime).
- * An unknown pod is the create's to report. */
-static int pod_handler(struct cri_ctx *ctx, const struct cri_conf *conf, const char *pod_id,
-		       const struct cri_handler **ret, struct err *err)
-{
-	*ret = NULL;
-	cleanup(pod_info_free) struct pod_info *p = NULL;
-	if (!ctx->deps->pods || pod_get(ctx->deps->pods, pod_id, &p, NULL) < 0)
-		return 0;
-	int r = cri_conf_handler(conf, p->cfg.runtime_handler, ret, err);
-	if (r < 0)
-		return err_msg(err, -EINVAL,
-			       "the pod's runtime handler '%s' is no longer configured",
-			       p->cfg.runtime_handler);
-	return 0;
-}
-
 static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, struct err *err)
 {
 	const Runtime__V1__CreateContainerRequest *req =
@@ -55,24 +38,11 @@ static int create_container(struct cri_ctx *ctx, const ProtobufCMessage *reqm, s
 	int r = cri_ctr_conv_create(req, &conv, err);
 	if (r < 0)
 		return r;
-	struct cri_conf *conf = cri_conf_get(ctx->deps);
-	conv.req.spec.hooks_dirs = cri_conf_hooks_dirs(conf);
-	conv.req.spec.cdi_dirs = cri_conf_cdi_dirs(conf);
 	conv.req.deadline_ns = rpc_call_deadline(ctx->call);
 	char id[ID_LEN + 1];
-	const struct cri_handler *h = NULL;
+	struct cri_conf *conf = cri_conf_get(ctx->deps);
 	struct ctr_handler handler;
-	r = pod_handler(ctx, conf, conv.req.pod_id, &h, err);
-	if (h) {
-		handler = h->h;
-		handler.recursive_read_only = h->features.recursive_read_only;
-		conv.req.handler = &handler;
-	}
-	conv.req.n_annotations =
-	    cri_handler_annotations_filter(h, conv.annotations, conv.req.n_annotations);
-	/* A privileged container of such a handler (a VM's, say) gets only
-	 * the default devices, as with CRI-O and containerd. */
-	conv.req.spec.no_host_devices = h && h->privileged_without_host_devices;
+	r = cri_conf_for_create(ctx->deps, conf, &conv, &handler, err);
 	if (r >= 0)
 		r = cri_image_trust_check(ctx, conv.req.image, conv.req.pod_namespace, err);
 	if (r >= 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cri/cri_int.h"
+#include "cri/ctr_conv.h"
 
 /* A handler with the strings it points to. */
 struct handler_own {
@@ -184,4 +185,42 @@ size_t cri_handler_annotations_filter(const struct cri_handler *h, struct oci_kv
 		if (kv[i].key && allowed(h, kv[i].key))
 			kv[kept++] = kv[i];
 	return kept;
+}
+
+/* The pod's handler (NULL: the manager's runtime). An unknown pod is the
+ * create's to report. */
+static int pod_handler(struct cri_deps *deps, const struct cri_conf *conf, const char *pod_id,
+		       const struct cri_handler **ret, struct err *err)
+{
+	*ret = NULL;
+	cleanup(pod_info_free) struct pod_info *p = NULL;
+	if (!deps->pods || pod_get(deps->pods, pod_id, &p, NULL) < 0)
+		return 0;
+	if (cri_conf_handler(conf, p->cfg.runtime_handler, ret, err) < 0)
+		return err_msg(err, -EINVAL,
+			       "the pod's runtime handler '%s' is no longer configured",
+			       p->cfg.runtime_handler);
+	return 0;
+}
+
+int cri_conf_for_create(struct cri_deps *deps, const struct cri_conf *conf, struct cri_ctr_conv *c,
+			struct ctr_handler *handler, struct err *err)
+{
+	c->req.spec.hooks_dirs = cri_conf_hooks_dirs(conf);
+	c->req.spec.cdi_dirs = cri_conf_cdi_dirs(conf);
+	const struct cri_handler *h = NULL;
+	int r = pod_handler(deps, conf, c->req.pod_id, &h, err);
+	if (r < 0)
+		return r;
+	if (h) {
+		*handler = h->h;
+		handler->recursive_read_only = h->features.recursive_read_only;
+		c->req.handler = handler;
+	}
+	c->req.n_annotations =
+	    cri_handler_annotations_filter(h, c->annotations, c->req.n_annotations);
+	/* A privileged container of such a handler (a VM's, say) gets only
+	 * the default devices, as with CRI-O and containerd. */
+	c->req.spec.no_host_devices = h && h->privileged_without_host_devices;
+	return 0;
 }
