@@ -44,6 +44,14 @@ bool strv_contains(char *const *v, const char *s)
 	return false;
 }
 
+char **strv_copy(char *const *v)
+{
+	char **out = xzalloc(sizeof(char *));
+	for (size_t i = 0; v && v[i]; i++)
+		strv_push(&out, v[i]);
+	return out;
+}
+
 char **strv_split(const char *s, char sep)
 {
 	char **v = xzalloc(sizeof(char *));

@@ -8,6 +8,8 @@
 /** Number of entries of a NULL-terminated vector (0 for NULL). */
 size_t strv_len(char *const *v);
 /** Append a copy of s to *v (which may be NULL), keeping it NULL-terminated. */
+/** A copy of `v` (NULL: an empty list), never NULL; strv_free it. */
+char **strv_copy(char *const *v);
 void strv_push(char ***v, const char *s);
 /** Append s to *v, taking ownership of it. */
 void strv_push_take(char ***v, char *s);

@@ -25,23 +25,14 @@ struct cri_conf {
 	size_t n_handlers;
 };
 
-/* A NULL-terminated copy (never NULL). */
-static char **copy_strv(char *const *v)
-{
-	char **out = xzalloc(sizeof(char *));
-	for (size_t i = 0; v && v[i]; i++)
-		strv_push(&out, v[i]);
-	return out;
-}
-
 static void handler_copy(struct handler_own *o, const struct cri_handler *h)
 {
 	o->name = xstrdup(h->h.name ? h->h.name : "");
 	o->path = xstrdup(h->h.path ? h->h.path : "");
 	o->root = xstrdup(h->h.root ? h->h.root : "");
-	o->args = copy_strv(h->h.args);
-	o->env = copy_strv(h->h.monitor_env);
-	o->allowed = copy_strv(h->allowed_annotations);
+	o->args = strv_copy(h->h.args);
+	o->env = strv_copy(h->h.monitor_env);
+	o->allowed = strv_copy(h->allowed_annotations);
 	o->pub = *h;
 	o->pub.h.name = o->name;
 	o->pub.h.path = o->path;
@@ -75,8 +66,8 @@ void cri_configure(struct cri_deps *deps, const struct cri_settings *s)
 {
 	struct cri_conf *c = xzalloc(sizeof(*c));
 	c->refs = 1;
-	c->hooks_dirs = copy_strv(s->hooks_dirs);
-	c->cdi_dirs = copy_strv(s->cdi_dirs);
+	c->hooks_dirs = strv_copy(s->hooks_dirs);
+	c->cdi_dirs = strv_copy(s->cdi_dirs);
 	c->default_handler = xstrdup(s->default_handler ? s->default_handler : "");
 	c->handlers = xcalloc(s->n_handlers ? s->n_handlers : 1, sizeof(*c->handlers));
 	c->n_handlers = s->n_handlers;

@@ -12,12 +12,10 @@ static char *dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
-static char **strv_copy(char *const *v)
+/* NULL for an empty list: "no DNS settings" reaches CNI as their absence. */
+static char **strv_copy_or_null(char *const *v)
 {
-	char **out = NULL;
-	for (size_t i = 0; v && v[i]; i++)
-		strv_push(&out, v[i]);
-	return out;
+	return v && v[0] ? strv_copy(v) : NULL;
 }
 
 static void kv_free(struct pod_kv *v, size_t n)
@@ -83,9 +81,9 @@ void pod_config_copy(struct pod_config *d, const struct pod_config *s)
 	d->uid = dup_or_null(s->uid);
 	d->hostname = dup_or_null(s->hostname);
 	d->log_directory = dup_or_null(s->log_directory);
-	d->dns.servers = strv_copy(s->dns.servers);
-	d->dns.searches = strv_copy(s->dns.searches);
-	d->dns.options = strv_copy(s->dns.options);
+	d->dns.servers = strv_copy_or_null(s->dns.servers);
+	d->dns.searches = strv_copy_or_null(s->dns.searches);
+	d->dns.options = strv_copy_or_null(s->dns.options);
 	d->ports = s->n_ports ? xcalloc(s->n_ports, sizeof(*d->ports)) : NULL;
 	for (size_t i = 0; i < s->n_ports; i++) {
 		d->ports[i] = s->ports[i];

@@ -66,14 +66,6 @@ static void job_unref(struct probe_job *j)
 	free(j);
 }
 
-static char **copy_strv(char *const *v)
-{
-	char **out = xzalloc(sizeof(char *));
-	for (size_t i = 0; v && v[i]; i++)
-		strv_push(&out, v[i]);
-	return out;
-}
-
 /* A job for d->cfg as it is now (loop thread). */
 static struct probe_job *job_new(struct daemon *d)
 {
@@ -98,8 +90,8 @@ static struct probe_job *job_new(struct daemon *d)
 		j->rts[i] = (struct probe_rt){ .name = xstrdup(rt->name),
 					       .path = xstrdup(rt->path),
 					       .root = xstrdup(rt->root ? rt->root : ""),
-					       .args = copy_strv(rt->args),
-					       .env = copy_strv(rt->monitor_env) };
+					       .args = strv_copy(rt->args),
+					       .env = strv_copy(rt->monitor_env) };
 	}
 	return j;
 }

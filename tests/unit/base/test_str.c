@@ -57,11 +57,26 @@ static void test_to_i64(void **state)
 	assert_true(v == INT64_MIN);
 }
 
+static void test_strv_copy(void **state)
+{
+	(void)state;
+	char *src[] = { "a", "b", NULL };
+	cleanup(strv_free) char **c = strv_copy(src);
+	assert_int_equal(strv_len(c), 2);
+	assert_string_equal(c[0], "a");
+	assert_string_equal(c[1], "b");
+	assert_ptr_not_equal(c[0], src[0]);
+	cleanup(strv_free) char **e = strv_copy(NULL);
+	assert_non_null(e);
+	assert_null(e[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_to_u64),
 		cmocka_unit_test(test_to_i64),
+		cmocka_unit_test(test_strv_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
