@@ -33,10 +33,22 @@ static void child_reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
+/* What the intermediate and the program's child tell the parent, each in
+ * one write (atomic on a pipe), in whatever order they come. */
+enum { MSG_PID = 1, MSG_MID_ERR, MSG_EXEC_ERR };
+struct spawn_msg {
+	int kind, val;
+};
+
+static void tell(int fd, int kind, int val)
+{
+	struct spawn_msg m = { kind, val };
+	(void)!write(fd, &m, sizeof(m));
+}
+
 static __attribute__((noreturn)) void mid_fail(int fd, int e)
 {
-	int v = -(e ? e : EIO);
-	(void)!write(fd, &v, sizeof(v));
+	tell(fd, MSG_MID_ERR, e ? e : EIO);
 	_exit(127);
 }
 
@@ -56,8 +68,7 @@ static __attribute__((noreturn)) void intermediate(int wfd, const int *nsfd, siz
 	if (pid < 0)
 		mid_fail(wfd, errno);
 	if (pid > 0) {
-		int v = (int)pid;
-		(void)!write(wfd, &v, sizeof(v));
+		tell(wfd, MSG_PID, (int)pid);
 		_exit(0);
 	}
 	if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0 ||
@@ -65,8 +76,7 @@ static __attribute__((noreturn)) void intermediate(int wfd, const int *nsfd, siz
 		_exit(127);
 	(void)close_range(4, ~0U, 0);
 	execve(argv[0], argv, empty_env);
-	int e = errno;
-	(void)!write(3, &e, sizeof(e));
+	tell(3, MSG_EXEC_ERR, errno);
 	_exit(127);
 }
 
@@ -104,19 +114,28 @@ int proc_spawn_pid_ns(char *const *argv, const char *const *ns_paths, pid_t *ret
 		intermediate(pfd[1], nsfd, nns, argv, devnull);
 	close(pfd[1]);
 	pfd[1] = -1;
-	int v = 0, e = 0;
-	ssize_t n = read_full(pfd[0], &v, sizeof(v));
-	if (n == sizeof(v) && v > 0)
-		n = read_full(pfd[0], &e, sizeof(e));
+	/* Until both ends are closed: the intermediate's at its exit, the
+	 * child's at its exec (close-on-exec) or exit. */
+	int v = 0, mid_err = 0, exec_err = 0;
+	struct spawn_msg msg;
+	while (read_full(pfd[0], &msg, sizeof(msg)) == (ssize_t)sizeof(msg)) {
+		if (msg.kind == MSG_PID && msg.val > 0)
+			v = msg.val;
+		else if (msg.kind == MSG_MID_ERR)
+			mid_err = msg.val;
+		else if (msg.kind == MSG_EXEC_ERR)
+			exec_err = msg.val;
+	}
 	int st;
 	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
 		;
 	if (v <= 0) {
-		r = err_set(err, v < 0 ? -v : -EIO, "start %s in a new PID namespace", argv[0]);
+		r = err_set(err, mid_err > 0 ? -mid_err : -EIO, "start %s in a new PID namespace",
+			    argv[0]);
 		goto out;
 	}
-	if (n == sizeof(e) && e) {
-		r = err_set(err, -e, "exec %s", argv[0]);
+	if (exec_err) {
+		r = err_set(err, -exec_err, "exec %s", argv[0]);
 		goto out;
 	}
 	*ret_pid = v;
