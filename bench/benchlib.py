@@ -26,6 +26,15 @@ def pct(v, p):
     return v[min(len(v) - 1, int(len(v) * p / 100))]
 
 
+def drop_masq(subnet):
+    """Remove the masquerade chain ocid made for a built-in network on
+    `subnet` and its POSTROUTING jump (kept by ocid for running pods)."""
+    subprocess.run(['/bin/sh', '-c', f"""
+for c in $(iptables -t nat -S POSTROUTING | grep -- '-s {subnet} ' | grep -o 'OCID-MASQ-[0-9a-f]*' | sort -u); do
+  iptables -t nat -S POSTROUTING | grep -- "-j $c" | sed 's/^-A /-D /' | while read -r l; do eval iptables -t nat $l; done
+  iptables -t nat -F $c; iptables -t nat -X $c; done"""], capture_output=True, timeout=60)
+
+
 def start_ocid(tmp, reg, extra_args=(), log_level='warn'):
     """ocid (OCID_BUILD's, default <repo>/build) with its root, runroot and
     socket under `tmp`, pulling from `reg` over plain http with an

@@ -40,7 +40,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 sys.path.insert(0, os.path.join(TOP, 'bench'))
 import grpc  # noqa: E402
-from benchlib import finish_tmp, pb_module, pct, start_ocid  # noqa: E402
+from benchlib import drop_masq, finish_tmp, pb_module, pct, start_ocid  # noqa: E402
 from ctr import Floor as CtrFloor, RUNC, FLOOR_CGROUP  # noqa: E402
 from registry import Registry, busybox_image  # noqa: E402
 
@@ -55,9 +55,11 @@ def ms(v):
 
 
 def bridge_conf(bridge, subnet, data_dir):
-    """The built-in network's bridge plugin, as ocid's cni_default_conflist."""
+    """The built-in network's bridge plugin, as ocid's cni_default_conflist
+    (no ipMasq: ocid masquerades the subnet with one chain made at its
+    first pod, not one per pod)."""
     return {'cniVersion': '1.0.0', 'name': 'bench-floor', 'type': 'bridge', 'bridge': bridge,
-            'isGateway': True, 'ipMasq': True, 'hairpinMode': True,
+            'isGateway': True, 'ipMasq': False, 'hairpinMode': True,
             'ipam': {'type': 'host-local', 'routes': [{'dst': '0.0.0.0/0'}],
                      'ranges': [[{'subnet': subnet}]], 'dataDir': data_dir}}
 
@@ -112,11 +114,11 @@ class NetFloor:
 
 class Ocid:
     def __init__(self, tmp, reg, log_level='debug'):
-        self.bridge = f'ocbo{TAG:x}'
+        self.bridge, self.subnet = f'ocbo{TAG:x}', f'10.{SUBNET_BASE}.2.0/24'
         self.proc, self.sock, self.log_path = start_ocid(
             tmp, reg, ['--cni-config-dir', os.path.join(tmp, 'net.d'),
                        '--cni-default-bridge', self.bridge,
-                       '--cni-default-subnet', f'10.{SUBNET_BASE}.2.0/24'], log_level)
+                       '--cni-default-subnet', self.subnet], log_level)
         self.ch = grpc.insecure_channel('unix:' + self.sock)
 
     def call(self, pb, method, req, svc='RuntimeService', timeout=120):
@@ -166,6 +168,7 @@ class Ocid:
         self.proc.terminate()
         self.proc.wait(20)
         subprocess.run(['ip', 'link', 'del', self.bridge], capture_output=True)
+        drop_masq(self.subnet)
 
 
 def pod_config(pb, name, logs=None):

@@ -340,3 +340,24 @@ int fs_list_dir(const char *dir, char ***ret)
 	*ret = v ? v : xcalloc(1, sizeof(*v));
 	return (int)n;
 }
+
+char *fs_find_program(const char *name, const char *path_list)
+{
+	if (str_empty(name) || strchr(name, '/'))
+		return NULL;
+	if (!path_list)
+		path_list = getenv("PATH");
+	cleanup(strv_free) char **dirs = strv_split(
+	    path_list ? path_list : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	    ':');
+	for (size_t i = 0; dirs && dirs[i]; i++) {
+		if (dirs[i][0] != '/')
+			continue;
+		char *p = fs_path_join(dirs[i], name);
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}

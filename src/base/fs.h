@@ -65,6 +65,12 @@ int fs_rm_rf_at(int dirfd, const char *name, struct err *err);
  *  opened or read. */
 int fs_list_dir(const char *dir, char ***ret);
 
+/** The first regular, executable file `name` in the ':'-separated
+ *  absolute directories of `path_list` (NULL: $PATH, or the usual system
+ *  directories when that is unset); relative entries are skipped. NULL
+ *  when none, or when `name` is empty or holds a '/'. malloc'd. */
+char *fs_find_program(const char *name, const char *path_list);
+
 /** "a" + "b" → "a/b" with exactly one '/' between them ("" joins to the
  *  other). malloc'd. No normalisation. */
 char *fs_path_join(const char *a, const char *b);

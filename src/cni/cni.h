@@ -4,7 +4,8 @@
  * runtimeConfig capabilities it declares, and caches each ADD result with
  * the config it used, so DEL gets what ADD returned even when the config
  * changed or vanished. With no config file at all, a built-in bridge
- * network (bridge + host-local + portmap with SNAT) is used. */
+ * network (bridge + host-local + portmap with SNAT) is used; its
+ * masquerade is one iptables chain for the subnet, made by ocid. */
 #pragma once
 
 #include "base/json.h"

@@ -12,8 +12,13 @@ bool cni_version_ok(const char *v);
 /** Version v >= than (by numbers). */
 bool cni_version_ge(const char *v, const char *than);
 
+/* The PATH plugins and the programs run for the built-in network get. */
+#define CNI_HOST_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 struct cni {
 	pthread_mutex_t lock; /* guards net, sig, load_err */
+	pthread_mutex_t masq_lock;
+	bool masq_ready; /* the built-in network's masquerade chain is made */
 	char *conf_dir;
 	char **plugin_dirs;
 	char *cache_dir;
@@ -30,3 +35,20 @@ int cni_current(struct cni *c, struct cni_net **ret, struct err *err);
 void cni_net_drop_type(struct cni_net *n, const char *type);
 /** Absolute path of plugin `type`. -ENOENT naming the dirs searched. */
 int cni_find_plugin(const struct cni *c, const char *type, char **ret, struct err *err);
+
+/* The built-in network's masquerade for a subnet (masq.c). */
+struct cni_masq {
+	char **restore_argv; /* [ip6]iptables-restore --noflush, run with `restore` */
+	char *restore;	     /* its input: the chain OCID-MASQ-<hash of the subnet> */
+	char **jump_argv;    /* [ip6]iptables -C the POSTROUTING rule jumping to it */
+};
+/* Index of "-C" in jump_argv (replaced by "-A" to add the rule). */
+#define CNI_MASQ_JUMP_OP 5
+/** The programs and rules for `subnet` (v4, or v6 when it holds a ':'). */
+void cni_masq_rules(const char *subnet, struct cni_masq *ret);
+/** Free what cni_masq_rules made. */
+void cni_masq_done(struct cni_masq *m);
+/** Make the chain and the POSTROUTING jump of the built-in network's
+ *  subnet, once per handle (later calls return at once; a failed one is
+ *  tried again by the next). -errno naming the program and the subnet. */
+int cni_masq_ensure(struct cni *c, struct err *err);

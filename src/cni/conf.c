@@ -162,8 +162,10 @@ char *cni_default_conflist(const char *bridge, const char *subnet, const char *d
 				 "dst", "0.0.0.0/0", "ranges", "subnet", subnet);
 	if (data_dir)
 		json_object_set_new(ipam, "dataDir", json_string(data_dir));
+	/* No ipMasq: masq.c makes one chain for the subnet instead of the
+	 * plugin's chain per pod. */
 	json_t *br = json_pack("{s:s,s:s,s:b,s:b,s:b,s:o}", "type", "bridge", "bridge", bridge,
-			       "isGateway", 1, "ipMasq", 1, "hairpinMode", 1, "ipam", ipam);
+			       "isGateway", 1, "ipMasq", 0, "hairpinMode", 1, "ipam", ipam);
 	json_t *pm = json_pack("{s:s,s:{s:b},s:b}", "type", "portmap", "capabilities",
 			       "portMappings", 1, "snat", 1);
 	/* disableCheck: portmap (1.1) fails CHECK on IPv4-only results,

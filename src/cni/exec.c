@@ -14,7 +14,6 @@
 #include "proc/proc.h"
 
 #define PLUGIN_OUTPUT_MAX ((size_t)1 << 20)
-#define HOST_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define BURST_MAX 2147483647 /* bits: the rate alone shapes traffic */
 
 void cni_result_done(struct cni_result *r)
@@ -173,7 +172,7 @@ static char **plugin_env(const struct call *k)
 				       a->pod_name ? a->pod_name : "", a->container_id,
 				       a->pod_uid ? a->pod_uid : ""));
 	strv_push_take(&env, xasprintf("CNI_PATH=%s", path ? path : ""));
-	strv_push(&env, "PATH=" HOST_PATH);
+	strv_push(&env, "PATH=" CNI_HOST_PATH);
 	return env;
 }
 
@@ -338,6 +337,13 @@ int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *re
 	 * chain, as the CNI spec says. DEL follows the cached chain. */
 	if (!net->source && !has_host_ports(a))
 		cni_net_drop_type(net, "portmap");
+	/* Its masquerade is one chain for the subnet, not one per pod. */
+	if (!net->source)
+		r = cni_masq_ensure(c, err);
+	if (r < 0) {
+		cni_net_free(net);
+		return err_wrap(err, "network %s", CNI_DEFAULT_NETWORK);
+	}
 	json_t *rc_all = runtime_all(a);
 	struct call k = { c, net, a, "ADD", rc_all, a->timeout_ms ? mono_ms() + a->timeout_ms : 0 };
 	json_t *prev = NULL;

@@ -166,6 +166,7 @@ int cni_new(const struct cni_opts *o, struct cni **ret, struct err *err)
 {
 	struct cni *c = xnew(struct cni);
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->masq_lock, NULL);
 	c->conf_dir = xstrdup(o->conf_dir ? o->conf_dir : "/etc/cni/net.d");
 	for (size_t i = 0; o->plugin_dirs && o->plugin_dirs[i]; i++)
 		strv_push(&c->plugin_dirs, o->plugin_dirs[i]);
@@ -196,5 +197,6 @@ void cni_free(struct cni *c)
 	free(c->default_subnet);
 	free(c->default_data_dir);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->masq_lock);
 	free(c);
 }

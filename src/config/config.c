@@ -660,7 +660,7 @@ static int apply_flags(struct config *cfg, int argc, char **argv, struct err *er
 /* A runtime given by name is looked up on PATH; kept as is when not found. */
 static void resolve_runtime(struct config *cfg)
 {
-	char *p = config_find_program(cfg->runtime);
+	char *p = fs_find_program(cfg->runtime, NULL);
 	if (p) {
 		free(cfg->runtime);
 		cfg->runtime = p;

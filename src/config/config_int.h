@@ -43,6 +43,3 @@ int config_runtimes_finish(struct config *cfg, struct err *err);
 void config_runtimes_done(struct config *cfg);
 /** The [runtimes.*] tables as TOML (the implied handler as comments). malloc'd. */
 char *config_runtimes_to_toml(const struct config *cfg);
-/** The absolute path of program `name` found on PATH, NULL when it is not
- *  there or `name` holds a '/'. malloc'd. */
-char *config_find_program(const char *name);

@@ -217,7 +217,7 @@ int config_runtimes_finish(struct config *cfg, struct err *err)
 	if (cfg->n_runtimes && cfg->runtimes[0].implied)
 		config_runtimes_done(cfg);
 	for (size_t i = 0; i < cfg->n_runtimes; i++) {
-		char *p = config_find_program(cfg->runtimes[i].path);
+		char *p = fs_find_program(cfg->runtimes[i].path, NULL);
 		if (p) {
 			free(cfg->runtimes[i].path);
 			cfg->runtimes[i].path = p;
@@ -313,22 +313,4 @@ char *config_runtimes_to_toml(const struct config *cfg)
 		out = n;
 	}
 	return out;
-}
-
-char *config_find_program(const char *name)
-{
-	if (str_empty(name) || strchr(name, '/'))
-		return NULL;
-	const char *path = getenv("PATH");
-	cleanup(strv_free) char **dirs = strv_split(
-	    path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ':');
-	for (size_t i = 0; dirs && dirs[i]; i++) {
-		if (dirs[i][0] != '/')
-			continue;
-		cleanup_free char *p = xasprintf("%s/%s", dirs[i], name);
-		struct stat st;
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0)
-			return TAKE_PTR(p);
-	}
-	return NULL;
 }

@@ -50,9 +50,10 @@ def net_ids():
 
 
 def cleanup_net(bridge, prefix, tmp):
-    """NAT rules of our subnet and their chains, mounts under tmp, the bridge."""
+    """NAT rules of our subnet and their chains (the plugins' per pod, the
+    built-in network's masquerade), mounts under tmp, the bridge."""
     subprocess.run(['/bin/sh', '-c', f"""
-for c in $(iptables -t nat -S POSTROUTING | grep -- '-s {prefix}' | grep -o 'CNI-[0-9a-f]*' | sort -u); do
+for c in $(iptables -t nat -S POSTROUTING | grep -- '-s {prefix}' | grep -o 'CNI-[0-9a-f]*\\|OCID-MASQ-[0-9a-f]*' | sort -u); do
   iptables -t nat -S POSTROUTING | grep -- "-j $c" | sed 's/^-A /-D /' | while read -r l; do eval iptables -t nat $l; done
   iptables -t nat -F $c; iptables -t nat -X $c; done
 for m in $(grep -o '{tmp}/[^ ]*' /proc/self/mountinfo | sort -r); do umount -l $m; done

@@ -205,6 +205,72 @@ def test_resolv_conf_copied_without_dns_config(env):
         assert f.read() == h.read()
 
 
+PEER = r'''
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 9100)); s.listen(8)
+print('ready', flush=True)
+while True:
+    c, a = s.accept(); c.sendall(a[0].encode()); c.close()
+'''
+
+
+def _masq_jumps(subnet):
+    rules = _sh('iptables -t nat -S POSTROUTING').stdout.splitlines()
+    return [r for r in rules if f'-s {subnet} ' in r and '-j OCID-MASQ-' in r]
+
+
+def test_egress_masqueraded_by_one_chain_for_the_subnet(env):
+    """A pod's traffic to outside its subnet leaves with the node's address:
+    a peer in a network namespace of its own, routed through the node, sees
+    the node's address, not the pod's. The built-in network makes one
+    masquerade chain for its subnet, jumped to once from POSTROUTING, kept
+    (not doubled) across a restart; no POSTROUTING rule names a pod."""
+    n = os.getpid() % 250
+    ns, host_if, peer_if = f'ocidpeer{os.getpid()}', f'ocph{os.getpid() % 100000}', 'eth0'
+    host_ip, peer_ip = f'172.31.{n}.1', f'172.31.{n}.2'
+    _sh(f'ip netns add {ns}')
+    try:
+        _sh(f'ip link add {host_if} type veth peer name {peer_if} netns {ns} && '
+            f'ip addr add {host_ip}/30 dev {host_if} && ip link set {host_if} up && '
+            f'ip netns exec {ns} sh -c "ip addr add {peer_ip}/30 dev {peer_if} && '
+            f'ip link set {peer_if} up && ip link set lo up && '
+            f'ip route add default via {host_ip}"')
+        srv = subprocess.Popen(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', PEER,
+                                peer_ip], stdout=subprocess.PIPE, text=True)
+        try:
+            assert srv.stdout.readline().strip() == 'ready'
+            pods = [env.run(env.config(f'm{i}', uid=f'um{i}')) for i in range(2)]
+            for pid in pods:
+                ip = env.status(pid).status.network.ip
+                out = _sh(f'nsenter --net={env.info(pid)["runtime"]["netns"]} '
+                          f'/usr/bin/python3 -c "{CLIENT}" {peer_ip} 9100')
+                # Without masquerade the peer sees the pod's own address
+                # (its default route sends the answer back through us).
+                assert out.stdout.strip() == host_ip, (ip, out.stdout)
+            jumps = _masq_jumps(env.subnet)
+            assert len(jumps) == 1, jumps
+            chain = jumps[0].split()[-1]
+            assert _sh(f'iptables -t nat -S {chain}').stdout.splitlines()[1:] == [
+                f'-A {chain} -d {env.subnet} -j ACCEPT',
+                f'-A {chain} ! -d 224.0.0.0/4 -j MASQUERADE']
+            post = _sh('iptables -t nat -S POSTROUTING').stdout
+            assert not [p for p in pods if p in post]
+            env.d.stop()
+            env.d.start()
+            later = env.run(env.config('m2', uid='um2'))
+            out = _sh(f'nsenter --net={env.info(later)["runtime"]["netns"]} '
+                      f'/usr/bin/python3 -c "{CLIENT}" {peer_ip} 9100')
+            assert out.stdout.strip() == host_ip
+            assert _masq_jumps(env.subnet) == jumps
+        finally:
+            srv.kill()
+            srv.wait()
+    finally:
+        _sh(f'ip netns delete {ns}', check=False)
+        _sh(f'ip link del {host_if}', check=False)
+
+
 def test_duplicate_name(env, pb):
     cfg = env.config('dup')
     first = env.run(cfg)

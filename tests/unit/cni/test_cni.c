@@ -23,6 +23,7 @@
 
 #include "base/base.h"
 #include "cni/cni.h"
+#include "cni/cni_int.h"
 #include "proc/proc.h"
 
 static char tmp[64];
@@ -80,6 +81,17 @@ static int teardown(void **state)
 		    ids[i]);
 		(void)sh(ipt, NULL);
 	}
+	/* The built-in network's masquerade chain of our subnet. */
+	struct cni_masq m;
+	cni_masq_rules(subnet, &m);
+	const char *chain = m.jump_argv[strv_len(m.jump_argv) - 1];
+	cleanup_free char *masq =
+	    xasprintf("iptables -t nat -S POSTROUTING | grep -- '-j %s' | sed 's/^-A /-D /' |"
+		      " while read -r l; do eval iptables -t nat $l; done;"
+		      " iptables -t nat -F %s; iptables -t nat -X %s",
+		      chain, chain, chain);
+	(void)sh(masq, NULL);
+	cni_masq_done(&m);
 	cleanup_free char *cmd =
 	    xasprintf("for m in $(grep -o '%s/[^ ]*' /proc/self/mountinfo); do umount -l $m; done;"
 		      " ip link del %s 2>/dev/null; rm -rf %s",
@@ -223,6 +235,30 @@ static void test_builtin_network(void **state)
 	assert_int_equal(dial("127.0.0.1", hostport, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "hi");
 	stop_server(srv);
+
+	/* Masquerade is one chain for the subnet, jumped to once from
+	 * POSTROUTING; no POSTROUTING rule names the pod (the bridge plugin's
+	 * ipMasq makes one per pod). */
+	struct cni_masq m;
+	cni_masq_rules(subnet, &m);
+	const char *chain = m.jump_argv[strv_len(m.jump_argv) - 1];
+	cleanup_free char *rules = NULL;
+	cleanup_free char *list = xasprintf("iptables -t nat -S %s", chain);
+	assert_int_equal(sh(list, &rules), 0);
+	cleanup_free char *want_acc = xasprintf("-A %s -d %s -j ACCEPT\n", chain, subnet);
+	cleanup_free char *want_masq = xasprintf("-A %s ! -d 224.0.0.0/4 -j MASQUERADE\n", chain);
+	assert_non_null(strstr(rules, want_acc));
+	assert_non_null(strstr(rules, want_masq));
+	cleanup_free char *jumps = NULL;
+	cleanup_free char *count = xasprintf(
+	    "iptables -t nat -S POSTROUTING | grep -c -- '-s %s .*-j %s$'", subnet, chain);
+	assert_int_equal(sh(count, &jumps), 0);
+	assert_string_equal(jumps, "1\n");
+	cleanup_free char *byid = xasprintf("iptables -t nat -S POSTROUTING | grep -c %s", id);
+	cleanup_free char *n_id = NULL;
+	(void)sh(byid, &n_id);
+	assert_string_equal(n_id, "0\n");
+	cni_masq_done(&m);
 
 	if (cni_check(c, &a, &err) < 0)
 		fail_msg("CHECK: %s", err_str(&err));
@@ -482,12 +518,53 @@ static void test_parse(void **state)
 	cni_net_free(n);
 }
 
+/* The masquerade's programs and rules, v4 and v6: the chain name is a
+ * hash of the subnet (the same at every start), the jump checked first. */
+static void test_masq_rules(void **state)
+{
+	struct cni_masq m;
+	cni_masq_rules("10.88.0.0/16", &m);
+	const char *chain = m.jump_argv[strv_len(m.jump_argv) - 1];
+	assert_true(str_has_prefix(chain, "OCID-MASQ-"));
+	assert_int_equal(strlen(chain), strlen("OCID-MASQ-") + 8);
+	cleanup_free char *rargs = strv_join(m.restore_argv, " ");
+	assert_string_equal(rargs, "iptables-restore -w 5 --noflush");
+	cleanup_free char *want = xasprintf("*nat\n:%s - [0:0]\n-A %s -d 10.88.0.0/16 -j ACCEPT\n"
+					    "-A %s ! -d 224.0.0.0/4 -j MASQUERADE\nCOMMIT\n",
+					    chain, chain, chain);
+	assert_string_equal(m.restore, want);
+	cleanup_free char *jargs = strv_join(m.jump_argv, "|");
+	cleanup_free char *wantj =
+	    xasprintf("iptables|-w|5|-t|nat|-C|POSTROUTING|-s|10.88.0.0/16|-m|"
+		      "comment|--comment|ocid built-in network 10.88.0.0/16|-j|%s",
+		      chain);
+	assert_string_equal(jargs, wantj);
+	assert_string_equal(m.jump_argv[CNI_MASQ_JUMP_OP], "-C");
+	struct cni_masq again;
+	cni_masq_rules("10.88.0.0/16", &again);
+	assert_string_equal(again.jump_argv[strv_len(again.jump_argv) - 1], chain);
+	cni_masq_done(&again);
+	struct cni_masq other;
+	cni_masq_rules("10.89.0.0/16", &other);
+	assert_string_not_equal(other.jump_argv[strv_len(other.jump_argv) - 1], chain);
+	cni_masq_done(&other);
+	cni_masq_done(&m);
+
+	cni_masq_rules("fd00:88::/64", &m);
+	assert_string_equal(m.restore_argv[0], "ip6tables-restore");
+	assert_string_equal(m.jump_argv[0], "ip6tables");
+	assert_non_null(strstr(m.restore, "! -d ff00::/8 -j MASQUERADE\n"));
+	assert_non_null(strstr(m.restore, "-d fd00:88::/64 -j ACCEPT\n"));
+	cni_masq_done(&m);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_pod_cidr_check),
+		cmocka_unit_test(test_masq_rules),
 		cmocka_unit_test(test_builtin_network),
 		cmocka_unit_test(test_builtin_chain_per_pod),
 		cmocka_unit_test(test_user_config_reload_and_vanish),
