@@ -26,6 +26,14 @@ def pct(v, p):
     return v[min(len(v) - 1, int(len(v) * p / 100))]
 
 
+def cpu_busy():
+    """Seconds the whole machine's CPUs have been busy (not idle or waiting
+    for I/O) since boot, from /proc/stat (10 ms ticks)."""
+    with open('/proc/stat') as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf('SC_CLK_TCK')
+
+
 def drop_masq(subnet):
     """Remove the masquerade chain ocid made for a built-in network on
     `subnet` and its POSTROUTING jump (kept by ocid for running pods)."""

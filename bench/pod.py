@@ -40,7 +40,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 sys.path.insert(0, os.path.join(TOP, 'bench'))
 import grpc  # noqa: E402
-from benchlib import drop_masq, finish_tmp, pb_module, pct, start_ocid  # noqa: E402
+from benchlib import cpu_busy, drop_masq, finish_tmp, pb_module, pct, start_ocid  # noqa: E402
 from ctr import Floor as CtrFloor, RUNC, FLOOR_CGROUP  # noqa: E402
 from registry import Registry, busybox_image  # noqa: E402
 
@@ -222,12 +222,13 @@ class PodCtrFloor(CtrFloor):
 
 
 def part_ctr(pb, o, fl, n, image, logs):
-    t = {k: [] for k in ('run', 'create', 'start', 'stop', 'rmctr', 'rmpod', 'f_net', 'f_ctr')}
+    t = {k: [] for k in ('run', 'create', 'start', 'stop', 'rmctr', 'rmpod', 'f_net', 'f_ctr',
+                         'f_cpu', 'cpu')}
     cf = None
 
     def ocid_one(i):
         cfg = pod_config(pb, f'c{i}', logs)
-        t0 = time.monotonic()
+        c0, t0 = cpu_busy(), time.monotonic()
         pid = o.call(pb, 'RunPodSandbox', pb.RunPodSandboxRequest(config=cfg)).pod_sandbox_id
         t1 = time.monotonic()
         cc = pb.ContainerConfig(metadata=pb.ContainerMetadata(name='c'),
@@ -238,6 +239,7 @@ def part_ctr(pb, o, fl, n, image, logs):
         t2 = time.monotonic()
         o.call(pb, 'StartContainer', pb.StartContainerRequest(container_id=cid))
         t3 = time.monotonic()
+        t['cpu'].append(cpu_busy() - c0)
         o.call(pb, 'StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=pid))
         t4 = time.monotonic()
         o.call(pb, 'RemoveContainer', pb.RemoveContainerRequest(container_id=cid))
@@ -250,8 +252,10 @@ def part_ctr(pb, o, fl, n, image, logs):
         return cid, pid
 
     def floor_one(i):
+        c0 = cpu_busy()
         name, cid, res, a, b = fl.up()
         _, total = cf.one_in(1000 + i, f'/run/netns/{name}')
+        t['f_cpu'].append(cpu_busy() - c0)
         t['f_net'].append(a + b)
         t['f_ctr'].append(total)
         cf.delete(f'floor{1000 + i}')
@@ -310,23 +314,24 @@ def part_boot(pb, o, n, image, logs):
         ch.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
-    start = time.monotonic()
+    c0, start = cpu_busy(), time.monotonic()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
+    cpu = cpu_busy() - c0
     done = [x for x in times if x]
     wall = max(x[1] for x in done) - start if done else 0
     pods = o.call(pb, 'ListPodSandbox', pb.ListPodSandboxRequest()).items
     for p in (p for p in pods if p.id != o.spec_pod):
         o.call(pb, 'StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=p.id))
         o.call(pb, 'RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=p.id))
-    return wall, [x[0] for x in done], errors
+    return wall, [x[0] for x in done], errors, cpu
 
 
 def part_boot_floor(fl, cf, n):
     """The floor of part 3: n floor pods (netns + ADD + overlay + runc
-    create + start) from n threads at once. Wall seconds."""
+    create + start) from n threads at once. Wall and busy CPU seconds."""
     barrier, up, ends = threading.Barrier(n), [None] * n, [0.0] * n
 
     failed = []
@@ -343,11 +348,12 @@ def part_boot_floor(fl, cf, n):
             failed.append(str(e))
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    start = time.monotonic()
+    c0, start = cpu_busy(), time.monotonic()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
+    cpu = cpu_busy() - c0
     for u in up:
         if u:
             if u[3] is not None:
@@ -355,7 +361,7 @@ def part_boot_floor(fl, cf, n):
             fl.down(*u[:3])
     if failed:
         raise SystemExit(f'{len(failed)} floor pods of part 3 failed: {failed[0]}')
-    return max(ends) - start
+    return max(ends) - start, cpu
 
 
 def line(name, v, floor=None):
@@ -435,8 +441,12 @@ def main():
             print(f'  same, ocid\'s own pin and plugin runs as the floor: Run '
                   f'{ms(pct(own_run, 50)):+.1f} ms, Stop {ms(pct(own_stop, 50)):+.1f} ms '
                   '(target <= +5)')
+        f_cpu, o_cpu = (sum(v) / len(v) for v in (tc['f_cpu'], tc['cpu']))
+        print(f'  one pod alone, CPU of the whole machine (mean): floor {ms(f_cpu):.0f} ms in '
+              f'{ms(pct(floor_whole, 50)):.0f} ms of wall (runc and the plugins use more than '
+              f'one core at times); ocid {ms(o_cpu):.0f} ms (with the client\'s)')
         if boot:
-            wall, times, errors = part_boot(pb, o, boot, image, logs)
+            wall, times, errors, cpu = part_boot(pb, o, boot, image, logs)
             bound = boot * pct(floor_whole, 50) / cores * 1.2
             print(f'3. node boot: {boot} pods of one container, {boot} clients at once')
             print(f'  wall {ms(wall):.0f} ms; one pod p50 {ms(pct(times, 50)):.0f} ms, '
@@ -444,10 +454,16 @@ def main():
             print(f'  wall / ({boot} x floor / {cores} cores x 1.2): {wall / bound:.2f} '
                   '(target <= 1.0)')
             print(f'  p99 / p50: {pct(times, 99) / pct(times, 50):.2f} (target <= 3.0)')
-            fwall = part_boot_floor(fl, cf, boot)
+            fwall, fcpu = part_boot_floor(fl, cf, boot)
             print(f'  floor, {boot} at once from {boot} threads: wall {ms(fwall):.0f} ms '
                   f'({fwall / bound:.2f} x the bound above); ocid wall / floor wall '
                   f'{wall / fwall:.2f}')
+            # The bound lets each pod use 1.2 x the floor's wall of CPU on
+            # one core; what the machine's CPUs did says whether that can be.
+            grant = bound * cores / boot
+            print(f'  CPU per pod (whole machine, {boot} at once): ocid {ms(cpu / boot):.0f} ms, '
+                  f'floor {ms(fcpu / boot):.0f} ms; the bound grants {ms(grant):.0f} ms: '
+                  f'the floor itself needs {fcpu / boot / grant:.2f} x that')
         if o.spec_pod:  # the floor's containers join its namespaces
             o.call(pb, 'StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=o.spec_pod))
             o.call(pb, 'RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=o.spec_pod))

@@ -89,8 +89,16 @@ struct pin_plan {
 	size_t n;
 };
 
-static __attribute__((noreturn)) void pin_child(int wfd, const struct pin_plan *p)
+struct pin_args {
+	int wfd;
+	const struct pin_plan *p;
+};
+
+/* A proc_clone_vm child: system calls only. */
+static int pin_child(void *arg)
 {
+	int wfd = ((const struct pin_args *)arg)->wfd;
+	const struct pin_plan *p = ((const struct pin_args *)arg)->p;
 	if (unshare(p->flags) < 0)
 		child_report_fail(wfd, 0, errno);
 	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
@@ -148,18 +156,15 @@ int proc_ns_pin(const char *dir, unsigned which, const char *hostname, struct er
 		r = err_set(err, -errno, "pipe");
 		goto fail;
 	}
-	pid_t pid = fork();
+	char stack[PROC_CLONE_STACK] __attribute__((aligned(16)));
+	struct pin_args args = { pfd[1], &p };
+	pid_t pid = proc_clone_vm(pin_child, &args, 0, stack, sizeof(stack));
+	close(pfd[1]);
 	if (pid < 0) {
-		r = err_set(err, -errno, "fork");
+		r = err_set(err, pid, "clone");
 		close(pfd[0]);
-		close(pfd[1]);
 		goto fail;
 	}
-	if (pid == 0) {
-		close(pfd[0]);
-		pin_child(pfd[1], &p);
-	}
-	close(pfd[1]);
 	struct child_report rep = { 0 };
 	r = child_wait(pid, pfd[0], &rep);
 	close(pfd[0]);
@@ -396,6 +401,33 @@ bool proc_ns_is_pinned(const char *path)
 	return statfs(path, &st) == 0 && st.f_type == NSFS_MAGIC;
 }
 
+struct write_args {
+	int wfd;
+	const int *nsfd;
+	size_t nns;
+	const struct proc_ns_write *w;
+	size_t n;
+};
+
+/* A proc_clone_vm child: join the namespaces, write the files. */
+static int write_child(void *arg)
+{
+	const struct write_args *a = arg;
+	for (size_t i = 0; i < a->nns; i++)
+		if (setns(a->nsfd[i], 0) < 0)
+			child_report_fail(a->wfd, 1000 + (int)i, errno);
+	for (size_t i = 0; i < a->n; i++) {
+		int fd = open(a->w[i].path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			child_report_fail(a->wfd, (int)i, errno);
+		size_t len = strlen(a->w[i].value);
+		if (write(fd, a->w[i].value, len) != (ssize_t)len)
+			child_report_fail(a->wfd, (int)i, errno ? errno : EIO);
+		close(fd);
+	}
+	_exit(0);
+}
+
 int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write *w, size_t n,
 			struct err *err)
 {
@@ -409,30 +441,15 @@ int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write 
 		r = err_set(err, -errno, "pipe");
 		goto out;
 	}
-	pid_t pid = fork();
+	char stack[PROC_CLONE_STACK] __attribute__((aligned(16)));
+	struct write_args args = { pfd[1], nsfd, nns, w, n };
+	pid_t pid = proc_clone_vm(write_child, &args, 0, stack, sizeof(stack));
+	close(pfd[1]);
 	if (pid < 0) {
-		r = err_set(err, -errno, "fork");
+		r = err_set(err, pid, "clone");
 		close(pfd[0]);
-		close(pfd[1]);
 		goto out;
 	}
-	if (pid == 0) {
-		close(pfd[0]);
-		for (size_t i = 0; i < nns; i++)
-			if (setns(nsfd[i], 0) < 0)
-				child_report_fail(pfd[1], 1000 + (int)i, errno);
-		for (size_t i = 0; i < n; i++) {
-			int fd = open(w[i].path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-			if (fd < 0)
-				child_report_fail(pfd[1], (int)i, errno);
-			size_t len = strlen(w[i].value);
-			if (write(fd, w[i].value, len) != (ssize_t)len)
-				child_report_fail(pfd[1], (int)i, errno ? errno : EIO);
-			close(fd);
-		}
-		_exit(0);
-	}
-	close(pfd[1]);
 	struct child_report rep = { 0 };
 	r = child_wait(pid, pfd[0], &rep);
 	close(pfd[0]);

@@ -15,10 +15,7 @@
 #include "proc/proc.h"
 #include "proc/proc_int.h"
 
-/* The pipe carries, in order: the grandchild's pid (written by the
- * intermediate child; negative errno if it failed before forking), then
- * nothing when exec succeeded (EOF) or the exec errno. */
-/* In the forked child: default SIGPIPE, empty signal mask. */
+/* In a child about to exec: default SIGPIPE, empty signal mask. */
 static void child_reset_signals(void)
 {
 	/* Async-signal-safe: sigaction and sigprocmask only. The daemon
@@ -52,32 +49,49 @@ static __attribute__((noreturn)) void mid_fail(int fd, int e)
 	_exit(127);
 }
 
-static __attribute__((noreturn)) void intermediate(int wfd, const int *nsfd, size_t nns,
-						   char *const *argv, int devnull)
+struct mid_args {
+	int wfd;
+	const int *nsfd;
+	size_t nns;
+	char *const *argv;
+	int devnull;
+	char *stack; /* PROC_CLONE_STACK bytes for the program's child */
+};
+
+/* The program's child, PID 1 of the new namespace (a proc_clone_vm child
+ * of the intermediate): stdio on /dev/null, the pipe as fd 3 until exec. */
+static int program_child(void *arg)
 {
 	static char *const empty_env[] = { NULL };
+	const struct mid_args *a = arg;
 	child_reset_signals();
-	for (size_t i = 0; i < nns; i++)
-		if (setns(nsfd[i], 0) < 0)
-			mid_fail(wfd, errno);
-	if (unshare(CLONE_NEWPID) < 0)
-		mid_fail(wfd, errno);
-	if (setsid() < 0)
-		mid_fail(wfd, errno);
-	pid_t pid = fork();
-	if (pid < 0)
-		mid_fail(wfd, errno);
-	if (pid > 0) {
-		tell(wfd, MSG_PID, (int)pid);
-		_exit(0);
-	}
-	if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0 ||
-	    dup3(wfd, 3, O_CLOEXEC) < 0)
+	if (dup2(a->devnull, 0) < 0 || dup2(a->devnull, 1) < 0 || dup2(a->devnull, 2) < 0 ||
+	    dup3(a->wfd, 3, O_CLOEXEC) < 0)
 		_exit(127);
 	(void)close_range(4, ~0U, 0);
-	execve(argv[0], argv, empty_env);
+	execve(a->argv[0], a->argv, empty_env);
 	tell(3, MSG_EXEC_ERR, errno);
 	_exit(127);
+}
+
+/* The intermediate (a proc_clone_vm child): join the pod's namespaces,
+ * make a PID namespace and a session, start the program's child in them,
+ * tell its pid and exit, so that the program is nobody's child here. */
+static int intermediate(void *arg)
+{
+	const struct mid_args *a = arg;
+	for (size_t i = 0; i < a->nns; i++)
+		if (setns(a->nsfd[i], 0) < 0)
+			mid_fail(a->wfd, errno);
+	if (unshare(CLONE_NEWPID) < 0)
+		mid_fail(a->wfd, errno);
+	if (setsid() < 0)
+		mid_fail(a->wfd, errno);
+	pid_t pid = proc_clone_vm(program_child, (void *)a, 0, a->stack, PROC_CLONE_STACK);
+	if (pid < 0)
+		mid_fail(a->wfd, -pid);
+	tell(a->wfd, MSG_PID, (int)pid);
+	_exit(0);
 }
 
 static ssize_t read_full(int fd, void *buf, size_t len)
@@ -105,15 +119,16 @@ int proc_spawn_pid_ns(char *const *argv, const char *const *ns_paths, pid_t *ret
 		r = err_set(err, -errno, "pipe");
 		goto out;
 	}
-	pid_t mid = fork();
-	if (mid < 0) {
-		r = err_set(err, -errno, "fork");
-		goto out;
-	}
-	if (mid == 0)
-		intermediate(pfd[1], nsfd, nns, argv, devnull);
+	/* Two stacks: the intermediate's (the upper half) and its child's. */
+	char stacks[2 * PROC_CLONE_STACK] __attribute__((aligned(16)));
+	struct mid_args a = { pfd[1], nsfd, nns, argv, devnull, stacks };
+	pid_t mid = proc_clone_vm(intermediate, &a, 0, stacks + PROC_CLONE_STACK, PROC_CLONE_STACK);
 	close(pfd[1]);
 	pfd[1] = -1;
+	if (mid < 0) {
+		r = err_set(err, mid, "clone");
+		goto out;
+	}
 	/* Until both ends are closed: the intermediate's at its exit, the
 	 * child's at its exec (close-on-exec) or exit. */
 	int v = 0, mid_err = 0, exec_err = 0;
