@@ -1,8 +1,12 @@
 /* proc: spawning children safely and working inside namespaces.
  *
- * Every child is made with fork(); between fork and exec (or _exit) only
- * async-signal-safe calls run, so argv, env and paths are all built before
- * forking. Exec failures come back through a CLOEXEC pipe; the signal mask
+ * Programs are started with posix_spawn, helpers that only make system
+ * calls (pinning namespaces, writing inside them, the PID-namespace spawn)
+ * with clone(CLONE_VM | CLONE_VFORK): neither copies the daemon's page
+ * tables as fork() does (only the user-namespace helpers, which must stay
+ * alive beside us, are forked). Between clone or fork and exec (or _exit)
+ * only async-signal-safe calls run, so argv, env and paths are all built
+ * before. Exec failures come back through a CLOEXEC pipe; the signal mask
  * and SIGPIPE are reset in the child. */
 #pragma once
 
