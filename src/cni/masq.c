@@ -58,9 +58,9 @@ void cni_masq_done(struct cni_masq *m)
 }
 
 /* Run `argv` (argv[0] a program name looked up on the plugins' PATH).
- * Its exit status (0 or 1) in *ret_status; -errno naming it when it
- * cannot run or another status says it failed. */
-static int run(char **argv, const char *input, int *ret_status, struct err *err)
+ * 0 when it exits 0; 1 when it exits 1 and `one_ok` (iptables -C: no such
+ * rule); else -errno naming it, its status and what it said. */
+static int run(char **argv, const char *input, bool one_ok, struct err *err)
 {
 	cleanup_free char *bin = fs_find_program(argv[0], CNI_HOST_PATH);
 	if (!bin)
@@ -77,11 +77,15 @@ static int run(char **argv, const char *input, int *ret_status, struct err *err)
 	struct proc_result res;
 	int r = proc_run(&o, &res, err);
 	argv[0] = prog;
-	if (r >= 0) {
-		*ret_status = res.status;
-		if (res.status != 0 && res.status != 1)
-			r = err_msg(err, -EIO, "%s: exit status %d: %.512s", prog, res.status,
-				    res.errout);
+	if (r < 0)
+		err_wrap(err, "%s", prog);
+	else if (res.status == 1 && one_ok)
+		r = 1;
+	else if (res.status != 0) {
+		size_t n = res.err_len;
+		while (n && (res.errout[n - 1] == '\n' || res.errout[n - 1] == ' '))
+			res.errout[--n] = '\0';
+		r = err_msg(err, -EIO, "%s: exit status %d: %.512s", prog, res.status, res.errout);
 	}
 	proc_result_done(&res);
 	return r;
@@ -91,19 +95,14 @@ static int masq_make(const char *subnet, struct err *err)
 {
 	struct cni_masq m;
 	cni_masq_rules(subnet, &m);
-	int st = 0;
-	int r = run(m.restore_argv, m.restore, &st, err);
-	if (r >= 0 && st != 0)
-		r = err_msg(err, -EIO, "%s: exit status 1", m.restore_argv[0]);
+	int r = run(m.restore_argv, m.restore, false, err);
 	/* The jump from POSTROUTING, unless an earlier start made it. */
 	if (r >= 0)
-		r = run(m.jump_argv, NULL, &st, err);
-	if (r >= 0 && st == 1) {
+		r = run(m.jump_argv, NULL, true, err);
+	if (r == 1) {
 		free(m.jump_argv[CNI_MASQ_JUMP_OP]);
 		m.jump_argv[CNI_MASQ_JUMP_OP] = xstrdup("-A");
-		r = run(m.jump_argv, NULL, &st, err);
-		if (r >= 0 && st != 0)
-			r = err_msg(err, -EIO, "%s -A POSTROUTING: exit status 1", m.jump_argv[0]);
+		r = run(m.jump_argv, NULL, false, err);
 	}
 	if (r < 0)
 		err_wrap(err, "masquerade of %s", subnet);

@@ -271,6 +271,45 @@ def test_egress_masqueraded_by_one_chain_for_the_subnet(env):
         _sh(f'ip link del {host_if}', check=False)
 
 
+def test_masquerade_failure_is_clear_and_retried(make_daemon, tmp_path, pb):
+    """iptables-restore failing (here a stand-in bound over it in ocid's own
+    mount namespace, while a flag file exists): RunPodSandbox fails naming
+    the masquerade, the subnet and what the program said, and leaves no
+    pod; the next one tries again and succeeds."""
+    real = str(tmp_path / 'xtables-real')
+    shutil.copy2(os.path.realpath('/usr/sbin/iptables-restore'), real)
+    flag = tmp_path / 'fail'
+    flag.write_text('')
+    fake = tmp_path / 'iptables-fake'
+    fake.write_text(f'#!/bin/bash\nif [ -e {flag} ]; then\n'
+                    '  echo "iptables-restore: no nat table here (test)" >&2; exit 1\nfi\n'
+                    f'exec -a "$(basename "$0")" {real} "$@"\n')
+    fake.chmod(0o755)
+    e = PodEnv(make_daemon, tmp_path, pb)
+    e.d.args = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+                'mount --bind "$0" "$1" && shift && exec "$@"', str(fake),
+                '/usr/sbin/iptables-restore'] + e.d.args
+    e.d.start()
+    try:
+        with pytest.raises(grpc.RpcError) as ei:
+            e.run(e.config('m0', uid='um0'))
+        msg = ei.value.details()
+        assert f'masquerade of {e.subnet}' in msg and 'no nat table here (test)' in msg, msg
+        assert len(e.list()) == 0 and e.pod_dirs() == []
+        assert not _masq_jumps(e.subnet)
+        flag.unlink()
+        pid = e.run(e.config('m1', uid='um1'))
+        assert e.status(pid).status.state == pb.SANDBOX_READY
+        assert len(_masq_jumps(e.subnet)) == 1
+    finally:
+        e.cleanup()
+        rc = e.d.stop()
+    log = e.d.read_log()
+    assert rc == 0, log[-3000:]
+    if os.environ.get('OCID_ASAN'):
+        assert sanitizer_report(log) is None, f'sanitizer report:\n{log[-8000:]}'
+
+
 def test_duplicate_name(env, pb):
     cfg = env.config('dup')
     first = env.run(cfg)

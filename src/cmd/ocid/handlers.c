@@ -42,6 +42,7 @@ struct probe_job {
 	size_t n;
 	struct ctr_features *features; /* [n] */
 	bool done;		       /* atomic */
+	struct probe_job *next;	       /* in d->probes while the loop waits for it */
 };
 
 static void job_unref(struct probe_job *j)
@@ -202,10 +203,21 @@ static void *probe_main(void *data)
 	return NULL;
 }
 
+/* Take j off d->probes (loop thread). */
+static void unlist(struct probe_job *j)
+{
+	for (struct probe_job **p = &j->d->probes; *p; p = &(*p)->next)
+		if (*p == j) {
+			*p = j->next;
+			break;
+		}
+}
+
 static void probe_done(struct ev_loop *loop, int fd, uint32_t events, void *data)
 {
 	struct probe_job *j = data;
 	ev_fd_del(loop, fd);
+	unlist(j);
 	if (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {
 		/* Cannot be: fds[1] is closed only after the features are in. */
 		log_error("runtime handler probe ended without an answer", NULL);
@@ -240,6 +252,8 @@ static int probe_async(struct probe_job *j, struct err *err)
 		ev_fd_del(j->d->loop, j->fds[0]);
 		return err_set(err, -r, "pthread_create");
 	}
+	j->next = j->d->probes;
+	j->d->probes = j;
 	return 0;
 }
 
@@ -267,4 +281,15 @@ void ocid_cri_configure(struct daemon *d)
 	probe_all(j);
 	apply(d, j);
 	job_unref(j);
+}
+
+void ocid_cri_stop(struct daemon *d)
+{
+	while (d->probes) {
+		struct probe_job *j = d->probes;
+		d->probes = j->next;
+		if (d->loop)
+			ev_fd_del(d->loop, j->fds[0]);
+		job_unref(j);
+	}
 }

@@ -27,7 +27,8 @@ struct daemon {
 	int root_lock;
 	int run_lock;
 	struct cri_deps cri;
-	unsigned cri_gen; /* ocid_cri_configure's rounds; the newest applies */
+	unsigned cri_gen;	  /* ocid_cri_configure's rounds; the newest applies */
+	struct probe_job *probes; /* rounds asked on threads, not yet applied */
 	struct httpapi_deps http;
 	bool stopping;
 };
@@ -87,3 +88,6 @@ void ocid_image_configure(struct image_service *images, const struct config *cfg
  *  ask on a thread of their own and the loop swaps the settings in when
  *  all have answered or timed out -- unless a later call came since. */
 void ocid_cri_configure(struct daemon *d);
+/** At stop, before the loop is freed: let go of the rounds still asking
+ *  (their threads free them when they end, or the exit does). */
+void ocid_cri_stop(struct daemon *d);

@@ -241,6 +241,7 @@ static void stop(struct daemon *d)
 {
 	rpc_server_free(d->srv);  /* waits for handlers, which count into metrics */
 	metrics_free(d->metrics); /* its thread reads the managers freed below */
+	ocid_cri_stop(d);
 	ev_loop_free(d->loop);
 	stream_server_free(d->stream);
 	ctr_mgr_free(d->ctrs);
