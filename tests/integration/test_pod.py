@@ -83,18 +83,23 @@ class PodEnv:
                 pass
         _cleanup_net(self.bridge, self.prefix, self.tmp)
 
+    def finish(self):
+        """Pods and network gone, the daemon stopped: exit 0, no sanitizer
+        report in its log."""
+        self.cleanup()
+        rc = self.d.stop()
+        log = self.d.read_log()
+        assert rc == 0, log[-3000:]
+        if os.environ.get('OCID_ASAN'):
+            assert sanitizer_report(log) is None, f'sanitizer report:\n{log[-8000:]}'
+
 
 @pytest.fixture
 def env(make_daemon, tmp_path, pb):
     e = PodEnv(make_daemon, tmp_path, pb)
     e.d.start()
     yield e
-    e.cleanup()
-    rc = e.d.stop()
-    log = e.d.read_log()
-    assert rc == 0, log[-3000:]
-    if os.environ.get('OCID_ASAN'):
-        assert sanitizer_report(log) is None, f'sanitizer report:\n{log[-8000:]}'
+    e.finish()
 
 
 
@@ -302,12 +307,7 @@ def test_masquerade_failure_is_clear_and_retried(make_daemon, tmp_path, pb):
         assert e.status(pid).status.state == pb.SANDBOX_READY
         assert len(_masq_jumps(e.subnet)) == 1
     finally:
-        e.cleanup()
-        rc = e.d.stop()
-    log = e.d.read_log()
-    assert rc == 0, log[-3000:]
-    if os.environ.get('OCID_ASAN'):
-        assert sanitizer_report(log) is None, f'sanitizer report:\n{log[-8000:]}'
+        e.finish()
 
 
 def test_duplicate_name(env, pb):
