@@ -69,6 +69,11 @@ void cni_free(struct cni *c);
  *  -EINVAL with a message for the NetworkReady condition. Thread-safe. */
 int cni_status(struct cni *c, char **ret_name, struct err *err);
 
+/** Check (and make again) the built-in network's masquerade chain at the
+ *  next pod that uses the network, as after a start: a firewall reload may
+ *  have removed it (SIGHUP). Thread-safe. */
+void cni_masq_recheck(struct cni *c);
+
 struct cni_port {
 	const char *protocol; /* "tcp", "udp", "sctp" */
 	int32_t host_port, container_port;

@@ -122,3 +122,10 @@ int cni_masq_ensure(struct cni *c, struct err *err)
 	pthread_mutex_unlock(&c->masq_lock);
 	return r;
 }
+
+void cni_masq_recheck(struct cni *c)
+{
+	pthread_mutex_lock(&c->masq_lock);
+	c->masq_ready = false;
+	pthread_mutex_unlock(&c->masq_lock);
+}

@@ -230,7 +230,8 @@ def test_egress_masqueraded_by_one_chain_for_the_subnet(env):
     a peer in a network namespace of its own, routed through the node, sees
     the node's address, not the pod's. The built-in network makes one
     masquerade chain for its subnet, jumped to once from POSTROUTING, kept
-    (not doubled) across a restart; no POSTROUTING rule names a pod."""
+    (not doubled) across a restart, made again after SIGHUP when a firewall
+    reload removed it; no POSTROUTING rule names a pod."""
     n = os.getpid() % 250
     ns, host_if, peer_if = f'ocidpeer{os.getpid()}', f'ocph{os.getpid() % 100000}', 'eth0'
     host_ip, peer_ip = f'172.31.{n}.1', f'172.31.{n}.2'
@@ -265,6 +266,20 @@ def test_egress_masqueraded_by_one_chain_for_the_subnet(env):
             env.d.start()
             later = env.run(env.config('m2', uid='um2'))
             out = _sh(f'nsenter --net={env.info(later)["runtime"]["netns"]} '
+                      f'/usr/bin/python3 -c "{CLIENT}" {peer_ip} 9100')
+            assert out.stdout.strip() == host_ip
+            assert _masq_jumps(env.subnet) == jumps
+            # A firewall reload drops the chain; after SIGHUP the next pod
+            # makes it again.
+            _sh(f'iptables -t nat -D {jumps[0][3:]} && iptables -t nat -F {chain} && '
+                f'iptables -t nat -X {chain}')
+            env.d.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while 'configuration reloaded' not in env.d.read_log():
+                assert time.monotonic() < deadline, 'no reload logged'
+                time.sleep(0.05)
+            again = env.run(env.config('m3', uid='um3'))
+            out = _sh(f'nsenter --net={env.info(again)["runtime"]["netns"]} '
                       f'/usr/bin/python3 -c "{CLIENT}" {peer_ip} 9100')
             assert out.stdout.strip() == host_ip
             assert _masq_jumps(env.subnet) == jumps

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd/ocid/ocid.h"
+#include "cni/cni.h"
 #include "image/image.h"
 
 /* The "key = value" lines of a TOML rendering, "table.key" inside tables. */
@@ -164,5 +165,7 @@ void ocid_reload(struct daemon *d)
 	ocid_image_configure(d->images, &d->cfg);
 	if (d->ctrs)
 		ctr_mgr_set_image_volumes(d->ctrs, ocid_image_volumes(&d->cfg));
+	if (d->cni)
+		cni_masq_recheck(d->cni);
 	ocid_cri_configure(d);
 }
