@@ -597,22 +597,37 @@ int pod_run_until(struct pod_manager *m, const struct pod_config *c, uint64_t de
 	return 0;
 }
 
-int pod_stop(struct pod_manager *m, const char *id, struct err *err)
+/* Stop and remove begin alike: find the pod, start the step clock, and
+ * have the container manager stop or remove its containers first (`ctrs`,
+ * named `what` in an error). 1 with *ret_p referenced; 0 when there is no
+ * such pod (nothing to do); -errno. */
+static int pod_ctrs_first(struct pod_manager *m, const char *id,
+			  int (*ctrs)(void *, const char *, struct err *), const char *what,
+			  struct pod **ret_p, struct pod_steps *t, struct err *err)
 {
-	struct pod *p = NULL;
 	cleanup_err struct err e = ERR_INIT;
-	int r = pod_find_ref(m, id, &p, &e);
+	int r = pod_find_ref(m, id, ret_p, &e);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return err_move(err, &e);
-	struct pod_steps t;
-	pod_steps_start(&t);
-	if (m->stop_ctrs && (r = m->stop_ctrs(m->ctrs_data, p->info.id, err)) < 0) {
-		pod_unref(m, p);
-		return err_wrap(err, "stop containers of pod %s", p->info.id);
+	pod_steps_start(t);
+	if (ctrs && (r = ctrs(m->ctrs_data, (*ret_p)->info.id, err)) < 0) {
+		err_wrap(err, "%s containers of pod %s", what, (*ret_p)->info.id);
+		pod_unref(m, *ret_p);
+		return r;
 	}
-	pod_steps_mark(&t, "ctrs");
+	pod_steps_mark(t, "ctrs");
+	return 1;
+}
+
+int pod_stop(struct pod_manager *m, const char *id, struct err *err)
+{
+	struct pod *p = NULL;
+	struct pod_steps t;
+	int r = pod_ctrs_first(m, id, m->stop_ctrs, "stop", &p, &t, err);
+	if (r <= 0)
+		return r;
 	pthread_mutex_lock(&p->lock);
 	pod_teardown(m, p, false, &t);
 	p->info.state = POD_NOTREADY;
@@ -627,19 +642,10 @@ int pod_stop(struct pod_manager *m, const char *id, struct err *err)
 int pod_remove(struct pod_manager *m, const char *id, struct err *err)
 {
 	struct pod *p = NULL;
-	cleanup_err struct err e = ERR_INIT;
-	int r = pod_find_ref(m, id, &p, &e);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return err_move(err, &e);
 	struct pod_steps t;
-	pod_steps_start(&t);
-	if (m->remove_ctrs && (r = m->remove_ctrs(m->ctrs_data, p->info.id, err)) < 0) {
-		pod_unref(m, p);
-		return err_wrap(err, "remove containers of pod %s", p->info.id);
-	}
-	pod_steps_mark(&t, "ctrs");
+	int r = pod_ctrs_first(m, id, m->remove_ctrs, "remove", &p, &t, err);
+	if (r <= 0)
+		return r;
 	pthread_mutex_lock(&p->lock);
 	if (p->removed) {
 		pthread_mutex_unlock(&p->lock);
