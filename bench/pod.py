@@ -284,6 +284,19 @@ def part_ctr(pb, o, fl, n, image, logs):
     return t, cf
 
 
+def all_at_once(fn, n):
+    """fn(0) .. fn(n - 1) on n threads (fn waits on a barrier of n). The
+    monotonic time they were started at, and the CPU seconds the whole
+    machine was busy until the last one ended."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    c0, start = cpu_busy(), time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return start, cpu_busy() - c0
+
+
 def part_boot(pb, o, n, image, logs):
     times, errors = [None] * n, []
     barrier = threading.Barrier(n)
@@ -313,13 +326,7 @@ def part_boot(pb, o, n, image, logs):
             errors.append(f'{e.code()}: {e.details()}')
         ch.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
-    c0, start = cpu_busy(), time.monotonic()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    cpu = cpu_busy() - c0
+    start, cpu = all_at_once(client, n)
     done = [x for x in times if x]
     wall = max(x[1] for x in done) - start if done else 0
     pods = o.call(pb, 'ListPodSandbox', pb.ListPodSandboxRequest()).items
@@ -347,13 +354,7 @@ def part_boot_floor(fl, cf, n):
         except (Exception, SystemExit) as e:  # noqa: B902 (a thread's SystemExit is silent)
             failed.append(str(e))
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    c0, start = cpu_busy(), time.monotonic()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    cpu = cpu_busy() - c0
+    start, cpu = all_at_once(one, n)
     for u in up:
         if u:
             if u[3] is not None:

@@ -338,11 +338,10 @@ int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *re
 	if (!net->source && !has_host_ports(a))
 		cni_net_drop_type(net, "portmap");
 	/* Its masquerade is one chain for the subnet, not one per pod. */
-	if (!net->source)
-		r = cni_masq_ensure(c, err);
-	if (r < 0) {
+	if (!net->source && (r = cni_masq_ensure(c, err)) < 0) {
+		err_wrap(err, "network %s", net->name);
 		cni_net_free(net);
-		return err_wrap(err, "network %s", CNI_DEFAULT_NETWORK);
+		return r;
 	}
 	json_t *rc_all = runtime_all(a);
 	struct call k = { c, net, a, "ADD", rc_all, a->timeout_ms ? mono_ms() + a->timeout_ms : 0 };
