@@ -499,6 +499,35 @@ static bool float_ok(const char *s, size_t n)
 	return true;
 }
 
+/* The value of digits already checked by digits_ok ('_' between them), if
+ * it is at most lim. */
+static bool digits_value(const char *d, uint64_t base, uint64_t lim, uint64_t *ret)
+{
+	uint64_t x = 0;
+	for (const char *c = d; *c; c++) {
+		if (*c == '_')
+			continue;
+		uint64_t digit = (uint64_t)str_hexval(*c);
+		if (x > (lim - digit) / base)
+			return false;
+		x = x * base + digit;
+	}
+	*ret = x;
+	return true;
+}
+
+/* A float checked by float_ok, without its '_'. */
+static double float_value(const char *tok)
+{
+	struct buf b = { NULL, 0, 0 };
+	for (const char *c = tok; *c; c++)
+		if (*c != '_')
+			buf_addc(&b, *c);
+	double f = strtod(b.s, NULL);
+	free(b.s);
+	return f;
+}
+
 static int parse_number(struct parser *ps, struct toml *v)
 {
 	const char *s = ps->p;
@@ -528,37 +557,21 @@ static int parse_number(struct parser *ps, struct toml *v)
 		if (signed_ || !digits_ok(d + 2, dn - 2, base))
 			return perr(ps, "invalid integer '%s'", tok);
 		uint64_t x = 0;
-		for (const char *c = d + 2; *c; c++) {
-			if (*c == '_')
-				continue;
-			if (x > (UINT64_MAX - (uint64_t)str_hexval(*c)) / (uint64_t)base ||
-			    x * (uint64_t)base + (uint64_t)str_hexval(*c) > INT64_MAX)
-				return perr(ps, "integer out of range");
-			x = x * (uint64_t)base + (uint64_t)str_hexval(*c);
-		}
+		if (!digits_value(d + 2, (uint64_t)base, INT64_MAX, &x))
+			return perr(ps, "integer out of range");
 		v->type = TOML_INT;
 		v->i = (int64_t)x;
 	} else if (digits_ok(d, dn, 10)) {
 		if (d[0] == '0' && dn > 1)
 			return perr(ps, "leading zeros are not allowed in '%s'", tok);
 		uint64_t x = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-		for (const char *c = d; *c; c++) {
-			if (*c == '_')
-				continue;
-			if (x > (lim - (uint64_t)(*c - '0')) / 10)
-				return perr(ps, "integer out of range");
-			x = x * 10 + (uint64_t)(*c - '0');
-		}
+		if (!digits_value(d, 10, lim, &x))
+			return perr(ps, "integer out of range");
 		v->type = TOML_INT;
 		v->i = neg ? (int64_t)(0 - x) : (int64_t)x;
 	} else if (float_ok(d, dn)) {
-		struct buf b = { NULL, 0, 0 };
-		for (const char *c = tok; *c; c++)
-			if (*c != '_')
-				buf_addc(&b, *c);
 		v->type = TOML_FLOAT;
-		v->f = strtod(b.s, NULL);
-		free(b.s);
+		v->f = float_value(tok);
 	} else {
 		return perr(ps, "invalid value '%s'", tok);
 	}

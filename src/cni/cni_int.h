@@ -16,9 +16,12 @@ bool cni_version_ge(const char *v, const char *than);
 #define CNI_HOST_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct cni {
-	pthread_mutex_t lock; /* guards net, sig, load_err */
-	pthread_mutex_t masq_lock;
-	bool masq_ready; /* the built-in network's masquerade chain is made */
+	pthread_mutex_t lock;	   /* guards net, sig, load_err */
+	pthread_mutex_t masq_lock; /* held while the masquerade chain is made */
+	/* The built-in network's masquerade chain is made for masq_want when
+	 * masq_made equals it; a recheck bumps masq_want (atomic, no lock, so
+	 * a SIGHUP never waits for a program that hangs). */
+	unsigned masq_want, masq_made;
 	char *conf_dir;
 	char **plugin_dirs;
 	char *cache_dir;
@@ -42,6 +45,10 @@ struct cni_masq {
 	char *restore;	     /* its input: the chain OCID-MASQ-<hash of the subnet> */
 	char **jump_argv;    /* [ip6]iptables -C the POSTROUTING rule jumping to it */
 };
+/** What a program may take: until end_ms (CLOCK_MONOTONIC ms; 0 = no end;
+ *  1 when it has passed), and cap_ms at most. */
+uint64_t cni_time_left(uint64_t end_ms, uint64_t cap_ms);
+
 /* Index of "-C" in jump_argv (replaced by "-A" to add the rule). */
 #define CNI_MASQ_JUMP_OP 5
 /** The programs and rules for `subnet` (v4, or v6 when it holds a ':'). */
@@ -50,5 +57,8 @@ void cni_masq_rules(const char *subnet, struct cni_masq *ret);
 void cni_masq_done(struct cni_masq *m);
 /** Make the chain and the POSTROUTING jump of the built-in network's
  *  subnet, once per handle (later calls return at once; a failed one is
- *  tried again by the next). -errno naming the program and the subnet. */
-int cni_masq_ensure(struct cni *c, struct err *err);
+ *  tried again by the next). Each program may run until end_ms
+ *  (CLOCK_MONOTONIC ms; 0 = none) and 30 s at most; one still running then
+ *  is killed (-ETIMEDOUT), and a call waiting for another's run gives up
+ *  then too. -errno naming the program and the subnet. */
+int cni_masq_ensure(struct cni *c, uint64_t end_ms, struct err *err);

@@ -147,13 +147,12 @@ struct call {
 	uint64_t end_ms; /* CLOCK_MONOTONIC ms by which the chain must be done; 0 = none */
 };
 
-/* A plugin's timeout: the per-plugin one, cut to what is left of the call's. */
-static uint64_t plugin_timeout(const struct call *k)
+uint64_t cni_time_left(uint64_t end_ms, uint64_t cap_ms)
 {
-	if (!k->end_ms)
-		return k->c->timeout_ms;
-	uint64_t now = mono_ms(), left = k->end_ms > now ? k->end_ms - now : 1;
-	return left < k->c->timeout_ms ? left : k->c->timeout_ms;
+	if (!end_ms)
+		return cap_ms;
+	uint64_t now = mono_ms(), left = end_ms > now ? end_ms - now : 1;
+	return left < cap_ms ? left : cap_ms;
 }
 
 static char **plugin_env(const struct call *k)
@@ -223,7 +222,7 @@ static int run_plugin(const struct call *k, const json_t *plugin, const json_t *
 			       .input = input,
 			       .input_len = strlen(input),
 			       .max_output = PLUGIN_OUTPUT_MAX,
-			       .timeout_ms = plugin_timeout(k) };
+			       .timeout_ms = cni_time_left(k->end_ms, k->c->timeout_ms) };
 	struct proc_result res;
 	uint64_t t0 = mono_ns();
 	r = proc_run(&o, &res, err);
@@ -318,6 +317,40 @@ static bool has_host_ports(const struct cni_attachment *a)
 	return false;
 }
 
+/* The built-in network is built per pod from what the pod needs: portmap
+ * only with host ports (without, its ADD returns the previous result and
+ * its DEL looks for chains that were never made, at the cost of two plugin
+ * runs). Its masquerade is one chain for the subnet, not one per pod. An
+ * operator's config keeps its whole chain, as the CNI spec says. DEL
+ * follows the cached chain. */
+static int builtin_for_pod(struct cni *c, const struct cni_attachment *a, struct cni_net *net,
+			   uint64_t end_ms, struct err *err)
+{
+	if (!has_host_ports(a))
+		cni_net_drop_type(net, "portmap");
+	return cni_masq_ensure(c, end_ms, err);
+}
+
+/* ADD through the chain, each plugin given the result before it; *ret_prev
+ * is the last result (also after a failure, for the DEL that undoes it). */
+static int chain_add(const struct call *k, json_t **ret_prev, struct err *err)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(k->net->plugins, i, p)
+	{
+		json_t *res = NULL;
+		int r = run_plugin(k, p, *ret_prev, &res, err);
+		if (r < 0)
+			return r;
+		if (res) {
+			json_decref(*ret_prev);
+			*ret_prev = res;
+		}
+	}
+	return 0;
+}
+
 int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *ret, struct err *err)
 {
 	memset(ret, 0, sizeof(*ret));
@@ -330,35 +363,16 @@ int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *re
 	if (r < 0)
 		return r;
 	uint64_t t1 = mono_ns();
-	/* The built-in network is built per pod from what the pod needs:
-	 * portmap only with host ports (without, its ADD returns the previous
-	 * result and its DEL looks for chains that were never made, at the
-	 * cost of two plugin runs). An operator's config keeps its whole
-	 * chain, as the CNI spec says. DEL follows the cached chain. */
-	if (!net->source && !has_host_ports(a))
-		cni_net_drop_type(net, "portmap");
-	/* Its masquerade is one chain for the subnet, not one per pod. */
-	if (!net->source && (r = cni_masq_ensure(c, err)) < 0) {
+	uint64_t end_ms = a->timeout_ms ? mono_ms() + a->timeout_ms : 0;
+	if (!net->source && (r = builtin_for_pod(c, a, net, end_ms, err)) < 0) {
 		err_wrap(err, "network %s", net->name);
 		cni_net_free(net);
 		return r;
 	}
 	json_t *rc_all = runtime_all(a);
-	struct call k = { c, net, a, "ADD", rc_all, a->timeout_ms ? mono_ms() + a->timeout_ms : 0 };
+	struct call k = { c, net, a, "ADD", rc_all, end_ms };
 	json_t *prev = NULL;
-	size_t i;
-	json_t *p;
-	json_array_foreach(net->plugins, i, p)
-	{
-		json_t *res = NULL;
-		r = run_plugin(&k, p, prev, &res, err);
-		if (r < 0)
-			break;
-		if (res) {
-			json_decref(prev);
-			prev = res;
-		}
-	}
+	r = chain_add(&k, &prev, err);
 	uint64_t t2 = mono_ns();
 	if (r >= 0)
 		r = cache_write(c, a, net, rc_all, prev, err);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/base.h"
 #include "cni/cni_int.h"
@@ -60,7 +61,7 @@ void cni_masq_done(struct cni_masq *m)
 /* Run `argv` (argv[0] a program name looked up on the plugins' PATH).
  * 0 when it exits 0; 1 when it exits 1 and `one_ok` (iptables -C: no such
  * rule); else -errno naming it, its status and what it said. */
-static int run(char **argv, const char *input, bool one_ok, struct err *err)
+static int run(char **argv, const char *input, bool one_ok, uint64_t end_ms, struct err *err)
 {
 	cleanup_free char *bin = fs_find_program(argv[0], CNI_HOST_PATH);
 	if (!bin)
@@ -73,7 +74,7 @@ static int run(char **argv, const char *input, bool one_ok, struct err *err)
 			       .input = input,
 			       .input_len = input ? strlen(input) : 0,
 			       .max_output = 64 << 10,
-			       .timeout_ms = MASQ_TIMEOUT_MS };
+			       .timeout_ms = cni_time_left(end_ms, MASQ_TIMEOUT_MS) };
 	struct proc_result res;
 	int r = proc_run(&o, &res, err);
 	argv[0] = prog;
@@ -91,18 +92,18 @@ static int run(char **argv, const char *input, bool one_ok, struct err *err)
 	return r;
 }
 
-static int masq_make(const char *subnet, struct err *err)
+static int masq_make(const char *subnet, uint64_t end_ms, struct err *err)
 {
 	struct cni_masq m;
 	cni_masq_rules(subnet, &m);
-	int r = run(m.restore_argv, m.restore, false, err);
+	int r = run(m.restore_argv, m.restore, false, end_ms, err);
 	/* The jump from POSTROUTING, unless an earlier start made it. */
 	if (r >= 0)
-		r = run(m.jump_argv, NULL, true, err);
+		r = run(m.jump_argv, NULL, true, end_ms, err);
 	if (r == 1) {
 		free(m.jump_argv[CNI_MASQ_JUMP_OP]);
 		m.jump_argv[CNI_MASQ_JUMP_OP] = xstrdup("-A");
-		r = run(m.jump_argv, NULL, false, err);
+		r = run(m.jump_argv, NULL, false, end_ms, err);
 	}
 	if (r < 0)
 		err_wrap(err, "masquerade of %s", subnet);
@@ -113,19 +114,36 @@ static int masq_make(const char *subnet, struct err *err)
 	return r;
 }
 
-int cni_masq_ensure(struct cni *c, struct err *err)
+/* Take the lock, waiting no later than end_ms (0 = as long as it takes). */
+static int lock_until(pthread_mutex_t *m, uint64_t end_ms)
 {
-	pthread_mutex_lock(&c->masq_lock);
-	int r = c->masq_ready ? 0 : masq_make(c->default_subnet, err);
+	if (!end_ms)
+		return -pthread_mutex_lock(m);
+	struct timespec ts = { .tv_sec = (time_t)(end_ms / 1000),
+			       .tv_nsec = (long)(end_ms % 1000) * 1000000 };
+	return -pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+}
+
+int cni_masq_ensure(struct cni *c, uint64_t end_ms, struct err *err)
+{
+	/* Another pod making the chain holds the lock; a pod does not wait
+	 * for it past its own deadline. */
+	int r = lock_until(&c->masq_lock, end_ms);
+	if (r == -ETIMEDOUT)
+		return err_msg(err, r,
+			       "masquerade of %s: still being made for another pod at the deadline",
+			       c->default_subnet);
+	if (r < 0)
+		return err_set(err, r, "masquerade of %s: lock", c->default_subnet);
+	unsigned want = __atomic_load_n(&c->masq_want, __ATOMIC_ACQUIRE);
+	r = c->masq_made == want ? 0 : masq_make(c->default_subnet, end_ms, err);
 	if (r >= 0)
-		c->masq_ready = true;
+		c->masq_made = want;
 	pthread_mutex_unlock(&c->masq_lock);
 	return r;
 }
 
 void cni_masq_recheck(struct cni *c)
 {
-	pthread_mutex_lock(&c->masq_lock);
-	c->masq_ready = false;
-	pthread_mutex_unlock(&c->masq_lock);
+	__atomic_add_fetch(&c->masq_want, 1, __ATOMIC_ACQ_REL);
 }

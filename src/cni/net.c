@@ -167,6 +167,7 @@ int cni_new(const struct cni_opts *o, struct cni **ret, struct err *err)
 	struct cni *c = xnew(struct cni);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->masq_lock, NULL);
+	c->masq_want = 1; /* masq_made 0: not made yet */
 	c->conf_dir = xstrdup(o->conf_dir ? o->conf_dir : "/etc/cni/net.d");
 	for (size_t i = 0; o->plugin_dirs && o->plugin_dirs[i]; i++)
 		strv_push(&c->plugin_dirs, o->plugin_dirs[i]);

@@ -1,5 +1,5 @@
-/* config: one table of keys drives defaults, files, flags, TOML output and
- * usage. A key's flag is its name with '_' written as '-'. */
+/* config: the table of keys (keys.c) drives defaults, files, flags, TOML
+ * output and usage. A key's flag is its name with '_' written as '-'. */
 #include "config/config_int.h"
 
 #include <assert.h>
@@ -13,191 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_CONFIG_FILE "/etc/ocid/ocid.conf"
-#define DEFAULT_CONFIG_DIR "/etc/ocid/ocid.conf.d"
-
-/* KT_PATHLIST: a colon list (or a TOML array); KT_LIST: a comma list (or a
- * TOML array), whose flag may also be repeated -- for values such as image
- * references, which hold colons. KT_DURATION counts whole seconds (a
- * sub-second rest is rounded up), KT_DURATION_MS milliseconds. */
-enum ktype {
-	KT_STR,
-	KT_PATHLIST,
-	KT_LIST,
-	KT_LOGLEVEL,
-	KT_UINT,
-	KT_SIZE,
-	KT_DURATION,
-	KT_DURATION_MS,
-	KT_BOOL
-};
-
-struct key {
-	const char *name; /* TOML key; the flag is this with '_' as '-' */
-	enum ktype type;
-	size_t off, size; /* of the field in struct config */
-	const char *def;  /* default, in flag syntax */
-	uint64_t min, max;
-	bool flag_only;
-	const char *help;
-	const char *const *choices; /* KT_STR: the values allowed; NULL = any */
-	config_check_fn check;	    /* KT_STR, KT_PATHLIST (each entry): NULL = any */
-};
-
-static const char *const volume_modes[] = { "mkdir", "ignore", NULL };
-
-#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
-#define MIB (UINT64_C(1) << 20)
-
-static const struct key keys[] = {
-	{ "config", KT_STR, FIELD(config_file), DEFAULT_CONFIG_FILE, 0, 0, true,
-	  "Main configuration file (a missing file is fine).", NULL, NULL },
-	{ "config_dir", KT_STR, FIELD(config_dir), DEFAULT_CONFIG_DIR, 0, 0, true,
-	  "Directory of drop-in *.conf files, applied in lexical order after the main file.", NULL,
-	  NULL },
-	{ "root", KT_STR, FIELD(root), "/var/lib/ocid", 0, 0, false,
-	  "Persistent state: metadata database, image layers, container layers.", NULL,
-	  config_check_abs_path },
-	{ "runroot", KT_STR, FIELD(runroot), "/run/ocid", 0, 0, false,
-	  "Volatile state: pod namespaces, container bundles, monitor sockets.", NULL,
-	  config_check_abs_path },
-	{ "listen", KT_STR, FIELD(listen), "/run/ocid/ocid.sock", 0, 0, false,
-	  "Unix socket serving CRI gRPC and the HTTP/1.1 status API.", NULL,
-	  config_check_socket_path },
-	{ "log_level", KT_LOGLEVEL, FIELD(log_level), "info", 0, 0, false,
-	  "Log level: error, warn, info, debug or trace.", NULL, NULL },
-	{ "runtime", KT_STR, FIELD(runtime), "runc", 0, 0, false,
-	  "OCI runtime binary; a name without '/' is looked up on PATH at start-up.", NULL,
-	  config_check_program },
-	{ "cni_config_dir", KT_STR, FIELD(cni_config_dir), "/etc/cni/net.d", 0, 0, false,
-	  "Directory of CNI network configurations.", NULL, config_check_abs_path },
-	{ "cni_plugin_dir", KT_PATHLIST, FIELD(cni_plugin_dirs), "/opt/cni/bin:/usr/lib/cni", 0, 0,
-	  false, "Directories searched for CNI plugins (a colon list or a TOML array).", NULL,
-	  config_check_abs_path },
-	{ "registries_conf", KT_STR, FIELD(registries_conf), "/etc/containers/registries.conf", 0,
-	  0, false, "Registries configuration, see containers-registries.conf(5).", NULL,
-	  config_check_abs_path },
-	{ "signature_policy", KT_STR, FIELD(signature_policy), "/etc/containers/policy.json", 0, 0,
-	  false, "Image signature policy, see containers-policy.json(5).", NULL,
-	  config_check_abs_path },
-	{ "signature_policy_dir", KT_STR, FIELD(signature_policy_dir), "/etc/containers/policy.d",
-	  0, 0, false,
-	  "Per-namespace signature policies: <pod namespace>.json here applies instead of signature_policy to that namespace's pulls.",
-	  NULL, config_check_abs_path },
-	{ "registries_d", KT_STR, FIELD(registries_d), "/etc/containers/registries.d", 0, 0, false,
-	  "Where image signatures are found (lookaside stores, sigstore attachments), see containers-registries.d(5).",
-	  NULL, config_check_abs_path },
-	{ "stream_address", KT_STR, FIELD(stream_address), "127.0.0.1", 0, 0, false,
-	  "Address of the exec/attach/port-forward streaming server.", NULL, config_check_ip },
-	{ "stream_port", KT_UINT, FIELD(stream_port), "0", 0, 65535, false,
-	  "Port of the streaming server; 0 picks an ephemeral port.", NULL, NULL },
-	{ "stream_idle_timeout", KT_DURATION, FIELD(stream_idle_timeout_s), "4h", 0,
-	  UINT64_C(1) << 32, false,
-	  "Close an exec, attach or port-forward session with no traffic for this long (\"30s\", \"5m\", \"4h\"); 0 never.",
-	  NULL, NULL },
-	{ "stream_tls_cert", KT_STR, FIELD(stream_tls_cert), "", 0, 0, false,
-	  "PEM certificate (chain) of the streaming server: with it, the server speaks HTTPS (TLS 1.2 or newer) and its URLs are https.",
-	  NULL, config_check_abs_path_or_empty },
-	{ "stream_tls_key", KT_STR, FIELD(stream_tls_key), "", 0, 0, false,
-	  "PEM private key of stream_tls_cert.", NULL, config_check_abs_path_or_empty },
-	{ "stream_tls_ca", KT_STR, FIELD(stream_tls_ca), "", 0, 0, false,
-	  "PEM CA file: streaming clients must present a certificate it signed (kubelet's client certificate).",
-	  NULL, config_check_abs_path_or_empty },
-	{ "stream_max_sessions", KT_UINT, FIELD(stream_max_sessions), "256", 1, 65535, false,
-	  "Exec, attach and port-forward sessions served at once; more are answered 503.", NULL,
-	  NULL },
-	{ "hooks_dir", KT_PATHLIST, FIELD(hooks_dirs),
-	  "/usr/share/containers/oci/hooks.d:/etc/containers/oci/hooks.d", 0, 0, false,
-	  "Directories of OCI hook files (oci-hooks(5)), read at each CreateContainer; a file in a later directory replaces the same-named one of an earlier directory.",
-	  NULL, config_check_abs_path },
-	{ "cdi_spec_dirs", KT_PATHLIST, FIELD(cdi_spec_dirs), "/etc/cdi:/var/run/cdi", 0, 0, false,
-	  "Directories of CDI spec files (JSON or YAML) defining the devices CDIDevices and cdi.k8s.io/ annotations name; a later directory wins.",
-	  NULL, config_check_abs_path },
-	{ "metrics_address", KT_STR, FIELD(metrics_address), "127.0.0.1", 0, 0, false,
-	  "Address of the Prometheus metrics endpoint (GET /metrics), when metrics_port is set.",
-	  NULL, config_check_ip },
-	{ "metrics_port", KT_UINT, FIELD(metrics_port), "0", 0, 65535, false,
-	  "Port of the Prometheus metrics endpoint; 0 turns it off (unless metrics_socket is set).",
-	  NULL, NULL },
-	{ "metrics_socket", KT_STR, FIELD(metrics_socket), "", 0, 0, false,
-	  "Unix socket serving the Prometheus metrics endpoint instead of metrics_address:metrics_port; \"\" for none.",
-	  NULL, config_check_abs_path_or_empty },
-	{ "pull_progress_timeout", KT_DURATION, FIELD(pull_progress_timeout_s), "0", 0,
-	  UINT64_C(1) << 40, false,
-	  "Cancel an image pull that makes no progress for this long (seconds, or \"30s\", \"5m\", \"1h\"; rounded up to whole seconds); 0 disables.",
-	  NULL, NULL },
-	{ "global_auth_file", KT_STR, FIELD(global_auth_file), "/run/containers/0/auth.json", 0, 0,
-	  false,
-	  "Registry credentials (containers-auth.json(5)); when it has none for a registry, /root/.docker/config.json is tried.",
-	  NULL, config_check_abs_path },
-	{ "max_parallel_downloads", KT_UINT, FIELD(max_parallel_downloads), "6", 1, 64, false,
-	  "Layers of one image pull downloaded at once.", NULL, NULL },
-	{ "layer_sync", KT_BOOL, FIELD(layer_sync), "true", 0, 0, false,
-	  "Flush each unpacked layer to disk before it is committed, so a power loss never leaves a layer with files cut short (slower pulls by the disk's write time).",
-	  NULL, NULL },
-	{ "default_runtime", KT_STR, FIELD(default_runtime), "", 0, 0, false,
-	  "The runtime handler ([runtimes.<name>]) of pods whose runtime_handler is empty; \"\" = the one that is runtime, else the first.",
-	  NULL, NULL },
-	{ "exec_fifo_start", KT_BOOL, FIELD(exec_fifo_start), "true", 0, 0, false,
-	  "StartContainer releases a runc-created container by opening its exec fifo, as `runc start` does, instead of running `<runtime> start` (one runtime process less per start); false always runs the runtime.",
-	  NULL, NULL },
-	{ "image_volumes", KT_STR, FIELD(image_volumes), "mkdir", 0, 0, false,
-	  "What an image's VOLUMEs not covered by a CRI mount become: \"mkdir\" (an empty directory in the container's rootfs) or \"ignore\".",
-	  volume_modes, NULL },
-	{ "pinned_images", KT_LIST, FIELD(pinned_images), "", 0, 0, false,
-	  "Images never garbage-collected by kubelet: exact names or globs (a TOML array or a comma-separated string; as a flag, comma-separated or repeated).",
-	  NULL, NULL },
-	{ "max_recv_msg_size", KT_SIZE, FIELD(max_recv_msg_size), "16777216", 1024, 1024 * MIB,
-	  false, "Largest gRPC message accepted, in bytes (or \"16MiB\").", NULL, NULL },
-	{ "max_send_msg_size", KT_SIZE, FIELD(max_send_msg_size), "83886080", 1024, 1024 * MIB,
-	  false, "Largest gRPC message sent, in bytes (or \"80MiB\").", NULL, NULL },
-	{ "workers", KT_UINT, FIELD(workers), "16", 1, 1024, false,
-	  "Worker threads running short RPCs (Version, Status, lists, statuses, stats) and feeding event streams.",
-	  NULL, NULL },
-	{ "long_workers", KT_UINT, FIELD(long_workers), "32", 1, 1024, false,
-	  "Worker threads running long RPCs (create, start, stop, remove, ExecSync, RemoveImage, image import); short ones never wait for them.",
-	  NULL, NULL },
-	{ "max_concurrent_pulls", KT_UINT, FIELD(max_concurrent_pulls), "8", 1, 256, false,
-	  "Image pulls run at once (kubelet's maxParallelImagePulls); more wait their turn, on no thread.",
-	  NULL, NULL },
-	{ "shutdown_grace", KT_DURATION_MS, FIELD(shutdown_grace_ms), "3", 0, 3600000, false,
-	  "On SIGTERM, in-flight calls get this long to finish, then ocid exits anyway (seconds, or \"10s\", \"500ms\").",
-	  NULL, NULL },
-	{ "enable_debug_rpc", KT_BOOL, FIELD(enable_debug_rpc), "false", 0, 0, false,
-	  "Register /ocid.debug.Debug/Sleep (for tests only).", NULL, NULL },
-	{ "cgroup_parent", KT_STR, FIELD(cgroup_parent), "/ocid", 0, 0, false,
-	  "Parent cgroup of pods that name none (cgroupfs: an absolute path; systemd: a slice).",
-	  NULL, config_check_cgroup_parent },
-	{ "shm_size", KT_SIZE, FIELD(shm_size), "67108864", 4096, 1024 * 1024 * MIB, false,
-	  "Size of each pod's /dev/shm tmpfs, in bytes (or \"64MiB\").", NULL, NULL },
-	{ "pause_binary", KT_STR, FIELD(pause_binary), "ocid-pause", 0, 0, false,
-	  "ocid-pause, PID 1 of pods that share a PID namespace; a bare name is found in ocid's libexec directory (`ocid version` prints it).",
-	  NULL, config_check_program },
-	{ "cni_default_bridge", KT_STR, FIELD(cni_default_bridge), "ocid0", 0, 0, false,
-	  "Bridge of the built-in network, used when the CNI config dir holds no network.", NULL,
-	  config_check_ifname },
-	{ "cni_default_subnet", KT_STR, FIELD(cni_default_subnet), "10.88.0.0/16", 0, 0, false,
-	  "Subnet of the built-in network (host-local IPAM).", NULL, config_check_cidr },
-};
-
-static void *field(struct config *cfg, const struct key *k)
-{
-	return (char *)cfg + k->off;
-}
-
-static const void *cfield(const struct config *cfg, const struct key *k)
-{
-	return (const char *)cfg + k->off;
-}
-
-static const struct key *key_find(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return &keys[i];
-	return NULL;
-}
-
 static int set_number(struct config *cfg, const struct key *k, uint64_t v, struct err *err)
 {
 	if (v < k->min || v > k->max)
@@ -205,17 +20,17 @@ static int set_number(struct config *cfg, const struct key *k, uint64_t v, struc
 			       "%" PRIu64 " is out of range [%" PRIu64 ", %" PRIu64 "]", v, k->min,
 			       k->max);
 	if (k->size == sizeof(uint64_t))
-		*(uint64_t *)field(cfg, k) = v;
+		*(uint64_t *)config_key_field(cfg, k) = v;
 	else
-		*(unsigned *)field(cfg, k) = (unsigned)v;
+		*(unsigned *)config_key_field(cfg, k) = (unsigned)v;
 	return 0;
 }
 
 static uint64_t get_number(const struct config *cfg, const struct key *k)
 {
 	if (k->size == sizeof(uint64_t))
-		return *(const uint64_t *)cfield(cfg, k);
-	return *(const unsigned *)cfield(cfg, k);
+		return *(const uint64_t *)config_key_cfield(cfg, k);
+	return *(const unsigned *)config_key_cfield(cfg, k);
 }
 
 /* Leading decimal digits of *s; advances *s. -EINVAL if none, -ERANGE on overflow. */
@@ -334,7 +149,7 @@ static int set_list(struct config *cfg, const struct key *k, const char *v, bool
 		if (r < 0)
 			return r;
 	}
-	char ***f = (char ***)field(cfg, k);
+	char ***f = (char ***)config_key_field(cfg, k);
 	if (!append) {
 		strv_free(*f);
 		*f = TAKE_PTR(l);
@@ -360,14 +175,14 @@ static int set_from_string(struct config *cfg, const struct key *k, const char *
 		r = check_value(k, v, err);
 		if (r < 0)
 			return r;
-		free(*(char **)field(cfg, k));
-		*(char **)field(cfg, k) = xstrdup(v);
+		free(*(char **)config_key_field(cfg, k));
+		*(char **)config_key_field(cfg, k) = xstrdup(v);
 		return 0;
 	case KT_PATHLIST:
 	case KT_LIST:
 		return set_list(cfg, k, v, false, err);
 	case KT_LOGLEVEL:
-		if (log_level_parse(v, (enum log_level *)field(cfg, k)) < 0)
+		if (log_level_parse(v, (enum log_level *)config_key_field(cfg, k)) < 0)
 			return err_msg(
 			    err, -EINVAL,
 			    "invalid log level '%s' (expected error, warn, info, debug or trace)",
@@ -393,9 +208,9 @@ static int set_from_string(struct config *cfg, const struct key *k, const char *
 				  err);
 	case KT_BOOL:
 		if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-			*(bool *)field(cfg, k) = true;
+			*(bool *)config_key_field(cfg, k) = true;
 		else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-			*(bool *)field(cfg, k) = false;
+			*(bool *)config_key_field(cfg, k) = false;
 		else
 			return err_msg(err, -EINVAL, "expected true or false");
 		return 0;
@@ -419,8 +234,8 @@ static int set_list_array(struct config *cfg, const struct key *k, const struct 
 	}
 	if (!l)
 		l = xzalloc(sizeof(char *));
-	strv_free(*(char ***)field(cfg, k));
-	*(char ***)field(cfg, k) = TAKE_PTR(l);
+	strv_free(*(char ***)config_key_field(cfg, k));
+	*(char ***)config_key_field(cfg, k) = TAKE_PTR(l);
 	return 0;
 }
 
@@ -463,7 +278,7 @@ static int set_from_toml(struct config *cfg, const struct key *k, const struct t
 		if (t != TOML_BOOL)
 			return err_msg(err, -EINVAL, "expected true or false, got %s",
 				       toml_type_name(t));
-		*(bool *)field(cfg, k) = toml_bool(v);
+		*(bool *)config_key_field(cfg, k) = toml_bool(v);
 		return 0;
 	}
 	return -EINVAL;
@@ -472,8 +287,8 @@ static int set_from_toml(struct config *cfg, const struct key *k, const struct t
 void config_init(struct config *cfg)
 {
 	*cfg = (struct config){ 0 };
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		int r = set_from_string(cfg, &keys[i], keys[i].def, NULL);
+	for (size_t i = 0; i < config_n_keys; i++) {
+		int r = set_from_string(cfg, &config_keys[i], config_keys[i].def, NULL);
 		assert(r == 0);
 		(void)r;
 	}
@@ -483,11 +298,11 @@ void config_done(struct config *cfg)
 {
 	if (!cfg)
 		return;
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		if (keys[i].type == KT_STR)
-			free(*(char **)field(cfg, &keys[i]));
-		else if (keys[i].type == KT_PATHLIST || keys[i].type == KT_LIST)
-			strv_free(*(char ***)field(cfg, &keys[i]));
+	for (size_t i = 0; i < config_n_keys; i++) {
+		if (config_keys[i].type == KT_STR)
+			free(*(char **)config_key_field(cfg, &config_keys[i]));
+		else if (config_keys[i].type == KT_PATHLIST || config_keys[i].type == KT_LIST)
+			strv_free(*(char ***)config_key_field(cfg, &config_keys[i]));
 	}
 	strv_free(cfg->flags);
 	config_runtimes_done(cfg);
@@ -513,7 +328,7 @@ static int apply_table(struct config *cfg, const char *name, const struct toml *
 				return r;
 			continue;
 		}
-		const struct key *k = key_find(kn);
+		const struct key *k = config_key_find(kn);
 		if (!k || k->flag_only) {
 			log_warn("unknown configuration key ignored", "key=%s at=%s:%u", log_q(kn),
 				 log_q(name), toml_line(v));
@@ -612,15 +427,15 @@ static int load_dir(struct config *cfg, const char *dir, struct err *err)
 
 static const struct key *flag_find(const char *name, size_t len)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		const char *k = keys[i].name;
+	for (size_t i = 0; i < config_n_keys; i++) {
+		const char *k = config_keys[i].name;
 		if (strlen(k) != len)
 			continue;
 		size_t j = 0;
 		while (j < len && (k[j] == name[j] || (k[j] == '_' && name[j] == '-')))
 			j++;
 		if (j == len)
-			return &keys[i];
+			return &config_keys[i];
 	}
 	return NULL;
 }
@@ -629,7 +444,7 @@ static const struct key *flag_find(const char *name, size_t len)
  * use replaces what the files said. */
 static int apply_flags(struct config *cfg, int argc, char **argv, struct err *err)
 {
-	bool seen[ARRAY_SIZE(keys)] = { false };
+	cleanup_free bool *seen = xcalloc(config_n_keys, sizeof(*seen));
 	for (int i = 0; argv && i < argc; i++) {
 		const char *a = argv[i];
 		if (!str_has_prefix(a, "--") || !a[2])
@@ -647,7 +462,7 @@ static int apply_flags(struct config *cfg, int argc, char **argv, struct err *er
 			return err_msg(err, -EINVAL, "flag --%.*s needs a value", (int)len, a + 2);
 		if (!v)
 			v = argv[++i];
-		size_t ki = (size_t)(k - keys);
+		size_t ki = (size_t)(k - config_keys);
 		int r = k->type == KT_LIST ? set_list(cfg, k, v, seen[ki], err)
 					   : set_from_string(cfg, k, v, err);
 		seen[ki] = true;
@@ -736,12 +551,13 @@ static char *value_to_toml(const struct config *cfg, const struct key *k)
 {
 	switch (k->type) {
 	case KT_STR:
-		return toml_quote(*(char *const *)cfield(cfg, k));
+		return toml_quote(*(char *const *)config_key_cfield(cfg, k));
 	case KT_PATHLIST:
 	case KT_LIST:
-		return config_list_toml(*(char **const *)cfield(cfg, k));
+		return config_list_toml(*(char **const *)config_key_cfield(cfg, k));
 	case KT_LOGLEVEL:
-		return toml_quote(log_level_name(*(const enum log_level *)cfield(cfg, k)));
+		return toml_quote(
+		    log_level_name(*(const enum log_level *)config_key_cfield(cfg, k)));
 	case KT_DURATION_MS: {
 		uint64_t ms = get_number(cfg, k);
 		if (ms % 1000)
@@ -753,32 +569,33 @@ static char *value_to_toml(const struct config *cfg, const struct key *k)
 	case KT_DURATION:
 		return xasprintf("%" PRIu64, get_number(cfg, k));
 	case KT_BOOL:
-		return xstrdup(*(const bool *)cfield(cfg, k) ? "true" : "false");
+		return xstrdup(*(const bool *)config_key_cfield(cfg, k) ? "true" : "false");
 	}
 	return xstrdup("\"\"");
 }
 
 char *config_key_value(const struct config *cfg, const char *key)
 {
-	const struct key *k = key_find(key);
+	const struct key *k = config_key_find(key);
 	return k ? value_to_toml(cfg, k) : NULL;
 }
 
 void config_key_copy(struct config *dst, const struct config *src, const char *key)
 {
-	const struct key *k = key_find(key);
+	const struct key *k = config_key_find(key);
 	assert(k);
 	switch (k->type) {
 	case KT_STR:
-		free(*(char **)field(dst, k));
-		*(char **)field(dst, k) = xstrdup(*(char *const *)cfield(src, k));
+		free(*(char **)config_key_field(dst, k));
+		*(char **)config_key_field(dst, k) =
+		    xstrdup(*(char *const *)config_key_cfield(src, k));
 		return;
 	case KT_PATHLIST:
 	case KT_LIST: {
-		char ***d = (char ***)field(dst, k);
+		char ***d = (char ***)config_key_field(dst, k);
 		strv_free(*d);
 		*d = xzalloc(sizeof(char *));
-		for (char *const *l = *(char **const *)cfield(src, k); l && *l; l++)
+		for (char *const *l = *(char **const *)config_key_cfield(src, k); l && *l; l++)
 			strv_push(d, *l);
 		return;
 	}
@@ -788,7 +605,7 @@ void config_key_copy(struct config *dst, const struct config *src, const char *k
 	case KT_DURATION:
 	case KT_DURATION_MS:
 	case KT_BOOL:
-		memcpy(field(dst, k), cfield(src, k), k->size);
+		memcpy(config_key_field(dst, k), config_key_cfield(src, k), k->size);
 		return;
 	}
 }
@@ -799,8 +616,8 @@ char *config_to_toml(const struct config *cfg)
 	    xstrdup("# ocid configuration (TOML), as in effect.\n"
 		    "# Keys are top-level; they may also be written under an [ocid] table.\n"
 		    "# Every key is also a flag of ocid: the key with '_' written as '-'.\n");
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		const struct key *k = &keys[i];
+	for (size_t i = 0; i < config_n_keys; i++) {
+		const struct key *k = &config_keys[i];
 		cleanup_free char *v = value_to_toml(cfg, k);
 		char *n, flag[64];
 		if (k->flag_only)
@@ -821,8 +638,8 @@ char *config_to_toml(const struct config *cfg)
 void config_usage(FILE *out)
 {
 	fprintf(out, "Flags (each is also a key of ocid.conf, with '_' for '-'):\n");
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		const struct key *k = &keys[i];
+	for (size_t i = 0; i < config_n_keys; i++) {
+		const struct key *k = &config_keys[i];
 		char flag[64];
 		fprintf(out, "  --%-24s %s (default: %s)\n", flag_of(k, flag, sizeof(flag)),
 			k->help, k->def);

@@ -103,6 +103,47 @@ static int make_stdio(bool tty, bool in, bool out, bool errout, int child[3],
 	return 0;
 }
 
+/* The runtime's exec of o->cmd in container c. Without a terminal, the
+ * runtime runs detached under ocimon's exec reaper
+ * (src/cmd/ocimon/reaper.c): a program that leaves a child holding its
+ * output must not keep the session open. */
+static char **exec_argv(const struct ctr_mgr *m, const struct ctr *c, const struct ctr_exec_opts *o,
+			const char *pidfile)
+{
+	char **argv = NULL;
+	if (!o->tty) {
+		strv_push(&argv, m->ocimon);
+		strv_push(&argv, "--exec-reaper");
+		strv_push(&argv, pidfile);
+	}
+	ctr_rt_argv(c->rt, &argv);
+	const char *head[] = { "exec", "--pid-file", pidfile };
+	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
+		strv_push(&argv, head[i]);
+	if (o->tty) {
+		strv_push(&argv, "--tty");
+		strv_push(&argv, "--env");
+		strv_push(&argv, "TERM=xterm");
+	} else {
+		strv_push(&argv, "--detach");
+	}
+	strv_push(&argv, c->id);
+	for (size_t i = 0; o->cmd[i]; i++)
+		strv_push(&argv, o->cmd[i]);
+	return argv;
+}
+
+/* The child's ends are the child's alone (a tty's slave is all three). */
+static void close_child_ends(const int child[3])
+{
+	if (child[0] >= 0)
+		(void)close(child[0]);
+	if (child[1] >= 0 && child[1] != child[0])
+		(void)close(child[1]);
+	if (child[2] >= 0 && child[2] != child[0] && child[2] != child[1])
+		(void)close(child[2]);
+}
+
 int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts *o,
 		   struct ctr_exec_proc *ret, struct err *err)
 {
@@ -127,29 +168,7 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 	ret->pidfile = ctr_path_run(m, c->id, name);
 	ret->tty = o->tty;
 	char **env = ctr_rt_env(c->rt);
-	char **argv = NULL;
-	/* Without a terminal, the runtime runs detached under ocimon's exec
-	 * reaper (src/cmd/ocimon/reaper.c): a program that leaves a child
-	 * holding its output must not keep the session open. */
-	if (!o->tty) {
-		strv_push(&argv, m->ocimon);
-		strv_push(&argv, "--exec-reaper");
-		strv_push(&argv, ret->pidfile);
-	}
-	ctr_rt_argv(c->rt, &argv);
-	const char *head[] = { "exec", "--pid-file", ret->pidfile };
-	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
-		strv_push(&argv, head[i]);
-	if (!o->tty)
-		strv_push(&argv, "--detach");
-	if (o->tty) {
-		strv_push(&argv, "--tty");
-		strv_push(&argv, "--env");
-		strv_push(&argv, "TERM=xterm");
-	}
-	strv_push(&argv, c->id);
-	for (size_t i = 0; o->cmd[i]; i++)
-		strv_push(&argv, o->cmd[i]);
+	char **argv = exec_argv(m, c, o, ret->pidfile);
 	int child[3];
 	r = make_stdio(o->tty, o->in, o->out, o->err, child, ret, err);
 	if (r >= 0) {
@@ -157,13 +176,7 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 		if (r < 0)
 			err_set(err, r, "exec '%s'", c->rt->path);
 	}
-	/* The child's ends are the child's alone (a tty's slave is all three). */
-	if (child[0] >= 0)
-		(void)close(child[0]);
-	if (child[1] >= 0 && child[1] != child[0])
-		(void)close(child[1]);
-	if (child[2] >= 0 && child[2] != child[0] && child[2] != child[1])
-		(void)close(child[2]);
+	close_child_ends(child);
 	strv_free(argv);
 	strv_free(env);
 	ctr_unref(c);

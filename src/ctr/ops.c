@@ -457,6 +457,34 @@ static void exec_output_fit(struct proc_result *res, const char *id)
 	res->errout[errl] = '\0';
 }
 
+/* proc_run with a watcher that ends the command at timeout_s (> 0) inside
+ * the container; *ret_fired says whether it did. */
+static int run_watched(const struct proc_opts *o, const char *pidfile, int64_t timeout_s,
+		       struct proc_result *res, bool *ret_fired, struct err *err)
+{
+	struct exec_watch w = { .pidfile = pidfile, .timeout_ms = (uint64_t)timeout_s * 1000 };
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the deadline is monotonic */
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_t watcher;
+	bool watching = timeout_s > 0 && pthread_create(&watcher, NULL, exec_watch_main, &w) == 0;
+	int r = proc_run(o, res, err);
+	if (watching) {
+		pthread_mutex_lock(&w.mu);
+		w.done = true;
+		pthread_cond_signal(&w.cv);
+		pthread_mutex_unlock(&w.mu);
+		pthread_join(watcher, NULL);
+	}
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	*ret_fired = w.fired;
+	return r;
+}
+
 int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t timeout_s,
 		  struct ctr_exec_result *ret, struct err *err)
 {
@@ -491,27 +519,10 @@ int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t t
 		.max_output = CTR_EXEC_OUTPUT_MAX,
 		.timeout_ms = timeout_s > 0 ? (uint64_t)timeout_s * 1000 + EXEC_BACKSTOP_MS : 0,
 	};
-	struct exec_watch w = { .pidfile = pidfile, .timeout_ms = (uint64_t)timeout_s * 1000 };
-	pthread_mutex_init(&w.mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the deadline is monotonic */
-	pthread_cond_init(&w.cv, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_t watcher;
-	bool watching = timeout_s > 0 && pthread_create(&watcher, NULL, exec_watch_main, &w) == 0;
 	struct proc_result res = { 0 };
-	r = proc_run(&o, &res, err);
-	if (watching) {
-		pthread_mutex_lock(&w.mu);
-		w.done = true;
-		pthread_cond_signal(&w.cv);
-		pthread_mutex_unlock(&w.mu);
-		pthread_join(watcher, NULL);
-	}
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
-	if (r == -ETIMEDOUT || w.fired) {
+	bool fired = false;
+	r = run_watched(&o, pidfile, timeout_s, &res, &fired, err);
+	if (r == -ETIMEDOUT || fired) {
 		ctr_exec_kill_tree(pidfile);
 		err_done(err);
 		r = err_msg(err, -ETIMEDOUT, "command timed out after %llds", (long long)timeout_s);

@@ -213,45 +213,38 @@ static char *token_key(const struct image_registry *r, const struct image_auth_c
 			 scope, r->who);
 }
 
-static int fetch_token(struct image_registry *r, const struct image_auth_challenge *c,
-		       const char *scope, char **ret, struct err *err)
+/* The token request for challenge c: a GET of *ret_url, or with an
+ * identity token (OAuth2: the refresh token traded for an access token) a
+ * POST of *ret_form (NULL for a GET). */
+static void token_request(const struct image_registry *r, const struct image_auth_challenge *c,
+			  const char *scope, char **ret_url, char **ret_form)
 {
-	if (str_empty(c->realm))
-		return err_msg(err, -EPROTO, "registry %s: bearer challenge without a realm",
-			       r->o.domain);
-	if (!str_has_prefix(c->realm, "https://") &&
-	    !(r->o.insecure && str_has_prefix(c->realm, "http://")))
-		return err_msg(
-		    err, -EPROTO,
-		    "registry %s: token realm '%s' is not https (mark the registry insecure to allow it)",
-		    r->o.domain, c->realm);
-	cleanup_free char *key = token_key(r, c, scope);
-	char *cached = r->o.tokens ? image_token_cache_get(r->o.tokens, key, now_s()) : NULL;
-	if (cached) {
-		*ret = cached;
-		return 0;
-	}
 	CURL *esc = curl_easy_init();
 	char *svc = c->service ? curl_easy_escape(esc, c->service, 0) : NULL;
 	char *sc = curl_easy_escape(esc, scope, 0);
-	cleanup_free char *url = NULL;
-	cleanup_free char *form = NULL;
+	*ret_form = NULL;
 	if (r->identity_token) {
-		/* OAuth2: trade the refresh token for an access token. */
 		char *rt = curl_easy_escape(esc, r->identity_token, 0);
-		url = xstrdup(c->realm);
-		form = xasprintf("grant_type=refresh_token&client_id=ocid&service=%s&scope=%s"
-				 "&refresh_token=%s",
-				 svc ? svc : "", sc, rt);
+		*ret_url = xstrdup(c->realm);
+		*ret_form = xasprintf("grant_type=refresh_token&client_id=ocid&service=%s&scope=%s"
+				      "&refresh_token=%s",
+				      svc ? svc : "", sc, rt);
 		explicit_bzero(rt, strlen(rt));
 		curl_free(rt);
 	} else {
-		url = xasprintf("%s%sservice=%s&scope=%s", c->realm,
-				strchr(c->realm, '?') ? "&" : "?", svc ? svc : "", sc);
+		*ret_url = xasprintf("%s%sservice=%s&scope=%s", c->realm,
+				     strchr(c->realm, '?') ? "&" : "?", svc ? svc : "", sc);
 	}
 	curl_free(svc);
 	curl_free(sc);
 	curl_easy_cleanup(esc);
+}
+
+/* Ask the token server of challenge c: the token and its expiry. */
+static int token_exchange(struct image_registry *r, const struct image_auth_challenge *c,
+			  const char *url, const char *form, char **ret, int64_t *ret_expires,
+			  struct err *err)
+{
 	char *hdrs[] = { r->identity_token ? NULL : r->basic, NULL };
 	/* A token server on the registry's own host trusts the same CAs. */
 	cleanup_free char *realm_origin = origin_of(c->realm);
@@ -283,11 +276,38 @@ static int fetch_token(struct image_registry *r, const struct image_auth_challen
 			     "token server answered HTTP %ld", h->status);
 	if (rc >= 0)
 		rc = image_http_read_all(h, 1u << 20, &body, &len, err);
-	int64_t expires = 0;
 	if (rc >= 0)
-		rc = image_token_parse(body, len, now_s(), ret, &expires, err);
+		rc = image_token_parse(body, len, now_s(), ret, ret_expires, err);
 	if (rc < 0)
 		return err_wrap(err, "registry %s: get token", r->o.domain);
+	return 0;
+}
+
+static int fetch_token(struct image_registry *r, const struct image_auth_challenge *c,
+		       const char *scope, char **ret, struct err *err)
+{
+	if (str_empty(c->realm))
+		return err_msg(err, -EPROTO, "registry %s: bearer challenge without a realm",
+			       r->o.domain);
+	if (!str_has_prefix(c->realm, "https://") &&
+	    !(r->o.insecure && str_has_prefix(c->realm, "http://")))
+		return err_msg(
+		    err, -EPROTO,
+		    "registry %s: token realm '%s' is not https (mark the registry insecure to allow it)",
+		    r->o.domain, c->realm);
+	cleanup_free char *key = token_key(r, c, scope);
+	char *cached = r->o.tokens ? image_token_cache_get(r->o.tokens, key, now_s()) : NULL;
+	if (cached) {
+		*ret = cached;
+		return 0;
+	}
+	cleanup_free char *url = NULL;
+	cleanup_free char *form = NULL;
+	token_request(r, c, scope, &url, &form);
+	int64_t expires = 0;
+	int rc = token_exchange(r, c, url, form, ret, &expires, err);
+	if (rc < 0)
+		return rc;
 	if (r->o.tokens)
 		image_token_cache_put(r->o.tokens, key, *ret, expires);
 	return 0;

@@ -194,6 +194,27 @@ static json_t *merge_edits(const json_t *common, const json_t *own)
 	return out;
 }
 
+/* devices[i] of a spec: its name and its own edits, checked. */
+static int device_check(const json_t *d, size_t i, const char **ret_name, const json_t **ret_own,
+			struct err *err)
+{
+	cleanup_free char *path = js_path_index("devices", i);
+	if (!json_is_object(d))
+		return err_msg(err, -EINVAL, "%s: expected an object", path);
+	const char *dn = NULL;
+	int r = js_get_str(d, path, "name", NULL, &dn, err);
+	if (r >= 0 && (!dn || !name_ok(dn)))
+		r = err_msg(err, -EINVAL, "%s.name: '%s' is not a device name", path,
+			    dn ? dn : "(missing)");
+	cleanup_free char *ep = js_path_key(path, "containerEdits");
+	if (r >= 0)
+		r = js_get(d, path, "containerEdits", JSON_OBJECT, true, ret_own, err);
+	if (r >= 0)
+		r = check_edits(*ret_own, ep, err);
+	*ret_name = dn;
+	return r;
+}
+
 int oci_cdi_spec_parse(const char *name, const char *text, size_t len, struct oci_cdi *into,
 		       struct err *err)
 {
@@ -225,20 +246,9 @@ int oci_cdi_spec_parse(const char *name, const char *text, size_t len, struct oc
 	json_t *d;
 	json_array_foreach((json_t *)(r >= 0 ? devs : NULL), i, d)
 	{
-		cleanup_free char *path = js_path_index("devices", i);
 		const char *dn = NULL;
 		const json_t *own = NULL;
-		r = json_is_object(d) ? 0 : err_msg(err, -EINVAL, "%s: expected an object", path);
-		if (r >= 0)
-			r = js_get_str(d, path, "name", NULL, &dn, err);
-		if (r >= 0 && (!dn || !name_ok(dn)))
-			r = err_msg(err, -EINVAL, "%s.name: '%s' is not a device name", path,
-				    dn ? dn : "(missing)");
-		cleanup_free char *ep = js_path_key(path, "containerEdits");
-		if (r >= 0)
-			r = js_get(d, path, "containerEdits", JSON_OBJECT, true, &own, err);
-		if (r >= 0)
-			r = check_edits(own, ep, err);
+		r = device_check(d, i, &dn, &own, err);
 		if (r < 0)
 			break;
 		into->v = xrealloc(into->v, (into->n + 1) * sizeof(*into->v));

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <net/if.h>
 #include <sched.h>
@@ -63,6 +64,35 @@ static int child_wait(pid_t pid, int rfd, struct child_report *rep)
 		return -EIO;
 	}
 	return 0;
+}
+
+/* rep->step of a helper that could not be started (err says why). */
+#define HELPER_UNRUN INT_MIN
+
+/* Run fn(arg) as a proc_clone_vm child on a stack of this frame and wait
+ * for it; *wfd (inside arg) is where it reports a failure. -errno: with
+ * rep->step HELPER_UNRUN and err set when it could not be started, else
+ * with the step the child reported (-1: it died without a report) and err
+ * untouched, for the caller to name. */
+static int helper_run(int (*fn)(void *), void *arg, int *wfd, struct child_report *rep,
+		      struct err *err)
+{
+	*rep = (struct child_report){ HELPER_UNRUN, 0 };
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return err_set(err, -errno, "pipe");
+	*wfd = pfd[1];
+	char stack[PROC_CLONE_STACK] __attribute__((aligned(16)));
+	pid_t pid = proc_clone_vm(fn, arg, 0, stack, sizeof(stack));
+	close(pfd[1]);
+	if (pid < 0) {
+		close(pfd[0]);
+		return err_set(err, pid, "clone");
+	}
+	rep->step = 0;
+	int r = child_wait(pid, pfd[0], rep);
+	close(pfd[0]);
+	return r;
 }
 
 static void bring_lo_up(void)
@@ -151,23 +181,11 @@ int proc_ns_pin(const char *dir, unsigned which, const char *hostname, struct er
 	r = make_targets(dir, &p, err);
 	if (r < 0)
 		goto fail;
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		r = err_set(err, -errno, "pipe");
+	struct pin_args args = { -1, &p };
+	struct child_report rep;
+	r = helper_run(pin_child, &args, &args.wfd, &rep, err);
+	if (r < 0 && rep.step == HELPER_UNRUN)
 		goto fail;
-	}
-	char stack[PROC_CLONE_STACK] __attribute__((aligned(16)));
-	struct pin_args args = { pfd[1], &p };
-	pid_t pid = proc_clone_vm(pin_child, &args, 0, stack, sizeof(stack));
-	close(pfd[1]);
-	if (pid < 0) {
-		r = err_set(err, pid, "clone");
-		close(pfd[0]);
-		goto fail;
-	}
-	struct child_report rep = { 0 };
-	r = child_wait(pid, pfd[0], &rep);
-	close(pfd[0]);
 	if (r < 0) {
 		if (rep.step == 0)
 			err_set(err, r, "unshare namespaces");
@@ -436,24 +454,10 @@ int proc_ns_write_files(const char *const *ns_paths, const struct proc_ns_write 
 	int r = proc_ns_open_all(ns_paths, nsfd, &nns, err);
 	if (r < 0)
 		goto out;
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		r = err_set(err, -errno, "pipe");
-		goto out;
-	}
-	char stack[PROC_CLONE_STACK] __attribute__((aligned(16)));
-	struct write_args args = { pfd[1], nsfd, nns, w, n };
-	pid_t pid = proc_clone_vm(write_child, &args, 0, stack, sizeof(stack));
-	close(pfd[1]);
-	if (pid < 0) {
-		r = err_set(err, pid, "clone");
-		close(pfd[0]);
-		goto out;
-	}
-	struct child_report rep = { 0 };
-	r = child_wait(pid, pfd[0], &rep);
-	close(pfd[0]);
-	if (r < 0) {
+	struct write_args args = { -1, nsfd, nns, w, n };
+	struct child_report rep;
+	r = helper_run(write_child, &args, &args.wfd, &rep, err);
+	if (r < 0 && rep.step != HELPER_UNRUN) {
 		if (rep.step >= 1000 && (size_t)(rep.step - 1000) < nns)
 			err_set(err, r, "join namespace '%s'", ns_paths[rep.step - 1000]);
 		else if (rep.step >= 0 && (size_t)rep.step < n)

@@ -20,13 +20,25 @@
 /** Default bound of each captured output stream (16 MiB). */
 #define PROC_OUTPUT_MAX ((size_t)16 << 20)
 
+/* A way to cut runs short from another thread: once fired, a run given it
+ * kills its child (or starts none) and fails with -ECANCELED. */
+struct proc_cancel;
+
+/** A new, unfired token. -errno when no eventfd could be made. */
+int proc_cancel_new(struct proc_cancel **ret, struct err *err);
+/** Fire it: every run given it, now or later, is cut short. Any thread. */
+void proc_cancel_fire(struct proc_cancel *c);
+/** Free it (no run may still use it). Accepts NULL. */
+void proc_cancel_free(struct proc_cancel *c);
+
 struct proc_opts {
 	char *const *argv; /* argv[0] is the path executed (no PATH lookup) */
 	char *const *env;  /* "K=V", NULL-terminated; NULL = empty environment */
 	const void *input; /* written to the child's stdin, then closed; may be NULL */
 	size_t input_len;
-	size_t max_output;   /* bound per stream; 0 = PROC_OUTPUT_MAX */
-	uint64_t timeout_ms; /* 0 = wait forever */
+	size_t max_output;	    /* bound per stream; 0 = PROC_OUTPUT_MAX */
+	uint64_t timeout_ms;	    /* 0 = wait forever */
+	struct proc_cancel *cancel; /* NULL = none */
 };
 
 struct proc_result {
@@ -39,10 +51,13 @@ struct proc_result {
 };
 
 /** Run argv to completion, feeding `input` on stdin and capturing stdout and
- *  stderr (each bounded by max_output). A non-zero exit is NOT an error here:
- *  it is in ret->status. Errors: -ENOENT/-EACCES/... when exec fails (err
- *  names the program), -ETIMEDOUT when the timeout passed (the child was
- *  killed with SIGKILL and reaped), other -errno for pipe/fork failures.
+ *  stderr (each bounded by max_output). The child leads a process group of
+ *  its own. A non-zero exit is NOT an error here: it is in ret->status.
+ *  Errors: -ENOENT/-EACCES/... when exec fails (err names the program),
+ *  -ETIMEDOUT when the timeout passed or -ECANCELED when o->cancel was fired
+ *  (the child's process group was killed with SIGKILL, what it started
+ *  included, and the child reaped; none is started when it was fired
+ *  before), other -errno for pipe/fork failures.
  *  Free *ret with proc_result_done (also on failure: it is zeroed). */
 int proc_run(const struct proc_opts *o, struct proc_result *ret, struct err *err);
 

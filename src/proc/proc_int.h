@@ -15,6 +15,11 @@ int proc_ns_open_all(const char *const *ns_paths, int fds[PROC_NS_MAX], size_t *
 		     struct err *err);
 void proc_ns_close_all(int *fds, size_t n);
 
+/* proc_spawn_fds with more posix_spawnattr flags (POSIX_SPAWN_SETPGROUP:
+ * the child leads a process group of its own, pgid = its pid). */
+int proc_spawn_fds_flags(char *const *argv, char *const *env, const int *fds, int n_fds,
+			 short flags, pid_t *ret_pid);
+
 /* Bytes of stack a proc_clone_vm child of this module gets. */
 #define PROC_CLONE_STACK (16 << 10)
 

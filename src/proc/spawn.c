@@ -185,6 +185,12 @@ int proc_kill_wait(pid_t pid, int sig, uint64_t timeout_ms)
 
 int proc_spawn_fds(char *const *argv, char *const *env, const int *fds, int n_fds, pid_t *ret_pid)
 {
+	return proc_spawn_fds_flags(argv, env, fds, n_fds, 0, ret_pid);
+}
+
+int proc_spawn_fds_flags(char *const *argv, char *const *env, const int *fds, int n_fds,
+			 short flags, pid_t *ret_pid)
+{
 	if (n_fds < 0 || n_fds > PROC_SPAWN_MAX_FDS)
 		return -EINVAL;
 	posix_spawn_file_actions_t fa;
@@ -223,7 +229,8 @@ int proc_spawn_fds(char *const *argv, char *const *env, const int *fds, int n_fd
 	if (r == 0)
 		r = posix_spawnattr_setsigdefault(&at, &all);
 	if (r == 0)
-		r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+		r = posix_spawnattr_setflags(
+		    &at, (short)(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | flags));
 	if (r == 0)
 		r = posix_spawn(ret_pid, argv[0], &fa, &at, argv, env);
 	(void)posix_spawn_file_actions_destroy(&fa);

@@ -50,33 +50,48 @@ static char *trim(char *s)
 	return s;
 }
 
-static int request_line(char *line, struct rpc_http_head *h, struct err *err)
+int rpc_http_request_line_split(char *line, struct rpc_http_request_line *ret, struct err *err)
 {
 	char *sp1 = strchr(line, ' ');
 	char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
 	if (!sp1 || !sp2 || strchr(sp2 + 1, ' '))
 		return err_msg(err, -EINVAL, "malformed request line");
 	*sp1 = *sp2 = '\0';
-	const char *version = sp2 + 1;
-	h->method = line;
-	h->path = sp1 + 1;
-	if (!rpc_http_token_ok(h->method))
+	if (!rpc_http_token_ok(line))
 		return err_msg(err, -EINVAL, "malformed method");
-	if (strncmp(version, "HTTP/1.", 7) != 0 || version[7] < '0' || version[7] > '9' ||
-	    version[8])
-		return err_msg(err, -EPROTONOSUPPORT, "unsupported protocol version");
-	h->minor = version[7] - '0';
-	if (h->path[0] != '/')
+	*ret =
+	    (struct rpc_http_request_line){ .method = line, .target = sp1 + 1, .version = sp2 + 1 };
+	return 0;
+}
+
+int rpc_http_target_split(char *target, char **ret_path, char **ret_query, struct err *err)
+{
+	if (target[0] != '/')
 		return err_msg(err, -EINVAL, "request target must be an absolute path");
-	for (const char *c = h->path; *c; c++)
+	for (const char *c = target; *c; c++)
 		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
 			return err_msg(err, -EINVAL, "request target has invalid characters");
-	char *q = strchr(h->path, '?');
-	h->query = q ? q + 1 : h->path + strlen(h->path);
+	char *q = strchr(target, '?');
+	*ret_query = q ? q + 1 : target + strlen(target);
 	if (q)
 		*q = '\0';
-	h->close = h->minor == 0;
+	*ret_path = target;
 	return 0;
+}
+
+static int request_line(char *line, struct rpc_http_head *h, struct err *err)
+{
+	struct rpc_http_request_line l;
+	int r = rpc_http_request_line_split(line, &l, err);
+	if (r < 0)
+		return r;
+	if (strncmp(l.version, "HTTP/1.", 7) != 0 || l.version[7] < '0' || l.version[7] > '9' ||
+	    l.version[8])
+		return err_msg(err, -EPROTONOSUPPORT, "unsupported protocol version");
+	h->method = l.method;
+	h->minor = l.version[7] - '0';
+	h->close = h->minor == 0;
+	return rpc_http_target_split(l.target, &h->path, &h->query, err);
 }
 
 static int content_length(const char *v, struct rpc_http_head *h, struct err *err)

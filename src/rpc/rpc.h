@@ -227,6 +227,19 @@ int rpc_http_head_parse(const uint8_t *p, size_t len, struct rpc_http_head *h, s
 void rpc_http_head_done(struct rpc_http_head *h);
 /** Is s a non-empty HTTP token (RFC 9110 tchar*): a method, a header name? */
 bool rpc_http_token_ok(const char *s);
+/* A request line split in place: pointers into the line. */
+struct rpc_http_request_line {
+	char *method;	     /* a token */
+	char *target;	     /* unchecked: rpc_http_target_split */
+	const char *version; /* as sent, unchecked */
+};
+/** Split "METHOD SP target SP version" in place and check the method.
+ *  -EINVAL with err saying why. The caller checks the version, then the
+ *  target with rpc_http_target_split. */
+int rpc_http_request_line_split(char *line, struct rpc_http_request_line *ret, struct err *err);
+/** Check a request target (an absolute path of visible ASCII) and split
+ *  its query off in place ("" when none). -EINVAL with err saying why. */
+int rpc_http_target_split(char *target, char **ret_path, char **ret_query, struct err *err);
 
 /* Incremental gRPC message deframer (5-byte prefix: compressed flag, then a
  * 4-byte big-endian length). Bytes may arrive in any split. */

@@ -30,27 +30,14 @@ static bool is_ows(char c)
 
 static int request_line(char *line, struct stream_head *h, struct err *err)
 {
-	char *sp1 = strchr(line, ' ');
-	char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	if (!sp1 || !sp2 || strchr(sp2 + 1, ' '))
-		return err_msg(err, -EINVAL, "malformed request line");
-	*sp1 = *sp2 = '\0';
-	h->method = line;
-	h->path = sp1 + 1;
-	if (!rpc_http_token_ok(h->method))
-		return err_msg(err, -EINVAL, "malformed method");
-	if (strcmp(sp2 + 1, "HTTP/1.1") != 0)
+	struct rpc_http_request_line l;
+	int r = rpc_http_request_line_split(line, &l, err);
+	if (r < 0)
+		return r;
+	if (strcmp(l.version, "HTTP/1.1") != 0)
 		return err_msg(err, -EINVAL, "not an HTTP/1.1 request");
-	if (h->path[0] != '/')
-		return err_msg(err, -EINVAL, "request target must be an absolute path");
-	for (const char *c = h->path; *c; c++)
-		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
-			return err_msg(err, -EINVAL, "request target has invalid characters");
-	char *q = strchr(h->path, '?');
-	h->query = q ? q + 1 : h->path + strlen(h->path);
-	if (q)
-		*q = '\0';
-	return 0;
+	h->method = l.method;
+	return rpc_http_target_split(l.target, &h->path, &h->query, err);
 }
 
 static int header(char *line, struct stream_head *h, struct err *err)

@@ -329,20 +329,23 @@ def make_env(make_daemon, tmp_path):
         return e
 
     yield make
-    for e in made:
-        d = e.d
-        for c in d.runtime('ListContainers', d.pb.ListContainersRequest()).containers:
-            d.runtime('RemoveContainer', d.pb.RemoveContainerRequest(container_id=c.id),
-                      timeout=30)
-        for p in d.runtime('ListPodSandbox', d.pb.ListPodSandboxRequest()).items:
-            d.runtime('RemovePodSandbox', d.pb.RemovePodSandboxRequest(pod_sandbox_id=p.id),
-                      timeout=60)
-        rc = d.stop()
-        log = d.read_log()
-        assert rc == 0, log[-3000:]
-        if os.environ.get('OCID_ASAN'):
-            assert sanitizer_report(log) is None, log[-8000:]
-    reg.stop()
+    try:
+        for e in made:
+            d = e.d
+            for c in d.runtime('ListContainers', d.pb.ListContainersRequest()).containers:
+                d.runtime('RemoveContainer', d.pb.RemoveContainerRequest(container_id=c.id),
+                          timeout=30)
+            for p in d.runtime('ListPodSandbox', d.pb.ListPodSandboxRequest()).items:
+                d.runtime('RemovePodSandbox',
+                          d.pb.RemovePodSandboxRequest(pod_sandbox_id=p.id), timeout=60)
+            rc = d.stop()
+            log = d.read_log()
+            assert rc == 0, log[-3000:]
+            if os.environ.get('OCID_ASAN'):
+                assert sanitizer_report(log) is None, log[-8000:]
+    finally:
+        # Also after a failed test left its daemon down: no registry stays.
+        reg.stop()
 
 
 @pytest.fixture

@@ -261,10 +261,14 @@ exit 0
 """
 
 
-def test_cni_add_hangs(make_daemon, tmp_path, pb):
-    """A plugin that hangs on ADD after the bridge made a veth and took an
-    IP: RunPodSandbox fails within its deadline naming the plugin, and the
-    namespaces, the IP and the veth are released."""
+@pytest.mark.parametrize('where', ['chain', 'ipam'])
+def test_cni_add_hangs(make_daemon, tmp_path, pb, where):
+    """A plugin that hangs on ADD: in the chain after the bridge made a veth
+    and took an IP, or as the bridge's own IPAM plugin (which the bridge
+    runs, not ocid). RunPodSandbox fails within its deadline naming the
+    plugin ocid ran, and the namespaces, the IP, the veth and every process
+    are released: the hung IPAM plugin goes with the bridge, instead of
+    hanging on (and holding its lock) after the bridge was killed."""
     import subprocess
     from test_pod import PodEnv
     env = PodEnv(make_daemon, tmp_path, pb)
@@ -272,12 +276,17 @@ def test_cni_add_hangs(make_daemon, tmp_path, pb):
         f.write(SLEEPER)
     os.chmod(os.path.join(env.plugins, 'sleeper'), 0o755)
     data = os.path.join(env.tmp, 'ipam')
+    ipam = {'type': 'host-local', 'dataDir': data, 'ranges': [[{'subnet': env.subnet}]]}
+    # A bridge of its own for the IPAM case: the bridge plugin cannot later
+    # give an address to a bridge it made without one (cleanup_net removes
+    # '<bridge>b' too).
+    bridge = env.bridge if where == 'chain' else env.bridge + 'b'
+    plugins = [{'type': 'bridge', 'bridge': bridge, 'isGateway': True,
+                'ipam': ipam if where == 'chain' else {'type': 'sleeper'}}]
+    if where == 'chain':
+        plugins.append({'type': 'sleeper'})
     with open(os.path.join(env.netd, '10-hang.conflist'), 'w') as f:
-        json.dump({'cniVersion': '1.0.0', 'name': 'hangnet', 'plugins': [
-            {'type': 'bridge', 'bridge': env.bridge, 'isGateway': True,
-             'ipam': {'type': 'host-local', 'dataDir': data,
-                      'ranges': [[{'subnet': env.subnet}]]}},
-            {'type': 'sleeper'}]}, f)
+        json.dump({'cniVersion': '1.0.0', 'name': 'hangnet', 'plugins': plugins}, f)
     env.d.start()
     try:
         # The answer names the plugin: the daemon gave up within the
@@ -285,7 +294,8 @@ def test_cni_add_hangs(make_daemon, tmp_path, pb):
         with pytest.raises(grpc.RpcError) as e:
             env.run(env.config('hang'), timeout=6)
         assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value
-        assert 'sleeper' in e.value.details(), e.value.details()
+        named = 'sleeper' if where == 'chain' else 'bridge'
+        assert f'plugin {named}' in e.value.details(), e.value.details()
 
         def left():
             out = {'pods': env.pod_dirs()}
@@ -294,7 +304,7 @@ def test_cni_add_hangs(make_daemon, tmp_path, pb):
             ips = os.path.join(data, 'hangnet')
             out['ips'] = [n for n in (os.listdir(ips) if os.path.isdir(ips) else [])
                           if n[0].isdigit() and not n.startswith('last_reserved')]
-            out['veths'] = subprocess.run(['ip', '-o', 'link', 'show', 'master', env.bridge],
+            out['veths'] = subprocess.run(['ip', '-o', 'link', 'show', 'master', bridge],
                                           capture_output=True, text=True).stdout.split('\n')[:-1]
             out['sleep'] = [p for p in os.listdir('/proc') if p.isdigit() and
                             _cmdline(p) == [b'sleep', b'600', b''] and

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import grpc
@@ -291,18 +292,22 @@ def test_egress_masqueraded_by_one_chain_for_the_subnet(env):
         _sh(f'ip link del {host_if}', check=False)
 
 
-def test_masquerade_failure_is_clear_and_retried(make_daemon, tmp_path, pb):
-    """iptables-restore failing (here a stand-in bound over it in ocid's own
-    mount namespace, while a flag file exists): RunPodSandbox fails naming
-    the masquerade, the subnet and what the program said, and leaves no
-    pod; the next one tries again and succeeds."""
+@pytest.mark.parametrize('fault', ['fail', 'hang'])
+def test_masquerade_failure_is_clear_and_retried(make_daemon, tmp_path, pb, fault):
+    """iptables-restore failing, or hanging past the call's deadline (here a
+    stand-in bound over it in ocid's own mount namespace, while a flag file
+    exists): RunPodSandbox fails naming the masquerade, the subnet and what
+    went wrong, and leaves no pod and no program running; the next one
+    tries again and succeeds."""
     real = str(tmp_path / 'xtables-real')
     shutil.copy2(os.path.realpath('/usr/sbin/iptables-restore'), real)
     flag = tmp_path / 'fail'
     flag.write_text('')
+    nap = f'600.{os.getpid():07d}'  # what the hang runs: recognised below
+    act = ('echo "iptables-restore: no nat table here (test)" >&2; exit 1' if fault == 'fail'
+           else f'exec sleep {nap}')
     fake = tmp_path / 'iptables-fake'
-    fake.write_text(f'#!/bin/bash\nif [ -e {flag} ]; then\n'
-                    '  echo "iptables-restore: no nat table here (test)" >&2; exit 1\nfi\n'
+    fake.write_text(f'#!/bin/bash\nif [ -e {flag} ]; then\n  {act}\nfi\n'
                     f'exec -a "$(basename "$0")" {real} "$@"\n')
     fake.chmod(0o755)
     e = PodEnv(make_daemon, tmp_path, pb)
@@ -310,11 +315,46 @@ def test_masquerade_failure_is_clear_and_retried(make_daemon, tmp_path, pb):
                 'mount --bind "$0" "$1" && shift && exec "$@"', str(fake),
                 '/usr/sbin/iptables-restore'] + e.d.args
     e.d.start()
+
+    def sleepers():
+        return [p for p in os.listdir('/proc') if p.isdigit() and _cmdline(p) == f'sleep\0{nap}\0']
     try:
-        with pytest.raises(grpc.RpcError) as ei:
-            e.run(e.config('m0', uid='um0'))
-        msg = ei.value.details()
-        assert f'masquerade of {e.subnet}' in msg and 'no nat table here (test)' in msg, msg
+        errs = []
+
+        def first():
+            try:
+                e.run(e.config('m0', uid='um0'), timeout=6 if fault == 'hang' else 10.0)
+            except grpc.RpcError as x:
+                errs.append(x)
+        th = threading.Thread(target=first)
+        th.start()
+        if fault == 'hang':
+            # A second pod does not wait for the first one's program past
+            # its own deadline, and is told why.
+            deadline = time.monotonic() + 5
+            while not sleepers() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert sleepers(), 'the first pod never ran iptables-restore'
+            with pytest.raises(grpc.RpcError) as ei:
+                e.run(e.config('mb', uid='umb'), timeout=2)
+            assert ei.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, ei.value
+            assert 'still being made for another pod' in ei.value.details(), ei.value
+            # A reload meanwhile (it asks for the chain to be checked again)
+            # does not wait for the program either: the loop serves on.
+            e.d.proc.send_signal(signal.SIGHUP)
+            assert e.d.runtime('Version', pb.VersionRequest(), timeout=2).runtime_name
+        th.join(20)
+        assert len(errs) == 1, errs
+        msg = errs[0].details()
+        assert f'masquerade of {e.subnet}' in msg and 'iptables-restore' in msg, msg
+        if fault == 'fail':
+            assert 'no nat table here (test)' in msg, msg
+        else:
+            # ocid gave up within the client's deadline (the client's own
+            # timer would not name the program) and killed it.
+            assert errs[0].code() == grpc.StatusCode.DEADLINE_EXCEEDED, errs[0]
+            assert 'timed out' in msg, msg
+            assert not sleepers()
         assert len(e.list()) == 0 and e.pod_dirs() == []
         assert not _masq_jumps(e.subnet)
         flag.unlink()
@@ -322,7 +362,17 @@ def test_masquerade_failure_is_clear_and_retried(make_daemon, tmp_path, pb):
         assert e.status(pid).status.state == pb.SANDBOX_READY
         assert len(_masq_jumps(e.subnet)) == 1
     finally:
+        for p in sleepers():
+            os.kill(int(p), signal.SIGKILL)
         e.finish()
+
+
+def _cmdline(pid):
+    try:
+        with open(f'/proc/{pid}/cmdline') as f:
+            return f.read()
+    except OSError:
+        return ''
 
 
 def test_duplicate_name(env, pb):

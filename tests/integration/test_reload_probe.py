@@ -2,13 +2,15 @@
 (`<program> features`, 10 s timeout) off the event loop (issues 10, 12): a
 program that hangs on `features` does not stall the other RPCs, the calls
 keep the settings they had until the answers are in, a handler whose
-program timed out has no features and a log line names it, and of two
-reloads the later one wins."""
+program timed out has no features and a log line names it, of two
+reloads the later one wins, and a stop kills the programs still asked."""
 import os
 import shutil
 import signal
+import threading
 import time
 
+import grpc
 import pytest
 
 from conftest import sanitizer_report
@@ -81,6 +83,21 @@ def answers_during_hang(d, pb, started):
     return got
 
 
+def kill_left(started):
+    """The hung programs (pids in `started`) still running: killed, and
+    returned."""
+    left = []
+    for pid in (started.read_text().split() if started.exists() else []):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                if f.read() == f'sleep\0{hang_cmdline()}\0'.encode():
+                    left.append(pid)
+                    os.kill(int(pid), signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return left
+
+
 @pytest.fixture
 def reload_env(make_daemon, tmp_path, pb):
     prog, hang, started = slow_program(tmp_path)
@@ -91,17 +108,13 @@ def reload_env(make_daemon, tmp_path, pb):
     yield d, conf_d, prog, hang, started
     rc = d.stop(timeout=30)
     d.kill()
-    # A probe cut short by the stop leaves its program behind (ocid kills
-    # it only at the timeout): not ours to leave running.
-    for pid in (started.read_text().split() if started.exists() else []):
-        try:
-            with open(f'/proc/{pid}/cmdline', 'rb') as f:
-                if f.read() == f'sleep\0{hang_cmdline()}\0'.encode():
-                    os.kill(int(pid), signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
+    # Every program ocid asked is gone once it has exited: killed at the
+    # timeout, or at the stop when a round was still asking. One left
+    # behind is killed here, then reported.
+    left = kill_left(started)
     log = d.read_log()
     assert rc == 0, f'ocid exited {rc} on SIGTERM; log:\n{log[-4000:]}'
+    assert not left, f'features programs left running after ocid stopped: {left}'
     if os.environ.get('OCID_ASAN'):
         assert sanitizer_report(log) is None, f'sanitizer report:\n{log[-8000:]}'
 
@@ -153,11 +166,50 @@ def test_later_reload_wins(reload_env, pb):
 
 
 def test_stop_during_probe(reload_env, pb):
-    """SIGTERM while a reload's probe hangs: ocid exits 0 (the fixture checks
-    that, and under ASan that nothing leaked or was touched after free)."""
+    """SIGTERM while a reload's probe hangs: ocid kills the program and
+    exits 0 (the fixture checks both, and under ASan that nothing leaked or
+    was touched after free)."""
     d, conf_d, prog, hang, started = reload_env
     assert 'slow' in features(d, pb)  # served: the start's probe is over
     hang.write_text('')
     d.proc.send_signal(signal.SIGHUP)
     wait_until(started.exists, 'the reload asks the slow program')
     assert d.runtime('Version', pb.VersionRequest(), timeout=RPC_TIMEOUT).runtime_name
+
+
+def test_abandoning_stop_kills_probe(make_env, tmp_path):
+    """SIGTERM while a reload's probe hangs and an ExecSync outlasts
+    shutdown_grace: ocid abandons the call and exits at once, and still
+    kills the program it was asking first."""
+    prog, hang, started = slow_program(tmp_path)
+    write_table(tmp_path / 'd' / 'conf.d', prog)
+    env = make_env(extra_args=['--shutdown-grace', '1'])
+    pb, d = env.pb, env.d
+    cid = env.create(env.pod(), 'c', ['/bin/sleep', '600'])
+    env.start(cid)
+    hang.write_text('')
+    d.proc.send_signal(signal.SIGHUP)
+    wait_until(started.exists, 'the reload asks the slow program')
+
+    def call():
+        try:
+            d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['/bin/sleep', '31']),
+                      timeout=60)
+        except grpc.RpcError:
+            pass
+    th = threading.Thread(target=call)
+    th.start()
+    time.sleep(0.7)
+    d.proc.send_signal(signal.SIGTERM)
+    rc = d.proc.wait(20)
+    th.join(10)
+    log = d.read_log()
+    assert rc == 0, log[-3000:]
+    assert 'abandoned' in log, log[-3000:]
+    left = kill_left(started)
+    assert not left, f'features programs left running after ocid stopped: {left}'
+    # The next start (the fixture's teardown talks to it) asks a program
+    # that answers.
+    hang.unlink()
+    d.log.close()
+    d.start()

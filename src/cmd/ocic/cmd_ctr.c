@@ -20,11 +20,6 @@ static int id_request(const struct ocic_args *a, json_t *req)
 	return 0;
 }
 
-static void print_id(const struct ocic_args *a, const ProtobufCMessage *resp)
-{
-	printf("%s\n", ocic_arg(a, "id"));
-}
-
 static int create_request(const struct ocic_args *a, json_t *req)
 {
 	json_t *config, *pod_config;
@@ -241,7 +236,7 @@ static const struct ocic_sub ctr_start = {
 	.opts = id_opts,
 	OCIC_CRI_METHOD(OCIC_RUNTIME_SERVICE, StartContainer, start_container),
 	.request = id_request,
-	.table = print_id,
+	.table = ocic_print_id_arg,
 };
 
 static const struct ocic_sub ctr_stop = {
@@ -250,7 +245,7 @@ static const struct ocic_sub ctr_stop = {
 	.opts = stop_opts,
 	OCIC_CRI_METHOD(OCIC_RUNTIME_SERVICE, StopContainer, stop_container),
 	.request = stop_request,
-	.table = print_id,
+	.table = ocic_print_id_arg,
 };
 
 static const struct ocic_sub ctr_remove = {
@@ -259,7 +254,7 @@ static const struct ocic_sub ctr_remove = {
 	.opts = id_opts,
 	OCIC_CRI_METHOD(OCIC_RUNTIME_SERVICE, RemoveContainer, remove_container),
 	.request = id_request,
-	.table = print_id,
+	.table = ocic_print_id_arg,
 };
 
 static const struct ocic_sub ctr_status = {

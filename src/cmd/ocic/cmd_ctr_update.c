@@ -122,11 +122,6 @@ static int update_request(const struct ocic_args *a, json_t *req)
 	return 0;
 }
 
-static void update_table(const struct ocic_args *a, const ProtobufCMessage *resp)
-{
-	printf("%s\n", ocic_arg(a, "id"));
-}
-
 static const struct ocic_opt update_opts[] = {
 	{ "id", 0, OCIC_OPT_STR, true, "ID", "the container id" },
 	{ "cpu-shares", 0, OCIC_OPT_STR, false, "N", "CPU shares (relative weight)" },
@@ -148,5 +143,5 @@ const struct ocic_sub ocic_ctr_update = {
 	.opts = update_opts,
 	OCIC_CRI_METHOD(OCIC_RUNTIME_SERVICE, UpdateContainerResources, update_container_resources),
 	.request = update_request,
-	.table = update_table,
+	.table = ocic_print_id_arg,
 };

@@ -16,11 +16,6 @@ static int id_request(const struct ocic_args *a, json_t *req)
 	return 0;
 }
 
-static void print_id(const struct ocic_args *a, const ProtobufCMessage *resp)
-{
-	printf("%s\n", ocic_arg(a, "id"));
-}
-
 static int create_request(const struct ocic_args *a, json_t *req)
 {
 	json_t *config;
@@ -197,7 +192,7 @@ static const struct ocic_sub pod_stop = {
 	.opts = id_opts,
 	OCIC_CRI_METHOD(OCIC_RUNTIME_SERVICE, StopPodSandbox, stop_pod_sandbox),
 	.request = id_request,
-	.table = print_id,
+	.table = ocic_print_id_arg,
 };
 
 static const struct ocic_sub pod_remove = {
@@ -206,7 +201,7 @@ static const struct ocic_sub pod_remove = {
 	.opts = id_opts,
 	OCIC_CRI_METHOD(OCIC_RUNTIME_SERVICE, RemovePodSandbox, remove_pod_sandbox),
 	.request = id_request,
-	.table = print_id,
+	.table = ocic_print_id_arg,
 };
 
 static const struct ocic_sub pod_list = {

@@ -320,3 +320,8 @@ void ocic_print_kv(unsigned indent, const char *const *kv)
 		printf("%*s%s:%*s %s\n", (int)indent, "", p[0], (int)(width - strlen(p[0])), "",
 		       p[1] ? p[1] : "");
 }
+
+void ocic_print_id_arg(const struct ocic_args *a, const ProtobufCMessage *resp)
+{
+	printf("%s\n", ocic_arg(a, "id"));
+}

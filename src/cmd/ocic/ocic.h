@@ -257,3 +257,5 @@ void ocic_print_json(const json_t *j);
 /** Print "key: value" aligned lines for the pairs of `kv` (NULL-terminated
  *  list of key, value, key, value, ...) with `indent` leading spaces. */
 void ocic_print_kv(unsigned indent, const char *const *kv);
+/** The table of a call whose reply says nothing: the --id it was given. */
+void ocic_print_id_arg(const struct ocic_args *a, const ProtobufCMessage *resp);

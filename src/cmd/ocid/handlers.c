@@ -9,9 +9,11 @@
  * timeout: a thread of its own asks them, from copies of what it needs, and
  * the loop swaps the new settings in when it is done. Until then the calls
  * keep the settings they had. A later reload wins over an earlier one still
- * asking: each reload has a generation, and only the newest applies. */
+ * asking: each reload has a generation, and only the newest applies. When
+ * ocid stops, the programs still being asked are killed, not left behind. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,9 @@
 #include "cmd/ocid/ocid.h"
 #include "oci/oci.h"
 #include "proc/proc.h"
+
+/* How long a stop waits for a round to end once its program is killed. */
+#define STOP_WAIT_MS 5000
 
 /* What asking one handler's program needs, copied from the config. */
 struct probe_rt {
@@ -41,6 +46,7 @@ struct probe_job {
 	struct probe_rt *rts;
 	size_t n;
 	struct ctr_features *features; /* [n] */
+	struct proc_cancel *cancel;    /* fired at stop: the program is killed */
 	bool done;		       /* atomic */
 	struct probe_job *next;	       /* in d->probes while the loop waits for it */
 };
@@ -64,6 +70,7 @@ static void job_unref(struct probe_job *j)
 		(void)close(j->fds[0]);
 	if (j->fds[1] >= 0)
 		(void)close(j->fds[1]);
+	proc_cancel_free(j->cancel);
 	free(j);
 }
 
@@ -125,9 +132,11 @@ static struct ctr_features probe(const struct probe_job *j, const struct probe_r
 	strv_push(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	for (size_t i = 0; rt->env[i]; i++)
 		strv_push(&env, rt->env[i]);
-	struct proc_opts o = {
-		.argv = argv, .env = env, .max_output = 1 << 20, .timeout_ms = 10000
-	};
+	struct proc_opts o = { .argv = argv,
+			       .env = env,
+			       .max_output = 1 << 20,
+			       .timeout_ms = 10000,
+			       .cancel = j->cancel };
 	struct proc_result res = { 0 };
 	struct oci_runtime_features f = { 0 };
 	cleanup_err struct err err = ERR_INIT;
@@ -235,9 +244,12 @@ static void probe_done(struct ev_loop *loop, int fd, uint32_t events, void *data
  * no thread could be started. */
 static int probe_async(struct probe_job *j, struct err *err)
 {
+	int r = proc_cancel_new(&j->cancel, err);
+	if (r < 0)
+		return r;
 	if (pipe2(j->fds, O_CLOEXEC) < 0)
 		return err_set(err, -errno, "pipe2");
-	int r = ev_fd_add(j->d->loop, j->fds[0], EPOLLIN, probe_done, j, err);
+	r = ev_fd_add(j->d->loop, j->fds[0], EPOLLIN, probe_done, j, err);
 	if (r < 0)
 		return r;
 	j->refs++; /* the thread's */
@@ -281,6 +293,21 @@ void ocid_cri_configure(struct daemon *d)
 	probe_all(j);
 	apply(d, j);
 	job_unref(j);
+}
+
+void ocid_cri_cancel(struct daemon *d)
+{
+	for (struct probe_job *j = d->probes; j; j = j->next)
+		proc_cancel_fire(j->cancel);
+	/* The thread closes fds[1] once its run has ended: the program is
+	 * killed and reaped by then. One deadline for all rounds. */
+	uint64_t end = mono_ms() + STOP_WAIT_MS;
+	for (struct probe_job *j = d->probes; j; j = j->next) {
+		struct pollfd p = { .fd = j->fds[0], .events = POLLIN };
+		for (uint64_t now = mono_ms(); now < end; now = mono_ms())
+			if (poll(&p, 1, (int)(end - now)) >= 0 || errno != EINTR)
+				break;
+	}
 }
 
 void ocid_cri_stop(struct daemon *d)

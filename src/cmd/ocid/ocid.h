@@ -88,6 +88,11 @@ void ocid_image_configure(struct image_service *images, const struct config *cfg
  *  ask on a thread of their own and the loop swaps the settings in when
  *  all have answered or timed out -- unless a later call came since. */
 void ocid_cri_configure(struct daemon *d);
-/** At stop, before the loop is freed: let go of the rounds still asking
- *  (their threads free them when they end, or the exit does). */
+/** When the loop has ended (loop thread): kill the programs that rounds
+ *  still asking are running, and wait until their threads have reaped
+ *  them (5 s at most in all), so that none outlives ocid. */
+void ocid_cri_cancel(struct daemon *d);
+/** At stop, before the loop is freed (after ocid_cri_cancel once the loop
+ *  has run): let go of the rounds still asking (their threads free them
+ *  when they end, or the exit does). */
 void ocid_cri_stop(struct daemon *d);

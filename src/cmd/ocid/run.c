@@ -133,7 +133,9 @@ static int start_metrics(struct daemon *d, struct err *err)
 	return 0;
 }
 
-static int start(struct daemon *d, struct err *err)
+/* The directories, both locks, the database, the layer store and the
+ * image service. */
+static int start_store(struct daemon *d, struct err *err)
 {
 	const struct config *cfg = &d->cfg;
 	int r = make_dirs(cfg, err);
@@ -159,8 +161,13 @@ static int start(struct daemon *d, struct err *err)
 	if (r < 0)
 		return r;
 	ocid_image_configure(d->images, cfg);
-	d->metrics = metrics_new();
-	r = ev_loop_new(&d->loop, err);
+	return 0;
+}
+
+/* The event loop, with the signals it handles. */
+static int start_loop(struct daemon *d, struct err *err)
+{
+	int r = ev_loop_new(&d->loop, err);
 	if (r < 0)
 		return r;
 	/* Signals go through the loop; block them before any thread exists
@@ -171,6 +178,19 @@ static int start(struct daemon *d, struct err *err)
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+static int start(struct daemon *d, struct err *err)
+{
+	const struct config *cfg = &d->cfg;
+	int r = start_store(d, err);
+	if (r < 0)
+		return r;
+	d->metrics = metrics_new();
+	r = start_loop(d, err);
+	if (r < 0)
+		return r;
 	/* The helpers are found once: an upgrade of the installed ones while
 	 * we run is picked up by their next exec, never by a new search. */
 	cleanup_free char *ocimon = ocid_helper_path("ocimon");
@@ -315,6 +335,7 @@ int ocid_run(int argc, char **argv, bool *ret_abandon)
 	int r = ev_loop_run(d.loop);
 	if (r < 0)
 		log_error("event loop failed", "error=%s", strerror(-r));
+	ocid_cri_cancel(&d); /* also when the calls are abandoned below */
 	if (d.stopping && !calls_ended(d.srv)) {
 		/* The grace is over: the calls still running (a stop waiting out
 		 * its container's grace period, a long ExecSync) are abandoned.

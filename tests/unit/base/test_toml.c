@@ -123,6 +123,7 @@ static void test_numbers_and_bools(void **state)
 	const char *doc = "d = 1_000_000\nneg = -17\npos = +5\nz = 0\n"
 			  "h = 0xDEAD_beef\no = 0o755\nb = 0b1101\n"
 			  "max = 9223372036854775807\nmin = -9223372036854775808\n"
+			  "hmax = 0x7fff_ffff_ffff_ffff\nomax = 0o777777777777777777777\n"
 			  "f1 = 3.25\nf2 = -1e3\nf3 = 6.5E-1\nf4 = inf\nf5 = -inf\nf6 = nan\n"
 			  "t = true\nf = false\n";
 	cleanup(toml_free) struct toml *t = parse_ok(doc);
@@ -135,6 +136,8 @@ static void test_numbers_and_bools(void **state)
 	assert_int_equal(toml_int(toml_get(t, "b")), 13);
 	assert_true(toml_int(toml_get(t, "max")) == INT64_MAX);
 	assert_true(toml_int(toml_get(t, "min")) == INT64_MIN);
+	assert_true(toml_int(toml_get(t, "hmax")) == INT64_MAX);
+	assert_true(toml_int(toml_get(t, "omax")) == INT64_MAX);
 	assert_int_equal(toml_type(toml_get(t, "f1")), TOML_FLOAT);
 	assert_true(toml_float(toml_get(t, "f1")) == 3.25);
 	assert_true(toml_float(toml_get(t, "f2")) == -1000);
@@ -233,6 +236,9 @@ static const struct {
 	{ "n = 0123\n", "t.toml:1:5: leading zeros are not allowed in '0123'" },
 	{ "n = 1__2\n", "t.toml:1:5: invalid value '1__2'" },
 	{ "n = 9223372036854775808\n", "t.toml:1:5: integer out of range" },
+	{ "n = -9223372036854775809\n", "t.toml:1:5: integer out of range" },
+	{ "n = 0x8000000000000000\n", "t.toml:1:5: integer out of range" },
+	{ "n = 0o1000000000000000000000\n", "t.toml:1:5: integer out of range" },
 	{ "d = 1979-05-27\n", "t.toml:1:5: date-time values are not supported" },
 	{ "a = 1 b = 2\n", "t.toml:1:7: expected a newline after the value" },
 	{ "[t] x = 1\n", "t.toml:1:5: expected a newline after the table header" },

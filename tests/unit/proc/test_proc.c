@@ -1,6 +1,7 @@
 /* proc: spawning with captured output, timeouts, namespace pinning, writes
  * inside namespaces, and the PID-namespace spawn of ocid-pause. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -73,6 +74,126 @@ static void test_timeout(void **state)
 	assert_int_equal(run(argv, NULL, &res, 200, 0), -ETIMEDOUT);
 	assert_true((uint64_t)time(NULL) - t0 < 5);
 	proc_result_done(&res);
+}
+
+/* The child writes its pid here, then sleeps; the firing thread waits for
+ * that, so the run is cut short while its child runs. */
+struct firer {
+	const char *pidfile;
+	struct proc_cancel *c;
+	pid_t pid;
+};
+
+static void *fire_when_started(void *data)
+{
+	struct firer *f = data;
+	for (int tries = 0; tries < 3000; tries++) { /* 30 s */
+		FILE *fp = fopen(f->pidfile, "r");
+		int pid = 0;
+		bool got = fp && fscanf(fp, "%d", &pid) == 1;
+		if (fp)
+			fclose(fp);
+		if (got && pid > 0) {
+			f->pid = pid;
+			break;
+		}
+		usleep(10000);
+	}
+	proc_cancel_fire(f->c);
+	return NULL;
+}
+
+static void test_cancel(void **state)
+{
+	char dir[] = "/tmp/ocid-test-cancel-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *mark = xasprintf("%s/mark", dir);
+	cleanup_free char *pidfile = xasprintf("%s/pid", dir);
+	cleanup_err struct err err = ERR_INIT;
+	struct proc_cancel *c = NULL;
+	assert_int_equal(proc_cancel_new(&c, &err), 0);
+
+	/* Fired while the child runs (no timeout): killed, reaped, -ECANCELED. */
+	cleanup_free char *script = xasprintf("echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 30",
+					      pidfile, pidfile, pidfile);
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct firer f = { .pidfile = pidfile, .c = c };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, fire_when_started, &f), 0);
+	struct proc_opts o = { .argv = argv, .cancel = c };
+	struct proc_result res;
+	assert_int_equal(proc_run(&o, &res, &err), -ECANCELED);
+	assert_non_null(strstr(err_str(&err), "cancelled"));
+	pthread_join(t, NULL);
+	assert_true(f.pid > 0);
+	assert_int_equal(kill(f.pid, 0), -1); /* reaped: no such process */
+	assert_int_equal(errno, ESRCH);
+	proc_result_done(&res);
+	err_done(&err);
+
+	/* Fired before: nothing is started (a start would fail -ENOENT). */
+	char *missing[] = { "/nonexistent/program", NULL };
+	struct proc_opts o2 = { .argv = missing, .cancel = c };
+	assert_int_equal(proc_run(&o2, &res, &err), -ECANCELED);
+	proc_result_done(&res);
+	err_done(&err);
+
+	/* An unfired token changes nothing. */
+	cleanup_free char *touch = xasprintf("touch %s", mark);
+	char *argv2[] = { "/bin/sh", "-c", touch, NULL };
+	struct proc_cancel *c2 = NULL;
+	assert_int_equal(proc_cancel_new(&c2, &err), 0);
+	struct proc_opts o3 = { .argv = argv2, .cancel = c2 };
+	assert_int_equal(proc_run(&o3, &res, &err), 0);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(access(mark, F_OK), 0);
+	proc_result_done(&res);
+	proc_cancel_free(c2);
+	proc_cancel_free(c);
+	(void)unlink(mark);
+	(void)unlink(pidfile);
+	(void)rmdir(dir);
+}
+
+/* Whether pid is gone (or a zombie left to its new parent). */
+static bool gone(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] == 'Z';
+}
+
+static void test_timeout_kills_the_group(void **state)
+{
+	/* A wrapper that does not exec: what it started goes with it. */
+	char dir[] = "/tmp/ocid-test-group-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	cleanup_free char *pidfile = xasprintf("%s/pid", dir);
+	cleanup_free char *script = xasprintf("sleep 30 & echo $! > %s; wait", pidfile);
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct proc_result res;
+	assert_int_equal(run(argv, NULL, &res, 500, 0), -ETIMEDOUT);
+	proc_result_done(&res);
+	FILE *f = fopen(pidfile, "r");
+	assert_non_null(f);
+	int pid = 0;
+	assert_int_equal(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	for (int i = 0; i < 500 && !gone(pid); i++) /* up to 5 s for init to reap */
+		usleep(10000);
+	bool was_gone = gone(pid);
+	if (!was_gone)
+		(void)kill(pid, SIGKILL);
+	assert_true(was_gone);
+	(void)unlink(pidfile);
+	(void)rmdir(dir);
 }
 
 static void test_bound(void **state)
@@ -451,12 +572,20 @@ int main(int argc, char **argv)
 	/* The detached pause is reparented to us, so proc_kill_wait reaps it. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capture),	  cmocka_unit_test(test_signal_and_missing),
-		cmocka_unit_test(test_timeout),	  cmocka_unit_test(test_bound),
-		cmocka_unit_test(test_big_input), cmocka_unit_test(test_no_fd_leak),
-		cmocka_unit_test(test_pin),	  cmocka_unit_test(test_pin_userns),
-		cmocka_unit_test(test_pause),	  cmocka_unit_test(test_status_parse),
-		cmocka_unit_test(test_spawn_fds), cmocka_unit_test(test_signal_deliverable),
+		cmocka_unit_test(test_capture),
+		cmocka_unit_test(test_signal_and_missing),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_timeout_kills_the_group),
+		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_big_input),
+		cmocka_unit_test(test_no_fd_leak),
+		cmocka_unit_test(test_pin),
+		cmocka_unit_test(test_pin_userns),
+		cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_status_parse),
+		cmocka_unit_test(test_spawn_fds),
+		cmocka_unit_test(test_signal_deliverable),
 		cmocka_unit_test(test_exec_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

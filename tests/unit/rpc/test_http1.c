@@ -117,12 +117,65 @@ static void test_bad(void **state)
 	err_done(&err);
 }
 
+static void test_request_line(void **state)
+{
+	/* Split in place; the version and the target are the caller's to
+	 * check, in that order. */
+	char line[] = "PUT /a/b?x=1&y HTTP/9.9";
+	struct rpc_http_request_line l;
+	struct err err = ERR_INIT;
+	assert_int_equal(rpc_http_request_line_split(line, &l, &err), 0);
+	assert_string_equal(l.method, "PUT");
+	assert_string_equal(l.target, "/a/b?x=1&y");
+	assert_string_equal(l.version, "HTTP/9.9");
+	char *path, *query;
+	assert_int_equal(rpc_http_target_split(l.target, &path, &query, &err), 0);
+	assert_string_equal(path, "/a/b");
+	assert_string_equal(query, "x=1&y");
+	char plain[] = "/";
+	assert_int_equal(rpc_http_target_split(plain, &path, &query, &err), 0);
+	assert_string_equal(path, "/");
+	assert_string_equal(query, "");
+	static const struct {
+		const char *in, *why;
+		bool target; /* a target, not a line */
+	} bad[] = {
+		{ "GET /", "malformed request line", false },
+		{ "GET  / HTTP/1.1", "malformed request line", false },
+		{ "GET / HTTP/1.1 x", "malformed request line", false },
+		{ "G(T / HTTP/1.1", "malformed method", false },
+		{ " / HTTP/1.1", "malformed method", false },
+		{ "x", "request target must be an absolute path", true },
+		{ "*", "request target must be an absolute path", true },
+		{ "/\x7f", "invalid characters", true },
+		{ "/a\tb", "invalid characters", true },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *copy = xstrdup(bad[i].in);
+		int r = bad[i].target ? rpc_http_target_split(copy, &path, &query, &err)
+				      : rpc_http_request_line_split(copy, &l, &err);
+		if (r != -EINVAL || !strstr(err_str(&err), bad[i].why))
+			fail_msg("case %zu (%s): rc %d, error '%s'", i, bad[i].in, r,
+				 err_str(&err));
+		free(copy);
+		err_done(&err);
+	}
+	/* A version other than HTTP/1.x is refused before the target. */
+	static const char v2[] = "GET x HTTP/2.0\r\n\r\n";
+	struct rpc_http_head h;
+	assert_int_equal(rpc_http_head_parse((const uint8_t *)v2, strlen(v2), &h, &err),
+			 -EPROTONOSUPPORT);
+	rpc_http_head_done(&h);
+	err_done(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_len),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_request_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
