@@ -17,7 +17,9 @@ control.
     print(c.data(out), c.data(err))
     c.close()
 """
+import select
 import socket
+import ssl
 import struct
 import threading
 import zlib
@@ -195,6 +197,7 @@ class SpdyClient:
         self.server_pings = 0       # server pings we echoed
         self.goaway = None          # (last_good, status) once received
         self.eof = False
+        self.recv_error = None      # what ended the connection, if not a clean close
         self.error = None           # reader failure (bad frame, header block)
         self.other = []             # SETTINGS, WINDOW_UPDATE, HEADERS, unknown frames
         self.cond = threading.Condition()
@@ -285,10 +288,11 @@ class SpdyClient:
                 parsed = parse_frame(self._rbuf)
                 if parsed is None:
                     try:
-                        chunk = self.sock.recv(65536)
+                        chunk = self._recv()
                     except socket.timeout:
                         continue
-                    except OSError:
+                    except OSError as e:
+                        self.recv_error = e
                         chunk = b''
                     if not chunk:
                         break
@@ -305,6 +309,30 @@ class SpdyClient:
         with self.cond:
             self.eof = True
             self.cond.notify_all()
+
+    def _recv(self):
+        """Up to 64 KiB; socket.timeout when nothing came for a while.
+
+        An OpenSSL connection is not for two threads at once: Python's
+        SSLSocket reads and writes with the GIL released, and a read racing
+        a write corrupts the session (bad record MAC, then EOF). Over TLS,
+        wait for bytes outside the lock, then read without blocking under
+        the writers' lock."""
+        if not isinstance(self.sock, ssl.SSLSocket):
+            return self.sock.recv(65536)
+        if not self.sock.pending():
+            ready, _, _ = select.select([self.sock], [], [], 0.2)
+            if not ready:
+                raise socket.timeout
+        with self.wlock:
+            timeout = self.sock.gettimeout()
+            self.sock.settimeout(0)
+            try:
+                return self.sock.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise socket.timeout from None  # a partial record, or a ticket only
+            finally:
+                self.sock.settimeout(timeout)
 
     def _handle(self, f):
         """Record one frame; returns a frame to send back (a PING echo), sent

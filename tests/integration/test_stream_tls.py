@@ -60,6 +60,7 @@ def run_exec(c, path):
     c.wait_fin(out)
     c.wait_fin(errout)
     c.wait_fin(err)
+    assert c.data(err), (c.eof, c.recv_error, c.error, c.data(out), c.data(errout))
     return c.data(out), c.data(errout), json.loads(c.data(err))
 
 
