@@ -296,14 +296,16 @@ struct ctr_exec_opts {
 	bool in, out, err; /* which streams the session wants */
 };
 
+struct ctr_exec_target;
+
 /* A running `<runtime> exec` (our child) and our ends of its stdio. */
 struct ctr_exec_proc {
-	pid_t pid;     /* the runtime process */
-	int pidfd;     /* readable once it exited */
-	int in_fd;     /* its stdin: a pipe, the pty master (a dup) or -1 */
-	int out_fd;    /* its stdout: a pipe, the pty master or -1 */
-	int err_fd;    /* its stderr: a pipe or -1 (always -1 with a tty) */
-	char *pidfile; /* where the runtime writes the exec'd process's pid */
+	pid_t pid;			/* the runtime process */
+	int pidfd;			/* readable once it exited */
+	int in_fd;			/* its stdin: a pipe, the pty master (a dup) or -1 */
+	int out_fd;			/* its stdout: a pipe, the pty master or -1 */
+	int err_fd;			/* its stderr: a pipe or -1 (always -1 with a tty) */
+	struct ctr_exec_target *target; /* the exec'd program's pid files */
 	bool tty;
 	bool reaped;
 	int exit_code; /* once reaped: 0..255, 128 + signal when killed */

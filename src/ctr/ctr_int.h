@@ -341,5 +341,13 @@ void ctr_image_done(struct ctr_image *i);
 bool ctr_state_can(enum ctr_state from, enum ctr_state to);
 /** Kill the exec'd process, what it started and the runtime. */
 void ctr_exec_proc_kill(struct ctr_exec_proc *p);
-/** SIGKILL the process whose pid `pidfile` holds and every descendant. */
-void ctr_exec_kill_tree(const char *pidfile);
+/** Where an exec of container c writes its program's pid (files under
+ *  the container's run directory), and how that program is ended. */
+struct ctr_exec_target *ctr_exec_target_new(const struct ctr_mgr *m, const struct ctr *c);
+/** The runtime exec's flags that write those pid files. */
+void ctr_exec_target_args(const struct ctr_exec_target *t, char ***argv);
+/** SIGKILL the program (inside a sandbox too), what it started and the
+ *  runtime process waiting for it. */
+void ctr_exec_target_kill(const struct ctr_exec_target *t);
+/** Remove the pid files and free (NULL is fine). */
+void ctr_exec_target_free(struct ctr_exec_target *t);

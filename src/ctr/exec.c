@@ -24,6 +24,15 @@
 #include "ctr/ctr_int.h"
 #include "proc/proc.h"
 
+/* What ends an exec'd program (below). */
+struct ctr_exec_target {
+	char *pidfile;	  /* the host pid the runtime writes */
+	char *internal;	  /* a sandboxed runtime's pid of the program, or NULL */
+	char **kill_argv; /* `<runtime> ... kill --pid`, with internal */
+	char **env;
+	char *id;
+};
+
 void ctr_exec_proc_init(struct ctr_exec_proc *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -108,18 +117,17 @@ static int make_stdio(bool tty, bool in, bool out, bool errout, int child[3],
  * (src/cmd/ocimon/reaper.c): a program that leaves a child holding its
  * output must not keep the session open. */
 static char **exec_argv(const struct ctr_mgr *m, const struct ctr *c, const struct ctr_exec_opts *o,
-			const char *pidfile)
+			const struct ctr_exec_target *t)
 {
 	char **argv = NULL;
 	if (!o->tty) {
 		strv_push(&argv, m->ocimon);
 		strv_push(&argv, "--exec-reaper");
-		strv_push(&argv, pidfile);
+		strv_push(&argv, t->pidfile);
 	}
 	ctr_rt_argv(c->rt, &argv);
-	const char *head[] = { "exec", "--pid-file", pidfile };
-	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
-		strv_push(&argv, head[i]);
+	strv_push(&argv, "exec");
+	ctr_exec_target_args(t, &argv);
 	if (o->tty) {
 		strv_push(&argv, "--tty");
 		strv_push(&argv, "--env");
@@ -162,13 +170,10 @@ int ctr_exec_spawn(struct ctr_mgr *m, const char *id, const struct ctr_exec_opts
 		ctr_unref(c);
 		return r;
 	}
-	char rnd[ID_LEN + 1];
-	(void)id_new(rnd);
-	cleanup_free char *name = xasprintf("exec-%.16s.pid", rnd);
-	ret->pidfile = ctr_path_run(m, c->id, name);
+	ret->target = ctr_exec_target_new(m, c);
 	ret->tty = o->tty;
 	char **env = ctr_rt_env(c->rt);
-	char **argv = exec_argv(m, c, o, ret->pidfile);
+	char **argv = exec_argv(m, c, o, ret->target);
 	int child[3];
 	r = make_stdio(o->tty, o->in, o->out, o->err, child, ret, err);
 	if (r >= 0) {
@@ -224,8 +229,8 @@ int ctr_exec_proc_reap(struct ctr_exec_proc *p, bool block)
 
 void ctr_exec_proc_kill(struct ctr_exec_proc *p)
 {
-	if (p->pidfile)
-		ctr_exec_kill_tree(p->pidfile);
+	if (p->target)
+		ctr_exec_target_kill(p->target);
 	if (p->pid > 0 && !p->reaped)
 		(void)kill(p->pid, SIGKILL);
 }
@@ -239,9 +244,7 @@ void ctr_exec_proc_done(struct ctr_exec_proc *p)
 		ctr_exec_proc_kill(p);
 		(void)ctr_exec_proc_reap(p, true);
 	}
-	if (p->pidfile)
-		(void)unlink(p->pidfile);
-	free(p->pidfile);
+	ctr_exec_target_free(p->target);
 	ctr_exec_proc_init(p);
 }
 
@@ -283,21 +286,113 @@ static size_t descendants(pid_t root, pid_t *out, size_t max)
 	return n;
 }
 
-void ctr_exec_kill_tree(const char *pidfile)
+static pid_t read_pid(const char *path)
 {
 	char *text = NULL;
 	size_t len = 0;
-	if (fs_read_file(AT_FDCWD, pidfile, 64, &text, &len, NULL) < 0)
-		return;
+	if (fs_read_file(AT_FDCWD, path, 64, &text, &len, NULL) < 0)
+		return -1;
 	char *end = NULL;
 	long v = strtol(text, &end, 10);
 	free(text);
-	if (end == NULL || v <= 1 || v > INT32_MAX)
+	return end == NULL || v <= 1 || v > INT32_MAX ? -1 : (pid_t)v;
+}
+
+static void kill_tree(const char *pidfile)
+{
+	pid_t pid = read_pid(pidfile);
+	if (pid < 0)
 		return;
-	pid_t pid = (pid_t)v;
 	pid_t pids[256];
 	size_t n = descendants(pid, pids, ARRAY_SIZE(pids));
 	for (size_t i = 0; i < n; i++)
 		(void)kill(pids[i], SIGKILL);
 	(void)proc_kill_wait(pid, SIGKILL, 2000);
+}
+
+/* ---- what ends an exec'd program ----
+ *
+ * runc's --pid-file holds the program's host pid. gVisor's runsc writes
+ * its own there (the program runs inside the sandbox, on the sandbox's
+ * kernel): only `runsc kill --pid` reaches the program, by the pid that
+ * --internal-pid-file holds. */
+
+#define SANDBOX_KILL_MS 5000
+
+struct ctr_exec_target *ctr_exec_target_new(const struct ctr_mgr *m, const struct ctr *c)
+{
+	struct ctr_exec_target *t = xzalloc(sizeof(*t));
+	char rnd[ID_LEN + 1];
+	(void)id_new(rnd);
+	cleanup_free char *name = xasprintf("exec-%.16s.pid", rnd);
+	t->pidfile = ctr_path_run(m, c->id, name);
+	if (ctr_rt_sandboxed(c->rt)) {
+		t->internal = xasprintf("%s.internal", t->pidfile);
+		ctr_rt_argv(c->rt, &t->kill_argv);
+		strv_push(&t->kill_argv, "kill");
+		strv_push(&t->kill_argv, "--pid");
+		t->env = ctr_rt_env(c->rt);
+		t->id = xstrdup(c->id);
+	}
+	return t;
+}
+
+void ctr_exec_target_args(const struct ctr_exec_target *t, char ***argv)
+{
+	strv_push(argv, "--pid-file");
+	strv_push(argv, t->pidfile);
+	if (t->internal) {
+		strv_push(argv, "--internal-pid-file");
+		strv_push(argv, t->internal);
+	}
+}
+
+static void kill_in_sandbox(const struct ctr_exec_target *t)
+{
+	pid_t pid = read_pid(t->internal);
+	if (pid < 0)
+		return;
+	char num[16];
+	(void)snprintf(num, sizeof(num), "%d", (int)pid);
+	char **argv = NULL;
+	for (size_t i = 0; t->kill_argv[i]; i++)
+		strv_push(&argv, t->kill_argv[i]);
+	strv_push(&argv, num);
+	strv_push(&argv, t->id);
+	strv_push(&argv, "KILL");
+	struct proc_opts o = { .argv = argv, .env = t->env, .timeout_ms = SANDBOX_KILL_MS };
+	struct proc_result res = { 0 };
+	cleanup_err struct err err = ERR_INIT;
+	int r = proc_run(&o, &res, &err);
+	if (r < 0 || res.status != 0)
+		log_warn("exec: the program in the sandbox may still run", "id=%s pid=%d err=%s",
+			 t->id, (int)pid,
+			 r < 0	      ? err_str(&err)
+			 : res.errout ? res.errout
+				      : "");
+	proc_result_done(&res);
+	strv_free(argv);
+}
+
+void ctr_exec_target_kill(const struct ctr_exec_target *t)
+{
+	if (t->internal)
+		kill_in_sandbox(t);
+	kill_tree(t->pidfile);
+}
+
+void ctr_exec_target_free(struct ctr_exec_target *t)
+{
+	if (!t)
+		return;
+	(void)unlink(t->pidfile);
+	free(t->pidfile);
+	if (t->internal) {
+		(void)unlink(t->internal);
+		free(t->internal);
+	}
+	strv_free(t->kill_argv);
+	strv_free(t->env);
+	free(t->id);
+	free(t);
 }

@@ -405,7 +405,7 @@ void ctr_exec_result_done(struct ctr_exec_result *r)
 struct exec_watch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	const char *pidfile;
+	const struct ctr_exec_target *target;
 	uint64_t timeout_ms;
 	bool done, fired;
 };
@@ -428,7 +428,7 @@ static void *exec_watch_main(void *arg)
 	w->fired = fire;
 	pthread_mutex_unlock(&w->mu);
 	if (fire)
-		ctr_exec_kill_tree(w->pidfile);
+		ctr_exec_target_kill(w->target);
 	return NULL;
 }
 
@@ -459,10 +459,10 @@ static void exec_output_fit(struct proc_result *res, const char *id)
 
 /* proc_run with a watcher that ends the command at timeout_s (> 0) inside
  * the container; *ret_fired says whether it did. */
-static int run_watched(const struct proc_opts *o, const char *pidfile, int64_t timeout_s,
-		       struct proc_result *res, bool *ret_fired, struct err *err)
+static int run_watched(const struct proc_opts *o, const struct ctr_exec_target *t,
+		       int64_t timeout_s, struct proc_result *res, bool *ret_fired, struct err *err)
 {
-	struct exec_watch w = { .pidfile = pidfile, .timeout_ms = (uint64_t)timeout_s * 1000 };
+	struct exec_watch w = { .target = t, .timeout_ms = (uint64_t)timeout_s * 1000 };
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -500,15 +500,12 @@ int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t t
 		ctr_unref(c);
 		return r;
 	}
-	char rnd[ID_LEN + 1];
-	(void)id_new(rnd);
-	cleanup_free char *name = xasprintf("exec-%.16s.pid", rnd);
-	cleanup_free char *pidfile = ctr_path_run(m, c->id, name);
+	struct ctr_exec_target *t = ctr_exec_target_new(m, c);
 	char **argv = NULL;
 	ctr_rt_argv(c->rt, &argv);
-	const char *head[] = { "exec", "--pid-file", pidfile, c->id };
-	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
-		strv_push(&argv, head[i]);
+	strv_push(&argv, "exec");
+	ctr_exec_target_args(t, &argv);
+	strv_push(&argv, c->id);
 	for (size_t i = 0; cmd[i]; i++)
 		strv_push(&argv, cmd[i]);
 	cleanup(strv_free) char **env = ctr_rt_env(c->rt);
@@ -521,9 +518,9 @@ int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t t
 	};
 	struct proc_result res = { 0 };
 	bool fired = false;
-	r = run_watched(&o, pidfile, timeout_s, &res, &fired, err);
+	r = run_watched(&o, t, timeout_s, &res, &fired, err);
 	if (r == -ETIMEDOUT || fired) {
-		ctr_exec_kill_tree(pidfile);
+		ctr_exec_target_kill(t);
 		err_done(err);
 		r = err_msg(err, -ETIMEDOUT, "command timed out after %llds", (long long)timeout_s);
 	}
@@ -535,7 +532,7 @@ int ctr_exec_sync(struct ctr_mgr *m, const char *id, char *const *cmd, int64_t t
 		ret->errout = TAKE_PTR(res.errout);
 		ret->err_len = res.err_len;
 	}
-	(void)unlink(pidfile);
+	ctr_exec_target_free(t);
 	proc_result_done(&res);
 	strv_free(argv);
 	ctr_unref(c);

@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from conftest import ocid_bin, RUNNING
+from test_stream import Rc, exec_url
 
 RUNC = shutil.which('runc')
 CRUN = shutil.which('crun')
@@ -274,6 +275,7 @@ def test_runsc_handler(make_env, tmp_path, pb):
                                                       timeout=20), timeout=40)
     assert r.exit_code == 0, r.stderr
     assert b'gVisor' in r.stdout, r.stdout
+    exec_ends_in_sandbox(env, pb, cid)
     deadline = time.monotonic() + 20
     while 'hello-from-gvisor' not in env.log('g') and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -292,6 +294,39 @@ def test_runsc_handler(make_env, tmp_path, pb):
     out = subprocess.run([RUNSC, '--root', str(tmp_path / 'd' / 'run' / 'runtime-runsc'),
                           'list', '-q'], capture_output=True, text=True)
     assert cid not in out.stdout.split(), out
+
+
+def exec_ends_in_sandbox(env, pb, cid):
+    """runsc's --pid-file holds runsc's own pid, not the program's (which
+    runs on the sandbox's kernel): an ExecSync past its timeout, and an
+    exec session whose client left, end the program inside the sandbox."""
+    def args():
+        return env.d.runtime('ExecSync', pb.ExecSyncRequest(
+            container_id=cid, cmd=['ps', '-o', 'args'], timeout=20), timeout=40).stdout.decode()
+
+    def gone(what):
+        deadline = time.monotonic() + 10
+        while what in args():
+            assert time.monotonic() < deadline, f'{what!r} outlived its exec: {args()}'
+            time.sleep(0.2)
+
+    assert 'sleep 600' in args()  # ps sees the sandbox's processes
+    secs = str(300 + os.getpid() % 100)
+    with pytest.raises(grpc.RpcError) as e:
+        env.d.runtime('ExecSync', pb.ExecSyncRequest(container_id=cid, cmd=['sleep', secs],
+                                                      timeout=1), timeout=40)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value
+    gone(f'sleep {secs}')
+    secs = str(400 + os.getpid() % 100)
+    rc = Rc(exec_url(env, cid, ['sleep', secs]))
+    try:
+        deadline = time.monotonic() + 20
+        while f'sleep {secs}' not in args():
+            assert time.monotonic() < deadline, 'the exec session did not start its program'
+            time.sleep(0.2)
+    finally:
+        rc.close()
+    gone(f'sleep {secs}')
 
 
 def spec_of(env, cid):
