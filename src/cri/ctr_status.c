@@ -179,6 +179,19 @@ static void cfg_build(const struct ctr_info *i, struct cri_ctr_status *ret)
 		resources_msg(&c->resources, ret);
 }
 
+/* The user the container's process runs as (ContainerStatus.user). */
+static void user_build(const struct ctr_info *i, struct cri_ctr_status *ret)
+{
+	ret->user = (Runtime__V1__ContainerUser)RUNTIME__V1__CONTAINER_USER__INIT;
+	ret->linux_user = (Runtime__V1__LinuxContainerUser)RUNTIME__V1__LINUX_CONTAINER_USER__INIT;
+	ret->linux_user.uid = i->uid;
+	ret->linux_user.gid = i->gid;
+	ret->linux_user.supplemental_groups = i->groups;
+	ret->linux_user.n_supplemental_groups = i->n_groups;
+	ret->user.linux = &ret->linux_user;
+	ret->status.user = &ret->user;
+}
+
 void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 			  struct cri_ctr_status *ret)
 {
@@ -215,17 +228,8 @@ void cri_ctr_status_build(const struct ctr_info *i, const char *verbose_json,
 				    i->annotations, i->n_annotations);
 	s->n_annotations = i->n_annotations;
 	cfg_build(i, ret);
-	if (i->has_user) {
-		ret->user = (Runtime__V1__ContainerUser)RUNTIME__V1__CONTAINER_USER__INIT;
-		ret->linux_user =
-		    (Runtime__V1__LinuxContainerUser)RUNTIME__V1__LINUX_CONTAINER_USER__INIT;
-		ret->linux_user.uid = i->uid;
-		ret->linux_user.gid = i->gid;
-		ret->linux_user.supplemental_groups = i->groups;
-		ret->linux_user.n_supplemental_groups = i->n_groups;
-		ret->user.linux = &ret->linux_user;
-		s->user = &ret->user;
-	}
+	if (i->has_user)
+		user_build(i, ret);
 	if (verbose_json) {
 		ret->info = xcalloc(2, sizeof(*ret->info));
 		ret->info[0] = xmalloc(sizeof(**ret->info));

@@ -166,6 +166,47 @@ static int parse_tristate(const json_t *w, const char *key, int *ret, struct err
 	return 0;
 }
 
+/* when.annotations: each key and value a pattern (r->ann is sized). */
+static int compile_annotations(const json_t *ann, struct oci_hook_rule *r, struct err *err)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)ann, k, v)
+	{
+		cleanup_free char *path = js_path_key("when.annotations", k);
+		if (!json_is_string(v))
+			return err_msg(err, -EINVAL, "%s: expected a string", path);
+		int rc = compile(&r->ann[r->n_ann].key, k, path, err);
+		if (rc < 0)
+			return rc;
+		rc = compile(&r->ann[r->n_ann].value, json_string_value(v), path, err);
+		if (rc < 0) {
+			regfree(&r->ann[r->n_ann].key);
+			return rc;
+		}
+		r->n_ann++;
+	}
+	return 0;
+}
+
+/* when.commands: each a pattern (r->cmds is sized). */
+static int compile_commands(const json_t *cmds, struct oci_hook_rule *r, struct err *err)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach((json_t *)cmds, i, v)
+	{
+		cleanup_free char *path = js_path_index("when.commands", i);
+		if (!json_is_string(v))
+			return err_msg(err, -EINVAL, "%s: expected a string", path);
+		int rc = compile(&r->cmds[r->n_cmds], json_string_value(v), path, err);
+		if (rc < 0)
+			return rc;
+		r->n_cmds++;
+	}
+	return 0;
+}
+
 static int parse_when(const json_t *doc, struct oci_hook_rule *r, struct err *err)
 {
 	static const char *const keys[] = { "always", "annotations", "commands", "hasBindMounts",
@@ -192,36 +233,9 @@ static int parse_when(const json_t *doc, struct oci_hook_rule *r, struct err *er
 		    err, -EINVAL,
 		    "when: at least one of always, annotations, commands, hasBindMounts is required");
 	r->ann = xcalloc(n_ann ? n_ann : 1, sizeof(*r->ann));
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)ann, k, v)
-	{
-		cleanup_free char *path = js_path_key("when.annotations", k);
-		if (!json_is_string(v))
-			return err_msg(err, -EINVAL, "%s: expected a string", path);
-		rc = compile(&r->ann[r->n_ann].key, k, path, err);
-		if (rc < 0)
-			return rc;
-		rc = compile(&r->ann[r->n_ann].value, json_string_value(v), path, err);
-		if (rc < 0) {
-			regfree(&r->ann[r->n_ann].key);
-			return rc;
-		}
-		r->n_ann++;
-	}
 	r->cmds = xcalloc(n_cmds ? n_cmds : 1, sizeof(*r->cmds));
-	size_t i;
-	json_array_foreach((json_t *)cmds, i, v)
-	{
-		cleanup_free char *path = js_path_index("when.commands", i);
-		if (!json_is_string(v))
-			return err_msg(err, -EINVAL, "%s: expected a string", path);
-		rc = compile(&r->cmds[r->n_cmds], json_string_value(v), path, err);
-		if (rc < 0)
-			return rc;
-		r->n_cmds++;
-	}
-	return 0;
+	rc = compile_annotations(ann, r, err);
+	return rc < 0 ? rc : compile_commands(cmds, r, err);
 }
 
 static int parse_stages(const json_t *doc, struct oci_hook_rule *r, struct err *err)

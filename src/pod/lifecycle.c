@@ -401,6 +401,28 @@ static int cni_job_wait(struct cni_job *j)
 	return j->r;
 }
 
+/* The pod's own network, UTS and IPC namespaces (those not the node's),
+ * pinned under its directory; the hostname set in the new UTS one. */
+static int pin_namespaces(struct pod *p, struct err *err)
+{
+	const struct pod_config *c = &p->info.cfg;
+	bool host_net = c->ns_network == POD_NS_NODE, host_ipc = c->ns_ipc == POD_NS_NODE;
+	cleanup_free char *nsdir = xasprintf("%s/ns", p->info.dir);
+	unsigned which = (host_net ? 0 : PROC_NS_NET | PROC_NS_UTS) | (host_ipc ? 0 : PROC_NS_IPC);
+	const char *hn = host_net ? NULL : p->info.hostname;
+	int r = pod_config_userns(c) ? pod_userns_pin(p, nsdir, which, hn, err)
+				     : proc_ns_pin(nsdir, which, hn, err);
+	if (r < 0)
+		return err_wrap(err, "pin namespaces");
+	if (!host_net) {
+		p->info.netns_path = xasprintf("%s/net", nsdir);
+		p->info.utsns_path = xasprintf("%s/uts", nsdir);
+	}
+	if (!host_ipc)
+		p->info.ipcns_path = xasprintf("%s/ipc", nsdir);
+	return 0;
+}
+
 static int setup(struct pod_manager *m, struct pod *p, struct pod_steps *t, struct err *err)
 {
 	const struct pod_config *c = &p->info.cfg;
@@ -417,19 +439,9 @@ static int setup(struct pod_manager *m, struct pod *p, struct pod_steps *t, stru
 			return err_wrap(err, "log directory");
 	}
 	pod_steps_mark(t, "dirs");
-	cleanup_free char *nsdir = xasprintf("%s/ns", p->info.dir);
-	unsigned which = (host_net ? 0 : PROC_NS_NET | PROC_NS_UTS) | (host_ipc ? 0 : PROC_NS_IPC);
-	const char *hn = host_net ? NULL : p->info.hostname;
-	int r = pod_config_userns(c) ? pod_userns_pin(p, nsdir, which, hn, err)
-				     : proc_ns_pin(nsdir, which, hn, err);
+	int r = pin_namespaces(p, err);
 	if (r < 0)
-		return err_wrap(err, "pin namespaces");
-	if (!host_net) {
-		p->info.netns_path = xasprintf("%s/net", nsdir);
-		p->info.utsns_path = xasprintf("%s/uts", nsdir);
-	}
-	if (!host_ipc)
-		p->info.ipcns_path = xasprintf("%s/ipc", nsdir);
+		return r;
 	pod_steps_mark(t, "pin");
 	/* Sysctls before CNI ADD: a plugin's own settings win, as before. */
 	if ((r = apply_sysctls(p, err)) < 0)

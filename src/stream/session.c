@@ -705,20 +705,14 @@ static void loop(struct sess *s)
 	}
 }
 
-void stream_session_serve(struct stream_server *srv, int fd)
+/* The TLS handshake, the request head, its route: 0 to serve the
+ * session, < 0 when it was answered (an HTTP error) or failed. */
+static int accept_request(struct sess *s)
 {
-	struct sess *s = xzalloc(sizeof(*s));
-	s->srv = srv;
-	s->conn = (struct sconn){ .fd = fd };
-	s->attach_fd = -1;
-	s->netns_fd = -1;
-	ctr_exec_proc_init(&s->ex);
-	s->last_ns = mono_ns();
 	cleanup_err struct err err = ERR_INIT;
 	size_t head_len = 0;
 	struct stream_head h = { 0 };
-	(void)fs_fd_set_nonblock(fd, true);
-	int r = sconn_accept(&s->conn, srv->tls, mono_ms() + HEAD_TIMEOUT_MS, &err);
+	int r = sconn_accept(&s->conn, s->srv->tls, mono_ms() + HEAD_TIMEOUT_MS, &err);
 	if (r < 0)
 		log_debug("streaming session: TLS handshake failed", "error=%s",
 			  log_q(err_str(&err)));
@@ -736,19 +730,39 @@ void stream_session_serve(struct stream_server *srv, int fd)
 		r = route(s, &h);
 	}
 	stream_head_done(&h);
-	if (r >= 0) {
+	return r;
+}
+
+/* After the loop: the protocol's goodbye (unless the client left first),
+ * what is still to send, then the command or the forwarding ends. */
+static void end_session(struct sess *s)
+{
+	if (s->proto == SESS_SPDY && !s->client_eof)
+		spdy_put_goaway(&s->out, 0, 0);
+	else if (s->proto == SESS_WS && !s->ws_closed)
+		ws_put_close(&s->out, 1000, NULL);
+	if (sbuf_pending(&s->out) > 0)
+		(void)sconn_write_all(&s->conn, s->out.p + s->out.off, sbuf_pending(&s->out),
+				      mono_ms() + 5000);
+	if (rc_kind(s))
+		rc_done(s);
+	else
+		pf_done(s);
+}
+
+void stream_session_serve(struct stream_server *srv, int fd)
+{
+	struct sess *s = xzalloc(sizeof(*s));
+	s->srv = srv;
+	s->conn = (struct sconn){ .fd = fd };
+	s->attach_fd = -1;
+	s->netns_fd = -1;
+	ctr_exec_proc_init(&s->ex);
+	s->last_ns = mono_ns();
+	(void)fs_fd_set_nonblock(fd, true);
+	if (accept_request(s) >= 0) {
 		loop(s);
-		if (s->proto == SESS_SPDY && !s->client_eof)
-			spdy_put_goaway(&s->out, 0, 0);
-		else if (s->proto == SESS_WS && !s->ws_closed)
-			ws_put_close(&s->out, 1000, NULL);
-		if (sbuf_pending(&s->out) > 0)
-			(void)sconn_write_all(&s->conn, s->out.p + s->out.off,
-					      sbuf_pending(&s->out), mono_ms() + 5000);
-		if (rc_kind(s))
-			rc_done(s);
-		else
-			pf_done(s);
+		end_session(s);
 	}
 	sconn_linger(&s->conn);
 	sconn_close(&s->conn);

@@ -26,6 +26,80 @@ static void usage(FILE *f)
 	    f);
 }
 
+/* Where an option that takes a path or a name goes, or NULL. */
+static const char **str_slot(struct ocimon_args *a, int c)
+{
+	switch (c) {
+	case 'i':
+		return &a->id;
+	case 'b':
+		return &a->bundle;
+	case 'r':
+		return &a->runtime;
+	case 'R':
+		return &a->runtime_root;
+	case 'l':
+		return &a->log_path;
+	case 'e':
+		return &a->exit_path;
+	case 'c':
+		return &a->ctl_path;
+	case 'a':
+		return &a->attach_path;
+	case 'p':
+		return &a->pid_file;
+	default:
+		return NULL;
+	}
+}
+
+/* Where a flag option goes, or NULL. */
+static bool *flag_slot(struct ocimon_args *a, int c)
+{
+	switch (c) {
+	case 't':
+		return &a->tty;
+	case 'I':
+		return &a->stdin_open;
+	case 'O':
+		return &a->stdin_once;
+	case 'S':
+		return &a->systemd_cgroup;
+	case 'P':
+		return &a->no_pivot;
+	default:
+		return NULL;
+	}
+}
+
+/* The options with a value to check: 0, or -EINVAL. */
+static int other_arg(struct ocimon_args *a, int c, char *arg)
+{
+	uint64_t v;
+	switch (c) {
+	case 's':
+		if (str_to_u64(arg, 10, INT32_MAX, &v) < 0)
+			return -EINVAL;
+		a->sync_fd = (int)v;
+		return 0;
+	case 'T':
+		if (str_to_u64(arg, 10, UINT32_MAX, &v) < 0)
+			return -EINVAL;
+		a->timeout_ms = (unsigned)v;
+		return 0;
+	case 'A':
+		if (a->n_runtime_args >= OCIMON_MAX_RUNTIME_ARGS)
+			return -EINVAL;
+		a->runtime_args[a->n_runtime_args++] = arg;
+		return 0;
+	case 'E':
+		/* The runtime inherits ocimon's environment (single-threaded here). */
+		return strchr(arg, '=') && putenv(arg) == 0 ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
 /* 0 to run, 1 for --help, -EINVAL for bad arguments. */
 static int parse_args(int argc, char **argv)
 {
@@ -52,77 +126,18 @@ static int parse_args(int argc, char **argv)
 		{ 0 },
 	};
 	struct ocimon_args *a = &arg_mon;
-	uint64_t v;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			a->id = optarg;
-			break;
-		case 'b':
-			a->bundle = optarg;
-			break;
-		case 'r':
-			a->runtime = optarg;
-			break;
-		case 'R':
-			a->runtime_root = optarg;
-			break;
-		case 'l':
-			a->log_path = optarg;
-			break;
-		case 'e':
-			a->exit_path = optarg;
-			break;
-		case 'c':
-			a->ctl_path = optarg;
-			break;
-		case 'a':
-			a->attach_path = optarg;
-			break;
-		case 'p':
-			a->pid_file = optarg;
-			break;
-		case 's':
-			if (str_to_u64(optarg, 10, INT32_MAX, &v) < 0)
-				return -EINVAL;
-			a->sync_fd = (int)v;
-			break;
-		case 'T':
-			if (str_to_u64(optarg, 10, UINT32_MAX, &v) < 0)
-				return -EINVAL;
-			a->timeout_ms = (unsigned)v;
-			break;
-		case 't':
-			a->tty = true;
-			break;
-		case 'I':
-			a->stdin_open = true;
-			break;
-		case 'O':
-			a->stdin_once = true;
-			break;
-		case 'S':
-			a->systemd_cgroup = true;
-			break;
-		case 'P':
-			a->no_pivot = true;
-			break;
-		case 'A':
-			if (a->n_runtime_args >= OCIMON_MAX_RUNTIME_ARGS)
-				return -EINVAL;
-			a->runtime_args[a->n_runtime_args++] = optarg;
-			break;
-		case 'E':
-			/* The runtime inherits ocimon's environment (single-threaded here). */
-			if (!strchr(optarg, '=') || putenv(optarg) != 0)
-				return -EINVAL;
-			break;
-		case 'h':
+		const char **str = str_slot(a, c);
+		bool *flag = flag_slot(a, c);
+		if (str)
+			*str = optarg;
+		else if (flag)
+			*flag = true;
+		else if (c == 'h')
 			return 1;
-		default:
+		else if (other_arg(a, c, optarg) < 0)
 			return -EINVAL;
-		}
 	}
 	if (optind != argc || !a->id || !a->bundle || !a->runtime || !a->runtime_root ||
 	    !a->log_path || !a->exit_path || !a->ctl_path || !a->attach_path || !a->pid_file ||

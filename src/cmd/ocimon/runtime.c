@@ -255,6 +255,49 @@ static int spawn_runtime(const struct ocimon_args *a, const char *console, bool 
 	return pid;
 }
 
+/* Wait for the runtime's create; then the container's pid (from the pid
+ * file, or from `children`, our children file, written to the pid file)
+ * or the runtime's own words (read from errfd). */
+static int runtime_outcome(const struct ocimon_args *a, pid_t pid, int errfd, const char *children,
+			   struct ocimon_create *ret, struct err *err)
+{
+	int r = wait_runtime(pid, a->timeout_ms);
+	if (r == -ETIMEDOUT)
+		return err_msg(err, r, "%s create: no answer within %u ms", a->runtime,
+			       a->timeout_ms);
+	if (r < 0)
+		return r;
+	if (!(WIFEXITED(r) && WEXITSTATUS(r) == 0)) {
+		char text[MON_MSG_MAX_TEXT + 1];
+		read_errors(errfd, text, sizeof(text));
+		/* The runtime's own failure: -ECHILD (ocid answers UNKNOWN). */
+		return err_msg(err, -ECHILD, "%s", text[0] ? text : "runtime create failed");
+	}
+	r = ocimon_read_pid(children ? children : a->pid_file, children != NULL, &ret->pid, err);
+	if (r >= 0 && children)
+		r = write_pid_file(a->pid_file, ret->pid, err);
+	return r;
+}
+
+/* Our ends of the container's stdio into *ret: the terminal's master
+ * (received on lfd), or the pipes'. */
+static int take_ends(const struct ocimon_args *a, int lfd, int p[3][2], struct ocimon_create *ret,
+		     struct err *err)
+{
+	if (!a->tty) {
+		ret->out_fd[0] = p[1][0];
+		ret->out_fd[1] = p[2][0];
+		ret->in_fd = p[0][1];
+		return 0;
+	}
+	int m = console_receive(lfd, err);
+	ret->out_fd[0] = m;
+	ret->out_fd[1] = -1;
+	ret->in_fd = m < 0 || !a->stdin_open ? -1 : fcntl(m, F_DUPFD_CLOEXEC, 3);
+	close_pair(p[2]);
+	return m;
+}
+
 int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret, struct err *err)
 {
 	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
@@ -275,31 +318,9 @@ int ocimon_runtime_create(const struct ocimon_args *a, struct ocimon_create *ret
 			(void)close(*child_end);
 		*child_end = -1;
 	}
-	r = pid < 0 ? pid : wait_runtime(pid, a->timeout_ms);
-	if (r == -ETIMEDOUT)
-		r = err_msg(err, r, "%s create: no answer within %u ms", a->runtime, a->timeout_ms);
-	else if (r >= 0 && !(WIFEXITED(r) && WEXITSTATUS(r) == 0)) {
-		char text[MON_MSG_MAX_TEXT + 1];
-		read_errors(p[2][0], text, sizeof(text));
-		/* The runtime's own failure: -ECHILD (ocid answers UNKNOWN). */
-		r = err_msg(err, -ECHILD, "%s", text[0] ? text : "runtime create failed");
-	} else if (r >= 0) {
-		r = ocimon_read_pid(by_child ? children : a->pid_file, by_child, &ret->pid, err);
-		if (r >= 0 && by_child)
-			r = write_pid_file(a->pid_file, ret->pid, err);
-	}
-	if (r >= 0 && a->tty) {
-		int m = console_receive(lfd, err);
-		r = m;
-		ret->out_fd[0] = m;
-		ret->out_fd[1] = -1;
-		ret->in_fd = m < 0 || !a->stdin_open ? -1 : fcntl(m, F_DUPFD_CLOEXEC, 3);
-		close_pair(p[2]);
-	} else if (r >= 0) {
-		ret->out_fd[0] = p[1][0];
-		ret->out_fd[1] = p[2][0];
-		ret->in_fd = p[0][1];
-	}
+	r = pid < 0 ? pid : runtime_outcome(a, pid, p[2][0], by_child ? children : NULL, ret, err);
+	if (r >= 0)
+		r = take_ends(a, lfd, p, ret, err);
 	if (console[0])
 		(void)unlink(console);
 	if (r < 0) {
