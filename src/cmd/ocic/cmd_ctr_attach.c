@@ -53,7 +53,6 @@ static int container_info(const char *id, bool *ret_running, int *ret_tty)
 static int attach_run(const struct ocic_args *a)
 {
 	Runtime__V1__AttachRequest req = RUNTIME__V1__ATTACH_REQUEST__INIT;
-	Runtime__V1__AttachResponse *resp = NULL;
 	struct ocic_remote rem = { .in = ocic_arg_set(a, "stdin") };
 	const char *id = ocic_arg(a, "id");
 	bool running;
@@ -72,14 +71,8 @@ static int attach_run(const struct ocic_args *a)
 	req.tty = rem.tty;
 	req.stdout = true;
 	req.stderr = !rem.tty;
-	r = ocic_call(OCIC_RUNTIME_SERVICE "Attach", &req.base,
-		      &runtime__v1__attach_response__descriptor, (ProtobufCMessage **)&resp);
-	if (r != 0)
-		return r;
-	rem.url = resp->url;
-	r = ocic_remote_run(&rem);
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	return r;
+	return ocic_remote_call(OCIC_RUNTIME_SERVICE "Attach", &req.base,
+				&runtime__v1__attach_response__descriptor, &rem);
 }
 
 static const struct ocic_opt attach_opts[] = {

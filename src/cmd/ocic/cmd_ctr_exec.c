@@ -15,9 +15,7 @@
 static int exec_stream(const struct ocic_args *a)
 {
 	Runtime__V1__ExecRequest req = RUNTIME__V1__EXEC_REQUEST__INIT;
-	Runtime__V1__ExecResponse *resp = NULL;
 	struct ocic_remote rem = { .tty = ocic_arg_set(a, "tty"), .in = ocic_arg_set(a, "stdin") };
-	int r;
 
 	if (ocic_arg(a, "timeout"))
 		return ocic_usage_error(a->cmd, "--timeout is a flag of --sync");
@@ -29,14 +27,8 @@ static int exec_stream(const struct ocic_args *a)
 	req.stdout = true;
 	/* A terminal has one output stream (kubelet refuses stderr with tty). */
 	req.stderr = !rem.tty;
-	r = ocic_call(OCIC_RUNTIME_SERVICE "Exec", &req.base,
-		      &runtime__v1__exec_response__descriptor, (ProtobufCMessage **)&resp);
-	if (r != 0)
-		return r;
-	rem.url = resp->url;
-	r = ocic_remote_run(&rem);
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	return r;
+	return ocic_remote_call(OCIC_RUNTIME_SERVICE "Exec", &req.base,
+				&runtime__v1__exec_response__descriptor, &rem);
 }
 
 static int exec_run(const struct ocic_args *a)

@@ -317,3 +317,23 @@ int ocic_remote_run(const struct ocic_remote *r)
 	free(s.status);
 	return rc;
 }
+
+int ocic_remote_call(const char *method, const ProtobufCMessage *req,
+		     const ProtobufCMessageDescriptor *resp_desc, struct ocic_remote *rem)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(resp_desc, "url");
+	if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+		return ocic_fail("%s: its reply has no url", method);
+	ProtobufCMessage *resp = NULL;
+	int r = ocic_call(method, req, resp_desc, &resp);
+	if (r != 0)
+		return r;
+	char *url;
+	memcpy(&url, (const char *)resp + f->offset, sizeof(url));
+	rem->url = url;
+	r = ocic_remote_run(rem);
+	rem->url = NULL;
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return r;
+}

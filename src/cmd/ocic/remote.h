@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 /** One exec or attach session, from the URL that Exec or Attach answered. */
 struct ocic_remote {
 	const char *url;
@@ -22,6 +24,12 @@ struct ocic_remote {
  *  the session failed, or 128 + the signal that ended ocic (SIGINT,
  *  SIGTERM, SIGHUP). */
 int ocic_remote_run(const struct ocic_remote *r);
+
+/** Call `method` (Exec or Attach) with `req`, then run the session at the
+ *  URL of its reply (a `resp_desc` with a string field `url`) as
+ *  ocic_remote_run does; rem->url is set for the session. */
+int ocic_remote_call(const char *method, const ProtobufCMessage *req,
+		     const ProtobufCMessageDescriptor *resp_desc, struct ocic_remote *rem);
 
 /** Block SIGINT, SIGTERM, SIGHUP (and SIGWINCH when `winch`) and return a
  *  signalfd that reads them; SIGPIPE is ignored. -1 after printing why. */
