@@ -19,7 +19,9 @@ the same machine:
    started by as many concurrent clients: wall time and p50/p99 of one
    pod's start, against BENCH_BOOT x the single-pod floor of part 2 / cores;
    then as many floor pods of part 2 from as many threads at once, to show
-   what the machine itself does with that many at a time.
+   what the machine itself does with that many at a time, and as many of
+   the floor's containers alone (overlay + runc create + start, no
+   network): what runc alone costs at that many at once.
 
 Prints milliseconds and the issue's targets as ratios; never fails on a
 figure. Environment: OCID_BUILD (default <repo>/build), BENCH_N, BENCH_BOOT,
@@ -365,6 +367,28 @@ def part_boot_floor(fl, cf, n):
     return max(ends) - start, cpu
 
 
+def part_boot_runc(cf, n):
+    """The floor's containers alone: n of part 2's overlay + runc create +
+    start from n threads at once, in the namespaces of the pod the spec
+    came from (no network of their own). Wall and busy CPU seconds."""
+    barrier, ends, failed = threading.Barrier(n), [0.0] * n, []
+
+    def one(i):
+        barrier.wait()
+        try:
+            cf.one(5000 + i)
+            ends[i] = time.monotonic()
+        except (Exception, SystemExit) as e:  # noqa: B902 (a thread's SystemExit is silent)
+            failed.append(str(e))
+
+    start, cpu = all_at_once(one, n)
+    for i in (i for i in range(n) if f'floor{5000 + i}' in cf.names):
+        cf.delete(f'floor{5000 + i}')
+    if failed:
+        raise SystemExit(f'{len(failed)} floor containers of part 3 failed: {failed[0]}')
+    return max(ends) - start, cpu
+
+
 def line(name, v, floor=None):
     s = f'  {name:<34} p50 {ms(pct(v, 50)):7.1f} ms  p90 {ms(pct(v, 90)):7.1f} ms'
     if floor:
@@ -465,6 +489,10 @@ def main():
             print(f'  CPU per pod (whole machine, {boot} at once): ocid {ms(cpu / boot):.0f} ms, '
                   f'floor {ms(fcpu / boot):.0f} ms; the bound grants {ms(grant):.0f} ms: '
                   f'the floor itself needs {fcpu / boot / grant:.2f} x that')
+            rwall, rcpu = part_boot_runc(cf, boot)
+            print(f'  the floor\'s containers alone (overlay + runc create + start, no network), '
+                  f'{boot} at once: wall {ms(rwall):.0f} ms ({rwall / bound:.2f} x the bound), '
+                  f'CPU per pod {ms(rcpu / boot):.0f} ms ({rcpu / boot / grant:.2f} x the grant)')
         if o.spec_pod:  # the floor's containers join its namespaces
             o.call(pb, 'StopPodSandbox', pb.StopPodSandboxRequest(pod_sandbox_id=o.spec_pod))
             o.call(pb, 'RemovePodSandbox', pb.RemovePodSandboxRequest(pod_sandbox_id=o.spec_pod))

@@ -10,9 +10,7 @@
 #include "base/base.h"
 #include "pod/pod_int.h"
 
-/* The cgroup mounts with their kinds: "2" for cgroup2, else the v1
- * hierarchy's super options ("rw,memory"); NULL-terminated pairs. */
-static char **cgroup_mounts(void)
+char **pod_cgroup_mounts(void)
 {
 	cleanup_free char *text = NULL;
 	size_t len = 0;
@@ -76,7 +74,7 @@ static int mkdir_levels(const char *mnt, const char *rel, struct err *err)
 
 int pod_cgroup_create(const char *path, struct err *err)
 {
-	cleanup(strv_free) char **mounts = cgroup_mounts();
+	cleanup(strv_free) char **mounts = pod_cgroup_mounts();
 	for (size_t i = 0; mounts && mounts[i]; i += 2) {
 		/* A v1 hierarchy mounted below another (rare) is skipped by
 		 * nothing here: every mount gets the directory. */
@@ -91,7 +89,7 @@ int pod_cgroup_create(const char *path, struct err *err)
 
 int pod_cgroup_add_pid(const char *path, pid_t pid, struct err *err)
 {
-	cleanup(strv_free) char **mounts = cgroup_mounts();
+	cleanup(strv_free) char **mounts = pod_cgroup_mounts();
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; mounts && mounts[i]; i += 2) {
@@ -182,7 +180,7 @@ static int set_v2(const char *dir, const struct pod_cgroup_limits *l, struct err
 
 int pod_cgroup_set_limits(const char *path, const struct pod_cgroup_limits *l, struct err *err)
 {
-	cleanup(strv_free) char **mounts = cgroup_mounts();
+	cleanup(strv_free) char **mounts = pod_cgroup_mounts();
 	int r = 0;
 	for (size_t i = 0; r >= 0 && mounts && mounts[i] && mounts[i + 1]; i += 2) {
 		cleanup_free char *dir = xasprintf("%s%s", mounts[i], path);
@@ -197,7 +195,7 @@ int pod_cgroup_set_limits(const char *path, const struct pod_cgroup_limits *l, s
 
 int pod_cgroup_remove(const char *path, struct err *err)
 {
-	cleanup(strv_free) char **mounts = cgroup_mounts();
+	cleanup(strv_free) char **mounts = pod_cgroup_mounts();
 	int r = 0;
 	for (size_t i = 0; mounts && mounts[i]; i += 2) {
 		cleanup_free char *dir = xasprintf("%s%s", mounts[i], path);

@@ -10,6 +10,10 @@
 #include "cni/cni.h"
 #include "pod/pod.h"
 
+/** The cgroup mounts with their kinds: "2" for cgroup2, else the v1
+ *  hierarchy's super options ("rw,memory"); NULL-terminated pairs
+ *  (strv_free), NULL when there are none. */
+char **pod_cgroup_mounts(void);
 /** Create cgroupfs directory `path` (absolute, e.g. "/ocid/ocid-pod-ID")
  *  in every mounted cgroup hierarchy. Nothing stays on failure. */
 int pod_cgroup_create(const char *path, struct err *err);

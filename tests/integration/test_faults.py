@@ -3,6 +3,7 @@ plugin that fails or hangs, metadata beyond its bound, a full disk, a
 broken database."""
 import json
 import os
+import re
 import signal
 import time
 
@@ -462,3 +463,109 @@ def test_damaged_database(env):
     assert list(d.runtime('ListPodSandbox', pb.ListPodSandboxRequest()).items) == []
     d.image('PullImage', pb.PullImageRequest(image=pb.ImageSpec(image=env.image)), timeout=60)
     env.start(env.create(env.pod('again'), 'c', ['/bin/sleep', '600']))
+
+
+def cgroup_dirs(name):
+    """Every directory called `name` in any cgroup hierarchy."""
+    return [os.path.join(top, name) for top, dirs, _ in os.walk('/sys/fs/cgroup') if name in dirs]
+
+
+def cgroup_pids(dirs):
+    """The processes in these cgroups and those below them."""
+    pids = set()
+    for top in dirs:
+        for d, _, _ in os.walk(top):
+            with open(os.path.join(d, 'cgroup.procs')) as f:
+                pids.update(int(x) for x in f.read().split())
+    return pids
+
+
+def nat_rules():
+    import subprocess
+    return subprocess.run(['iptables', '-w', '-t', 'nat', '-S'], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_wipe_ends_pods(env):
+    """`ocid wipe` leaves nothing of its pods behind: the processes in their
+    cgroups (a shared-PID pod's ocid-pause, which no runtime ran, and a
+    container whose runtime state is gone) are killed and the pods' cgroups
+    removed, also below a parent of kubelet's choosing; a cgroup of another
+    daemon's pod under the same parent is not touched; a pod's network is
+    deleted through its plugins (its host port's NAT rules go)."""
+    import subprocess
+    pb, d = env.pb, env.d
+    parent = f'/ocid-wipe-{os.getpid()}/kubepods'
+    ns = pb.NamespaceOption(network=pb.NODE, pid=pb.POD, ipc=pb.POD)
+    env.pod_cfg = pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name='shared', namespace='default', uid='uid-shared'),
+        log_directory=env.logs, hostname='shared',
+        linux=pb.LinuxPodSandboxConfig(
+            cgroup_parent=parent,
+            security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
+    shared = d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(config=env.pod_cfg),
+                       timeout=60).pod_sandbox_id
+    env.start(env.create(shared, 'a', ['/bin/sleep', '600']))
+    lost = env.create(shared, 'b', ['/bin/sleep', '600'])
+    env.start(lost)
+    plain = env.pod('plain')
+    env.start(env.create(plain, 'c', ['/bin/sleep', '600']))
+    host_port = 20000 + (os.getpid() + 11) % 20000
+    web_cfg = pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name='web', namespace='default', uid='uid-web'),
+        log_directory=env.logs, hostname='web',
+        port_mappings=[pb.PortMapping(protocol=pb.TCP, container_port=80, host_port=host_port)])
+    web = d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(config=web_cfg),
+                    timeout=60).pod_sandbox_id
+    other = 'ocid-pod-' + 'f' * 64  # as another daemon's pod, same parent
+    made, pids = [], {}
+    try:
+        for top in sorted({os.path.dirname(x) for x in cgroup_dirs('ocid-pod-' + shared)}):
+            os.mkdir(os.path.join(top, other))
+            made.append(os.path.join(top, other))
+        dirs = {p: cgroup_dirs('ocid-pod-' + p) for p in (shared, plain, web)}
+        assert dirs[shared] and all(parent + '/' in x for x in dirs[shared]), dirs
+        pids = {p: cgroup_pids(v) for p, v in dirs.items()}
+        assert [len(pids[p]) for p in (shared, plain, web)] == [3, 1, 0], pids  # pause + 2
+        assert web in nat_rules() and f'--dport {host_port}' in nat_rules()
+        assert d.stop() == 0
+        # A container the runtime no longer knows: wipe finds it by its cgroup.
+        rt = os.path.join(d.runroot, 'runtime', lost)
+        assert os.path.isdir(rt)
+        subprocess.run(['rm', '-rf', rt], check=True)
+        w = subprocess.run([d.args[0], 'wipe'] + d.args[1:], capture_output=True, text=True)
+        assert w.returncode == 0, w
+        assert '1 pod networks and 3 pod cgroups removed' in w.stdout, w.stdout
+        # The plugins undid the pod's network: its host port's NAT rules
+        # (portmap's, which name the pod) are gone.
+        assert web not in nat_rules(), nat_rules()
+        for p in (shared, plain, web):
+            assert cgroup_dirs('ocid-pod-' + p) == [], p
+            assert not any(alive(x) for x in pids[p]), (p, pids[p])
+        assert sorted(cgroup_dirs(other)) == sorted(made)
+        d.start()
+        assert list(d.runtime('ListPodSandbox', pb.ListPodSandboxRequest()).items) == []
+    finally:
+        for x in made:
+            os.rmdir(x)
+        # What a failed wipe left: its processes, then the cgroups.
+        for x in set().union(*pids.values()):
+            try:
+                os.kill(x, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.2)
+        for top in cgroup_dirs(parent.split('/')[1]) + cgroup_dirs('ocid-pod-' + plain) + \
+                cgroup_dirs('ocid-pod-' + web):
+            for sub, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
+        for rule in (r for r in nat_rules().splitlines() if web in r and r.startswith('-A ')):
+            subprocess.run(['/bin/sh', '-c', 'iptables -w -t nat ' + rule.replace('-A ', '-D ', 1)])
+            for chain in set(re.findall(r'CNI-DN-[0-9a-f]+', rule)):
+                subprocess.run(['iptables', '-w', '-t', 'nat', '-F', chain])
+                subprocess.run(['iptables', '-w', '-t', 'nat', '-X', chain])
+        if not d.proc or d.proc.poll() is not None:
+            d.start()  # the fixture's end removes what is left through it

@@ -60,6 +60,10 @@ int ocid_check(int argc, char **argv);
  *  Exit status 0, 1 on failure (ocid running), 2 for bad flags. */
 int ocid_wipe(int argc, char **argv);
 
+/** The CNI handle of `cfg`: its config and plugin directories, the
+ *  built-in network, the ADD cache and host-local data under the root. */
+int ocid_cni_new(const struct config *cfg, struct cni **ret, struct err *err);
+
 /** Create `path` and missing parents with `mode`. */
 int ocid_mkdir_p(const char *path, mode_t mode, struct err *err);
 

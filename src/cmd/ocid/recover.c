@@ -1,5 +1,7 @@
 /* The way out of a damaged root: `ocid check` reports what is wrong with
- * the database; `ocid wipe` (ocid stopped) kills what ocid ran, unmounts
+ * the database; `ocid wipe` (ocid stopped) kills what ocid ran (through
+ * the runtime, then what is left in the pods' cgroups), deletes the pods'
+ * networks, unmounts
  * what it mounted and removes its state, keeping the old database aside,
  * so the next start is a node's first: kubelet makes its pods and
  * containers again and images are pulled again. */
@@ -15,7 +17,9 @@
 #include <dirent.h>
 
 #include "base/fs.h"
+#include "cni/cni.h"
 #include "cmd/ocid/ocid.h"
+#include "pod/pod.h"
 #include "proc/proc.h"
 
 #define RUNTIME_DELETE_TIMEOUT_MS 30000
@@ -90,6 +94,38 @@ static unsigned kill_containers(const struct config *cfg)
 		proc_result_done(&res);
 	}
 	closedir(d);
+	return n;
+}
+
+/* CNI DEL of every pod whose network namespace is still pinned, from the
+ * ADD cache under the root (the database is not needed): the plugins undo
+ * what they did outside the root (veth, host ports' NAT rules, an
+ * operator network's address reservations). */
+static unsigned detach_networks(const struct config *cfg)
+{
+	cleanup_free char *dir = xasprintf("%s/pods", cfg->runroot);
+	cleanup(strv_free) char **ids = NULL;
+	if (fs_list_dir(dir, &ids) <= 0)
+		return 0;
+	cleanup_err struct err err = ERR_INIT;
+	struct cni *cni = NULL;
+	if (ocid_cni_new(cfg, &cni, &err) < 0) {
+		fprintf(stderr, "ocid: wipe: %s\n", err_str(&err));
+		return 0;
+	}
+	unsigned n = 0;
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_free char *ns = xasprintf("%s/%s/ns/net", dir, ids[i]);
+		if (!proc_ns_is_pinned(ns))
+			continue; /* the node's network, or none made */
+		struct cni_attachment a = { .container_id = ids[i], .netns = ns };
+		cleanup_err struct err e = ERR_INIT;
+		if (cni_del(cni, &a, &e) < 0)
+			fprintf(stderr, "ocid: wipe: pod %s: CNI DEL: %s\n", ids[i], err_str(&e));
+		else
+			n++;
+	}
+	cni_free(cni);
 	return n;
 }
 
@@ -179,6 +215,12 @@ int ocid_wipe(int argc, char **argv)
 		return 1;
 	}
 	unsigned killed = kill_containers(&cfg);
+	unsigned nets = detach_networks(&cfg);
+	char **problems = NULL;
+	unsigned cgroups = pod_wipe(cfg.runroot, &problems);
+	for (size_t i = 0; problems && problems[i]; i++)
+		fprintf(stderr, "ocid: wipe: %s\n", problems[i]);
+	strv_free(problems);
 	unsigned unmounted = unmount_all(&cfg);
 	char keep[64];
 	time_t now = time(NULL);
@@ -193,8 +235,9 @@ int ocid_wipe(int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "ocid: wipe: %s\n", err_str(&err));
 	} else {
-		printf("wiped %s and %s: %u containers killed, %u mounts undone", cfg.root,
-		       cfg.runroot, killed, unmounted);
+		printf("wiped %s and %s: %u containers killed, %u pod networks and %u pod "
+		       "cgroups removed, %u mounts undone",
+		       cfg.root, cfg.runroot, killed, nets, cgroups, unmounted);
 		if (had_db)
 			printf("; the old database is kept as %s", kept);
 		printf("\n");

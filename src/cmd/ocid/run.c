@@ -65,9 +65,8 @@ static int pod_remove_ctrs(void *data, const char *pod_id, struct err *err)
 	return d->ctrs ? ctr_pod_remove(d->ctrs, pod_id, err) : 0;
 }
 
-static int start_pods(struct daemon *d, const char *driver, const char *pause, struct err *err)
+int ocid_cni_new(const struct config *cfg, struct cni **ret, struct err *err)
 {
-	const struct config *cfg = &d->cfg;
 	cleanup_free char *cache = xasprintf("%s/cni/cache", cfg->root);
 	cleanup_free char *ipam = xasprintf("%s/cni/networks", cfg->root);
 	struct cni_opts co = { .conf_dir = cfg->cni_config_dir,
@@ -76,7 +75,13 @@ static int start_pods(struct daemon *d, const char *driver, const char *pause, s
 			       .default_bridge = cfg->cni_default_bridge,
 			       .default_subnet = cfg->cni_default_subnet,
 			       .default_data_dir = ipam };
-	int r = cni_new(&co, &d->cni, err);
+	return cni_new(&co, ret, err);
+}
+
+static int start_pods(struct daemon *d, const char *driver, const char *pause, struct err *err)
+{
+	const struct config *cfg = &d->cfg;
+	int r = ocid_cni_new(cfg, &d->cni, err);
 	if (r < 0)
 		return r;
 	struct pod_manager_opts po = { .root = cfg->root,
