@@ -121,6 +121,10 @@ int cni_add(struct cni *c, const struct cni_attachment *a, struct cni_result *re
  *  network config, succeeds doing nothing. */
 int cni_del(struct cni *c, const struct cni_attachment *a, struct err *err);
 
+/** The container ids with an ADD cached for interface eth0 (what a DEL
+ *  would undo), as a strv in *ret_ids (NULL when none). Their count, or
+ *  -errno when the cache directory cannot be read (missing: 0). */
+int cni_cache_list(const struct cni *c, char ***ret_ids);
 /** CHECK the attachment (spec 0.4.0+; a no-op for older configs or with
  *  disableCheck). -ENOENT when nothing is cached for it. */
 int cni_check(struct cni *c, const struct cni_attachment *a, struct err *err);

@@ -272,6 +272,20 @@ static char *cache_path(const struct cni *c, const struct cni_attachment *a)
 			 a->ifname ? a->ifname : "eth0");
 }
 
+int cni_cache_list(const struct cni *c, char ***ret_ids)
+{
+	char **names = NULL, **ids = NULL;
+	int r = fs_list_dir(c->cache_dir, &names);
+	for (size_t i = 0; r > 0 && names[i]; i++) {
+		size_t n = strlen(names[i]);
+		if (n > 10 && strcmp(names[i] + n - 10, "-eth0.json") == 0)
+			strv_push_take(&ids, xstrndup(names[i], n - 10));
+	}
+	strv_free(names);
+	*ret_ids = ids;
+	return r == -ENOENT ? 0 : r < 0 ? r : (int)strv_len(ids);
+}
+
 static int attachment_check(const struct cni_attachment *a, struct err *err)
 {
 	if (!a->container_id || !fs_name_ok(a->container_id) ||

@@ -268,9 +268,10 @@ char *pod_info_verbose_json(const struct pod_info *p);
 
 /** `ocid wipe` (ocid stopped): for every pod with a directory under
  *  `runroot`, kill what runs in its shared PID namespace (ocid-pause and
- *  its containers, whatever the cgroup driver) and in its cgroup and below
- *  (a container the runtime lost), and remove the cgroup from every
+ *  its containers, whatever the cgroup driver; never the caller's own
+ *  namespace) and in its cgroup and below (a container the runtime lost),
+ *  through pidfds or cgroup.kill, and remove the cgroup from every
  *  hierarchy; the cgroup is found by its name under any parent (cgroupfs
- *  driver; with systemd there is none). Returns how many pod cgroups there
- *  were; a message for each that stayed is added to *problems (strv). */
-unsigned pod_wipe(const char *runroot, char ***problems);
+ *  driver; with systemd there is none). Returns how many pod cgroups it
+ *  removed; a message for each that stayed is added to *problems (strv). */
+unsigned pod_leftovers_wipe(const char *runroot, char ***problems);

@@ -1,9 +1,10 @@
 /* `ocid wipe`'s end of the pods (ocid stopped, its database perhaps
  * damaged): what runs in a pod's shared PID namespace or in its cgroup is
- * killed and the cgroup removed.
- * The pods are those with a directory in the runroot; their cgroups are
- * found by name ("ocid-pod-<id>") anywhere in each hierarchy, since a pod's
- * parent is kubelet's choice and only the database knew it. */
+ * killed and the cgroup removed. The pods are those with a directory in
+ * the runroot; their cgroups are found by name ("ocid-pod-<id>") anywhere
+ * in each hierarchy, since a pod's parent is kubelet's choice and only the
+ * database knew it. Processes are killed through pidfds (or a v2
+ * cgroup.kill), so a pid reused meanwhile is never hit. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base.h"
+#include "base/id.h"
 #include "pod/pod_int.h"
 #include "proc/proc.h"
 
@@ -24,8 +27,8 @@
 
 /* Paths below `mnt` (from its root, "/a/b/ocid-pod-ID") of the
  * directories named in `names`, into *found; their subtrees are not
- * searched. */
-static void find_dirs(const char *mnt, const char *rel, char *const *names, int depth,
+ * searched, nor are other filesystems mounted below. */
+static void find_dirs(const char *mnt, dev_t dev, const char *rel, char *const *names, int depth,
 		      char ***found)
 {
 	cleanup_free char *dir = xasprintf("%s%s", mnt, rel);
@@ -33,41 +36,82 @@ static void find_dirs(const char *mnt, const char *rel, char *const *names, int 
 	if (!d)
 		return;
 	struct dirent *de;
+	struct stat st;
 	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
 			continue;
 		cleanup_free char *sub = xasprintf("%s/%s", rel, de->d_name);
 		if (strv_contains(names, de->d_name)) {
 			if (!strv_contains(*found, sub))
 				strv_push(found, sub);
 		} else {
-			find_dirs(mnt, sub, names, depth + 1, found);
+			find_dirs(mnt, dev, sub, names, depth + 1, found);
 		}
 	}
 	closedir(d);
 }
 
-/* SIGKILL every process in `dir` and below; how many were there. */
-static unsigned kill_tree(const char *dir, int depth)
+/* Kill `pid` if /proc/<pid>/<what> still reads `want` once we hold a
+ * pidfd on it (so that a pid reused since it was read is left alone). */
+static bool kill_if(pid_t pid, const char *what, const char *want)
 {
-	unsigned n = 0;
+	cleanup_close int fd = pidfd_open(pid, 0);
+	if (fd < 0)
+		return false;
+	cleanup_free char *path = xasprintf("/proc/%d/%s", (int)pid, what);
+	cleanup_free char *got = NULL;
+	size_t n = 0;
+	bool same;
+	if (strcmp(what, "ns/pid") == 0) {
+		char link[64];
+		ssize_t k = readlink(path, link, sizeof(link) - 1);
+		same = k > 0 && (size_t)k == strlen(want) && memcmp(link, want, (size_t)k) == 0;
+	} else {
+		same = fs_read_file(AT_FDCWD, path, 64 << 10, &got, &n, NULL) >= 0 &&
+		       strstr(got, want) != NULL;
+	}
+	return same && pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0;
+}
+
+/* Thaw a frozen `dir` (a frozen task never sees its SIGKILL), then kill
+ * what is in it and below: a v2 cgroup.kill, else each process listed.
+ * How many processes were still there (v2: 1 while any is). */
+static unsigned kill_tree(const char *dir, const char *rel, int depth)
+{
+	static const char *const thaw[][2] = { { "freezer.state", "THAWED" },
+					       { "cgroup.freeze", "0" } };
+	for (size_t i = 0; i < sizeof(thaw) / sizeof(thaw[0]); i++) {
+		cleanup_free char *f = xasprintf("%s/%s", dir, thaw[i][0]);
+		cleanup_close int fd = open(f, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0)
+			(void)fs_write_all(fd, thaw[i][1], strlen(thaw[i][1]));
+	}
 	cleanup_free char *procs = xasprintf("%s/cgroup.procs", dir);
 	cleanup_free char *text = NULL;
 	size_t len = 0;
-	if (fs_read_file(AT_FDCWD, procs, 1 << 20, &text, &len, NULL) >= 0)
+	unsigned n = 0;
+	if (fs_read_file(AT_FDCWD, procs, 1 << 20, &text, &len, NULL) >= 0 && len > 0) {
+		cleanup_free char *ck = xasprintf("%s/cgroup.kill", dir);
+		cleanup_close int fd = open(ck, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && fs_write_all(fd, "1", 1) == 0)
+			return 1; /* the whole subtree, forks included */
+		cleanup_free char *want = xasprintf(":%s\n", rel);
 		for (char *p = text, *end; *p; p = end) {
 			long pid = strtol(p, &end, 10);
 			if (end == p)
 				break;
-			if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0)
-				n++;
+			n++;
+			(void)kill_if((pid_t)pid, "cgroup", want);
 		}
+	}
 	DIR *d = depth < WIPE_MAX_DEPTH ? opendir(dir) : NULL;
 	struct dirent *de;
 	while (d && (de = readdir(d)))
 		if (de->d_type == DT_DIR && de->d_name[0] != '.') {
 			cleanup_free char *sub = xasprintf("%s/%s", dir, de->d_name);
-			n += kill_tree(sub, depth + 1);
+			cleanup_free char *subrel = xasprintf("%s/%s", rel, de->d_name);
+			n += kill_tree(sub, subrel, depth + 1);
 		}
 	if (d)
 		closedir(d);
@@ -89,9 +133,16 @@ static int remove_tree(const char *dir, int depth)
 	return rmdir(dir) == 0 || errno == ENOENT ? 0 : -errno;
 }
 
+static long since_ms(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 /* Kill what runs in cgroup `rel` of every hierarchy until nothing does,
- * then remove it; 0, or -errno of a hierarchy that kept it. */
-static int end_cgroup(char *const *mounts, const char *rel)
+ * then remove it; 0, or -errno with the directory that stayed. */
+static int end_cgroup(char *const *mounts, const char *rel, struct err *err)
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -99,30 +150,33 @@ static int end_cgroup(char *const *mounts, const char *rel)
 		unsigned left = 0;
 		for (size_t i = 0; mounts[i]; i += 2) {
 			cleanup_free char *dir = xasprintf("%s%s", mounts[i], rel);
-			left += kill_tree(dir, 0);
+			left += kill_tree(dir, rel, 0);
 		}
 		int r = 0;
+		const char *kept = NULL;
 		for (size_t i = 0; mounts[i]; i += 2) {
 			cleanup_free char *dir = xasprintf("%s%s", mounts[i], rel);
 			int e = remove_tree(dir, 0);
-			r = r < 0 ? r : e;
+			if (e < 0 && r == 0) {
+				r = e;
+				kept = mounts[i];
+			}
 		}
-		struct timespec t;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-		if (r == 0 || (left == 0 && r != -EBUSY) || ms > WIPE_KILL_TIMEOUT_MS)
-			return r;
+		if (r == 0 || (left == 0 && r != -EBUSY) || since_ms(&t0) > WIPE_KILL_TIMEOUT_MS)
+			return r == 0 ? 0 : err_set(err, r, "remove cgroup '%s%s'", kept, rel);
 		usleep(10000); /* the killed are still exiting */
 	}
 }
 
-/* SIGKILL every process in the PID namespace pinned at `pinned` (a pod's
+/* Kill every process in the PID namespace pinned at `pinned` (a pod's
  * shared one: ocid-pause and its containers), whatever cgroup it is in
- * (with the systemd driver a pod has none of its own). */
+ * (with the systemd driver a pod has none of its own). Never ours. */
 static void kill_pidns(const char *pinned)
 {
-	struct stat ns;
-	if (!proc_ns_is_pinned(pinned) || stat(pinned, &ns) < 0)
+	struct stat ns, self;
+	if (!proc_ns_is_pinned(pinned) || lstat(pinned, &ns) < 0 ||
+	    stat("/proc/self/ns/pid", &self) < 0 ||
+	    (ns.st_ino == self.st_ino && ns.st_dev == self.st_dev))
 		return;
 	char want[64];
 	snprintf(want, sizeof(want), "pid:[%llu]", (unsigned long long)ns.st_ino);
@@ -137,35 +191,40 @@ static void kill_pidns(const char *pinned)
 		snprintf(link, sizeof(link), "/proc/%ld/ns/pid", pid);
 		ssize_t n = readlink(link, got, sizeof(got) - 1);
 		if (n > 0 && (got[n] = '\0', strcmp(got, want) == 0))
-			(void)kill((pid_t)pid, SIGKILL);
+			(void)kill_if((pid_t)pid, "ns/pid", want);
 	}
 	if (d)
 		closedir(d);
 }
 
-unsigned pod_wipe(const char *runroot, char ***problems)
+unsigned pod_leftovers_wipe(const char *runroot, char ***problems)
 {
 	cleanup_free char *pods = xasprintf("%s/pods", runroot);
-	cleanup(strv_free) char **ids = NULL;
-	if (fs_list_dir(pods, &ids) <= 0)
-		return 0;
-	for (size_t i = 0; ids[i]; i++) {
-		cleanup_free char *pidns = xasprintf("%s/%s/ns/pid", pods, ids[i]);
-		kill_pidns(pidns);
-	}
+	cleanup(strv_free) char **all = NULL;
+	int r = fs_list_dir(pods, &all);
+	if (r < 0 && r != -ENOENT)
+		strv_push_take(problems, xasprintf("read '%s': %s", pods, strerror(-r)));
 	cleanup(strv_free) char **names = NULL;
-	for (size_t i = 0; ids[i]; i++)
-		strv_push_take(&names, xasprintf("ocid-pod-%s", ids[i]));
+	for (size_t i = 0; all && all[i]; i++) {
+		if (!id_valid(all[i]))
+			continue;
+		cleanup_free char *pidns = xasprintf("%s/%s/ns/pid", pods, all[i]);
+		kill_pidns(pidns);
+		strv_push_take(&names, xasprintf("ocid-pod-%s", all[i]));
+	}
 	cleanup(strv_free) char **mounts = pod_cgroup_mounts();
 	cleanup(strv_free) char **found = NULL;
-	for (size_t i = 0; mounts && mounts[i]; i += 2)
-		find_dirs(mounts[i], "", names, 0, &found);
+	struct stat st;
+	for (size_t i = 0; names && mounts && mounts[i]; i += 2)
+		if (stat(mounts[i], &st) == 0)
+			find_dirs(mounts[i], st.st_dev, "", names, 0, &found);
 	unsigned n = 0;
-	for (size_t i = 0; found && found[i]; i++, n++) {
-		int r = end_cgroup(mounts, found[i]);
-		if (r < 0)
-			strv_push_take(problems,
-				       xasprintf("remove cgroup '%s': %s", found[i], strerror(-r)));
+	for (size_t i = 0; found && found[i]; i++) {
+		cleanup_err struct err e = ERR_INIT;
+		if (end_cgroup(mounts, found[i], &e) < 0)
+			strv_push(problems, err_str(&e));
+		else
+			n++;
 	}
 	return n;
 }

@@ -486,13 +486,39 @@ def nat_rules():
                           check=True).stdout
 
 
+def move_to_root(pid):
+    """Move `pid` to the root cgroup of every hierarchy."""
+    for h in os.listdir('/sys/fs/cgroup'):
+        procs = os.path.join('/sys/fs/cgroup', h, 'cgroup.procs')
+        if os.path.exists(procs):
+            with open(procs, 'w') as f:
+                f.write(str(pid))
+
+
+def remove_cgroups(tops):
+    """Kill what is in these cgroups and below, then remove them."""
+    deadline = time.monotonic() + 10
+    for top in tops:
+        for sub, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+            while time.monotonic() < deadline:
+                try:
+                    for x in cgroup_pids([sub]):
+                        os.kill(x, signal.SIGKILL)
+                    os.rmdir(sub)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
 def test_wipe_ends_pods(env):
-    """`ocid wipe` leaves nothing of its pods behind: the processes in their
-    cgroups (a shared-PID pod's ocid-pause, which no runtime ran, and a
-    container whose runtime state is gone) are killed and the pods' cgroups
-    removed, also below a parent of kubelet's choosing; a cgroup of another
-    daemon's pod under the same parent is not touched; a pod's network is
-    deleted through its plugins (its host port's NAT rules go)."""
+    """`ocid wipe` leaves nothing of its pods behind, with the database
+    unread: the processes of a shared PID namespace (its ocid-pause, which
+    no runtime ran, moved out of the pod's cgroup as with the systemd
+    driver) and those in a pod's cgroup (a container whose runtime state is
+    gone) are killed and the pods' cgroups removed, also below a parent of
+    kubelet's choosing; another daemon's pod cgroup under the same parent,
+    and what runs in it, are not touched; a pod's network is deleted
+    through its plugins (its host port's NAT rules go)."""
     import subprocess
     pb, d = env.pb, env.d
     parent = f'/ocid-wipe-{os.getpid()}/kubepods'
@@ -506,10 +532,10 @@ def test_wipe_ends_pods(env):
     shared = d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(config=env.pod_cfg),
                        timeout=60).pod_sandbox_id
     env.start(env.create(shared, 'a', ['/bin/sleep', '600']))
-    lost = env.create(shared, 'b', ['/bin/sleep', '600'])
-    env.start(lost)
     plain = env.pod('plain')
     env.start(env.create(plain, 'c', ['/bin/sleep', '600']))
+    lost = env.create(plain, 'lost', ['/bin/sleep', '600'])
+    env.start(lost)
     host_port = 20000 + (os.getpid() + 11) % 20000
     web_cfg = pb.PodSandboxConfig(
         metadata=pb.PodSandboxMetadata(name='web', namespace='default', uid='uid-web'),
@@ -518,15 +544,29 @@ def test_wipe_ends_pods(env):
     web = d.runtime('RunPodSandbox', pb.RunPodSandboxRequest(config=web_cfg),
                     timeout=60).pod_sandbox_id
     other = 'ocid-pod-' + 'f' * 64  # as another daemon's pod, same parent
-    made, pids = [], {}
+    made, pids, bystander = [], {}, None
     try:
-        for top in sorted({os.path.dirname(x) for x in cgroup_dirs('ocid-pod-' + shared)}):
+        tops = sorted({os.path.dirname(x) for x in cgroup_dirs('ocid-pod-' + shared)})
+        bystander = subprocess.Popen(['sleep', '600'])
+        for top in tops:
             os.mkdir(os.path.join(top, other))
             made.append(os.path.join(top, other))
+            for f in ('cpuset.cpus', 'cpuset.mems'):  # else no task may join
+                if os.path.exists(os.path.join(top, f)):
+                    with open(os.path.join(top, f)) as src, \
+                            open(os.path.join(top, other, f), 'w') as dst:
+                        dst.write(src.read())
+            with open(os.path.join(top, other, 'cgroup.procs'), 'w') as f:
+                f.write(str(bystander.pid))
         dirs = {p: cgroup_dirs('ocid-pod-' + p) for p in (shared, plain, web)}
         assert dirs[shared] and all(parent + '/' in x for x in dirs[shared]), dirs
         pids = {p: cgroup_pids(v) for p, v in dirs.items()}
-        assert [len(pids[p]) for p in (shared, plain, web)] == [3, 1, 0], pids  # pause + 2
+        assert [len(pids[p]) for p in (shared, plain, web)] == [2, 2, 0], pids
+        pause = cgroup_pids(dirs[shared][:1]) - cgroup_pids(
+            [os.path.join(dirs[shared][0], x) for x in os.listdir(dirs[shared][0])
+             if os.path.isdir(os.path.join(dirs[shared][0], x))])
+        assert len(pause) == 1, pause
+        move_to_root(*pause)
         assert web in nat_rules() and f'--dport {host_port}' in nat_rules()
         assert d.stop() == 0
         # A container the runtime no longer knows: wipe finds it by its cgroup.
@@ -534,7 +574,7 @@ def test_wipe_ends_pods(env):
         assert os.path.isdir(rt)
         subprocess.run(['rm', '-rf', rt], check=True)
         w = subprocess.run([d.args[0], 'wipe'] + d.args[1:], capture_output=True, text=True)
-        assert w.returncode == 0, w
+        assert w.returncode == 0 and 'ocid: wipe:' not in w.stderr, w
         assert '1 pod networks and 3 pod cgroups removed' in w.stdout, w.stdout
         # The plugins undid the pod's network: its host port's NAT rules
         # (portmap's, which name the pod) are gone.
@@ -542,26 +582,21 @@ def test_wipe_ends_pods(env):
         for p in (shared, plain, web):
             assert cgroup_dirs('ocid-pod-' + p) == [], p
             assert not any(alive(x) for x in pids[p]), (p, pids[p])
-        assert sorted(cgroup_dirs(other)) == sorted(made)
+        assert sorted(cgroup_dirs(other)) == sorted(made) and alive(bystander.pid)
         d.start()
         assert list(d.runtime('ListPodSandbox', pb.ListPodSandboxRequest()).items) == []
     finally:
-        for x in made:
-            os.rmdir(x)
         # What a failed wipe left: its processes, then the cgroups.
+        if bystander:
+            bystander.kill()
+            bystander.wait()
         for x in set().union(*pids.values()):
             try:
                 os.kill(x, signal.SIGKILL)
             except OSError:
                 pass
-        time.sleep(0.2)
-        for top in cgroup_dirs(parent.split('/')[1]) + cgroup_dirs('ocid-pod-' + plain) + \
-                cgroup_dirs('ocid-pod-' + web):
-            for sub, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
-                try:
-                    os.rmdir(sub)
-                except OSError:
-                    pass
+        remove_cgroups(made + cgroup_dirs(parent.split('/')[1]) +
+                       cgroup_dirs('ocid-pod-' + plain) + cgroup_dirs('ocid-pod-' + web))
         for rule in (r for r in nat_rules().splitlines() if web in r and r.startswith('-A ')):
             subprocess.run(['/bin/sh', '-c', 'iptables -w -t nat ' + rule.replace('-A ', '-D ', 1)])
             for chain in set(re.findall(r'CNI-DN-[0-9a-f]+', rule)):

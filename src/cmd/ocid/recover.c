@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <dirent.h>
 
 #include "base/fs.h"
+#include "base/id.h"
 #include "cni/cni.h"
 #include "cmd/ocid/ocid.h"
 #include "pod/pod.h"
@@ -97,34 +99,48 @@ static unsigned kill_containers(const struct config *cfg)
 	return n;
 }
 
-/* CNI DEL of every pod whose network namespace is still pinned, from the
- * ADD cache under the root (the database is not needed): the plugins undo
- * what they did outside the root (veth, host ports' NAT rules, an
- * operator network's address reservations). */
-static unsigned detach_networks(const struct config *cfg)
+/* The pinned network namespace at `path`, unless it is none or the one
+ * we run in (a DEL there would undo the node's own interface). */
+static bool pod_netns(const char *path)
 {
-	cleanup_free char *dir = xasprintf("%s/pods", cfg->runroot);
-	cleanup(strv_free) char **ids = NULL;
-	if (fs_list_dir(dir, &ids) <= 0)
-		return 0;
+	struct stat ns, self;
+	return proc_ns_is_pinned(path) && lstat(path, &ns) == 0 &&
+	       stat("/proc/self/ns/net", &self) == 0 &&
+	       (ns.st_ino != self.st_ino || ns.st_dev != self.st_dev);
+}
+
+/* CNI DEL of every pod with an ADD in the cache under the root (the
+ * database is not needed), in its network namespace while it is pinned,
+ * else without one (after a reboot): the plugins undo what they did
+ * outside the root (veth, host ports' NAT rules, an operator network's
+ * address reservations). How many; each failure into *problems. */
+static unsigned detach_networks(const struct config *cfg, char ***problems)
+{
 	cleanup_err struct err err = ERR_INIT;
 	struct cni *cni = NULL;
 	if (ocid_cni_new(cfg, &cni, &err) < 0) {
-		fprintf(stderr, "ocid: wipe: %s\n", err_str(&err));
+		strv_push(problems, err_str(&err));
 		return 0;
 	}
+	char **ids = NULL;
+	int r = cni_cache_list(cni, &ids);
+	if (r < 0)
+		strv_push_take(problems, xasprintf("CNI cache: %s", strerror(-r)));
 	unsigned n = 0;
-	for (size_t i = 0; ids[i]; i++) {
-		cleanup_free char *ns = xasprintf("%s/%s/ns/net", dir, ids[i]);
-		if (!proc_ns_is_pinned(ns))
-			continue; /* the node's network, or none made */
-		struct cni_attachment a = { .container_id = ids[i], .netns = ns };
+	for (size_t i = 0; ids && ids[i]; i++) {
+		if (!id_valid(ids[i]))
+			continue;
+		cleanup_free char *ns = xasprintf("%s/pods/%s/ns/net", cfg->runroot, ids[i]);
+		struct cni_attachment a = { .container_id = ids[i],
+					    .netns = pod_netns(ns) ? ns : "" };
 		cleanup_err struct err e = ERR_INIT;
 		if (cni_del(cni, &a, &e) < 0)
-			fprintf(stderr, "ocid: wipe: pod %s: CNI DEL: %s\n", ids[i], err_str(&e));
+			strv_push_take(problems,
+				       xasprintf("pod %s: CNI DEL: %s", ids[i], err_str(&e)));
 		else
 			n++;
 	}
+	strv_free(ids);
 	cni_free(cni);
 	return n;
 }
@@ -215,11 +231,12 @@ int ocid_wipe(int argc, char **argv)
 		return 1;
 	}
 	unsigned killed = kill_containers(&cfg);
-	unsigned nets = detach_networks(&cfg);
 	char **problems = NULL;
-	unsigned cgroups = pod_wipe(cfg.runroot, &problems);
+	unsigned nets = detach_networks(&cfg, &problems);
+	unsigned cgroups = pod_leftovers_wipe(cfg.runroot, &problems);
 	for (size_t i = 0; problems && problems[i]; i++)
-		fprintf(stderr, "ocid: wipe: %s\n", problems[i]);
+		fprintf(stderr, "ocid: wipe: left behind: %s\n", problems[i]);
+	bool left = problems != NULL;
 	strv_free(problems);
 	unsigned unmounted = unmount_all(&cfg);
 	char keep[64];
@@ -243,5 +260,5 @@ int ocid_wipe(int argc, char **argv)
 		printf("\n");
 	}
 	config_done(&cfg);
-	return r < 0 ? 1 : 0;
+	return r < 0 || left ? 1 : 0;
 }

@@ -260,10 +260,24 @@ static void test_builtin_network(void **state)
 	assert_string_equal(n_id, "0\n");
 	cni_masq_done(&m);
 
+	/* The cache lists what a DEL would undo (ocid wipe), and only that. */
+	char **cached = NULL;
+	cleanup_free char *stray = xasprintf("%s/cache/%s-net1.json", tmp, ids[1]);
+	cleanup_free char *odd = xasprintf("%s/cache/-eth0.json", tmp);
+	assert_int_equal(fs_write_file_atomic(AT_FDCWD, stray, "{}", 2, 0600, 0, &err), 0);
+	assert_int_equal(fs_write_file_atomic(AT_FDCWD, odd, "{}", 2, 0600, 0, &err), 0);
+	assert_int_equal(cni_cache_list(c, &cached), 1);
+	assert_string_equal(cached[0], id);
+	strv_free(cached);
+	assert_int_equal(unlink(stray), 0);
+	assert_int_equal(unlink(odd), 0);
+
 	if (cni_check(c, &a, &err) < 0)
 		fail_msg("CHECK: %s", err_str(&err));
 	if (cni_del(c, &a, &err) < 0)
 		fail_msg("DEL: %s", err_str(&err));
+	assert_int_equal(cni_cache_list(c, &cached), 0);
+	assert_null(cached);
 	assert_int_equal(count_files(ipam), 0);
 	cleanup_free char *cache = xasprintf("%s/cache/%s-eth0.json", tmp, id);
 	assert_int_equal(access(cache, F_OK), -1);
