@@ -52,26 +52,33 @@ static void find_dirs(const char *mnt, dev_t dev, const char *rel, char *const *
 	closedir(d);
 }
 
-/* Kill `pid` if /proc/<pid>/<what> still reads `want` once we hold a
- * pidfd on it (so that a pid reused since it was read is left alone). */
-static bool kill_if(pid_t pid, const char *what, const char *want)
+/* Whether `pid` is in the PID namespace `want` ("pid:[4026532xxx]"). */
+static bool in_pidns(pid_t pid, const char *want)
 {
-	cleanup_close int fd = pidfd_open(pid, 0);
-	if (fd < 0)
-		return false;
-	cleanup_free char *path = xasprintf("/proc/%d/%s", (int)pid, what);
+	char link[64], got[64];
+	snprintf(link, sizeof(link), "/proc/%d/ns/pid", (int)pid);
+	ssize_t n = readlink(link, got, sizeof(got) - 1);
+	return n > 0 && (got[n] = '\0', strcmp(got, want) == 0);
+}
+
+/* Whether `pid` is in the cgroup `want` (":/a/b\n", a line's end of
+ * /proc/<pid>/cgroup) of some hierarchy. */
+static bool in_cgroup(pid_t pid, const char *want)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/cgroup", (int)pid);
 	cleanup_free char *got = NULL;
 	size_t n = 0;
-	bool same;
-	if (strcmp(what, "ns/pid") == 0) {
-		char link[64];
-		ssize_t k = readlink(path, link, sizeof(link) - 1);
-		same = k > 0 && (size_t)k == strlen(want) && memcmp(link, want, (size_t)k) == 0;
-	} else {
-		same = fs_read_file(AT_FDCWD, path, 64 << 10, &got, &n, NULL) >= 0 &&
-		       strstr(got, want) != NULL;
-	}
-	return same && pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0;
+	return fs_read_file(AT_FDCWD, path, 64 << 10, &got, &n, NULL) >= 0 &&
+	       strstr(got, want) != NULL;
+}
+
+/* Kill `pid` if `in(pid, want)` still holds once we hold a pidfd on it
+ * (so that a pid reused since it was read is left alone). */
+static void kill_if(pid_t pid, bool (*in)(pid_t, const char *), const char *want)
+{
+	cleanup_close int fd = pidfd_open(pid, 0);
+	if (fd >= 0 && in(pid, want))
+		(void)pidfd_send_signal(fd, SIGKILL, NULL, 0);
 }
 
 /* Thaw a frozen `dir` (a frozen task never sees its SIGKILL), then kill
@@ -102,7 +109,7 @@ static unsigned kill_tree(const char *dir, const char *rel, int depth)
 			if (end == p)
 				break;
 			n++;
-			(void)kill_if((pid_t)pid, "cgroup", want);
+			kill_if((pid_t)pid, in_cgroup, want);
 		}
 	}
 	DIR *d = depth < WIPE_MAX_DEPTH ? opendir(dir) : NULL;
@@ -173,10 +180,8 @@ static int end_cgroup(char *const *mounts, const char *rel, struct err *err)
  * (with the systemd driver a pod has none of its own). Never ours. */
 static void kill_pidns(const char *pinned)
 {
-	struct stat ns, self;
-	if (!proc_ns_is_pinned(pinned) || lstat(pinned, &ns) < 0 ||
-	    stat("/proc/self/ns/pid", &self) < 0 ||
-	    (ns.st_ino == self.st_ino && ns.st_dev == self.st_dev))
+	struct stat ns;
+	if (!proc_ns_is_pinned_other(pinned, "pid") || lstat(pinned, &ns) < 0)
 		return;
 	char want[64];
 	snprintf(want, sizeof(want), "pid:[%llu]", (unsigned long long)ns.st_ino);
@@ -185,13 +190,8 @@ static void kill_pidns(const char *pinned)
 	while (d && (de = readdir(d))) {
 		char *end = NULL;
 		long pid = strtol(de->d_name, &end, 10);
-		if (pid <= 0 || *end)
-			continue;
-		char link[64], got[64];
-		snprintf(link, sizeof(link), "/proc/%ld/ns/pid", pid);
-		ssize_t n = readlink(link, got, sizeof(got) - 1);
-		if (n > 0 && (got[n] = '\0', strcmp(got, want) == 0))
-			(void)kill_if((pid_t)pid, "ns/pid", want);
+		if (pid > 0 && !*end && in_pidns((pid_t)pid, want))
+			kill_if((pid_t)pid, in_pidns, want);
 	}
 	if (d)
 		closedir(d);

@@ -419,6 +419,15 @@ bool proc_ns_is_pinned(const char *path)
 	return statfs(path, &st) == 0 && st.f_type == NSFS_MAGIC;
 }
 
+bool proc_ns_is_pinned_other(const char *path, const char *kind)
+{
+	struct stat ns, self;
+	char own[32];
+	snprintf(own, sizeof(own), "/proc/self/ns/%s", kind);
+	return proc_ns_is_pinned(path) && lstat(path, &ns) == 0 && stat(own, &self) == 0 &&
+	       (ns.st_ino != self.st_ino || ns.st_dev != self.st_dev);
+}
+
 struct write_args {
 	int wfd;
 	const int *nsfd;

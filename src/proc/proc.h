@@ -114,6 +114,10 @@ int proc_ns_unpin(const char *dir, unsigned which, struct err *err);
 
 /** true when `path` is a pinned namespace (an nsfs mount). */
 bool proc_ns_is_pinned(const char *path);
+/** true when `path` is a pinned namespace (not followed if a symlink)
+ *  and not the caller's own namespace of `kind` ("net", "pid", ...): one
+ *  that undoing or killing what is in it cannot hit the caller's node. */
+bool proc_ns_is_pinned_other(const char *path, const char *kind);
 
 /** A file write done inside namespaces. */
 struct proc_ns_write {

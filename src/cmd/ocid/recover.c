@@ -1,8 +1,8 @@
 /* The way out of a damaged root: `ocid check` reports what is wrong with
  * the database; `ocid wipe` (ocid stopped) kills what ocid ran (through
- * the runtime, then what is left in the pods' cgroups), deletes the pods'
- * networks, unmounts
- * what it mounted and removes its state, keeping the old database aside,
+ * the runtime; then the pods' networks are deleted and what is left in
+ * their PID namespaces and cgroups killed), unmounts what it mounted and
+ * removes its state, keeping the old database aside,
  * so the next start is a node's first: kubelet makes its pods and
  * containers again and images are pulled again. */
 #include <errno.h>
@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,16 +98,6 @@ static unsigned kill_containers(const struct config *cfg)
 	return n;
 }
 
-/* The pinned network namespace at `path`, unless it is none or the one
- * we run in (a DEL there would undo the node's own interface). */
-static bool pod_netns(const char *path)
-{
-	struct stat ns, self;
-	return proc_ns_is_pinned(path) && lstat(path, &ns) == 0 &&
-	       stat("/proc/self/ns/net", &self) == 0 &&
-	       (ns.st_ino != self.st_ino || ns.st_dev != self.st_dev);
-}
-
 /* CNI DEL of every pod with an ADD in the cache under the root (the
  * database is not needed), in its network namespace while it is pinned,
  * else without one (after a reboot): the plugins undo what they did
@@ -132,7 +121,7 @@ static unsigned detach_networks(const struct config *cfg, char ***problems)
 			continue;
 		cleanup_free char *ns = xasprintf("%s/pods/%s/ns/net", cfg->runroot, ids[i]);
 		struct cni_attachment a = { .container_id = ids[i],
-					    .netns = pod_netns(ns) ? ns : "" };
+					    .netns = proc_ns_is_pinned_other(ns, "net") ? ns : "" };
 		cleanup_err struct err e = ERR_INIT;
 		if (cni_del(cni, &a, &e) < 0)
 			strv_push_take(problems,
